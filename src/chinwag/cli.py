@@ -1,0 +1,97 @@
+"""`chinwag serve | bench`: load the config, start, stop cleanly on a signal."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import logging
+import os
+import signal
+import sys
+from collections.abc import Coroutine, Sequence
+from pathlib import Path
+from typing import Any
+
+from chinwag import __version__
+from chinwag.config import LOG_LEVELS, Config, ConfigError, load_config
+
+log = logging.getLogger("chinwag")
+
+
+def run(main: Coroutine[Any, Any, int]) -> int:
+    """Run on uvloop when it is installed (the default on Linux), else asyncio."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(main)
+    return uvloop.run(main)
+
+
+async def serve(config: Config) -> int:
+    from chinwag.transport.server import Server
+
+    server = Server(config)
+    await server.start()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    log.info("signal received, shutting down")
+    await server.shutdown()
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="chinwag", description="A self-hosted chat server.")
+    p.add_argument("--version", action="version", version=f"chinwag {__version__}")
+    sub = p.add_subparsers(dest="cmd", required=True)
+    s = sub.add_parser("serve", help="run the server")
+    s.add_argument("--config", type=Path, help="TOML file (flags > CHINWAG_* env > file)")
+    s.add_argument("--host", help="address to bind (default 127.0.0.1; 0.0.0.0 for a LAN)")
+    s.add_argument("--text-port", type=int, help="telnet/netcat port (default 2626; 0 = any)")
+    s.add_argument("--db", help="history database path (default chinwag.db)")
+    s.add_argument("--log-level", type=str.upper, choices=LOG_LEVELS)
+    b = sub.add_parser("bench", help="run the load generator (see benchmarks/)")
+    b.add_argument("args", nargs=argparse.REMAINDER)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.cmd == "bench":
+        return _bench(args.args)
+    try:
+        config = load_config(
+            args.config,
+            os.environ,
+            {
+                "host": args.host,
+                "text_port": args.text_port,
+                "db": args.db,
+                "log_level": args.log_level,
+            },
+        )
+    except ConfigError as exc:
+        print(f"chinwag: {exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(
+        level=config.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    return run(serve(config))
+
+
+def _bench(argv: list[str]) -> int:
+    """The load generator lives in the repository's benchmarks/ package."""
+    root = Path(__file__).resolve().parents[2]
+    if (root / "benchmarks" / "__init__.py").exists():
+        sys.path.insert(0, str(root))
+    try:
+        bench = importlib.import_module("benchmarks.__main__")
+    except ImportError:
+        print("chinwag bench: run it from a source checkout (benchmarks/ not found)", file=sys.stderr)
+        return 2
+    result: int = bench.main(argv)
+    return result

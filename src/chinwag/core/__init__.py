@@ -1,0 +1,1 @@
+"""The pure chat domain: no asyncio, no sockets, no database, no wire formats."""

@@ -1,0 +1,128 @@
+"""Rooms, members and sessions: the state every protocol shares.
+
+``Hub.handle(sid, command)`` returns the events to deliver and to whom; it never
+formats bytes and never touches I/O, so the same hub serves telnet, IRC and
+WebSocket users, and tests drive it with plain objects.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+
+from chinwag.config import Limits
+from chinwag.core.commands import COMMANDS
+from chinwag.core.errors import ChatError, NotRegistered
+from chinwag.core.events import Command, Failed, Left, Outbound
+from chinwag.core.names import casefold
+
+
+class MessageIds:
+    """Sortable, unique, opaque ids: microseconds since the epoch plus a counter.
+
+    Fixed-width lowercase hex, so string order is time order; monotonic even if
+    the wall clock steps back.
+    """
+
+    __slots__ = ("_last",)
+
+    def __init__(self) -> None:
+        self._last = 0
+
+    def next(self, ts: float) -> str:
+        n = max(int(ts * 1_000_000) << 8, self._last + 1)
+        self._last = n
+        return f"{n:016x}"
+
+
+class Session:
+    __slots__ = ("sid", "nick", "rooms")
+
+    def __init__(self, sid: int) -> None:
+        self.sid = sid
+        self.nick: str | None = None
+        self.rooms: dict[str, None] = {}  # casefolded room names, join order
+
+
+class Room:
+    __slots__ = ("name", "members")
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.members: dict[int, None] = {}  # session ids, join order
+
+
+class Hub:
+    def __init__(
+        self,
+        limits: Limits | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.limits = limits or Limits()
+        self.clock = clock
+        self.ids = MessageIds()
+        self.sessions: dict[int, Session] = {}
+        self.nicks: dict[str, int] = {}  # casefolded nick -> sid
+        self.rooms: dict[str, Room] = {}  # casefolded name -> Room
+
+    # --- lifecycle -------------------------------------------------------
+
+    def connect(self, sid: int) -> None:
+        self.sessions[sid] = Session(sid)
+
+    def disconnect(self, sid: int, reason: str = "") -> list[Outbound]:
+        """Forget a session; everyone who shared a room with it hears once."""
+        session = self.sessions.pop(sid, None)
+        if session is None or session.nick is None:
+            return []
+        peers = self.peers(session)
+        for key in session.rooms:
+            self._remove_member(key, sid)
+        del self.nicks[casefold(session.nick)]
+        return [Outbound(peers, Left(session.nick, reason))] if peers else []
+
+    # --- dispatch --------------------------------------------------------
+
+    def handle(self, sid: int, command: Command) -> list[Outbound]:
+        spec = COMMANDS[type(command)]
+        session = self.sessions[sid]
+        try:
+            if spec.needs_registration and session.nick is None:
+                raise NotRegistered()
+            return spec.handler(self, session, command)
+        except ChatError as exc:
+            return [Outbound((sid,), Failed(exc, spec.name))]
+
+    # --- queries used by handlers and adapters ---------------------------
+
+    def nick_of(self, sid: int) -> str | None:
+        session = self.sessions.get(sid)
+        return session.nick if session else None
+
+    def peers(self, session: Session) -> list[int]:
+        """Every other session sharing at least one room, each exactly once."""
+        seen: dict[int, None] = {}
+        for key in session.rooms:
+            seen.update(self.rooms[key].members)
+        seen.pop(session.sid, None)
+        return list(seen)
+
+    def room_nicks(self, room: Room) -> tuple[str, ...]:
+        return tuple(self.sessions[m].nick or "" for m in room.members)
+
+    def _remove_member(self, key: str, sid: int) -> None:
+        room = self.rooms[key]
+        del room.members[sid]
+        if not room.members:
+            del self.rooms[key]
+
+    def _add_member(self, name: str, key: str, session: Session) -> Room:
+        room = self.rooms.get(key)
+        if room is None:
+            room = self.rooms[key] = Room(name)
+        room.members[session.sid] = None
+        session.rooms[key] = None
+        return room
+
+    def member_sids(self, sids: Iterable[int]) -> list[int]:
+        return [s for s in sids if s in self.sessions]

@@ -1,0 +1,55 @@
+"""Nick and room validation and casefolding.
+
+Casefolding is RFC 1459 (``[]\\~`` fold to ``{}|^``) so that names that collide
+for IRC clients also collide for text clients: one registry serves every protocol.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from chinwag.core.errors import ErroneousNick, RoomNameError
+
+CASEMAPPING: Final = "rfc1459"
+_FOLD: Final = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ[]\\~", "abcdefghijklmnopqrstuvwxyz{}|^")
+_LETTERS: Final = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+_SPECIAL: Final = frozenset("[]\\`_^{|}")
+_NICK_FIRST: Final = _LETTERS | _SPECIAL
+_NICK_REST: Final = _NICK_FIRST | frozenset("0123456789-")
+ROOM_PREFIX: Final = "#"
+# Space and comma separate IRC list items; BEL and other controls have no
+# business in a name anyone will see.
+_ROOM_FORBIDDEN: Final = frozenset(" ,:") | frozenset(chr(c) for c in range(0x20)) | {"\x7f"}
+
+
+def casefold(name: str) -> str:
+    return name.translate(_FOLD)
+
+
+def validate_nick(nick: str, max_len: int) -> str:
+    """Return ``nick`` or raise ErroneousNick with a reason a person can act on."""
+    if not nick:
+        raise ErroneousNick(nick, "invalid name: empty")
+    if len(nick) > max_len:
+        raise ErroneousNick(nick, f"invalid name: longer than {max_len} characters")
+    if nick[0] not in _NICK_FIRST:
+        raise ErroneousNick(nick, "invalid name: must start with a letter or one of [ ] \\ ` _ ^ { | }")
+    bad = sorted({c for c in nick if c not in _NICK_REST})
+    if bad:
+        shown = " ".join(repr(c) for c in bad[:5])
+        raise ErroneousNick(nick, f"invalid name: letters, digits and - [ ] \\ ` _ ^ {{ | }} only (not {shown})")
+    return nick
+
+
+def validate_room(room: str, max_len: int) -> str:
+    if not room.startswith(ROOM_PREFIX) or len(room) < 2:
+        raise RoomNameError(room, "invalid room name: must start with # and have a name")
+    if len(room) > max_len:
+        raise RoomNameError(room, f"invalid room name: longer than {max_len} characters")
+    if any(c in _ROOM_FORBIDDEN for c in room):
+        raise RoomNameError(room, "invalid room name: no spaces, commas, colons or control characters")
+    return room
+
+
+def is_room(target: str) -> bool:
+    return target.startswith(ROOM_PREFIX)

@@ -1,0 +1,78 @@
+"""What every protocol adapter offers the transport, and the shared line reader."""
+
+from __future__ import annotations
+
+from typing import Final, Protocol
+
+from chinwag.core.events import Command, Event
+
+RenderCache = dict[object, bytes]
+
+
+class Adapter(Protocol):
+    """The transport's view of a protocol (see transport/connection.py).
+
+    ``receive_data`` buffers bytes; ``next_command`` releases one command at a
+    time so that an answer (say, a rejected name) is rendered before the next
+    line is read; ``render`` turns a hub event into bytes for this connection,
+    sharing ``cache`` with the other recipients of the same event.
+    """
+
+    closing: bool
+
+    def receive_data(self, data: bytes) -> None: ...
+    def next_command(self) -> Command | None: ...
+    def data_to_send(self) -> bytes: ...
+    def render(self, event: Event, cache: RenderCache) -> bytes: ...
+
+
+class LineTooLong:
+    """Marker yielded in place of a line that exceeded the limit."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "LINE_TOO_LONG"
+
+
+LINE_TOO_LONG: Final = LineTooLong()
+
+
+class LineReader:
+    """Splits a byte stream on LF (CR before it dropped), never holding more than
+    ``max_line`` bytes of an unfinished line: past that, the line is reported once
+    as LINE_TOO_LONG and its remaining bytes are skipped up to the next LF.
+    """
+
+    __slots__ = ("max_line", "_buf", "_discarding")
+
+    def __init__(self, max_line: int) -> None:
+        self.max_line = max_line
+        self._buf = b""
+        self._discarding = False
+
+    @property
+    def buffered(self) -> int:
+        return len(self._buf)
+
+    def feed(self, data: bytes) -> list[bytes | LineTooLong]:
+        out: list[bytes | LineTooLong] = []
+        if self._discarding:
+            nl = data.find(b"\n")
+            if nl < 0:
+                return out
+            self._discarding = False
+            data = data[nl + 1 :]
+        parts = (self._buf + data).split(b"\n") if self._buf else data.split(b"\n")
+        rest = parts.pop()
+        limit = self.max_line
+        for line in parts:
+            if line.endswith(b"\r"):
+                line = line[:-1]
+            out.append(line if len(line) <= limit else LINE_TOO_LONG)
+        if len(rest) > limit + 1:  # +1: a CR may be waiting for its LF
+            out.append(LINE_TOO_LONG)
+            self._discarding = True
+            rest = b""
+        self._buf = rest
+        return out

@@ -1,0 +1,279 @@
+"""The plain-text line protocol for telnet and netcat users.
+
+The first line is the name; afterwards a plain line goes to the current room and
+``/command args`` lines are looked up in one table, ``TEXT_COMMANDS``. Output
+lines end in CRLF; input may end in LF or CRLF.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Final
+
+from chinwag.config import Limits
+from chinwag.core.errors import NameError_
+from chinwag.core.events import (
+    ChangeNick,
+    Command,
+    Event,
+    Failed,
+    Join,
+    Joined,
+    Left,
+    ListRooms,
+    Members,
+    Message,
+    NickChanged,
+    Part,
+    Parted,
+    Quit,
+    Register,
+    Registered,
+    RoomList,
+    Say,
+    ServerShutdown,
+    Who,
+)
+from chinwag.core.names import casefold
+from chinwag.protocols.base import LineReader, LineTooLong, RenderCache
+from chinwag.protocols.sanitize import strip_controls
+
+GREETING: Final = "Welcome to chinwag! What is your name?"
+NAME_PROMPT: Final = "What is your name?"
+QUIT_REASON: Final = "quit"
+
+
+def clock_hhmm(ts: float) -> str:
+    return time.strftime("%H:%M", time.localtime(ts))
+
+
+@dataclass(frozen=True, slots=True)
+class TextCommand:
+    usage: str
+    help: str
+    build: Callable[[TextProtocol, str], Command | None]
+    needs_arg: bool = False
+
+
+def _split1(arg: str) -> tuple[str, str]:
+    head, _, rest = arg.partition(" ")
+    return head, rest.strip()
+
+
+def _say(p: TextProtocol, arg: str, kind: str) -> Command | None:
+    room = p.require_room()
+    if room is None:
+        return None
+    return Say(room, arg, "action" if kind == "action" else "privmsg")
+
+
+def _msg(p: TextProtocol, arg: str) -> Command | None:
+    nick, text = _split1(arg)
+    if not text:
+        p.usage("msg")
+        return None
+    if text.startswith("/me "):
+        return Say(nick, text[4:], "action")
+    return Say(nick, text)
+
+
+def _join(p: TextProtocol, arg: str) -> Command | None:
+    room, _ = _split1(arg)
+    room = room if room.startswith("#") else "#" + room
+    for joined in p.rooms:  # already there: it just becomes current
+        if casefold(joined) == casefold(room):
+            p.current = joined
+    return Join(room)
+
+
+def _part(p: TextProtocol, arg: str) -> Command | None:
+    room, reason = _split1(arg)
+    if not room:
+        current = p.require_room()
+        return Part(current) if current else None
+    return Part(room if room.startswith("#") else "#" + room, reason)
+
+
+def _who(p: TextProtocol, arg: str) -> Command | None:
+    room, _ = _split1(arg)
+    if room:
+        return Who(room if room.startswith("#") else "#" + room)
+    current = p.require_room()
+    return Who(current) if current else None
+
+
+def _help(p: TextProtocol, arg: str) -> None:
+    p.say("* commands:")
+    for spec in TEXT_COMMANDS.values():
+        p.say(f"*   {spec.usage:<22} {spec.help}")
+    p.say("*   (a line starting with // sends a literal /)")
+
+
+TEXT_COMMANDS: Final[dict[str, TextCommand]] = {
+    "help": TextCommand("/help", "this list", _help),
+    "who": TextCommand("/who [#room]", "who is in the room", _who),
+    "msg": TextCommand("/msg NICK text", "a private message", _msg, needs_arg=True),
+    "me": TextCommand("/me action", "say what you do", lambda p, a: _say(p, a, "action"), True),
+    "nick": TextCommand("/nick NEW", "change your name", lambda p, a: ChangeNick(_split1(a)[0]), True),
+    "join": TextCommand("/join #room", "join a room and make it current", _join, needs_arg=True),
+    "part": TextCommand("/part [#room] [reason]", "leave a room (default: current)", _part),
+    "rooms": TextCommand("/rooms", "rooms and how many are in each", lambda p, a: ListRooms()),
+    "quit": TextCommand("/quit [reason]", "leave chinwag", lambda p, a: Quit(a or QUIT_REASON)),
+}
+
+
+class TextProtocol:
+    """One telnet/netcat connection's protocol state; no I/O."""
+
+    def __init__(self, limits: Limits, default_room: str = "#lobby") -> None:
+        self.reader = LineReader(limits.max_line)
+        self.max_line = limits.max_line
+        self.default_room = default_room
+        self.nick: str | None = None
+        self.rooms: list[str] = []  # joined rooms, join order; the last is newest
+        self.current: str | None = None
+        self.closing = False
+        self._pending: deque[bytes | LineTooLong] = deque()
+        self._awaiting_name = False  # a Register is in flight; hold further lines
+        self._out: list[bytes] = [(GREETING + "\r\n").encode()]
+
+    # --- input -----------------------------------------------------------
+
+    def receive_data(self, data: bytes) -> None:
+        self._pending.extend(self.reader.feed(data))
+
+    def next_command(self) -> Command | None:
+        while self._pending and not self._awaiting_name and not self.closing:
+            item = self._pending.popleft()
+            if isinstance(item, LineTooLong):
+                self.say(f"error: line too long (max {self.max_line} bytes); discarded")
+                continue
+            line = item.decode("utf-8", "replace").strip()
+            if not line:
+                continue
+            command = self._command_for(line)
+            if command is not None:
+                if isinstance(command, Register):
+                    self._awaiting_name = True
+                elif isinstance(command, Quit):
+                    self.closing = True
+                return command
+        return None
+
+    def _command_for(self, line: str) -> Command | None:
+        if line.startswith("/") and not line.startswith("//"):
+            name, _, arg = line[1:].partition(" ")
+            arg = arg.strip()
+            spec = TEXT_COMMANDS.get(name.lower())
+            if spec is None:
+                self.say(f"unknown command: /{name} (try /help)")
+                return None
+            if self.nick is None and name.lower() not in ("quit", "help"):
+                self.say(f"choose a name first. {NAME_PROMPT}")
+                return None
+            if spec.needs_arg and not arg:
+                self.say(f"usage: {spec.usage}")
+                return None
+            return spec.build(self, arg)
+        if line.startswith("//"):
+            line = line[1:]
+        if self.nick is None:
+            return Register(line, (self.default_room,))
+        room = self.require_room()
+        return Say(room, line) if room else None
+
+    def require_room(self) -> str | None:
+        if self.current is None:
+            self.say("* you are not in a room; /join #room first")
+        return self.current
+
+    def usage(self, name: str) -> None:
+        self.say(f"usage: {TEXT_COMMANDS[name].usage}")
+
+    def say(self, line: str) -> None:
+        self._out.append((line + "\r\n").encode())
+
+    def data_to_send(self) -> bytes:
+        out, self._out = b"".join(self._out), []
+        return out
+
+    # --- output ----------------------------------------------------------
+
+    def render(self, event: Event, cache: RenderCache) -> bytes:
+        if type(event) is Message:
+            return self._render_message(event, cache)
+        line = self._render_other(event)
+        return (line + "\r\n").encode() if line is not None else b""
+
+    def _render_message(self, m: Message, cache: RenderCache) -> bytes:
+        if m.nick == self.nick:
+            if not m.private:
+                return b""  # the sender's terminal already shows what was typed
+            return self._line(f"[{clock_hhmm(m.ts)}] -> *{m.target}* {strip_controls(m.text)}")
+        key = (TextProtocol, m.private or m.target == self.current)
+        data = cache.get(key)
+        if data is None:
+            stamp = clock_hhmm(m.ts)
+            text = strip_controls(m.text)
+            where = "" if key[1] else f"{m.target} "
+            if m.private:
+                body = f"* {m.nick} {text}" if m.kind == "action" else f"*{m.nick}* {text}"
+            elif m.kind == "action":
+                body = f"{where}* {m.nick} {text}"
+            elif m.kind == "notice":
+                body = f"{where}-{m.nick}- {text}"
+            else:
+                body = f"{where}{m.nick}: {text}"
+            data = cache[key] = f"[{stamp}] {body}\r\n".encode()
+        return data
+
+    @staticmethod
+    def _line(line: str) -> bytes:
+        return (line + "\r\n").encode()
+
+    def _render_other(self, event: Event) -> str | None:
+        me = self.nick
+        match event:
+            case Registered(nick):
+                self.nick = nick
+                self._awaiting_name = False
+                return f"Welcome to chinwag, {nick}! Type /help for commands."
+            case Joined(room, nick):
+                if nick != me:
+                    return f"* {nick} has joined {room}"
+                if room not in self.rooms:
+                    self.rooms.append(room)
+                self.current = room
+                return None  # the Members event that follows says it
+            case Members(room, nicks):
+                return f"* in {room}: {', '.join(nicks)} ({len(nicks)})"
+            case Parted(room, nick, reason):
+                if nick != me:
+                    return f"* {nick} has left {room}" + (f" ({reason})" if reason else "")
+                self.rooms = [r for r in self.rooms if casefold(r) != casefold(room)]
+                if self.current == room:
+                    self.current = self.rooms[-1] if self.rooms else None
+                now = f"; current room is now {self.current}" if self.current else ""
+                return f"* you left {room}{now}"
+            case NickChanged(old, new):
+                if old == me:
+                    self.nick = new
+                    return f"* you are now known as {new}"
+                return f"* {old} is now known as {new}"
+            case Left(nick, reason):
+                return f"* {nick} has left ({strip_controls(reason) or 'quit'})"
+            case RoomList(rooms):
+                if not rooms:
+                    return "* no rooms"
+                return "* rooms: " + ", ".join(f"{name} ({n})" for name, n in rooms)
+            case Failed(error):
+                if isinstance(error, NameError_) and self.nick is None:
+                    self._awaiting_name = False
+                    return f"{error.reason}. {NAME_PROMPT}"
+                return f"error: {error}"
+            case ServerShutdown(reason):
+                return f"* {reason}"
+        return None

@@ -1,0 +1,1 @@
+"""The only asyncio code on the server side: listeners, connections, flushing."""
