@@ -28,6 +28,10 @@ class Limits:
     room_len: int = 64  # characters, including the leading '#'
     topic_len: int = 390  # characters
     sendq: int = 1 << 20  # bytes queued for one connection before it is cut off
+    # Unsent bytes the kernel may hold for one connection (TCP_NOTSENT_LOWAT).
+    # Without it the kernel buffers up to tcp_wmem max (4 MiB) per stalled
+    # reader, hiding slow readers from sendq for megabytes.
+    kernel_sendq: int = 128 * 1024
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):

@@ -105,6 +105,11 @@ def _who(p: TextProtocol, arg: str) -> Command | None:
     return Who(current) if current else None
 
 
+def _quit(p: TextProtocol, arg: str) -> Command:
+    p.say("* goodbye")
+    return Quit(arg or QUIT_REASON)
+
+
 def _help(p: TextProtocol, arg: str) -> None:
     p.say("* commands:")
     for spec in TEXT_COMMANDS.values():
@@ -121,7 +126,7 @@ TEXT_COMMANDS: Final[dict[str, TextCommand]] = {
     "join": TextCommand("/join #room", "join a room and make it current", _join, needs_arg=True),
     "part": TextCommand("/part [#room] [reason]", "leave a room (default: current)", _part),
     "rooms": TextCommand("/rooms", "rooms and how many are in each", lambda p, a: ListRooms()),
-    "quit": TextCommand("/quit [reason]", "leave chinwag", lambda p, a: Quit(a or QUIT_REASON)),
+    "quit": TextCommand("/quit [reason]", "leave chinwag", _quit),
 }
 
 

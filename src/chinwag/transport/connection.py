@@ -60,6 +60,9 @@ class Connection(asyncio.Protocol):
         sock = transport.get_extra_info("socket")
         if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            lowat = getattr(socket, "TCP_NOTSENT_LOWAT", None)
+            if lowat is not None:
+                sock.setsockopt(socket.IPPROTO_TCP, lowat, self.server.config.limits.kernel_sendq)
         peer: Any = transport.get_extra_info("peername")
         self.peer = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
         # pause_writing() fires once the kernel stops taking our bytes and the

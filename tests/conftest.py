@@ -1,0 +1,104 @@
+"""Shared fixtures: an in-process server on an OS-chosen port, and line clients."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import pytest
+
+from chinwag.config import Config, Limits
+from chinwag.transport.server import Server
+
+TIMEOUT = 5.0  # generous: only reached when something is wrong
+
+
+class LineClient:
+    """A telnet-like test client that waits on lines rather than sleeping."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader = reader
+        self.writer = writer
+        self.seen: list[str] = []
+
+    async def send(self, *lines: str) -> None:
+        self.writer.write("".join(line + "\n" for line in lines).encode())
+        await self.writer.drain()
+
+    async def line(self, timeout: float = TIMEOUT) -> str:
+        raw = await asyncio.wait_for(self.reader.readline(), timeout)
+        if not raw:
+            raise EOFError("connection closed")
+        assert raw.endswith(b"\r\n"), raw
+        text = raw[:-2].decode()
+        self.seen.append(text)
+        return text
+
+    async def expect(self, fragment: str, timeout: float = TIMEOUT) -> str:
+        """Read until a line containing ``fragment``; return that line."""
+        async def scan() -> str:
+            while True:
+                text = await self.line()
+                if fragment in text:
+                    return text
+
+        return await asyncio.wait_for(scan(), timeout)
+
+    async def lines_until(self, fragment: str) -> list[str]:
+        start = len(self.seen)
+        await self.expect(fragment)
+        return self.seen[start:]
+
+    async def closed(self, timeout: float = TIMEOUT) -> list[str]:
+        """Read to end of stream; return what came."""
+        rest: list[str] = []
+        async def drain() -> None:
+            while raw := await self.reader.readline():
+                rest.append(raw.decode().rstrip("\r\n"))
+        await asyncio.wait_for(drain(), timeout)
+        return rest
+
+    async def close(self) -> None:
+        self.writer.close()
+        try:
+            await self.writer.wait_closed()
+        except ConnectionError:
+            pass
+
+
+Connect = Callable[..., Awaitable[LineClient]]
+
+
+def make_config(**limits: int) -> Config:
+    return Config(host="127.0.0.1", text_port=0, db=":memory:", shutdown_grace=2.0,
+                  limits=dataclasses.replace(Limits(), **limits))
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[Server]:
+    srv = Server(make_config())
+    await srv.start()
+    yield srv
+    await srv.shutdown()
+
+
+@pytest.fixture
+async def connect(server: Server) -> AsyncIterator[Connect]:
+    clients: list[LineClient] = []
+
+    async def _connect(name: str | None = None, srv: Server | None = None) -> LineClient:
+        s = srv or server
+        reader, writer = await asyncio.open_connection("127.0.0.1", s.port("text"))
+        client = LineClient(reader, writer)
+        clients.append(client)
+        await client.expect("What is your name?")
+        if name is not None:
+            await client.send(name)
+            await client.expect(f"Welcome to chinwag, {name}!")
+            await client.expect("* in #lobby:")
+        return client
+
+    yield _connect
+    for c in clients:
+        await c.close()
