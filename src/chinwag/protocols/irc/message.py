@@ -370,6 +370,8 @@ class IrcLineReader:
     are skipped up to the next LF, so a peer can't make us hold megabytes and
     the caller can answer 417 once per offending line. Blank lines are dropped.
     Queued results accumulate until :meth:`lines` or :meth:`messages` drains them.
+    The limits are arguments so the server can pass its configured ones; values
+    too small to hold any line are rejected with ``ValueError``.
     """
 
     __slots__ = ("_max_body", "_max_tags", "_cap_body", "_cap_tags", "_buf", "_out", "_skip")

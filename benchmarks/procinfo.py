@@ -1,0 +1,138 @@
+"""The server under test: spawn it (optionally pinned), read its CPU and RSS, stop it.
+
+CPU and RSS come straight from /proc so that measuring costs the server nothing.
+"""
+
+from __future__ import annotations
+
+import collections
+import functools
+import os
+import queue
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+_LISTENING = re.compile(r"text listener on (\S+):(\d+)")
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """user+sys CPU time of ``pid`` (all threads), or None when it cannot be read."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+            text = f.read()
+    except OSError:
+        return None
+    # The command name (field 2) may hold spaces; everything after its ')' is fixed.
+    fields = text[text.rindex(")") + 2 :].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK  # fields 14 and 15: utime, stime
+
+
+def rss_kib(pid: int) -> int | None:
+    """Resident set size (VmRSS) of ``pid`` in KiB, or None when it cannot be read."""
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+def own_cpu_seconds() -> float:
+    """This process's user+sys CPU time (all threads)."""
+    t = os.times()
+    return t.user + t.system
+
+
+class SpawnError(RuntimeError):
+    """The server did not start; the message carries the end of its log."""
+
+
+class SpawnedServer:
+    """``python -m chinwag serve`` on an OS-chosen loopback port, pinned with taskset.
+
+    Its stderr is drained by a thread for the whole run: the server logs every
+    join at INFO, and a full pipe would block it mid-benchmark.
+    """
+
+    def __init__(self, host: str, cpu: int | None = None) -> None:
+        self.host = host
+        self.cpu = cpu
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.port = 0
+        self.log_tail: collections.deque[str] = collections.deque(maxlen=50)
+        self._lines: queue.Queue[str | None] = queue.Queue()
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    def start(self, timeout: float) -> int:
+        """Start the server and return its port once it logs that it listens."""
+        cmd = [sys.executable, "-m", "chinwag", "serve", "--host", self.host, "--text-port", "0"]
+        cmd += ["--db", ":memory:", "--log-level", "INFO"]
+        preexec: Callable[[], None] | None = None
+        if self.cpu is not None:
+            taskset = shutil.which("taskset")
+            if taskset is not None:
+                cmd = [taskset, "-c", str(self.cpu), *cmd]  # taskset execs: the pid stays the server's
+            else:
+                preexec = functools.partial(os.sched_setaffinity, 0, {self.cpu})
+        self.proc = subprocess.Popen(
+            cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, preexec_fn=preexec
+        )
+        threading.Thread(target=self._drain, name="server-stderr", daemon=True).start()
+        deadline = time.monotonic() + timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                self.stop()
+                raise SpawnError(f"server did not report its port within {timeout:g} s: {self.tail()}")
+            try:
+                line = self._lines.get(timeout=remaining)
+            except queue.Empty:
+                continue
+            if line is None:
+                self.stop()
+                raise SpawnError(f"server exited before listening: {self.tail()}")
+            m = _LISTENING.search(line)
+            if m:
+                self.port = int(m.group(2))
+                return self.port
+
+    def _drain(self) -> None:
+        assert self.proc is not None and self.proc.stderr is not None
+        listening = False
+        for raw in self.proc.stderr:
+            line = raw.decode("utf-8", "replace").rstrip()
+            self.log_tail.append(line)
+            if not listening:
+                self._lines.put(line)
+                listening = _LISTENING.search(line) is not None
+        self._lines.put(None)
+
+    def tail(self, n: int = 10) -> str:
+        return " | ".join(list(self.log_tail)[-n:]) or "(no output)"
+
+    def stop(self, timeout: float = 10.0) -> int | None:
+        """SIGTERM and wait (the server's own grace is 5 s); SIGKILL past ``timeout``."""
+        proc = self.proc
+        if proc is None:
+            return None
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(5)
+        return proc.returncode

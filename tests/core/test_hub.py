@@ -1,0 +1,174 @@
+"""The hub driven with plain objects: no sockets, an injected clock."""
+
+from __future__ import annotations
+
+import pytest
+
+from chinwag.config import Limits
+from chinwag.core.errors import (
+    ErroneousNick,
+    NickInUse,
+    NoSuchNick,
+    NoSuchRoom,
+    NotInRoom,
+    NotRegistered,
+    NoText,
+    RoomNameError,
+)
+from chinwag.core.events import (
+    ChangeNick,
+    Event,
+    Failed,
+    Join,
+    Joined,
+    Left,
+    ListRooms,
+    Members,
+    Message,
+    NickChanged,
+    Outbound,
+    Part,
+    Parted,
+    Quit,
+    Register,
+    Registered,
+    RoomList,
+    Say,
+    Who,
+)
+from chinwag.core.hub import Hub, MessageIds
+
+
+@pytest.fixture
+def hub() -> Hub:
+    return Hub(Limits(), clock=lambda: 1_700_000_000.0)
+
+
+def reg(hub: Hub, sid: int, nick: str, *rooms: str) -> list[Outbound]:
+    hub.connect(sid)
+    return hub.handle(sid, Register(nick, rooms or ("#lobby",)))
+
+
+def events_for(out: list[Outbound], sid: int) -> list[Event]:
+    return [o.event for o in out if sid in o.to]
+
+
+def failure(out: list[Outbound]) -> type[Exception]:
+    [o] = out
+    assert isinstance(o.event, Failed)
+    return type(o.event.error)
+
+
+def test_register_joins_lobby_and_lists_members(hub: Hub) -> None:
+    reg(hub, 1, "alice")
+    out = reg(hub, 2, "bob")
+    assert events_for(out, 2) == [
+        Registered("bob"),
+        Joined("#lobby", "bob"),
+        Members("#lobby", ("alice", "bob")),
+    ]
+    assert events_for(out, 1) == [Joined("#lobby", "bob")]
+
+
+def test_names_are_unique_casefolded_and_validated(hub: Hub) -> None:
+    reg(hub, 1, "Alice[1]")
+    hub.connect(2)
+    assert failure(hub.handle(2, Register("alice{1}"))) is NickInUse  # rfc1459 folding
+    assert failure(hub.handle(2, Register("bad nick"))) is ErroneousNick
+    assert failure(hub.handle(2, Register("x" * 33))) is ErroneousNick
+    assert hub.handle(2, Register("x" * 32))[0].event == Registered("x" * 32)
+
+
+def test_commands_before_registration_are_refused(hub: Hub) -> None:
+    hub.connect(1)
+    assert failure(hub.handle(1, Join("#a"))) is NotRegistered
+    assert failure(hub.handle(1, Say("#a", "hi"))) is NotRegistered
+
+
+def test_room_message_reaches_members_with_id_and_time(hub: Hub) -> None:
+    reg(hub, 1, "alice")
+    reg(hub, 2, "bob")
+    reg(hub, 3, "carol", "#other")
+    [out] = hub.handle(1, Say("#LOBBY", "hi"))
+    assert isinstance(out.event, Message)
+    assert sorted(out.to) == [1, 2]  # sender included for echo; carol is elsewhere
+    assert (out.event.nick, out.event.target, out.event.text) == ("alice", "#lobby", "hi")
+    assert out.event.ts == 1_700_000_000.0
+    [again] = hub.handle(1, Say("#lobby", "again"))
+    assert isinstance(again.event, Message)
+    assert again.event.msgid > out.event.msgid
+
+
+def test_message_errors(hub: Hub) -> None:
+    reg(hub, 1, "alice")
+    reg(hub, 2, "bob", "#other")
+    assert failure(hub.handle(1, Say("#nowhere", "x"))) is NoSuchRoom
+    assert failure(hub.handle(1, Say("#other", "x"))) is NotInRoom
+    assert failure(hub.handle(1, Say("nobody", "x"))) is NoSuchNick
+    assert failure(hub.handle(1, Say("#lobby", ""))) is NoText
+
+
+def test_private_message_to_target_and_sender_only(hub: Hub) -> None:
+    reg(hub, 1, "alice")
+    reg(hub, 2, "bob")
+    reg(hub, 3, "carol")
+    [out] = hub.handle(1, Say("BOB", "psst", "action"))
+    assert sorted(out.to) == [1, 2]
+    assert isinstance(out.event, Message)
+    assert out.event.private and out.event.target == "bob" and out.event.kind == "action"
+
+
+def test_join_part_and_empty_rooms_dropped(hub: Hub) -> None:
+    reg(hub, 1, "alice")
+    reg(hub, 2, "bob")
+    out = hub.handle(2, Join("#dev"))
+    assert events_for(out, 2)[-1] == Members("#dev", ("bob",))
+    assert hub.handle(2, Join("#dev")) == [Outbound((2,), Members("#dev", ("bob",)))]
+    assert failure(hub.handle(1, Part("#dev"))) is NotInRoom
+    assert failure(hub.handle(1, Part("#ghost"))) is NoSuchRoom
+    assert failure(hub.handle(1, Join("nohash"))) is RoomNameError
+    assert failure(hub.handle(1, Join("#" + "x" * 64))) is RoomNameError
+    out = hub.handle(2, Part("#dev", "bye"))
+    assert out == [Outbound([2], Parted("#dev", "bob", "bye"))]
+    [rooms] = hub.handle(1, ListRooms())
+    assert rooms.event == RoomList((("#lobby", 2),))
+
+
+def test_nick_change_tells_each_peer_once(hub: Hub) -> None:
+    reg(hub, 1, "alice", "#a", "#b")
+    reg(hub, 2, "bob", "#a", "#b")
+    reg(hub, 3, "carol", "#c")
+    [out] = hub.handle(1, ChangeNick("al"))
+    assert out.event == NickChanged("alice", "al")
+    assert sorted(out.to) == [1, 2]
+    assert failure(hub.handle(2, ChangeNick("AL"))) is NickInUse
+    assert hub.handle(1, ChangeNick("Al"))[0].event == NickChanged("al", "Al")  # case only
+    hub.connect(4)
+    assert hub.handle(4, Register("alice", ()))[0].event == Registered("alice")
+
+
+def test_leaving_tells_everyone_sharing_a_room_exactly_once(hub: Hub) -> None:
+    reg(hub, 1, "alice", "#a", "#b", "#c")
+    reg(hub, 2, "bob", "#a", "#b")
+    reg(hub, 3, "carol", "#c")
+    reg(hub, 4, "dave", "#elsewhere")
+    out = hub.handle(1, Quit("bye"))
+    assert len(out) == 1 and out[0].event == Left("alice", "bye")
+    assert sorted(out[0].to) == [2, 3]
+    assert hub.disconnect(1) == []  # already gone: nothing twice
+    [rooms] = hub.handle(2, ListRooms())
+    assert rooms.event == RoomList((("#a", 1), ("#b", 1), ("#c", 1), ("#elsewhere", 1)))
+
+
+def test_who_lists_members(hub: Hub) -> None:
+    reg(hub, 1, "alice")
+    reg(hub, 2, "bob")
+    assert hub.handle(1, Who("#Lobby"))[0].event == Members("#lobby", ("alice", "bob"))
+    assert failure(hub.handle(1, Who("#none"))) is NoSuchRoom
+
+
+def test_message_ids_are_monotonic_even_if_the_clock_steps_back() -> None:
+    ids = MessageIds()
+    seq = [ids.next(t) for t in (100.0, 100.0, 99.0, 101.0)]
+    assert seq == sorted(seq) and len(set(seq)) == 4
+    assert all(len(i) == 16 for i in seq)

@@ -1,0 +1,112 @@
+"""The text protocol without sockets: bytes in, commands out; events in, bytes out."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from chinwag.config import Limits
+from chinwag.core.errors import NickInUse
+from chinwag.core.events import (
+    ChangeNick,
+    Failed,
+    Join,
+    Joined,
+    ListRooms,
+    Message,
+    Part,
+    Quit,
+    Register,
+    Registered,
+    Say,
+    Who,
+)
+from chinwag.protocols.base import RenderCache
+from chinwag.protocols.sanitize import strip_controls
+from chinwag.protocols.text import GREETING, TextProtocol
+
+
+def named(nick: str = "alice") -> TextProtocol:
+    p = TextProtocol(Limits())
+    p.receive_data(nick.encode() + b"\n")
+    assert p.next_command() == Register(nick, ("#lobby",))
+    p.render(Registered(nick), {})
+    p.render(Joined("#lobby", nick), {})
+    p.data_to_send()
+    return p
+
+
+def commands(p: TextProtocol, data: bytes) -> list[object]:
+    p.receive_data(data)
+    out = []
+    while (c := p.next_command()) is not None:
+        out.append(c)
+    return out
+
+
+def test_greeting_is_sent_first() -> None:
+    assert TextProtocol(Limits()).data_to_send() == (GREETING + "\r\n").encode()
+
+
+def test_lines_wait_while_the_name_is_being_checked() -> None:
+    p = TextProtocol(Limits())
+    p.receive_data(b"alice\nhello\n")
+    assert p.next_command() == Register("alice", ("#lobby",))
+    assert p.next_command() is None  # "hello" must not become a second name
+    p.render(Failed(NickInUse("alice"), "register"), {})
+    assert p.next_command() == Register("hello", ("#lobby",))  # it was the next try
+
+
+def test_slash_commands_map_to_hub_commands() -> None:
+    p = named()
+    assert commands(p, b"/nick al\n/join dev\n/part #dev see ya\n/rooms\n/who\n") == [
+        ChangeNick("al"),
+        Join("#dev"),
+        Part("#dev", "see ya"),
+        ListRooms(),
+        Who("#lobby"),
+    ]
+    assert commands(p, b"/msg bob hi there\n/me waves\nplain\n//slash\n") == [
+        Say("bob", "hi there"),
+        Say("#lobby", "waves", "action"),
+        Say("#lobby", "plain"),
+        Say("#lobby", "/slash"),
+    ]
+    assert commands(p, b"/quit\n") == [Quit("quit")]
+    assert p.closing
+
+
+def test_usage_errors_stay_local() -> None:
+    p = named()
+    assert commands(p, b"/msg bob\n/nick\n/join\n/bogus\n") == []
+    assert p.data_to_send().decode().splitlines() == [
+        "usage: /msg NICK text",
+        "usage: /nick NEW",
+        "usage: /join #room",
+        "unknown command: /bogus (try /help)",
+    ]
+
+
+def test_render_cache_is_shared_per_variant() -> None:
+    alice, bob = named("alice"), named("bob")
+    msg = Message("0001", 0.0, "carol", "#lobby", "hi", "privmsg")
+    cache: RenderCache = {}
+    first = alice.render(msg, cache)
+    assert bob.render(msg, cache) is first
+    assert first.endswith(b"] carol: hi\r\n")
+    other_room = Message("0002", 0.0, "carol", "#dev", "yo", "privmsg")
+    assert alice.render(other_room, {}).endswith(b"] #dev carol: yo\r\n")
+    assert alice.render(Message("3", 0.0, "alice", "#lobby", "me", "privmsg"), {}) == b""
+
+
+@given(st.text(max_size=200))
+def test_stripped_text_has_no_controls(text: str) -> None:
+    out = strip_controls(text)
+    assert not any(ord(c) < 0x20 and c != "\t" for c in out)
+    assert not any(0x7F <= ord(c) <= 0x9F for c in out)
+    assert "\u202e" not in out and "\x1b" not in out
+
+
+def test_strip_controls_keeps_ordinary_text() -> None:
+    assert strip_controls("héllo wörld ✓ 你好\t!") == "héllo wörld ✓ 你好\t!"
+    assert strip_controls("\x02bold\x02 \x0304red\x03 \x1b[1;31mx\x1b[0m") == "bold red x"

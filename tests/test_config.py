@@ -1,0 +1,43 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from chinwag.config import ConfigError, load_config
+
+
+def test_defaults() -> None:
+    c = load_config(env={})
+    assert (c.host, c.text_port, c.db, c.default_room) == ("127.0.0.1", 2626, "chinwag.db", "#lobby")
+    assert (c.limits.max_line, c.limits.nick_len, c.limits.room_len, c.limits.sendq) == (
+        4096, 32, 64, 1 << 20)
+
+
+def test_precedence_flags_over_env_over_file(tmp_path: Path) -> None:
+    f = tmp_path / "c.toml"
+    f.write_text('host = "0.0.0.0"\ntext_port = 1111\nlog_level = "DEBUG"\n[limits]\nnick_len = 10\n')
+    env = {"CHINWAG_TEXT_PORT": "2222", "CHINWAG_LIMITS__MAX_LINE": "1000", "OTHER": "x"}
+    c = load_config(f, env, {"text_port": None, "db": "x.db"})
+    assert (c.host, c.text_port, c.db, c.log_level) == ("0.0.0.0", 2222, "x.db", "DEBUG")
+    assert (c.limits.nick_len, c.limits.max_line) == (10, 1000)
+    c = load_config(f, env, {"text_port": 0})
+    assert c.text_port == 0
+
+
+@pytest.mark.parametrize(
+    ("toml", "env", "message"),
+    [
+        ("bogus = 1\n", {}, "unknown key 'bogus'"),
+        ("[limits]\nwhat = 1\n", {}, "unknown key limits.what"),
+        ("[limits]\nmax_line = -1\n", {}, "limits.max_line must be a positive integer"),
+        ("", {"CHINWAG_TEXT_PORT": "abc"}, "CHINWAG_TEXT_PORT"),
+        ("text_port = 70000\n", {}, "text_port must be 0..65535"),
+        ("not toml [", {}, "cannot read config"),
+    ],
+)
+def test_bad_config_is_reported(tmp_path: Path, toml: str, env: dict[str, str], message: str) -> None:
+    f = tmp_path / "c.toml"
+    f.write_text(toml)
+    with pytest.raises(ConfigError, match=message.replace("[", r"\[")):
+        load_config(f, env)
