@@ -10,9 +10,9 @@ from chinwag.core.errors import (
     NickInUse,
     NoSuchNick,
     NoSuchRoom,
+    NoText,
     NotInRoom,
     NotRegistered,
-    NoText,
     RoomNameError,
 )
 from chinwag.core.events import (

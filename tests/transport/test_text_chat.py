@@ -208,7 +208,7 @@ async def test_slow_reader_cut_off_while_others_chat() -> None:
             r, w = await asyncio.open_connection("127.0.0.1", srv.port())
             c = LineClient(r, w)
             await c.send(f"user{i}")
-            await c.expect(f"* in #lobby: sloth, user0")
+            await c.expect("* in #lobby: sloth, user0")
             clients.append(c)
         payload = "y" * 1000
         # 20 x 30 x ~1 KB = 600 KB for the stalled reader: past the kernel's
