@@ -1,0 +1,462 @@
+"""The clients: asyncio Protocols that send tagged lines and account for every delivery.
+
+A payload is ``~TOKEN SENDER SEQ SENT_US`` (SENT_US: microseconds on this
+process's perf_counter), so each receiver knows exactly which message it got and
+how old it is. The server relays one TCP stream per client from one thread, so
+a receiver must see each sender's sequence numbers in order: the fast path is a
+single compare per delivery, and anything else (a gap, a repeat, a late arrival)
+falls to a slow path that keeps exact counts. The receive path is the generator's
+bottleneck, hence one regex ``findall`` per chunk rather than per-line splitting.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import re
+import socket
+import string
+import time
+from array import array
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+from benchmarks.procinfo import cpu_seconds, own_cpu_seconds, rss_kib
+
+_BASE_NS = time.perf_counter_ns()
+_perf_ns = time.perf_counter_ns
+HOLE_CAP = 100_000  # missing sequence numbers remembered per (receiver, sender) to tell "late" from "duplicate"
+CONNECT_CONCURRENCY = 64  # below asyncio's default listen backlog of 100
+LAT_FOLD_AT = 1 << 20  # latency samples kept raw before folding into the histogram
+
+
+def now_us() -> int:
+    """Microseconds since import: small ints keep parsing and arithmetic cheap."""
+    return (_perf_ns() - _BASE_NS) // 1000
+
+
+class BenchError(RuntimeError):
+    """The run could not be carried out (setup failed); no figures."""
+
+
+@dataclass(frozen=True, slots=True)
+class Options:
+    clients: int = 200
+    senders: int = 10
+    rate: float = 0.0  # total messages/s; 0 = as fast as the window allows
+    window: int = 8  # messages in flight per sender when rate == 0
+    duration: float = 10.0
+    warmup: float = 1.0
+    drain: float = 5.0
+    connect_timeout: float = 10.0
+    pad: int = 0  # filler characters appended to each payload
+    host: str = "127.0.0.1"
+    port: int = 0
+    server_pid: int | None = None
+
+
+class Sender:
+    """The sending side of one client: sequence numbers and, in window mode, flow."""
+
+    __slots__ = ("sid", "client", "bench", "prefix", "suffix", "seq", "acked")
+
+    def __init__(self, sid: int, client: Client, bench: Bench) -> None:
+        self.sid = sid
+        self.client = client
+        self.bench = bench
+        self.prefix = bench.tag + b"%d " % sid
+        self.suffix = (b" " + b"x" * bench.opts.pad if bench.opts.pad else b"") + b"\n"
+        self.seq = 0  # next sequence number = messages sent
+        self.acked = 0  # messages the observer has received
+
+    def send(self, n: int) -> None:
+        """Write ``n`` messages in one write; they share one timestamp because they leave together."""
+        transport = self.client.transport
+        if transport is None or transport.is_closing():
+            return
+        t = b" %d" % now_us()
+        pre, suf, q = self.prefix, self.suffix, self.seq
+        transport.write(b"".join([pre + b"%d" % i + t + suf for i in range(q, q + n)]))
+        self.seq = q + n
+
+    def ack(self, upto: int) -> None:
+        """The observer has seen messages ``< upto``: top the window back up."""
+        if upto > self.acked:
+            self.acked = upto
+        if self.bench.sending:
+            n = self.bench.opts.window - (self.seq - self.acked)
+            if n > 0:
+                self.send(n)
+
+
+class Client(asyncio.Protocol):
+    """One chat user: registers, then counts payload lines per sender."""
+
+    def __init__(self, bench: Bench, index: int) -> None:
+        self.bench = bench
+        self.index = index
+        self.name = f"b{bench.token}{index}"
+        self.transport: asyncio.Transport | None = None
+        self.registered: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.ready = False
+        self.lost = False
+        self.buf = b""
+        self.nxt = [0] * bench.opts.senders  # per sender: next sequence number expected
+        self.holes: dict[int, set[int]] = {}
+        self.got = 0  # payload lines received, duplicates included
+        self.dups = 0
+        self.late = 0  # arrived after a later message from the same sender
+        self.gaps = 0  # a sequence number skipped (loss, unless it turns up late)
+        self.untracked = 0  # skipped numbers beyond HOLE_CAP: a late arrival of those counts as a dup
+        self.watch: list[Sender] = []  # senders whose window this client acknowledges
+        self.findall = bench.pattern.findall
+        self.lat_append = bench.lat.append
+
+    # --- asyncio.Protocol ------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport = cast(asyncio.Transport, transport)
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        transport.write(self.name.encode() + b"\n")
+
+    def data_received(self, data: bytes) -> None:
+        if self.ready:
+            self._payload(data)
+        else:
+            self._setup(data)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.lost = True
+        if not self.registered.done():
+            self.registered.set_exception(ConnectionError(f"{self.name}: connection closed during registration"))
+        self.bench.on_lost(self)
+
+    # --- receiving -------------------------------------------------------
+
+    def _setup(self, data: bytes) -> None:
+        """Until our own member list arrives: greeting, welcome, or a refusal."""
+        data = self.buf + data
+        while not self.ready:
+            nl = data.find(b"\n")
+            if nl < 0:
+                break
+            line, data = data[:nl].rstrip(b"\r"), data[nl + 1 :]
+            if line.startswith(b"* in "):
+                self.ready = True
+                self.registered.set_result(None)
+            elif not (line.startswith(b"Welcome") or line.startswith(b"* ")):
+                if not self.registered.done():
+                    self.registered.set_exception(BenchError(f"{self.name}: server said {line.decode(errors='replace')!r}"))
+                if self.transport is not None:
+                    self.transport.close()
+                return
+        self.buf = b""
+        if self.ready and data:
+            self._payload(data)
+        else:
+            self.buf = data
+
+    def _payload(self, data: bytes) -> None:
+        """The hot path: one findall per chunk, one compare and one append per delivery."""
+        now = (_perf_ns() - _BASE_NS) // 1000
+        if self.buf:
+            data = self.buf + data
+        cut = data.rfind(b"\n") + 1
+        self.buf = data[cut:] if cut < len(data) else b""
+        found = self.findall(data, 0, cut)
+        if not found:
+            return
+        self.got += len(found)
+        nxt = self.nxt
+        lat = self.lat_append
+        # The tag carries this run's random token, so s is always one of our senders.
+        for s, q, t in found:
+            s = int(s)
+            q = int(q)
+            if nxt[s] == q:
+                nxt[s] = q + 1
+            else:
+                self._unexpected(s, q)
+            lat(now - int(t))
+        if self.watch:
+            for snd in self.watch:
+                snd.ack(nxt[snd.sid])
+
+    def _unexpected(self, s: int, q: int) -> None:
+        nxt = self.nxt
+        n = nxt[s]
+        if q > n:
+            self.gaps += 1
+            if q - n <= HOLE_CAP:
+                self.holes.setdefault(s, set()).update(range(n, q))
+            else:
+                self.untracked += q - n
+            nxt[s] = q + 1
+            return
+        holes = self.holes.get(s)
+        if holes and q in holes:
+            holes.remove(q)
+            self.late += 1
+        else:
+            self.dups += 1
+
+
+@dataclass(slots=True)
+class Snapshot:
+    t: float
+    server_cpu: float | None
+    own_cpu: float
+    sent: int
+    got: int
+
+
+@dataclass(slots=True)
+class Result:
+    """Everything a run measured; ``to_dict`` is the --json output."""
+
+    options: dict[str, Any]
+    loop: str
+    clients_connected: int = 0
+    setup_s: float = 0.0
+    window_s: float = 0.0
+    sent_total: int = 0
+    sent_window: int = 0
+    expected: int = 0
+    received_unique: int = 0
+    received_window: int = 0
+    loss: int = 0
+    duplicates: int = 0
+    late: int = 0
+    connections_lost: int = 0
+    drained: bool = True
+    drain_s: float = 0.0
+    latency_us: dict[str, float] = field(default_factory=dict)
+    latency_samples: int = 0
+    server_pid: int | None = None
+    server_cpu_s: float | None = None
+    server_rss_kib: dict[str, int | None] = field(default_factory=dict)
+    generator_cpu_s: float = 0.0
+
+    @property
+    def deliveries_per_s(self) -> float:
+        return self.received_window / self.window_s if self.window_s else 0.0
+
+    @property
+    def server_us_per_delivery(self) -> float | None:
+        if self.server_cpu_s is None or not self.received_window:
+            return None
+        return self.server_cpu_s * 1e6 / self.received_window
+
+    @property
+    def generator_us_per_delivery(self) -> float | None:
+        return self.generator_cpu_s * 1e6 / self.received_window if self.received_window else None
+
+    @property
+    def ok(self) -> bool:
+        return self.loss == 0 and self.duplicates == 0 and self.connections_lost == 0
+
+    def to_dict(self) -> dict[str, Any]:
+        d = {name: getattr(self, name) for name in self.__dataclass_fields__}
+        d["deliveries_per_s"] = self.deliveries_per_s
+        d["server_us_per_delivery"] = self.server_us_per_delivery
+        d["generator_us_per_delivery"] = self.generator_us_per_delivery
+        d["ok"] = self.ok
+        return d
+
+
+def percentiles(hist: Counter[int], points: tuple[float, ...] = (50, 90, 99, 99.9)) -> dict[str, float]:
+    """Exact percentiles (nearest rank) of a histogram of integer samples."""
+    total = sum(hist.values())
+    if not total:
+        return {}
+    out: dict[str, float] = {}
+    keys = sorted(hist)
+    ranks = sorted((max(1, -(-p * total // 100)), p) for p in points)
+    i, seen = 0, 0
+    for key in keys:
+        seen += hist[key]
+        while i < len(ranks) and seen >= ranks[i][0]:
+            out[f"p{ranks[i][1]:g}"] = key
+            i += 1
+    out["max"] = keys[-1]
+    out["mean"] = sum(k * v for k, v in hist.items()) / total
+    return out
+
+
+class Bench:
+    """One run: connect, register, send for warmup + duration, drain, count."""
+
+    def __init__(self, opts: Options) -> None:
+        if opts.clients < 2 or not 1 <= opts.senders <= opts.clients:
+            raise BenchError("need at least 2 clients and 1 <= senders <= clients")
+        self.opts = opts
+        self.token = "".join(random.choices(string.ascii_lowercase, k=4))
+        self.tag = b"~" + self.token.encode() + b" "
+        self.pattern = re.compile(re.escape(self.tag) + rb"(\d+) (\d+) (\d+)")
+        self.lat: array[int] = array("q")
+        self.hist: Counter[int] = Counter()
+        self.clients: list[Client] = []
+        self.senders: list[Sender] = []
+        self.sending = False
+        self.lost = 0
+
+    def on_lost(self, client: Client) -> None:
+        if client.ready:
+            self.lost += 1
+
+    # --- phases ----------------------------------------------------------
+
+    async def _connect(self) -> None:
+        loop = asyncio.get_running_loop()
+        opts = self.opts
+        sem = asyncio.Semaphore(CONNECT_CONCURRENCY)
+
+        async def one(i: int) -> None:
+            async with sem:
+                client = Client(self, i)
+                self.clients.append(client)
+                await loop.create_connection(lambda: client, opts.host, opts.port)
+                await client.registered
+
+        tasks = [asyncio.ensure_future(one(i)) for i in range(opts.clients)]
+        done, pending = await asyncio.wait(tasks, timeout=opts.connect_timeout)
+        for task in pending:
+            task.cancel()
+        errors = [t.exception() for t in done if t.exception() is not None]
+        if pending or errors:
+            await asyncio.gather(*pending, return_exceptions=True)
+            first = f": {errors[0]!r}" if errors else f" within {opts.connect_timeout:g} s"
+            failed = len(pending) + len(errors)
+            raise BenchError(f"{failed} of {opts.clients} clients failed to connect and register{first}")
+        self.clients.sort(key=lambda c: c.index)
+
+    def _wire(self) -> None:
+        """Clients 0..S-1 send; the last client acknowledges for all of them (the one before, for itself)."""
+        n = len(self.clients)
+        self.senders = [Sender(i, self.clients[i], self) for i in range(self.opts.senders)]
+        last, other = self.clients[n - 1], self.clients[n - 2]
+        for snd in self.senders:
+            (other if snd.client is last else last).watch.append(snd)
+
+    def _snapshot(self) -> Snapshot:
+        pid = self.opts.server_pid
+        return Snapshot(
+            t=time.perf_counter(),
+            server_cpu=cpu_seconds(pid) if pid else None,
+            own_cpu=own_cpu_seconds(),
+            sent=sum(s.seq for s in self.senders),
+            got=sum(c.got for c in self.clients),
+        )
+
+    def _fold(self) -> None:
+        if self.lat:
+            self.hist.update(self.lat)
+            del self.lat[:]
+
+    async def _pace(self) -> None:
+        """Rate mode: message k leaves at t0 + k/rate from sender k mod S (evenly interleaved)."""
+        loop = asyncio.get_running_loop()
+        rate, senders = self.opts.rate, self.senders
+        count = len(senders)
+        t0, k = loop.time(), 0
+        while self.sending:
+            due = int((loop.time() - t0) * rate) + 1
+            batch = [0] * count
+            for j in range(k, due):
+                batch[j % count] += 1
+            k = due
+            for snd, n in zip(senders, batch, strict=True):
+                if n:
+                    snd.send(n)
+            await asyncio.sleep(max(0.0, t0 + due / rate - loop.time()))
+
+    async def _hold(self, seconds: float) -> None:
+        """Sleep while keeping latency samples bounded in memory."""
+        end = time.perf_counter() + seconds
+        while (left := end - time.perf_counter()) > 0:
+            await asyncio.sleep(min(left, 0.25))
+            if len(self.lat) >= LAT_FOLD_AT:
+                self._fold()
+
+    async def run(self, loop_name: str) -> Result:
+        opts = self.opts
+        res = Result(options=_asdict(opts), loop=loop_name, server_pid=opts.server_pid)
+        pid = opts.server_pid
+        res.server_rss_kib["idle"] = rss_kib(pid) if pid else None
+        t_setup = time.perf_counter()
+        try:
+            await self._connect()
+            res.setup_s = time.perf_counter() - t_setup
+            res.clients_connected = len(self.clients)
+            self._wire()
+            await asyncio.sleep(0.2)  # let the join notices finish arriving
+            res.server_rss_kib["connected"] = rss_kib(pid) if pid else None
+            await self._measure(res)
+        finally:
+            await self._close()
+        res.server_rss_kib["after"] = rss_kib(pid) if pid else None
+        return res
+
+    async def _measure(self, res: Result) -> None:
+        opts = self.opts
+        self.sending = True
+        pacer = asyncio.ensure_future(self._pace()) if opts.rate > 0 else None
+        if pacer is None:
+            for snd in self.senders:
+                snd.ack(0)
+        try:
+            await self._hold(opts.warmup)
+            self._fold()
+            self.hist.clear()
+            start = self._snapshot()
+            await self._hold(opts.duration)
+            end = self._snapshot()
+            self._fold()
+        finally:
+            self.sending = False
+            if pacer is not None:
+                pacer.cancel()
+                await asyncio.gather(pacer, return_exceptions=True)
+        hist = self.hist
+        res.latency_samples = sum(hist.values())
+        res.latency_us = {k: float(v) for k, v in percentiles(hist).items()}
+        res.window_s = end.t - start.t
+        res.sent_window = end.sent - start.sent
+        res.received_window = end.got - start.got
+        res.generator_cpu_s = end.own_cpu - start.own_cpu
+        if start.server_cpu is not None and end.server_cpu is not None:
+            res.server_cpu_s = end.server_cpu - start.server_cpu
+        # Drain: nothing more is sent; wait (bounded) for what is in flight.
+        res.sent_total = sum(s.seq for s in self.senders)
+        res.expected = res.sent_total * (len(self.clients) - 1)
+        t_drain = time.perf_counter()
+        deadline = t_drain + opts.drain
+        while sum(c.got for c in self.clients) < res.expected and time.perf_counter() < deadline:
+            if all(c.lost for c in self.clients):
+                break
+            await asyncio.sleep(0.01)
+        res.drain_s = time.perf_counter() - t_drain
+        del self.lat[:]
+        unique = sum(c.got - c.dups for c in self.clients)
+        res.received_unique = unique
+        res.drained = unique >= res.expected
+        res.loss = res.expected - unique
+        res.duplicates = sum(c.dups for c in self.clients)
+        res.late = sum(c.late for c in self.clients)
+        res.connections_lost = self.lost
+
+    async def _close(self) -> None:
+        self.sending = False
+        for c in self.clients:
+            if c.transport is not None and not c.transport.is_closing():
+                c.transport.close()
+        deadline = time.perf_counter() + 2.0
+        while any(c.transport is not None and not c.lost for c in self.clients) and time.perf_counter() < deadline:
+            await asyncio.sleep(0.01)
+
+
+def _asdict(opts: Options) -> dict[str, Any]:
+    return {name: getattr(opts, name) for name in opts.__dataclass_fields__}
