@@ -149,7 +149,8 @@ class Client(asyncio.Protocol):
                 self.registered.set_result(None)
             elif not (line.startswith(b"Welcome") or line.startswith(b"* ")):
                 if not self.registered.done():
-                    self.registered.set_exception(BenchError(f"{self.name}: server said {line.decode(errors='replace')!r}"))
+                    said = line.decode(errors="replace")
+                    self.registered.set_exception(BenchError(f"{self.name}: server said {said!r}"))
                 if self.transport is not None:
                     self.transport.close()
                 return
