@@ -32,6 +32,18 @@ class Limits:
     # Without it the kernel buffers up to tcp_wmem max (4 MiB) per stalled
     # reader, hiding slow readers from sendq for megabytes.
     kernel_sendq: int = 128 * 1024
+    # IRC (advertised in ISUPPORT, so clients know them before they hit them).
+    irc_line: int = 512  # bytes per IRC line including CRLF, tags not counted (LINELEN)
+    irc_tags: int = 8191  # bytes of IRCv3 message tags per line
+    max_targets: int = 4  # targets of one PRIVMSG/NOTICE/KICK (MAXTARGETS)
+    max_rooms: int = 50  # rooms one user may be in (CHANLIMIT)
+    max_modes: int = 6  # mode changes with a parameter per MODE command (MODES)
+    max_bans: int = 100  # ban masks per room (MAXLIST)
+    away_len: int = 200  # characters (AWAYLEN)
+    kick_len: int = 255  # characters of a kick reason (KICKLEN)
+    ping_interval: int = 120  # seconds of silence before the server PINGs an IRC client
+    ping_timeout: int = 60  # seconds to answer that PING before "Ping timeout"
+    register_timeout: int = 60  # seconds an IRC client has to finish registering
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
@@ -40,6 +52,8 @@ class Limits:
                 raise ConfigError(f"limits.{f.name} must be a positive integer, got {value!r}")
         if self.room_len < 2:
             raise ConfigError("limits.room_len must allow at least '#x'")
+        if self.irc_line < 512:
+            raise ConfigError("limits.irc_line must be at least 512 (RFC 1459)")
 
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
@@ -53,6 +67,22 @@ class Config:
     log_level: str = "INFO"
     default_room: str = "#lobby"
     shutdown_grace: float = 5.0  # seconds to flush goodbyes before closing
+    # IRC listener and identity (see docs in README: connecting IRC clients).
+    irc_port: int = 6667
+    server_name: str = "chinwag"  # the IRC server name: source of numerics
+    network: str = "chinwag"  # NETWORK in ISUPPORT
+    motd: str = ""  # message of the day, several lines allowed; empty: 422 ERR_NOMOTD
+    # Server password, asked of every user (IRC PASS; the text protocol asks
+    # after the name). Empty: none. Plain text or a hash, see core/auth.py.
+    password: str = ""
+    # Server operators for OPER: name -> password (plain or a hash, see core/auth.py).
+    operators: Mapping[str, str] = field(default_factory=dict)
+    # History: what a joiner sees, and how long messages are kept.
+    history_on_join: int = 20  # messages shown when joining a room (0: none)
+    history_max: int = 500  # most messages one /history or catch-up shows
+    retain_messages: int = 100_000  # per room or conversation (0: no cap)
+    retain_days: float = 90.0  # (0: keep forever)
+    prune_interval: float = 600.0  # seconds between background prunes
     limits: Limits = field(default_factory=Limits)
 
     def __post_init__(self) -> None:
@@ -64,10 +94,40 @@ class Config:
             raise ConfigError("default_room must start with '#'")
         if self.shutdown_grace < 0:
             raise ConfigError("shutdown_grace must be >= 0")
+        if not 0 <= self.irc_port <= 65535:
+            raise ConfigError(f"irc_port must be 0..65535, got {self.irc_port}")
+        for name in ("server_name", "network"):
+            value = getattr(self, name)
+            if not value or not all(c.isalnum() or c in ".-_" for c in value) or not value.isascii():
+                raise ConfigError(f"{name} must be letters, digits, '.', '-' or '_', got {value!r}")
+        _check_secrets(self.password, self.operators)
+        for name in ("history_on_join", "history_max", "retain_messages", "retain_days"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{name} must be >= 0")
+        if self.prune_interval <= 0:
+            raise ConfigError("prune_interval must be > 0")
+
+
+def _check_secrets(password: object, operators: object) -> None:
+    from chinwag.core.auth import check_stored
+
+    if not isinstance(password, str):
+        raise ConfigError("password must be a string")
+    if not isinstance(operators, Mapping):
+        raise ConfigError("[operators] must be a table of name = password")
+    try:
+        check_stored(password)
+        for name, secret in operators.items():
+            if not isinstance(secret, str) or not secret:
+                raise ConfigError(f"operators.{name} must be a non-empty string")
+            check_stored(secret)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 ENV_PREFIX = "CHINWAG_"
 _TOP_KEYS = {f.name for f in dataclasses.fields(Config)} - {"limits"}
+_NOT_FROM_ENV = {"operators"}  # a table: only the config file can set it
 _LIMIT_KEYS = {f.name for f in dataclasses.fields(Limits)}
 
 
@@ -117,7 +177,7 @@ def load_config(
             lk = key[len("limits__") :]
             if lk in _LIMIT_KEYS:
                 limits[lk] = _coerce(name, raw, getattr(defaults.limits, lk))
-        elif key in _TOP_KEYS:
+        elif key in _TOP_KEYS and key not in _NOT_FROM_ENV:
             top[key] = _coerce(name, raw, getattr(defaults, key))
     for key, value in (overrides or {}).items():
         if value is not None:

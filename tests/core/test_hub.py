@@ -6,6 +6,7 @@ import pytest
 
 from chinwag.config import Limits
 from chinwag.core.errors import (
+    CannotSendToRoom,
     ErroneousNick,
     NickInUse,
     NoSuchNick,
@@ -103,7 +104,7 @@ def test_message_errors(hub: Hub) -> None:
     reg(hub, 1, "alice")
     reg(hub, 2, "bob", "#other")
     assert failure(hub.handle(1, Say("#nowhere", "x"))) is NoSuchRoom
-    assert failure(hub.handle(1, Say("#other", "x"))) is NotInRoom
+    assert failure(hub.handle(1, Say("#other", "x"))) is CannotSendToRoom  # +n: 404, not 442
     assert failure(hub.handle(1, Say("nobody", "x"))) is NoSuchNick
     assert failure(hub.handle(1, Say("#lobby", ""))) is NoText
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+import time
+
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -10,12 +13,15 @@ from chinwag.core.errors import NickInUse
 from chinwag.core.events import (
     ChangeNick,
     Failed,
+    History,
+    HistoryRequest,
     Join,
     Joined,
     ListRooms,
     Message,
     Part,
     Quit,
+    Recall,
     Register,
     Registered,
     Say,
@@ -29,8 +35,9 @@ from chinwag.protocols.text import GREETING, TextProtocol
 def named(nick: str = "alice") -> TextProtocol:
     p = TextProtocol(Limits())
     p.receive_data(nick.encode() + b"\n")
-    assert p.next_command() == Register(nick, ("#lobby",))
+    assert p.next_command() == Register(nick)
     p.render(Registered(nick), {})
+    assert p.next_command() == Recall(("#lobby",))  # rejoin or join #lobby, with history
     p.render(Joined("#lobby", nick), {})
     p.data_to_send()
     return p
@@ -51,10 +58,10 @@ def test_greeting_is_sent_first() -> None:
 def test_lines_wait_while_the_name_is_being_checked() -> None:
     p = TextProtocol(Limits())
     p.receive_data(b"alice\nhello\n")
-    assert p.next_command() == Register("alice", ("#lobby",))
+    assert p.next_command() == Register("alice")
     assert p.next_command() is None  # "hello" must not become a second name
     p.render(Failed(NickInUse("alice"), "register"), {})
-    assert p.next_command() == Register("hello", ("#lobby",))  # it was the next try
+    assert p.next_command() == Register("hello")  # it was the next try
 
 
 def test_slash_commands_map_to_hub_commands() -> None:
@@ -66,11 +73,19 @@ def test_slash_commands_map_to_hub_commands() -> None:
         ListRooms(),
         Who("#lobby"),
     ]
+    p.render(Joined("#dev", "alice"), {})  # joined by /join: ask for its history
+    assert p.next_command() == HistoryRequest("#dev", "join", 20)
+    assert commands(p, b"/history\n/history 5\n/since 10m\n/since 2d\n") == [
+        HistoryRequest("#dev", "latest", 50),
+        HistoryRequest("#dev", "latest", 5),
+        HistoryRequest("#dev", "since", 0, 600.0),
+        HistoryRequest("#dev", "since", 0, 172800.0),
+    ]
     assert commands(p, b"/msg bob hi there\n/me waves\nplain\n//slash\n") == [
         Say("bob", "hi there"),
-        Say("#lobby", "waves", "action"),
-        Say("#lobby", "plain"),
-        Say("#lobby", "/slash"),
+        Say("#dev", "waves", "action"),
+        Say("#dev", "plain"),
+        Say("#dev", "/slash"),
     ]
     assert commands(p, b"/quit\n") == [Quit("quit")]
     assert p.closing
@@ -78,13 +93,33 @@ def test_slash_commands_map_to_hub_commands() -> None:
 
 def test_usage_errors_stay_local() -> None:
     p = named()
-    assert commands(p, b"/msg bob\n/nick\n/join\n/bogus\n") == []
+    assert commands(p, b"/msg bob\n/nick\n/join\n/bogus\n/since soon\n/history x\n") == []
     assert p.data_to_send().decode().splitlines() == [
         "usage: /msg NICK text",
         "usage: /nick NEW",
         "usage: /join #room",
         "unknown command: /bogus (try /help)",
+        "usage: /since 10m|1h|2d",
+        "usage: /history [N]",
     ]
+
+
+def test_history_block_rendering() -> None:
+    p = named()
+    now = time.time()
+    old = now - 3 * 86400
+    h = History("#lobby", "join", (
+        Message("01", old, "bob", "#lobby", "long ago", "privmsg"),
+        Message("02", now, "carol", "#lobby", "waves", "action"),
+    ))
+    lines = p.render(h, {}).decode().split("\r\n")
+    day = time.strftime("%Y-%m-%d", time.localtime(old))
+    assert lines[0] == "--- history of #lobby ---"
+    assert lines[1].startswith(f"[{day} ") and lines[1].endswith("] bob: long ago")
+    assert re.fullmatch(r"\[\d\d:\d\d\] \* carol waves", lines[2])
+    assert lines[3:] == ["--- end of history ---", ""]
+    assert p.render(History("#lobby", "join", ()), {}) == b""
+    assert p.render(History("#lobby", "latest", ()), {}) == b"--- no history of #lobby ---\r\n"
 
 
 def test_render_cache_is_shared_per_variant() -> None:

@@ -12,13 +12,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
+from chinwag.core import channels
 from chinwag.core.errors import (
     AlreadyRegistered,
+    CannotSendToRoom,
+    ChatError,
     NickInUse,
     NoSuchNick,
     NoSuchRoom,
     NoText,
     NotInRoom,
+    PasswordMismatch,
+    TooManyRooms,
 )
 from chinwag.core.events import (
     ChangeNick,
@@ -38,10 +43,29 @@ from chinwag.core.events import (
     Say,
     Who,
 )
+from chinwag.core.extended import (
+    Invite,
+    Kick,
+    Kill,
+    ListBans,
+    ListQuery,
+    Lookup,
+    Mode,
+    Oper,
+    PartAll,
+    SetAway,
+    Stats,
+    Sync,
+    Topic,
+    TopicInfo,
+    Wallops,
+    Whois,
+    WhoQuery,
+)
 from chinwag.core.names import casefold, is_room, validate_nick, validate_room
 
 if TYPE_CHECKING:
-    from chinwag.core.hub import Hub, Session
+    from chinwag.core.hub import Hub, Room, Session
 
 Handler = Callable[["Hub", "Session", Any], list[Outbound]]
 
@@ -56,12 +80,16 @@ class Spec:
 def register(hub: Hub, session: Session, cmd: Register) -> list[Outbound]:
     if session.nick is not None:
         raise AlreadyRegistered()
+    if not hub.auth.server_password_ok(cmd.password):
+        raise PasswordMismatch()
     nick = validate_nick(cmd.nick, hub.limits.nick_len)
     key = casefold(nick)
     if key in hub.nicks:
         raise NickInUse(nick)
     hub.nicks[key] = session.sid
     session.nick = nick
+    session.realname = cmd.realname
+    session.signon = session.last_active = hub.clock()
     out = [Outbound((session.sid,), Registered(nick))]
     for room in cmd.autojoin:
         out += join(hub, session, Join(room))
@@ -72,13 +100,29 @@ def join(hub: Hub, session: Session, cmd: Join) -> list[Outbound]:
     name = validate_room(cmd.room, hub.limits.room_len)
     key = casefold(name)
     if key not in session.rooms:
+        existing = hub.rooms.get(key)
+        if existing is not None:
+            channels.check_join(hub, existing, session, cmd.key)
+        if len(session.rooms) >= hub.limits.max_rooms:
+            raise TooManyRooms(name)
         room = hub._add_member(name, key, session)
+        if existing is None:  # whoever creates a room is its operator
+            room.created = hub.clock()
+            room.ops.add(session.sid)
+        room.invited.discard(session.sid)
         out = [Outbound(list(room.members), Joined(room.name, session.nick or ""))]
+        if room.topic:
+            out.append(Outbound((session.sid,), TopicInfo(room.name, room.topic, room.topic_by, room.topic_ts)))
     else:
         room = hub.rooms[key]
         out = []
-    out.append(Outbound((session.sid,), Members(room.name, hub.room_nicks(room))))
+    out.append(Outbound((session.sid,), members(hub, room)))
     return out
+
+
+def members(hub: Hub, room: Room) -> Members:
+    sessions = [hub.sessions[m] for m in room.members]
+    return Members(room.name, tuple(s.nick or "" for s in sessions), tuple(hub.info(s, room) for s in sessions))
 
 
 def part(hub: Hub, session: Session, cmd: Part) -> list[Outbound]:
@@ -95,27 +139,44 @@ def part(hub: Hub, session: Session, cmd: Part) -> list[Outbound]:
 
 
 def say(hub: Hub, session: Session, cmd: Say) -> list[Outbound]:
+    try:
+        return _say(hub, session, cmd)
+    except ChatError:
+        if cmd.kind == "notice":  # RFC 1459: a notice never gets an automatic reply
+            return []
+        raise
+
+
+def _say(hub: Hub, session: Session, cmd: Say) -> list[Outbound]:
     if not cmd.text:
         raise NoText()
+    extra: list[Outbound] = []
     if is_room(cmd.target):
         key = casefold(cmd.target)
         room = hub.rooms.get(key)
         if room is None:
             raise NoSuchRoom(cmd.target)
-        if key not in session.rooms:
-            raise NotInRoom(room.name)
+        why = channels.can_speak(hub, room, session)
+        if why is not None:
+            raise CannotSendToRoom(room.name, f"cannot send to room: {why}")
         target, to = room.name, room.members.keys()
+        if session.sid not in room.members:  # -n: an outsider still gets the echo
+            to = {**room.members, session.sid: None}.keys()
     else:
         sid = hub.nicks.get(casefold(cmd.target))
         if sid is None:
             raise NoSuchNick(cmd.target)
-        target = hub.sessions[sid].nick or ""
+        recipient = hub.sessions[sid]
+        target = recipient.nick or ""
         to = {sid: None, session.sid: None}.keys()
+        if cmd.kind != "notice":
+            extra = channels.away_notice(hub, session, recipient)
     ts = hub.clock()
+    session.last_active = ts
     msg = Message(hub.ids.next(ts), ts, session.nick or "", target, cmd.text, cmd.kind)
     # The sender is among the recipients: IRC echo-message and the text
     # protocol's private-message receipt both need it; a renderer may skip it.
-    return [Outbound(list(to), msg)]
+    return [Outbound(list(to), msg), *extra]
 
 
 def change_nick(hub: Hub, session: Session, cmd: ChangeNick) -> list[Outbound]:
@@ -137,7 +198,7 @@ def who(hub: Hub, session: Session, cmd: Who) -> list[Outbound]:
     room = hub.rooms.get(casefold(cmd.room))
     if room is None:
         raise NoSuchRoom(cmd.room)
-    return [Outbound((session.sid,), Members(room.name, hub.room_nicks(room)))]
+    return [Outbound((session.sid,), members(hub, room))]
 
 
 def list_rooms(hub: Hub, session: Session, cmd: ListRooms) -> list[Outbound]:
@@ -158,4 +219,20 @@ COMMANDS: Final[dict[type, Spec]] = {
     Who: Spec("who", who),
     ListRooms: Spec("rooms", list_rooms),
     Quit: Spec("quit", quit_, needs_registration=False),
+    Topic: Spec("topic", channels.topic),
+    Mode: Spec("mode", channels.mode),
+    ListBans: Spec("bans", channels.list_bans),
+    Kick: Spec("kick", channels.kick),
+    Invite: Spec("invite", channels.invite),
+    SetAway: Spec("away", channels.set_away),
+    PartAll: Spec("partall", channels.part_all),
+    Oper: Spec("oper", channels.oper),
+    Kill: Spec("kill", channels.kill),
+    Wallops: Spec("wallops", channels.wallops),
+    Whois: Spec("whois", channels.whois),
+    WhoQuery: Spec("whoquery", channels.who_query),
+    ListQuery: Spec("list", channels.list_query),
+    Lookup: Spec("lookup", channels.lookup),
+    Stats: Spec("stats", channels.stats, needs_registration=False),
+    Sync: Spec("sync", channels.sync, needs_registration=False),
 }

@@ -10,7 +10,25 @@
     ├── NotInRoom           the sender is not a member of that room
     ├── NoText              an empty message
     ├── NotRegistered       a command before registration
-    └── AlreadyRegistered   a second registration
+    ├── AlreadyRegistered   a second registration
+    ├── PasswordMismatch    wrong server or operator password
+    ├── NoPrivileges        needs a server operator
+    ├── CannotSendToRoom    +n, +m or a ban stops the message
+    ├── TooManyRooms        limits.max_rooms reached
+    ├── UserNotInRoom       the *target* of KICK/MODE is not in the room
+    ├── UserInRoom          INVITE of someone already there
+    ├── CannotJoin          the room refuses the join
+    │   ├── RoomIsFull        +l
+    │   ├── InviteOnly        +i
+    │   ├── BannedFromRoom    +b
+    │   └── BadRoomKey        +k
+    ├── NotRoomOperator     needs room operator status
+    ├── UnknownMode         a room mode letter we do not know
+    ├── UnknownUserMode     a user mode letter we do not know
+    └── UsersDontMatch      changing another user's modes
+
+Errors that concern a user *and* a room (UserNotInRoom, UserInRoom) carry the
+room in ``room``.
 
 ``hint`` is the closest IRC numeric, so the IRC adapter needs no isinstance chain.
 """
@@ -98,3 +116,114 @@ class AlreadyRegistered(ChatError):
 
     def default_reason(self) -> str:
         return "you are already registered"
+
+
+class PasswordMismatch(ChatError):
+    hint = "464"
+
+    def default_reason(self) -> str:
+        return "password incorrect"
+
+
+class NoPrivileges(ChatError):
+    hint = "481"
+
+    def default_reason(self) -> str:
+        return "permission denied: you are not a server operator"
+
+
+class CannotSendToRoom(ChatError):
+    hint = "404"
+
+    def default_reason(self) -> str:
+        return "cannot send to room"
+
+
+class TooManyRooms(ChatError):
+    hint = "405"
+
+    def default_reason(self) -> str:
+        return "you have joined too many rooms"
+
+
+class _UserAndRoom(ChatError):
+    def __init__(self, nick: str, room: str, reason: str = "") -> None:
+        super().__init__(nick, reason)
+        self.room = room
+
+    def __str__(self) -> str:
+        return f"{self.reason}: {self.subject} {self.room}"
+
+
+class UserNotInRoom(_UserAndRoom):
+    hint = "441"
+
+    def default_reason(self) -> str:
+        return "they are not in that room"
+
+
+class UserInRoom(_UserAndRoom):
+    hint = "443"
+
+    def default_reason(self) -> str:
+        return "is already in that room"
+
+
+class CannotJoin(ChatError):
+    pass
+
+
+class RoomIsFull(CannotJoin):
+    hint = "471"
+
+    def default_reason(self) -> str:
+        return "cannot join room (+l): it is full"
+
+
+class InviteOnly(CannotJoin):
+    hint = "473"
+
+    def default_reason(self) -> str:
+        return "cannot join room (+i): invitation only"
+
+
+class BannedFromRoom(CannotJoin):
+    hint = "474"
+
+    def default_reason(self) -> str:
+        return "cannot join room (+b): you are banned"
+
+
+class BadRoomKey(CannotJoin):
+    hint = "475"
+
+    def default_reason(self) -> str:
+        return "cannot join room (+k): wrong or missing key"
+
+
+class NotRoomOperator(ChatError):
+    hint = "482"
+
+    def default_reason(self) -> str:
+        return "you are not a room operator"
+
+
+class UnknownMode(ChatError):
+    hint = "472"
+
+    def default_reason(self) -> str:
+        return "unknown mode character"
+
+
+class UnknownUserMode(ChatError):
+    hint = "501"
+
+    def default_reason(self) -> str:
+        return "unknown user mode flag"
+
+
+class UsersDontMatch(ChatError):
+    hint = "502"
+
+    def default_reason(self) -> str:
+        return "you cannot change modes of other users"

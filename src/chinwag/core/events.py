@@ -8,10 +8,11 @@ to every recipient, so protocols can cache its rendering per format.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 from chinwag.core.errors import ChatError
+from chinwag.core.extended import ExtendedCommand, ExtendedEvent, MemberInfo
 
 MessageKind = Literal["privmsg", "action", "notice"]
 
@@ -22,11 +23,14 @@ MessageKind = Literal["privmsg", "action", "notice"]
 class Register:
     nick: str
     autojoin: tuple[str, ...] = ()
+    password: str = ""  # the server password, when one is configured
+    realname: str = ""  # IRC USER's real name; defaults to the nick
 
 
 @dataclass(frozen=True, slots=True)
 class Join:
     room: str
+    key: str = ""  # for a room with mode +k
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +68,32 @@ class Quit:
     reason: str = ""
 
 
-Command = Register | Join | Part | Say | ChangeNick | Who | ListRooms | Quit
+Command = Register | Join | Part | Say | ChangeNick | Who | ListRooms | Quit | ExtendedCommand
+
+
+# --- queries: client -> transport (they need the history store, so they are
+# answered asynchronously by the transport, not by the pure hub) -------------
+
+HistoryMode = Literal["join", "latest", "since", "away"]
+
+
+@dataclass(frozen=True, slots=True)
+class Recall:
+    """After registration: rejoin a returning name's rooms with what it missed,
+    or join ``rooms`` with their recent history."""
+
+    rooms: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryRequest:
+    room: str
+    mode: HistoryMode
+    limit: int = 20
+    seconds: float = 0.0  # for mode "since"
+
+
+Query = Recall | HistoryRequest
 
 # --- events: hub -> clients --------------------------------------------------
 
@@ -86,6 +115,9 @@ class Members:
 
     room: str
     nicks: tuple[str, ...]
+    # Status and user@host of each member, for IRC NAMES. Left out of equality:
+    # the names are what the event is about.
+    info: tuple[MemberInfo, ...] = field(default=(), compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +173,18 @@ class ServerShutdown:
     reason: str = "server is shutting down"
 
 
+@dataclass(frozen=True, slots=True)
+class History:
+    """Stored messages for one requester; ``room`` is None for a catch-up
+    across several rooms. ``more`` says older messages were left out."""
+
+    room: str | None
+    mode: HistoryMode
+    messages: tuple[Message, ...]
+    more: bool = False
+    seconds: float = 0.0
+
+
 Event = (
     Registered
     | Joined
@@ -152,6 +196,8 @@ Event = (
     | RoomList
     | Failed
     | ServerShutdown
+    | ExtendedEvent
+    | History
 )
 
 

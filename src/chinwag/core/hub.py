@@ -11,10 +11,12 @@ import time
 from collections.abc import Callable, Iterable
 
 from chinwag.config import Limits
+from chinwag.core.auth import Auth
 from chinwag.core.commands import COMMANDS
 from chinwag.core.errors import ChatError, NotRegistered
 from chinwag.core.events import Command, Failed, Left, Outbound
-from chinwag.core.names import casefold
+from chinwag.core.extended import MemberInfo
+from chinwag.core.names import HIDDEN_HOST, casefold
 
 
 class MessageIds:
@@ -36,20 +38,38 @@ class MessageIds:
 
 
 class Session:
-    __slots__ = ("sid", "nick", "rooms")
+    __slots__ = ("sid", "nick", "rooms", "realname", "away", "oper", "modes", "signon", "last_active")
 
     def __init__(self, sid: int) -> None:
         self.sid = sid
         self.nick: str | None = None
         self.rooms: dict[str, None] = {}  # casefolded room names, join order
+        self.realname = ""
+        self.away = ""  # away message; "" when present
+        self.oper: str | None = None  # operator name after a successful OPER
+        self.modes: set[str] = set()  # user modes: "i" invisible, "w" wallops
+        self.signon = 0.0
+        self.last_active = 0.0  # when the user last spoke (WHOIS idle)
 
 
 class Room:
-    __slots__ = ("name", "members")
+    __slots__ = ("name", "members", "created", "topic", "topic_by", "topic_ts", "flags", "key", "limit",
+                 "bans", "invited", "ops", "voiced")
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, created: float = 0.0) -> None:
         self.name = name
         self.members: dict[int, None] = {}  # session ids, join order
+        self.created = created
+        self.topic = ""
+        self.topic_by = ""
+        self.topic_ts = 0.0
+        self.flags: set[str] = {"n", "t"}  # modes without a parameter: i m n t
+        self.key = ""  # +k
+        self.limit = 0  # +l; 0: none
+        self.bans: dict[str, tuple[str, float]] = {}  # casefolded mask -> (set by, when)
+        self.invited: set[int] = set()  # sessions invited since (for +i)
+        self.ops: set[int] = set()
+        self.voiced: set[int] = set()
 
 
 class Hub:
@@ -57,9 +77,11 @@ class Hub:
         self,
         limits: Limits | None = None,
         clock: Callable[[], float] = time.time,
+        auth: Auth | None = None,
     ) -> None:
         self.limits = limits or Limits()
         self.clock = clock
+        self.auth = auth or Auth()
         self.ids = MessageIds()
         self.sessions: dict[int, Session] = {}
         self.nicks: dict[str, int] = {}  # casefolded nick -> sid
@@ -85,7 +107,9 @@ class Hub:
 
     def handle(self, sid: int, command: Command) -> list[Outbound]:
         spec = COMMANDS[type(command)]
-        session = self.sessions[sid]
+        session = self.sessions.get(sid)
+        if session is None:  # killed, its connection not yet closed
+            return []
         try:
             if spec.needs_registration and session.nick is None:
                 raise NotRegistered()
@@ -107,12 +131,34 @@ class Hub:
         seen.pop(session.sid, None)
         return list(seen)
 
+    def mark(self) -> str:
+        """An id no message will get, ordered after every message so far: a
+        returning name catches up on what came after its departure mark."""
+        return self.ids.next(self.clock())
+
+    def rooms_of(self, sid: int) -> tuple[str, ...]:
+        session = self.sessions.get(sid)
+        return tuple(self.rooms[k].name for k in session.rooms) if session else ()
+
     def room_nicks(self, room: Room) -> tuple[str, ...]:
         return tuple(self.sessions[m].nick or "" for m in room.members)
+
+    def info(self, session: Session, room: Room | None = None) -> MemberInfo:
+        """What others see of ``session`` (and its status in ``room``). Hosts are
+        hidden: everyone is nick!nick@HIDDEN_HOST, whatever the protocol."""
+        nick = session.nick or "*"
+        prefix = ""
+        if room is not None:
+            sid = session.sid
+            prefix = ("@" if sid in room.ops else "") + ("+" if sid in room.voiced else "")
+        return MemberInfo(nick, nick, HIDDEN_HOST, session.realname or nick, prefix, session.away,
+                          session.oper is not None)
 
     def _remove_member(self, key: str, sid: int) -> None:
         room = self.rooms[key]
         del room.members[sid]
+        room.ops.discard(sid)
+        room.voiced.discard(sid)
         if not room.members:
             del self.rooms[key]
 

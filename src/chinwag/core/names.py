@@ -6,6 +6,8 @@ for IRC clients also collide for text clients: one registry serves every protoco
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from typing import Final
 
 from chinwag.core.errors import ErroneousNick, RoomNameError
@@ -17,6 +19,8 @@ _SPECIAL: Final = frozenset("[]\\`_^{|}")
 _NICK_FIRST: Final = _LETTERS | _SPECIAL
 _NICK_REST: Final = _NICK_FIRST | frozenset("0123456789-")
 ROOM_PREFIX: Final = "#"
+# Every user appears as nick!nick@HIDDEN_HOST: addresses are nobody else's business.
+HIDDEN_HOST: Final = "chinwag"
 # Space and comma separate IRC list items; BEL and other controls have no
 # business in a name anyone will see.
 _ROOM_FORBIDDEN: Final = frozenset(" ,:") | frozenset(chr(c) for c in range(0x20)) | {"\x7f"}
@@ -53,3 +57,22 @@ def validate_room(room: str, max_len: int) -> str:
 
 def is_room(target: str) -> bool:
     return target.startswith(ROOM_PREFIX)
+
+
+def mask_matcher(mask: str) -> Callable[[str], bool]:
+    """A casefolded glob (``*`` and ``?``) matcher, as IRC bans and WHO use."""
+    pattern = re.compile(
+        "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in casefold(mask)), re.DOTALL
+    )
+    return lambda text: pattern.fullmatch(casefold(text)) is not None
+
+
+def normalize_mask(mask: str) -> str:
+    """Complete a ban mask to nick!user@host form: ``bob`` -> ``bob!*@*``."""
+    if "!" not in mask and "@" not in mask:
+        return f"{mask}!*@*"
+    if "!" not in mask:
+        return f"*!{mask}"
+    if "@" not in mask:
+        return f"{mask}@*"
+    return mask

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Final, Protocol
 
-from chinwag.core.events import Command, Event
+from chinwag.core.events import Command, Event, Query
 
 RenderCache = dict[object, bytes]
 
@@ -12,7 +12,8 @@ RenderCache = dict[object, bytes]
 class Adapter(Protocol):
     """The transport's view of a protocol (see transport/connection.py).
 
-    ``receive_data`` buffers bytes; ``next_command`` releases one command at a
+    ``receive_data`` buffers bytes; ``next_command`` releases one command (for
+    the hub) or query (for the history store, answered asynchronously) at a
     time so that an answer (say, a rejected name) is rendered before the next
     line is read; ``render`` turns a hub event into bytes for this connection,
     sharing ``cache`` with the other recipients of the same event.
@@ -21,7 +22,7 @@ class Adapter(Protocol):
     closing: bool
 
     def receive_data(self, data: bytes) -> None: ...
-    def next_command(self) -> Command | None: ...
+    def next_command(self) -> Command | Query | None: ...
     def data_to_send(self) -> bytes: ...
     def render(self, event: Event, cache: RenderCache) -> bytes: ...
 

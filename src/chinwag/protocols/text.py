@@ -20,6 +20,8 @@ from chinwag.core.events import (
     Command,
     Event,
     Failed,
+    History,
+    HistoryRequest,
     Join,
     Joined,
     Left,
@@ -29,7 +31,9 @@ from chinwag.core.events import (
     NickChanged,
     Part,
     Parted,
+    Query,
     Quit,
+    Recall,
     Register,
     Registered,
     RoomList,
@@ -50,11 +54,32 @@ def clock_hhmm(ts: float) -> str:
     return time.strftime("%H:%M", time.localtime(ts))
 
 
+def stamp_with_date(ts: float, today: str) -> str:
+    """History lines from before today carry their date."""
+    day = time.strftime("%Y-%m-%d", time.localtime(ts))
+    return clock_hhmm(ts) if day == today else f"{day} {clock_hhmm(ts)}"
+
+
+_UNITS: Final = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_window(arg: str) -> float | None:
+    """'10m', '1h', '2d', '90s' or bare minutes -> seconds; None if unreadable."""
+    arg = arg.strip().lower()
+    unit = _UNITS.get(arg[-1:]) if arg else None
+    number = arg[:-1] if unit else arg
+    try:
+        value = float(number) * (unit or 60)
+    except ValueError:
+        return None
+    return value if 0 < value < 3650 * 86400 else None
+
+
 @dataclass(frozen=True, slots=True)
 class TextCommand:
     usage: str
     help: str
-    build: Callable[[TextProtocol, str], Command | None]
+    build: Callable[[TextProtocol, str], Command | Query | None]
     needs_arg: bool = False
 
 
@@ -86,7 +111,29 @@ def _join(p: TextProtocol, arg: str) -> Command | None:
     for joined in p.rooms:  # already there: it just becomes current
         if casefold(joined) == casefold(room):
             p.current = joined
+            return Join(room)
+    p.want_history.add(casefold(room))
     return Join(room)
+
+
+def _history(p: TextProtocol, arg: str) -> Query | None:
+    room = p.require_room()
+    if room is None:
+        return None
+    count = arg.split()[0] if arg.split() else "50"
+    if not count.isdigit() or int(count) == 0:
+        p.usage("history")
+        return None
+    return HistoryRequest(room, "latest", int(count))
+
+
+def _since(p: TextProtocol, arg: str) -> Query | None:
+    seconds = parse_window(arg)
+    if seconds is None:
+        p.usage("since")
+        return None
+    room = p.require_room()
+    return HistoryRequest(room, "since", 0, seconds) if room else None
 
 
 def _part(p: TextProtocol, arg: str) -> Command | None:
@@ -126,14 +173,23 @@ TEXT_COMMANDS: Final[dict[str, TextCommand]] = {
     "join": TextCommand("/join #room", "join a room and make it current", _join, needs_arg=True),
     "part": TextCommand("/part [#room] [reason]", "leave a room (default: current)", _part),
     "rooms": TextCommand("/rooms", "rooms and how many are in each", lambda p, a: ListRooms()),
+    "history": TextCommand("/history [N]", "the last N messages of the room (50)", _history),
+    "since": TextCommand("/since 10m|1h|2d", "what was said in that window", _since, needs_arg=True),
     "quit": TextCommand("/quit [reason]", "leave chinwag", _quit),
 }
+
+
+def _window(seconds: float) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{int(seconds // size)}{unit}"
+    return f"{int(seconds)}s"
 
 
 class TextProtocol:
     """One telnet/netcat connection's protocol state; no I/O."""
 
-    def __init__(self, limits: Limits, default_room: str = "#lobby") -> None:
+    def __init__(self, limits: Limits, default_room: str = "#lobby", history_on_join: int = 20) -> None:
         self.reader = LineReader(limits.max_line)
         self.max_line = limits.max_line
         self.default_room = default_room
@@ -141,6 +197,9 @@ class TextProtocol:
         self.rooms: list[str] = []  # joined rooms, join order; the last is newest
         self.current: str | None = None
         self.closing = False
+        self.history_on_join = history_on_join
+        self.want_history: set[str] = set()  # casefolded rooms joined by /join
+        self._queries: deque[Query] = deque()
         self._pending: deque[bytes | LineTooLong] = deque()
         self._awaiting_name = False  # a Register is in flight; hold further lines
         self._out: list[bytes] = [(GREETING + "\r\n").encode()]
@@ -150,7 +209,9 @@ class TextProtocol:
     def receive_data(self, data: bytes) -> None:
         self._pending.extend(self.reader.feed(data))
 
-    def next_command(self) -> Command | None:
+    def next_command(self) -> Command | Query | None:
+        if self._queries:
+            return self._queries.popleft()
         while self._pending and not self._awaiting_name and not self.closing:
             item = self._pending.popleft()
             if isinstance(item, LineTooLong):
@@ -168,7 +229,7 @@ class TextProtocol:
                 return command
         return None
 
-    def _command_for(self, line: str) -> Command | None:
+    def _command_for(self, line: str) -> Command | Query | None:
         if line.startswith("/") and not line.startswith("//"):
             name, _, arg = line[1:].partition(" ")
             arg = arg.strip()
@@ -186,7 +247,7 @@ class TextProtocol:
         if line.startswith("//"):
             line = line[1:]
         if self.nick is None:
-            return Register(line, (self.default_room,))
+            return Register(line)
         room = self.require_room()
         return Say(room, line) if room else None
 
@@ -210,6 +271,8 @@ class TextProtocol:
     def render(self, event: Event, cache: RenderCache) -> bytes:
         if type(event) is Message:
             return self._render_message(event, cache)
+        if type(event) is History:
+            return self._render_history(event)
         line = self._render_other(event)
         return (line + "\r\n").encode() if line is not None else b""
 
@@ -235,6 +298,37 @@ class TextProtocol:
             data = cache[key] = f"[{stamp}] {body}\r\n".encode()
         return data
 
+    def _render_history(self, h: History) -> bytes:
+        if not h.messages and h.mode == "join":
+            return b""
+        if not h.messages and h.mode == "away":
+            return self._line("--- nothing new while you were away ---")
+        if h.mode == "away":
+            title = "while you were away"
+        elif h.mode == "since":
+            title = f"history of {h.room} for the last {_window(h.seconds)}"
+        else:
+            title = f"history of {h.room}"
+        if not h.messages:
+            return self._line(f"--- no {title} ---")
+        today = time.strftime("%Y-%m-%d")
+        lines = [f"--- {title} ---"]
+        if h.more:
+            shown = len(h.messages)
+            lines.append(f"(only the first {shown} shown)" if h.mode == "since" else "(older messages not shown)")
+        for m in h.messages:
+            where = "" if h.room is not None or m.target == self.current else f"{m.target} "
+            text = strip_controls(m.text)
+            if m.kind == "action":
+                body = f"{where}* {m.nick} {text}"
+            elif m.kind == "notice":
+                body = f"{where}-{m.nick}- {text}"
+            else:
+                body = f"{where}{m.nick}: {text}"
+            lines.append(f"[{stamp_with_date(m.ts, today)}] {body}")
+        lines.append("--- end of history ---")
+        return ("\r\n".join(lines) + "\r\n").encode()
+
     @staticmethod
     def _line(line: str) -> bytes:
         return (line + "\r\n").encode()
@@ -245,6 +339,7 @@ class TextProtocol:
             case Registered(nick):
                 self.nick = nick
                 self._awaiting_name = False
+                self._queries.append(Recall((self.default_room,)))
                 return f"Welcome to chinwag, {nick}! Type /help for commands."
             case Joined(room, nick):
                 if nick != me:
@@ -252,6 +347,11 @@ class TextProtocol:
                 if room not in self.rooms:
                     self.rooms.append(room)
                 self.current = room
+                key = casefold(room)
+                if key in self.want_history:
+                    self.want_history.discard(key)
+                    if self.history_on_join:
+                        self._queries.append(HistoryRequest(room, "join", self.history_on_join))
                 return None  # the Members event that follows says it
             case Members(room, nicks):
                 return f"* in {room}: {', '.join(nicks)} ({len(nicks)})"

@@ -15,13 +15,14 @@ import logging
 import socket
 from typing import TYPE_CHECKING, Any, cast
 
-from chinwag.core.events import Quit
+from chinwag.core.events import HistoryRequest, Message, Quit, Recall
 from chinwag.protocols.base import Adapter
 
 if TYPE_CHECKING:
     from chinwag.transport.server import Server
 
 log = logging.getLogger("chinwag.conn")
+QUERIES = (Recall, HistoryRequest)
 _ids = itertools.count(1)
 
 
@@ -38,6 +39,9 @@ class Connection(asyncio.Protocol):
         "closed",
         "close_reason",
         "log",
+        "busy",
+        "gated",
+        "at_eof",
     )
 
     def __init__(self, server: Server, adapter: Adapter, kind: str) -> None:
@@ -52,6 +56,11 @@ class Connection(asyncio.Protocol):
         self.closed = False
         self.close_reason = "connection closed"
         self.log = logging.LoggerAdapter(log, {"conn": self.sid})
+        # While a query runs, input waits (busy) and live messages are held
+        # (gated) so that history and live traffic arrive in order, once each.
+        self.busy = False
+        self.gated: list[Message] | None = None
+        self.at_eof = False
 
     # --- asyncio.Protocol ------------------------------------------------
 
@@ -84,8 +93,13 @@ class Connection(asyncio.Protocol):
             self.close("internal error", abort=True)
 
     def eof_received(self) -> bool:
+        # `printf 'alice\nhello\n' | nc` may half-close before its lines are
+        # handled (a query can be in flight): finish them, then close.
         self.close_reason = "connection closed"
-        return False  # let the transport close; connection_lost follows
+        self.at_eof = True
+        if not self.closed:
+            self._pump()
+        return True
 
     def pause_writing(self) -> None:
         self.close(f"output queue over {self.server.config.limits.sendq} bytes", abort=True)
@@ -101,16 +115,40 @@ class Connection(asyncio.Protocol):
 
     def _pump(self) -> None:
         adapter = self.adapter
-        while (command := adapter.next_command()) is not None:
+        while not self.busy and (command := adapter.next_command()) is not None:
             self._send_local()
+            if isinstance(command, QUERIES):
+                self.server.query(self, command)
+                continue
             if isinstance(command, Quit):
                 self.close_reason = command.reason
                 self.server.dispatch(self, command)
                 break
             self.server.dispatch(self, command)
         self._send_local()
-        if adapter.closing:
+        if (adapter.closing or self.at_eof) and not self.busy:
             self.close(self.close_reason)
+
+    def pause(self) -> None:
+        """Hold input and live messages while a query is answered."""
+        self.busy = True
+        self.gated = []
+        if self.transport is not None and not self.closed and not self.at_eof:
+            self.transport.pause_reading()
+
+    def resume(self, shown: set[str]) -> None:
+        """Release held messages not already shown in the answer, then input."""
+        held, self.gated = self.gated or [], None
+        self.busy = False
+        cache: dict[object, bytes] = {}
+        for message in held:
+            if message.msgid not in shown:
+                self.enqueue(self.adapter.render(message, cache))
+        if self.closed or self.transport is None:
+            return
+        if not self.at_eof:
+            self.transport.resume_reading()
+        self._pump()
 
     def _send_local(self) -> None:
         data = self.adapter.data_to_send()
@@ -118,7 +156,7 @@ class Connection(asyncio.Protocol):
             self.enqueue(data)
 
     def enqueue(self, data: bytes) -> None:
-        if self.closed:
+        if self.closed or not data:
             return
         if not self.out:
             self.server.mark_dirty(self)

@@ -4,32 +4,46 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterable
+from collections import deque
+from collections.abc import Callable, Coroutine, Iterable
+from typing import Any
 
 from chinwag.config import Config
 from chinwag.core.events import (
     Command,
     Event,
+    History,
+    Join,
     Joined,
     Message,
     NickChanged,
     Outbound,
     Parted,
+    Query,
+    Recall,
     Registered,
     ServerShutdown,
 )
 from chinwag.core.hub import Hub
 from chinwag.protocols.base import Adapter, RenderCache
 from chinwag.protocols.text import TextProtocol
+from chinwag.storage.base import HistoryStore, open_store, room_key
 from chinwag.transport.connection import Connection
 
 log = logging.getLogger("chinwag.server")
 
 
 class Server:
-    def __init__(self, config: Config, hub: Hub | None = None) -> None:
+    def __init__(self, config: Config, hub: Hub | None = None, store: HistoryStore | None = None) -> None:
         self.config = config
         self.hub = hub or Hub(config.limits)
+        self.store = store or open_store(config.db)
+        # Messages wait here until the store confirms them (on_commit); events
+        # behind a waiting message wait too, so everyone sees one order.
+        self._held: deque[Outbound] = deque()
+        self._confirmed = 0
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._pruner: asyncio.Task[None] | None = None
         self.connections: dict[int, Connection] = {}
         self.listeners: list[asyncio.Server] = []
         self.addresses: dict[str, tuple[str, int]] = {}  # listener name -> bound address
@@ -44,8 +58,13 @@ class Server:
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
         cfg = self.config
+        self.store.on_commit = self._committed
+        await self.store.start()
+        self._pruner = asyncio.get_running_loop().create_task(self._prune_forever())
         await self._listen(
-            "text", cfg.text_port, lambda: TextProtocol(cfg.limits, cfg.default_room)
+            "text",
+            cfg.text_port,
+            lambda: TextProtocol(cfg.limits, cfg.default_room, cfg.history_on_join),
         )
 
     async def _listen(self, name: str, port: int, make: Callable[[], Adapter]) -> None:
@@ -74,6 +93,10 @@ class Server:
         nick = self.hub.nick_of(conn.sid)
         if nick is not None:
             log.info("%s left (%s)", nick, conn.close_reason)
+            rooms = self.hub.rooms_of(conn.sid)
+            if rooms:
+                mark, now = self.hub.mark(), self.hub.clock()
+                self.spawn(self.store.record_departure(nick, rooms, mark, now))
         self.deliver(self.hub.disconnect(conn.sid, conn.close_reason))
         if not self.connections:
             self._all_gone.set()
@@ -85,16 +108,113 @@ class Server:
         self.deliver(outbound)
 
     def deliver(self, outbound: Iterable[Outbound]) -> None:
-        conns = self.connections
+        """Fan out, except that a message goes to the store first and nothing
+        overtakes a message that is waiting for the store."""
+        held = self._held
         for out in outbound:
-            event = out.event
-            cache: RenderCache = {}
-            for sid in out.to:
-                conn = conns.get(sid)
-                if conn is not None:
-                    data = conn.adapter.render(event, cache)
-                    if data:
-                        conn.enqueue(data)
+            if type(out.event) is Message:
+                held.append(out)
+                self.store.append(out.event)  # may confirm at once (memory store)
+            elif held:
+                held.append(out)
+            else:
+                self._fan_out(out)
+
+    def _committed(self, count: int) -> None:
+        self._confirmed += count
+        held = self._held
+        while held:
+            out = held[0]
+            if type(out.event) is Message:
+                if not self._confirmed:
+                    return
+                self._confirmed -= 1
+            held.popleft()
+            self._fan_out(out)
+
+    def _fan_out(self, out: Outbound) -> None:
+        conns = self.connections
+        event = out.event
+        cache: RenderCache = {}
+        for sid in out.to:
+            conn = conns.get(sid)
+            if conn is not None:
+                if conn.gated is not None and type(event) is Message:
+                    conn.gated.append(event)
+                else:
+                    conn.enqueue(conn.adapter.render(event, cache))
+
+    # --- queries: answered from the store, off the hub ----------------------
+
+    def spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def query(self, conn: Connection, query: Query) -> None:
+        conn.pause()
+        self.spawn(self._answer(conn, query))
+
+    async def _answer(self, conn: Connection, query: Query) -> None:
+        shown: set[str] = set()
+        try:
+            for history in await self._histories(conn, query):
+                shown.update(m.msgid for m in history.messages)
+                if not conn.closed:
+                    conn.enqueue(conn.adapter.render(history, {}))
+        except Exception:
+            conn.log.exception("history query failed")
+            conn.close("internal error", abort=True)
+        finally:
+            conn.resume(shown)
+
+    async def _histories(self, conn: Connection, query: Query) -> list[History]:
+        store, cfg = self.store, self.config
+        nick = self.hub.nick_of(conn.sid)
+        if nick is None:
+            return []
+        await store.flush()  # what was delivered before the query is in the answer
+        if isinstance(query, Recall):
+            departed = await store.departure(nick)
+            rooms = departed[0] if departed else query.rooms
+            for room in rooms:
+                self.dispatch(conn, Join(room))
+            joined = self.hub.rooms_of(conn.sid)
+            if departed is not None:
+                await store.forget_departure(nick)
+                keys = [room_key(r) for r in joined]
+                # Oldest first from the store; if there is too much, the newest
+                # history_max are shown and the rest is left to /history.
+                found = await store.after_many(keys, departed[1], 20 * cfg.history_max)
+                more = len(found) > cfg.history_max
+                return [History(None, "away", tuple(found[-cfg.history_max :]), more)]
+            if not cfg.history_on_join:
+                return []
+            out = []
+            for room in joined:
+                found = await store.latest(room_key(room), cfg.history_on_join)
+                out.append(History(room, "join", tuple(found)))
+            return out
+        limit = min(query.limit or cfg.history_max, cfg.history_max)
+        key = room_key(query.room)
+        if query.mode == "since":
+            since = self.hub.clock() - query.seconds
+            found = await store.since(key, since, limit + 1)
+            return [History(query.room, "since", tuple(found[:limit]), len(found) > limit, query.seconds)]
+        found = await store.latest(key, limit)
+        return [History(query.room, query.mode, tuple(found))]
+
+    async def _prune_forever(self) -> None:
+        cfg = self.config
+        while True:
+            try:
+                now = self.hub.clock()
+                removed = await self.store.prune(cfg.retain_messages, cfg.retain_days, now)
+                if removed:
+                    log.info("pruned %d old messages", removed)
+            except Exception:
+                log.exception("pruning history failed")
+            await asyncio.sleep(cfg.prune_interval)
 
     def mark_dirty(self, conn: Connection) -> None:
         if not self._dirty and self._loop is not None:
@@ -142,4 +262,10 @@ class Server:
                 conn.close(reason, abort=True)
         for listener in self.listeners:
             await listener.wait_closed()
+        if self._pruner is not None:
+            self._pruner.cancel()
+        # Departures recorded as the connections closed must reach the store.
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=self.config.shutdown_grace)
+        await self.store.close()
         log.info("stopped")

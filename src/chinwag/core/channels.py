@@ -1,0 +1,456 @@
+"""Handlers for room moderation, presence, operators and lookups.
+
+Same contract as :mod:`chinwag.core.commands` (which lists them in COMMANDS):
+``handler(hub, session, command) -> list[Outbound]``, raising ChatError.
+
+Room operators: whoever creates a room is its operator; ``+o`` makes more.
+Server operators (OPER) count as room operators everywhere, even outside the
+room, but they obey +i/+k/+l/+b when joining like anyone else.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from chinwag.core.errors import (
+    BadRoomKey,
+    BannedFromRoom,
+    InviteOnly,
+    NoPrivileges,
+    NoSuchNick,
+    NoSuchRoom,
+    NotInRoom,
+    NotRoomOperator,
+    PasswordMismatch,
+    RoomIsFull,
+    UnknownMode,
+    UnknownUserMode,
+    UserInRoom,
+    UserNotInRoom,
+    UsersDontMatch,
+)
+from chinwag.core.events import Failed, Outbound, Part
+from chinwag.core.extended import (
+    AwayChanged,
+    BanList,
+    Invite,
+    Invited,
+    IsAway,
+    Kick,
+    Kicked,
+    Kill,
+    Killed,
+    ListBans,
+    ListQuery,
+    ListReply,
+    Lookup,
+    LookupReply,
+    MemberInfo,
+    Mode,
+    ModeChange,
+    ModeChanged,
+    Oper,
+    OperUp,
+    PartAll,
+    RoomModes,
+    ServerStats,
+    SetAway,
+    Stats,
+    Sync,
+    Synced,
+    Topic,
+    TopicChanged,
+    TopicInfo,
+    UserModes,
+    Wallops,
+    WallopsSent,
+    Whois,
+    WhoisReply,
+    WhoQuery,
+    WhoReply,
+)
+from chinwag.core.names import casefold, is_room, mask_matcher, normalize_mask
+
+if TYPE_CHECKING:
+    from chinwag.core.hub import Hub, Room, Session
+
+ROOM_FLAGS = "imnt"  # room modes without a parameter
+USER_MODES = "iow"
+
+# --- shared checks -------------------------------------------------------------
+
+
+def find_room(hub: Hub, name: str) -> Room:
+    room = hub.rooms.get(casefold(name))
+    if room is None:
+        raise NoSuchRoom(name)
+    return room
+
+
+def find_user(hub: Hub, nick: str) -> Session:
+    sid = hub.nicks.get(casefold(nick))
+    if sid is None:
+        raise NoSuchNick(nick)
+    return hub.sessions[sid]
+
+
+def is_room_op(room: Room, session: Session) -> bool:
+    return session.sid in room.ops or session.oper is not None
+
+
+def require_room_op(room: Room, session: Session) -> None:
+    if session.sid not in room.members and session.oper is None:
+        raise NotInRoom(room.name)
+    if not is_room_op(room, session):
+        raise NotRoomOperator(room.name)
+
+
+def is_banned(hub: Hub, room: Room, session: Session) -> bool:
+    if not room.bans:
+        return False
+    info = hub.info(session)
+    full = f"{info.nick}!{info.user}@{info.host}"
+    return any(mask_matcher(mask)(full) for mask in room.bans)
+
+
+def check_join(hub: Hub, room: Room, session: Session, key: str) -> None:
+    """Raise the reason ``session`` may not join ``room`` (471/473/474/475), if any."""
+    invited = session.sid in room.invited
+    if is_banned(hub, room, session) and not invited:
+        raise BannedFromRoom(room.name)
+    if "i" in room.flags and not invited:
+        raise InviteOnly(room.name)
+    if room.key and key != room.key:
+        raise BadRoomKey(room.name)
+    if room.limit and len(room.members) >= room.limit:
+        raise RoomIsFull(room.name)
+
+
+def can_speak(hub: Hub, room: Room, session: Session) -> str | None:
+    """None if ``session`` may send to ``room``, else why not (404)."""
+    sid = session.sid
+    if sid in room.ops or sid in room.voiced or session.oper is not None:
+        return None
+    if sid not in room.members and "n" in room.flags:
+        return "no external messages (+n)"
+    if "m" in room.flags:
+        return "the room is moderated (+m)"
+    if is_banned(hub, room, session):
+        return "you are banned (+b)"
+    return None
+
+
+def away_notice(hub: Hub, session: Session, target: Session) -> list[Outbound]:
+    if not target.away:
+        return []
+    return [Outbound((session.sid,), IsAway(target.nick or "", target.away))]
+
+
+def nick(session: Session) -> str:
+    return session.nick or ""
+
+
+# --- topics ----------------------------------------------------------------------
+
+
+def topic(hub: Hub, session: Session, cmd: Topic) -> list[Outbound]:
+    room = find_room(hub, cmd.room)
+    if cmd.text is None:
+        return [Outbound((session.sid,), TopicInfo(room.name, room.topic, room.topic_by, room.topic_ts))]
+    if session.sid not in room.members and session.oper is None:
+        raise NotInRoom(room.name)
+    if "t" in room.flags and not is_room_op(room, session):
+        raise NotRoomOperator(room.name)
+    room.topic = cmd.text[: hub.limits.topic_len]
+    room.topic_by = nick(session)
+    room.topic_ts = hub.clock()
+    event = TopicChanged(room.name, room.topic_by, room.topic, room.topic_ts)
+    return [Outbound(list(room.members), event)]
+
+
+# --- modes -----------------------------------------------------------------------
+
+
+def room_modes(room: Room, show_key: bool) -> RoomModes:
+    letters = "".join(sorted(room.flags))
+    args: list[str] = []
+    if room.key:
+        letters += "k"
+        args.append(room.key if show_key else "*")
+    if room.limit:
+        letters += "l"
+        args.append(str(room.limit))
+    return RoomModes(room.name, "+" + letters, tuple(args), room.created)
+
+
+def mode(hub: Hub, session: Session, cmd: Mode) -> list[Outbound]:
+    if not is_room(cmd.target):
+        return user_mode(hub, session, cmd)
+    room = find_room(hub, cmd.target)
+    if not cmd.changes:
+        show_key = session.sid in room.members or session.oper is not None
+        return [Outbound((session.sid,), room_modes(room, show_key))]
+    require_room_op(room, session)
+    applied: list[ModeChange] = []
+    out: list[Outbound] = []
+    with_arg = 0
+    for change in cmd.changes:
+        if change.arg is not None:
+            with_arg += 1
+            if with_arg > hub.limits.max_modes:
+                break
+        try:
+            done = _apply_room_mode(hub, room, session, change)
+        except (NoSuchNick, UserNotInRoom, UnknownMode) as exc:
+            out.append(Outbound((session.sid,), Failed(exc, "mode")))
+            continue
+        if done is not None:
+            applied.append(done)
+    if applied:
+        out.insert(0, Outbound(list(room.members), ModeChanged(room.name, nick(session), tuple(applied))))
+    return out
+
+
+def _apply_room_mode(hub: Hub, room: Room, session: Session, change: ModeChange) -> ModeChange | None:
+    """Apply one change; return it as it should be announced, or None for a no-op."""
+    on, letter, arg = change.on, change.mode, change.arg
+    if letter in ROOM_FLAGS:
+        if (letter in room.flags) == on:
+            return None
+        (room.flags.add if on else room.flags.discard)(letter)
+        return ModeChange(on, letter)
+    if letter in "ov":
+        if not arg:
+            return None
+        target = find_user(hub, arg)
+        if target.sid not in room.members:
+            raise UserNotInRoom(nick(target), room.name)
+        group = room.ops if letter == "o" else room.voiced
+        if (target.sid in group) == on:
+            return None
+        (group.add if on else group.discard)(target.sid)
+        return ModeChange(on, letter, nick(target))
+    if letter == "b":
+        if not arg:
+            return None
+        mask = normalize_mask(arg)
+        key = casefold(mask)
+        if on:
+            if key in room.bans or len(room.bans) >= hub.limits.max_bans:
+                return None
+            room.bans[key] = (nick(session), hub.clock())
+        elif room.bans.pop(key, None) is None:
+            return None
+        return ModeChange(on, "b", mask)
+    if letter == "k":
+        if on:
+            if not arg or room.key == arg:
+                return None
+            room.key = arg
+            return ModeChange(True, "k", arg)
+        if not room.key:
+            return None
+        room.key = ""
+        return ModeChange(False, "k", "*")
+    if letter == "l":
+        if on:
+            if not arg or not arg.isdigit() or int(arg) <= 0 or int(arg) == room.limit:
+                return None
+            room.limit = int(arg)
+            return ModeChange(True, "l", arg)
+        if not room.limit:
+            return None
+        room.limit = 0
+        return ModeChange(False, "l")
+    raise UnknownMode(letter)
+
+
+def user_mode(hub: Hub, session: Session, cmd: Mode) -> list[Outbound]:
+    if casefold(cmd.target) != casefold(nick(session)):
+        if cmd.target not in hub.nicks and casefold(cmd.target) not in hub.nicks:
+            raise NoSuchNick(cmd.target)
+        raise UsersDontMatch()
+    if not cmd.changes:
+        modes = set(session.modes) | ({"o"} if session.oper is not None else set())
+        return [Outbound((session.sid,), UserModes(nick(session), "+" + "".join(sorted(modes))))]
+    applied: list[ModeChange] = []
+    unknown = False
+    for change in cmd.changes:
+        letter = change.mode
+        if letter not in USER_MODES:
+            unknown = True
+            continue
+        if letter == "o":  # only OPER grants it; anyone may drop it
+            if not change.on and session.oper is not None:
+                session.oper = None
+                applied.append(ModeChange(False, "o"))
+            continue
+        if (letter in session.modes) != change.on:
+            (session.modes.add if change.on else session.modes.discard)(letter)
+            applied.append(ModeChange(change.on, letter))
+    out: list[Outbound] = []
+    if applied:
+        out.append(Outbound((session.sid,), ModeChanged(nick(session), nick(session), tuple(applied))))
+    if unknown:
+        out.append(Outbound((session.sid,), Failed(UnknownUserMode(), "mode")))
+    return out
+
+
+def list_bans(hub: Hub, session: Session, cmd: ListBans) -> list[Outbound]:
+    room = find_room(hub, cmd.room)
+    bans = tuple((mask, by, ts) for mask, (by, ts) in room.bans.items())
+    return [Outbound((session.sid,), BanList(room.name, bans))]
+
+
+# --- kick and invite ---------------------------------------------------------------
+
+
+def kick(hub: Hub, session: Session, cmd: Kick) -> list[Outbound]:
+    room = find_room(hub, cmd.room)
+    require_room_op(room, session)
+    target = find_user(hub, cmd.nick)
+    if target.sid not in room.members:
+        raise UserNotInRoom(nick(target), room.name)
+    reason = (cmd.reason or nick(session))[: hub.limits.kick_len]
+    out = [Outbound(list(room.members), Kicked(room.name, nick(session), nick(target), reason))]
+    key = casefold(room.name)
+    del target.rooms[key]
+    hub._remove_member(key, target.sid)
+    return out
+
+
+def invite(hub: Hub, session: Session, cmd: Invite) -> list[Outbound]:
+    target = find_user(hub, cmd.nick)
+    room = find_room(hub, cmd.room)
+    if session.sid not in room.members and session.oper is None:
+        raise NotInRoom(room.name)
+    if target.sid in room.members:
+        raise UserInRoom(nick(target), room.name)
+    if "i" in room.flags and not is_room_op(room, session):
+        raise NotRoomOperator(room.name)
+    room.invited.add(target.sid)
+    event = Invited(room.name, nick(session), nick(target))
+    return [Outbound((session.sid, target.sid), event), *away_notice(hub, session, target)]
+
+
+# --- presence ------------------------------------------------------------------------
+
+
+def set_away(hub: Hub, session: Session, cmd: SetAway) -> list[Outbound]:
+    session.away = cmd.message[: hub.limits.away_len]
+    return [Outbound([session.sid, *hub.peers(session)], AwayChanged(nick(session), session.away))]
+
+
+def part_all(hub: Hub, session: Session, cmd: PartAll) -> list[Outbound]:
+    from chinwag.core.commands import part
+
+    out: list[Outbound] = []
+    for key in list(session.rooms):
+        out += part(hub, session, Part(hub.rooms[key].name, cmd.reason))
+    return out
+
+
+# --- server operators ------------------------------------------------------------------
+
+
+def oper(hub: Hub, session: Session, cmd: Oper) -> list[Outbound]:
+    if not hub.auth.operator_ok(cmd.name, cmd.password):
+        raise PasswordMismatch()
+    session.oper = cmd.name
+    return [Outbound((session.sid,), OperUp(nick(session)))]
+
+
+def kill(hub: Hub, session: Session, cmd: Kill) -> list[Outbound]:
+    if session.oper is None:
+        raise NoPrivileges()
+    target = find_user(hub, cmd.nick)
+    reason = cmd.reason or "no reason"
+    out = [Outbound((target.sid,), Killed(nick(session), reason))]
+    return out + hub.disconnect(target.sid, f"Killed ({nick(session)} ({reason}))")
+
+
+def wallops(hub: Hub, session: Session, cmd: Wallops) -> list[Outbound]:
+    if session.oper is None:
+        raise NoPrivileges()
+    to = [s.sid for s in hub.sessions.values() if s.nick and (s.oper is not None or "w" in s.modes)]
+    return [Outbound(to, WallopsSent(nick(session), cmd.text))]
+
+
+# --- lookups -----------------------------------------------------------------------------
+
+
+def whois(hub: Hub, session: Session, cmd: Whois) -> list[Outbound]:
+    target = find_user(hub, cmd.nick)
+    rooms = []
+    for key in target.rooms:
+        room = hub.rooms[key]
+        rooms.append(hub.info(target, room).prefix[:1] + room.name)
+    idle = max(0, int(hub.clock() - (target.last_active or target.signon)))
+    reply = WhoisReply(hub.info(target), tuple(rooms), idle, target.signon)
+    return [Outbound((session.sid,), reply), *away_notice(hub, session, target)]
+
+
+def _visible(hub: Hub, session: Session, other: Session) -> bool:
+    """Invisible (+i) users are only found by people sharing a room with them."""
+    if "i" not in other.modes or other.sid == session.sid:
+        return True
+    return any(key in session.rooms for key in other.rooms)
+
+
+def who_query(hub: Hub, session: Session, cmd: WhoQuery) -> list[Outbound]:
+    entries: list[tuple[str, MemberInfo]] = []
+    if is_room(cmd.mask):
+        room = hub.rooms.get(casefold(cmd.mask))
+        if room is not None:
+            member = session.sid in room.members
+            for sid in room.members:
+                other = hub.sessions[sid]
+                if member or _visible(hub, session, other):
+                    entries.append((room.name, hub.info(other, room)))
+    else:
+        exact = hub.nicks.get(casefold(cmd.mask))
+        if exact is not None:
+            candidates = [hub.sessions[exact]]
+        else:
+            match = mask_matcher(cmd.mask)
+            candidates = [s for s in hub.sessions.values() if s.nick and match(s.nick)]
+        for other in candidates:
+            if _visible(hub, session, other):
+                entries.append(("*", hub.info(other)))
+    return [Outbound((session.sid,), WhoReply(cmd.mask, tuple(entries)))]
+
+
+def list_query(hub: Hub, session: Session, cmd: ListQuery) -> list[Outbound]:
+    if cmd.rooms:
+        wanted = [hub.rooms.get(casefold(r)) for r in cmd.rooms]
+        rooms = [r for r in wanted if r is not None]
+    else:
+        rooms = sorted(hub.rooms.values(), key=lambda r: r.name)
+    reply = ListReply(tuple((r.name, len(r.members), r.topic) for r in rooms))
+    return [Outbound((session.sid,), reply)]
+
+
+def lookup(hub: Hub, session: Session, cmd: Lookup) -> list[Outbound]:
+    found = []
+    for wanted in cmd.nicks:
+        sid = hub.nicks.get(casefold(wanted))
+        if sid is not None:
+            found.append(hub.info(hub.sessions[sid]))
+    return [Outbound((session.sid,), LookupReply(tuple(found)))]
+
+
+def stats(hub: Hub, session: Session, cmd: Stats) -> list[Outbound]:
+    users = invisible = opers = unregistered = 0
+    for s in hub.sessions.values():
+        if s.nick is None:
+            unregistered += 1
+            continue
+        users += 1
+        invisible += "i" in s.modes
+        opers += s.oper is not None
+    reply = ServerStats(users, invisible, opers, len(hub.rooms), unregistered)
+    return [Outbound((session.sid,), reply)]
+
+
+def sync(hub: Hub, session: Session, cmd: Sync) -> list[Outbound]:
+    return [Outbound((session.sid,), Synced(cmd.token))]

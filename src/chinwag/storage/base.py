@@ -1,0 +1,189 @@
+"""The history store contract: what the server may ask of any backend.
+
+Nothing outside ``chinwag.storage`` knows which backend is in use; the server
+talks to :class:`HistoryStore` only, and :func:`open_store` picks the backend
+from the ``db`` setting. Every message is appended before anyone receives it
+and the store says when it is durable (``on_commit``), so a crash loses nothing
+that was shown to anyone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Sequence
+from typing import Protocol
+
+from chinwag.core.events import Message
+from chinwag.core.names import casefold
+
+PRIVATE_PREFIX = "@"
+# Nicks cannot contain a comma (names.validate_nick), so "@a,b" splits back
+# into exactly two names, and '@' never starts a room name.
+_SEP = ","
+
+Departure = tuple[tuple[str, ...], str, float]
+"""(rooms as displayed, newest msgid assigned when the nick left, when it left)."""
+
+
+class StorageError(Exception):
+    """The history database cannot be used; the message names the path and why."""
+
+
+def room_key(room: str) -> str:
+    """Rooms are stored under their casefolded name, so '#Chat' and '#chat' share history."""
+    return casefold(room)
+
+
+def private_key(a: str, b: str) -> str:
+    """One key for both directions of a private conversation: '@' + sorted casefolded pair."""
+    x, y = sorted((casefold(a), casefold(b)))
+    return f"{PRIVATE_PREFIX}{x}{_SEP}{y}"
+
+
+def key_for(nick: str, target: str) -> str:
+    """The key of the conversation ``nick`` has with ``target`` (a room or a nick)."""
+    return room_key(target) if target.startswith("#") else private_key(nick, target)
+
+
+def conversation_key(msg: Message) -> str:
+    """The key a message is stored under."""
+    return key_for(msg.nick, msg.target)
+
+
+def private_parties(key: str) -> tuple[str, str] | None:
+    """The two casefolded nicks of a private key, or None for a room key."""
+    if not key.startswith(PRIVATE_PREFIX):
+        return None
+    a, _, b = key[len(PRIVATE_PREFIX) :].partition(_SEP)
+    return a, b
+
+
+def visible(key: str, keys: Collection[str] | None, nick: str | None) -> bool:
+    """The targets() filter: no filter at all, or in ``keys``, or a private key of ``nick``."""
+    if keys is None and nick is None:
+        return True
+    if keys is not None and key in keys:
+        return True
+    if nick is not None:
+        parties = private_parties(key)
+        return parties is not None and casefold(nick) in parties
+    return False
+
+
+class HistoryStore(Protocol):
+    """Durable, ordered message history plus departures for catch-up.
+
+    Keys come from :func:`room_key` / :func:`private_key`. All reads return
+    messages oldest first; ``limit <= 0`` returns nothing. Reads see what has
+    been committed (``await flush()`` first to include everything appended).
+    """
+
+    on_commit: Callable[[int], None] | None
+    """Set before start(). Called on the event loop thread with how many of the
+    appended messages (in append order) became durable. The server holds
+    messages back from delivery until this confirms them."""
+
+    async def start(self) -> None:
+        """Open, create the schema, start any worker; StorageError if unusable."""
+        ...
+
+    def append(self, msg: Message) -> None:
+        """Queue ``msg`` for storage without blocking; called in msgid order."""
+        ...
+
+    async def flush(self) -> None:
+        """Return once everything appended so far is committed and confirmed."""
+        ...
+
+    async def close(self) -> None:
+        """Flush, stop workers, close. The store cannot be used afterwards."""
+        ...
+
+    async def latest(self, key: str, limit: int) -> list[Message]:
+        """The newest ``limit`` messages."""
+        ...
+
+    async def before(self, key: str, msgid: str, limit: int) -> list[Message]:
+        """The newest ``limit`` messages strictly older than ``msgid``."""
+        ...
+
+    async def after(self, key: str, msgid: str, limit: int) -> list[Message]:
+        """The oldest ``limit`` messages strictly newer than ``msgid``."""
+        ...
+
+    async def between(self, key: str, start_msgid: str, end_msgid: str, limit: int) -> list[Message]:
+        """Messages strictly between the two ids, counted from ``start_msgid``.
+
+        As IRCv3 BETWEEN: if start is the older id, the oldest ``limit`` win;
+        if start is the newer one, the newest ``limit`` win.
+        """
+        ...
+
+    async def around(self, key: str, msgid: str, limit: int) -> list[Message]:
+        """``limit // 2`` messages older than ``msgid``, then ``msgid`` itself (if
+        stored) and newer ones, ``limit`` in all at most."""
+        ...
+
+    async def since(self, key: str, ts: float, limit: int) -> list[Message]:
+        """The earliest ``limit`` messages with ``ts >=`` the given time."""
+        ...
+
+    async def after_many(self, keys: Sequence[str], msgid: str, limit: int) -> list[Message]:
+        """Catch-up across conversations: the oldest ``limit`` messages newer
+        than ``msgid`` in any of ``keys``, merged in msgid order, each once."""
+        ...
+
+    async def targets(
+        self,
+        start_ts: float,
+        end_ts: float,
+        limit: int,
+        *,
+        keys: Collection[str] | None = None,
+        nick: str | None = None,
+    ) -> list[tuple[str, float]]:
+        """(key, ts of its latest message) for conversations whose latest message
+        is strictly between the two times, ascending by that time.
+
+        As IRCv3 CHATHISTORY TARGETS (BETWEEN semantics): counted from
+        ``start_ts``, so if it is the later time the most recent ``limit`` win.
+        With ``keys`` and/or ``nick`` only those keys and ``nick``'s private
+        conversations are listed, so the limit counts only what the user may see.
+        """
+        ...
+
+    async def last_msgid(self) -> str | None:
+        """The newest stored msgid, so id generation can resume above it after a restart."""
+        ...
+
+    async def prune(self, max_per_room: int, max_age_days: float, now: float) -> int:
+        """Delete messages beyond the newest ``max_per_room`` per key and those
+        older than ``now - max_age_days``; 0 disables either rule. Departures
+        older than the age limit go too. Returns the messages deleted."""
+        ...
+
+    async def record_departure(self, nick: str, rooms: Sequence[str], last_msgid: str, ts: float) -> None:
+        """Remember where ``nick`` left off so the same name can catch up later."""
+        ...
+
+    async def departure(self, nick: str) -> Departure | None:
+        """What record_departure stored for ``nick`` (casefolded), or None."""
+        ...
+
+    async def forget_departure(self, nick: str) -> None:
+        """Drop the departure record for ``nick``; nothing if there is none."""
+        ...
+
+
+MEMORY = ":memory:"
+
+
+def open_store(db: str) -> HistoryStore:
+    """``:memory:`` keeps history in the process (tests, throwaway servers);
+    anything else is a SQLite file path. Nothing is opened until start()."""
+    if db == MEMORY:
+        from chinwag.storage.memory import MemoryStore
+
+        return MemoryStore()
+    from chinwag.storage.sqlite import SqliteStore
+
+    return SqliteStore(db)

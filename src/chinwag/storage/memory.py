@@ -1,0 +1,184 @@
+"""History kept in process memory: for tests and ``--db :memory:``.
+
+Same contract as the SQLite store, so the shared test suite pins the
+semantics of both. Appends are "durable" at once: on_commit fires inside
+append, which lets the server deliver without waiting a loop turn.
+"""
+
+from __future__ import annotations
+
+import heapq
+import logging
+from bisect import bisect_left, bisect_right
+from collections.abc import Callable, Collection, Sequence
+
+from chinwag.core.events import Message
+from chinwag.core.names import casefold
+from chinwag.storage.base import Departure, conversation_key, visible
+
+log = logging.getLogger("chinwag.storage")
+
+
+def _msgid(m: Message) -> str:
+    return m.msgid
+
+
+def _ts(m: Message) -> float:
+    return m.ts
+
+
+class MemoryStore:
+    """Per key, a list of messages in msgid order, searched by bisection."""
+
+    def __init__(self) -> None:
+        self.on_commit: Callable[[int], None] | None = None
+        self._msgs: dict[str, list[Message]] = {}
+        # Keys whose ts never went backwards (the usual case): since() may
+        # bisect on ts there; otherwise it scans.
+        self._ts_sorted: dict[str, bool] = {}
+        self._departures: dict[str, Departure] = {}
+        self._last: str | None = None
+        self._closed = False
+
+    async def start(self) -> None:
+        self._closed = False
+
+    def append(self, msg: Message) -> None:
+        if self._closed:
+            raise RuntimeError("history store is closed")
+        key = conversation_key(msg)
+        msgs = self._msgs.setdefault(key, [])
+        if msgs and msgs[-1].ts > msg.ts:
+            self._ts_sorted[key] = False
+        else:
+            self._ts_sorted.setdefault(key, True)
+        if not msgs or msgs[-1].msgid < msg.msgid:
+            msgs.append(msg)
+        else:  # out of order: keep the list sorted anyway
+            at = bisect_left(msgs, msg.msgid, key=_msgid)
+            if at < len(msgs) and msgs[at].msgid == msg.msgid:
+                # A reused id: like the SQLite store, keep the first, confirm anyway.
+                log.error("msgid %s already stored under %s; the new message was not stored", msg.msgid, key)
+            else:
+                msgs.insert(at, msg)
+                self._ts_sorted[key] = False
+        if self._last is None or msg.msgid > self._last:
+            self._last = msg.msgid
+        if self.on_commit is not None:
+            self.on_commit(1)
+
+    async def flush(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        self._closed = True
+
+    # --- reads -----------------------------------------------------------
+
+    async def latest(self, key: str, limit: int) -> list[Message]:
+        if limit <= 0:
+            return []
+        return self._msgs.get(key, [])[-limit:]
+
+    async def before(self, key: str, msgid: str, limit: int) -> list[Message]:
+        if limit <= 0:
+            return []
+        msgs = self._msgs.get(key, [])
+        end = bisect_left(msgs, msgid, key=_msgid)
+        return msgs[max(0, end - limit) : end]
+
+    async def after(self, key: str, msgid: str, limit: int) -> list[Message]:
+        if limit <= 0:
+            return []
+        msgs = self._msgs.get(key, [])
+        start = bisect_right(msgs, msgid, key=_msgid)
+        return msgs[start : start + limit]
+
+    async def between(self, key: str, start_msgid: str, end_msgid: str, limit: int) -> list[Message]:
+        if limit <= 0:
+            return []
+        msgs = self._msgs.get(key, [])
+        lo, hi = sorted((start_msgid, end_msgid))
+        i = bisect_right(msgs, lo, key=_msgid)
+        j = max(i, bisect_left(msgs, hi, key=_msgid))
+        if start_msgid <= end_msgid:
+            return msgs[i : min(j, i + limit)]
+        return msgs[max(i, j - limit) : j]
+
+    async def around(self, key: str, msgid: str, limit: int) -> list[Message]:
+        if limit <= 0:
+            return []
+        msgs = self._msgs.get(key, [])
+        mid = bisect_left(msgs, msgid, key=_msgid)
+        older = limit // 2
+        return msgs[max(0, mid - older) : mid] + msgs[mid : mid + limit - older]
+
+    async def since(self, key: str, ts: float, limit: int) -> list[Message]:
+        if limit <= 0:
+            return []
+        msgs = self._msgs.get(key, [])
+        if self._ts_sorted.get(key, True):
+            start = bisect_left(msgs, ts, key=_ts)
+            return msgs[start : start + limit]
+        found = sorted((m for m in msgs if m.ts >= ts), key=lambda m: (m.ts, m.msgid))[:limit]
+        return sorted(found, key=_msgid)
+
+    async def after_many(self, keys: Sequence[str], msgid: str, limit: int) -> list[Message]:
+        if limit <= 0:
+            return []
+        parts = [await self.after(key, msgid, limit) for key in dict.fromkeys(keys)]
+        return list(heapq.merge(*parts, key=_msgid))[:limit]
+
+    async def targets(
+        self,
+        start_ts: float,
+        end_ts: float,
+        limit: int,
+        *,
+        keys: Collection[str] | None = None,
+        nick: str | None = None,
+    ) -> list[tuple[str, float]]:
+        if limit <= 0:
+            return []
+        lo, hi = sorted((start_ts, end_ts))
+        found = sorted(
+            (msgs[-1].ts, key)
+            for key, msgs in self._msgs.items()
+            if msgs and lo < msgs[-1].ts < hi and visible(key, keys, nick)
+        )
+        chosen = found[:limit] if start_ts <= end_ts else found[-limit:]
+        return [(key, ts) for ts, key in chosen]
+
+    async def last_msgid(self) -> str | None:
+        return self._last
+
+    # --- retention and departures ---------------------------------------
+
+    async def prune(self, max_per_room: int, max_age_days: float, now: float) -> int:
+        cutoff = now - max_age_days * 86400.0 if max_age_days > 0 else None
+        deleted = 0
+        for key in list(self._msgs):
+            msgs = self._msgs[key]
+            kept = msgs if cutoff is None else [m for m in msgs if m.ts >= cutoff]
+            if max_per_room > 0:
+                kept = kept[-max_per_room:]
+            deleted += len(msgs) - len(kept)
+            if kept:
+                self._msgs[key] = kept
+            else:
+                del self._msgs[key]
+                self._ts_sorted.pop(key, None)
+        if cutoff is not None:
+            for nick, (_, _, ts) in list(self._departures.items()):
+                if ts < cutoff:
+                    del self._departures[nick]
+        return deleted
+
+    async def record_departure(self, nick: str, rooms: Sequence[str], last_msgid: str, ts: float) -> None:
+        self._departures[casefold(nick)] = (tuple(rooms), last_msgid, ts)
+
+    async def departure(self, nick: str) -> Departure | None:
+        return self._departures.get(casefold(nick))
+
+    async def forget_departure(self, nick: str) -> None:
+        self._departures.pop(casefold(nick), None)

@@ -1,0 +1,583 @@
+"""History in a SQLite file: one batching writer thread, reads on worker threads.
+
+The event loop never touches the disk. ``append`` puts the message on a queue;
+the writer thread takes everything queued, stores it in one transaction and,
+once committed, tells the loop how many messages are now durable. WAL with
+synchronous=NORMAL means a commit has reached the OS, so it survives the
+process being killed (not necessarily a power cut) without an fsync per batch,
+which is what lets one thread store well over 100k messages a second.
+
+Every other write (prune, departures) goes through the same queue, so the
+database has exactly one writer and never waits on its own locks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import heapq
+import json
+import logging
+import queue
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Collection, Iterable, Sequence
+from functools import partial
+from pathlib import Path
+from typing import Any, Generic, TypeVar
+
+from chinwag.core.events import Message
+from chinwag.core.names import casefold
+from chinwag.storage.base import Departure, StorageError, conversation_key, visible
+
+log = logging.getLogger("chinwag.storage")
+
+T = TypeVar("T")
+
+SCHEMA_VERSION = 1
+_SCHEMA = """
+BEGIN IMMEDIATE;
+-- Clustered by conversation: every history read is one range scan.
+CREATE TABLE IF NOT EXISTS messages (
+    key TEXT NOT NULL,
+    msgid TEXT NOT NULL,
+    ts REAL NOT NULL,
+    nick TEXT NOT NULL,
+    target TEXT NOT NULL,
+    text TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    PRIMARY KEY (key, msgid)
+) WITHOUT ROWID;
+-- For since() and pruning by age without scanning a whole conversation.
+CREATE INDEX IF NOT EXISTS messages_key_ts ON messages (key, ts);
+-- One row per conversation, kept by the writer: the latest message for
+-- targets() and a count so pruning by count only visits keys that are over.
+CREATE TABLE IF NOT EXISTS conversations (
+    key TEXT PRIMARY KEY,
+    last_msgid TEXT NOT NULL,
+    last_ts REAL NOT NULL,
+    count INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS conversations_last_ts ON conversations (last_ts);
+CREATE TABLE IF NOT EXISTS departures (
+    nick TEXT PRIMARY KEY,
+    rooms TEXT NOT NULL,
+    last_msgid TEXT NOT NULL,
+    ts REAL NOT NULL
+) WITHOUT ROWID;
+COMMIT;
+"""
+
+_COLS = "msgid, ts, nick, target, text, kind"
+_INSERT = "INSERT INTO messages (key, msgid, ts, nick, target, text, kind) VALUES (?, ?, ?, ?, ?, ?, ?)"
+_UPSERT_CONVERSATION = """
+INSERT INTO conversations (key, last_msgid, last_ts, count) VALUES (?, ?, ?, ?)
+ON CONFLICT (key) DO UPDATE SET
+    count = count + excluded.count,
+    last_ts = CASE WHEN excluded.last_msgid > last_msgid THEN excluded.last_ts ELSE last_ts END,
+    last_msgid = max(last_msgid, excluded.last_msgid)
+"""
+
+# A huge backlog is stored in several commits so the first messages are
+# confirmed (and delivered) without waiting for the last.
+BATCH_MAX = 8192
+# Rows one prune transaction may delete, so appends queued behind it wait
+# milliseconds, not seconds.
+PRUNE_BUDGET = 5000
+PRUNE_KEYS = 256  # keys one prune transaction visits
+IN_CHUNK = 500  # keys per IN (...) list, well under SQLite's variable limit
+READERS = 2
+RETRY_MAX_DELAY = 2.0
+
+
+class _Job(Generic[T]):
+    """A write other than appending, run by the writer thread in its own transaction."""
+
+    __slots__ = ("fn", "future")
+
+    def __init__(self, fn: Callable[[sqlite3.Connection], T]) -> None:
+        self.fn = fn
+        self.future: concurrent.futures.Future[T] = concurrent.futures.Future()
+
+
+# None on the queue stops the writer once everything before it is done.
+_Item = Message | _Job[Any] | None
+
+
+def _messages(rows: Iterable[Any]) -> list[Message]:
+    return [Message(*row) for row in rows]
+
+
+class SqliteStore:
+    """A :class:`~chinwag.storage.base.HistoryStore` in a SQLite file."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(path)
+        self.on_commit: Callable[[int], None] | None = None
+        self._queue: queue.SimpleQueue[_Item] = queue.SimpleQueue()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._writer: threading.Thread | None = None
+        self._readers: concurrent.futures.ThreadPoolExecutor | None = None
+        self._local = threading.local()
+        self._reader_conns: list[sqlite3.Connection] = []
+        self._reader_lock = threading.Lock()
+        self._closed = False
+        self._stopping = False  # set when close() gives the writer its last batch
+
+    # --- lifecycle -------------------------------------------------------
+
+    async def start(self) -> None:
+        if self._writer is not None or self._closed:
+            raise RuntimeError("history store already started")
+        self._loop = asyncio.get_running_loop()
+        ready: concurrent.futures.Future[None] = concurrent.futures.Future()
+        writer = threading.Thread(target=self._writer_main, args=(ready,), name="chinwag-history-writer", daemon=True)
+        writer.start()
+        try:
+            await asyncio.wrap_future(ready)
+        except BaseException:
+            await asyncio.to_thread(writer.join)
+            self._closed = True
+            raise
+        self._writer = writer
+        self._readers = concurrent.futures.ThreadPoolExecutor(
+            READERS, thread_name_prefix="chinwag-history-read", initializer=self._open_reader
+        )
+
+    def append(self, msg: Message) -> None:
+        if self._closed:
+            raise RuntimeError("history store is closed")
+        self._queue.put(msg)
+
+    async def flush(self) -> None:
+        await self._write(_nothing)
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if self._writer is not None:
+            self._stopping = True
+            self._queue.put(None)
+            await asyncio.to_thread(self._writer.join)
+        if self._readers is not None:
+            await asyncio.to_thread(self._readers.shutdown)
+        with self._reader_lock:
+            for conn in self._reader_conns:
+                conn.close()
+            self._reader_conns.clear()
+
+    # --- reads -----------------------------------------------------------
+
+    async def latest(self, key: str, limit: int) -> list[Message]:
+        if limit <= 0:
+            return []
+        sql = f"SELECT {_COLS} FROM messages WHERE key = ? ORDER BY msgid DESC LIMIT ?"
+        return (await self._select(sql, (key, limit)))[::-1]
+
+    async def before(self, key: str, msgid: str, limit: int) -> list[Message]:
+        if limit <= 0:
+            return []
+        sql = f"SELECT {_COLS} FROM messages WHERE key = ? AND msgid < ? ORDER BY msgid DESC LIMIT ?"
+        return (await self._select(sql, (key, msgid, limit)))[::-1]
+
+    async def after(self, key: str, msgid: str, limit: int) -> list[Message]:
+        if limit <= 0:
+            return []
+        sql = f"SELECT {_COLS} FROM messages WHERE key = ? AND msgid > ? ORDER BY msgid LIMIT ?"
+        return await self._select(sql, (key, msgid, limit))
+
+    async def between(self, key: str, start_msgid: str, end_msgid: str, limit: int) -> list[Message]:
+        if limit <= 0:
+            return []
+        lo, hi = sorted((start_msgid, end_msgid))
+        order = "ASC" if start_msgid <= end_msgid else "DESC"
+        sql = f"SELECT {_COLS} FROM messages WHERE key = ? AND msgid > ? AND msgid < ? ORDER BY msgid {order} LIMIT ?"
+        found = await self._select(sql, (key, lo, hi, limit))
+        return found if order == "ASC" else found[::-1]
+
+    async def around(self, key: str, msgid: str, limit: int) -> list[Message]:
+        if limit <= 0:
+            return []
+        older = limit // 2
+
+        def read(conn: sqlite3.Connection) -> list[Message]:
+            sql = f"SELECT {_COLS} FROM messages WHERE key = ? AND msgid < ? ORDER BY msgid DESC LIMIT ?"
+            before = _messages(conn.execute(sql, (key, msgid, older)))[::-1]
+            sql = f"SELECT {_COLS} FROM messages WHERE key = ? AND msgid >= ? ORDER BY msgid LIMIT ?"
+            return before + _messages(conn.execute(sql, (key, msgid, limit - older)))
+
+        return await self._read(read)
+
+    async def since(self, key: str, ts: float, limit: int) -> list[Message]:
+        if limit <= 0:
+            return []
+        # (ts, msgid) order walks the (key, ts) index; the result is shown in
+        # msgid order like every other read (they differ only if the clock stepped back).
+        sql = f"SELECT {_COLS} FROM messages WHERE key = ? AND ts >= ? ORDER BY ts, msgid LIMIT ?"
+        return sorted(await self._select(sql, (key, ts, limit)), key=lambda m: m.msgid)
+
+    async def after_many(self, keys: Sequence[str], msgid: str, limit: int) -> list[Message]:
+        unique = list(dict.fromkeys(keys))
+        if limit <= 0 or not unique:
+            return []
+
+        def read(conn: sqlite3.Connection) -> list[Message]:
+            parts = []
+            for i in range(0, len(unique), IN_CHUNK):
+                chunk = unique[i : i + IN_CHUNK]
+                marks = ", ".join("?" * len(chunk))
+                sql = f"SELECT {_COLS} FROM messages WHERE key IN ({marks}) AND msgid > ? ORDER BY msgid LIMIT ?"
+                parts.append(_messages(conn.execute(sql, (*chunk, msgid, limit))))
+            if len(parts) == 1:
+                return parts[0]
+            return list(heapq.merge(*parts, key=lambda m: m.msgid))[:limit]
+
+        return await self._read(read)
+
+    async def targets(
+        self,
+        start_ts: float,
+        end_ts: float,
+        limit: int,
+        *,
+        keys: Collection[str] | None = None,
+        nick: str | None = None,
+    ) -> list[tuple[str, float]]:
+        if limit <= 0:
+            return []
+        lo, hi = sorted((start_ts, end_ts))
+        order = "ASC" if start_ts <= end_ts else "DESC"
+        wanted = None if keys is None else frozenset(keys)
+
+        def read(conn: sqlite3.Connection) -> list[tuple[str, float]]:
+            sql = (
+                "SELECT key, last_ts FROM conversations WHERE last_ts > ? AND last_ts < ?"
+                f" ORDER BY last_ts {order}, key {order}"
+            )
+            found: list[tuple[str, float]] = []
+            for key, ts in conn.execute(sql, (lo, hi)):
+                if visible(key, wanted, nick):
+                    found.append((key, ts))
+                    if len(found) == limit:
+                        break
+            return found if order == "ASC" else found[::-1]
+
+        return await self._read(read)
+
+    async def last_msgid(self) -> str | None:
+        def read(conn: sqlite3.Connection) -> str | None:
+            row = conn.execute("SELECT max(last_msgid) FROM conversations").fetchone()
+            return None if row is None else row[0]
+
+        return await self._read(read)
+
+    # --- retention and departures ---------------------------------------
+
+    async def prune(self, max_per_room: int, max_age_days: float, now: float) -> int:
+        cutoff = now - max_age_days * 86400.0 if max_age_days > 0 else None
+        if cutoff is None and max_per_room <= 0:
+            return 0
+        sql, args = "SELECT key FROM conversations WHERE count > ?", (max_per_room if cutoff is None else 0,)
+        keys: list[str] = await self._read(lambda conn: [row[0] for row in conn.execute(sql, args)])
+        deleted = i = 0
+        # Small transactions, each queued behind whatever was appended
+        # meanwhile, so pruning a large database never stalls delivery.
+        while i < len(keys):
+            n, i = await self._write(partial(_prune_step, keys, i, max_per_room, cutoff))
+            deleted += n
+        if cutoff is not None:
+            await self._write(partial(_execute, "DELETE FROM departures WHERE ts < ?", (cutoff,)))
+        return deleted
+
+    async def record_departure(self, nick: str, rooms: Sequence[str], last_msgid: str, ts: float) -> None:
+        sql = "INSERT OR REPLACE INTO departures (nick, rooms, last_msgid, ts) VALUES (?, ?, ?, ?)"
+        await self._write(partial(_execute, sql, (casefold(nick), json.dumps(list(rooms)), last_msgid, ts)))
+
+    async def departure(self, nick: str) -> Departure | None:
+        def read(conn: sqlite3.Connection) -> Departure | None:
+            sql = "SELECT rooms, last_msgid, ts FROM departures WHERE nick = ?"
+            row = conn.execute(sql, (casefold(nick),)).fetchone()
+            if row is None:
+                return None
+            return tuple(json.loads(row[0])), row[1], row[2]
+
+        return await self._read(read)
+
+    async def forget_departure(self, nick: str) -> None:
+        await self._write(partial(_execute, "DELETE FROM departures WHERE nick = ?", (casefold(nick),)))
+
+    # --- plumbing: loop side ---------------------------------------------
+
+    async def _write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        if self._closed or self._writer is None:
+            raise RuntimeError("history store is not open")
+        job = _Job(fn)
+        self._queue.put(job)
+        return await asyncio.wrap_future(job.future)
+
+    async def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        if self._closed or self._readers is None:
+            raise RuntimeError("history store is not open")
+        return await asyncio.get_running_loop().run_in_executor(self._readers, self._in_reader, fn)
+
+    async def _select(self, sql: str, args: tuple[Any, ...]) -> list[Message]:
+        return await self._read(lambda conn: _messages(conn.execute(sql, args)))
+
+    # --- plumbing: reader threads ----------------------------------------
+
+    def _open_reader(self) -> None:
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA query_only = ON")
+        conn.execute("PRAGMA busy_timeout = 5000")
+        self._local.conn = conn
+        with self._reader_lock:
+            self._reader_conns.append(conn)
+
+    def _in_reader(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        conn: sqlite3.Connection = self._local.conn
+        return fn(conn)
+
+    # --- plumbing: the writer thread -------------------------------------
+
+    def _writer_main(self, ready: concurrent.futures.Future[None]) -> None:
+        try:
+            conn = _open_writer(self.path)
+        except BaseException as exc:
+            ready.set_exception(exc)
+            return
+        ready.set_result(None)
+        try:
+            self._write_loop(conn)
+        except BaseException:
+            log.exception("history writer failed; no more messages will be stored")
+            self._closed = True
+            self._fail_queued()
+        finally:
+            try:
+                conn.execute("PRAGMA optimize")
+            except sqlite3.Error:
+                pass
+            conn.close()
+
+    def _write_loop(self, conn: sqlite3.Connection) -> None:
+        q = self._queue
+        while True:
+            items = [q.get()]
+            while len(items) < BATCH_MAX:
+                try:
+                    items.append(q.get_nowait())
+                except queue.Empty:
+                    break
+            batch: list[Message] = []
+            for item in items:
+                if isinstance(item, Message):
+                    batch.append(item)
+                    continue
+                # A job sees every message appended before it committed.
+                if batch:
+                    self._store(conn, batch)
+                    batch = []
+                if item is None:
+                    return
+                _run_job(conn, item)
+            if batch:
+                self._store(conn, batch)
+
+    def _store(self, conn: sqlite3.Connection, batch: list[Message]) -> None:
+        """Commit ``batch`` and confirm it, retrying until the disk lets us.
+
+        Confirmations are counts, so they must cover a prefix of what was
+        appended: a batch is confirmed whole or (if given up at shutdown) not
+        at all, and never skipped in favour of a later one.
+        """
+        rows = [(conversation_key(m), m.msgid, m.ts, m.nick, m.target, m.text, m.kind) for m in batch]
+        delay = 0.05
+        while True:
+            try:
+                _insert(conn, rows)
+                break
+            except sqlite3.IntegrityError:
+                # Only a reused msgid can do this: keep what was stored first,
+                # store the rest, and let delivery go on.
+                _insert_each(conn, rows)
+                break
+            except sqlite3.Error as exc:
+                if self._stopping and delay >= RETRY_MAX_DELAY:
+                    log.error("giving up storing %d messages at shutdown: %s", len(rows), exc)
+                    return
+                log.error("storing %d messages failed (%s); retrying in %.2fs", len(rows), exc, delay)
+                time.sleep(delay)
+                delay = min(delay * 2, RETRY_MAX_DELAY)
+        self._confirm(len(rows))
+
+    def _confirm(self, count: int) -> None:
+        callback, loop = self.on_commit, self._loop
+        if callback is None or loop is None:
+            return
+        try:
+            loop.call_soon_threadsafe(callback, count)
+        except RuntimeError:  # the loop is closed: nobody is waiting any more
+            pass
+
+    def _fail_queued(self) -> None:
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                return
+            if isinstance(item, _Job) and item.future.set_running_or_notify_cancel():
+                item.future.set_exception(RuntimeError("history writer failed"))
+
+
+# --- writer-thread helpers -------------------------------------------------
+
+
+def _open_writer(path: str) -> sqlite3.Connection:
+    """Open (creating if needed) and check the database; StorageError says why not."""
+    where = Path(path)
+    if where.is_dir():
+        raise StorageError(f"cannot use {path!r} as the history database: it is a directory")
+    if not where.parent.is_dir():
+        raise StorageError(f"cannot create history database {path!r}: directory {str(where.parent)!r} does not exist")
+    try:
+        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    except sqlite3.Error as exc:
+        raise StorageError(f"cannot open history database {path!r}: {exc}") from None
+    try:
+        conn.execute("PRAGMA busy_timeout = 5000")
+        mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        if str(mode).lower() == "wal":
+            conn.execute("PRAGMA synchronous = NORMAL")
+        else:  # e.g. a filesystem without shared memory: stay durable the slow way
+            log.warning("history database %s cannot use WAL (journal_mode=%s); using synchronous=FULL", path, mode)
+            conn.execute("PRAGMA synchronous = FULL")
+        conn.execute("PRAGMA journal_size_limit = 67108864")
+        conn.execute("PRAGMA cache_size = -32768")
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise StorageError(
+                f"history database {path!r} has schema version {version}; this chinwag knows up to {SCHEMA_VERSION}"
+            )
+        conn.executescript(_SCHEMA)
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+    except sqlite3.Error as exc:
+        conn.close()
+        raise StorageError(f"cannot use history database {path!r}: {exc}") from None
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def _conversation_rows(rows: Sequence[tuple[Any, ...]]) -> list[list[Any]]:
+    """Per key in a batch: [key, newest msgid, its ts, how many]."""
+    out: dict[str, list[Any]] = {}
+    for key, msgid, ts, *_ in rows:
+        agg = out.get(key)
+        if agg is None:
+            out[key] = [key, msgid, ts, 1]
+        else:
+            agg[3] += 1
+            if msgid > agg[1]:
+                agg[1], agg[2] = msgid, ts
+    return list(out.values())
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    if conn.in_transaction:
+        try:
+            conn.execute("ROLLBACK")
+        except sqlite3.Error:
+            pass
+
+
+def _insert(conn: sqlite3.Connection, rows: Sequence[tuple[Any, ...]]) -> None:
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        conn.executemany(_INSERT, rows)
+        conn.executemany(_UPSERT_CONVERSATION, _conversation_rows(rows))
+        conn.execute("COMMIT")
+    except BaseException:
+        _rollback(conn)
+        raise
+
+
+def _insert_each(conn: sqlite3.Connection, rows: Sequence[tuple[Any, ...]]) -> None:
+    stored = []
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        for row in rows:
+            if conn.execute(_INSERT.replace("INSERT", "INSERT OR IGNORE", 1), row).rowcount == 1:
+                stored.append(row)
+            else:
+                log.error("msgid %s already stored under %s; the new message was not stored", row[1], row[0])
+        conn.executemany(_UPSERT_CONVERSATION, _conversation_rows(stored))
+        conn.execute("COMMIT")
+    except BaseException:
+        _rollback(conn)
+        raise
+
+
+def _run_job(conn: sqlite3.Connection, job: _Job[Any]) -> None:
+    if not job.future.set_running_or_notify_cancel():
+        return  # the caller stopped waiting
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        result = job.fn(conn)
+        conn.execute("COMMIT")
+    except BaseException as exc:
+        _rollback(conn)
+        job.future.set_exception(exc)
+    else:
+        job.future.set_result(result)
+
+
+def _nothing(conn: sqlite3.Connection) -> None:
+    return None
+
+
+def _execute(sql: str, args: tuple[Any, ...], conn: sqlite3.Connection) -> None:
+    conn.execute(sql, args)
+
+
+def _prune_step(
+    keys: Sequence[str], start: int, max_per_room: int, cutoff: float | None, conn: sqlite3.Connection
+) -> tuple[int, int]:
+    """Prune keys from ``start`` within one budget; returns (deleted, where to go on)."""
+    budget, i = PRUNE_BUDGET, start
+    deleted = 0
+    end = min(len(keys), start + PRUNE_KEYS)
+    while i < end:
+        n = _prune_key(conn, keys[i], max_per_room, cutoff, budget - deleted)
+        deleted += n
+        if deleted >= budget:
+            break  # this key may have more: the next step starts with it again
+        i += 1
+    return deleted, i
+
+
+def _prune_key(conn: sqlite3.Connection, key: str, max_per_room: int, cutoff: float | None, budget: int) -> int:
+    deleted = 0
+    if cutoff is not None:
+        sql = (
+            "DELETE FROM messages WHERE key = ?1 AND msgid IN"
+            " (SELECT msgid FROM messages WHERE key = ?1 AND ts < ?2 LIMIT ?3)"
+        )
+        deleted += conn.execute(sql, (key, cutoff, budget)).rowcount
+    if max_per_room > 0 and deleted < budget:
+        row = conn.execute("SELECT count FROM conversations WHERE key = ?", (key,)).fetchone()
+        if row is not None and row[0] - deleted > max_per_room:
+            sql = "SELECT msgid FROM messages WHERE key = ? ORDER BY msgid DESC LIMIT 1 OFFSET ?"
+            oldest_kept = conn.execute(sql, (key, max_per_room - 1)).fetchone()
+            if oldest_kept is not None:
+                sql = (
+                    "DELETE FROM messages WHERE key = ?1 AND msgid IN"
+                    " (SELECT msgid FROM messages WHERE key = ?1 AND msgid < ?2 ORDER BY msgid LIMIT ?3)"
+                )
+                deleted += conn.execute(sql, (key, oldest_kept[0], budget - deleted)).rowcount
+    if deleted:
+        conn.execute("UPDATE conversations SET count = count - ? WHERE key = ?", (deleted, key))
+        conn.execute("DELETE FROM conversations WHERE key = ? AND count <= 0", (key,))
+    return deleted
