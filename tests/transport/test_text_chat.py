@@ -266,3 +266,11 @@ async def test_shutdown_notice_reaches_everyone(n: int) -> None:
         rest = await c.closed()
         assert "* server is shutting down" in rest
         await c.close()
+
+
+async def test_telnet_negotiation_is_never_shown(connect: Connect) -> None:
+    alice, bob = await connect("alice"), await connect("bob")
+    alice.writer.write(b"\xff\xfb\x1f\xff\xfa\x1f\x00\x50\x00\x18\xff\xf0hel\xff\xfd")
+    await alice.writer.drain()
+    alice.writer.write(b"\x03lo\n")  # the sequence is split across two packets
+    assert (await bob.expect("alice:")).endswith("] alice: hello")

@@ -44,6 +44,7 @@ from chinwag.core.events import (
 from chinwag.core.names import casefold
 from chinwag.protocols.base import LineReader, LineTooLong, RenderCache
 from chinwag.protocols.sanitize import strip_controls
+from chinwag.protocols.telnet import TelnetFilter
 
 GREETING: Final = "Welcome to chinwag! What is your name?"
 NAME_PROMPT: Final = "What is your name?"
@@ -190,6 +191,7 @@ class TextProtocol:
     """One telnet/netcat connection's protocol state; no I/O."""
 
     def __init__(self, limits: Limits, default_room: str = "#lobby", history_on_join: int = 20) -> None:
+        self.telnet = TelnetFilter()
         self.reader = LineReader(limits.max_line)
         self.max_line = limits.max_line
         self.default_room = default_room
@@ -207,7 +209,7 @@ class TextProtocol:
     # --- input -----------------------------------------------------------
 
     def receive_data(self, data: bytes) -> None:
-        self._pending.extend(self.reader.feed(data))
+        self._pending.extend(self.reader.feed(self.telnet.feed(data)))
 
     def next_command(self) -> Command | Query | None:
         if self._queries:
