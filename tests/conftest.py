@@ -71,7 +71,7 @@ Connect = Callable[..., Awaitable[LineClient]]
 
 
 def make_config(**limits: int) -> Config:
-    return Config(host="127.0.0.1", text_port=0, db=":memory:", shutdown_grace=2.0,
+    return Config(host="127.0.0.1", text_port=0, irc_port=0, db=":memory:", shutdown_grace=2.0,
                   limits=dataclasses.replace(Limits(), **limits))
 
 
@@ -97,6 +97,72 @@ async def connect(server: Server) -> AsyncIterator[Connect]:
             await client.send(name)
             await client.expect(f"Welcome to chinwag, {name}!")
             await client.expect("* in #lobby:")
+        return client
+
+    yield _connect
+    for c in clients:
+        await c.close()
+
+
+class IrcClient(LineClient):
+    """A raw IRC test client: sends lines, waits for replies by command or numeric."""
+
+    nick = "*"
+
+    async def expect_cmd(self, command: str, timeout: float = TIMEOUT) -> str:
+        """Read until a line whose command (or numeric) is ``command``; return it."""
+        async def scan() -> str:
+            while True:
+                text = await self.line()
+                if irc_command(text) == command:
+                    return text
+
+        return await asyncio.wait_for(scan(), timeout)
+
+    async def lines_until_cmd(self, command: str) -> list[str]:
+        start = len(self.seen)
+        await self.expect_cmd(command)
+        return self.seen[start:]
+
+    async def register(self, nick: str, caps: tuple[str, ...] = ()) -> list[str]:
+        """NICK/USER (with CAP REQ first if ``caps``); return the welcome burst."""
+        start = len(self.seen)
+        if caps:
+            await self.send("CAP LS 302", f"NICK {nick}", f"USER {nick} 0 * :{nick} real")
+            await self.send(f"CAP REQ :{' '.join(caps)}")
+            await self.expect_cmd("CAP")  # LS
+            ack = await self.expect_cmd("CAP")
+            assert " ACK " in ack, ack
+            await self.send("CAP END")
+        else:
+            await self.send(f"NICK {nick}", f"USER {nick} 0 * :{nick} real")
+        end = await self.expect_cmd("422")
+        self.nick = nick
+        return self.seen[start:] + ([end] if end not in self.seen[start:] else [])
+
+
+def irc_command(line: str) -> str:
+    """The command or numeric of a raw IRC line (after optional tags and source)."""
+    parts = line.split(" ")
+    while parts and parts[0][:1] in ("@", ":"):
+        parts.pop(0)
+    return parts[0] if parts else ""
+
+
+IrcConnect = Callable[..., Awaitable[IrcClient]]
+
+
+@pytest.fixture
+async def irc(server: Server) -> AsyncIterator[IrcConnect]:
+    clients: list[IrcClient] = []
+
+    async def _connect(nick: str | None = None, caps: tuple[str, ...] = (), srv: Server | None = None) -> IrcClient:
+        s = srv or server
+        reader, writer = await asyncio.open_connection("127.0.0.1", s.port("irc"))
+        client = IrcClient(reader, writer)
+        clients.append(client)
+        if nick is not None:
+            await client.register(nick, caps)
         return client
 
     yield _connect

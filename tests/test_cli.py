@@ -18,7 +18,7 @@ LISTENING = re.compile(rb"text listener on ([\d.]+):(\d+)")
 
 async def start(*args: str, env: dict[str, str] | None = None) -> tuple[asyncio.subprocess.Process, int]:
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "chinwag", "serve", *args,
+        sys.executable, "-m", "chinwag", "serve", "--irc-port", "0", *args,
         stderr=asyncio.subprocess.PIPE,
         env={**os.environ, **(env or {})},
     )

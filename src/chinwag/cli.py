@@ -51,8 +51,10 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--config", type=Path, help="TOML file (flags > CHINWAG_* env > file)")
     s.add_argument("--host", help="address to bind (default 127.0.0.1; 0.0.0.0 for a LAN)")
     s.add_argument("--text-port", type=int, help="telnet/netcat port (default 2626; 0 = any)")
+    s.add_argument("--irc-port", type=int, help="IRC port (default 6667; 0 = any)")
     s.add_argument("--db", help="history database path (default chinwag.db)")
     s.add_argument("--log-level", type=str.upper, choices=LOG_LEVELS)
+    sub.add_parser("hash-password", help="read a password on stdin, print a hash for the config file")
     b = sub.add_parser("bench", help="run the load generator (see benchmarks/)")
     b.add_argument("args", nargs=argparse.REMAINDER)
     return p
@@ -62,6 +64,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.cmd == "bench":
         return _bench(args.args)
+    if args.cmd == "hash-password":
+        from chinwag.core.auth import hash_password
+
+        password = sys.stdin.readline().rstrip("\r\n")
+        if not password:
+            print("chinwag hash-password: no password on stdin", file=sys.stderr)
+            return 2
+        print(hash_password(password))
+        return 0
     try:
         config = load_config(
             args.config,
@@ -69,6 +80,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             {
                 "host": args.host,
                 "text_port": args.text_port,
+                "irc_port": args.irc_port,
                 "db": args.db,
                 "log_level": args.log_level,
             },

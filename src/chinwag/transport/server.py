@@ -24,11 +24,14 @@ from chinwag.core.events import (
     Registered,
     ServerShutdown,
 )
+from chinwag.core.auth import Auth
 from chinwag.core.hub import Hub
 from chinwag.protocols.base import Adapter, RenderCache
+from chinwag.protocols.irc.adapter import IrcInfo, IrcProtocol
 from chinwag.protocols.text import TextProtocol
 from chinwag.storage.base import HistoryStore, open_store, room_key
 from chinwag.transport.connection import Connection
+from chinwag.transport.ticker import Ticker, tick_period
 
 log = logging.getLogger("chinwag.server")
 
@@ -36,7 +39,7 @@ log = logging.getLogger("chinwag.server")
 class Server:
     def __init__(self, config: Config, hub: Hub | None = None, store: HistoryStore | None = None) -> None:
         self.config = config
-        self.hub = hub or Hub(config.limits)
+        self.hub = hub or Hub(config.limits, auth=Auth(config.password, dict(config.operators)))
         self.store = store or open_store(config.db)
         # Messages wait here until the store confirms them (on_commit); events
         # behind a waiting message wait too, so everyone sees one order.
@@ -52,6 +55,7 @@ class Server:
         self._all_gone = asyncio.Event()
         self._all_gone.set()
         self.stopping = False
+        self.ticker = Ticker(self, tick_period(config.limits))  # PING and deadlines for IRC
 
     # --- start -----------------------------------------------------------
 
@@ -66,6 +70,9 @@ class Server:
             cfg.text_port,
             lambda: TextProtocol(cfg.limits, cfg.default_room, cfg.history_on_join),
         )
+        irc = IrcInfo.from_config(cfg)
+        await self._listen("irc", cfg.irc_port, lambda: IrcProtocol(irc))
+        self.ticker.start()
 
     async def _listen(self, name: str, port: int, make: Callable[[], Adapter]) -> None:
         loop = asyncio.get_running_loop()
@@ -262,6 +269,7 @@ class Server:
                 conn.close(reason, abort=True)
         for listener in self.listeners:
             await listener.wait_closed()
+        self.ticker.stop()
         if self._pruner is not None:
             self._pruner.cancel()
         # Departures recorded as the connections closed must reach the store.

@@ -1,0 +1,51 @@
+"""IRCv3 capabilities chinwag offers, and CAP REQ's all-or-nothing rule.
+
+``draft/chathistory`` is not offered yet: it is advertised once CHATHISTORY is
+served from the history store (see adapter.py, ``HISTORY_CAP``).
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+AWAY_NOTIFY: Final = "away-notify"
+BATCH: Final = "batch"
+ECHO_MESSAGE: Final = "echo-message"
+LABELED_RESPONSE: Final = "labeled-response"
+MESSAGE_TAGS: Final = "message-tags"
+MULTI_PREFIX: Final = "multi-prefix"
+SERVER_TIME: Final = "server-time"
+USERHOST_IN_NAMES: Final = "userhost-in-names"
+
+SUPPORTED: Final = (
+    AWAY_NOTIFY,
+    BATCH,
+    ECHO_MESSAGE,
+    LABELED_RESPONSE,
+    MESSAGE_TAGS,
+    MULTI_PREFIX,
+    SERVER_TIME,
+    USERHOST_IN_NAMES,
+)
+
+
+def apply_request(enabled: frozenset[str], request: str, offered: tuple[str, ...] = SUPPORTED) -> frozenset[str] | None:
+    """The caps enabled after ``CAP REQ :request``, or None to NAK it.
+
+    Per the spec the request is atomic: one unknown name rejects all of it.
+    A leading ``-`` disables a capability.
+    """
+    result = set(enabled)
+    names = request.split()
+    if not names:
+        return None
+    for name in names:
+        off = name.startswith("-")
+        cap = name[1:] if off else name
+        if cap not in offered:
+            return None
+        if off:
+            result.discard(cap)
+        else:
+            result.add(cap)
+    return frozenset(result)

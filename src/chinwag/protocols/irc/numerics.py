@@ -1,0 +1,149 @@
+"""Numeric replies: ChatError -> numeric at the edge, and the ISUPPORT tokens.
+
+``error_reply`` is the one place a domain error becomes IRC: the numeric is the
+error's ``hint`` (see core/errors.py), the parameters follow the numeric's
+shape, and the text is the error's human reason.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from chinwag.config import Limits
+from chinwag.core.errors import ChatError
+from chinwag.core.names import CASEMAPPING
+
+RPL_WELCOME: Final = "001"
+RPL_YOURHOST: Final = "002"
+RPL_CREATED: Final = "003"
+RPL_MYINFO: Final = "004"
+RPL_ISUPPORT: Final = "005"
+RPL_UMODEIS: Final = "221"
+RPL_LUSERCLIENT: Final = "251"
+RPL_LUSEROP: Final = "252"
+RPL_LUSERUNKNOWN: Final = "253"
+RPL_LUSERCHANNELS: Final = "254"
+RPL_LUSERME: Final = "255"
+RPL_AWAY: Final = "301"
+RPL_USERHOST: Final = "302"
+RPL_ISON: Final = "303"
+RPL_UNAWAY: Final = "305"
+RPL_NOWAWAY: Final = "306"
+RPL_WHOISUSER: Final = "311"
+RPL_WHOISSERVER: Final = "312"
+RPL_WHOISOPERATOR: Final = "313"
+RPL_ENDOFWHO: Final = "315"
+RPL_WHOISIDLE: Final = "317"
+RPL_ENDOFWHOIS: Final = "318"
+RPL_WHOISCHANNELS: Final = "319"
+RPL_LISTSTART: Final = "321"
+RPL_LIST: Final = "322"
+RPL_LISTEND: Final = "323"
+RPL_CHANNELMODEIS: Final = "324"
+RPL_CREATIONTIME: Final = "329"
+RPL_NOTOPIC: Final = "331"
+RPL_TOPIC: Final = "332"
+RPL_TOPICWHOTIME: Final = "333"
+RPL_INVITING: Final = "341"
+RPL_VERSION: Final = "351"
+RPL_WHOREPLY: Final = "352"
+RPL_NAMREPLY: Final = "353"
+RPL_ENDOFNAMES: Final = "366"
+RPL_BANLIST: Final = "367"
+RPL_ENDOFBANLIST: Final = "368"
+RPL_MOTD: Final = "372"
+RPL_MOTDSTART: Final = "375"
+RPL_ENDOFMOTD: Final = "376"
+RPL_YOUREOPER: Final = "381"
+RPL_TIME: Final = "391"
+ERR_NOSUCHNICK: Final = "401"
+ERR_INPUTTOOLONG: Final = "417"
+ERR_UNKNOWNCOMMAND: Final = "421"
+ERR_NOMOTD: Final = "422"
+ERR_NEEDMOREPARAMS: Final = "461"
+ERR_INVALIDCAPCMD: Final = "410"
+
+# Numerics whose only parameter after the client's nick is the text.
+_NO_SUBJECT: Final = frozenset(
+    {"411", "412", "417", "431", "451", "462", "464", "481", "491", "501", "502"}
+)
+
+
+# --- protocol-level errors (the IRC edge raises them, the same mapping answers) ---
+
+
+class NoRecipient(ChatError):
+    hint = "411"
+
+    def default_reason(self) -> str:
+        return "no recipient given"
+
+
+class TooManyTargets(ChatError):
+    hint = "407"
+
+    def default_reason(self) -> str:
+        return "too many targets"
+
+
+class UnknownCommand(ChatError):
+    hint = "421"
+
+    def default_reason(self) -> str:
+        return "unknown command"
+
+
+class NoNicknameGiven(ChatError):
+    hint = "431"
+
+    def default_reason(self) -> str:
+        return "no nickname given"
+
+
+class NeedMoreParams(ChatError):
+    hint = "461"
+
+    def default_reason(self) -> str:
+        return "not enough parameters"
+
+
+class InputTooLong(ChatError):
+    hint = "417"
+
+    def default_reason(self) -> str:
+        return "input line was too long"
+
+
+def error_params(error: ChatError, nick: str) -> tuple[str, tuple[str, ...]]:
+    """(numeric, params) for ``error`` sent to ``nick`` ("*" before registration)."""
+    code = error.hint
+    reason = error.reason
+    if code in _NO_SUBJECT or not error.subject:
+        return code, (nick, reason)
+    room = getattr(error, "room", None)
+    if isinstance(room, str):
+        return code, (nick, error.subject, room, reason)
+    return code, (nick, error.subject, reason)
+
+
+def isupport_tokens(limits: Limits, network: str) -> list[str]:
+    """The 005 tokens, from the one Limits block (so clients see the real limits)."""
+    t = limits.max_targets
+    return [
+        f"AWAYLEN={limits.away_len}",
+        f"CASEMAPPING={CASEMAPPING}",
+        f"CHANLIMIT=#:{limits.max_rooms}",
+        "CHANMODES=b,k,l,imnt",
+        f"CHANNELLEN={limits.room_len}",
+        "CHANTYPES=#",
+        f"KICKLEN={limits.kick_len}",
+        f"LINELEN={limits.irc_line}",
+        f"MAXLIST=b:{limits.max_bans}",
+        f"MAXTARGETS={t}",
+        f"MODES={limits.max_modes}",
+        f"NETWORK={network}",
+        f"NICKLEN={limits.nick_len}",
+        "PREFIX=(ov)@+",
+        f"TARGMAX=PRIVMSG:{t},NOTICE:{t},KICK:{t},JOIN:,PART:,NAMES:,WHOIS:1,USERHOST:5,ISON:",
+        f"TOPICLEN={limits.topic_len}",
+    ]
