@@ -173,3 +173,9 @@ def test_message_ids_are_monotonic_even_if_the_clock_steps_back() -> None:
     seq = [ids.next(t) for t in (100.0, 100.0, 99.0, 101.0)]
     assert seq == sorted(seq) and len(set(seq)) == 4
     assert all(len(i) == 16 for i in seq)
+
+
+def test_message_ids_continue_after_a_stored_id_from_the_future() -> None:
+    ids = MessageIds()
+    ids.observe("7fffffffffffff00")  # stored before a restart, clock now behind
+    assert ids.next(1.0) == "7fffffffffffff01"

@@ -31,6 +31,11 @@ class MessageIds:
     def __init__(self) -> None:
         self._last = 0
 
+    def observe(self, msgid: str) -> None:
+        """Never hand out an id at or below one already stored (a restart
+        with the clock set back must not reorder history)."""
+        self._last = max(self._last, int(msgid, 16))
+
     def next(self, ts: float) -> str:
         n = max(int(ts * 1_000_000) << 8, self._last + 1)
         self._last = n
