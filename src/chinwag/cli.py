@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from chinwag import __version__
+from chinwag.client.main import add_connect_arguments
 from chinwag.config import LOG_LEVELS, Config, ConfigError, load_config
 
 log = logging.getLogger("chinwag")
@@ -55,6 +56,7 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--db", help="history database path (default chinwag.db)")
     s.add_argument("--log-level", type=str.upper, choices=LOG_LEVELS)
     sub.add_parser("hash-password", help="read a password on stdin, print a hash for the config file")
+    add_connect_arguments(sub.add_parser("connect", help="chat from a terminal (an IRC client)"))
     b = sub.add_parser("bench", help="run the load generator (see benchmarks/)")
     b.add_argument("args", nargs=argparse.REMAINDER)
     return p
@@ -64,6 +66,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.cmd == "bench":
         return _bench(args.args)
+    if args.cmd == "connect":
+        from chinwag.client.main import connect
+
+        return connect(args)
     if args.cmd == "hash-password":
         from chinwag.core.auth import hash_password
 

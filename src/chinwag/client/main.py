@@ -1,0 +1,105 @@
+"""``chinwag connect``: arguments, then the terminal UI or the script mode."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import os
+import re
+import ssl
+import sys
+
+from chinwag.client.app import Chat
+from chinwag.client.connection import Connection
+from chinwag.client.protocol import Session
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 6667
+DEFAULT_TLS_PORT = 6697
+DEFAULT_ROOM = "#lobby"
+
+
+def add_connect_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("server", nargs="?", default=DEFAULT_HOST, metavar="HOST[:PORT]",
+                   help=f"IRC server (default {DEFAULT_HOST}:{DEFAULT_PORT}, {DEFAULT_TLS_PORT} with --tls)")
+    p.add_argument("--nick", help="your nick (default: asked, suggesting your login name)")
+    p.add_argument("--room", action="append", default=[], metavar="#ROOM",
+                   help=f"join this room (repeatable; default {DEFAULT_ROOM})")
+    p.add_argument("--tls", action="store_true", help="connect with TLS")
+    p.add_argument("--insecure", action="store_true", help="with --tls: accept any certificate (self-signed)")
+    p.add_argument("--password", default="", help="server password (IRC PASS)")
+    p.add_argument("--color", "--colour", choices=("auto", "always", "never"), default="auto",
+                   help="colours: auto = only on a terminal, and not when NO_COLOR is set")
+
+
+def parse_server(text: str, tls: bool = False) -> tuple[str, int]:
+    """``host``, ``host:port``, ``[v6]:port`` -> (host, port)."""
+    default = DEFAULT_TLS_PORT if tls else DEFAULT_PORT
+    if text.startswith("["):
+        host, _, rest = text[1:].partition("]")
+        port = rest[1:] if rest.startswith(":") else ""
+    elif text.count(":") == 1:
+        host, _, port = text.partition(":")
+    else:
+        host, port = text, ""
+    if port and not port.isdigit():
+        raise ValueError(f"bad port in {text!r}")
+    return host or DEFAULT_HOST, int(port) if port else default
+
+
+def tls_context(insecure: bool) -> ssl.SSLContext:
+    context = ssl.create_default_context()
+    if insecure:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+def login_name() -> str:
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):
+        return "guest"
+
+
+def user_name() -> str:
+    """The IRC user name: the login name, reduced to what any server accepts."""
+    return re.sub(r"[^A-Za-z0-9_.-]", "", login_name())[:10] or "chinwag"
+
+
+def ask_nick(default: str) -> str:
+    try:
+        answer = input(f"nick [{default}]: ").strip()
+    except EOFError:
+        answer = ""
+    return answer or default
+
+
+def connect(args: argparse.Namespace) -> int:
+    try:
+        host, port = parse_server(args.server, args.tls)
+    except ValueError as exc:
+        print(f"chinwag connect: {exc}", file=sys.stderr)
+        return 2
+    interactive = sys.stdin.isatty()
+    nick = args.nick or (ask_nick(login_name()) if interactive else login_name())
+    rooms = args.room or [DEFAULT_ROOM]
+    if args.color == "auto":
+        colour = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+    else:
+        colour = args.color == "always"
+    chat = Chat()
+    conn = Connection(
+        host, port, Session(nick, rooms), chat.on_event,
+        tls=tls_context(args.insecure) if args.tls else None,
+        user=user_name(), password=args.password,
+    )
+    chat.attach(conn)
+    if interactive:
+        from chinwag.client.ui import TerminalUI  # prompt_toolkit only when needed
+
+        return asyncio.run(TerminalUI(chat, conn, colour=colour).run())
+    from chinwag.client.script import run_script
+
+    return asyncio.run(run_script(chat, conn, sys.stdin, sys.stdout, colour=colour))
