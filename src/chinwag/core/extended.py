@@ -330,3 +330,16 @@ ExtendedEvent = (
     | ServerStats
     | Synced
 )
+
+
+def mode_string(changes: tuple[ModeChange, ...]) -> tuple[str, tuple[str, ...]]:
+    """``(+o bob, -k)`` -> ``("+o-k", ("bob", "*"))``: letters grouped by sign, then args."""
+    letters, args, sign = "", [], ""
+    for c in changes:
+        s = "+" if c.on else "-"
+        if s != sign:
+            letters, sign = letters + s, s
+        letters += c.mode
+        if c.arg is not None:
+            args.append(c.arg)
+    return letters, tuple(args)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from chinwag.config import Limits
-from chinwag.core.errors import NameError_
+from chinwag.core.errors import NameError_, PasswordMismatch
 from chinwag.core.events import (
     ChangeNick,
     Command,
@@ -41,6 +41,17 @@ from chinwag.core.events import (
     ServerShutdown,
     Who,
 )
+from chinwag.core.extended import (
+    Invited,
+    IsAway,
+    Kicked,
+    Killed,
+    ModeChanged,
+    TopicChanged,
+    TopicInfo,
+    WallopsSent,
+    mode_string,
+)
 from chinwag.core.names import casefold
 from chinwag.protocols.base import LineReader, LineTooLong, RenderCache
 from chinwag.protocols.sanitize import strip_controls
@@ -48,6 +59,7 @@ from chinwag.protocols.telnet import TelnetFilter
 
 GREETING: Final = "Welcome to chinwag! What is your name?"
 NAME_PROMPT: Final = "What is your name?"
+PASSWORD_PROMPT: Final = "This server has a password. Password?"
 QUIT_REASON: Final = "quit"
 
 
@@ -190,7 +202,12 @@ def _window(seconds: float) -> str:
 class TextProtocol:
     """One telnet/netcat connection's protocol state; no I/O."""
 
-    def __init__(self, limits: Limits, default_room: str = "#lobby", history_on_join: int = 20) -> None:
+    def __init__(
+        self, limits: Limits, default_room: str = "#lobby", history_on_join: int = 20, password_required: bool = False
+    ) -> None:
+        self.password_required = password_required
+        self._name: str | None = None  # the name, while its password is asked for
+        self._password: str | None = None  # kept for another try at the name
         self.telnet = TelnetFilter()
         self.reader = LineReader(limits.max_line)
         self.max_line = limits.max_line
@@ -232,6 +249,8 @@ class TextProtocol:
         return None
 
     def _command_for(self, line: str) -> Command | Query | None:
+        if self._name is not None:  # this line is the password, whatever it looks like
+            return self._register(line)
         if line.startswith("/") and not line.startswith("//"):
             name, _, arg = line[1:].partition(" ")
             arg = arg.strip()
@@ -249,9 +268,20 @@ class TextProtocol:
         if line.startswith("//"):
             line = line[1:]
         if self.nick is None:
-            return Register(line)
+            return self._register(line)
         room = self.require_room()
         return Say(room, line) if room else None
+
+    def _register(self, line: str) -> Command | None:
+        """The name; then, when the server has a password, the password."""
+        if not self.password_required or self._password is not None:
+            return Register(line, password=self._password or "")
+        if self._name is None:
+            self._name = line
+            self.say(PASSWORD_PROMPT)
+            return None
+        name, self._name, self._password = self._name, None, line
+        return Register(name, password=line)
 
     def require_room(self) -> str | None:
         if self.current is None:
@@ -376,6 +406,9 @@ class TextProtocol:
                 if not rooms:
                     return "* no rooms"
                 return "* rooms: " + ", ".join(f"{name} ({n})" for name, n in rooms)
+            case Failed(error) if isinstance(error, PasswordMismatch) and self.nick is None:
+                self.closing = True
+                return "error: wrong password. Goodbye."
             case Failed(error):
                 if isinstance(error, NameError_) and self.nick is None:
                     self._awaiting_name = False
@@ -383,4 +416,32 @@ class TextProtocol:
                 return f"error: {error}"
             case ServerShutdown(reason):
                 return f"* {reason}"
+            case TopicChanged(room, nick, text):
+                if not text:
+                    return f"* {nick} cleared the topic of {room}"
+                return f"* {nick} set the topic of {room} to: {strip_controls(text)}"
+            case TopicInfo(room, text, setter):
+                return f"* topic of {room}: {strip_controls(text)} (set by {setter})" if text else None
+            case Kicked(room, nick, target, reason):
+                why = f" ({strip_controls(reason)})" if reason else ""
+                if target != me:
+                    return f"* {target} was kicked from {room} by {nick}{why}"
+                self.rooms = [r for r in self.rooms if casefold(r) != casefold(room)]
+                if self.current == room:
+                    self.current = self.rooms[-1] if self.rooms else None
+                return f"* you were kicked from {room} by {nick}{why}"
+            case Invited(room, nick, target):
+                if target == me:
+                    return f"* {nick} invites you to {room} (/join {room})"
+                return f"* you invited {target} to {room}"
+            case ModeChanged(target, nick, changes) if target.startswith("#"):
+                letters, args = mode_string(changes)
+                return f"* {nick} sets mode {' '.join((letters, *args))} on {target}"
+            case IsAway(nick, message):
+                return f"* {nick} is away: {strip_controls(message)}"
+            case Killed(nick, reason):
+                self.closing = True
+                return f"* you were disconnected by {nick} ({strip_controls(reason)})"
+            case WallopsSent(nick, text):
+                return f"* wallops from {nick}: {strip_controls(text)}"
         return None

@@ -9,6 +9,7 @@ from collections.abc import Callable, Coroutine, Iterable
 from typing import Any
 
 from chinwag.config import Config
+from chinwag.core.auth import Auth
 from chinwag.core.events import (
     Command,
     Event,
@@ -24,7 +25,6 @@ from chinwag.core.events import (
     Registered,
     ServerShutdown,
 )
-from chinwag.core.auth import Auth
 from chinwag.core.hub import Hub
 from chinwag.protocols.base import Adapter, RenderCache
 from chinwag.protocols.irc.adapter import IrcInfo, IrcProtocol
@@ -68,7 +68,7 @@ class Server:
         await self._listen(
             "text",
             cfg.text_port,
-            lambda: TextProtocol(cfg.limits, cfg.default_room, cfg.history_on_join),
+            lambda: TextProtocol(cfg.limits, cfg.default_room, cfg.history_on_join, bool(cfg.password)),
         )
         irc = IrcInfo.from_config(cfg)
         await self._listen("irc", cfg.irc_port, lambda: IrcProtocol(irc))

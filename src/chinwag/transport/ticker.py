@@ -54,10 +54,12 @@ class Ticker:
         now = loop.time()
         for conn in list(self.server.connections.values()):
             adapter = conn.adapter
-            if conn.closed or not isinstance(adapter, Ticking):
+            ticking = isinstance(adapter, Ticking)
+            if conn.closed or not (ticking or adapter.closing):
                 continue
             try:
-                adapter.tick(now)
+                if isinstance(adapter, Ticking):
+                    adapter.tick(now)
                 conn._pump()
             except Exception:
                 conn.log.exception("error in periodic tick; closing this connection")

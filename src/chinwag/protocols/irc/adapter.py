@@ -103,6 +103,7 @@ from chinwag.core.extended import (
     WhoisReply,
     WhoQuery,
     WhoReply,
+    mode_string,
 )
 from chinwag.core.names import HIDDEN_HOST, is_room
 from chinwag.protocols.base import RenderCache
@@ -788,14 +789,7 @@ class IrcProtocol:
         return self._shared(cache, e, lambda: IrcMessage("TOPIC", (e.room, text), source(e.nick)))
 
     def _render_mode_changed(self, e: ModeChanged, cache: RenderCache) -> bytes:
-        letters, args, sign = "", [], ""
-        for c in e.changes:
-            s = "+" if c.on else "-"
-            if s != sign:
-                letters, sign = letters + s, s
-            letters += c.mode
-            if c.arg is not None:
-                args.append(c.arg)
+        letters, args = mode_string(e.changes)
         src = source(e.nick) if e.nick != e.target else e.nick
         return self._shared(cache, e, lambda: IrcMessage("MODE", (e.target, letters, *args), src))
 
