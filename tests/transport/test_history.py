@@ -6,11 +6,14 @@ import asyncio
 import dataclasses
 import re
 import signal
+from collections.abc import Callable
 from pathlib import Path
 
 from chinwag.config import Limits
 from chinwag.core.hub import Hub
+from chinwag.core.events import Message
 from chinwag.storage.base import open_store, room_key
+from chinwag.storage.memory import MemoryStore
 from chinwag.transport.server import Server
 from tests.conftest import Connect, LineClient, make_config
 from tests.test_cli import named, start
@@ -199,3 +202,58 @@ async def test_history_survives_a_clean_restart(tmp_path: Path) -> None:
     finally:
         proc.send_signal(signal.SIGTERM)
         assert await proc.wait() == 0
+
+
+class SlowStore(MemoryStore):
+    """Confirms messages only when told: a disk that is momentarily slow."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.holding = False
+        self.unconfirmed = 0
+        self._real_on_commit: Callable[[int], None] | None = None
+
+    def append(self, msg: Message) -> None:
+        if self._real_on_commit is None:
+            self._real_on_commit = self.on_commit
+        self.on_commit = self._count if self.holding else self._real_on_commit
+        super().append(msg)
+
+    def _count(self, n: int) -> None:
+        self.unconfirmed += n
+
+    def release(self) -> None:
+        self.holding = False
+        n, self.unconfirmed = self.unconfirmed, 0
+        assert self._real_on_commit is not None
+        self._real_on_commit(n)
+
+
+async def test_input_behind_a_delayed_registration_is_not_stranded() -> None:
+    store = SlowStore()
+    srv = Server(make_config(), store=store)
+    await srv.start()
+    try:
+        r, w = await asyncio.open_connection("127.0.0.1", srv.port())
+        alice = LineClient(r, w)
+        await alice.send("alice")
+        await alice.expect("* in #lobby")
+        store.holding = True
+        await alice.send("held until stored")
+        r2, w2 = await asyncio.open_connection("127.0.0.1", srv.port())
+        bob = LineClient(r2, w2)
+        await bob.expect("What is your name?")
+        await bob.send("bob", "hello after my name")  # one packet, then silence
+
+        async def registered() -> None:
+            while "bob" not in srv.hub.nicks:
+                await asyncio.sleep(0)
+
+        await asyncio.wait_for(registered(), 5)
+        store.release()  # the answer to bob's name goes out only now
+        assert (await alice.expect("hello after")).endswith("bob: hello after my name")
+        assert (await bob.expect("alice:")).endswith("alice: held until stored")
+        await alice.close()
+        await bob.close()
+    finally:
+        await srv.shutdown()

@@ -236,7 +236,8 @@ class TextProtocol:
             if isinstance(item, LineTooLong):
                 self.say(f"error: line too long (max {self.max_line} bytes); discarded")
                 continue
-            line = item.decode("utf-8", "replace").strip()
+            # Controls and escape sequences never enter the hub or the history.
+            line = strip_controls(item.decode("utf-8", "replace")).strip()
             if not line:
                 continue
             command = self._command_for(line)

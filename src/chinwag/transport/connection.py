@@ -129,6 +129,11 @@ class Connection(asyncio.Protocol):
         if (adapter.closing or self.at_eof) and not self.busy:
             self.close(self.close_reason)
 
+    def pump(self) -> None:
+        """Process input that is ready, unless a query holds it."""
+        if not self.closed and not self.busy:
+            self._pump()
+
     def pause(self) -> None:
         """Hold input and live messages while a query is answered."""
         self.busy = True

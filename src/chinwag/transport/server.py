@@ -64,6 +64,9 @@ class Server:
         cfg = self.config
         self.store.on_commit = self._committed
         await self.store.start()
+        last = await self.store.last_msgid()
+        if last is not None:
+            self.hub.ids.observe(last)
         self._pruner = asyncio.get_running_loop().create_task(self._prune_forever())
         await self._listen(
             "text",
@@ -138,6 +141,12 @@ class Server:
                 self._confirmed -= 1
             held.popleft()
             self._fan_out(out)
+            if len(out.to) == 1 and type(out.event) is not Message and self._loop is not None:
+                # A reply that waited here (a registration answer, an error)
+                # may be what its connection's held-back input waits for.
+                conn = self.connections.get(out.to[0])
+                if conn is not None:
+                    self._loop.call_soon(conn.pump)
 
     def _fan_out(self, out: Outbound) -> None:
         conns = self.connections
