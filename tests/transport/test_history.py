@@ -10,8 +10,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from chinwag.config import Limits
-from chinwag.core.hub import Hub
 from chinwag.core.events import Message
+from chinwag.core.hub import Hub
 from chinwag.storage.base import open_store, room_key
 from chinwag.storage.memory import MemoryStore
 from chinwag.transport.server import Server
