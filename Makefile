@@ -19,6 +19,7 @@ lint: $(STAMP)
 	$(VENV)/bin/mypy --strict src
 
 test: $(STAMP) lint
+	sh scripts/test-deps.sh
 	$(VENV)/bin/pytest
 	$(PY) -m benchmarks --smoke
 

@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import shutil
 import socket
+import subprocess
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from datetime import UTC
@@ -38,10 +39,20 @@ def free_port() -> int:
         return port
 
 
+def _which(name: str) -> str | None:
+    return shutil.which(name) or shutil.which(name, path="/usr/sbin:/usr/bin:/sbin:/bin")
+
+
 def program(name: str) -> str:
-    """Path of a test dependency; scripts/test-deps.sh (make test) installs them."""
-    found = shutil.which(name) or shutil.which(name, path="/usr/sbin:/usr/bin:/sbin:/bin")
-    assert found, f"{name} is missing: run `make test` or scripts/test-deps.sh (apt-get install {name})"
+    """Path of a test dependency, installed on the spot if missing (never skipped).
+
+    ``make test`` runs scripts/test-deps.sh first; this covers a bare ``pytest``.
+    """
+    found = _which(name)
+    if found is None:
+        subprocess.run(["sh", str(ROOT / "scripts" / "test-deps.sh")], check=True)
+        found = _which(name)
+    assert found, f"{name} is missing and scripts/test-deps.sh could not install it"
     return found
 
 
@@ -96,11 +107,11 @@ async def headless() -> AsyncIterator[MakeHeadless]:
     with contextlib.ExitStack() as stack:
 
         async def make(port: int, nick: str, rooms: Iterable[str] = ("#lobby",), *,
-                       output: Output | None = None, colour: bool = True) -> Headless:
+                       output: Output | None = None, colour: bool = True, backoff: Backoff = FAST) -> Headless:
             pipe = stack.enter_context(create_pipe_input())
             chat = Chat(Renderer(tz=UTC))
             rooms = tuple(rooms)
-            conn = Connection("127.0.0.1", port, Session(nick, rooms), chat.on_event, backoff=FAST)
+            conn = Connection("127.0.0.1", port, Session(nick, rooms), chat.on_event, backoff=backoff)
             chat.attach(conn)
             ui = TerminalUI(chat, conn, colour=colour, input=pipe, output=output or DummyOutput())
             h = Headless(ui, pipe, asyncio.create_task(ui.run()))

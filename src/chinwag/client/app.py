@@ -13,8 +13,8 @@ from datetime import UTC, datetime
 
 from chinwag.client import commands as cmd
 from chinwag.client.connection import Connection
-from chinwag.client.events import ClientEvent, Info, Joined, Kicked, Parted, Status
-from chinwag.client.protocol import casefold
+from chinwag.client.events import ClientEvent, Info, Joined, Kicked, Parted, ServerError, Status
+from chinwag.client.protocol import JOIN_FAILED, casefold
 from chinwag.client.render import Line, Renderer
 
 KEPT = "not connected: your line is kept; press Enter to send it once reconnected"
@@ -75,6 +75,10 @@ class Chat:
                 if self.current is None or casefold(room) == self._switch_to:
                     self._switch_to = None
                     self.current = room
+            case ServerError(code=code) if code in JOIN_FAILED and self._switch_to is not None:
+                self._switch_to = None  # the /join failed: back to a room we are in
+                rest = self.rooms
+                self.current = rest[-1] if rest else None
             case Parted(room=room, own=True) | Kicked(room=room, own=True):
                 if self.current is not None and casefold(room) == casefold(self.current):
                     rest = self.rooms
@@ -103,7 +107,10 @@ class Chat:
                 self.switch(room)
                 return True
             case cmd.JoinRoom(room):
+                # Current at once: the next line goes there (the server sees
+                # JOIN first); the server's spelling replaces it on Joined.
                 self._switch_to = casefold(room)
+                self.current = room
             case cmd.QuitChat(reason):
                 self.quitting = True
                 self.quit_reason = reason or "leaving"

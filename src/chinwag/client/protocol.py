@@ -64,7 +64,7 @@ _QUIET: Final = frozenset(
      "333", "353", "366", "375", "376", "396"}
 )
 # Join failures: the room is not ours to rejoin.
-_JOIN_FAILED: Final = frozenset({"403", "405", "471", "473", "474", "475", "476", "477", "479"})
+JOIN_FAILED: Final = frozenset({"403", "405", "471", "473", "474", "475", "476", "477", "479"})
 
 _RFC1459: Final = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ[]\\~", "abcdefghijklmnopqrstuvwxyz{}|^")
 _ASCII: Final = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
@@ -548,7 +548,7 @@ class ClientProtocol:
             self._emit(Info(when, "end of room list"))
         elif code == "352" and len(p) >= 8:
             self._emit(Info(when, f"{p[1]} {p[5]} ({p[2]}@{p[3]}) {p[6]} {p[7].partition(' ')[2]}"))
-        elif code in _JOIN_FAILED and len(p) >= 2:
+        elif code in JOIN_FAILED and len(p) >= 2:
             self.session.rooms.pop(self.fold(p[1]), None)
             self._error(msg)
         elif code[0] in "45" and code != "422":  # 422: no MOTD, not a failure

@@ -100,6 +100,7 @@ class TerminalUI:
             history=InMemoryHistory(),
             completer=ChatCompleter(chat),
             complete_while_typing=False,
+            erase_when_done=True,  # the sent line comes back as a chat line
             key_bindings=bindings,
             input=input,
             output=output,

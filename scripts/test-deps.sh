@@ -1,0 +1,28 @@
+#!/bin/sh
+# Programs the test suite runs for real (make test calls this; CI runs as root):
+#   ngircd  a standard IRC server, to prove `chinwag connect` is a real IRC client
+#   tmux    the end-to-end terminal test of `chinwag connect`
+set -eu
+missing=""
+for prog in ngircd tmux; do
+    if ! command -v "$prog" >/dev/null 2>&1 && [ ! -x "/usr/sbin/$prog" ]; then
+        missing="$missing $prog"
+    fi
+done
+[ -z "$missing" ] && exit 0
+echo "test-deps: installing$missing" >&2
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+# Install only: the Debian package would also start an ngircd service on port
+# 6667 (chinwag's default IRC port); a policy-rc.d of 101 forbids that.
+policy=/usr/sbin/policy-rc.d
+made_policy=""
+if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' | $sudo tee "$policy" >/dev/null
+    $sudo chmod +x "$policy"
+    made_policy=1
+fi
+cleanup() { [ -z "$made_policy" ] || $sudo rm -f "$policy"; }
+trap cleanup EXIT
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq $missing >/dev/null
