@@ -11,7 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import LineClient
+from tests.conftest import TEST_FLOOD, LineClient
+
+FLOOD_ENV = {f"CHINWAG_LIMITS__{k.upper()}": str(v) for k, v in TEST_FLOOD.items()}
 
 LISTENING = re.compile(rb"text listener on ([\d.]+):(\d+)")
 
@@ -20,7 +22,7 @@ async def start(*args: str, env: dict[str, str] | None = None) -> tuple[asyncio.
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "chinwag", "serve", "--irc-port", "0", *args,
         stderr=asyncio.subprocess.PIPE,
-        env={**os.environ, **(env or {})},
+        env={**os.environ, **FLOOD_ENV, **(env or {})},
     )
     assert proc.stderr is not None
     while True:

@@ -29,15 +29,33 @@ def run(main: Coroutine[Any, Any, int]) -> int:
     return uvloop.run(main)
 
 
+def raise_nofile_limit() -> None:
+    """Thousands of connections need thousands of descriptors: take the hard limit."""
+    try:
+        import resource
+    except ImportError:  # not POSIX
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or hard > soft:
+        target = hard if hard != resource.RLIM_INFINITY else max(soft, 1 << 20)
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        except (ValueError, OSError):
+            return
+        soft = target
+    log.info("open file limit: %d", soft)
+
+
 async def serve(config: Config) -> int:
     from chinwag.transport.server import Server
 
+    raise_nofile_limit()
     server = Server(config)
-    await server.start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    for sig in (signal.SIGINT, signal.SIGTERM):  # before the listeners: no early default death
         loop.add_signal_handler(sig, stop.set)
+    await server.start()
     await stop.wait()
     log.info("signal received, shutting down")
     await server.shutdown()

@@ -43,7 +43,16 @@ class Limits:
     kick_len: int = 255  # characters of a kick reason (KICKLEN)
     ping_interval: int = 120  # seconds of silence before the server PINGs an IRC client
     ping_timeout: int = 60  # seconds to answer that PING before "Ping timeout"
-    register_timeout: int = 60  # seconds an IRC client has to finish registering
+    register_timeout: int = 30  # seconds a client has to choose a name / finish registering
+    # Floods: a token bucket per connection. A pasted burst goes through; past
+    # flood_rate lines/s input is delayed (fake lag); with more than
+    # flood_backlog lines waiting, the client is told and disconnected.
+    flood_burst: int = 20  # lines
+    flood_rate: int = 5  # lines per second, sustained
+    flood_backlog: int = 200  # lines waiting
+    # Connections: a whole class behind one NAT must fit under max_per_ip.
+    max_connections: int = 20_000
+    max_per_ip: int = 100
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):

@@ -217,20 +217,44 @@ class TextProtocol:
         self.current: str | None = None
         self.closing = False
         self.history_on_join = history_on_join
+        self.register_timeout: float = limits.register_timeout
+        self._born: float | None = None
         self.want_history: set[str] = set()  # casefolded rooms joined by /join
-        self._queries: deque[Query] = deque()
+        self._queries: deque[Query | Quit] = deque()
         self._pending: deque[bytes | LineTooLong] = deque()
         self._awaiting_name = False  # a Register is in flight; hold further lines
         self._out: list[bytes] = [(GREETING + "\r\n").encode()]
 
     # --- input -----------------------------------------------------------
 
+    @property
+    def backlog(self) -> int:
+        return len(self._pending)
+
+    def abort(self, reason: str) -> None:
+        self.say(f"* disconnected: {reason}")
+        self._pending.clear()
+        self._queries.clear()
+        self._awaiting_name = False
+        self._queries.append(Quit(reason))
+
+    def tick(self, now: float) -> None:
+        """The transport's clock: a connection that never names itself is closed."""
+        if self._born is None:
+            self._born = now
+        elif self.nick is None and not self.closing and now - self._born >= self.register_timeout:
+            self.register_timeout = float("inf")  # once
+            self.abort(f"no name given within {int(now - self._born)} seconds")
+
     def receive_data(self, data: bytes) -> None:
         self._pending.extend(self.reader.feed(self.telnet.feed(data)))
 
     def next_command(self) -> Command | Query | None:
         if self._queries:
-            return self._queries.popleft()
+            query = self._queries.popleft()
+            if isinstance(query, Quit):
+                self.closing = True
+            return query
         while self._pending and not self._awaiting_name and not self.closing:
             item = self._pending.popleft()
             if isinstance(item, LineTooLong):

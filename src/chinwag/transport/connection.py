@@ -15,7 +15,9 @@ import logging
 import socket
 from typing import TYPE_CHECKING, Any, cast
 
-from chinwag.core.events import HistoryRequest, Message, Quit, Recall
+from chinwag.core.events import Command, HistoryRequest, Message, Query, Quit, Recall
+from chinwag.core.extended import Sync
+from chinwag.core.ratelimit import TokenBucket
 from chinwag.protocols.base import Adapter
 
 if TYPE_CHECKING:
@@ -23,6 +25,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("chinwag.conn")
 QUERIES = (Recall, HistoryRequest)
+FREE = (Quit, Sync)
 _ids = itertools.count(1)
 
 
@@ -42,6 +45,10 @@ class Connection(asyncio.Protocol):
         "busy",
         "gated",
         "at_eof",
+        "bucket",
+        "stashed",
+        "lag",
+        "ip",
     )
 
     def __init__(self, server: Server, adapter: Adapter, kind: str) -> None:
@@ -61,6 +68,11 @@ class Connection(asyncio.Protocol):
         self.busy = False
         self.gated: list[Message] | None = None
         self.at_eof = False
+        limits = server.config.limits
+        self.bucket: TokenBucket | None = TokenBucket(limits.flood_rate, limits.flood_burst)
+        self.stashed: Command | Query | None = None  # taken from the adapter, waiting for a token
+        self.lag: asyncio.TimerHandle | None = None  # set while input is delayed (fake lag)
+        self.ip = ""
 
     # --- asyncio.Protocol ------------------------------------------------
 
@@ -74,17 +86,35 @@ class Connection(asyncio.Protocol):
                 sock.setsockopt(socket.IPPROTO_TCP, lowat, self.server.config.limits.kernel_sendq)
         peer: Any = transport.get_extra_info("peername")
         self.peer = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
+        self.ip = str(peer[0]) if isinstance(peer, tuple) else self.peer
         # pause_writing() fires once the kernel stops taking our bytes and the
         # transport holds more than sendq: that is the slow-reader signal.
         transport.set_write_buffer_limits(high=self.server.config.limits.sendq)
-        self.server.attach(self)
+        refusal = self.server.attach(self)
         self.log.debug("connected from %s (%s)", self.peer, self.kind)
+        if refusal:
+            self.log.warning("refusing %s: %s", self.peer, refusal)
+            self.adapter.abort(refusal)
+            self._pump()
+            return
         self._send_local()
 
     def data_received(self, data: bytes) -> None:
         if self.closed:
             return
-        self.adapter.receive_data(data)
+        adapter = self.adapter
+        adapter.receive_data(data)
+        limits = self.server.config.limits
+        if adapter.backlog > limits.flood_backlog and not adapter.closing:
+            self.log.warning("%s: excess flood (%d lines waiting)", self.peer, adapter.backlog)
+            self.stashed = None
+            self.bucket = None
+            if self.lag is not None:
+                self.lag.cancel()
+                self.lag = None
+            adapter.abort("excess flood")
+        elif self.lag is not None:
+            return  # input waits for its token (fake lag); reading goes on to spot floods
         try:
             self._pump()
         except Exception:
@@ -107,15 +137,35 @@ class Connection(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         if exc is not None and not self.closed:
             self.close_reason = "connection reset"
+        if self.lag is not None:
+            self.lag.cancel()
+            self.lag = None
         self.closed = True
         self.out.clear()
         self.server.detach(self)
 
     # --- used by the server ----------------------------------------------
 
+    def _next(self) -> Command | Query | None:
+        """The next command, if the flood bucket has a token for it; otherwise
+        keep it, and come back when there will be one."""
+        command = self.stashed if self.stashed is not None else self.adapter.next_command()
+        self.stashed = None
+        # Quit always passes; Sync is a labeled-response marker, not input.
+        if command is None or self.bucket is None or isinstance(command, FREE) or self.bucket.take():
+            return command
+        self.stashed = command
+        if self.lag is None and self.server._loop is not None:
+            self.lag = self.server._loop.call_later(self.bucket.delay(), self._lagged)
+        return None
+
+    def _lagged(self) -> None:
+        self.lag = None
+        self.pump()
+
     def _pump(self) -> None:
         adapter = self.adapter
-        while not self.busy and (command := adapter.next_command()) is not None:
+        while not self.busy and self.lag is None and (command := self._next()) is not None:
             self._send_local()
             if isinstance(command, QUERIES):
                 self.server.query(self, command)
@@ -126,7 +176,7 @@ class Connection(asyncio.Protocol):
                 break
             self.server.dispatch(self, command)
         self._send_local()
-        if (adapter.closing or self.at_eof) and not self.busy:
+        if (adapter.closing or self.at_eof) and not self.busy and self.lag is None:
             self.close(self.close_reason)
 
     def pump(self) -> None:

@@ -47,6 +47,7 @@ class Server:
         self._confirmed = 0
         self._tasks: set[asyncio.Task[None]] = set()
         self._pruner: asyncio.Task[None] | None = None
+        self._per_ip: dict[str, int] = {}
         self.connections: dict[int, Connection] = {}
         self.listeners: list[asyncio.Server] = []
         self.addresses: dict[str, tuple[str, int]] = {}  # listener name -> bound address
@@ -92,14 +93,29 @@ class Server:
 
     # --- connections -----------------------------------------------------
 
-    def attach(self, conn: Connection) -> None:
+    def attach(self, conn: Connection) -> str:
+        """Register a new connection; return why it is refused, or ''."""
         self.connections[conn.sid] = conn
         self._all_gone.clear()
         self.hub.connect(conn.sid)
+        per_ip = self._per_ip[conn.ip] = self._per_ip.get(conn.ip, 0) + 1
+        limits = self.config.limits
+        if self.stopping:
+            return "server is shutting down"
+        if len(self.connections) > limits.max_connections:
+            return "server full"
+        if per_ip > limits.max_per_ip:
+            return f"too many connections from {conn.ip}"
+        return ""
 
     def detach(self, conn: Connection) -> None:
         if self.connections.pop(conn.sid, None) is None:
             return
+        left = self._per_ip[conn.ip] - 1
+        if left:
+            self._per_ip[conn.ip] = left
+        else:
+            del self._per_ip[conn.ip]
         nick = self.hub.nick_of(conn.sid)
         if nick is not None:
             log.info("%s left (%s)", nick, conn.close_reason)

@@ -504,6 +504,10 @@ class IrcProtocol:
 
     # --- input -------------------------------------------------------------------
 
+    @property
+    def backlog(self) -> int:
+        return len(self._lines)
+
     def receive_data(self, data: bytes) -> None:
         self._activity = True
         self.reader.feed(data)
