@@ -24,6 +24,7 @@ class Limits:
     """Security and fairness limits, validated once at load."""
 
     max_line: int = 4096  # bytes per input line, text protocol
+    max_unterminated: int = 65536  # bytes with no newline at all before a text client is cut off
     nick_len: int = 32  # characters
     room_len: int = 64  # characters, including the leading '#'
     topic_len: int = 390  # characters
@@ -53,6 +54,7 @@ class Limits:
     # Connections: a whole class behind one NAT must fit under max_per_ip.
     max_connections: int = 20_000
     max_per_ip: int = 100
+    close_linger: int = 2  # seconds to wait for a closed client's FIN before dropping it
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):

@@ -54,12 +54,13 @@ class LineReader:
     as LINE_TOO_LONG and its remaining bytes are skipped up to the next LF.
     """
 
-    __slots__ = ("max_line", "_buf", "_discarding")
+    __slots__ = ("max_line", "_buf", "_discarding", "discarded")
 
     def __init__(self, max_line: int) -> None:
         self.max_line = max_line
         self._buf = b""
         self._discarding = False
+        self.discarded = 0  # bytes skipped of the current over-long line
 
     @property
     def buffered(self) -> int:
@@ -70,8 +71,10 @@ class LineReader:
         if self._discarding:
             nl = data.find(b"\n")
             if nl < 0:
+                self.discarded += len(data)
                 return out
             self._discarding = False
+            self.discarded = 0
             data = data[nl + 1 :]
         parts = (self._buf + data).split(b"\n") if self._buf else data.split(b"\n")
         rest = parts.pop()
@@ -83,6 +86,7 @@ class LineReader:
         if len(rest) > limit + 1:  # +1: a CR may be waiting for its LF
             out.append(LINE_TOO_LONG)
             self._discarding = True
+            self.discarded = len(rest)
             rest = b""
         self._buf = rest
         return out

@@ -211,6 +211,7 @@ class TextProtocol:
         self.telnet = TelnetFilter()
         self.reader = LineReader(limits.max_line)
         self.max_line = limits.max_line
+        self.max_unterminated = limits.max_unterminated
         self.default_room = default_room
         self.nick: str | None = None
         self.rooms: list[str] = []  # joined rooms, join order; the last is newest
@@ -248,6 +249,9 @@ class TextProtocol:
 
     def receive_data(self, data: bytes) -> None:
         self._pending.extend(self.reader.feed(self.telnet.feed(data)))
+        if self.reader.discarded > self.max_unterminated and not self.closing:
+            # Not a person typing: a stream with no line ends at all.
+            self.abort(f"line too long (no newline in {self.reader.discarded} bytes)")
 
     def next_command(self) -> Command | Query | None:
         if self._queries:

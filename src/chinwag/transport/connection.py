@@ -15,7 +15,7 @@ import logging
 import socket
 from typing import TYPE_CHECKING, Any, cast
 
-from chinwag.core.events import Command, HistoryRequest, Message, Query, Quit, Recall
+from chinwag.core.events import ChatHistory, Command, HistoryRequest, Message, Query, Quit, Recall
 from chinwag.core.extended import Sync
 from chinwag.core.ratelimit import TokenBucket
 from chinwag.protocols.base import Adapter
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from chinwag.transport.server import Server
 
 log = logging.getLogger("chinwag.conn")
-QUERIES = (Recall, HistoryRequest)
+QUERIES = (Recall, HistoryRequest, ChatHistory)
 FREE = (Quit, Sync)
 _ids = itertools.count(1)
 
@@ -94,6 +94,7 @@ class Connection(asyncio.Protocol):
         self.log.debug("connected from %s (%s)", self.peer, self.kind)
         if refusal:
             self.log.warning("refusing %s: %s", self.peer, refusal)
+            self.adapter.data_to_send()  # no greeting for a refused connection
             self.adapter.abort(refusal)
             self._pump()
             return
@@ -123,6 +124,8 @@ class Connection(asyncio.Protocol):
             self.close("internal error", abort=True)
 
     def eof_received(self) -> bool:
+        if self.closed:
+            return False  # the peer finished a lingering close
         # `printf 'alice\nhello\n' | nc` may half-close before its lines are
         # handled (a query can be in flight): finish them, then close.
         self.close_reason = "connection closed"
@@ -239,4 +242,18 @@ class Connection(asyncio.Protocol):
         else:
             self.flush()
             self.closed = True
-            self.transport.close()
+            transport = self.transport
+            if self.at_eof or not transport.can_write_eof():
+                transport.close()
+                return
+            # Lingering close: send FIN after the goodbye, and drop what the
+            # peer still sends until it closes too. Closing with unread input
+            # would send RST, and the peer's kernel would discard our goodbye.
+            try:
+                transport.write_eof()
+            except OSError:  # the peer is already gone
+                transport.close()
+                return
+            loop = self.server._loop
+            if loop is not None:
+                loop.call_later(self.server.config.limits.close_linger, transport.abort)
