@@ -22,7 +22,8 @@ async def test_registration_burst_and_isupport(irc: IrcConnect) -> None:
     isupport = " ".join(line for line in burst if irc_command(line) == "005")
     for token in ("NICKLEN=32", "CHANNELLEN=64", "TOPICLEN=390", "CHANTYPES=#", "PREFIX=(ov)@+",
                   "CHANMODES=b,k,l,imnt", "CASEMAPPING=rfc1459", "LINELEN=512", "MAXTARGETS=4",
-                  "NETWORK=chinwag", "AWAYLEN=200", "KICKLEN=255"):
+                  "NETWORK=chinwag", "AWAYLEN=200", "KICKLEN=255", "CHATHISTORY=500",
+                  "MSGREFTYPES=msgid,timestamp"):
         assert token in isupport.split(" ")
     assert ":chinwag 251 alice :There are 1 users and 0 invisible on 1 servers" in burst
 
@@ -283,8 +284,8 @@ async def test_417_input_too_long_then_carry_on(irc: IrcConnect) -> None:
 async def test_cap_negotiation(irc: IrcConnect) -> None:
     c = await irc()
     await c.send("CAP LS 302", "NICK alice", "USER alice 0 * :A")
-    assert await c.line() == (":chinwag CAP * LS :away-notify batch echo-message labeled-response "
-                              "message-tags multi-prefix server-time userhost-in-names")
+    assert await c.line() == (":chinwag CAP * LS :away-notify batch draft/chathistory echo-message "
+                              "labeled-response message-tags multi-prefix server-time userhost-in-names")
     await c.send("CAP REQ :server-time bogus")
     assert await c.line() == ":chinwag CAP * NAK :server-time bogus"
     await c.send("CAP REQ :server-time echo-message", "CAP LIST", "CAP FOO")

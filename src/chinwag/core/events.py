@@ -93,7 +93,39 @@ class HistoryRequest:
     seconds: float = 0.0  # for mode "since"
 
 
-Query = Recall | HistoryRequest
+HistoryVerb = Literal["latest", "before", "after", "around", "between", "targets"]
+
+
+@dataclass(frozen=True, slots=True)
+class MsgRef:
+    """Where a ChatHistory query starts or ends: a msgid, a time in whole
+    milliseconds since the epoch, or neither (IRC's ``*``: no bound)."""
+
+    msgid: str = ""
+    ms: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.msgid and self.ms is not None:
+            raise ValueError("a message reference is a msgid or a time, not both")
+
+
+@dataclass(frozen=True, slots=True)
+class ChatHistory:
+    """IRCv3 CHATHISTORY: stored messages of one conversation relative to
+    references, or (verb "targets") the conversations with messages between
+    two times. ``target`` is a room or the other nick of a private
+    conversation; ``token`` is opaque and comes back in the answer (IRC puts
+    its label there)."""
+
+    verb: HistoryVerb
+    target: str
+    start: MsgRef
+    end: MsgRef | None = None  # for "between" and "targets"
+    limit: int = 50
+    token: str = ""
+
+
+Query = Recall | HistoryRequest | ChatHistory
 
 # --- events: hub -> clients --------------------------------------------------
 
@@ -185,6 +217,19 @@ class History:
     seconds: float = 0.0
 
 
+@dataclass(frozen=True, slots=True)
+class ChatHistoryReply:
+    """The answer to one ChatHistory query, for its requester only: messages
+    oldest first, or (verb "targets") (target, time of its latest message)
+    pairs, or an ``error`` code (IRCv3 standard-reply codes such as
+    INVALID_TARGET or MESSAGE_ERROR)."""
+
+    query: ChatHistory
+    messages: tuple[Message, ...] = ()
+    targets: tuple[tuple[str, float], ...] = ()
+    error: str = ""
+
+
 Event = (
     Registered
     | Joined
@@ -198,6 +243,7 @@ Event = (
     | ServerShutdown
     | ExtendedEvent
     | History
+    | ChatHistoryReply
 )
 
 

@@ -11,6 +11,8 @@ from typing import Any
 from chinwag.config import Config
 from chinwag.core.auth import Auth
 from chinwag.core.events import (
+    ChatHistory,
+    ChatHistoryReply,
     Command,
     Event,
     History,
@@ -30,6 +32,7 @@ from chinwag.protocols.base import Adapter, RenderCache
 from chinwag.protocols.irc.adapter import IrcInfo, IrcProtocol
 from chinwag.protocols.text import TextProtocol
 from chinwag.storage.base import HistoryStore, open_store, room_key
+from chinwag.transport import chathistory
 from chinwag.transport.connection import Connection
 from chinwag.transport.ticker import Ticker, tick_period
 
@@ -200,12 +203,15 @@ class Server:
         finally:
             conn.resume(shown)
 
-    async def _histories(self, conn: Connection, query: Query) -> list[History]:
+    async def _histories(self, conn: Connection, query: Query) -> list[History] | list[ChatHistoryReply]:
         store, cfg = self.store, self.config
         nick = self.hub.nick_of(conn.sid)
         if nick is None:
             return []
         await store.flush()  # what was delivered before the query is in the answer
+        if isinstance(query, ChatHistory):
+            reply = await chathistory.answer(self.hub, store, conn.sid, query, cfg.history_max)
+            return [reply] if reply is not None else []
         if isinstance(query, Recall):
             departed = await store.departure(nick)
             rooms = departed[0] if departed else query.rooms

@@ -23,13 +23,15 @@ delivers them later (messages wait for the history store).
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import logging
+import re
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import Enum
 from typing import Any, Final
 
@@ -47,14 +49,18 @@ from chinwag.core.errors import (
 )
 from chinwag.core.events import (
     ChangeNick,
+    ChatHistory,
+    ChatHistoryReply,
     Command,
     Event,
     Failed,
+    HistoryVerb,
     Join,
     Joined,
     Left,
     Members,
     Message,
+    MsgRef,
     NickChanged,
     Part,
     Parted,
@@ -114,8 +120,6 @@ from chinwag.protocols.irc.message import Message as IrcMessage
 
 log = logging.getLogger("chinwag.irc")
 
-#: Offered in CAP LS once CHATHISTORY is wired to the history store.
-HISTORY_CAP: Final = "draft/chathistory"
 USER_MODES: Final = "iow"
 ROOM_MODES: Final = "biklmnotv"
 ROOM_MODES_WITH_ARG: Final = "bklov"
@@ -136,7 +140,7 @@ class IrcInfo:
 
     @classmethod
     def from_config(cls, config: Config, now: float | None = None) -> IrcInfo:
-        tokens = N.isupport_tokens(config.limits, config.network)
+        tokens = N.isupport_tokens(config.limits, config.network, config.history_max)
         groups = tuple(tuple(tokens[i : i + 13]) for i in range(0, len(tokens), 13))
         created = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(now))
         motd = tuple(config.motd.splitlines()) if config.motd.strip() else ()
@@ -168,7 +172,7 @@ REGISTRATION: Final[dict[tuple[Reg, str], Reg]] = {
 
 # --- verbs: a declarative table ------------------------------------------------------------
 
-Builder = Callable[["IrcProtocol", IrcMessage], Iterable[Command]]
+Builder = Callable[["IrcProtocol", IrcMessage], Iterable[Command | ChatHistory]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -380,6 +384,67 @@ def _tagmsg(p: IrcProtocol, m: IrcMessage) -> Iterable[Command]:
     return ()  # client-only tags (typing, reactions) are not relayed yet
 
 
+_HISTORY_VERBS: Final[dict[str, HistoryVerb]] = {
+    "LATEST": "latest", "BEFORE": "before", "AFTER": "after", "AROUND": "around", "BETWEEN": "between",
+    "TARGETS": "targets",
+}
+_MSGID: Final = re.compile(r"[0-9a-f]{16}")
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def parse_msgref(param: str, star: bool = False) -> MsgRef | None:
+    """``msgid=...``, ``timestamp=YYYY-MM-DDThh:mm:ss.sssZ`` or (if ``star``) ``*``; None if invalid."""
+    if star and param == "*":
+        return MsgRef()
+    kind, _, value = param.partition("=")
+    if kind == "msgid" and _MSGID.fullmatch(value):
+        return MsgRef(msgid=value)
+    if kind == "timestamp":
+        try:
+            when = datetime.fromisoformat(value)
+        except ValueError:
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        return MsgRef(ms=(when - _EPOCH) // timedelta(milliseconds=1))
+    return None
+
+
+def _chathistory(p: IrcProtocol, m: IrcMessage) -> Iterable[ChatHistory]:
+    """CHATHISTORY <verb> <target> <ref> [<ref>] <limit>, or TARGETS <time> <time> <limit>.
+
+    Malformed requests are answered here with FAIL; whether the target may be
+    read is the server's to say (it answers INVALID_TARGET).
+    """
+    params = m.params
+    name = params[0].upper() if params else ""
+    verb = _HISTORY_VERBS.get(name)
+    if verb is None:
+        p.fail("UNKNOWN_COMMAND", name or "*", reason="Unknown command")
+        return ()
+    # (target?, number of references, parameters needed)
+    has_target = verb != "targets"
+    nrefs = 2 if verb in ("between", "targets") else 1
+    need = 1 + has_target + nrefs + 1
+    if len(params) < need:
+        p.fail("NEED_MORE_PARAMS", name, reason="Missing parameters")
+        return ()
+    target = params[1] if has_target else ""
+    texts = params[1 + has_target : 1 + has_target + nrefs]
+    refs = [parse_msgref(text, star=verb == "latest" and i == 0) for i, text in enumerate(texts)]
+    for text, ref in zip(texts, refs, strict=True):
+        if ref is None or (verb == "targets" and ref.ms is None):  # TARGETS takes times only
+            p.fail("INVALID_PARAMS", name, text, reason="Invalid message reference")
+            return ()
+    limit = params[need - 1]
+    if not (limit.isascii() and limit.isdigit() and int(limit) > 0):
+        p.fail("INVALID_PARAMS", name, limit, reason="Invalid limit")
+        return ()
+    start, end = refs[0], refs[1] if nrefs == 2 else None
+    assert start is not None
+    return (ChatHistory(verb, target, start, end, int(limit)),)
+
+
 VERBS: Final[dict[str, Verb]] = {
     "CAP": Verb(1, _cap, registered=False),
     "PASS": Verb(1, _pass, registered=False),
@@ -393,6 +458,7 @@ VERBS: Final[dict[str, Verb]] = {
     "PRIVMSG": Verb(0, _privmsg),  # 411/412 instead of 461
     "NOTICE": Verb(0, _notice),
     "TAGMSG": Verb(1, _tagmsg),
+    "CHATHISTORY": Verb(0, _chathistory),  # FAIL ... NEED_MORE_PARAMS instead of 461
     "TOPIC": Verb(1, _topic),
     "NAMES": Verb(0, _names),
     "LIST": Verb(0, _list),
@@ -471,6 +537,12 @@ def split_utf8(text: str, budget: int) -> list[str]:
 _tokens = itertools.count(1)
 
 
+def _in_batch(line: bytes, ref: str) -> bytes:
+    """``line`` with ``batch=ref`` first among its tags."""
+    tag = f"batch={ref}".encode()
+    return b"@" + tag + b";" + line[1:] if line.startswith(b"@") else b"@" + tag + b" " + line
+
+
 class IrcProtocol:
     """One IRC connection's protocol state; no I/O, no clock (see ``tick``)."""
 
@@ -488,7 +560,7 @@ class IrcProtocol:
         self.caps: frozenset[str] = frozenset()
         self.lookups: deque[str] = deque()  # ISON / USERHOST, answered in order
         self._lines: deque[IrcMessage | InvalidMessage | InputTooLong] = deque()
-        self._queue: deque[Command] = deque()
+        self._queue: deque[Command | ChatHistory] = deque()
         self._out: list[bytes] = []
         self._variant: tuple[type, bool, bool] = (IrcProtocol, False, False)
         self._burst = False  # the first ServerStats after 001 completes the welcome
@@ -513,7 +585,7 @@ class IrcProtocol:
         self.reader.feed(data)
         self._lines.extend(self.reader.messages())
 
-    def next_command(self) -> Command | None:
+    def next_command(self) -> Command | ChatHistory | None:
         while not self.closing:
             if self._queue:
                 command = self._queue.popleft()
@@ -543,11 +615,17 @@ class IrcProtocol:
         if not commands:
             self._finish_label(label, local)
             return
+        if len(commands) == 1 and isinstance(commands[0], ChatHistory):
+            # Answered by one ChatHistoryReply that carries the label back: no
+            # barriers, whose capture would also catch live traffic released
+            # when the query ends.
+            self._queue.append(dataclasses.replace(commands[0], token=label))
+            return
         token = f"L{next(_tokens)}"
         self._labels[token] = (label, local)
         self._queue.extend([Sync(token + "+"), *commands, Sync(token + "-")])
 
-    def _run(self, msg: IrcMessage) -> Iterable[Command]:
+    def _run(self, msg: IrcMessage) -> Iterable[Command | ChatHistory]:
         verb = VERBS.get(msg.command)
         try:
             if verb is None:
@@ -645,6 +723,10 @@ class IrcProtocol:
         code, params = N.error_params(error, self.nick or "*")
         self.reply(IrcMessage(code, params, self.info.server_name))
 
+    def fail(self, code: str, *context: str, reason: str) -> None:
+        """An IRCv3 standard reply: FAIL CHATHISTORY <code> <context...> :<reason>."""
+        self.reply(IrcMessage("FAIL", ("CHATHISTORY", code, *context, reason), self.info.server_name))
+
     def send_error(self, text: str) -> None:
         self.reply(IrcMessage("ERROR", (text,)))
 
@@ -679,7 +761,9 @@ class IrcProtocol:
             return
         ref = f"b{next(_tokens)}"
         out = [IrcMessage("BATCH", ("+" + ref, "labeled-response"), server, {"label": label})]
-        out += [IrcMessage(m.command, m.params, m.source, {**m.tags, "batch": ref}) for m in msgs]
+        # Lines already inside a batch of their own (CHATHISTORY) keep its tag.
+        out += [m if "batch" in m.tags else IrcMessage(m.command, m.params, m.source, {**m.tags, "batch": ref})
+                for m in msgs]
         out.append(IrcMessage("BATCH", ("-" + ref,), server))
         self._out.extend(m.to_bytes() for m in out)
 
@@ -768,6 +852,39 @@ class IrcProtocol:
         self._burst = True
         self._queue.appendleft(Stats())  # LUSERS, then the MOTD, finish the welcome
         return self.data_to_send()
+
+    def _render_chathistory(self, e: ChatHistoryReply, cache: RenderCache) -> bytes:
+        """A ``chathistory`` batch (or ``draft/chathistory-targets``); plain lines
+        without the batch cap; FAIL for an error. Labeled if the query was."""
+        q = e.query
+        server = self.info.server_name
+        verb = q.verb.upper()
+        lines: list[bytes] = []
+        if e.error:
+            context = (verb, q.target) if q.target else (verb,)
+            lines.append(IrcMessage("FAIL", ("CHATHISTORY", e.error, *context, "Messages could not be retrieved"),
+                                    server).to_bytes())
+        else:
+            ref = f"h{next(_tokens)}" if C.BATCH in self.caps else ""
+            if q.verb == "targets":
+                kind: tuple[str, ...] = ("draft/chathistory-targets",)
+                tags = {"batch": ref} if ref else {}
+                for name, ts in e.targets:
+                    lines.append(IrcMessage("CHATHISTORY", ("TARGETS", name, iso_time(ts)), server, tags).to_bytes())
+            else:
+                kind = ("chathistory", q.target)
+                for m in e.messages:
+                    data = self._format_message(m)
+                    if ref:  # tag every line of it (a long message is several)
+                        data = b"\r\n".join(_in_batch(line, ref) for line in data.split(b"\r\n") if line) + b"\r\n"
+                    lines.append(data)
+            if ref:
+                lines.insert(0, IrcMessage("BATCH", ("+" + ref, *kind), server).to_bytes())
+                lines.append(IrcMessage("BATCH", ("-" + ref,), server).to_bytes())
+        if q.token and C.LABELED_RESPONSE in self.caps:
+            self._finish_label(q.token, lines)
+            return self.data_to_send()
+        return b"".join(lines)
 
     def _render_joined(self, e: Joined, cache: RenderCache) -> bytes:
         return self._shared(cache, e, lambda: IrcMessage("JOIN", (e.room,), source(e.nick)))
@@ -989,4 +1106,5 @@ _RENDERERS: Final[dict[type, Callable[[IrcProtocol, Any, RenderCache], bytes]]] 
     LookupReply: IrcProtocol._render_lookup,
     ServerStats: IrcProtocol._render_stats,
     Synced: IrcProtocol._render_synced,
+    ChatHistoryReply: IrcProtocol._render_chathistory,
 }

@@ -1,7 +1,7 @@
 """IRCv3 capabilities chinwag offers, and CAP REQ's all-or-nothing rule.
 
-``draft/chathistory`` is not offered yet: it is advertised once CHATHISTORY is
-served from the history store (see adapter.py, ``HISTORY_CAP``).
+``draft/chathistory`` is offered because CHATHISTORY is served from the history
+store; ``draft/event-playback`` is not (history holds messages only).
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from typing import Final
 
 AWAY_NOTIFY: Final = "away-notify"
 BATCH: Final = "batch"
+CHATHISTORY: Final = "draft/chathistory"
 ECHO_MESSAGE: Final = "echo-message"
 LABELED_RESPONSE: Final = "labeled-response"
 MESSAGE_TAGS: Final = "message-tags"
@@ -20,6 +21,7 @@ USERHOST_IN_NAMES: Final = "userhost-in-names"
 SUPPORTED: Final = (
     AWAY_NOTIFY,
     BATCH,
+    CHATHISTORY,
     ECHO_MESSAGE,
     LABELED_RESPONSE,
     MESSAGE_TAGS,

@@ -126,9 +126,15 @@ def error_params(error: ChatError, nick: str) -> tuple[str, tuple[str, ...]]:
     return code, (nick, error.subject, reason)
 
 
-def isupport_tokens(limits: Limits, network: str) -> list[str]:
-    """The 005 tokens, from the one Limits block (so clients see the real limits)."""
+def isupport_tokens(limits: Limits, network: str, history_max: int = 0) -> list[str]:
+    """The 005 tokens, from the one Limits block (so clients see the real limits).
+
+    ``history_max`` (the config's most messages per history request) is
+    CHATHISTORY's limit; 0 leaves CHATHISTORY out.
+    """
     t = limits.max_targets
+    history = [f"CHATHISTORY={history_max}"] if history_max > 0 else []
+    refs = ["MSGREFTYPES=msgid,timestamp"] if history_max > 0 else []
     return [
         f"AWAYLEN={limits.away_len}",
         f"CASEMAPPING={CASEMAPPING}",
@@ -136,11 +142,13 @@ def isupport_tokens(limits: Limits, network: str) -> list[str]:
         "CHANMODES=b,k,l,imnt",
         f"CHANNELLEN={limits.room_len}",
         "CHANTYPES=#",
+        *history,
         f"KICKLEN={limits.kick_len}",
         f"LINELEN={limits.irc_line}",
         f"MAXLIST=b:{limits.max_bans}",
         f"MAXTARGETS={t}",
         f"MODES={limits.max_modes}",
+        *refs,
         f"NETWORK={network}",
         f"NICKLEN={limits.nick_len}",
         "PREFIX=(ov)@+",

@@ -1,0 +1,81 @@
+"""Answering CHATHISTORY from the history store, with access control.
+
+Who may read what (the spec leaves it to the server):
+
+* a room's history: only its current members (someone who left, was kicked
+  or never joined gets INVALID_TARGET, the same answer as for a room that
+  does not exist, so nothing is revealed);
+* a private conversation: only its two parties, by name: the requester's
+  conversation with the nick given (``private_key(requester, other)``).
+  chinwag has no accounts, so whoever holds a name now reads that name's
+  private history, as catch-up for a returning name already does.
+
+TARGETS lists only those conversations.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from chinwag.core.errors import ChatError
+from chinwag.core.events import ChatHistory, ChatHistoryReply
+from chinwag.core.hub import Hub
+from chinwag.core.names import casefold, is_room, validate_nick
+from chinwag.storage.base import HistoryStore, private_key, private_parties, room_key
+from chinwag.storage.chathistory import ms, select
+
+log = logging.getLogger("chinwag.server")
+
+
+def _key(hub: Hub, sid: int, nick: str, target: str) -> str | None:
+    """The store key of ``target`` if ``nick`` may read it, else None."""
+    if is_room(target):
+        key = room_key(target)
+        return key if key in (room_key(r) for r in hub.rooms_of(sid)) else None
+    try:
+        validate_nick(target, hub.limits.nick_len)
+    except ChatError:
+        return None
+    return private_key(nick, target)
+
+
+async def answer(hub: Hub, store: HistoryStore, sid: int, q: ChatHistory, most: int) -> ChatHistoryReply | None:
+    """Answer ``q`` for session ``sid`` (None if it is no longer registered);
+    at most ``most`` messages or targets."""
+    nick = hub.nick_of(sid)
+    if nick is None:
+        return None
+    limit = min(q.limit, most)
+    try:
+        if q.verb == "targets":
+            return ChatHistoryReply(q, targets=await _targets(hub, store, sid, nick, q, limit))
+        key = _key(hub, sid, nick, q.target)
+        if key is None:
+            return ChatHistoryReply(q, error="INVALID_TARGET")
+        return ChatHistoryReply(q, tuple(await select(store, key, q, limit)))
+    except Exception:
+        log.exception("CHATHISTORY %s %s failed", q.verb, q.target)
+        return ChatHistoryReply(q, error="MESSAGE_ERROR")
+
+
+async def _targets(
+    hub: Hub, store: HistoryStore, sid: int, nick: str, q: ChatHistory, limit: int
+) -> tuple[tuple[str, float], ...]:
+    if q.start.ms is None or q.end is None or q.end.ms is None:
+        return ()
+    lo, hi = sorted((q.start.ms, q.end.ms))
+    rooms = {room_key(r): r for r in hub.rooms_of(sid)}
+    found = await store.targets(q.start.ms / 1000, q.end.ms / 1000, limit, keys=rooms, nick=nick)
+    me = casefold(nick)
+    out = []
+    for key, ts in found:
+        if not lo < ms(ts) < hi:  # the bounds are whole milliseconds, as the client saw them
+            continue
+        parties = private_parties(key)
+        if parties is None:
+            out.append((rooms.get(key, key), ts))
+        else:
+            other = parties[1] if parties[0] == me else parties[0]
+            online = hub.nicks.get(other)
+            out.append((hub.nick_of(online) or other if online is not None else other, ts))
+    return tuple(out)
