@@ -2,9 +2,10 @@
 # Programs the test suite runs for real (make test calls this; CI runs as root):
 #   ngircd  a standard IRC server, to prove `chinwag connect` is a real IRC client
 #   tmux    the end-to-end terminal test of `chinwag connect`
+#   ii      a standard IRC client, to prove chinwag's IRC listener serves real clients
 set -eu
 missing=""
-for prog in ngircd tmux; do
+for prog in ngircd tmux ii; do
     if ! command -v "$prog" >/dev/null 2>&1 && [ ! -x "/usr/sbin/$prog" ]; then
         missing="$missing $prog"
     fi
