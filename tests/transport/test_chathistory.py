@@ -9,11 +9,13 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import pytest
 
+from chinwag.core.events import Message
 from chinwag.core.hub import Hub
+from chinwag.storage.memory import MemoryStore
 from chinwag.transport.server import Server
 from tests.conftest import IrcClient, irc_command, make_config
 
@@ -281,3 +283,55 @@ async def test_live_message_during_query_is_seen_once(hist: tuple[Server, Clock,
     said = [line.rsplit(" :", 1)[1] for line in seen if irc_command(line) == "PRIVMSG"]
     assert said.count("racing") == 1
     assert said[-1] == "after"
+
+
+# --- local replies wait behind hub output held for the store --------------------------
+
+
+class SlowStore(MemoryStore):
+    """Commits only when the test says so (as SQLite commits a moment later)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.pending = 0
+        self.confirm: Callable[[int], None] | None = None
+
+    def append(self, msg: Message) -> None:
+        self.confirm, self.on_commit = self.on_commit, None
+        try:
+            super().append(msg)
+        finally:
+            self.on_commit = self.confirm
+        self.pending += 1
+
+    def release(self) -> None:
+        count, self.pending = self.pending, 0
+        if count and self.on_commit is not None:
+            self.on_commit(count)
+
+    async def flush(self) -> None:
+        self.release()
+
+
+async def test_pong_does_not_overtake_a_message_waiting_for_the_store() -> None:
+    store = SlowStore()
+    srv = Server(make_config(), store=store)
+    await srv.start()
+    clients: list[IrcClient] = []
+    try:
+        alice = await join(srv, clients, "alice", caps=("echo-message",))
+        await alice.send("PRIVMSG #dev :first", "PING :after-first")
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 5
+        while len(srv._held) < 2:  # the message, then the PONG behind it
+            assert loop.time() < deadline, "the server never held the message and the PONG"
+            await asyncio.sleep(0.01)
+        store.release()
+        assert await alice.line() == ":alice!alice@chinwag PRIVMSG #dev :first"
+        assert await alice.line() == ":chinwag PONG chinwag after-first"
+        await alice.send("QUIT :bye")  # a goodbye is never held back (the connection closes)
+        assert (await alice.closed())[-1] == "ERROR :Closing Link: alice (Quit: bye)"
+    finally:
+        for c in clients:
+            await c.close()
+        await srv.shutdown()

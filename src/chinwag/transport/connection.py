@@ -211,7 +211,7 @@ class Connection(asyncio.Protocol):
     def _send_local(self) -> None:
         data = self.adapter.data_to_send()
         if data:
-            self.enqueue(data)
+            self.server.send_local(self, data)
 
     def enqueue(self, data: bytes) -> None:
         if self.closed or not data:

@@ -46,7 +46,9 @@ class Server:
         self.store = store or open_store(config.db)
         # Messages wait here until the store confirms them (on_commit); events
         # behind a waiting message wait too, so everyone sees one order.
-        self._held: deque[Outbound] = deque()
+        # A connection's local replies (PONG, 461...) queue here too while
+        # output for it is held, so they never overtake it (send_local).
+        self._held: deque[Outbound | tuple[Connection, bytes]] = deque()
         self._confirmed = 0
         self._tasks: set[asyncio.Task[None]] = set()
         self._pruner: asyncio.Task[None] | None = None
@@ -154,6 +156,10 @@ class Server:
         held = self._held
         while held:
             out = held[0]
+            if isinstance(out, tuple):
+                held.popleft()
+                out[0].enqueue(out[1])
+                continue
             if type(out.event) is Message:
                 if not self._confirmed:
                     return
@@ -166,6 +172,19 @@ class Server:
                 conn = self.connections.get(out.to[0])
                 if conn is not None:
                     self._loop.call_soon(conn.pump)
+
+    def send_local(self, conn: Connection, data: bytes) -> None:
+        """Output a connection's adapter made itself (PONG, 461...): it waits
+        behind held output for the same connection, so it never overtakes it.
+        (Local output is rare, so the scan is cheap; a closing connection's
+        goodbye never waits, as it would be lost.)"""
+        held, sid = self._held, conn.sid
+        if held and not (conn.adapter.closing or conn.at_eof) and any(
+            out[0] is conn if isinstance(out, tuple) else sid in out.to for out in reversed(held)
+        ):
+            held.append((conn, data))
+        else:
+            conn.enqueue(data)
 
     def _fan_out(self, out: Outbound) -> None:
         conns = self.connections
