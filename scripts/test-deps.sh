@@ -3,9 +3,10 @@
 #   ngircd  a standard IRC server, to prove `chinwag connect` is a real IRC client
 #   tmux    the end-to-end terminal test of `chinwag connect`
 #   ii      a standard IRC client, to prove chinwag's IRC listener serves real clients
+#   chromium  the browser tests of the web client (driven by Playwright, a dev extra)
 set -eu
 missing=""
-for prog in ngircd tmux ii; do
+for prog in ngircd tmux ii chromium; do
     if ! command -v "$prog" >/dev/null 2>&1 && [ ! -x "/usr/sbin/$prog" ]; then
         missing="$missing $prog"
     fi

@@ -76,7 +76,7 @@ TEST_FLOOD = {"flood_burst": 100_000, "flood_backlog": 100_000}
 
 
 def make_config(**limits: int) -> Config:
-    return Config(host="127.0.0.1", text_port=0, irc_port=0, db=":memory:", shutdown_grace=2.0,
+    return Config(host="127.0.0.1", text_port=0, irc_port=0, web_port=0, db=":memory:", shutdown_grace=2.0,
                   limits=dataclasses.replace(Limits(), **{**TEST_FLOOD, **limits}))
 
 

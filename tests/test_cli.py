@@ -20,7 +20,7 @@ LISTENING = re.compile(rb"text listener on ([\d.]+):(\d+)")
 
 async def start(*args: str, env: dict[str, str] | None = None) -> tuple[asyncio.subprocess.Process, int]:
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "chinwag", "serve", "--irc-port", "0", *args,
+        sys.executable, "-m", "chinwag", "serve", "--irc-port", "0", "--web-port", "0", *args,
         stderr=asyncio.subprocess.PIPE,
         env={**os.environ, **FLOOD_ENV, **(env or {})},
     )

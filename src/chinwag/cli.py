@@ -71,6 +71,7 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--host", help="address to bind (default 127.0.0.1; 0.0.0.0 for a LAN)")
     s.add_argument("--text-port", type=int, help="telnet/netcat port (default 2626; 0 = any)")
     s.add_argument("--irc-port", type=int, help="IRC port (default 6667; 0 = any)")
+    s.add_argument("--web-port", type=int, help="web client and IRC over WebSocket port (default 8080; 0 = any)")
     s.add_argument("--db", help="history database path (default chinwag.db)")
     s.add_argument("--log-level", type=str.upper, choices=LOG_LEVELS)
     sub.add_parser("hash-password", help="read a password on stdin, print a hash for the config file")
@@ -105,6 +106,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "host": args.host,
                 "text_port": args.text_port,
                 "irc_port": args.irc_port,
+                "web_port": args.web_port,
                 "db": args.db,
                 "log_level": args.log_level,
             },

@@ -94,6 +94,11 @@ class Config:
     retain_messages: int = 100_000  # per room or conversation (0: no cap)
     retain_days: float = 90.0  # (0: keep forever)
     prune_interval: float = 600.0  # seconds between background prunes
+    # The web client and IRC over WebSocket (/irc) on one HTTP port.
+    web_port: int = 8080
+    # Origins (scheme://host[:port]) whose pages may open /irc; "*" allows any.
+    # Empty: the page's origin must be this server itself (Origin host = Host).
+    web_origins: tuple[str, ...] = ()
     limits: Limits = field(default_factory=Limits)
 
     def __post_init__(self) -> None:
@@ -117,6 +122,15 @@ class Config:
                 raise ConfigError(f"{name} must be >= 0")
         if self.prune_interval <= 0:
             raise ConfigError("prune_interval must be > 0")
+        if not 0 <= self.web_port <= 65535:
+            raise ConfigError(f"web_port must be 0..65535, got {self.web_port}")
+        origins = self.web_origins
+        if isinstance(origins, str) or not all(isinstance(o, str) for o in origins):
+            raise ConfigError("web_origins must be a list of origins like \"https://chat.example.org\"")
+        for origin in origins:
+            if origin != "*" and not origin.startswith(("http://", "https://")):
+                raise ConfigError(f"web_origins: {origin!r} is not http(s)://host[:port] or \"*\"")
+        object.__setattr__(self, "web_origins", tuple(o.rstrip("/").lower() for o in origins))
 
 
 def _check_secrets(password: object, operators: object) -> None:
@@ -144,6 +158,8 @@ _LIMIT_KEYS = {f.name for f in dataclasses.fields(Limits)}
 
 def _coerce(name: str, raw: Any, like: Any) -> Any:
     """Convert env strings to the type of the default they replace."""
+    if isinstance(raw, str) and isinstance(like, tuple):  # a list: comma-separated
+        return tuple(item.strip() for item in raw.split(",") if item.strip())
     if isinstance(raw, str) and not isinstance(like, str):
         try:
             return type(like)(raw)

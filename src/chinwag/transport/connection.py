@@ -29,6 +29,21 @@ FREE = (Quit, Sync)
 _ids = itertools.count(1)
 
 
+def tune_socket(transport: asyncio.BaseTransport, kernel_sendq: int) -> tuple[str, str]:
+    """TCP_NODELAY, and TCP_NOTSENT_LOWAT so that a slow reader shows up in the
+    transport's buffer (sendq) instead of the kernel's; return (peer, ip)."""
+    sock = transport.get_extra_info("socket")
+    if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        lowat = getattr(socket, "TCP_NOTSENT_LOWAT", None)
+        if lowat is not None:
+            sock.setsockopt(socket.IPPROTO_TCP, lowat, kernel_sendq)
+    peer: Any = transport.get_extra_info("peername")
+    if isinstance(peer, tuple):
+        return f"{peer[0]}:{peer[1]}", str(peer[0])
+    return str(peer), str(peer)
+
+
 class Connection(asyncio.Protocol):
     __slots__ = (
         "server",
@@ -78,15 +93,7 @@ class Connection(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport = cast(asyncio.Transport, transport)
-        sock = transport.get_extra_info("socket")
-        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            lowat = getattr(socket, "TCP_NOTSENT_LOWAT", None)
-            if lowat is not None:
-                sock.setsockopt(socket.IPPROTO_TCP, lowat, self.server.config.limits.kernel_sendq)
-        peer: Any = transport.get_extra_info("peername")
-        self.peer = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
-        self.ip = str(peer[0]) if isinstance(peer, tuple) else self.peer
+        self.peer, self.ip = tune_socket(transport, self.server.config.limits.kernel_sendq)
         # pause_writing() fires once the kernel stops taking our bytes and the
         # transport holds more than sendq: that is the slow-reader signal.
         transport.set_write_buffer_limits(high=self.server.config.limits.sendq)
@@ -192,7 +199,7 @@ class Connection(asyncio.Protocol):
         self.busy = True
         self.gated = []
         if self.transport is not None and not self.closed and not self.at_eof:
-            self.transport.pause_reading()
+            self._reading(False)
 
     def resume(self, shown: set[str]) -> None:
         """Release held messages not already shown in the answer, then input."""
@@ -205,8 +212,16 @@ class Connection(asyncio.Protocol):
         if self.closed or self.transport is None:
             return
         if not self.at_eof:
-            self.transport.resume_reading()
+            self._reading(True)
         self._pump()
+
+    def _reading(self, on: bool) -> None:
+        """Flow control of the input: the socket's own here (WebSocket overrides it)."""
+        assert self.transport is not None
+        if on:
+            self.transport.resume_reading()
+        else:
+            self.transport.pause_reading()
 
     def _send_local(self) -> None:
         data = self.adapter.data_to_send()

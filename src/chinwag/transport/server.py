@@ -35,6 +35,7 @@ from chinwag.storage.base import HistoryStore, open_store, room_key
 from chinwag.transport import chathistory
 from chinwag.transport.connection import Connection
 from chinwag.transport.ticker import Ticker, tick_period
+from chinwag.transport.web import WebListener
 
 log = logging.getLogger("chinwag.server")
 
@@ -55,6 +56,7 @@ class Server:
         self._per_ip: dict[str, int] = {}
         self.connections: dict[int, Connection] = {}
         self.listeners: list[asyncio.Server] = []
+        self.web: WebListener | None = None  # HTTP: the web client and IRC over WebSocket
         self.addresses: dict[str, tuple[str, int]] = {}  # listener name -> bound address
         self._dirty: list[Connection] = []
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -81,6 +83,9 @@ class Server:
         )
         irc = IrcInfo.from_config(cfg)
         await self._listen("irc", cfg.irc_port, lambda: IrcProtocol(irc))
+        self.web = WebListener(self, lambda: IrcProtocol(irc))
+        self.addresses["web"] = address = await self.web.start(cfg.host, cfg.web_port)
+        log.info("web listener on %s:%d", *address)
         self.ticker.start()
 
     async def _listen(self, name: str, port: int, make: Callable[[], Adapter]) -> None:
@@ -319,6 +324,8 @@ class Server:
                 conn.close(reason, abort=True)
         for listener in self.listeners:
             await listener.wait_closed()
+        if self.web is not None:
+            await self.web.stop()
         self.ticker.stop()
         if self._pruner is not None:
             self._pruner.cancel()

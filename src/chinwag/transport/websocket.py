@@ -1,0 +1,149 @@
+"""IRC over WebSocket (the IRCv3 WebSocket binding): one IRC line per message.
+
+:class:`WsConnection` is a :class:`~chinwag.transport.connection.Connection`
+whose bytes travel in WebSocket messages instead of a TCP stream; everything
+else (flood control, query gating, sendq, the once-per-tick flush, shutdown) is
+the shared Connection code. Only three things differ:
+
+* input: each message is one IRC line "without trailing \\r or \\n"; it is
+  handed to the IRC adapter with a line ending, as if it came from a socket;
+* output: the adapter's CRLF-terminated lines become one frame each, built here
+  (RFC 6455 5.2, server frames are unmasked) and written to the TCP transport
+  together, once per tick, as a TCP connection writes its lines;
+* flow control: reading pauses by not taking messages from aiohttp's queue.
+
+No per-message compression is negotiated: for broadcast traffic it costs about
+half as much CPU again and twice the memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import struct
+from typing import TYPE_CHECKING, Final
+
+from aiohttp import WSMsgType, web
+
+from chinwag.protocols.base import Adapter
+from chinwag.transport.connection import Connection
+
+if TYPE_CHECKING:
+    from chinwag.transport.server import Server
+
+TEXT_PROTOCOL: Final = "text.ircv3.net"
+BINARY_PROTOCOL: Final = "binary.ircv3.net"
+#: Offered subprotocols; aiohttp picks the first of the client's list that is here,
+#: which respects the client's order of preference as the binding requires.
+PROTOCOLS: Final = (TEXT_PROTOCOL, BINARY_PROTOCOL)
+OP_TEXT: Final = 0x1
+OP_BINARY: Final = 0x2
+_DATA: Final = (WSMsgType.TEXT, WSMsgType.BINARY)
+
+
+def frames(data: bytes, opcode: int = OP_TEXT) -> bytes:
+    """CRLF-terminated IRC lines -> one final, unmasked frame per line, no CRLF.
+
+    The IRC adapter encodes every line from ``str`` as UTF-8, so text frames
+    never carry invalid UTF-8 (which a browser would answer by disconnecting).
+    """
+    first = 0x80 | opcode
+    out: list[bytes] = []
+    for line in data.split(b"\r\n"):
+        n = len(line)
+        if not n:
+            continue
+        if n < 126:
+            out.append(bytes((first, n)))
+        elif n < 1 << 16:
+            out.append(struct.pack("!BBH", first, 126, n))
+        else:
+            out.append(struct.pack("!BBQ", first, 127, n))
+        out.append(line)
+    return b"".join(out)
+
+
+def max_message(server: Server) -> int:
+    """Largest message accepted: room for tags and body (the binding counts them
+    without CRLF), doubled so that a slightly long line gets the IRC adapter's
+    417 ERR_INPUTTOOLONG, as on TCP, rather than a closed socket (1009)."""
+    limits = server.config.limits
+    return 2 * (limits.irc_tags + limits.irc_line)
+
+
+class WsConnection(Connection):
+    """One WebSocket client, served by an aiohttp handler (see transport/web.py)."""
+
+    __slots__ = ("ws", "opcode", "_readable", "_closer")
+
+    def __init__(self, server: Server, adapter: Adapter, ws: web.WebSocketResponse) -> None:
+        super().__init__(server, adapter, "ws")
+        self.ws = ws
+        self.opcode = OP_BINARY if ws.ws_protocol == BINARY_PROTOCOL else OP_TEXT
+        self._readable = asyncio.Event()
+        self._readable.set()
+        self._closer: asyncio.Task[None] | None = None
+
+    async def run(self, transport: asyncio.Transport) -> None:
+        """Attach to the server, feed messages until the WebSocket ends, detach."""
+        self.connection_made(transport)
+        ws = self.ws
+        try:
+            while not self.closed:
+                if not self._readable.is_set():
+                    await self._readable.wait()
+                    continue  # closed while paused?
+                msg = await ws.receive()
+                if msg.type not in _DATA:
+                    break  # CLOSE, CLOSING (we close), CLOSED, ERROR (too big, bad UTF-8)
+                data: bytes = msg.data.encode() if isinstance(msg.data, str) else msg.data
+                line = data.rstrip(b"\r\n")  # tolerated from legacy clients
+                if b"\n" in line or b"\r" in line:
+                    # One message is one line; splitting it would let a page smuggle
+                    # commands past whatever checked the message it meant to send.
+                    self.log.warning("%s: several lines in one WebSocket message", self.peer)
+                    self.close("one IRC line per WebSocket message", abort=True)
+                    break
+                self.data_received(line + b"\n")
+        finally:
+            if self._closer is not None:
+                await asyncio.shield(self._closer)
+            exc = ws.exception()
+            self.connection_lost(exc if isinstance(exc, Exception) else None)
+
+    def _reading(self, on: bool) -> None:
+        if on:
+            self._readable.set()
+        else:
+            self._readable.clear()
+
+    def flush(self) -> None:
+        transport = self.transport
+        if self.out and not self.closed and transport is not None and not self.ws.closed:
+            transport.write(frames(b"".join(self.out), self.opcode))
+            if transport.get_write_buffer_size() > self.server.config.limits.sendq:
+                self.out.clear()
+                self.close(f"output queue over {self.server.config.limits.sendq} bytes", abort=True)
+        self.out.clear()
+        self.queued = 0
+
+    def close(self, reason: str, *, abort: bool = False) -> None:
+        """As for TCP; a graceful close ends with the WebSocket closing handshake."""
+        if self.closed or self.transport is None:
+            return
+        self._readable.set()  # a paused reader loop wakes up and sees `closed`
+        if abort or self.ws.closed:
+            super().close(reason, abort=True)
+            return
+        self.close_reason = reason
+        self.flush()
+        self.closed = True
+        self._closer = asyncio.get_running_loop().create_task(self._close_handshake())
+
+    async def _close_handshake(self) -> None:
+        try:
+            await asyncio.wait_for(self.ws.close(), self.server.config.limits.close_linger)
+        except (TimeoutError, ConnectionError):
+            pass
+        finally:
+            if self.transport is not None and not self.transport.is_closing():
+                self.transport.abort()
