@@ -105,7 +105,7 @@ async def test_two_pages_and_a_text_user_share_a_room(browser: Browser, server: 
     await expect(alice.locator("#title")).to_have_text("#dev")
     await carol.send("/join #dev", "in dev")
     await expect(said(alice, "in dev")).to_have_count(1)
-    await carol.send("/switch #lobby", "/join #lobby", "back in lobby")
+    await carol.send("/join #lobby", "back in lobby")  # /join of a joined room makes it current
     lobby = alice.locator("#room-list li", has_text="#lobby")
     await expect(lobby.locator(".unread")).to_have_text("1")
     await lobby.click()
@@ -229,3 +229,11 @@ async def test_usable_on_a_phone(browser: Browser, server: Server) -> None:
     await expect(page.locator("#member-list")).to_contain_text("hank")
     width = await page.evaluate("document.documentElement.scrollWidth")
     assert width <= 390
+
+
+async def test_readme_screenshot_command(tmp_path: Path) -> None:
+    from tests.web.screenshot import take
+
+    shot = tmp_path / "web-client.png"
+    await take(shot)
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
