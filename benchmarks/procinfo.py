@@ -78,7 +78,8 @@ class SpawnedServer:
 
     def start(self, timeout: float) -> int:
         """Start the server and return its port once it logs that it listens."""
-        cmd = [sys.executable, "-m", "chinwag", "serve", "--host", self.host, "--text-port", "0"]
+        cmd = [sys.executable, "-m", "chinwag", "serve", "--host", self.host, "--text-port", "0",
+               "--irc-port", "0", "--web-port", "0"]  # no clash with a running server
         cmd += ["--db", ":memory:", "--log-level", "INFO"]
         preexec: Callable[[], None] | None = None
         if self.cpu is not None:
