@@ -154,3 +154,24 @@ def test_web_config_keys(tmp_path: Path) -> None:
         load_config(None, {"CHINWAG_WEB_PORT": "70000"})
     with pytest.raises(ConfigError, match="web_origins"):
         load_config(None, {"CHINWAG_WEB_ORIGINS": "chat.example.org"})
+
+
+async def test_flood_limits_apply_to_websocket_clients() -> None:
+    srv = Server(make_config(flood_burst=20, flood_rate=5, flood_backlog=50))
+    await srv.start()
+    try:
+        async with aiohttp.ClientSession() as s:
+            ws = await s.ws_connect(web_url(srv, "/irc"), protocols=("text.ircv3.net",))
+            await ws.send_str("NICK flood")
+            await ws.send_str("USER flood 0 * :x")
+            while " 422 " not in await ws.receive_str(timeout=5):
+                pass
+            for i in range(200):
+                await ws.send_str(f"PRIVMSG flood :{i}")
+            lines = []
+            while (msg := await ws.receive(timeout=5)).type == aiohttp.WSMsgType.TEXT:
+                lines.append(msg.data)
+            assert any(line.startswith("ERROR :") and "excess flood" in line.lower() for line in lines), lines[-3:]
+            await ws.close()
+    finally:
+        await srv.shutdown()
