@@ -1,12 +1,14 @@
 """The clients: asyncio Protocols that send tagged lines and account for every delivery.
 
-A payload is ``~TOKEN SENDER SEQ SENT_US`` (SENT_US: microseconds on this
-process's perf_counter), so each receiver knows exactly which message it got and
-how old it is. The server relays one TCP stream per client from one thread, so
-a receiver must see each sender's sequence numbers in order: the fast path is a
-single compare per delivery, and anything else (a gap, a repeat, a late arrival)
-falls to a slow path that keeps exact counts. The receive path is the generator's
-bottleneck, hence one regex ``findall`` per chunk rather than per-line splitting.
+A payload is ``~TOKEN KEY SENT_US``: KEY = SEQ * SENDERS + SENDER names the
+message exactly (one number to parse instead of two), SENT_US is microseconds on
+this process's perf_counter, so each receiver knows which message it got and how
+old it is. The server relays one TCP stream per client from one thread, so a
+receiver must see each sender's messages in order: the fast path is a single
+compare per delivery, and anything else (a gap, a repeat, a late arrival) falls
+to a slow path that keeps exact counts. The receive path is the generator's
+bottleneck, hence one regex ``findall`` per chunk rather than per-line splitting,
+and latency samples kept raw until the measured window ends.
 """
 
 from __future__ import annotations
@@ -22,13 +24,13 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from benchmarks.procinfo import cpu_seconds, own_cpu_seconds, rss_kib
+from benchmarks.procinfo import cpu_seconds, machine_cpu_seconds, own_cpu_seconds, rss_kib
 
 _BASE_NS = time.perf_counter_ns()
 _perf_ns = time.perf_counter_ns
 HOLE_CAP = 100_000  # missing sequence numbers remembered per (receiver, sender) to tell "late" from "duplicate"
 CONNECT_CONCURRENCY = 64  # below asyncio's default listen backlog of 100
-LAT_FOLD_AT = 1 << 20  # latency samples kept raw before folding into the histogram
+LAT_FOLD_AT = 32 << 20  # raw latency samples (4 bytes each) kept before folding into the histogram
 
 
 def now_us() -> int:
@@ -59,13 +61,14 @@ class Options:
 class Sender:
     """The sending side of one client: sequence numbers and, in window mode, flow."""
 
-    __slots__ = ("sid", "client", "bench", "prefix", "suffix", "seq", "acked")
+    __slots__ = ("sid", "count", "client", "bench", "prefix", "suffix", "seq", "acked")
 
     def __init__(self, sid: int, client: Client, bench: Bench) -> None:
         self.sid = sid
+        self.count = bench.opts.senders
         self.client = client
         self.bench = bench
-        self.prefix = bench.tag + b"%d " % sid
+        self.prefix = bench.tag
         self.suffix = (b" " + b"x" * bench.opts.pad if bench.opts.pad else b"") + b"\n"
         self.seq = 0  # next sequence number = messages sent
         self.acked = 0  # messages the observer has received
@@ -76,8 +79,8 @@ class Sender:
         if transport is None or transport.is_closing():
             return
         t = b" %d" % now_us()
-        pre, suf, q = self.prefix, self.suffix, self.seq
-        transport.write(b"".join([pre + b"%d" % i + t + suf for i in range(q, q + n)]))
+        pre, suf, q, count, sid = self.prefix, self.suffix, self.seq, self.count, self.sid
+        transport.write(b"".join([pre + b"%d" % (i * count + sid) + t + suf for i in range(q, q + n)]))
         self.seq = q + n
 
     def ack(self, upto: int) -> None:
@@ -102,7 +105,8 @@ class Client(asyncio.Protocol):
         self.ready = False
         self.lost = False
         self.buf = b""
-        self.nxt = [0] * bench.opts.senders  # per sender: next sequence number expected
+        self.count = bench.opts.senders
+        self.nxt = list(range(self.count))  # per sender: the KEY expected next
         self.holes: dict[int, set[int]] = {}
         self.got = 0  # payload lines received, duplicates included
         self.dups = 0
@@ -111,7 +115,9 @@ class Client(asyncio.Protocol):
         self.untracked = 0  # skipped numbers beyond HOLE_CAP: a late arrival of those counts as a dup
         self.watch: list[Sender] = []  # senders whose window this client acknowledges
         self.findall = bench.pattern.findall
-        self.lat_append = bench.lat.append
+        # Client 0 joined first, so the server writes to it first: its samples,
+        # kept apart, show the path without the wait for the rest of the fan-out.
+        self.lat_append = (bench.lat_first if index == 0 else bench.lat).append
 
     # --- asyncio.Protocol ------------------------------------------------
 
@@ -173,29 +179,28 @@ class Client(asyncio.Protocol):
         self.got += len(found)
         nxt = self.nxt
         lat = self.lat_append
-        # The tag carries this run's random token, so s is always one of our senders.
-        for s, q, t in found:
-            s = int(s)
-            q = int(q)
-            if nxt[s] == q:
-                nxt[s] = q + 1
+        count = self.count
+        for k, t in found:
+            k = int(k)
+            if nxt[k % count] == k:
+                nxt[k % count] = k + count
             else:
-                self._unexpected(s, q)
+                self._unexpected(k)
             lat(now - int(t))
         if self.watch:
             for snd in self.watch:
-                snd.ack(nxt[snd.sid])
+                snd.ack(nxt[snd.sid] // count)
 
-    def _unexpected(self, s: int, q: int) -> None:
-        nxt = self.nxt
-        n = nxt[s]
+    def _unexpected(self, key: int) -> None:
+        s, q = key % self.count, key // self.count
+        n = self.nxt[s] // self.count
         if q > n:
             self.gaps += 1
             if q - n <= HOLE_CAP:
                 self.holes.setdefault(s, set()).update(range(n, q))
             else:
                 self.untracked += q - n
-            nxt[s] = q + 1
+            self.nxt[s] = key + self.count
             return
         holes = self.holes.get(s)
         if holes and q in holes:
@@ -208,8 +213,9 @@ class Client(asyncio.Protocol):
 @dataclass(slots=True)
 class Snapshot:
     t: float
-    server_cpu: float | None
-    own_cpu: float
+    server_cpu: tuple[float, float] | None
+    own_cpu: tuple[float, float]
+    machine_cpu: tuple[float, float]
     sent: int
     got: int
 
@@ -236,10 +242,15 @@ class Result:
     drain_s: float = 0.0
     latency_us: dict[str, float] = field(default_factory=dict)
     latency_samples: int = 0
+    latency_first_us: dict[str, float] = field(default_factory=dict)  # client 0 only: the first one written to
     server_pid: int | None = None
-    server_cpu_s: float | None = None
+    server_cpu_s: float | None = None  # user + sys over the measured window
+    server_cpu_sys_s: float | None = None  # the kernel's share of it (socket writes, loopback TCP)
     server_rss_kib: dict[str, int | None] = field(default_factory=dict)
     generator_cpu_s: float = 0.0
+    generator_cpu_sys_s: float = 0.0
+    other_cpu_s: float | None = None  # everything else on the machine (and softirq work) during the window
+    steal_s: float = 0.0  # CPU time the hypervisor gave to other guests during the window
 
     @property
     def deliveries_per_s(self) -> float:
@@ -296,9 +307,11 @@ class Bench:
         self.opts = opts
         self.token = "".join(random.choices(string.ascii_lowercase, k=4))
         self.tag = b"~" + self.token.encode() + b" "
-        self.pattern = re.compile(re.escape(self.tag) + rb"(\d+) (\d+) (\d+)")
-        self.lat: array[int] = array("q")
+        self.pattern = re.compile(re.escape(self.tag) + rb"(\d+) (\d+)")
+        self.lat: array[int] = array("i")  # microseconds; runs are capped well below 2**31 us
+        self.lat_first: array[int] = array("i")
         self.hist: Counter[int] = Counter()
+        self.hist_first: Counter[int] = Counter()
         self.clients: list[Client] = []
         self.senders: list[Sender] = []
         self.sending = False
@@ -335,12 +348,20 @@ class Bench:
         self.clients.sort(key=lambda c: c.index)
 
     def _wire(self) -> None:
-        """Clients 0..S-1 send; the last client acknowledges for all of them (the one before, for itself)."""
-        n = len(self.clients)
-        self.senders = [Sender(i, self.clients[i], self) for i in range(self.opts.senders)]
-        last, other = self.clients[n - 1], self.clients[n - 2]
+        """The last S clients send; client 0 acknowledges for all of them (client 1 does for client 0).
+
+        The observer is the first to join, so the server, which writes to room
+        members in join order, tells it first: the window refills while the
+        server is still writing to everyone else, and the two processes overlap
+        instead of taking turns.
+        """
+        n, s = len(self.clients), self.opts.senders
+        self.senders = [Sender(i, self.clients[n - s + i], self) for i in range(s)]
+        if self.opts.rate > 0:
+            return  # paced: nothing waits for acknowledgements
+        first, second = self.clients[0], self.clients[1]
         for snd in self.senders:
-            (other if snd.client is last else last).watch.append(snd)
+            (second if snd.client is first else first).watch.append(snd)
 
     def _snapshot(self) -> Snapshot:
         pid = self.opts.server_pid
@@ -348,14 +369,16 @@ class Bench:
             t=time.perf_counter(),
             server_cpu=cpu_seconds(pid) if pid else None,
             own_cpu=own_cpu_seconds(),
+            machine_cpu=machine_cpu_seconds(),
             sent=sum(s.seq for s in self.senders),
             got=sum(c.got for c in self.clients),
         )
 
     def _fold(self) -> None:
-        if self.lat:
-            self.hist.update(self.lat)
-            del self.lat[:]
+        for raw, hist in ((self.lat, self.hist), (self.lat_first, self.hist_first)):
+            if raw:
+                hist.update(raw)
+                del raw[:]
 
     async def _pace(self) -> None:
         """Rate mode: message k leaves at t0 + k/rate from sender k mod S (evenly interleaved)."""
@@ -410,37 +433,46 @@ class Bench:
                 snd.ack(0)
         try:
             await self._hold(opts.warmup)
-            self._fold()
-            self.hist.clear()
+            for raw, hist in ((self.lat, self.hist), (self.lat_first, self.hist_first)):
+                del raw[:]
+                hist.clear()
             start = self._snapshot()
             await self._hold(opts.duration)
             end = self._snapshot()
-            self._fold()
+            cut = len(self.lat), len(self.lat_first)  # samples that arrived within the window
         finally:
             self.sending = False
             if pacer is not None:
                 pacer.cancel()
                 await asyncio.gather(pacer, return_exceptions=True)
-        hist = self.hist
+        del self.lat[cut[0] :], self.lat_first[cut[1] :]
+        self._fold()  # after the window, so that its CPU is not charged to the generator's figures
+        hist = self.hist + self.hist_first
         res.latency_samples = sum(hist.values())
         res.latency_us = {k: float(v) for k, v in percentiles(hist).items()}
+        res.latency_first_us = {k: float(v) for k, v in percentiles(self.hist_first).items()}
         res.window_s = end.t - start.t
         res.sent_window = end.sent - start.sent
         res.received_window = end.got - start.got
-        res.generator_cpu_s = end.own_cpu - start.own_cpu
+        res.generator_cpu_s = sum(end.own_cpu) - sum(start.own_cpu)
+        res.generator_cpu_sys_s = end.own_cpu[1] - start.own_cpu[1]
         if start.server_cpu is not None and end.server_cpu is not None:
-            res.server_cpu_s = end.server_cpu - start.server_cpu
+            res.server_cpu_s = sum(end.server_cpu) - sum(start.server_cpu)
+            res.server_cpu_sys_s = end.server_cpu[1] - start.server_cpu[1]
+            busy = end.machine_cpu[0] - start.machine_cpu[0]
+            res.other_cpu_s = max(0.0, busy - res.server_cpu_s - res.generator_cpu_s)
+        res.steal_s = end.machine_cpu[1] - start.machine_cpu[1]
         # Drain: nothing more is sent; wait (bounded) for what is in flight.
         res.sent_total = sum(s.seq for s in self.senders)
         res.expected = res.sent_total * (len(self.clients) - 1)
         t_drain = time.perf_counter()
         deadline = t_drain + opts.drain
-        while sum(c.got for c in self.clients) < res.expected and time.perf_counter() < deadline:
+        while sum(c.got - c.dups for c in self.clients) < res.expected and time.perf_counter() < deadline:
             if all(c.lost for c in self.clients):
                 break
             await asyncio.sleep(0.01)
         res.drain_s = time.perf_counter() - t_drain
-        del self.lat[:]
+        del self.lat[:], self.lat_first[:]
         unique = sum(c.got - c.dups for c in self.clients)
         res.received_unique = unique
         res.drained = unique >= res.expected

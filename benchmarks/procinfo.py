@@ -22,8 +22,8 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 _LISTENING = re.compile(r"text listener on (\S+):(\d+)")
 
 
-def cpu_seconds(pid: int) -> float | None:
-    """user+sys CPU time of ``pid`` (all threads), or None when it cannot be read."""
+def cpu_seconds(pid: int) -> tuple[float, float] | None:
+    """(user, sys) CPU seconds of ``pid`` (all threads), or None when it cannot be read."""
     try:
         with open(f"/proc/{pid}/stat", encoding="ascii") as f:
             text = f.read()
@@ -31,7 +31,7 @@ def cpu_seconds(pid: int) -> float | None:
         return None
     # The command name (field 2) may hold spaces; everything after its ')' is fixed.
     fields = text[text.rindex(")") + 2 :].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK  # fields 14 and 15: utime, stime
+    return int(fields[11]) / CLK_TCK, int(fields[12]) / CLK_TCK  # fields 14 and 15: utime, stime
 
 
 def rss_kib(pid: int) -> int | None:
@@ -46,10 +46,25 @@ def rss_kib(pid: int) -> int | None:
     return None
 
 
-def own_cpu_seconds() -> float:
-    """This process's user+sys CPU time (all threads)."""
+def machine_cpu_seconds() -> tuple[float, float]:
+    """(busy, steal) CPU seconds summed over all CPUs since boot, from /proc/stat.
+
+    Busy minus the server's and the generator's own time is what anything else
+    on the machine took, so a run on a shared box can say how disturbed it was.
+    """
+    try:
+        with open("/proc/stat", encoding="ascii") as f:
+            fields = [int(x) for x in f.readline().split()[1:]]
+    except (OSError, ValueError):
+        return 0.0, 0.0
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (fields + [0] * 8)[:8]
+    return (user + nice + system + irq + softirq) / CLK_TCK, steal / CLK_TCK
+
+
+def own_cpu_seconds() -> tuple[float, float]:
+    """This process's (user, sys) CPU seconds, all threads."""
     t = os.times()
-    return t.user + t.system
+    return t.user, t.system
 
 
 class SpawnError(RuntimeError):
@@ -63,9 +78,10 @@ class SpawnedServer:
     join at INFO, and a full pipe would block it mid-benchmark.
     """
 
-    def __init__(self, host: str, cpu: int | None = None) -> None:
+    def __init__(self, host: str, cpu: int | None = None, db: str = ":memory:") -> None:
         self.host = host
         self.cpu = cpu
+        self.db = db
         self.proc: subprocess.Popen[bytes] | None = None
         self.port = 0
         self.log_tail: collections.deque[str] = collections.deque(maxlen=50)
@@ -78,9 +94,10 @@ class SpawnedServer:
 
     def start(self, timeout: float) -> int:
         """Start the server and return its port once it logs that it listens."""
-        cmd = [sys.executable, "-m", "chinwag", "serve", "--host", self.host, "--text-port", "0",
-               "--irc-port", "0", "--web-port", "0"]  # no clash with a running server
-        cmd += ["--db", ":memory:", "--log-level", "INFO"]
+        cmd = [sys.executable, "-m", "chinwag", "serve", "--host", self.host, "--text-port", "0"]
+        for flag in self._other_listeners():
+            cmd += [flag, "0"]  # any free port: no clash with a server already running
+        cmd += ["--db", self.db, "--log-level", "INFO"]
         preexec: Callable[[], None] | None = None
         if self.cpu is not None:
             taskset = shutil.which("taskset")
@@ -88,8 +105,12 @@ class SpawnedServer:
                 cmd = [taskset, "-c", str(self.cpu), *cmd]  # taskset execs: the pid stays the server's
             else:
                 preexec = functools.partial(os.sched_setaffinity, 0, {self.cpu})
+        # A load test is a flood by design: lift the per-connection flood limits
+        # (they would cap each sender at a few lines a second).
+        env = {**os.environ, **{f"CHINWAG_LIMITS__{k}": "1000000" for k in ("FLOOD_RATE", "FLOOD_BURST", "FLOOD_BACKLOG")}}
         self.proc = subprocess.Popen(
-            cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, preexec_fn=preexec
+            cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, preexec_fn=preexec,
+            env=env,
         )
         threading.Thread(target=self._drain, name="server-stderr", daemon=True).start()
         deadline = time.monotonic() + timeout
@@ -109,6 +130,17 @@ class SpawnedServer:
             if m:
                 self.port = int(m.group(2))
                 return self.port
+
+    @staticmethod
+    def _other_listeners() -> list[str]:
+        """The serve flags for listeners besides text (IRC, web) that this chinwag version has."""
+        try:
+            usage = subprocess.run(
+                [sys.executable, "-m", "chinwag", "serve", "--help"], capture_output=True, text=True, timeout=30
+            ).stdout
+        except (OSError, subprocess.TimeoutExpired):
+            return []
+        return [flag for flag in ("--irc-port", "--web-port") if flag in usage]
 
     def _drain(self) -> None:
         assert self.proc is not None and self.proc.stderr is not None
