@@ -107,7 +107,8 @@ class SpawnedServer:
                 preexec = functools.partial(os.sched_setaffinity, 0, {self.cpu})
         # A load test is a flood by design: lift the per-connection flood limits
         # (they would cap each sender at a few lines a second).
-        env = {**os.environ, **{f"CHINWAG_LIMITS__{k}": "1000000" for k in ("FLOOD_RATE", "FLOOD_BURST", "FLOOD_BACKLOG")}}
+        lifted = {f"CHINWAG_LIMITS__{k}": "1000000" for k in ("FLOOD_RATE", "FLOOD_BURST", "FLOOD_BACKLOG")}
+        env = {**os.environ, **lifted}
         self.proc = subprocess.Popen(
             cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, preexec_fn=preexec,
             env=env,
