@@ -75,9 +75,7 @@ async def test_catch_up_after_restart_shows_each_missed_message_once(
     alice = await headless(port, "alice", backoff=Backoff(initial=60.0, jitter=0.0))
     proto = alice.chat.conn.protocol if alice.chat.conn else None
     assert proto is not None
-    if "draft/chathistory" not in proto.offered:
-        pytest.xfail("PENDING: chinwag's IRC listener does not offer draft/chathistory yet (issue 4); "
-                     "the client side is covered by test_protocol.py's CHATHISTORY tests")
+    assert "draft/chathistory" in proto.offered  # catch-up needs it
     bob = await headless(port, "bob")
     bob.type("before the restart\r")
     await alice.expect("bob: before the restart")
