@@ -78,7 +78,10 @@ class SpawnedServer:
     join at INFO, and a full pipe would block it mid-benchmark.
     """
 
-    def __init__(self, host: str, cpu: int | None = None, db: str = ":memory:") -> None:
+    def __init__(
+        self, host: str, cpu: int | None = None, db: str = ":memory:", env: dict[str, str] | None = None
+    ) -> None:
+        self.env = env or {}
         self.host = host
         self.cpu = cpu
         self.db = db
@@ -108,7 +111,7 @@ class SpawnedServer:
         # A load test is a flood by design: lift the per-connection flood limits
         # (they would cap each sender at a few lines a second).
         lifted = {f"CHINWAG_LIMITS__{k}": "1000000" for k in ("FLOOD_RATE", "FLOOD_BURST", "FLOOD_BACKLOG")}
-        env = {**os.environ, **lifted}
+        env = {**os.environ, **lifted, **self.env}
         self.proc = subprocess.Popen(
             cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, preexec_fn=preexec,
             env=env,
@@ -153,6 +156,17 @@ class SpawnedServer:
                 self._lines.put(line)
                 listening = _LISTENING.search(line) is not None
         self._lines.put(None)
+
+    def listener_port(self, name: str, timeout: float = 10.0) -> int:
+        """The port another listener ("irc", "web") logged, once it has."""
+        pattern = re.compile(rf"{name} listener on [^ ]+:(\d+)")
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for line in list(self.log_tail):
+                if m := pattern.search(line):
+                    return int(m.group(1))
+            time.sleep(0.01)
+        raise SpawnError(f"no {name} listener logged: {self.tail()}")
 
     def tail(self, n: int = 10) -> str:
         return " | ".join(list(self.log_tail)[-n:]) or "(no output)"

@@ -283,10 +283,13 @@ def user_mode(hub: Hub, session: Session, cmd: Mode) -> list[Outbound]:
         if letter == "o":  # only OPER grants it; anyone may drop it
             if not change.on and session.oper is not None:
                 session.oper = None
+                hub.opers.discard(session.sid)
                 applied.append(ModeChange(False, "o"))
             continue
         if (letter in session.modes) != change.on:
             (session.modes.add if change.on else session.modes.discard)(letter)
+            if letter == "i":
+                (hub.invisible.add if change.on else hub.invisible.discard)(session.sid)
             applied.append(ModeChange(change.on, letter))
     out: list[Outbound] = []
     if applied:
@@ -357,6 +360,7 @@ def oper(hub: Hub, session: Session, cmd: Oper) -> list[Outbound]:
     if not hub.auth.operator_ok(cmd.name, cmd.password):
         raise PasswordMismatch()
     session.oper = cmd.name
+    hub.opers.add(session.sid)
     return [Outbound((session.sid,), OperUp(nick(session)))]
 
 
@@ -440,15 +444,10 @@ def lookup(hub: Hub, session: Session, cmd: Lookup) -> list[Outbound]:
 
 
 def stats(hub: Hub, session: Session, cmd: Stats) -> list[Outbound]:
-    users = invisible = opers = unregistered = 0
-    for s in hub.sessions.values():
-        if s.nick is None:
-            unregistered += 1
-            continue
-        users += 1
-        invisible += "i" in s.modes
-        opers += s.oper is not None
-    reply = ServerStats(users, invisible, opers, len(hub.rooms), unregistered)
+    # O(1): every registration asks (LUSERS in the welcome burst).
+    users = len(hub.nicks)
+    unregistered = len(hub.sessions) - users
+    reply = ServerStats(users, len(hub.invisible), len(hub.opers), len(hub.rooms), unregistered)
     return [Outbound((session.sid,), reply)]
 
 

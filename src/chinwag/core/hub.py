@@ -91,6 +91,8 @@ class Hub:
         self.sessions: dict[int, Session] = {}
         self.nicks: dict[str, int] = {}  # casefolded nick -> sid
         self.rooms: dict[str, Room] = {}  # casefolded name -> Room
+        self.opers: set[int] = set()  # sessions with operator rights (LUSERS counts)
+        self.invisible: set[int] = set()  # sessions with user mode +i
 
     # --- lifecycle -------------------------------------------------------
 
@@ -100,6 +102,8 @@ class Hub:
     def disconnect(self, sid: int, reason: str = "") -> list[Outbound]:
         """Forget a session; everyone who shared a room with it hears once."""
         session = self.sessions.pop(sid, None)
+        self.opers.discard(sid)
+        self.invisible.discard(sid)
         if session is None or session.nick is None:
             return []
         peers = self.peers(session)

@@ -56,7 +56,6 @@ class Connection(asyncio.Protocol):
         "queued",
         "closed",
         "close_reason",
-        "log",
         "busy",
         "gated",
         "at_eof",
@@ -77,7 +76,6 @@ class Connection(asyncio.Protocol):
         self.queued = 0
         self.closed = False
         self.close_reason = "connection closed"
-        self.log = logging.LoggerAdapter(log, {"conn": self.sid})
         # While a query runs, input waits (busy) and live messages are held
         # (gated) so that history and live traffic arrive in order, once each.
         self.busy = False
@@ -88,6 +86,12 @@ class Connection(asyncio.Protocol):
         self.stashed: Command | Query | None = None  # taken from the adapter, waiting for a token
         self.lag: asyncio.TimerHandle | None = None  # set while input is delayed (fake lag)
         self.ip = ""
+
+    @property
+    def log(self) -> logging.LoggerAdapter[logging.Logger]:
+        """This connection's logger (its id in every record); made when used,
+        so 10,000 idle connections do not each carry one."""
+        return logging.LoggerAdapter(log, {"conn": self.sid})
 
     # --- asyncio.Protocol ------------------------------------------------
 

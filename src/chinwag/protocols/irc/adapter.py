@@ -546,6 +546,12 @@ def _in_batch(line: bytes, ref: str) -> bytes:
 class IrcProtocol:
     """One IRC connection's protocol state; no I/O, no clock (see ``tick``)."""
 
+    __slots__ = (
+        "info", "limits", "reader", "closing", "reg", "nick", "wanted_nick", "user_given", "realname",
+        "password", "caps", "lookups", "_lines", "_queue", "_out", "_variant", "_burst", "_capture",
+        "_capture_label", "_labels", "_activity", "_started", "_seen", "ping_sent",
+    )
+
     def __init__(self, info: IrcInfo) -> None:
         self.info = info
         self.limits = info.limits
@@ -558,9 +564,11 @@ class IrcProtocol:
         self.realname = ""
         self.password = ""
         self.caps: frozenset[str] = frozenset()
-        self.lookups: deque[str] = deque()  # ISON / USERHOST, answered in order
-        self._lines: deque[IrcMessage | InvalidMessage | InputTooLong] = deque()
-        self._queue: deque[Command | ChatHistory] = deque()
+        # Lists, not deques: an empty deque costs ~600 bytes, and with 10,000
+        # idle connections that is most of their memory; these stay short.
+        self.lookups: list[str] = []  # ISON / USERHOST, answered in order
+        self._lines: list[IrcMessage | InvalidMessage | InputTooLong] = []
+        self._queue: list[Command | ChatHistory] = []
         self._out: list[bytes] = []
         self._variant: tuple[type, bool, bool] = (IrcProtocol, False, False)
         self._burst = False  # the first ServerStats after 001 completes the welcome
@@ -588,13 +596,13 @@ class IrcProtocol:
     def next_command(self) -> Command | ChatHistory | None:
         while not self.closing:
             if self._queue:
-                command = self._queue.popleft()
+                command = self._queue.pop(0)
                 if isinstance(command, Quit):
                     self.closing = True
                 return command
             if self.reg is Reg.WAIT or not self._lines:
                 return None
-            item = self._lines.popleft()
+            item = self._lines.pop(0)
             if isinstance(item, InputTooLong):
                 self.error(N.InputTooLong())
             elif isinstance(item, IrcMessage):
@@ -850,7 +858,7 @@ class IrcProtocol:
         self.numeric(N.RPL_MYINFO, info.server_name, info.version, USER_MODES, ROOM_MODES, ROOM_MODES_WITH_ARG)
         self.send_isupport()
         self._burst = True
-        self._queue.appendleft(Stats())  # LUSERS, then the MOTD, finish the welcome
+        self._queue.insert(0, Stats())  # LUSERS, then the MOTD, finish the welcome
         return self.data_to_send()
 
     def _render_chathistory(self, e: ChatHistoryReply, cache: RenderCache) -> bytes:
@@ -1057,7 +1065,7 @@ class IrcProtocol:
         return self.data_to_send()
 
     def _render_lookup(self, e: LookupReply, cache: RenderCache) -> bytes:
-        kind = self.lookups.popleft() if self.lookups else "ISON"
+        kind = self.lookups.pop(0) if self.lookups else "ISON"
         if kind == "ISON":
             self.numeric(N.RPL_ISON, " ".join(i.nick for i in e.found))
         else:

@@ -1,0 +1,144 @@
+"""Hold N idle, registered IRC connections and measure the server's RSS per connection.
+
+    python -m benchmarks.connections --connections 10000
+
+IRC rather than the text protocol because a text user joins #lobby at once, and
+10,000 people joining one room is a join-notice storm (N^2 lines), not an idle
+load. Connections come from 127.0.0.1 .. 127.0.0.N source addresses so that no
+single address passes the server's per-IP limit, as clients behind many
+machines would. Loopback only; bounded in count and time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import resource
+import sys
+import time
+from typing import Any
+
+from benchmarks.procinfo import SpawnedServer, rss_kib
+
+WELCOME_END = (b" 376 ", b" 422 ")  # end of MOTD, or no MOTD: registration done
+
+
+class IdleClient(asyncio.Protocol):
+    def __init__(self, nick: str, registered: asyncio.Future[None], pongs: asyncio.Queue[str]) -> None:
+        self.nick = nick
+        self.registered = registered
+        self.pongs = pongs
+        self.buf = b""
+        self.transport: asyncio.Transport | None = None
+        self.lost = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        transport.write(f"NICK {self.nick}\r\nUSER {self.nick} 0 * :{self.nick}\r\n".encode())
+
+    def data_received(self, data: bytes) -> None:
+        self.buf += data
+        *lines, self.buf = self.buf.split(b"\n")
+        for line in lines:
+            if line.startswith(b"PING "):
+                assert self.transport is not None
+                self.transport.write(b"PONG " + line[5:].rstrip(b"\r") + b"\r\n")
+            elif not self.registered.done() and any(m in line for m in WELCOME_END):
+                self.registered.set_result(None)
+            elif b" PONG " in line and b"bench-" in line:
+                self.pongs.put_nowait(self.nick)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.lost = True
+        if not self.registered.done():
+            self.registered.set_exception(ConnectionError(f"{self.nick} lost before registering"))
+
+
+async def run(n: int, hold: float, per_ip: int, timeout: float, server: SpawnedServer) -> dict[str, Any]:
+    loop = asyncio.get_running_loop()
+    port = server.listener_port("irc")
+    await asyncio.sleep(0.5)  # let the server settle before the idle reading
+    idle = rss_kib(server.pid) or 0
+    pongs: asyncio.Queue[str] = asyncio.Queue()
+    clients: list[IdleClient] = []
+    started = time.monotonic()
+    batch = 250  # connect a batch at once, then wait for it to register: bounded backlog
+
+    async def connect(i: int) -> IdleClient:
+        fut: asyncio.Future[None] = loop.create_future()
+        src = f"127.0.{1 + i // per_ip // 250}.{1 + (i // per_ip) % 250}"
+        _, proto = await loop.create_connection(
+            lambda: IdleClient(f"idle{i}", fut, pongs), "127.0.0.1", port, local_addr=(src, 0)
+        )
+        return proto
+
+    for first in range(0, n, batch):
+        group = await asyncio.gather(*(connect(i) for i in range(first, min(n, first + batch))))
+        clients += group
+        await asyncio.wait_for(asyncio.gather(*(c.registered for c in group)), timeout)
+    await asyncio.wait_for(asyncio.gather(*(c.registered for c in clients)), timeout)
+    setup = time.monotonic() - started
+    await asyncio.sleep(hold)  # idle: what does holding them cost?
+    held = rss_kib(server.pid) or 0
+    for c in clients:  # every one still answers
+        assert c.transport is not None
+        c.transport.write(b"PING bench-check\r\n")
+    answered = set()
+    deadline = time.monotonic() + timeout
+    while len(answered) < n and time.monotonic() < deadline:
+        try:
+            answered.add(await asyncio.wait_for(pongs.get(), max(0.1, deadline - time.monotonic())))
+        except TimeoutError:
+            break
+    lost = sum(c.lost for c in clients)
+    for c in clients:
+        assert c.transport is not None
+        c.transport.close()
+    return {
+        "connections": n,
+        "registered_in_s": round(setup, 2),
+        "answered_ping": len(answered),
+        "lost": lost,
+        "server_rss_idle_kib": idle,
+        "server_rss_held_kib": held,
+        "rss_per_connection_kib": round((held - idle) / n, 2),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m benchmarks.connections", description=__doc__.split("\n\n")[0])
+    p.add_argument("--connections", type=int, default=10_000)
+    p.add_argument("--hold", type=float, default=5.0, help="seconds to hold them idle before measuring")
+    p.add_argument("--per-ip", type=int, default=100, help="connections per loopback source address")
+    p.add_argument("--timeout", type=float, default=120.0)
+    p.add_argument("--server-cpu", type=int)
+    p.add_argument("--json", action="store_true")
+    args = p.parse_args(argv)
+    if not 1 <= args.connections <= 60_000:
+        p.error("--connections must be 1..60000")
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = args.connections + 1000
+    if soft < want:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, want) if hard != resource.RLIM_INFINITY else want, hard))
+    server = SpawnedServer(
+        "127.0.0.1", args.server_cpu, env={"CHINWAG_LOG_LEVEL": "WARNING", "CHINWAG_LIMITS__MAX_PER_IP": str(args.per_ip)}
+    )
+    server.start(30)
+    try:
+        result = asyncio.run(run(args.connections, args.hold, args.per_ip, args.timeout, server))
+    finally:
+        server.stop()
+    ok = result["answered_ping"] == args.connections and result["lost"] == 0
+    if args.json:
+        print(json.dumps(result, indent=1))
+    else:
+        for key, value in result.items():
+            print(f"{key:24} {value}")
+        print(f"{'result':24} {'OK' if ok else 'FAILED'}")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
