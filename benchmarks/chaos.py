@@ -45,7 +45,9 @@ class Stats:
         self.actor_sessions: Counter[str] = Counter()
 
 
-async def open_named(port: int, name: str, rcvbuf: int | None = None) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+async def open_named(
+    port: int, name: str, rcvbuf: int | None = None
+) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
     sock = socket.socket()
     if rcvbuf:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
