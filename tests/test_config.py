@@ -41,3 +41,18 @@ def test_bad_config_is_reported(tmp_path: Path, toml: str, env: dict[str, str], 
     f.write_text(toml)
     with pytest.raises(ConfigError, match=message.replace("[", r"\[")):
         load_config(f, env)
+
+
+def test_example_config_lists_every_key_with_its_default() -> None:
+    import dataclasses
+    import tomllib
+
+    from chinwag.config import Config, Limits
+
+    path = Path(__file__).resolve().parents[1] / "chinwag.example.toml"
+    data = tomllib.loads(path.read_text())
+    limits = data.pop("limits")
+    data.pop("operators")
+    assert set(limits) == {f.name for f in dataclasses.fields(Limits)}
+    assert set(data) | {"limits", "operators"} == {f.name for f in dataclasses.fields(Config)}
+    assert load_config(path, {}) == Config()  # every value in it is the default
