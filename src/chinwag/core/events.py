@@ -169,10 +169,11 @@ class Message:
     target: str
     text: str
     kind: MessageKind
+    # Computed once: every recipient's renderer asks, hundreds of times per message.
+    private: bool = field(init=False, repr=False, compare=False)
 
-    @property
-    def private(self) -> bool:
-        return not self.target.startswith("#")
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "private", not self.target.startswith("#"))
 
 
 @dataclass(frozen=True, slots=True)

@@ -331,6 +331,11 @@ class TextProtocol:
 
     def render(self, event: Event, cache: RenderCache) -> bytes:
         if type(event) is Message:
+            # The fan-out hot path: after the first recipient it is a cache hit.
+            if event.nick != self.nick:
+                data = cache.get(_HERE if event.private or event.target == self.current else _AWAY)
+                if data is not None:
+                    return data
             return self._render_message(event, cache)
         if type(event) is History:
             return self._render_history(event)
@@ -342,12 +347,12 @@ class TextProtocol:
             if not m.private:
                 return b""  # the sender's terminal already shows what was typed
             return self._line(f"[{clock_hhmm(m.ts)}] -> *{m.target}* {strip_controls(m.text)}")
-        key = (TextProtocol, m.private or m.target == self.current)
+        key = _HERE if m.private or m.target == self.current else _AWAY
         data = cache.get(key)
         if data is None:
             stamp = clock_hhmm(m.ts)
             text = strip_controls(m.text)
-            where = "" if key[1] else f"{m.target} "
+            where = "" if key is _HERE else f"{m.target} "
             if m.private:
                 body = f"* {m.nick} {text}" if m.kind == "action" else f"*{m.nick}* {text}"
             elif m.kind == "action":
@@ -474,3 +479,9 @@ class TextProtocol:
             case WallopsSent(nick, text):
                 return f"* wallops from {nick}: {strip_controls(text)}"
         return None
+
+
+# Render-cache keys for a message: in the reader's current room (or private),
+# or in another room (labelled). Constants: no tuple built per recipient.
+_HERE: Final = (TextProtocol, True)
+_AWAY: Final = (TextProtocol, False)

@@ -63,6 +63,7 @@ class Connection(asyncio.Protocol):
         "stashed",
         "lag",
         "ip",
+        "sendq",
     )
 
     def __init__(self, server: Server, adapter: Adapter, kind: str) -> None:
@@ -82,6 +83,7 @@ class Connection(asyncio.Protocol):
         self.gated: list[Message] | None = None
         self.at_eof = False
         limits = server.config.limits
+        self.sendq = limits.sendq  # read per delivery: a slot, not three attribute loads
         self.bucket: TokenBucket | None = TokenBucket(limits.flood_rate, limits.flood_burst)
         self.stashed: Command | Query | None = None  # taken from the adapter, waiting for a token
         self.lag: asyncio.TimerHandle | None = None  # set while input is delayed (fake lag)
@@ -235,12 +237,13 @@ class Connection(asyncio.Protocol):
     def enqueue(self, data: bytes) -> None:
         if self.closed or not data:
             return
-        if not self.out:
+        out = self.out
+        if not out:
             self.server.mark_dirty(self)
-        self.out.append(data)
-        self.queued += len(data)
-        if self.queued > self.server.config.limits.sendq:
-            self.close(f"output queue over {self.server.config.limits.sendq} bytes", abort=True)
+        out.append(data)
+        queued = self.queued = self.queued + len(data)
+        if queued > self.sendq:
+            self.close(f"output queue over {self.sendq} bytes", abort=True)
 
     def flush(self) -> None:
         if self.out and not self.closed and self.transport is not None:

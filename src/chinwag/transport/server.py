@@ -195,13 +195,16 @@ class Server:
         conns = self.connections
         event = out.event
         cache: RenderCache = {}
+        is_message = type(event) is Message
         for sid in out.to:
             conn = conns.get(sid)
             if conn is not None:
-                if conn.gated is not None and type(event) is Message:
-                    conn.gated.append(event)
+                if is_message and conn.gated is not None:
+                    conn.gated.append(event)  # type: ignore[arg-type]
                 else:
-                    conn.enqueue(conn.adapter.render(event, cache))
+                    data = conn.adapter.render(event, cache)
+                    if data:
+                        conn.enqueue(data)
 
     # --- queries: answered from the store, off the hub ----------------------
 
