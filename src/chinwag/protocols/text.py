@@ -223,7 +223,9 @@ class TextProtocol:
         self.want_history: set[str] = set()  # casefolded rooms joined by /join
         self._queries: deque[Query | Quit] = deque()
         self._pending: deque[bytes | LineTooLong] = deque()
-        self._awaiting_name = False  # a Register is in flight; hold further lines
+        # A Register, Join or Part is in flight: its answer decides how the next
+        # line is read (is it a name? which room is current?), so hold them.
+        self._awaiting_name = False
         self._out: list[bytes] = [(GREETING + "\r\n").encode()]
 
     # --- input -----------------------------------------------------------
@@ -270,7 +272,7 @@ class TextProtocol:
                 continue
             command = self._command_for(line)
             if command is not None:
-                if isinstance(command, Register):
+                if isinstance(command, Register | Join | Part):
                     self._awaiting_name = True
                 elif isinstance(command, Quit):
                     self.closing = True
@@ -410,6 +412,7 @@ class TextProtocol:
             case Joined(room, nick):
                 if nick != me:
                     return f"* {nick} has joined {room}"
+                self._awaiting_name = False
                 if room not in self.rooms:
                     self.rooms.append(room)
                 self.current = room
@@ -420,10 +423,12 @@ class TextProtocol:
                         self._queries.append(HistoryRequest(room, "join", self.history_on_join))
                 return None  # the Members event that follows says it
             case Members(room, nicks):
+                self._awaiting_name = False  # (a /join of a room we are in: Members only)
                 return f"* in {room}: {', '.join(nicks)} ({len(nicks)})"
             case Parted(room, nick, reason):
                 if nick != me:
                     return f"* {nick} has left {room}" + (f" ({reason})" if reason else "")
+                self._awaiting_name = False
                 self.rooms = [r for r in self.rooms if casefold(r) != casefold(room)]
                 if self.current == room:
                     self.current = self.rooms[-1] if self.rooms else None
@@ -444,8 +449,8 @@ class TextProtocol:
                 self.closing = True
                 return "error: wrong password. Goodbye."
             case Failed(error):
+                self._awaiting_name = False
                 if isinstance(error, NameError_) and self.nick is None:
-                    self._awaiting_name = False
                     return f"{error.reason}. {NAME_PROMPT}"
                 return f"error: {error}"
             case ServerShutdown(reason):

@@ -54,6 +54,8 @@ class Server:
         self._tasks: set[asyncio.Task[None]] = set()
         self._pruner: asyncio.Task[None] | None = None
         self._per_ip: dict[str, int] = {}
+        self._unstored: list[Message] = []  # this tick's messages, for the store
+        self._flush_scheduled = False
         self.connections: dict[int, Connection] = {}
         self.listeners: list[asyncio.Server] = []
         self.web: WebListener | None = None  # HTTP: the web client and IRC over WebSocket
@@ -150,7 +152,11 @@ class Server:
         for out in outbound:
             if type(out.event) is Message:
                 held.append(out)
-                self.store.append(out.event)  # may confirm at once (memory store)
+                # Stored at the end of the tick, all together: the writer thread
+                # then commits one batch per tick, not one transaction per message.
+                if not self._unstored:
+                    self._schedule_flush()
+                self._unstored.append(out.event)
             elif held:
                 held.append(out)
             else:
@@ -171,12 +177,13 @@ class Server:
                 self._confirmed -= 1
             held.popleft()
             self._fan_out(out)
-            if len(out.to) == 1 and type(out.event) is not Message and self._loop is not None:
-                # A reply that waited here (a registration answer, an error)
-                # may be what its connection's held-back input waits for.
-                conn = self.connections.get(out.to[0])
-                if conn is not None:
-                    self._loop.call_soon(conn.pump)
+            if type(out.event) is not Message and self._loop is not None:
+                # A reply that waited here (a registration or join answer, an
+                # error) may be what a connection's held-back input waits for.
+                for sid in out.to:
+                    conn = self.connections.get(sid)
+                    if conn is not None and conn.adapter.backlog:
+                        self._loop.call_soon(conn.pump)
 
     def send_local(self, conn: Connection, data: bytes) -> None:
         """Output a connection's adapter made itself (PONG, 461...): it waits
@@ -235,6 +242,7 @@ class Server:
         nick = self.hub.nick_of(conn.sid)
         if nick is None:
             return []
+        self.store_pending()
         await store.flush()  # what was delivered before the query is in the answer
         if isinstance(query, ChatHistory):
             reply = await chathistory.answer(self.hub, store, conn.sid, query, cfg.history_max)
@@ -282,11 +290,29 @@ class Server:
             await asyncio.sleep(cfg.prune_interval)
 
     def mark_dirty(self, conn: Connection) -> None:
-        if not self._dirty and self._loop is not None:
-            self._loop.call_soon(self._flush)
+        if not self._dirty:
+            self._schedule_flush()
         self._dirty.append(conn)
 
+    def _schedule_flush(self) -> None:
+        if not self._flush_scheduled and self._loop is not None:
+            self._flush_scheduled = True
+            self._loop.call_soon(self._flush)
+
+    def store_pending(self) -> None:
+        """Hand this tick's messages to the store (the memory store confirms,
+        and so releases them for delivery, at once)."""
+        if self._unstored:
+            batch, self._unstored = self._unstored, []
+            append = self.store.append
+            for message in batch:
+                append(message)
+
     def _flush(self) -> None:
+        """Once per loop tick: store the tick's messages, then write each
+        connection's pending output in one write()."""
+        self.store_pending()  # (may release messages: their output joins this flush)
+        self._flush_scheduled = False
         dirty, self._dirty = self._dirty, []
         for conn in dirty:
             conn.flush()
@@ -335,5 +361,6 @@ class Server:
         # Departures recorded as the connections closed must reach the store.
         if self._tasks:
             await asyncio.wait(list(self._tasks), timeout=self.config.shutdown_grace)
+        self.store_pending()
         await self.store.close()
         log.info("stopped")
