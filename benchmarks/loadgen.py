@@ -28,7 +28,7 @@ from benchmarks.procinfo import cpu_seconds, machine_cpu_seconds, own_cpu_second
 
 _BASE_NS = time.perf_counter_ns()
 _perf_ns = time.perf_counter_ns
-HOLE_CAP = 100_000  # missing sequence numbers remembered per (receiver, sender) to tell "late" from "duplicate"
+HOLE_CAP = 100_000  # longest gap whose numbers are remembered, to tell a late arrival from a duplicate
 CONNECT_CONCURRENCY = 64  # below asyncio's default listen backlog of 100
 LAT_FOLD_AT = 32 << 20  # raw latency samples (4 bytes each) kept before folding into the histogram
 

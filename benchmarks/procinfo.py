@@ -113,7 +113,11 @@ class SpawnedServer:
         lifted = {f"CHINWAG_LIMITS__{k}": "1000000" for k in ("FLOOD_RATE", "FLOOD_BURST", "FLOOD_BACKLOG")}
         env = {**os.environ, **lifted, **self.env}
         self.proc = subprocess.Popen(
-            cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, preexec_fn=preexec,
+            cmd,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            preexec_fn=preexec,
             env=env,
         )
         threading.Thread(target=self._drain, name="server-stderr", daemon=True).start()
