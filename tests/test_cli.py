@@ -102,3 +102,13 @@ async def test_bad_config_exits_2_with_a_reason(tmp_path: Path) -> None:
     _, err = await asyncio.wait_for(proc.communicate(), 10)
     assert proc.returncode == 2
     assert b"limits.max_line must be a positive integer" in err
+
+
+def test_bench_passes_its_options_to_the_load_generator() -> None:
+    import subprocess
+
+    out = subprocess.run(
+        [sys.executable, "-m", "chinwag", "bench", "--help"], capture_output=True, text=True, timeout=30
+    )
+    assert out.returncode == 0
+    assert "--senders" in out.stdout and "--smoke" in out.stdout
