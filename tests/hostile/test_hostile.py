@@ -259,3 +259,46 @@ def test_limits_block_holds_the_hostile_defaults() -> None:
     limits = Limits()
     assert (limits.flood_burst, limits.max_per_ip, limits.register_timeout) == (20, 100, 30)
     assert dataclasses.replace(limits, flood_rate=1).flood_rate == 1
+
+
+async def test_irc_flood_is_cut_off_and_the_room_hears_it() -> None:
+    async with serving(flood_burst=20, flood_rate=5, flood_backlog=200) as srv:
+        watcher = await text_client(srv, "watcher")
+        flooder = await irc_client(srv, "flooder")
+        await flooder.send("JOIN #lobby")
+        await flooder.expect_cmd("366")
+        flooder.writer.write("".join(f"PRIVMSG #lobby :spam {i}\r\n" for i in range(2000)).encode())
+        rest = await flooder.closed()
+        assert rest[-1].startswith("ERROR :Closing Link: flooder (excess flood)")
+        assert await watcher.expect("flooder has left") == "* flooder has left (excess flood)"
+        assert sum("flooder: spam" in s for s in watcher.seen) <= 25  # the burst, no more
+        await watcher.close()
+        await flooder.close()
+
+
+async def test_irc_stalled_reader_is_cut_off() -> None:
+    async with serving(sendq=64 * 1024) as srv:
+        stalled = socket.socket()
+        stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        stalled.connect(("127.0.0.1", srv.port("irc")))
+        stalled.sendall(b"NICK sloth\r\nUSER sloth 0 * :s\r\nJOIN #lobby\r\n")
+        talker = await text_client(srv, "talker")
+        while "sloth" not in talker.seen[-1]:  # sloth registered and joined first
+            await talker.send("/who")
+            await talker.expect("* in #lobby")
+        payload = "q" * 1000
+
+        def gone() -> str | None:
+            return next((s for s in talker.seen if "sloth has left" in s), None)
+
+        for i in range(1000):  # ~1 MB towards a reader with a 4 KiB window
+            await talker.send(f"{i} {payload}")
+            if i % 50 == 49:
+                await talker.send("/who")
+                await talker.expect("* in #lobby")
+            if gone():
+                break
+        line = gone() or await talker.expect("sloth has left")
+        assert line.startswith("* sloth has left (output queue over 65536 bytes")
+        await talker.close()
+        stalled.close()
