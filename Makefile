@@ -22,6 +22,8 @@ test: $(STAMP) lint
 	sh scripts/test-deps.sh
 	$(VENV)/bin/pytest
 	$(PY) -m benchmarks --smoke
+	$(PY) -m benchmarks --smoke --protocol irc
+	$(PY) -m benchmarks --smoke --protocol ws
 	$(PY) -m benchmarks.chaos --duration 5 --good 10
 	$(PY) -m benchmarks.connections --connections 500 --hold 0.5
 

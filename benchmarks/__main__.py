@@ -40,7 +40,14 @@ MAX_SECONDS = 600.0
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m benchmarks",
-        description="Load generator for chinwag's text protocol: one room, S senders, N-1 receivers per message.",
+        description="Load generator for chinwag (text, IRC or IRC over WebSocket): one room, S senders, "
+        "N-1 receivers per message.",
+    )
+    p.add_argument(
+        "--protocol",
+        choices=("text", "irc", "ws"),
+        default="text",
+        help="text (default), irc (plain RFC IRC), or ws (IRC over WebSocket at /irc, text.ircv3.net)",
     )
     p.add_argument("--clients", type=int, help="connections, all in #lobby (default 200)")
     p.add_argument("--senders", type=int, help="how many of them send (default 10)")
@@ -51,7 +58,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--drain", type=float, default=5.0, help="max seconds to wait for in-flight deliveries (5)")
     p.add_argument("--pad", type=int, default=0, help="filler characters added to each message (0)")
     p.add_argument("--host", default="127.0.0.1", help="loopback address only (default 127.0.0.1)")
-    p.add_argument("--port", type=int, help="use a running server on this port instead of spawning one")
+    p.add_argument(
+        "--port", type=int, help="use a running server on this port (of --protocol's listener) instead of spawning one"
+    )
     p.add_argument("--server-pid", type=int, help="with --port: the server's pid, for CPU and RSS figures")
     p.add_argument(
         "--db",
@@ -107,6 +116,7 @@ def _options(args: argparse.Namespace) -> Options:
         host=_loopback(args.host),
         port=args.port or 0,
         server_pid=args.server_pid,
+        protocol=args.protocol,
     )
 
 
@@ -147,7 +157,7 @@ def format_text(r: Result, server_cpu_pin: int | None, client_cpu_pin: int | Non
     lat, first = r.latency_us, r.latency_first_us
     w = r.window_s or 1.0
     lines = [
-        f"chinwag bench: {o['clients']} clients, {o['senders']} senders, {mode}; "
+        f"chinwag bench: {o['protocol']}, {o['clients']} clients, {o['senders']} senders, {mode}; "
         f"{r.window_s:.2f} s measured after {o['warmup']:g} s warm-up; {r.loop}",
         f"server pid {r.server_pid or '-'} (cpu {'-' if server_cpu_pin is None else server_cpu_pin}"
         f"{'' if db is None else f', --db {db}'}), "
@@ -216,6 +226,8 @@ def main(argv: list[str] | None = None) -> int:
             per_ip = {"CHINWAG_LIMITS__MAX_PER_IP": str(opts.clients + 100)}
             server = SpawnedServer(opts.host, args.server_cpu, db, env=per_ip)
             port = server.start(timeout=opts.connect_timeout)
+            if opts.protocol != "text":
+                port = server.listener_port("irc" if opts.protocol == "irc" else "web", opts.connect_timeout)
             opts = dataclasses.replace(opts, port=port, server_pid=server.pid)
         if args.client_cpu is not None:
             os.sched_setaffinity(0, {args.client_cpu})  # after the spawn, so the server does not inherit it

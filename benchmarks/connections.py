@@ -85,7 +85,7 @@ async def run(n: int, hold: float, per_ip: int, timeout: float, server: SpawnedS
     for c in clients:  # every one still answers
         assert c.transport is not None
         c.transport.write(b"PING bench-check\r\n")
-    answered = set()
+    answered: set[str] = set()
     deadline = time.monotonic() + timeout
     while len(answered) < n and time.monotonic() < deadline:
         try:

@@ -14,10 +14,14 @@ and latency samples kept raw until the measured window ends.
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
+import os
 import random
 import re
 import socket
 import string
+import struct
 import time
 from array import array
 from collections import Counter
@@ -56,20 +60,24 @@ class Options:
     host: str = "127.0.0.1"
     port: int = 0
     server_pid: int | None = None
+    protocol: str = "text"  # text | irc | ws (IRC over WebSocket)
 
 
 class Sender:
     """The sending side of one client: sequence numbers and, in window mode, flow."""
 
-    __slots__ = ("sid", "count", "client", "bench", "prefix", "suffix", "seq", "acked")
+    __slots__ = ("sid", "count", "client", "bench", "prefix", "suffix", "frame", "seq", "acked")
 
     def __init__(self, sid: int, client: Client, bench: Bench) -> None:
         self.sid = sid
         self.count = bench.opts.senders
         self.client = client
         self.bench = bench
-        self.prefix = bench.tag
-        self.suffix = (b" " + b"x" * bench.opts.pad if bench.opts.pad else b"") + b"\n"
+        proto = bench.opts.protocol
+        self.prefix = (b"" if proto == "text" else b"PRIVMSG #lobby :") + bench.tag
+        end = {"text": b"\n", "irc": b"\r\n", "ws": b""}[proto]  # ws: one line per frame, no line ending
+        self.suffix = (b" " + b"x" * bench.opts.pad if bench.opts.pad else b"") + end
+        self.frame = proto == "ws"
         self.seq = 0  # next sequence number = messages sent
         self.acked = 0  # messages the observer has received
 
@@ -80,7 +88,8 @@ class Sender:
             return
         t = b" %d" % now_us()
         pre, suf, q, count, sid = self.prefix, self.suffix, self.seq, self.count, self.sid
-        transport.write(b"".join([pre + b"%d" % (i * count + sid) + t + suf for i in range(q, q + n)]))
+        lines = [pre + b"%d" % (i * count + sid) + t + suf for i in range(q, q + n)]
+        transport.write(b"".join(map(ws_frame, lines) if self.frame else lines))
         self.seq = q + n
 
     def ack(self, upto: int) -> None:
@@ -126,6 +135,9 @@ class Client(asyncio.Protocol):
         sock = transport.get_extra_info("socket")
         if sock is not None:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self._hello(transport)
+
+    def _hello(self, transport: asyncio.Transport) -> None:
         transport.write(self.name.encode() + b"\n")
 
     def data_received(self, data: bytes) -> None:
@@ -142,6 +154,13 @@ class Client(asyncio.Protocol):
 
     # --- receiving -------------------------------------------------------
 
+    def _fail(self, why: str) -> None:
+        """Registration went wrong: fail the run's setup with the reason and hang up."""
+        if not self.registered.done():
+            self.registered.set_exception(BenchError(f"{self.name}: {why}"))
+        if self.transport is not None:
+            self.transport.close()
+
     def _setup(self, data: bytes) -> None:
         """Until our own member list arrives: greeting, welcome, or a refusal."""
         data = self.buf + data
@@ -154,11 +173,7 @@ class Client(asyncio.Protocol):
                 self.ready = True
                 self.registered.set_result(None)
             elif not (line.startswith(b"Welcome") or line.startswith(b"* ")):
-                if not self.registered.done():
-                    said = line.decode(errors="replace")
-                    self.registered.set_exception(BenchError(f"{self.name}: server said {said!r}"))
-                if self.transport is not None:
-                    self.transport.close()
+                self._fail(f"server said {line.decode(errors='replace')!r}")
                 return
         self.buf = b""
         if self.ready and data:
@@ -173,6 +188,10 @@ class Client(asyncio.Protocol):
             data = self.buf + data
         cut = data.rfind(b"\n") + 1
         self.buf = data[cut:] if cut < len(data) else b""
+        self._count(data, cut, now)
+
+    def _count(self, data: bytes, cut: int, now: int) -> None:
+        """Account for every payload in data[:cut], which ends where a line (or frame) does."""
         found = self.findall(data, 0, cut)
         if not found:
             return
@@ -208,6 +227,226 @@ class Client(asyncio.Protocol):
             self.late += 1
         else:
             self.dups += 1
+
+
+class IrcClient(Client):
+    """The same user over IRC (RFC 1459/2812, no IRCv3 capabilities: a sender gets no echo).
+
+    NICK and USER, JOIN #lobby once welcomed (001), ready at the end of the
+    room's NAMES (366). PRIVMSG lines carry the same payload, so the text
+    client's receive path counts them unchanged; a server PING (sent after
+    ``ping_interval`` of silence, 120 s by default) is answered off the hot path.
+    """
+
+    def _hello(self, transport: asyncio.Transport) -> None:
+        self._send_line(b"NICK " + self.name.encode())
+        self._send_line(b"USER %s 0 * :%s" % (self.name.encode(), self.name.encode()))
+
+    def _send_line(self, line: bytes) -> None:
+        assert self.transport is not None
+        self.transport.write(line + b"\r\n")
+
+    def _line(self, line: bytes) -> None:
+        """One line during registration."""
+        parts = line.split(b" ", 3)
+        if line.startswith(b"PING "):
+            self._send_line(b"PONG " + line[5:])
+        elif line.startswith(b"ERROR"):
+            self._fail(f"server said {line.decode(errors='replace')!r}")
+        elif len(parts) > 2 and parts[0].startswith(b":") and parts[1].isdigit():
+            num = parts[1]
+            if num == b"001":
+                self._send_line(b"JOIN #lobby")
+            elif num == b"366":
+                self.ready = True
+                self.registered.set_result(None)
+            elif num[:1] in (b"4", b"5") and num != b"422":  # 422: no MOTD, not a refusal
+                self._fail(f"server said {line.decode(errors='replace')!r}")
+
+    def _setup(self, data: bytes) -> None:
+        data = self.buf + data
+        while not self.ready and not self.registered.done():
+            nl = data.find(b"\n")
+            if nl < 0:
+                break
+            line, data = data[:nl].rstrip(b"\r"), data[nl + 1 :]
+            self._line(line)
+        self.buf = b""
+        if self.ready and data:
+            self._payload(data)
+        else:
+            self.buf = data
+
+    def _payload(self, data: bytes) -> None:
+        if self.buf:
+            data, self.buf = self.buf + data, b""
+        if b"PING " in data:  # rare: one memory scan per chunk on the hot path
+            for line in data[: data.rfind(b"\n") + 1].splitlines():  # complete lines only: seen once each
+                if line.startswith(b"PING "):
+                    self._send_line(b"PONG " + line[5:])
+        Client._payload(self, data)
+
+
+WS_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"  # RFC 6455 1.3
+WS_SUBPROTOCOL = "text.ircv3.net"
+_mask_bits = random.getrandbits
+
+
+def ws_frame(payload: bytes, opcode: int = 0x1) -> bytes:
+    """One final client frame (RFC 6455 5.2): masked, as a client's must be, with a fresh key."""
+    n = len(payload)
+    if n < 126:
+        head = bytes((0x80 | opcode, 0x80 | n))
+    elif n < 1 << 16:
+        head = struct.pack("!BBH", 0x80 | opcode, 0x80 | 126, n)
+    else:
+        head = struct.pack("!BBQ", 0x80 | opcode, 0x80 | 127, n)
+    key = _mask_bits(32).to_bytes(4, "big")
+    stream = int.from_bytes((key * (n // 4 + 1))[:n], "big")
+    return head + key + (int.from_bytes(payload, "big") ^ stream).to_bytes(n, "big")
+
+
+def ws_frame_end(data: bytes, i: int) -> int:
+    """End of the frame starting at ``data[i]``, or -1 while its header is incomplete."""
+    n = len(data)
+    if i + 2 > n:
+        return -1
+    length = data[i + 1] & 0x7F
+    skip = 4 if data[i + 1] & 0x80 else 0  # a masked frame (servers send none)
+    if length < 126:
+        return i + 2 + skip + length
+    if length == 126:
+        return -1 if i + 4 > n else i + 4 + skip + int.from_bytes(data[i + 2 : i + 4], "big")
+    return -1 if i + 10 > n else i + 10 + skip + int.from_bytes(data[i + 2 : i + 10], "big")
+
+
+def ws_payload(data: bytes, i: int, end: int) -> bytes:
+    """The payload of the (complete, unmasked) frame data[i:end]."""
+    length = data[i + 1] & 0x7F
+    start = i + 2 if length < 126 else i + 4 if length == 126 else i + 10
+    return data[start + (4 if data[i + 1] & 0x80 else 0) : end]  # a masked frame's key is skipped, not applied
+
+
+class WsClient(IrcClient):
+    """The IRC user over WebSocket (IRCv3 binding, text.ircv3.net): one line per frame, no CRLF.
+
+    A minimal client side of RFC 6455: the Upgrade request, a checked 101, masked
+    frames out, and frames in walked by their length bytes, so that a frame split
+    across reads waits in the buffer like a partial line. The receive hot path is
+    the text one plus that walk: a compare and an add per frame, then one
+    ``findall`` over the complete frames (a frame header is never a digit, so a
+    payload ends where its frame does).
+    """
+
+    def __init__(self, bench: Bench, index: int) -> None:
+        super().__init__(bench, index)
+        self.upgraded = False
+        self.key = base64.b64encode(os.urandom(16))
+
+    def _hello(self, transport: asyncio.Transport) -> None:
+        host = f"{self.bench.opts.host}:{self.bench.opts.port}".encode()
+        transport.write(
+            b"GET /irc HTTP/1.1\r\nHost: " + host + b"\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            b"Sec-WebSocket-Key: " + self.key + b"\r\nSec-WebSocket-Version: 13\r\n"
+            b"Sec-WebSocket-Protocol: " + WS_SUBPROTOCOL.encode() + b"\r\n\r\n"
+        )
+
+    def _send_line(self, line: bytes) -> None:
+        assert self.transport is not None
+        self.transport.write(ws_frame(line))
+
+    def _upgrade(self, head: bytes) -> None:
+        status, *fields = head.decode("latin-1").split("\r\n")
+        headers = {k.strip().lower(): v.strip() for k, _, v in (f.partition(":") for f in fields)}
+        accept = base64.b64encode(hashlib.sha1(self.key + WS_GUID).digest()).decode()
+        if status.split(" ")[1:2] != ["101"]:
+            self._fail(f"no WebSocket upgrade: {status!r}")
+        elif headers.get("sec-websocket-accept") != accept:
+            self._fail("wrong Sec-WebSocket-Accept")
+        elif headers.get("sec-websocket-protocol") != WS_SUBPROTOCOL:
+            self._fail(f"subprotocol {headers.get('sec-websocket-protocol')!r}, not {WS_SUBPROTOCOL}")
+        else:
+            self.upgraded = True
+            super()._hello(cast(asyncio.Transport, self.transport))
+
+    def _setup(self, data: bytes) -> None:
+        data = self.buf + data
+        i = 0
+        if not self.upgraded:
+            end = data.find(b"\r\n\r\n")
+            if end < 0:
+                self.buf = data
+                return
+            self._upgrade(data[:end])
+            i = end + 4
+        while self.upgraded and not self.ready and not self.registered.done():
+            j = ws_frame_end(data, i)
+            if j < 0 or j > len(data):
+                break
+            if not self._control(data, i, j):
+                self._line(ws_payload(data, i, j))
+            i = j
+        self.buf = b""
+        if self.ready and i < len(data):
+            self._payload(data[i:])
+        else:
+            self.buf = data[i:]
+
+    def _control(self, data: bytes, i: int, end: int) -> bool:
+        """Frames other than a final text frame: answer a ping, end on close; False for a text frame."""
+        op = data[i]
+        if op == 0x81:
+            return False
+        assert self.transport is not None
+        if op == 0x89:
+            self.transport.write(ws_frame(ws_payload(data, i, end), 0xA))
+        elif op == 0x88:
+            self._fail("WebSocket closed by the server")
+        elif op != 0x8A:  # pong: ignored; anything else (fragments, binary) this client never asked for
+            self._fail(f"unexpected WebSocket frame 0x{op:02x}")
+        return True
+
+    def _payload(self, data: bytes) -> None:
+        """The walk to the last complete frame, then the text client's hot path over those bytes."""
+        now = (_perf_ns() - _BASE_NS) // 1000
+        if self.buf:
+            data = self.buf + data
+        n = len(data)
+        i = 0
+        while i < n:
+            if i + 1 < n and data[i] == 0x81 and (k := data[i + 1]) < 126:
+                j = i + 2 + k  # the common case: a short final text frame
+            else:
+                j = ws_frame_end(data, i)
+                if j < 0 or j > n:
+                    break
+                if self._control(data, i, j):
+                    data = data[:i] + data[j:]  # keep payload bytes only where text frames are
+                    n = len(data)
+                    continue
+            if j > n:
+                break
+            i = j
+        self.buf = data[i:]
+        if b"PING " in data:
+            for line in _irc_pings(data, i):
+                self._send_line(b"PONG " + line[5:])
+        self._count(data, i, now)
+
+
+def _irc_pings(data: bytes, end: int) -> list[bytes]:
+    """IRC PING lines among the complete text frames of data[:end]."""
+    out, i = [], 0
+    while i < end:
+        j = ws_frame_end(data, i)
+        line = ws_payload(data, i, j)
+        if line.startswith(b"PING "):
+            out.append(line)
+        i = j
+    return out
+
+
+CLIENTS: dict[str, type[Client]] = {"text": Client, "irc": IrcClient, "ws": WsClient}
 
 
 @dataclass(slots=True)
@@ -327,10 +566,11 @@ class Bench:
         loop = asyncio.get_running_loop()
         opts = self.opts
         sem = asyncio.Semaphore(CONNECT_CONCURRENCY)
+        kind = CLIENTS[opts.protocol]
 
         async def one(i: int) -> None:
             async with sem:
-                client = Client(self, i)
+                client = kind(self, i)
                 self.clients.append(client)
                 await loop.create_connection(lambda: client, opts.host, opts.port)
                 await client.registered
