@@ -198,6 +198,8 @@ def format_text(r: Result, server_cpu_pin: int | None, client_cpu_pin: int | Non
         )
         if r.other_cpu_s / w > 0.25:
             lines.append("note: the machine was busy with other work; these figures are disturbed")
+    if r.folds_in_window:
+        lines.append("note: the generator folded its latency samples during the window (a stall); use a shorter run")
     if o["rate"] and r.sent_window < 0.95 * o["rate"] * w:
         lines.append("note: the generator could not keep up with --rate; the figures are for the rate achieved")
     if r.generator_cpu_s / w > 0.9:

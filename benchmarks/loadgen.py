@@ -34,7 +34,11 @@ _BASE_NS = time.perf_counter_ns()
 _perf_ns = time.perf_counter_ns
 HOLE_CAP = 100_000  # longest gap whose numbers are remembered, to tell a late arrival from a duplicate
 CONNECT_CONCURRENCY = 64  # below asyncio's default listen backlog of 100
-LAT_FOLD_AT = 32 << 20  # raw latency samples (4 bytes each) kept before folding into the histogram
+# Raw latency samples (4 bytes each) kept before folding them into the histogram.
+# A fold takes ~40 ns per sample of the generator's loop (over 1 s at 32 Mi), so
+# one inside the measured window stalls reading and skews it: 128 Mi (512 MiB)
+# covers ~60 s at 2 M deliveries/s, and a fold in the window is reported.
+LAT_FOLD_AT = 128 << 20
 
 
 def now_us() -> int:
@@ -490,6 +494,7 @@ class Result:
     generator_cpu_sys_s: float = 0.0
     other_cpu_s: float | None = None  # everything else on the machine (and softirq work) during the window
     steal_s: float = 0.0  # CPU time the hypervisor gave to other guests during the window
+    folds_in_window: int = 0  # latency-histogram folds during the window (generator stalls: figures skewed)
 
     @property
     def deliveries_per_s(self) -> float:
@@ -555,6 +560,7 @@ class Bench:
         self.senders: list[Sender] = []
         self.sending = False
         self.lost = 0
+        self.folds = 0  # histogram folds while sending (each stalls the generator)
 
     def on_lost(self, client: Client) -> None:
         if client.ready:
@@ -644,6 +650,7 @@ class Bench:
             await asyncio.sleep(min(left, 0.25))
             if len(self.lat) >= LAT_FOLD_AT:
                 self._fold()
+                self.folds += 1
 
     async def run(self, loop_name: str) -> Result:
         opts = self.opts
@@ -676,9 +683,11 @@ class Bench:
             for raw, hist in ((self.lat, self.hist), (self.lat_first, self.hist_first)):
                 del raw[:]
                 hist.clear()
+            self.folds = 0
             start = self._snapshot()
             await self._hold(opts.duration)
             end = self._snapshot()
+            res.folds_in_window = self.folds
             cut = len(self.lat), len(self.lat_first)  # samples that arrived within the window
         finally:
             self.sending = False
