@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import struct
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from aiohttp import WSMsgType, web
 
@@ -70,6 +70,9 @@ def max_message(server: Server) -> int:
     return 2 * (limits.irc_tags + limits.irc_line)
 
 
+_LAST_FRAMED: list[Any] = [b"", OP_TEXT, b""]  # (rendered bytes, opcode, their frames)
+
+
 class WsConnection(Connection):
     """One WebSocket client, served by an aiohttp handler (see transport/web.py)."""
 
@@ -116,10 +119,21 @@ class WsConnection(Connection):
         else:
             self._readable.clear()
 
+    def enqueue(self, data: bytes) -> None:
+        """Frame here, once per event: fan-out hands every recipient the same
+        bytes object, so the last framing is reused by identity."""
+        memo = _LAST_FRAMED
+        if data is memo[0] and self.opcode == memo[1]:
+            framed = memo[2]
+        else:
+            framed = frames(data, self.opcode)
+            memo[:] = (data, self.opcode, framed)  # holds `data`: its id cannot be reused
+        super().enqueue(framed)
+
     def flush(self) -> None:
         transport = self.transport
         if self.out and not self.closed and transport is not None and not self.ws.closed:
-            transport.write(frames(b"".join(self.out), self.opcode))
+            transport.write(b"".join(self.out) if len(self.out) > 1 else self.out[0])
             if transport.get_write_buffer_size() > self.server.config.limits.sendq:
                 self.out.clear()
                 self.close(f"output queue over {self.server.config.limits.sendq} bytes", abort=True)

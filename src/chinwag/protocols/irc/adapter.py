@@ -780,6 +780,10 @@ class IrcProtocol:
     def render(self, event: Event, cache: RenderCache) -> bytes:
         try:
             if type(event) is Message:
+                if self._capture is None and event.nick != self.nick:
+                    hit = cache.get(self._variant)  # the fan-out hot path
+                    if hit is not None:
+                        return hit
                 data = self._render_message(event, cache)
                 if self._capture is None:
                     return data
