@@ -7,7 +7,6 @@ import contextlib
 import dataclasses
 import signal
 import socket
-import statistics
 import time
 from collections.abc import AsyncIterator
 
@@ -141,7 +140,7 @@ async def test_flood_is_throttled_while_a_normal_user_keeps_low_latency() -> Non
             latencies.append(time.perf_counter() - sent)
         spam_seen = sum("flooder: spam" in s for s in watcher.seen)
         assert spam_seen < 60, spam_seen  # 20 burst + ~5/s: the flood is held back
-        assert statistics.median(latencies) < 0.05 and max(latencies) < 0.25, latencies
+        assert max(latencies) < 0.05, latencies  # every message under 50 ms, flood or not
         await watcher.close()
         await normal.close()
         await flooder.close()
