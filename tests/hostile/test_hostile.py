@@ -301,3 +301,29 @@ async def test_irc_stalled_reader_is_cut_off() -> None:
         assert line.startswith("* sloth has left (output queue over 65536 bytes")
         await talker.close()
         stalled.close()
+
+
+async def test_a_render_bug_for_one_recipient_does_not_stop_the_others(monkeypatch: pytest.MonkeyPatch) -> None:
+    async with serving() as srv:
+        alice = await text_client(srv, "alice")
+        bob = await text_client(srv, "bob")
+        carol = await text_client(srv, "carol")
+        from chinwag.protocols.text import TextProtocol
+
+        real = TextProtocol.render
+
+        def render(self: TextProtocol, event: object, cache: dict[object, bytes]) -> bytes:
+            if self.nick == "bob" and "boom" in str(event):
+                raise RuntimeError("renderer bug")
+            return real(self, event, cache)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(TextProtocol, "render", render)
+        await alice.send("boom")
+        assert (await carol.expect("boom")).endswith("alice: boom")
+        assert await carol.expect("bob has left") == "* bob has left (internal error)"
+        await alice.send("still flowing")
+        assert (await carol.expect("still flowing")).endswith("alice: still flowing")
+        newcomer = await text_client(srv, "dave")  # greetings still go out
+        await newcomer.close()
+        for c in (alice, bob, carol):
+            await c.close()

@@ -257,3 +257,47 @@ async def test_input_behind_a_delayed_registration_is_not_stranded() -> None:
         await bob.close()
     finally:
         await srv.shutdown()
+
+
+async def test_quit_records_the_departure_for_catch_up(connect: Connect) -> None:
+    alice, bob = await connect("alice"), await connect("bob")
+    for c in (alice, bob):
+        await c.send("/join #dev")
+        await c.expect("* in #dev")
+    await alice.send("/quit lunch")
+    await bob.expect("alice has left (lunch)")
+    await bob.send("while she ate")
+    back = await connect()
+    await back.send("alice")
+    assert await block(back) == ["bob: while she ate"]  # rejoined #dev, caught up
+    assert "--- while you were away ---" in back.seen
+
+
+async def test_catch_up_after_a_long_absence_shows_the_newest() -> None:
+    cfg = dataclasses.replace(make_config(), history_max=2)
+    srv = Server(cfg)
+    await srv.start()
+    try:
+        r, w = await asyncio.open_connection("127.0.0.1", srv.port())
+        alice = LineClient(r, w)
+        await alice.send("alice")
+        await alice.expect("* in #lobby")
+        r2, w2 = await asyncio.open_connection("127.0.0.1", srv.port())
+        bob = LineClient(r2, w2)
+        await bob.send("bob")
+        await bob.expect("* in #lobby")
+        await alice.close()
+        await bob.expect("alice has left")
+        await bob.send(*[f"m{i}" for i in range(50)], "/who")  # far more than 20 x history_max
+        await bob.expect("* in #lobby: bob")
+        r3, w3 = await asyncio.open_connection("127.0.0.1", srv.port())
+        back = LineClient(r3, w3)
+        await back.send("alice")
+        await back.expect("--- while you were away ---")
+        lines = await back.lines_until("--- end of history ---")
+        assert lines[0] == "(older messages not shown)"
+        assert [s.split("] ", 1)[1] for s in lines[1:-1]] == ["bob: m48", "bob: m49"]
+        await bob.close()
+        await back.close()
+    finally:
+        await srv.shutdown()

@@ -125,7 +125,7 @@ def _join(p: TextProtocol, arg: str) -> Command | None:
         if casefold(joined) == casefold(room):
             p.current = joined
             return Join(room)
-    p.want_history.add(casefold(room))
+    p.want_history = casefold(room)
     return Join(room)
 
 
@@ -220,7 +220,9 @@ class TextProtocol:
         self.history_on_join = history_on_join
         self.register_timeout: float = limits.register_timeout
         self._born: float | None = None
-        self.want_history: set[str] = set()  # casefolded rooms joined by /join
+        # The room a /join is waiting for (joins are answered one at a time):
+        # its Joined asks for its history.
+        self.want_history: str | None = None
         self._queries: deque[Query | Quit] = deque()
         self._pending: deque[bytes | LineTooLong] = deque()
         # A Register, Join or Part is in flight: its answer decides how the next
@@ -232,7 +234,7 @@ class TextProtocol:
 
     @property
     def backlog(self) -> int:
-        return len(self._pending)
+        return len(self._pending) + len(self._queries)
 
     def abort(self, reason: str) -> None:
         self.say(f"* disconnected: {reason}")
@@ -417,8 +419,8 @@ class TextProtocol:
                     self.rooms.append(room)
                 self.current = room
                 key = casefold(room)
-                if key in self.want_history:
-                    self.want_history.discard(key)
+                if key == self.want_history:
+                    self.want_history = None
                     if self.history_on_join:
                         self._queries.append(HistoryRequest(room, "join", self.history_on_join))
                 return None  # the Members event that follows says it
@@ -450,6 +452,7 @@ class TextProtocol:
                 return "error: wrong password. Goodbye."
             case Failed(error):
                 self._awaiting_name = False
+                self.want_history = None
                 if isinstance(error, NameError_) and self.nick is None:
                     return f"{error.reason}. {NAME_PROMPT}"
                 return f"error: {error}"

@@ -15,7 +15,7 @@ import logging
 import socket
 from typing import TYPE_CHECKING, Any, cast
 
-from chinwag.core.events import ChatHistory, Command, HistoryRequest, Message, Query, Quit, Recall
+from chinwag.core.events import ChatHistory, Command, Event, HistoryRequest, Message, Query, Quit, Recall
 from chinwag.core.extended import Sync
 from chinwag.core.ratelimit import TokenBucket
 from chinwag.protocols.base import Adapter
@@ -64,6 +64,7 @@ class Connection(asyncio.Protocol):
         "lag",
         "ip",
         "sendq",
+        "pump_due",
     )
 
     def __init__(self, server: Server, adapter: Adapter, kind: str) -> None:
@@ -80,9 +81,10 @@ class Connection(asyncio.Protocol):
         # While a query runs, input waits (busy) and live messages are held
         # (gated) so that history and live traffic arrive in order, once each.
         self.busy = False
-        self.gated: list[Message] | None = None
+        self.gated: list[Event] | None = None
         self.at_eof = False
         limits = server.config.limits
+        self.pump_due = False  # a pump is scheduled (see Server._committed)
         self.sendq = limits.sendq  # read per delivery: a slot, not three attribute loads
         self.bucket: TokenBucket | None = TokenBucket(limits.flood_rate, limits.flood_burst)
         self.stashed: Command | Query | None = None  # taken from the adapter, waiting for a token
@@ -180,6 +182,15 @@ class Connection(asyncio.Protocol):
         self.pump()
 
     def _pump(self) -> None:
+        """Every caller (a read, a timer, a finished query) gets the same guard:
+        one connection's bug closes that connection, never the loop's callback."""
+        try:
+            self._pump_commands()
+        except Exception:
+            self.log.exception("error while handling input; closing this connection")
+            self.close("internal error", abort=True)
+
+    def _pump_commands(self) -> None:
         adapter = self.adapter
         while not self.busy and self.lag is None and (command := self._next()) is not None:
             self._send_local()
@@ -197,6 +208,7 @@ class Connection(asyncio.Protocol):
 
     def pump(self) -> None:
         """Process input that is ready, unless a query holds it."""
+        self.pump_due = False
         if not self.closed and not self.busy:
             self._pump()
 
@@ -211,10 +223,9 @@ class Connection(asyncio.Protocol):
         """Release held messages not already shown in the answer, then input."""
         held, self.gated = self.gated or [], None
         self.busy = False
-        cache: dict[object, bytes] = {}
-        for message in held:
-            if message.msgid not in shown:
-                self.enqueue(self.adapter.render(message, cache))
+        for event in held:  # in order; a message the answer showed is not repeated
+            if type(event) is not Message or event.msgid not in shown:
+                self.enqueue(self.adapter.render(event, {}))
         if self.closed or self.transport is None:
             return
         if not self.at_eof:

@@ -23,6 +23,7 @@ from chinwag.core.events import (
     Outbound,
     Parted,
     Query,
+    Quit,
     Recall,
     Registered,
     ServerShutdown,
@@ -128,18 +129,26 @@ class Server:
             self._per_ip[conn.ip] = left
         else:
             del self._per_ip[conn.ip]
-        nick = self.hub.nick_of(conn.sid)
-        if nick is not None:
-            log.info("%s left (%s)", nick, conn.close_reason)
-            rooms = self.hub.rooms_of(conn.sid)
-            if rooms:
-                mark, now = self.hub.mark(), self.hub.clock()
-                self.spawn(self.store.record_departure(nick, rooms, mark, now))
+        self._departing(conn, conn.close_reason)
         self.deliver(self.hub.disconnect(conn.sid, conn.close_reason))
         if not self.connections:
             self._all_gone.set()
 
+    def _departing(self, conn: Connection, reason: str) -> None:
+        """Log a registered user's leaving and remember where it was, so that
+        the name can catch up when it comes back (however it left)."""
+        nick = self.hub.nick_of(conn.sid)
+        if nick is None:
+            return
+        log.info("%s left (%s)", nick, reason)
+        rooms = self.hub.rooms_of(conn.sid)
+        if rooms:
+            mark, now = self.hub.mark(), self.hub.clock()
+            self.spawn(self.store.record_departure(nick, rooms, mark, now))
+
     def dispatch(self, conn: Connection, command: Command) -> None:
+        if isinstance(command, Quit):  # the hub forgets the session while handling it
+            self._departing(conn, command.reason)
         outbound = self.hub.handle(conn.sid, command)
         if log.isEnabledFor(logging.INFO):
             self._log(conn, outbound)
@@ -182,14 +191,16 @@ class Server:
                 # error) may be what a connection's held-back input waits for.
                 for sid in out.to:
                     conn = self.connections.get(sid)
-                    if conn is not None and conn.adapter.backlog:
+                    if conn is not None and conn.adapter.backlog and not conn.pump_due:
+                        conn.pump_due = True
                         self._loop.call_soon(conn.pump)
 
     def send_local(self, conn: Connection, data: bytes) -> None:
         """Output a connection's adapter made itself (PONG, 461...): it waits
-        behind held output for the same connection, so it never overtakes it.
-        (Local output is rare, so the scan is cheap; a closing connection's
-        goodbye never waits, as it would be lost.)"""
+        behind held output for the same connection, so it never overtakes a
+        reply to an earlier command. (A closing connection's goodbye never
+        waits, as it would be lost.) The scan is over what the store has not
+        confirmed yet: short unless the disk stalls."""
         held, sid = self._held, conn.sid
         if held and not (conn.adapter.closing or conn.at_eof) and any(
             out[0] is conn if isinstance(out, tuple) else sid in out.to for out in reversed(held)
@@ -205,20 +216,34 @@ class Server:
         is_message = type(event) is Message
         for sid in out.to:
             conn = conns.get(sid)
-            if conn is not None:
-                if is_message and conn.gated is not None:
-                    conn.gated.append(event)  # type: ignore[arg-type]
-                else:
-                    data = conn.adapter.render(event, cache)
-                    if data:
-                        conn.enqueue(data)
+            if conn is None:
+                continue
+            gated = conn.gated
+            # While a query runs, its messages wait; once one waits, so does
+            # everything after it (a "has left" must not overtake the "bye").
+            if gated is not None and (is_message or gated):
+                gated.append(event)
+                continue
+            try:
+                data = conn.adapter.render(event, cache)
+            except Exception:
+                conn.log.exception("cannot render %s; closing this connection", type(event).__name__)
+                conn.close("internal error", abort=True)
+                continue
+            if data:
+                conn.enqueue(data)
 
     # --- queries: answered from the store, off the hub ----------------------
 
     def spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("background task failed", exc_info=task.exception())
 
     def query(self, conn: Connection, query: Query) -> None:
         conn.pause()
@@ -256,10 +281,17 @@ class Server:
             if departed is not None:
                 await store.forget_departure(nick)
                 keys = [room_key(r) for r in joined]
-                # Oldest first from the store; if there is too much, the newest
-                # history_max are shown and the rest is left to /history.
-                found = await store.after_many(keys, departed[1], 20 * cfg.history_max)
-                more = len(found) > cfg.history_max
+                # The newest history_max of what came after the mark: per room
+                # the newest that many, merged; a room that filled its quota
+                # may have more (left to /history).
+                found, more = [], False
+                for key in keys:
+                    recent = await store.latest(key, cfg.history_max)
+                    newer = [m for m in recent if m.msgid > departed[1]]
+                    more = more or len(newer) == cfg.history_max
+                    found += newer
+                found.sort(key=lambda m: m.msgid)
+                more = more or len(found) > cfg.history_max
                 return [History(None, "away", tuple(found[-cfg.history_max :]), more)]
             if not cfg.history_on_join:
                 return []
@@ -306,13 +338,21 @@ class Server:
             batch, self._unstored = self._unstored, []
             append = self.store.append
             for message in batch:
-                append(message)
+                try:
+                    append(message)
+                except Exception:
+                    # The store is gone (its writer died): say so loudly, and
+                    # keep the chat going rather than hold everything forever.
+                    log.exception("history store failed; message %s delivered unstored", message.msgid)
+                    self._committed(1)
 
     def _flush(self) -> None:
         """Once per loop tick: store the tick's messages, then write each
         connection's pending output in one write()."""
-        self.store_pending()  # (may release messages: their output joins this flush)
-        self._flush_scheduled = False
+        try:
+            self.store_pending()  # (may release messages: their output joins this flush)
+        finally:
+            self._flush_scheduled = False  # never wedged, whatever happened above
         dirty, self._dirty = self._dirty, []
         for conn in dirty:
             conn.flush()
@@ -342,6 +382,14 @@ class Server:
         self.stopping = True
         for listener in self.listeners:
             listener.close()
+        # Let messages already sent reach the store and their readers first:
+        # the notice must not be queued behind them and then find everyone closed.
+        self.store_pending()
+        try:
+            await asyncio.wait_for(self.store.flush(), self.config.shutdown_grace)
+        except TimeoutError:
+            log.error("history store did not confirm within %.1f s", self.config.shutdown_grace)
+        await asyncio.sleep(0)  # run the commit callbacks the flush raced with
         notice = ServerShutdown(reason)
         self.deliver([Outbound(list(self.connections), notice)])
         for conn in list(self.connections.values()):
@@ -350,7 +398,8 @@ class Server:
             await asyncio.wait_for(self._all_gone.wait(), self.config.shutdown_grace)
         except TimeoutError:
             for conn in list(self.connections.values()):
-                conn.close(reason, abort=True)
+                if conn.transport is not None:
+                    conn.transport.abort()  # (close() ignores an already closing one)
         for listener in self.listeners:
             await listener.wait_closed()
         if self.web is not None:
