@@ -88,9 +88,9 @@ class WsConnection(Connection):
 
     async def run(self, transport: asyncio.Transport) -> None:
         """Attach to the server, feed messages until the WebSocket ends, detach."""
-        self.connection_made(transport)
         ws = self.ws
         try:
+            self.connection_made(transport)  # inside: whatever happens, detach follows
             while not self.closed:
                 if not self._readable.is_set():
                     await self._readable.wait()
