@@ -301,3 +301,36 @@ async def test_catch_up_after_a_long_absence_shows_the_newest() -> None:
         await back.close()
     finally:
         await srv.shutdown()
+
+
+async def test_quit_waits_for_output_held_for_the_store() -> None:
+    store = SlowStore()
+    srv = Server(make_config(), store=store)
+    await srv.start()
+    try:
+        clients = []
+        for name in ("alice", "bob"):
+            r, w = await asyncio.open_connection("127.0.0.1", srv.port())
+            c = LineClient(r, w)
+            await c.send(name)
+            await c.expect("* in #lobby")
+            clients.append(c)
+        alice, bob = clients
+        await alice.expect("bob has joined")
+        store.holding = True
+        await bob.send("said just before she quit")
+        await alice.send("/who", "/quit")
+
+        async def quit_handled() -> None:
+            while "alice" in srv.hub.nicks:
+                await asyncio.sleep(0)
+
+        await asyncio.wait_for(quit_handled(), 5)
+        store.release()
+        rest = await alice.closed()
+        assert [s.split("] ", 1)[-1] for s in rest] == [
+            "bob: said just before she quit", "* in #lobby: alice, bob (2)", "* goodbye"]
+        await alice.close()
+        await bob.close()
+    finally:
+        await srv.shutdown()

@@ -65,6 +65,7 @@ class Connection(asyncio.Protocol):
         "ip",
         "sendq",
         "pump_due",
+        "closing_later",
     )
 
     def __init__(self, server: Server, adapter: Adapter, kind: str) -> None:
@@ -85,6 +86,7 @@ class Connection(asyncio.Protocol):
         self.at_eof = False
         limits = server.config.limits
         self.pump_due = False  # a pump is scheduled (see Server._committed)
+        self.closing_later = False  # closes once output held for it is out
         self.sendq = limits.sendq  # read per delivery: a slot, not three attribute loads
         self.bucket: TokenBucket | None = TokenBucket(limits.flood_rate, limits.flood_burst)
         self.stashed: Command | Query | None = None  # taken from the adapter, waiting for a token
@@ -203,8 +205,9 @@ class Connection(asyncio.Protocol):
                 break
             self.server.dispatch(self, command)
         self._send_local()
-        if (adapter.closing or self.at_eof) and not self.busy and self.lag is None:
-            self.close(self.close_reason)
+        if (adapter.closing or self.at_eof) and not self.busy and self.lag is None and not self.closing_later:
+            self.closing_later = True
+            self.server.close_after_held(self)
 
     def pump(self) -> None:
         """Process input that is ready, unless a query holds it."""

@@ -50,7 +50,7 @@ class Server:
         # behind a waiting message wait too, so everyone sees one order.
         # A connection's local replies (PONG, 461...) queue here too while
         # output for it is held, so they never overtake it (send_local).
-        self._held: deque[Outbound | tuple[Connection, bytes]] = deque()
+        self._held: deque[Outbound | tuple[Connection, bytes | None]] = deque()
         self._confirmed = 0
         self._tasks: set[asyncio.Task[None]] = set()
         self._pruner: asyncio.Task[None] | None = None
@@ -178,7 +178,11 @@ class Server:
             out = held[0]
             if isinstance(out, tuple):
                 held.popleft()
-                out[0].enqueue(out[1])
+                conn, data = out
+                if data is None:
+                    conn.close(conn.close_reason)
+                else:
+                    conn.enqueue(data)
                 continue
             if type(out.event) is Message:
                 if not self._confirmed:
@@ -190,24 +194,33 @@ class Server:
                 # A reply that waited here (a registration or join answer, an
                 # error) may be what a connection's held-back input waits for.
                 for sid in out.to:
-                    conn = self.connections.get(sid)
-                    if conn is not None and conn.adapter.backlog and not conn.pump_due:
-                        conn.pump_due = True
-                        self._loop.call_soon(conn.pump)
+                    waiting = self.connections.get(sid)
+                    if waiting is not None and waiting.adapter.backlog and not waiting.pump_due:
+                        waiting.pump_due = True
+                        self._loop.call_soon(waiting.pump)
+
+    def _holds_for(self, conn: Connection) -> bool:
+        """Is output for ``conn`` waiting for the store? (The scan is over what
+        the store has not confirmed yet: short unless the disk stalls.)"""
+        sid = conn.sid
+        return any(out[0] is conn if isinstance(out, tuple) else sid in out.to for out in reversed(self._held))
 
     def send_local(self, conn: Connection, data: bytes) -> None:
-        """Output a connection's adapter made itself (PONG, 461...): it waits
-        behind held output for the same connection, so it never overtakes a
-        reply to an earlier command. (A closing connection's goodbye never
-        waits, as it would be lost.) The scan is over what the store has not
-        confirmed yet: short unless the disk stalls."""
-        held, sid = self._held, conn.sid
-        if held and not (conn.adapter.closing or conn.at_eof) and any(
-            out[0] is conn if isinstance(out, tuple) else sid in out.to for out in reversed(held)
-        ):
-            held.append((conn, data))
+        """Output a connection's adapter made itself (PONG, 461, a goodbye):
+        it waits behind held output for the same connection, so it never
+        overtakes a reply to an earlier command."""
+        if self._held and self._holds_for(conn):
+            self._held.append((conn, data))
         else:
             conn.enqueue(data)
+
+    def close_after_held(self, conn: Connection) -> None:
+        """Close a connection that is done (quit, end of input) once what is
+        held for it (the echo of its last message, a reply) has gone out."""
+        if self._held and self._holds_for(conn):
+            self._held.append((conn, None))
+        else:
+            conn.close(conn.close_reason)
 
     def _fan_out(self, out: Outbound) -> None:
         conns = self.connections
