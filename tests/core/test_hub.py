@@ -179,3 +179,14 @@ def test_message_ids_continue_after_a_stored_id_from_the_future() -> None:
     ids = MessageIds()
     ids.observe("7fffffffffffff00")  # stored before a restart, clock now behind
     assert ids.next(1.0) == "7fffffffffffff01"
+
+
+def test_an_invite_is_forgotten_when_the_invitee_leaves(hub: Hub) -> None:
+    from chinwag.core.extended import Invite
+
+    reg(hub, 1, "alice", "#club")
+    reg(hub, 2, "bob")
+    hub.handle(1, Invite("bob", "#club"))
+    assert hub.rooms["#club"].invited == {2}
+    hub.disconnect(2)
+    assert hub.rooms["#club"].invited == set()

@@ -332,6 +332,9 @@ def invite(hub: Hub, session: Session, cmd: Invite) -> list[Outbound]:
     if "i" in room.flags and not is_room_op(room, session):
         raise NotRoomOperator(room.name)
     room.invited.add(target.sid)
+    if target.invites is None:
+        target.invites = set()
+    target.invites.add(casefold(room.name))  # so leaving clears it (Hub.disconnect)
     event = Invited(room.name, nick(session), nick(target))
     return [Outbound((session.sid, target.sid), event), *away_notice(hub, session, target)]
 

@@ -43,7 +43,7 @@ class MessageIds:
 
 
 class Session:
-    __slots__ = ("sid", "nick", "rooms", "realname", "away", "oper", "modes", "signon", "last_active")
+    __slots__ = ("sid", "nick", "rooms", "realname", "away", "oper", "modes", "signon", "last_active", "invites")
 
     def __init__(self, sid: int) -> None:
         self.sid = sid
@@ -55,6 +55,7 @@ class Session:
         self.modes: set[str] = set()  # user modes: "i" invisible, "w" wallops
         self.signon = 0.0
         self.last_active = 0.0  # when the user last spoke (WHOIS idle)
+        self.invites: set[str] | None = None  # rooms (casefolded) holding an invite for it
 
 
 class Room:
@@ -104,6 +105,10 @@ class Hub:
         session = self.sessions.pop(sid, None)
         self.opers.discard(sid)
         self.invisible.discard(sid)
+        for key in (session.invites or ()) if session else ():
+            room = self.rooms.get(key)
+            if room is not None:
+                room.invited.discard(sid)
         if session is None or session.nick is None:
             return []
         peers = self.peers(session)
