@@ -260,10 +260,18 @@ class Connection(asyncio.Protocol):
             self.close(f"output queue over {self.sendq} bytes", abort=True)
 
     def flush(self) -> None:
-        if self.out and not self.closed and self.transport is not None:
-            self.transport.write(b"".join(self.out) if len(self.out) > 1 else self.out[0])
+        transport = self.transport
+        if self.out and transport is not None and self.can_write():
+            transport.write(b"".join(self.out) if len(self.out) > 1 else self.out[0])
+            self.written(transport)
         self.out.clear()
         self.queued = 0
+
+    def can_write(self) -> bool:
+        return not self.closed
+
+    def written(self, transport: asyncio.Transport) -> None:
+        """After a write (TCP: pause_writing() watches the buffer instead)."""
 
     def close(self, reason: str, *, abort: bool = False) -> None:
         """Close after pending output is written (or at once when ``abort``)."""

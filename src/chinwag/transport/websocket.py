@@ -130,15 +130,13 @@ class WsConnection(Connection):
             memo[:] = (data, self.opcode, framed)  # holds `data`: its id cannot be reused
         super().enqueue(framed)
 
-    def flush(self) -> None:
-        transport = self.transport
-        if self.out and not self.closed and transport is not None and not self.ws.closed:
-            transport.write(b"".join(self.out) if len(self.out) > 1 else self.out[0])
-            if transport.get_write_buffer_size() > self.server.config.limits.sendq:
-                self.out.clear()
-                self.close(f"output queue over {self.server.config.limits.sendq} bytes", abort=True)
-        self.out.clear()
-        self.queued = 0
+    def can_write(self) -> bool:
+        return not self.closed and not self.ws.closed
+
+    def written(self, transport: asyncio.Transport) -> None:
+        if transport.get_write_buffer_size() > self.sendq:
+            self.out.clear()
+            self.close(f"output queue over {self.sendq} bytes", abort=True)
 
     def close(self, reason: str, *, abort: bool = False) -> None:
         """As for TCP; a graceful close ends with the WebSocket closing handshake."""
