@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 
 import pytest
 
@@ -68,6 +69,20 @@ class LineClient:
 
 
 Connect = Callable[..., Awaitable[LineClient]]
+
+# Server processes a test started (tests/test_cli.py start()): killed after the
+# test whatever happened in it, so a failing test never leaves one running.
+SPAWNED: list[asyncio.subprocess.Process] = []
+
+
+@pytest.fixture(autouse=True)
+def _no_leftover_servers() -> Iterator[None]:
+    yield
+    while SPAWNED:
+        proc = SPAWNED.pop()
+        if proc.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
 
 
 # Tests paste hundreds of lines at once; flood control gets its own tests

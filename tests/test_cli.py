@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import TEST_FLOOD, LineClient
+from tests.conftest import SPAWNED, TEST_FLOOD, LineClient
 
 FLOOD_ENV = {f"CHINWAG_LIMITS__{k.upper()}": str(v) for k, v in TEST_FLOOD.items()}
 
@@ -24,6 +24,7 @@ async def start(*args: str, env: dict[str, str] | None = None) -> tuple[asyncio.
         stderr=asyncio.subprocess.PIPE,
         env={**os.environ, **FLOOD_ENV, **(env or {})},
     )
+    SPAWNED.append(proc)
     assert proc.stderr is not None
     while True:
         line = await asyncio.wait_for(proc.stderr.readline(), 10)
