@@ -8,7 +8,7 @@ WebSocket users, and tests drive it with plain objects.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 
 from chinwag.config import Limits
 from chinwag.core.auth import Auth
@@ -154,9 +154,6 @@ class Hub:
         session = self.sessions.get(sid)
         return tuple(self.rooms[k].name for k in session.rooms) if session else ()
 
-    def room_nicks(self, room: Room) -> tuple[str, ...]:
-        return tuple(self.sessions[m].nick or "" for m in room.members)
-
     def info(self, session: Session, room: Room | None = None) -> MemberInfo:
         """What others see of ``session`` (and its status in ``room``). Hosts are
         hidden: everyone is nick!nick@HIDDEN_HOST, whatever the protocol."""
@@ -183,6 +180,3 @@ class Hub:
         room.members[session.sid] = None
         session.rooms[key] = None
         return room
-
-    def member_sids(self, sids: Iterable[int]) -> list[int]:
-        return [s for s in sids if s in self.sessions]

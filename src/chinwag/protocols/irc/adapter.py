@@ -549,7 +549,7 @@ class IrcProtocol:
     __slots__ = (
         "info", "limits", "reader", "closing", "reg", "nick", "wanted_nick", "user_given", "realname",
         "password", "caps", "lookups", "_lines", "_queue", "_out", "_variant", "_burst", "_capture",
-        "_capture_label", "_labels", "_activity", "_started", "_seen", "ping_sent",
+        "_labels", "_activity", "_started", "_seen", "ping_sent",
     )
 
     def __init__(self, info: IrcInfo) -> None:
@@ -574,7 +574,6 @@ class IrcProtocol:
         self._burst = False  # the first ServerStats after 001 completes the welcome
         # labeled-response
         self._capture: list[bytes] | None = None
-        self._capture_label = ""
         self._labels: dict[str, tuple[str, list[bytes]]] = {}  # sync token -> (label, local lines)
         # liveness, in the transport's clock (tick)
         self._activity = True
@@ -615,7 +614,7 @@ class IrcProtocol:
         if label is None:
             self._queue.extend(self._run(msg))
             return
-        self._capture, self._capture_label = [], label
+        self._capture = []
         try:
             commands = list(self._run(msg))
         finally:
@@ -807,7 +806,7 @@ class IrcProtocol:
             return b""
         label, local = entry
         if edge == "+":
-            self._capture, self._capture_label = local, label
+            self._capture = local
         else:
             del self._labels[token]
             captured, self._capture = self._capture or [], None
