@@ -54,6 +54,7 @@ class Limits:
     # Connections: a whole class behind one NAT must fit under max_per_ip.
     max_connections: int = 20_000
     max_per_ip: int = 100
+    listen_backlog: int = 1024  # pending TCP connections per listener (a whole class connecting at once)
     close_linger: int = 2  # seconds to wait for a closed client's FIN before dropping it
 
     def __post_init__(self) -> None:

@@ -61,6 +61,8 @@ GREETING: Final = "Welcome to chinwag! What is your name?"
 NAME_PROMPT: Final = "What is your name?"
 PASSWORD_PROMPT: Final = "This server has a password. Password?"
 QUIT_REASON: Final = "quit"
+HISTORY_PAGE: Final = 50  # /history without N (the server still caps it at history_max)
+MAX_WINDOW: Final = 3650 * 86400  # /since: anything longer is a typo, not a window
 
 
 def clock_hhmm(ts: float) -> str:
@@ -85,7 +87,7 @@ def parse_window(arg: str) -> float | None:
         value = float(number) * (unit or 60)
     except ValueError:
         return None
-    return value if 0 < value < 3650 * 86400 else None
+    return value if 0 < value < MAX_WINDOW else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,7 +135,7 @@ def _history(p: TextProtocol, arg: str) -> Query | None:
     room = p.require_room()
     if room is None:
         return None
-    count = arg.split()[0] if arg.split() else "50"
+    count = arg.split()[0] if arg.split() else str(HISTORY_PAGE)
     if not count.isdigit() or int(count) == 0:
         p.usage("history")
         return None
@@ -186,7 +188,7 @@ TEXT_COMMANDS: Final[dict[str, TextCommand]] = {
     "join": TextCommand("/join #room", "join a room and make it current", _join, needs_arg=True),
     "part": TextCommand("/part [#room] [reason]", "leave a room (default: current)", _part),
     "rooms": TextCommand("/rooms", "rooms and how many are in each", lambda p, a: ListRooms()),
-    "history": TextCommand("/history [N]", "the last N messages of the room (50)", _history),
+    "history": TextCommand("/history [N]", f"the last N messages of the room ({HISTORY_PAGE})", _history),
     "since": TextCommand("/since 10m|1h|2d", "what was said in that window", _since, needs_arg=True),
     "quit": TextCommand("/quit [reason]", "leave chinwag", _quit),
 }
@@ -227,7 +229,7 @@ class TextProtocol:
         self._pending: deque[bytes | LineTooLong] = deque()
         # A Register, Join or Part is in flight: its answer decides how the next
         # line is read (is it a name? which room is current?), so hold them.
-        self._awaiting_name = False
+        self._awaiting_reply = False
         self._out: list[bytes] = [(GREETING + "\r\n").encode()]
 
     # --- input -----------------------------------------------------------
@@ -240,7 +242,7 @@ class TextProtocol:
         self.say(f"* disconnected: {reason}")
         self._pending.clear()
         self._queries.clear()
-        self._awaiting_name = False
+        self._awaiting_reply = False
         self._queries.append(Quit(reason))
 
     def tick(self, now: float) -> None:
@@ -263,7 +265,7 @@ class TextProtocol:
             if isinstance(query, Quit):
                 self.closing = True
             return query
-        while self._pending and not self._awaiting_name and not self.closing:
+        while self._pending and not self._awaiting_reply and not self.closing:
             item = self._pending.popleft()
             if isinstance(item, LineTooLong):
                 self.say(f"error: line too long (max {self.max_line} bytes); discarded")
@@ -275,7 +277,7 @@ class TextProtocol:
             command = self._command_for(line)
             if command is not None:
                 if isinstance(command, Register | Join | Part):
-                    self._awaiting_name = True
+                    self._awaiting_reply = True
                 elif isinstance(command, Quit):
                     self.closing = True
                 return command
@@ -408,13 +410,13 @@ class TextProtocol:
         match event:
             case Registered(nick):
                 self.nick = nick
-                self._awaiting_name = False
+                self._awaiting_reply = False
                 self._queries.append(Recall((self.default_room,)))
                 return f"Welcome to chinwag, {nick}! Type /help for commands."
             case Joined(room, nick):
                 if nick != me:
                     return f"* {nick} has joined {room}"
-                self._awaiting_name = False
+                self._awaiting_reply = False
                 if room not in self.rooms:
                     self.rooms.append(room)
                 self.current = room
@@ -425,12 +427,12 @@ class TextProtocol:
                         self._queries.append(HistoryRequest(room, "join", self.history_on_join))
                 return None  # the Members event that follows says it
             case Members(room, nicks):
-                self._awaiting_name = False  # (a /join of a room we are in: Members only)
+                self._awaiting_reply = False  # (a /join of a room we are in: Members only)
                 return f"* in {room}: {', '.join(nicks)} ({len(nicks)})"
             case Parted(room, nick, reason):
                 if nick != me:
                     return f"* {nick} has left {room}" + (f" ({reason})" if reason else "")
-                self._awaiting_name = False
+                self._awaiting_reply = False
                 self.rooms = [r for r in self.rooms if casefold(r) != casefold(room)]
                 if self.current == room:
                     self.current = self.rooms[-1] if self.rooms else None
@@ -451,7 +453,7 @@ class TextProtocol:
                 self.closing = True
                 return "error: wrong password. Goodbye."
             case Failed(error):
-                self._awaiting_name = False
+                self._awaiting_reply = False
                 self.want_history = None
                 if isinstance(error, NameError_) and self.nick is None:
                     return f"{error.reason}. {NAME_PROMPT}"

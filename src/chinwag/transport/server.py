@@ -94,7 +94,11 @@ class Server:
     async def _listen(self, name: str, port: int, make: Callable[[], Adapter]) -> None:
         loop = asyncio.get_running_loop()
         listener = await loop.create_server(
-            lambda: Connection(self, make(), name), self.config.host, port, reuse_address=True
+            lambda: Connection(self, make(), name),
+            self.config.host,
+            port,
+            reuse_address=True,
+            backlog=self.config.limits.listen_backlog,
         )
         self.listeners.append(listener)
         sockname = listener.sockets[0].getsockname()

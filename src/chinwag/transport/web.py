@@ -86,7 +86,7 @@ class WebListener:
         self.runner = web.AppRunner(self.app, access_log=None, handle_signals=False,
                                     shutdown_timeout=self.server.config.shutdown_grace)
         await self.runner.setup()
-        site = web.TCPSite(self.runner, host, port, reuse_address=True, backlog=min(4096, limits.max_connections))
+        site = web.TCPSite(self.runner, host, port, reuse_address=True, backlog=limits.listen_backlog)
         await site.start()
         bound = self.runner.addresses[0]
         return str(bound[0]), int(bound[1])
