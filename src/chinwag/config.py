@@ -56,6 +56,14 @@ class Limits:
     max_per_ip: int = 100
     listen_backlog: int = 1024  # pending TCP connections per listener (a whole class connecting at once)
     close_linger: int = 2  # seconds to wait for a closed client's FIN before dropping it
+    # --- limits: masks ---
+    # --- limits: auth ---
+    # --- limits: output ---
+    # --- limits: sanitize ---
+    # --- limits: edge ---
+    # --- limits: storage ---
+    # --- limits: failures ---
+    # --- limits: ops ---
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
