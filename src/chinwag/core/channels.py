@@ -5,7 +5,12 @@ Same contract as :mod:`chinwag.core.commands` (which lists them in COMMANDS):
 
 Room operators: whoever creates a room is its operator; ``+o`` makes more.
 Server operators (OPER) count as room operators everywhere, even outside the
-room, but they obey +i/+k/+l/+b when joining like anyone else.
+room, but they obey +i/+k/+l/+b when joining like anyone else, except into a
+room with nobody in it: its rules outlive its members (core/roomstate.py), and
+without that exception an empty +i room could never be entered again.
+
+Every change to a room's rules (modes other than +o/+v, bans, the topic) is
+reported to ``Hub.rules_changed`` so that the store keeps them.
 """
 
 from __future__ import annotations
@@ -115,6 +120,8 @@ def is_banned(hub: Hub, room: Room, session: Session) -> bool:
 
 def check_join(hub: Hub, room: Room, session: Session, key: str) -> None:
     """Raise the reason ``session`` may not join ``room`` (471/473/474/475), if any."""
+    if not room.members and session.oper is not None:
+        return  # re-creating a room with saved rules: a server operator can always get in
     invited = session.sid in room.invited
     if is_banned(hub, room, session) and not invited:
         raise BannedFromRoom(room.name)
@@ -164,6 +171,7 @@ def topic(hub: Hub, session: Session, cmd: Topic) -> list[Outbound]:
     room.topic = cmd.text[: hub.limits.topic_len]
     room.topic_by = nick(session)
     room.topic_ts = hub.clock()
+    hub.rules_changed(room)
     event = TopicChanged(room.name, room.topic_by, room.topic, room.topic_ts)
     return [Outbound(list(room.members), event)]
 
@@ -207,6 +215,8 @@ def mode(hub: Hub, session: Session, cmd: Mode) -> list[Outbound]:
         if done is not None:
             applied.append(done)
     if applied:
+        if any(change.mode not in "ov" for change in applied):
+            hub.rules_changed(room)
         out.insert(0, Outbound(list(room.members), ModeChanged(room.name, nick(session), tuple(applied))))
     return out
 
