@@ -7,7 +7,8 @@ Room operators: whoever creates a room is its operator; ``+o`` makes more.
 Server operators (OPER) count as room operators everywhere, even outside the
 room, but they obey +i/+k/+l/+b when joining like anyone else, except into a
 room with nobody in it: its rules outlive its members (core/roomstate.py), and
-without that exception an empty +i room could never be entered again.
+without that exception an empty +i room could never be entered again. For the
+same reason the right key lets anyone into an empty +i room that has one.
 
 Every change to a room's rules (modes other than +o/+v, bans, the topic) is
 reported to ``Hub.rules_changed`` so that the store keeps them.
@@ -120,12 +121,17 @@ def is_banned(hub: Hub, room: Room, session: Session) -> bool:
 
 def check_join(hub: Hub, room: Room, session: Session, key: str) -> None:
     """Raise the reason ``session`` may not join ``room`` (471/473/474/475), if any."""
-    if not room.members and session.oper is not None:
-        return  # re-creating a room with saved rules: a server operator can always get in
     invited = session.sid in room.invited
+    empty_keyed = False
+    if not room.members:  # re-creating a room that kept its rules (Hub.new_room)
+        if session.oper is not None:
+            return  # a server operator can always get in
+        # Nobody is inside to invite anyone: the key, if it has one, stands in
+        # for the invitation (so its owner can come back to a +ik room).
+        empty_keyed = bool(room.key) and key == room.key
     if is_banned(hub, room, session) and not invited:
         raise BannedFromRoom(room.name)
-    if "i" in room.flags and not invited:
+    if "i" in room.flags and not (invited or empty_keyed):
         raise InviteOnly(room.name)
     if room.key and key != room.key:
         raise BadRoomKey(room.name)
