@@ -29,6 +29,7 @@ from chinwag.core.errors import (
     NotRoomOperator,
     PasswordMismatch,
     RoomIsFull,
+    RoomRulesFull,
     UnknownMode,
     UnknownUserMode,
     UserInRoom,
@@ -139,6 +140,13 @@ def check_join(hub: Hub, room: Room, session: Session, key: str) -> None:
         raise RoomIsFull(room.name)
 
 
+def require_room_for_rules(hub: Hub, room: Room) -> None:
+    """Rules are kept beyond the room's members (Hub.saved), so their number is
+    capped: a room without kept rules gets none once ``max_room_rules`` rooms have them."""
+    if casefold(room.name) not in hub.saved and len(hub.saved) >= hub.limits.max_room_rules:
+        raise RoomRulesFull(room.name)
+
+
 def can_speak(hub: Hub, room: Room, session: Session) -> str | None:
     """None if ``session`` may send to ``room``, else why not (404)."""
     sid = session.sid
@@ -174,6 +182,8 @@ def topic(hub: Hub, session: Session, cmd: Topic) -> list[Outbound]:
         raise NotInRoom(room.name)
     if "t" in room.flags and not is_room_op(room, session):
         raise NotRoomOperator(room.name)
+    if cmd.text:
+        require_room_for_rules(hub, room)
     room.topic = cmd.text[: hub.limits.topic_len]
     room.topic_by = nick(session)
     room.topic_ts = hub.clock()
@@ -205,6 +215,8 @@ def mode(hub: Hub, session: Session, cmd: Mode) -> list[Outbound]:
         show_key = session.sid in room.members or session.oper is not None
         return [Outbound((session.sid,), room_modes(room, show_key))]
     require_room_op(room, session)
+    if any(change.mode not in "ov" for change in cmd.changes):
+        require_room_for_rules(hub, room)
     applied: list[ModeChange] = []
     out: list[Outbound] = []
     with_arg = 0
