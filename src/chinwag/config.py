@@ -62,6 +62,9 @@ class Limits:
     # --- limits: sanitize ---
     # --- limits: edge ---
     # --- limits: storage ---
+    # Rooms whose rules (modes, key, bans, topic) are kept, with members or not
+    # (they last as long as the room's history); past it new rules are refused.
+    max_room_rules: int = 10_000
     # --- limits: failures ---
     # --- limits: ops ---
 

@@ -5,7 +5,13 @@ Same contract as :mod:`chinwag.core.commands` (which lists them in COMMANDS):
 
 Room operators: whoever creates a room is its operator; ``+o`` makes more.
 Server operators (OPER) count as room operators everywhere, even outside the
-room, but they obey +i/+k/+l/+b when joining like anyone else.
+room, but they obey +i/+k/+l/+b when joining like anyone else, except into a
+room with nobody in it: its rules outlive its members (core/roomstate.py), and
+without that exception an empty +i room could never be entered again. For the
+same reason the right key lets anyone into an empty +i room that has one.
+
+Every change to a room's rules (modes other than +o/+v, bans, the topic) is
+reported to ``Hub.rules_changed`` so that the store keeps them.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from chinwag.core.errors import (
     NotRoomOperator,
     PasswordMismatch,
     RoomIsFull,
+    RoomRulesFull,
     UnknownMode,
     UnknownUserMode,
     UserInRoom,
@@ -116,14 +123,28 @@ def is_banned(hub: Hub, room: Room, session: Session) -> bool:
 def check_join(hub: Hub, room: Room, session: Session, key: str) -> None:
     """Raise the reason ``session`` may not join ``room`` (471/473/474/475), if any."""
     invited = session.sid in room.invited
+    empty_keyed = False
+    if not room.members:  # re-creating a room that kept its rules (Hub.new_room)
+        if session.oper is not None:
+            return  # a server operator can always get in
+        # Nobody is inside to invite anyone: the key, if it has one, stands in
+        # for the invitation (so its owner can come back to a +ik room).
+        empty_keyed = bool(room.key) and key == room.key
     if is_banned(hub, room, session) and not invited:
         raise BannedFromRoom(room.name)
-    if "i" in room.flags and not invited:
+    if "i" in room.flags and not (invited or empty_keyed):
         raise InviteOnly(room.name)
     if room.key and key != room.key:
         raise BadRoomKey(room.name)
     if room.limit and len(room.members) >= room.limit:
         raise RoomIsFull(room.name)
+
+
+def require_room_for_rules(hub: Hub, room: Room) -> None:
+    """Rules are kept beyond the room's members (Hub.saved), so their number is
+    capped: a room without kept rules gets none once ``max_room_rules`` rooms have them."""
+    if casefold(room.name) not in hub.saved and len(hub.saved) >= hub.limits.max_room_rules:
+        raise RoomRulesFull(room.name)
 
 
 def can_speak(hub: Hub, room: Room, session: Session) -> str | None:
@@ -161,9 +182,12 @@ def topic(hub: Hub, session: Session, cmd: Topic) -> list[Outbound]:
         raise NotInRoom(room.name)
     if "t" in room.flags and not is_room_op(room, session):
         raise NotRoomOperator(room.name)
+    if cmd.text:
+        require_room_for_rules(hub, room)
     room.topic = cmd.text[: hub.limits.topic_len]
     room.topic_by = nick(session)
     room.topic_ts = hub.clock()
+    hub.rules_changed(room)
     event = TopicChanged(room.name, room.topic_by, room.topic, room.topic_ts)
     return [Outbound(list(room.members), event)]
 
@@ -191,6 +215,8 @@ def mode(hub: Hub, session: Session, cmd: Mode) -> list[Outbound]:
         show_key = session.sid in room.members or session.oper is not None
         return [Outbound((session.sid,), room_modes(room, show_key))]
     require_room_op(room, session)
+    if any(change.mode not in "ov" for change in cmd.changes):
+        require_room_for_rules(hub, room)
     applied: list[ModeChange] = []
     out: list[Outbound] = []
     with_arg = 0
@@ -207,6 +233,8 @@ def mode(hub: Hub, session: Session, cmd: Mode) -> list[Outbound]:
         if done is not None:
             applied.append(done)
     if applied:
+        if any(change.mode not in "ov" for change in applied):
+            hub.rules_changed(room)
         out.insert(0, Outbound(list(room.members), ModeChanged(room.name, nick(session), tuple(applied))))
     return out
 

@@ -88,6 +88,7 @@ def register(hub: Hub, session: Session, cmd: Register) -> list[Outbound]:
         raise NickInUse(nick)
     hub.nicks[key] = session.sid
     session.nick = nick
+    session.nick_mark = hub.mark()
     session.realname = cmd.realname
     session.signon = session.last_active = hub.clock()
     out = [Outbound((session.sid,), Registered(nick))]
@@ -101,13 +102,14 @@ def join(hub: Hub, session: Session, cmd: Join) -> list[Outbound]:
     key = casefold(name)
     if key not in session.rooms:
         existing = hub.rooms.get(key)
-        if existing is not None:
-            channels.check_join(hub, existing, session, cmd.key)
+        # A room with nobody in it is created afresh, but with the rules it
+        # had (Hub.saved): its key, +i, bans... apply to whoever re-creates it.
+        room = existing if existing is not None else hub.new_room(name, key)
+        channels.check_join(hub, room, session, cmd.key)
         if len(session.rooms) >= hub.limits.max_rooms:
             raise TooManyRooms(name)
-        room = hub._add_member(name, key, session)
-        if existing is None:  # whoever creates a room is its operator
-            room.created = hub.clock()
+        hub._add_member(room, key, session)
+        if existing is None:  # whoever creates (or re-creates) a room is its operator
             room.ops.add(session.sid)
         room.invited.discard(session.sid)
         out = [Outbound(list(room.members), Joined(room.name, session.nick or ""))]
@@ -191,6 +193,7 @@ def change_nick(hub: Hub, session: Session, cmd: ChangeNick) -> list[Outbound]:
     del hub.nicks[casefold(old)]
     hub.nicks[key] = session.sid
     session.nick = new
+    session.nick_mark = hub.mark()
     return [Outbound([session.sid, *hub.peers(session)], NickChanged(old, new))]
 
 

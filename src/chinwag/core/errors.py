@@ -23,6 +23,7 @@
     │   ├── BannedFromRoom    +b
     │   └── BadRoomKey        +k
     ├── NotRoomOperator     needs room operator status
+    ├── RoomRulesFull       limits.max_room_rules rooms already have rules kept
     ├── UnknownMode         a room mode letter we do not know
     ├── UnknownUserMode     a user mode letter we do not know
     └── UsersDontMatch      changing another user's modes
@@ -206,6 +207,13 @@ class NotRoomOperator(ChatError):
 
     def default_reason(self) -> str:
         return "you are not a room operator"
+
+
+class RoomRulesFull(ChatError):
+    hint = "400"
+
+    def default_reason(self) -> str:
+        return "the server keeps no more room rules (modes, key, bans, topic); try later"
 
 
 class UnknownMode(ChatError):

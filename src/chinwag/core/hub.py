@@ -8,7 +8,7 @@ WebSocket users, and tests drive it with plain objects.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from chinwag.config import Limits
 from chinwag.core.auth import Auth
@@ -17,6 +17,7 @@ from chinwag.core.errors import ChatError, NotRegistered
 from chinwag.core.events import Command, Failed, Left, Outbound
 from chinwag.core.extended import MemberInfo
 from chinwag.core.names import HIDDEN_HOST, casefold
+from chinwag.core.roomstate import RoomState
 
 
 class MessageIds:
@@ -43,7 +44,8 @@ class MessageIds:
 
 
 class Session:
-    __slots__ = ("sid", "nick", "rooms", "realname", "away", "oper", "modes", "signon", "last_active", "invites")
+    __slots__ = ("sid", "nick", "rooms", "realname", "away", "oper", "modes", "signon", "last_active", "invites",
+                 "nick_mark")
 
     def __init__(self, sid: int) -> None:
         self.sid = sid
@@ -56,6 +58,10 @@ class Session:
         self.signon = 0.0
         self.last_active = 0.0  # when the user last spoke (WHOIS idle)
         self.invites: set[str] | None = None  # rooms (casefolded) holding an invite for it
+        # Hub.mark() when it took its current nick: it may read private history
+        # only from there (without accounts, an earlier holder of the nick may
+        # have been someone else; see transport/chathistory.py).
+        self.nick_mark = ""
 
 
 class Room:
@@ -77,6 +83,19 @@ class Room:
         self.ops: set[int] = set()
         self.voiced: set[int] = set()
 
+    def state(self) -> RoomState:
+        """Its rules, as kept beyond its members (core/roomstate.py)."""
+        bans = tuple((mask, by, ts) for mask, (by, ts) in self.bans.items())
+        return RoomState(self.name, self.created, "".join(sorted(self.flags)), self.key, self.limit, bans,
+                         self.topic, self.topic_by, self.topic_ts)
+
+    def restore(self, state: RoomState) -> None:
+        self.name, self.created = state.name, state.created
+        self.flags = set(state.flags)
+        self.key, self.limit = state.key, state.limit
+        self.bans = {mask: (by, ts) for mask, by, ts in state.bans}
+        self.topic, self.topic_by, self.topic_ts = state.topic, state.topic_by, state.topic_ts
+
 
 class Hub:
     def __init__(
@@ -94,6 +113,14 @@ class Hub:
         self.rooms: dict[str, Room] = {}  # casefolded name -> Room
         self.opers: set[int] = set()  # sessions with operator rights (LUSERS counts)
         self.invisible: set[int] = set()  # sessions with user mode +i
+        # Rules of rooms, with members or not, that differ from a fresh room's:
+        # the store's copy, loaded at start (load_rooms). A room re-created
+        # while its rules are here gets them back, and joining it obeys them.
+        self.saved: dict[str, RoomState] = {}
+        # Keys whose entry in ``saved`` changed (or went) since the server last
+        # took them (take_changed) to write to the store.
+        self.changed: dict[str, None] = {}
+        self.revived = 0  # rooms re-created from ``saved`` so far (see forget_rules)
 
     # --- lifecycle -------------------------------------------------------
 
@@ -165,6 +192,46 @@ class Hub:
         return MemberInfo(nick, nick, HIDDEN_HOST, session.realname or nick, prefix, session.away,
                           session.oper is not None)
 
+    # --- rules that outlive a room's members (core/roomstate.py) -------------
+
+    def load_rooms(self, states: Iterable[RoomState]) -> None:
+        for state in states:
+            if not state.is_default():
+                self.saved[casefold(state.name)] = state
+
+    def rules_changed(self, room: Room) -> None:
+        """Keep ``room``'s rules (or stop keeping them if back to a fresh room's)."""
+        key = casefold(room.name)
+        state = room.state()
+        if state.is_default():
+            if self.saved.pop(key, None) is None:
+                return
+        else:
+            self.saved[key] = state
+        self.changed[key] = None
+
+    def forget_rules(self, key: str) -> None:
+        """Drop the rules of room ``key`` (the server's prune: no members, no history)."""
+        if key not in self.rooms and self.saved.pop(key, None) is not None:
+            self.changed[key] = None
+
+    def take_changed(self) -> list[tuple[str, RoomState | None]]:
+        """(key, rules to store, or None: delete them) for each room changed
+        since the last call, in the order they changed."""
+        if not self.changed:
+            return []
+        changed, self.changed = self.changed, {}
+        return [(key, self.saved.get(key)) for key in changed]
+
+    def new_room(self, name: str, key: str) -> Room:
+        """A room about to be created by its first joiner, with its saved rules
+        if it has any; it exists once _add_member adds that joiner."""
+        room = Room(name, self.clock())
+        saved = self.saved.get(key)
+        if saved is not None:
+            room.restore(saved)
+        return room
+
     def _remove_member(self, key: str, sid: int) -> None:
         room = self.rooms[key]
         del room.members[sid]
@@ -173,10 +240,10 @@ class Hub:
         if not room.members:
             del self.rooms[key]
 
-    def _add_member(self, name: str, key: str, session: Session) -> Room:
-        room = self.rooms.get(key)
-        if room is None:
-            room = self.rooms[key] = Room(name)
+    def _add_member(self, room: Room, key: str, session: Session) -> None:
+        if key not in self.rooms:
+            self.rooms[key] = room
+            if key in self.saved:
+                self.revived += 1
         room.members[session.sid] = None
         session.rooms[key] = None
-        return room

@@ -9,11 +9,12 @@ that was shown to anyone.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from typing import Protocol
 
 from chinwag.core.events import Message
 from chinwag.core.names import casefold
+from chinwag.core.roomstate import RoomState
 
 PRIVATE_PREFIX = "@"
 # Nicks cannot contain a comma (names.validate_nick), so "@a,b" splits back
@@ -57,15 +58,17 @@ def private_parties(key: str) -> tuple[str, str] | None:
     return a, b
 
 
-def visible(key: str, keys: Collection[str] | None, nick: str | None) -> bool:
-    """The targets() filter: no filter at all, or in ``keys``, or a private key of ``nick``."""
+def visible(key: str, keys: Collection[str] | None, nick: str | None, last_msgid: str = "",
+            private_after: str = "") -> bool:
+    """The targets() filter: no filter at all, or in ``keys``, or a private key
+    of ``nick`` whose latest message (``last_msgid``) is newer than ``private_after``."""
     if keys is None and nick is None:
         return True
     if keys is not None and key in keys:
         return True
     if nick is not None:
         parties = private_parties(key)
-        return parties is not None and casefold(nick) in parties
+        return parties is not None and casefold(nick) in parties and last_msgid > private_after
     return False
 
 
@@ -140,6 +143,7 @@ class HistoryStore(Protocol):
         *,
         keys: Collection[str] | None = None,
         nick: str | None = None,
+        private_after: str = "",
     ) -> list[tuple[str, float]]:
         """(key, ts of its latest message) for conversations whose latest message
         is strictly between the two times, ascending by that time.
@@ -147,8 +151,14 @@ class HistoryStore(Protocol):
         As IRCv3 CHATHISTORY TARGETS (BETWEEN semantics): counted from
         ``start_ts``, so if it is the later time the most recent ``limit`` win.
         With ``keys`` and/or ``nick`` only those keys and ``nick``'s private
-        conversations are listed, so the limit counts only what the user may see.
+        conversations whose latest msgid is above ``private_after`` are listed,
+        so the limit counts only what the user may see.
         """
+        ...
+
+    async def has_history(self, keys: Collection[str]) -> set[str]:
+        """Those of ``keys`` with at least one stored message (committed ones:
+        ``await flush()`` first to count everything appended)."""
         ...
 
     async def last_msgid(self) -> str | None:
@@ -174,10 +184,37 @@ class HistoryStore(Protocol):
         ...
 
 
+class RoomStore(Protocol):
+    """The rules of rooms (core/roomstate.py), kept beyond their members.
+
+    Keyed by :func:`room_key` of ``RoomState.name``. Writes are queued when
+    called, in call order with every other write (``HistoryStore.append``
+    included), and never block the caller; await the result to know the write
+    is durable. A later backend (PostgreSQL) implements the same methods;
+    accounts and registered rooms will come as further tables behind it.
+    """
+
+    async def load_rooms(self) -> list[RoomState]:
+        """Every room's stored rules (at start, before anyone connects)."""
+        ...
+
+    def save_room(self, state: RoomState) -> Awaitable[None]:
+        """Store ``state`` in place of what its room had."""
+        ...
+
+    def delete_room(self, key: str) -> Awaitable[None]:
+        """Forget the rules of room ``key``; nothing if it has none."""
+        ...
+
+
+class Store(HistoryStore, RoomStore, Protocol):
+    """What the server needs of a backend: history and room rules, one database."""
+
+
 MEMORY = ":memory:"
 
 
-def open_store(db: str) -> HistoryStore:
+def open_store(db: str) -> Store:
     """``:memory:`` keeps history in the process (tests, throwaway servers);
     anything else is a SQLite file path. Nothing is opened until start()."""
     if db == MEMORY:

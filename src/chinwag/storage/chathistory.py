@@ -1,4 +1,5 @@
-"""IRCv3 CHATHISTORY selections, built on the :class:`HistoryStore` reads.
+"""IRCv3 CHATHISTORY selections, built on the :class:`HistoryStore` reads
+(or a :class:`Floored` view of them, for a reader who may not see the start).
 
 Messages are ordered by msgid (which is time order, see core/hub.MessageIds).
 A time reference is in whole milliseconds, as clients see times in the
@@ -10,9 +11,65 @@ millisecond, and every bound excludes what is at it (the spec's
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Protocol
 
 from chinwag.core.events import ChatHistory, Message, MsgRef
-from chinwag.storage.base import HistoryStore
+
+
+class Reads(Protocol):
+    """The :class:`~chinwag.storage.base.HistoryStore` reads a selection uses."""
+
+    async def latest(self, key: str, limit: int) -> list[Message]: ...
+    async def before(self, key: str, msgid: str, limit: int) -> list[Message]: ...
+    async def after(self, key: str, msgid: str, limit: int) -> list[Message]: ...
+    async def between(self, key: str, start_msgid: str, end_msgid: str, limit: int) -> list[Message]: ...
+    async def around(self, key: str, msgid: str, limit: int) -> list[Message]: ...
+    async def since(self, key: str, ts: float, limit: int) -> list[Message]: ...
+
+
+class Floored:
+    """``store``'s reads, seeing only messages with msgid above ``floor``.
+
+    Ids are time order, so what is hidden is always the oldest part of a
+    conversation: reads that count from the newest end simply lose it; reads
+    that count from the oldest end start at the floor, so they still fill
+    their limit from what is visible.
+    """
+
+    def __init__(self, store: Reads, floor: str) -> None:
+        self.store = store
+        self.floor = floor
+
+    def _keep(self, found: list[Message]) -> list[Message]:
+        floor = self.floor
+        return [m for m in found if m.msgid > floor]
+
+    async def latest(self, key: str, limit: int) -> list[Message]:
+        return self._keep(await self.store.latest(key, limit))
+
+    async def before(self, key: str, msgid: str, limit: int) -> list[Message]:
+        return self._keep(await self.store.before(key, msgid, limit))
+
+    async def after(self, key: str, msgid: str, limit: int) -> list[Message]:
+        return await self.store.after(key, max(msgid, self.floor), limit)
+
+    async def between(self, key: str, start_msgid: str, end_msgid: str, limit: int) -> list[Message]:
+        # The older bound moves up to the floor (an id no message has), so a
+        # selection counted from it is still ``limit`` long.
+        if start_msgid <= end_msgid:
+            start_msgid = max(start_msgid, self.floor)
+        else:
+            end_msgid = max(end_msgid, self.floor)
+        return self._keep(await self.store.between(key, start_msgid, end_msgid, limit))
+
+    async def around(self, key: str, msgid: str, limit: int) -> list[Message]:
+        return self._keep(await self.store.around(key, msgid, limit))
+
+    async def since(self, key: str, ts: float, limit: int) -> list[Message]:
+        found = await self.store.since(key, ts, limit)
+        if found and found[0].msgid <= self.floor:  # (msgid order is time order)
+            found = [m for m in await self.store.after(key, self.floor, limit) if m.ts >= ts]
+        return found
 
 
 def ms(ts: float) -> int:
@@ -39,13 +96,13 @@ def _older(ref: MsgRef) -> Callable[[Message], bool]:
     return lambda m: m.msgid < ref.msgid
 
 
-async def _first_from(store: HistoryStore, key: str, at_ms: int) -> Message | None:
+async def _first_from(store: Reads, key: str, at_ms: int) -> Message | None:
     """The first message at or after millisecond ``at_ms``."""
     found = await store.since(key, _seconds(at_ms), 4)
     return next((m for m in found if ms(m.ts) >= at_ms), None)
 
 
-async def before(store: HistoryStore, key: str, ref: MsgRef, limit: int) -> list[Message]:
+async def before(store: Reads, key: str, ref: MsgRef, limit: int) -> list[Message]:
     if ref.ms is None:
         return await store.before(key, ref.msgid, limit)
     first = await _first_from(store, key, ref.ms)
@@ -53,14 +110,14 @@ async def before(store: HistoryStore, key: str, ref: MsgRef, limit: int) -> list
     return [m for m in found if _older(ref)(m)]
 
 
-async def after(store: HistoryStore, key: str, ref: MsgRef, limit: int) -> list[Message]:
+async def after(store: Reads, key: str, ref: MsgRef, limit: int) -> list[Message]:
     if ref.ms is None:
         return await store.after(key, ref.msgid, limit)
     found = await store.since(key, _seconds(ref.ms + 1), limit + 2)
     return [m for m in found if _newer(ref)(m)][:limit]
 
 
-async def select(store: HistoryStore, key: str, q: ChatHistory, limit: int) -> list[Message]:
+async def select(store: Reads, key: str, q: ChatHistory, limit: int) -> list[Message]:
     """The messages a CHATHISTORY query selects from conversation ``key``, oldest first."""
     start = q.start
     if q.verb == "latest":

@@ -7,6 +7,7 @@ append, which lets the server deliver without waiting a loop turn.
 
 from __future__ import annotations
 
+import asyncio
 import heapq
 import logging
 from bisect import bisect_left, bisect_right
@@ -14,7 +15,8 @@ from collections.abc import Callable, Collection, Sequence
 
 from chinwag.core.events import Message
 from chinwag.core.names import casefold
-from chinwag.storage.base import Departure, conversation_key, visible
+from chinwag.core.roomstate import RoomState
+from chinwag.storage.base import Departure, conversation_key, room_key, visible
 
 log = logging.getLogger("chinwag.storage")
 
@@ -37,6 +39,7 @@ class MemoryStore:
         # bisect on ts there; otherwise it scans.
         self._ts_sorted: dict[str, bool] = {}
         self._departures: dict[str, Departure] = {}
+        self._rooms: dict[str, RoomState] = {}
         self._last: str | None = None
         self._closed = False
 
@@ -137,6 +140,7 @@ class MemoryStore:
         *,
         keys: Collection[str] | None = None,
         nick: str | None = None,
+        private_after: str = "",
     ) -> list[tuple[str, float]]:
         if limit <= 0:
             return []
@@ -144,10 +148,13 @@ class MemoryStore:
         found = sorted(
             (msgs[-1].ts, key)
             for key, msgs in self._msgs.items()
-            if msgs and lo < msgs[-1].ts < hi and visible(key, keys, nick)
+            if msgs and lo < msgs[-1].ts < hi and visible(key, keys, nick, msgs[-1].msgid, private_after)
         )
         chosen = found[:limit] if start_ts <= end_ts else found[-limit:]
         return [(key, ts) for ts, key in chosen]
+
+    async def has_history(self, keys: Collection[str]) -> set[str]:
+        return {key for key in keys if self._msgs.get(key)}
 
     async def last_msgid(self) -> str | None:
         return self._last
@@ -182,3 +189,22 @@ class MemoryStore:
 
     async def forget_departure(self, nick: str) -> None:
         self._departures.pop(casefold(nick), None)
+
+    # --- room rules ----------------------------------------------------------
+
+    async def load_rooms(self) -> list[RoomState]:
+        return list(self._rooms.values())
+
+    def save_room(self, state: RoomState) -> asyncio.Future[None]:
+        self._rooms[room_key(state.name)] = state
+        return _done()
+
+    def delete_room(self, key: str) -> asyncio.Future[None]:
+        self._rooms.pop(key, None)
+        return _done()
+
+
+def _done() -> asyncio.Future[None]:
+    done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    done.set_result(None)
+    return done

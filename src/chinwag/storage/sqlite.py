@@ -29,15 +29,15 @@ from typing import Any, Generic, TypeVar
 
 from chinwag.core.events import Message
 from chinwag.core.names import casefold
+from chinwag.core.roomstate import RoomState
+from chinwag.storage import sqlite_rooms
 from chinwag.storage.base import Departure, StorageError, conversation_key, visible
 
 log = logging.getLogger("chinwag.storage")
 
 T = TypeVar("T")
 
-SCHEMA_VERSION = 1
-_SCHEMA = """
-BEGIN IMMEDIATE;
+_SCHEMA_V1 = """
 -- Clustered by conversation: every history read is one range scan.
 CREATE TABLE IF NOT EXISTS messages (
     key TEXT NOT NULL,
@@ -66,8 +66,12 @@ CREATE TABLE IF NOT EXISTS departures (
     last_msgid TEXT NOT NULL,
     ts REAL NOT NULL
 ) WITHOUT ROWID;
-COMMIT;
 """
+# Each step takes the database from the version before it to its own number
+# (PRAGMA user_version: 1 for the first), in one transaction. A later schema
+# (accounts, registered rooms) is a new step at the end, never an edit.
+_MIGRATIONS: tuple[str, ...] = (_SCHEMA_V1, sqlite_rooms.SCHEMA)
+SCHEMA_VERSION = len(_MIGRATIONS)
 
 _COLS = "msgid, ts, nick, target, text, kind"
 _INSERT = "INSERT INTO messages (key, msgid, ts, nick, target, text, kind) VALUES (?, ?, ?, ?, ?, ?, ?)"
@@ -243,6 +247,7 @@ class SqliteStore:
         *,
         keys: Collection[str] | None = None,
         nick: str | None = None,
+        private_after: str = "",
     ) -> list[tuple[str, float]]:
         if limit <= 0:
             return []
@@ -252,16 +257,29 @@ class SqliteStore:
 
         def read(conn: sqlite3.Connection) -> list[tuple[str, float]]:
             sql = (
-                "SELECT key, last_ts FROM conversations WHERE last_ts > ? AND last_ts < ?"
+                "SELECT key, last_ts, last_msgid FROM conversations WHERE last_ts > ? AND last_ts < ?"
                 f" ORDER BY last_ts {order}, key {order}"
             )
             found: list[tuple[str, float]] = []
-            for key, ts in conn.execute(sql, (lo, hi)):
-                if visible(key, wanted, nick):
+            for key, ts, last in conn.execute(sql, (lo, hi)):
+                if visible(key, wanted, nick, last, private_after):
                     found.append((key, ts))
                     if len(found) == limit:
                         break
             return found if order == "ASC" else found[::-1]
+
+        return await self._read(read)
+
+    async def has_history(self, keys: Collection[str]) -> set[str]:
+        wanted = list(keys)
+
+        def read(conn: sqlite3.Connection) -> set[str]:
+            found: set[str] = set()
+            for i in range(0, len(wanted), 500):  # under SQLite's bound-parameter limit
+                chunk = wanted[i : i + 500]
+                sql = f"SELECT key FROM conversations WHERE key IN ({','.join('?' * len(chunk))})"
+                found.update(key for (key,) in conn.execute(sql, chunk))
+            return found
 
         return await self._read(read)
 
@@ -306,14 +324,29 @@ class SqliteStore:
     async def forget_departure(self, nick: str) -> None:
         await self._write(partial(_execute, "DELETE FROM departures WHERE nick = ?", (casefold(nick),)))
 
+    # --- room rules (sqlite_rooms.py) ---------------------------------------
+
+    async def load_rooms(self) -> list[RoomState]:
+        return await self._read(sqlite_rooms.load)
+
+    def save_room(self, state: RoomState) -> asyncio.Future[None]:
+        return self._submit(partial(sqlite_rooms.save, state))
+
+    def delete_room(self, key: str) -> asyncio.Future[None]:
+        return self._submit(partial(sqlite_rooms.delete, key))
+
     # --- plumbing: loop side ---------------------------------------------
 
-    async def _write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+    def _submit(self, fn: Callable[[sqlite3.Connection], T]) -> asyncio.Future[T]:
+        """Queue a write now (ordered with appends); the future says when it is committed."""
         if self._closed or self._writer is None:
             raise RuntimeError("history store is not open")
         job = _Job(fn)
         self._queue.put(job)
-        return await asyncio.wrap_future(job.future)
+        return asyncio.wrap_future(job.future)
+
+    async def _write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        return await self._submit(fn)
 
     async def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         if self._closed or self._readers is None:
@@ -460,8 +493,8 @@ def _open_writer(path: str) -> sqlite3.Connection:
             raise StorageError(
                 f"history database {path!r} has schema version {version}; this chinwag knows up to {SCHEMA_VERSION}"
             )
-        conn.executescript(_SCHEMA)
-        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        for number, step in enumerate(_MIGRATIONS[version:], start=version + 1):
+            conn.executescript(f"BEGIN IMMEDIATE;\n{step}\nPRAGMA user_version = {number};\nCOMMIT;")
     except sqlite3.Error as exc:
         conn.close()
         raise StorageError(f"cannot use history database {path!r}: {exc}") from None

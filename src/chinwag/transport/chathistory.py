@@ -5,12 +5,16 @@ Who may read what (the spec leaves it to the server):
 * a room's history: only its current members (someone who left, was kicked
   or never joined gets INVALID_TARGET, the same answer as for a room that
   does not exist, so nothing is revealed);
-* a private conversation: only its two parties, by name: the requester's
-  conversation with the nick given (``private_key(requester, other)``).
-  chinwag has no accounts, so whoever holds a name now reads that name's
-  private history, as catch-up for a returning name already does.
+* a private conversation: only what its requester took part in. The
+  conversation is the requester's with the nick given
+  (``private_key(requester, other)``), and only its messages since the
+  requester took its current nick (``Session.nick_mark``): chinwag has no
+  accounts yet, so the previous holder of a name may have been someone else,
+  and a new holder of ``bob`` sees nothing bob was sent before. A reconnect
+  or a nick change starts from nothing too.
 
-TARGETS lists only those conversations.
+TARGETS lists only those conversations, and a private one only if it has a
+message its requester may read.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from chinwag.core.events import ChatHistory, ChatHistoryReply
 from chinwag.core.hub import Hub
 from chinwag.core.names import casefold, is_room, validate_nick
 from chinwag.storage.base import HistoryStore, private_key, private_parties, room_key
-from chinwag.storage.chathistory import ms, select
+from chinwag.storage.chathistory import Floored, Reads, ms, select
 
 log = logging.getLogger("chinwag.server")
 
@@ -39,6 +43,12 @@ def _key(hub: Hub, sid: int, nick: str, target: str) -> str | None:
     return private_key(nick, target)
 
 
+def _mark(hub: Hub, sid: int) -> str:
+    """Where the private history ``sid`` may read starts."""
+    session = hub.sessions.get(sid)
+    return session.nick_mark if session is not None else "~"  # (above any msgid)
+
+
 async def answer(hub: Hub, store: HistoryStore, sid: int, q: ChatHistory, most: int) -> ChatHistoryReply | None:
     """Answer ``q`` for session ``sid`` (None if it is no longer registered);
     at most ``most`` messages or targets."""
@@ -52,7 +62,8 @@ async def answer(hub: Hub, store: HistoryStore, sid: int, q: ChatHistory, most: 
         key = _key(hub, sid, nick, q.target)
         if key is None:
             return ChatHistoryReply(q, error="INVALID_TARGET")
-        return ChatHistoryReply(q, tuple(await select(store, key, q, limit)))
+        reads: Reads = store if private_parties(key) is None else Floored(store, _mark(hub, sid))
+        return ChatHistoryReply(q, tuple(await select(reads, key, q, limit)))
     except Exception:
         log.exception("CHATHISTORY %s %s failed", q.verb, q.target)
         return ChatHistoryReply(q, error="MESSAGE_ERROR")
@@ -65,7 +76,8 @@ async def _targets(
         return ()
     lo, hi = sorted((q.start.ms, q.end.ms))
     rooms = {room_key(r): r for r in hub.rooms_of(sid)}
-    found = await store.targets(q.start.ms / 1000, q.end.ms / 1000, limit, keys=rooms, nick=nick)
+    found = await store.targets(q.start.ms / 1000, q.end.ms / 1000, limit, keys=rooms, nick=nick,
+                                private_after=_mark(hub, sid))
     me = casefold(nick)
     out = []
     for key, ts in found:

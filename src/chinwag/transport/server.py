@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import Callable, Coroutine, Iterable
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from typing import Any
 
 from chinwag.config import Config
@@ -32,7 +32,7 @@ from chinwag.core.hub import Hub
 from chinwag.protocols.base import Adapter, RenderCache
 from chinwag.protocols.irc.adapter import IrcInfo, IrcProtocol
 from chinwag.protocols.text import TextProtocol
-from chinwag.storage.base import HistoryStore, open_store, room_key
+from chinwag.storage.base import Store, open_store, room_key
 from chinwag.transport import chathistory
 from chinwag.transport.connection import Connection
 from chinwag.transport.ticker import Ticker, tick_period
@@ -42,7 +42,7 @@ log = logging.getLogger("chinwag.server")
 
 
 class Server:
-    def __init__(self, config: Config, hub: Hub | None = None, store: HistoryStore | None = None) -> None:
+    def __init__(self, config: Config, hub: Hub | None = None, store: Store | None = None) -> None:
         self.config = config
         self.hub = hub or Hub(config.limits, auth=Auth(config.password, dict(config.operators)))
         self.store = store or open_store(config.db)
@@ -78,6 +78,7 @@ class Server:
         last = await self.store.last_msgid()
         if last is not None:
             self.hub.ids.observe(last)
+        self.hub.load_rooms(await self.store.load_rooms())
         self._pruner = asyncio.get_running_loop().create_task(self._prune_forever())
         await self._listen(
             "text",
@@ -135,6 +136,7 @@ class Server:
             del self._per_ip[conn.ip]
         self._departing(conn, conn.close_reason)
         self.deliver(self.hub.disconnect(conn.sid, conn.close_reason))
+        self._save_rooms()
         if not self.connections:
             self._all_gone.set()
 
@@ -154,9 +156,28 @@ class Server:
         if isinstance(command, Quit):  # the hub forgets the session while handling it
             self._departing(conn, command.reason)
         outbound = self.hub.handle(conn.sid, command)
+        self._save_rooms()
         if log.isEnabledFor(logging.INFO):
             self._log(conn, outbound)
         self.deliver(outbound)
+
+    def _save_rooms(self) -> None:
+        """Hand the rooms whose rules the last command changed to the store.
+        Queued now, so they are stored before any message sent after them."""
+        changed = self.hub.take_changed()
+        if not changed:
+            return
+        try:
+            writes = [self.store.save_room(state) if state else self.store.delete_room(key) for key, state in changed]
+        except Exception:
+            log.exception("cannot store the rules of %s", ", ".join(key for key, _ in changed))
+            return
+        self.spawn(self._saved(writes))
+
+    async def _saved(self, writes: list[Awaitable[None]]) -> None:
+        for result in await asyncio.gather(*writes, return_exceptions=True):
+            if isinstance(result, BaseException):
+                log.error("storing the rules of a room failed", exc_info=result)
 
     def deliver(self, outbound: Iterable[Outbound]) -> None:
         """Fan out, except that a message goes to the store first and nothing
@@ -319,6 +340,8 @@ class Server:
             return out
         limit = min(query.limit or cfg.history_max, cfg.history_max)
         key = room_key(query.room)
+        if key not in (room_key(r) for r in self.hub.rooms_of(conn.sid)):
+            return []  # a room's history is for its members only (left, kicked, never let in)
         if query.mode == "since":
             since = self.hub.clock() - query.seconds
             found = await store.since(key, since, limit + 1)
@@ -334,9 +357,32 @@ class Server:
                 removed = await self.store.prune(cfg.retain_messages, cfg.retain_days, now)
                 if removed:
                     log.info("pruned %d old messages", removed)
+                await self._forget_idle_rules()
             except Exception:
                 log.exception("pruning history failed")
             await asyncio.sleep(cfg.prune_interval)
+
+    async def _forget_idle_rules(self) -> None:
+        """A room's rules are kept while it has members or stored history:
+        drop those of rooms with neither (pruning took their last message, or
+        nobody ever spoke there)."""
+        hub = self.hub
+        idle = [key for key in hub.saved if key not in hub.rooms]
+        if not idle:
+            return
+        revived = hub.revived
+        self.store_pending()
+        await self.store.flush()
+        kept = await self.store.has_history(idle)
+        if hub.revived != revived:
+            return  # one came back meanwhile and may have history now: next time
+        # Nobody re-created any of them meanwhile, so none got a message.
+        forgotten = [key for key in idle if key not in kept]
+        for key in forgotten:
+            hub.forget_rules(key)
+        self._save_rooms()
+        if forgotten:
+            log.info("forgot the rules of %d empty rooms without history", len(forgotten))
 
     def mark_dirty(self, conn: Connection) -> None:
         if not self._dirty:
