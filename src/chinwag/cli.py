@@ -30,33 +30,47 @@ def run(main: Coroutine[Any, Any, int]) -> int:
     return uvloop.run(main)
 
 
-def raise_nofile_limit() -> None:
+def raise_nofile_limit() -> int | None:
     """Thousands of connections need thousands of descriptors: take the hard limit."""
     try:
         import resource
     except ImportError:  # not POSIX
-        return
+        return None
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if hard == resource.RLIM_INFINITY or hard > soft:
         target = hard if hard != resource.RLIM_INFINITY else max(soft, 1 << 20)
         try:
             resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
         except (ValueError, OSError):
-            return
+            return soft
         soft = target
-    log.info("open file limit: %d", soft)
+    return soft
+
+
+def _fail(message: str, key: str) -> int:
+    """One line on stderr naming the flag and the config key to change; status 2."""
+    print(f"chinwag: {message} (change --{key.replace('_', '-')} / {key})", file=sys.stderr)
+    return 2
 
 
 async def serve(config: Config) -> int:
-    from chinwag.transport.server import Server
+    from chinwag.storage.base import StorageError
+    from chinwag.transport.server import ListenError, Server
 
-    raise_nofile_limit()
+    nofile = raise_nofile_limit()
     server = Server(config)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):  # before the listeners: no early default death
         loop.add_signal_handler(sig, stop.set)
-    await server.start()
+    try:
+        await server.start()
+    except ListenError as exc:
+        return _fail(str(exc), exc.key)
+    except StorageError as exc:
+        return _fail(str(exc), "db")
+    if nofile is not None:
+        log.info("open file limit: %d", nofile)
     # Everything allocated so far lives as long as the server: keep it out of
     # the collector's full passes, which otherwise stall the loop as it grows.
     gc.freeze()

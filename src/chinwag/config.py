@@ -192,8 +192,12 @@ def load_config(
     if path is not None:
         try:
             data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-        except (OSError, tomllib.TOMLDecodeError) as exc:
-            raise ConfigError(f"cannot read config {path}: {exc}") from None
+        except OSError as exc:
+            raise ConfigError(f"cannot read config {path}: {exc.strerror or exc}") from None
+        except UnicodeDecodeError:
+            raise ConfigError(f"cannot read config {path}: not UTF-8 text") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"cannot read config {path}: bad TOML: {exc}") from None
         for key, value in data.items():
             if key == "limits" and isinstance(value, dict):
                 for lk, lv in value.items():
