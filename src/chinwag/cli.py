@@ -16,7 +16,8 @@ from typing import Any
 
 from chinwag import __version__
 from chinwag.client.main import add_connect_arguments
-from chinwag.config import LOG_LEVELS, Config, ConfigError, load_config
+from chinwag.config import LOG_FORMATS, LOG_LEVELS, Config, ConfigError, load_config
+from chinwag.logs import setup_logging
 
 log = logging.getLogger("chinwag")
 
@@ -92,6 +93,7 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--web-port", type=int, help="web client and IRC over WebSocket port (default 8080; 0 = any)")
     s.add_argument("--db", help="history database path (default chinwag.db)")
     s.add_argument("--log-level", type=str.upper, choices=LOG_LEVELS)
+    s.add_argument("--log-format", type=str.lower, choices=LOG_FORMATS, help="text (default) or json lines")
     sub.add_parser("hash-password", help="read a password on stdin, print a hash for the config file")
     add_connect_arguments(sub.add_parser("connect", help="chat from a terminal (an IRC client)"))
     b = sub.add_parser("bench", help="run the load generator (see benchmarks/)")
@@ -128,15 +130,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "web_port": args.web_port,
                 "db": args.db,
                 "log_level": args.log_level,
+                "log_format": args.log_format,
             },
         )
     except ConfigError as exc:
         print(f"chinwag: {exc}", file=sys.stderr)
         return 2
-    logging.basicConfig(
-        level=config.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    setup_logging(config.log_level, config.log_format)
     return run(serve(config))
 
 

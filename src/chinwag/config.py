@@ -77,6 +77,7 @@ class Limits:
 
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+LOG_FORMATS = ("text", "json")
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +109,7 @@ class Config:
     # Origins (scheme://host[:port]) whose pages may open /irc; "*" allows any.
     # Empty: the page's origin must be this server itself (Origin host = Host).
     web_origins: tuple[str, ...] = ()
+    log_format: str = "text"  # "json": one JSON object per line, for log shippers
     limits: Limits = field(default_factory=Limits)
 
     def __post_init__(self) -> None:
@@ -115,6 +117,8 @@ class Config:
             raise ConfigError(f"text_port must be 0..65535, got {self.text_port}")
         if self.log_level.upper() not in LOG_LEVELS:
             raise ConfigError(f"log_level must be one of {', '.join(LOG_LEVELS)}")
+        if self.log_format not in LOG_FORMATS:
+            raise ConfigError(f"log_format must be one of {', '.join(LOG_FORMATS)}, got {self.log_format!r}")
         if not self.default_room.startswith("#"):
             raise ConfigError("default_room must start with '#'")
         if self.shutdown_grace < 0:

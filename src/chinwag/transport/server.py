@@ -416,19 +416,20 @@ class Server:
 
     def _log(self, conn: Connection, outbound: list[Outbound]) -> None:
         debug = log.isEnabledFor(logging.DEBUG)
+        extra = {"conn": conn.sid, "peer": conn.peer}
         for out in outbound:
             event: Event = out.event
             match event:
                 case Registered(nick):
-                    log.info("conn %d from %s is %s", conn.sid, conn.peer, nick)
+                    log.info("conn %d from %s is %s", conn.sid, conn.peer, nick, extra=extra)
                 case Joined(room, nick):
-                    log.info("%s joined %s", nick, room)
+                    log.info("%s joined %s", nick, room, extra=extra)
                 case Parted(room, nick, reason):
-                    log.info("%s left %s (%s)", nick, room, reason)
+                    log.info("%s left %s (%s)", nick, room, reason, extra=extra)
                 case NickChanged(old, new):
-                    log.info("%s is now known as %s", old, new)
+                    log.info("%s is now known as %s", old, new, extra=extra)
                 case Message() if debug:
-                    log.debug("%s -> %s [%s]: %s", event.nick, event.target, event.kind, event.text)
+                    log.debug("%s -> %s [%s]: %s", event.nick, event.target, event.kind, event.text, extra=extra)
 
     # --- shutdown --------------------------------------------------------
 
