@@ -12,7 +12,8 @@ Nick taken during registration (433): retry with a suffix (``alice_``,
 seen a message id in asks ``CHATHISTORY AFTER #room msgid=<last>``, paging on
 while full batches come back; the first join of a room asks for its latest
 messages (``CHATHISTORY LATEST #room * 20``), as the web client shows them.
-Every PRIVMSG/NOTICE with a ``msgid`` already seen is dropped, so replays from history show each message exactly once.
+Every PRIVMSG/NOTICE with a ``msgid`` already seen is dropped, so replays from
+history show each message exactly once.
 """
 
 from __future__ import annotations
