@@ -87,3 +87,13 @@ async def test_a_bad_config_file_is_one_line_and_exit_2(tmp_path: Path, content:
         assert err == f"chinwag: unknown key 'colour' in {cfg}\n"
     else:
         assert err == f"chinwag: cannot read config {cfg}: {reason}\n"
+
+
+async def test_an_address_that_is_not_this_machines_is_one_line_and_exit_2() -> None:
+    # 192.0.2.1 is TEST-NET-1 (RFC 5737): no machine has it, so bind() fails; nothing is sent.
+    err = await refused("--host", "192.0.2.1", "--text-port", "0", "--irc-port", "0", "--web-port", "0",
+                        "--db", ":memory:")
+    assert err == (
+        "chinwag: cannot listen for telnet/netcat on 192.0.2.1:0: cannot assign requested address"
+        " (change --host / host)\n"
+    )

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 import os
+import socket
 from collections import deque
 from collections.abc import Callable, Coroutine, Iterable
 from typing import Any
@@ -45,13 +47,17 @@ LISTENER_NAMES = {"text": "telnet/netcat", "irc": "IRC", "web": "the web client"
 
 
 class ListenError(Exception):
-    """A listener could not bind; ``key`` is the config key of its port."""
+    """A listener could not bind; ``key`` is the config key to change (its port,
+    or the host when the address itself is the problem)."""
 
     def __init__(self, name: str, host: str, port: int, exc: OSError) -> None:
-        reason = os.strerror(exc.errno).lower() if exc.errno else str(exc)
+        if isinstance(exc, socket.gaierror):  # not an address we can resolve
+            reason, self.key = str(exc.strerror).lower(), "host"
+        else:
+            reason = os.strerror(exc.errno).lower() if exc.errno else str(exc)
+            self.key = "host" if exc.errno == errno.EADDRNOTAVAIL else f"{name}_port"
         super().__init__(f"cannot listen for {LISTENER_NAMES.get(name, name)} on {host}:{port}: {reason}")
         self.name = name
-        self.key = f"{name}_port"
 
 
 class Server:
