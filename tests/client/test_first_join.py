@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from chinwag.transport.server import Server
-from tests.client.conftest import MakeHeadless
+from tests.client.conftest import MakeHeadless, run_connect
 
 
 async def test_with_several_rooms_the_first_is_current_everywhere(server: Server, headless: MakeHeadless) -> None:
@@ -40,3 +40,15 @@ async def test_first_join_shows_the_latest_messages_once(server: Server, headles
     said = [line.split("] ", 1)[1] for line in alice.ui.transcript if "] bob: " in line]
     assert said == ["bob: one", "bob: two", "bob: three", "bob: four"]
     assert not [line for line in alice.ui.transcript if "\a" in line]
+
+
+async def test_a_script_gets_no_history_on_its_output(server: Server, headless: MakeHeadless) -> None:
+    port = server.port("irc")
+    bob = await headless(port, "bob")
+    bob.type("earlier words\r")
+    await bob.expect("bob: earlier words")
+    rc, out, err = await run_connect(f"127.0.0.1:{port}", "--nick", "bot", "--room", "#lobby", stdin=b"deploy done\n")
+    assert rc == 0, err
+    await bob.expect("bot: deploy done")
+    assert "now talking in #lobby" in out
+    assert "earlier words" not in out

@@ -117,8 +117,9 @@ class SeenIds:
 class Session:
     """What survives a reconnect: who we want to be, where, and what we have seen."""
 
-    def __init__(self, nick: str, rooms: Iterable[str] = ()) -> None:
+    def __init__(self, nick: str, rooms: Iterable[str] = (), join_history: int = JOIN_HISTORY) -> None:
         self.nick = nick  # the nick we ask for (the one we really got may have a suffix)
+        self.join_history = join_history  # latest messages shown on a room's first join (0: none)
         self.rooms: dict[str, str] = {}  # casefolded -> name, in join order
         for room in rooms:
             self.rooms.setdefault(casefold(room), room)
@@ -450,8 +451,8 @@ class ClientProtocol:
         last = self.session.last_msgid.get(self.fold(room))
         if last:
             self.send("CHATHISTORY", "AFTER", room, f"msgid={last}", str(self._history_page()))
-        elif joining:
-            self.send("CHATHISTORY", "LATEST", room, "*", str(min(JOIN_HISTORY, self._history_page())))
+        elif joining and self.session.join_history > 0:
+            self.send("CHATHISTORY", "LATEST", room, "*", str(min(self.session.join_history, self._history_page())))
 
     # --------------------------------------------------------- membership
 
