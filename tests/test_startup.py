@@ -72,6 +72,7 @@ async def test_a_file_that_is_not_a_database_is_one_line_and_exit_2(tmp_path: Pa
         (b"text_port = \n", "bad TOML: Invalid value (at line 1, column 13)"),
         (b'name = "caf\xe9"\n', "not UTF-8 text"),
         (b"colour = 3\n", None),
+        (b'text_port = "2626"\n', None),
         (None, "Is a directory"),
     ],
 )
@@ -83,8 +84,10 @@ async def test_a_bad_config_file_is_one_line_and_exit_2(tmp_path: Path, content:
     else:
         cfg.write_bytes(content)
     err = await refused("--config", str(cfg))
-    if reason is None:
+    if content == b"colour = 3\n":
         assert err == f"chinwag: unknown key 'colour' in {cfg}\n"
+    elif reason is None:
+        assert err == f"chinwag: text_port in {cfg} must be a whole number, got '2626'\n"
     else:
         assert err == f"chinwag: cannot read config {cfg}: {reason}\n"
 

@@ -181,6 +181,24 @@ def _coerce(name: str, raw: Any, like: Any) -> Any:
     return raw
 
 
+_KINDS = {int: "a whole number", float: "a number", str: "a string", tuple: "a list", dict: "a table"}
+
+
+def _check_type(key: str, value: Any, like: Any, path: str | Path) -> None:
+    """A file value must have its default's type (an int will do for a float)."""
+    if isinstance(like, Mapping):
+        ok = isinstance(value, dict)
+    elif isinstance(like, tuple):
+        ok = isinstance(value, list)
+    elif isinstance(like, float):
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+    else:
+        ok = type(value) is type(like)
+    if not ok:
+        kind = _KINDS.get(dict if isinstance(like, Mapping) else type(like), type(like).__name__)
+        raise ConfigError(f"{key} in {path} must be {kind}, got {value!r}")
+
+
 def load_config(
     path: str | Path | None = None,
     env: Mapping[str, str] | None = None,
@@ -209,6 +227,7 @@ def load_config(
                         raise ConfigError(f"unknown key limits.{lk} in {path}")
                     limits[lk] = lv
             elif key in _TOP_KEYS:
+                _check_type(key, value, getattr(Config(), key), path)
                 top[key] = value
             else:
                 raise ConfigError(f"unknown key {key!r} in {path}")
