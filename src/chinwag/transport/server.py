@@ -60,6 +60,11 @@ class ListenError(Exception):
         self.name = name
 
 
+def _about(conn: Connection) -> dict[str, object]:
+    """A log record's connection fields (see chinwag/logs.py)."""
+    return {"conn": conn.sid, "peer": conn.peer}
+
+
 class Server:
     def __init__(self, config: Config, hub: Hub | None = None, store: HistoryStore | None = None) -> None:
         self.config = config
@@ -121,6 +126,7 @@ class Server:
         except BaseException:
             for listener in self.listeners:
                 listener.close()
+                await listener.wait_closed()
             self.listeners.clear()
             if self.web is not None:
                 await self.web.stop()
@@ -422,20 +428,19 @@ class Server:
 
     def _log(self, conn: Connection, outbound: list[Outbound]) -> None:
         debug = log.isEnabledFor(logging.DEBUG)
-        extra = {"conn": conn.sid, "peer": conn.peer}
         for out in outbound:
             event: Event = out.event
-            match event:
+            match event:  # (a chat message at INFO matches nothing: no dict made for it)
                 case Registered(nick):
-                    log.info("conn %d from %s is %s", conn.sid, conn.peer, nick, extra=extra)
+                    log.info("conn %d from %s is %s", conn.sid, conn.peer, nick, extra=_about(conn))
                 case Joined(room, nick):
-                    log.info("%s joined %s", nick, room, extra=extra)
+                    log.info("%s joined %s", nick, room, extra=_about(conn))
                 case Parted(room, nick, reason):
-                    log.info("%s left %s (%s)", nick, room, reason, extra=extra)
+                    log.info("%s left %s (%s)", nick, room, reason, extra=_about(conn))
                 case NickChanged(old, new):
-                    log.info("%s is now known as %s", old, new, extra=extra)
+                    log.info("%s is now known as %s", old, new, extra=_about(conn))
                 case Message() if debug:
-                    log.debug("%s -> %s [%s]: %s", event.nick, event.target, event.kind, event.text, extra=extra)
+                    log.debug("%s -> %s [%s]: %s", event.nick, event.target, event.kind, event.text, extra=_about(conn))
 
     # --- shutdown --------------------------------------------------------
 
