@@ -78,3 +78,30 @@ async def test_json_log_is_one_object_per_line_with_conn_and_peer() -> None:
 async def test_json_log_from_the_environment() -> None:
     log, alice_port = await run_and_log(env={"CHINWAG_LOG_FORMAT": "json"})
     await check_json(log, alice_port)
+
+
+def test_a_traceback_stays_inside_its_one_json_line() -> None:
+    import io
+    import logging
+
+    from chinwag.logs import JsonFormatter
+
+    out = io.StringIO()
+    handler = logging.StreamHandler(out)
+    handler.setFormatter(JsonFormatter())
+    logger = logging.getLogger("chinwag.test_logs")
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        try:
+            raise ValueError("bad\nthing")
+        except ValueError:
+            logging.LoggerAdapter(logger, {"conn": 3, "peer": "127.0.0.1:9"}).exception("error while handling input")
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = True
+    (line,) = out.getvalue().splitlines()
+    record = json.loads(line)
+    assert record["message"] == "error while handling input" and record["level"] == "ERROR"
+    assert (record["conn"], record["peer"]) == (3, "127.0.0.1:9")
+    assert record["exc"].startswith("Traceback") and "ValueError: bad\nthing" in record["exc"]
