@@ -1,24 +1,32 @@
 # Two commands on a fresh machine: `make run` and `make test`.
-VENV   := .venv
-PY     := $(VENV)/bin/python
-STAMP  := $(VENV)/.installed
+# `make run` installs only what the server needs; `make test` adds the dev extra
+# (pytest, ruff, mypy, playwright...) to the same .venv. Separate stamps, so
+# either order works and each installs once per change of pyproject.toml.
+VENV      := .venv
+PY        := $(VENV)/bin/python
+RUN_STAMP := $(VENV)/.installed-run
+DEV_STAMP := $(VENV)/.installed-dev
 
 .PHONY: run test lint bench-smoke clean
 
-$(STAMP): pyproject.toml
+$(RUN_STAMP): pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[dev]'
-	touch $(STAMP)
+	$(PY) -m pip install -q -e .
+	touch $@
 
-run: $(STAMP)
+$(DEV_STAMP): $(RUN_STAMP)
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $@
+
+run: $(RUN_STAMP)
 	$(VENV)/bin/chinwag serve $(ARGS)
 
-lint: $(STAMP)
+lint: $(DEV_STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks
 	$(VENV)/bin/mypy --strict src
 
-test: $(STAMP) lint
+test: $(DEV_STAMP) lint
 	sh scripts/test-deps.sh
 	$(VENV)/bin/pytest
 	$(PY) -m benchmarks --smoke

@@ -16,7 +16,8 @@ from typing import Any
 
 from chinwag import __version__
 from chinwag.client.main import add_connect_arguments
-from chinwag.config import LOG_LEVELS, Config, ConfigError, load_config
+from chinwag.config import LOG_FORMATS, LOG_LEVELS, Config, ConfigError, load_config
+from chinwag.logs import setup_logging
 
 log = logging.getLogger("chinwag")
 
@@ -30,33 +31,47 @@ def run(main: Coroutine[Any, Any, int]) -> int:
     return uvloop.run(main)
 
 
-def raise_nofile_limit() -> None:
+def raise_nofile_limit() -> int | None:
     """Thousands of connections need thousands of descriptors: take the hard limit."""
     try:
         import resource
     except ImportError:  # not POSIX
-        return
+        return None
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if hard == resource.RLIM_INFINITY or hard > soft:
         target = hard if hard != resource.RLIM_INFINITY else max(soft, 1 << 20)
         try:
             resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
         except (ValueError, OSError):
-            return
+            return soft
         soft = target
-    log.info("open file limit: %d", soft)
+    return soft
+
+
+def _fail(message: str, key: str) -> int:
+    """One line on stderr naming the flag and the config key to change; status 2."""
+    print(f"chinwag: {message} (change --{key.replace('_', '-')} / {key})", file=sys.stderr)
+    return 2
 
 
 async def serve(config: Config) -> int:
-    from chinwag.transport.server import Server
+    from chinwag.storage.base import StorageError
+    from chinwag.transport.server import ListenError, Server
 
-    raise_nofile_limit()
+    nofile = raise_nofile_limit()
     server = Server(config)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):  # before the listeners: no early default death
         loop.add_signal_handler(sig, stop.set)
-    await server.start()
+    try:
+        await server.start()
+    except ListenError as exc:
+        return _fail(str(exc), exc.key)
+    except StorageError as exc:
+        return _fail(str(exc), "db")
+    if nofile is not None:
+        log.info("open file limit: %d", nofile)
     # Everything allocated so far lives as long as the server: keep it out of
     # the collector's full passes, which otherwise stall the loop as it grows.
     gc.freeze()
@@ -78,6 +93,7 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--web-port", type=int, help="web client and IRC over WebSocket port (default 8080; 0 = any)")
     s.add_argument("--db", help="history database path (default chinwag.db)")
     s.add_argument("--log-level", type=str.upper, choices=LOG_LEVELS)
+    s.add_argument("--log-format", type=str.lower, choices=LOG_FORMATS, help="text (default) or json lines")
     sub.add_parser("hash-password", help="read a password on stdin, print a hash for the config file")
     add_connect_arguments(sub.add_parser("connect", help="chat from a terminal (an IRC client)"))
     b = sub.add_parser("bench", help="run the load generator (see benchmarks/)")
@@ -114,15 +130,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "web_port": args.web_port,
                 "db": args.db,
                 "log_level": args.log_level,
+                "log_format": args.log_format,
             },
         )
     except ConfigError as exc:
         print(f"chinwag: {exc}", file=sys.stderr)
         return 2
-    logging.basicConfig(
-        level=config.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    setup_logging(config.log_level, config.log_format)
     return run(serve(config))
 
 

@@ -80,6 +80,7 @@ class Limits:
 
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+LOG_FORMATS = ("text", "json")
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +112,7 @@ class Config:
     # Origins (scheme://host[:port]) whose pages may open /irc; "*" allows any.
     # Empty: the page's origin must be this server itself (Origin host = Host).
     web_origins: tuple[str, ...] = ()
+    log_format: str = "text"  # "json": one JSON object per line, for log shippers
     limits: Limits = field(default_factory=Limits)
 
     def __post_init__(self) -> None:
@@ -118,6 +120,8 @@ class Config:
             raise ConfigError(f"text_port must be 0..65535, got {self.text_port}")
         if self.log_level.upper() not in LOG_LEVELS:
             raise ConfigError(f"log_level must be one of {', '.join(LOG_LEVELS)}")
+        if self.log_format not in LOG_FORMATS:
+            raise ConfigError(f"log_format must be one of {', '.join(LOG_FORMATS)}, got {self.log_format!r}")
         if not self.default_room.startswith("#"):
             raise ConfigError("default_room must start with '#'")
         if self.shutdown_grace < 0:
@@ -180,6 +184,24 @@ def _coerce(name: str, raw: Any, like: Any) -> Any:
     return raw
 
 
+_KINDS = {int: "a whole number", float: "a number", str: "a string", tuple: "a list", dict: "a table"}
+
+
+def _check_type(key: str, value: Any, like: Any, path: str | Path) -> None:
+    """A file value must have its default's type (an int will do for a float)."""
+    if isinstance(like, Mapping):
+        ok = isinstance(value, dict)
+    elif isinstance(like, tuple):
+        ok = isinstance(value, list)
+    elif isinstance(like, float):
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+    else:
+        ok = type(value) is type(like)
+    if not ok:
+        kind = _KINDS.get(dict if isinstance(like, Mapping) else type(like), type(like).__name__)
+        raise ConfigError(f"{key} in {path} must be {kind}, got {value!r}")
+
+
 def load_config(
     path: str | Path | None = None,
     env: Mapping[str, str] | None = None,
@@ -195,8 +217,12 @@ def load_config(
     if path is not None:
         try:
             data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-        except (OSError, tomllib.TOMLDecodeError) as exc:
-            raise ConfigError(f"cannot read config {path}: {exc}") from None
+        except OSError as exc:
+            raise ConfigError(f"cannot read config {path}: {exc.strerror or exc}") from None
+        except UnicodeDecodeError:
+            raise ConfigError(f"cannot read config {path}: not UTF-8 text") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"cannot read config {path}: bad TOML: {exc}") from None
         for key, value in data.items():
             if key == "limits" and isinstance(value, dict):
                 for lk, lv in value.items():
@@ -204,6 +230,7 @@ def load_config(
                         raise ConfigError(f"unknown key limits.{lk} in {path}")
                     limits[lk] = lv
             elif key in _TOP_KEYS:
+                _check_type(key, value, getattr(Config(), key), path)
                 top[key] = value
             else:
                 raise ConfigError(f"unknown key {key!r} in {path}")

@@ -59,7 +59,7 @@ async def test_reconnect_keeps_the_typed_line_and_rejoins(
     await restart()
     await alice.expect("connected as alice", start)
     await alice.expect("now talking in #lobby", start)
-    await alice.expect("now talking in #dev", start)
+    await alice.expect("you joined #dev", start)
     assert alice.chat.current == "#lobby"
     bob = await headless(port, "bob")
     alice.type(", now sent\r")

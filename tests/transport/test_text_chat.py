@@ -45,7 +45,7 @@ async def test_taken_and_invalid_names_get_a_reason_and_another_try(connect: Con
     await connect("alice")
     c = await connect()
     await c.send("ALICE")  # names are unique regardless of case
-    assert await c.line() == "name taken. What is your name?"
+    assert await c.line() == "name taken; try ALICE2. What is your name?"
     await c.send("9lives")
     assert (await c.line()).startswith("invalid name: must start with a letter")
     await c.send("x" * 33)
@@ -180,10 +180,10 @@ async def test_long_line_rejected_and_discarded(connect: Connect) -> None:
     assert (await bob.expect("alice:")).endswith("alice: after")  # nothing of the long line
 
 
-async def test_invalid_utf8_is_replaced(connect: Connect) -> None:
+async def test_invalid_utf8_is_read_as_windows_1252(connect: Connect) -> None:
     alice, bob = await connect("alice"), await connect("bob")
     alice.writer.write(b"caf\xe9 ok\n")
-    assert (await bob.expect("ok")).endswith("alice: caf\ufffd ok")
+    assert (await bob.expect("ok")).endswith("alice: caf\u00e9 ok")
 
 
 async def test_escape_sequences_from_others_are_stripped(connect: Connect) -> None:

@@ -70,6 +70,10 @@ class Chat:
         self.show(Info(datetime.now(UTC), text))
 
     def on_event(self, event: ClientEvent) -> None:
+        # The current room: the first one joined (the first --room); rooms joined
+        # alongside it (more --room, rejoins after a reconnect) leave the prompt
+        # where it is, and the renderer says "you joined", not "now talking in".
+        # /join makes its room current.
         match event:
             case Joined(room=room, own=True):
                 if self.current is None or casefold(room) == self._switch_to:

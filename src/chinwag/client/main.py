@@ -12,7 +12,7 @@ import sys
 
 from chinwag.client.app import Chat
 from chinwag.client.connection import Connection
-from chinwag.client.protocol import Session
+from chinwag.client.protocol import JOIN_HISTORY, Session
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 6667
@@ -91,7 +91,8 @@ def connect(args: argparse.Namespace) -> int:
         colour = args.color == "always"
     chat = Chat()
     conn = Connection(
-        host, port, Session(nick, rooms), chat.on_event,
+        # A script (stdin not a terminal) says its lines; the room's past is not its output.
+        host, port, Session(nick, rooms, join_history=JOIN_HISTORY if interactive else 0), chat.on_event,
         tls=tls_context(args.insecure) if args.tls else None,
         user=user_name(), password=args.password,
     )

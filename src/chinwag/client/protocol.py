@@ -10,8 +10,10 @@ message ids were already shown. Registration::
 Nick taken during registration (433): retry with a suffix (``alice_``,
 ``alice_2``...). With ``draft/chathistory``, every (re)join of a room we have
 seen a message id in asks ``CHATHISTORY AFTER #room msgid=<last>``, paging on
-while full batches come back. Every PRIVMSG/NOTICE with a ``msgid`` already
-seen is dropped, so replays from history show each message exactly once.
+while full batches come back; the first join of a room asks for its latest
+messages (``CHATHISTORY LATEST #room * 20``), as the web client shows them.
+Every PRIVMSG/NOTICE with a ``msgid`` already seen is dropped, so replays from
+history show each message exactly once.
 """
 
 from __future__ import annotations
@@ -54,6 +56,8 @@ WANTED_CAPS: Final = ("server-time", "message-tags", "echo-message", "batch", "d
 HISTORY_BATCHES: Final = frozenset({"chathistory", "draft/chathistory"})
 #: Messages per CHATHISTORY request when the server does not say (ISUPPORT CHATHISTORY).
 HISTORY_PAGE: Final = 100
+#: Messages shown on the first join of a room (CHATHISTORY LATEST), at most a page.
+JOIN_HISTORY: Final = 20
 #: How many message ids to remember for de-duplication.
 SEEN_IDS: Final = 20_000
 VERSION: Final = "chinwag connect"
@@ -113,8 +117,9 @@ class SeenIds:
 class Session:
     """What survives a reconnect: who we want to be, where, and what we have seen."""
 
-    def __init__(self, nick: str, rooms: Iterable[str] = ()) -> None:
+    def __init__(self, nick: str, rooms: Iterable[str] = (), join_history: int = JOIN_HISTORY) -> None:
         self.nick = nick  # the nick we ask for (the one we really got may have a suffix)
+        self.join_history = join_history  # latest messages shown on a room's first join (0: none)
         self.rooms: dict[str, str] = {}  # casefolded -> name, in join order
         for room in rooms:
             self.rooms.setdefault(casefold(room), room)
@@ -438,10 +443,16 @@ class ClientProtocol:
         limit = self.isupport.get("CHATHISTORY", "")
         return min(HISTORY_PAGE, int(limit)) if limit.isdigit() and int(limit) > 0 else HISTORY_PAGE
 
-    def _fetch_history(self, room: str) -> None:
+    def _fetch_history(self, room: str, joining: bool = False) -> None:
+        """What we missed in ``room`` since the last message we saw there; on
+        ``joining`` a room we have seen nothing of, its latest messages."""
+        if "draft/chathistory" not in self.caps:
+            return
         last = self.session.last_msgid.get(self.fold(room))
-        if last and "draft/chathistory" in self.caps:
+        if last:
             self.send("CHATHISTORY", "AFTER", room, f"msgid={last}", str(self._history_page()))
+        elif joining and self.session.join_history > 0:
+            self.send("CHATHISTORY", "LATEST", room, "*", str(min(self.session.join_history, self._history_page())))
 
     # --------------------------------------------------------- membership
 
@@ -456,7 +467,7 @@ class ClientProtocol:
             self.session.rooms[key] = room
             self.members[key] = {}
             self._emit(Joined(when, room, nick, own=True))
-            self._fetch_history(room)
+            self._fetch_history(room, joining=True)
         else:
             self.members.setdefault(key, {})[self.fold(nick)] = nick
             self._emit(Joined(when, room, nick))

@@ -132,8 +132,10 @@ class Renderer:
             case Said():
                 return self._said(event)
             case Joined(when, room, nick, own):
-                if own:
+                if own and (self.current is None or self._here(room)):  # the prompt shows it now
                     return self._note(when, [("", "now talking in "), ("bold", strip_controls(room))])
+                if own:  # joined alongside: the prompt stays where it is
+                    return self._note(when, [("", "you joined "), ("bold", strip_controls(room))])
                 return self._note(when, [self.nick(nick), ("", " joined "), ("bold", strip_controls(room))])
             case Parted(when, room, nick, reason, own):
                 who = [("", "you")] if own else [self.nick(nick)]

@@ -62,7 +62,7 @@ from chinwag.core.extended import (
     Whois,
     WhoQuery,
 )
-from chinwag.core.names import casefold, is_room, validate_nick, validate_room
+from chinwag.core.names import casefold, free_variant, is_room, validate_nick, validate_room
 
 if TYPE_CHECKING:
     from chinwag.core.hub import Hub, Room, Session
@@ -85,7 +85,7 @@ def register(hub: Hub, session: Session, cmd: Register) -> list[Outbound]:
     nick = validate_nick(cmd.nick, hub.limits.nick_len)
     key = casefold(nick)
     if key in hub.nicks:
-        raise NickInUse(nick)
+        raise NickInUse(nick, suggestion=free_variant(nick, hub.nicks, hub.limits.nick_len))
     hub.nicks[key] = session.sid
     session.nick = nick
     session.nick_mark = hub.mark()

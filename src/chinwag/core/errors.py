@@ -59,6 +59,10 @@ class NameError_(ChatError):
 class NickInUse(NameError_):
     hint = "433"
 
+    def __init__(self, subject: str = "", reason: str = "", suggestion: str = "") -> None:
+        super().__init__(subject, reason)
+        self.suggestion = suggestion  # a free variant of the name ('' if none)
+
     def default_reason(self) -> str:
         return "name taken"
 

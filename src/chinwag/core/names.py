@@ -7,7 +7,7 @@ for IRC clients also collide for text clients: one registry serves every protoco
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Container
 from typing import Final
 
 from chinwag.core.errors import ErroneousNick, RoomNameError
@@ -43,6 +43,17 @@ def validate_nick(nick: str, max_len: int) -> str:
         shown = " ".join(repr(c) for c in bad[:5])
         raise ErroneousNick(nick, f"invalid name: letters, digits and - [ ] \\ ` _ ^ {{ | }} only (not {shown})")
     return nick
+
+
+def free_variant(nick: str, taken: Container[str], max_len: int) -> str:
+    """The first of nick2, nick3, ... (cut to fit ``max_len``) whose casefolded
+    form is not in ``taken``; '' if none of the first thousand is free."""
+    for n in range(2, 1000):
+        suffix = str(n)
+        candidate = nick[: max_len - len(suffix)] + suffix
+        if casefold(candidate) not in taken:
+            return candidate
+    return ""
 
 
 def validate_room(room: str, max_len: int) -> str:

@@ -36,6 +36,17 @@ class Adapter(Protocol):
     def render(self, event: Event, cache: RenderCache) -> bytes: ...
 
 
+def decode_line(raw: bytes) -> str:
+    """UTF-8; a line that is not valid UTF-8 is read as Windows-1252 (old telnet
+    clients, Latin-1 terminals), so 'café' does not arrive as 'caf\ufffd'. Per
+    line: one client may send both. The five bytes Windows-1252 leaves undefined
+    are dropped (in Latin-1 they are C1 controls, which the sanitizer strips anyway)."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("cp1252", "ignore")
+
+
 class LineTooLong:
     """Marker yielded in place of a line that exceeded the limit."""
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from chinwag.config import Limits
-from chinwag.core.errors import NameError_, PasswordMismatch
+from chinwag.core.errors import NameError_, NickInUse, PasswordMismatch
 from chinwag.core.events import (
     ChangeNick,
     Command,
@@ -53,7 +53,7 @@ from chinwag.core.extended import (
     mode_string,
 )
 from chinwag.core.names import casefold
-from chinwag.protocols.base import LineReader, LineTooLong, RenderCache
+from chinwag.protocols.base import LineReader, LineTooLong, RenderCache, decode_line
 from chinwag.protocols.sanitize import strip_controls
 from chinwag.protocols.telnet import TelnetFilter
 
@@ -271,8 +271,10 @@ class TextProtocol:
                 self.say(f"error: line too long (max {self.max_line} bytes); discarded")
                 continue
             # Controls and escape sequences never enter the hub or the history.
-            line = strip_controls(item.decode("utf-8", "replace")).strip()
+            line = strip_controls(decode_line(item)).strip()
             if not line:
+                if self.nick is None and self._name is None and not self.closing:
+                    self.say(f"invalid name: empty. {NAME_PROMPT}")
                 continue
             command = self._command_for(line)
             if command is not None:
@@ -455,6 +457,8 @@ class TextProtocol:
             case Failed(error):
                 self._awaiting_reply = False
                 self.want_history = None
+                if isinstance(error, NickInUse) and error.suggestion and self.nick is None:
+                    return f"{error.reason}; try {error.suggestion}. {NAME_PROMPT}"
                 if isinstance(error, NameError_) and self.nick is None:
                     return f"{error.reason}. {NAME_PROMPT}"
                 return f"error: {error}"

@@ -97,7 +97,7 @@ class Connection(asyncio.Protocol):
     def log(self) -> logging.LoggerAdapter[logging.Logger]:
         """This connection's logger (its id in every record); made when used,
         so 10,000 idle connections do not each carry one."""
-        return logging.LoggerAdapter(log, {"conn": self.sid})
+        return logging.LoggerAdapter(log, {"conn": self.sid, "peer": self.peer})
 
     # --- asyncio.Protocol ------------------------------------------------
 

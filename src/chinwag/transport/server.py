@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
+import os
+import socket
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from typing import Any
@@ -40,6 +43,27 @@ from chinwag.transport.web import WebListener
 
 log = logging.getLogger("chinwag.server")
 
+LISTENER_NAMES = {"text": "telnet/netcat", "irc": "IRC", "web": "the web client"}
+
+
+class ListenError(Exception):
+    """A listener could not bind; ``key`` is the config key to change (its port,
+    or the host when the address itself is the problem)."""
+
+    def __init__(self, name: str, host: str, port: int, exc: OSError) -> None:
+        if isinstance(exc, socket.gaierror):  # not an address we can resolve
+            reason, self.key = str(exc.strerror).lower(), "host"
+        else:
+            reason = os.strerror(exc.errno).lower() if exc.errno else str(exc)
+            self.key = "host" if exc.errno == errno.EADDRNOTAVAIL else f"{name}_port"
+        super().__init__(f"cannot listen for {LISTENER_NAMES.get(name, name)} on {host}:{port}: {reason}")
+        self.name = name
+
+
+def _about(conn: Connection) -> dict[str, object]:
+    """A log record's connection fields (see chinwag/logs.py)."""
+    return {"conn": conn.sid, "peer": conn.peer}
+
 
 class Server:
     def __init__(self, config: Config, hub: Hub | None = None, store: Store | None = None) -> None:
@@ -71,40 +95,66 @@ class Server:
     # --- start -----------------------------------------------------------
 
     async def start(self) -> None:
+        """Open the store, bind every listener, then serve and announce them.
+
+        Nothing is announced or served until everything is bound: a taken port
+        raises :class:`ListenError` (a bad database ``StorageError``) with what
+        was already opened closed again.
+        """
         self._loop = asyncio.get_running_loop()
         cfg = self.config
         self.store.on_commit = self._committed
         await self.store.start()
-        last = await self.store.last_msgid()
-        if last is not None:
-            self.hub.ids.observe(last)
-        self.hub.load_rooms(await self.store.load_rooms())
+        try:
+            last = await self.store.last_msgid()
+            if last is not None:
+                self.hub.ids.observe(last)
+            self.hub.load_rooms(await self.store.load_rooms())
+            await self._listen(
+                "text",
+                cfg.text_port,
+                lambda: TextProtocol(cfg.limits, cfg.default_room, cfg.history_on_join, bool(cfg.password)),
+            )
+            irc = IrcInfo.from_config(cfg)
+            await self._listen("irc", cfg.irc_port, lambda: IrcProtocol(irc))
+            self.web = WebListener(self, lambda: IrcProtocol(irc))
+            try:
+                self.addresses["web"] = await self.web.start(cfg.host, cfg.web_port)
+            except OSError as exc:
+                raise ListenError("web", cfg.host, cfg.web_port, exc) from None
+            for listener in self.listeners:
+                await listener.start_serving()
+        except BaseException:
+            for listener in self.listeners:
+                listener.close()
+                await listener.wait_closed()
+            self.listeners.clear()
+            if self.web is not None:
+                await self.web.stop()
+            await self.store.close()
+            raise
+        for name, address in self.addresses.items():
+            log.info("%s listener on %s:%d", name, *address)
         self._pruner = asyncio.get_running_loop().create_task(self._prune_forever())
-        await self._listen(
-            "text",
-            cfg.text_port,
-            lambda: TextProtocol(cfg.limits, cfg.default_room, cfg.history_on_join, bool(cfg.password)),
-        )
-        irc = IrcInfo.from_config(cfg)
-        await self._listen("irc", cfg.irc_port, lambda: IrcProtocol(irc))
-        self.web = WebListener(self, lambda: IrcProtocol(irc))
-        self.addresses["web"] = address = await self.web.start(cfg.host, cfg.web_port)
-        log.info("web listener on %s:%d", *address)
         self.ticker.start()
 
     async def _listen(self, name: str, port: int, make: Callable[[], Adapter]) -> None:
+        """Bind (not yet serving: start() serves once every listener is bound)."""
         loop = asyncio.get_running_loop()
-        listener = await loop.create_server(
-            lambda: Connection(self, make(), name),
-            self.config.host,
-            port,
-            reuse_address=True,
-            backlog=self.config.limits.listen_backlog,
-        )
+        try:
+            listener = await loop.create_server(
+                lambda: Connection(self, make(), name),
+                self.config.host,
+                port,
+                reuse_address=True,
+                backlog=self.config.limits.listen_backlog,
+                start_serving=False,
+            )
+        except OSError as exc:
+            raise ListenError(name, self.config.host, port, exc) from None
         self.listeners.append(listener)
         sockname = listener.sockets[0].getsockname()
         self.addresses[name] = (sockname[0], sockname[1])
-        log.info("%s listener on %s:%d", name, sockname[0], sockname[1])
 
     def port(self, name: str = "text") -> int:
         return self.addresses[name][1]
@@ -426,17 +476,17 @@ class Server:
         debug = log.isEnabledFor(logging.DEBUG)
         for out in outbound:
             event: Event = out.event
-            match event:
+            match event:  # (a chat message at INFO matches nothing: no dict made for it)
                 case Registered(nick):
-                    log.info("conn %d from %s is %s", conn.sid, conn.peer, nick)
+                    log.info("conn %d from %s is %s", conn.sid, conn.peer, nick, extra=_about(conn))
                 case Joined(room, nick):
-                    log.info("%s joined %s", nick, room)
+                    log.info("%s joined %s", nick, room, extra=_about(conn))
                 case Parted(room, nick, reason):
-                    log.info("%s left %s (%s)", nick, room, reason)
+                    log.info("%s left %s (%s)", nick, room, reason, extra=_about(conn))
                 case NickChanged(old, new):
-                    log.info("%s is now known as %s", old, new)
+                    log.info("%s is now known as %s", old, new, extra=_about(conn))
                 case Message() if debug:
-                    log.debug("%s -> %s [%s]: %s", event.nick, event.target, event.kind, event.text)
+                    log.debug("%s -> %s [%s]: %s", event.nick, event.target, event.kind, event.text, extra=_about(conn))
 
     # --- shutdown --------------------------------------------------------
 
