@@ -436,8 +436,8 @@ def _who_mask(hub: Hub, session: Session, mask: str) -> list[Outbound]:
     if exact is not None:
         candidates = iter((hub.sessions[exact],))
     else:
-        match = compile_mask(mask)
-        candidates = (s for s in hub.sessions.values() if s.nick and match(s.nick))
+        match = compile_mask(mask).match_folded  # Hub.nicks keys are casefolded already
+        candidates = (hub.sessions[sid] for key, sid in hub.nicks.items() if match(key))
     entries: list[tuple[str, MemberInfo]] = []
     most = hub.limits.who_max
     truncated = False

@@ -55,7 +55,10 @@ class Segment:
     def at(self, text: str, pos: int) -> bool:
         """Does the segment match ``text[pos : pos + length]``? (The caller
         guarantees that slice lies inside ``text``.)"""
-        return all(text.startswith(chunk, pos + off) for off, chunk in self.chunks)
+        for off, chunk in self.chunks:
+            if not text.startswith(chunk, pos + off):
+                return False
+        return True
 
     def find(self, text: str, start: int, end: int) -> int:
         """The leftmost ``p >= start`` where the segment matches and ends by
@@ -69,7 +72,10 @@ class Segment:
         hit = text.find(anchor, start + off, last + off + len(anchor))
         while hit >= 0:
             p = hit - off
-            if all(text.startswith(chunk, p + o) for o, chunk in rest):
+            for o, chunk in rest:
+                if not text.startswith(chunk, p + o):
+                    break
+            else:
                 return p
             hit = text.find(anchor, hit + 1, last + off + len(anchor))
         return -1
@@ -79,10 +85,13 @@ class Mask:
     """A compiled mask; call it with a name (casefolded here) to match.
 
     ``min_len`` is the number of non-``*`` characters: a shorter name cannot
-    match, which rejects most names of an over-specified mask at once.
+    match, which rejects most names of an over-specified mask at once. A mask
+    without ``?`` (most of them) is matched with str methods only, and a run
+    of equal segments (``*a*a*a``: the shape that made regexes explode) takes
+    one ``str.split`` instead of one ``str.find`` per segment.
     """
 
-    __slots__ = ("text", "star", "head", "middle", "tail", "min_len")
+    __slots__ = ("text", "star", "head", "middle", "tail", "min_len", "plain", "prefix", "suffix", "runs")
 
     def __init__(self, mask: str) -> None:
         self.text = collapse(casefold(mask))
@@ -92,29 +101,56 @@ class Mask:
         self.tail = Segment(parts[-1]) if self.star else Segment("")
         self.middle = tuple(Segment(p) for p in parts[1:-1] if p)
         self.min_len = len(self.text) - self.text.count("*")
+        self.plain = "?" not in self.text
+        self.prefix, self.suffix = parts[0], parts[-1] if self.star else ""
+        # Without '?': the middle as (segment, how many times in a row).
+        runs: list[tuple[str, int]] = []
+        for part in parts[1:-1]:
+            if runs and runs[-1][0] == part:
+                runs[-1] = (part, runs[-1][1] + 1)
+            elif part:
+                runs.append((part, 1))
+        self.runs = tuple(runs)
 
     def __call__(self, name: str) -> bool:
         return self.match_folded(casefold(name))
 
     def match_folded(self, text: str) -> bool:
-        """Match a name that is already casefolded (e.g. one full
-        ``nick!user@host`` checked against every ban of a room)."""
+        """Match a name that is already casefolded (e.g. a key of Hub.nicks, or
+        one full ``nick!user@host`` checked against every ban of a room)."""
         n = len(text)
         if n < self.min_len:
             return False
-        head = self.head
+        head, tail = self.head, self.tail
+        end = n - tail.length  # head and tail cannot overlap: n >= min_len
+        if self.plain:  # the same steps as below, with str methods only
+            if not self.star:
+                return text == self.text
+            if not (text.startswith(self.prefix) and text.endswith(self.suffix)):
+                return False
+            pos = head.length
+            for segment, times in self.runs:
+                if times == 1:
+                    found = text.find(segment, pos, end)
+                    if found < 0:
+                        return False
+                    pos = found + len(segment)
+                else:  # the leftmost `times` non-overlapping occurrences, in C
+                    pieces = text[pos:end].split(segment, times)
+                    if len(pieces) <= times:
+                        return False
+                    pos = end - len(pieces[-1])
+            return True
         if not self.star:
             return n == head.length and head.at(text, 0)
-        tail = self.tail
-        end = n - tail.length  # head and tail cannot overlap: n >= min_len
         if not (head.at(text, 0) and tail.at(text, end)):
             return False
         pos = head.length
-        for segment in self.middle:
-            found = segment.find(text, pos, end)
+        for segment_ in self.middle:
+            found = segment_.find(text, pos, end)
             if found < 0:
                 return False
-            pos = found + segment.length
+            pos = found + segment_.length
         return True
 
     def __repr__(self) -> str:
