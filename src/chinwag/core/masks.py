@@ -146,11 +146,11 @@ class Mask:
         if not (head.at(text, 0) and tail.at(text, end)):
             return False
         pos = head.length
-        for segment_ in self.middle:
-            found = segment_.find(text, pos, end)
+        for seg in self.middle:
+            found = seg.find(text, pos, end)
             if found < 0:
                 return False
-            pos = found + segment_.length
+            pos = found + seg.length
         return True
 
     def __repr__(self) -> str:
