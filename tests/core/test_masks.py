@@ -3,6 +3,7 @@ adversarial masks whose cost is counted in operations on the name, not timed."""
 
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
 import functools
 from typing import Any, SupportsIndex
@@ -11,6 +12,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from chinwag.config import Limits
+from chinwag.core.errors import BannedFromRoom, InvalidModeParam, MaskTooLong
+from chinwag.core.events import Failed, Join, Part, Register
+from chinwag.core.extended import Mode, ModeChange, ModeChanged, WhoQuery, WhoReply
+from chinwag.core.hub import Hub
 from chinwag.core.masks import Mask, collapse, compile_mask
 from chinwag.core.names import casefold
 
@@ -215,3 +221,74 @@ def test_cost_is_bounded_by_mask_times_name(mask: str, name: str) -> None:
     assert result == reference(mask, name)
     assert calls <= (len(name) + len(mask) + 3) * (len(mask) + 1)
     assert scanned <= (len(mask) + 2) * (len(name) + 2)
+
+
+# --- in the hub: WHO and bans ------------------------------------------------------
+
+
+def _hub(**limits: int) -> Hub:
+    hub = Hub(dataclasses.replace(Limits(), **limits), clock=lambda: 1_700_000_000.0)
+    return hub
+
+
+def _reg(hub: Hub, sid: int, nick: str) -> None:
+    hub.connect(sid)
+    hub.handle(sid, Register(nick, ("#lobby",)))
+
+
+def _who(hub: Hub, sid: int, mask: str) -> WhoReply:
+    [out] = hub.handle(sid, WhoQuery(mask))
+    assert isinstance(out.event, WhoReply)
+    return out.event
+
+
+def test_who_stops_at_who_max_and_says_so() -> None:
+    hub = _hub(who_max=3)
+    for sid in range(6):
+        _reg(hub, sid, f"u{sid}")
+    reply = _who(hub, 0, "U*")  # casefolded like every lookup
+    assert [info.nick for _, info in reply.entries] == ["u0", "u1", "u2"] and reply.truncated
+    reply = _who(hub, 0, "u?")
+    assert len(reply.entries) == 3 and reply.truncated
+    assert not _who(hub, 0, "u5").truncated and not _who(hub, 0, "*5").truncated
+    exactly = _hub(who_max=6)
+    for sid in range(6):
+        _reg(exactly, sid, f"u{sid}")
+    assert not _who(exactly, 0, "u*").truncated  # as many as the limit: nothing left out
+
+
+def test_invisible_users_do_not_count_towards_who_max() -> None:
+    hub = _hub(who_max=2)
+    _reg(hub, 1, "asker")
+    hub.handle(1, Part("#lobby"))
+    for sid, nick in ((2, "x1"), (3, "x2"), (4, "x3")):
+        _reg(hub, sid, nick)
+    hub.handle(2, Mode("x1", (ModeChange(True, "i"),)))
+    reply = _who(hub, 1, "x*")
+    assert [info.nick for _, info in reply.entries] == ["x2", "x3"] and not reply.truncated
+
+
+def test_overlong_who_mask_is_refused() -> None:
+    hub = _hub(mask_len=10)
+    _reg(hub, 1, "alice")
+    [out] = hub.handle(1, WhoQuery("*" * 11))
+    assert isinstance(out.event, Failed) and isinstance(out.event.error, MaskTooLong)
+    assert out.event.error.subject == "*" * 10
+    assert _who(hub, 1, "*" * 10).entries  # at the limit: answered
+
+
+def test_ban_masks_are_collapsed_bounded_and_matched() -> None:
+    hub = _hub(mask_len=12)
+    _reg(hub, 1, "alice")
+    hub.handle(1, Join("#r"))
+    out = hub.handle(1, Mode("#r", (ModeChange(True, "b", "b**o*"),)))
+    assert out[0].event == ModeChanged("#r", "alice", (ModeChange(True, "b", "b*o*!*@*"),))
+    assert list(hub.rooms["#r"].bans) == ["b*o*!*@*"]
+    [refused] = hub.handle(1, Mode("#r", (ModeChange(True, "b", "bob!bob@chinwa*"),)))
+    assert isinstance(refused.event, Failed) and isinstance(refused.event.error, InvalidModeParam)
+    assert str(refused.event.error) == "ban mask too long (max 12 characters): #r +b bob!bob@chin"
+    _reg(hub, 2, "BOB")
+    [denied] = hub.handle(2, Join("#r"))
+    assert isinstance(denied.event, Failed) and isinstance(denied.event.error, BannedFromRoom)
+    hub.handle(1, Mode("#r", (ModeChange(False, "b", "B***O*"),)))  # removed by any equal spelling
+    assert not hub.rooms["#r"].bans
