@@ -57,6 +57,10 @@ class Limits:
     listen_backlog: int = 1024  # pending TCP connections per listener (a whole class connecting at once)
     close_linger: int = 2  # seconds to wait for a closed client's FIN before dropping it
     # --- limits: masks ---
+    # Globs (WHO, bans) are matched in linear time (core/masks.py); these bound
+    # one mask and one WHO answer.
+    mask_len: int = 128  # characters in a WHO or ban mask; longer ones are refused
+    who_max: int = 500  # WHO lines for one mask; past it: 416 "output too large, truncated"
     # --- limits: auth ---
     # --- limits: output ---
     # --- limits: sanitize ---

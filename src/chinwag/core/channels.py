@@ -21,7 +21,9 @@ from typing import TYPE_CHECKING
 from chinwag.core.errors import (
     BadRoomKey,
     BannedFromRoom,
+    InvalidModeParam,
     InviteOnly,
+    MaskTooLong,
     NoPrivileges,
     NoSuchNick,
     NoSuchRoom,
@@ -76,7 +78,8 @@ from chinwag.core.extended import (
     WhoQuery,
     WhoReply,
 )
-from chinwag.core.names import casefold, is_room, mask_matcher, normalize_mask
+from chinwag.core.masks import collapse, compile_mask
+from chinwag.core.names import casefold, is_room, normalize_mask
 
 if TYPE_CHECKING:
     from chinwag.core.hub import Hub, Room, Session
@@ -116,8 +119,8 @@ def is_banned(hub: Hub, room: Room, session: Session) -> bool:
     if not room.bans:
         return False
     info = hub.info(session)
-    full = f"{info.nick}!{info.user}@{info.host}"
-    return any(mask_matcher(mask)(full) for mask in room.bans)
+    full = casefold(f"{info.nick}!{info.user}@{info.host}")
+    return any(compile_mask(mask).match_folded(full) for mask in room.bans)
 
 
 def check_join(hub: Hub, room: Room, session: Session, key: str) -> None:
@@ -227,7 +230,7 @@ def mode(hub: Hub, session: Session, cmd: Mode) -> list[Outbound]:
                 break
         try:
             done = _apply_room_mode(hub, room, session, change)
-        except (NoSuchNick, UserNotInRoom, UnknownMode) as exc:
+        except (NoSuchNick, UserNotInRoom, UnknownMode, InvalidModeParam) as exc:
             out.append(Outbound((session.sid,), Failed(exc, "mode")))
             continue
         if done is not None:
@@ -261,9 +264,12 @@ def _apply_room_mode(hub: Hub, room: Room, session: Session, change: ModeChange)
     if letter == "b":
         if not arg:
             return None
-        mask = normalize_mask(arg)
+        mask = collapse(normalize_mask(arg))
         key = casefold(mask)
         if on:
+            limit = hub.limits.mask_len
+            if len(mask) > limit:
+                raise InvalidModeParam(room.name, "b", mask[:limit], f"ban mask too long (max {limit} characters)")
             if key in room.bans or len(room.bans) >= hub.limits.max_bans:
                 return None
             room.bans[key] = (nick(session), hub.clock())
@@ -443,16 +449,33 @@ def who_query(hub: Hub, session: Session, cmd: WhoQuery) -> list[Outbound]:
                 if member or _visible(hub, session, other):
                     entries.append((room.name, hub.info(other, room)))
     else:
-        exact = hub.nicks.get(casefold(cmd.mask))
-        if exact is not None:
-            candidates = [hub.sessions[exact]]
-        else:
-            match = mask_matcher(cmd.mask)
-            candidates = [s for s in hub.sessions.values() if s.nick and match(s.nick)]
-        for other in candidates:
-            if _visible(hub, session, other):
-                entries.append(("*", hub.info(other)))
+        return _who_mask(hub, session, cmd.mask)
     return [Outbound((session.sid,), WhoReply(cmd.mask, tuple(entries)))]
+
+
+def _who_mask(hub: Hub, session: Session, mask: str) -> list[Outbound]:
+    """WHO of a nick or a nick glob: at most ``who_max`` entries, then
+    ``truncated`` (IRC: 416 "output too large"); a mask over ``mask_len``
+    characters is refused before any name is looked at."""
+    limit = hub.limits.mask_len
+    if len(mask) > limit:
+        raise MaskTooLong(mask[:limit], f"mask too long (max {limit} characters)")
+    exact = hub.nicks.get(casefold(mask))
+    if exact is not None:
+        candidates = iter((hub.sessions[exact],))
+    else:
+        match = compile_mask(mask).match_folded  # Hub.nicks keys are casefolded already
+        candidates = (hub.sessions[sid] for key, sid in hub.nicks.items() if match(key))
+    entries: list[tuple[str, MemberInfo]] = []
+    most = hub.limits.who_max
+    truncated = False
+    for other in candidates:
+        if _visible(hub, session, other):
+            if len(entries) == most:
+                truncated = True
+                break
+            entries.append(("*", hub.info(other)))
+    return [Outbound((session.sid,), WhoReply(mask, tuple(entries), truncated))]
 
 
 def list_query(hub: Hub, session: Session, cmd: ListQuery) -> list[Outbound]:

@@ -26,9 +26,12 @@
     ├── RoomRulesFull       limits.max_room_rules rooms already have rules kept
     ├── UnknownMode         a room mode letter we do not know
     ├── UnknownUserMode     a user mode letter we do not know
+    ├── MaskTooLong         a WHO mask over limits.mask_len
+    ├── InvalidModeParam    a mode parameter refused (a ban mask over limits.mask_len)
     └── UsersDontMatch      changing another user's modes
 
-Errors that concern a user *and* a room (UserNotInRoom, UserInRoom) carry the
+InvalidModeParam carries ``room`` and ``mode`` besides the refused parameter
+(its subject). Errors that concern a user *and* a room (UserNotInRoom, UserInRoom) carry the
 room in ``room``.
 
 ``hint`` is the closest IRC numeric, so the IRC adapter needs no isinstance chain.
@@ -239,3 +242,25 @@ class UsersDontMatch(ChatError):
 
     def default_reason(self) -> str:
         return "you cannot change modes of other users"
+
+
+class MaskTooLong(ChatError):
+    hint = "416"  # ERR_QUERYTOOLONG (ircu)
+
+    def default_reason(self) -> str:
+        return "mask too long"
+
+
+class InvalidModeParam(ChatError):
+    hint = "696"  # ERR_INVALIDMODEPARAM
+
+    def __init__(self, room: str, mode: str, param: str, reason: str = "") -> None:
+        super().__init__(param, reason)
+        self.room = room
+        self.mode = mode
+
+    def default_reason(self) -> str:
+        return "invalid mode parameter"
+
+    def __str__(self) -> str:
+        return f"{self.reason}: {self.room} +{self.mode} {self.subject}"

@@ -283,6 +283,7 @@ class WhoisReply:
 class WhoReply:
     mask: str
     entries: tuple[tuple[str, MemberInfo], ...]  # (room or "*", who)
+    truncated: bool = False  # more matched than limits.who_max: entries holds the first ones
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,8 +6,7 @@ for IRC clients also collide for text clients: one registry serves every protoco
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Container
+from collections.abc import Container
 from typing import Final
 
 from chinwag.core.errors import ErroneousNick, RoomNameError
@@ -68,14 +67,6 @@ def validate_room(room: str, max_len: int) -> str:
 
 def is_room(target: str) -> bool:
     return target.startswith(ROOM_PREFIX)
-
-
-def mask_matcher(mask: str) -> Callable[[str], bool]:
-    """A casefolded glob (``*`` and ``?``) matcher, as IRC bans and WHO use."""
-    pattern = re.compile(
-        "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in casefold(mask)), re.DOTALL
-    )
-    return lambda text: pattern.fullmatch(casefold(text)) is not None
 
 
 def normalize_mask(mask: str) -> str:

@@ -979,6 +979,8 @@ class IrcProtocol:
         self.error(error)
         if e.command == "whois":
             self.numeric(N.RPL_ENDOFWHOIS, error.subject or "*", "End of /WHOIS list")
+        elif e.command == "whoquery":  # a refused mask (416): still the end marker
+            self.numeric(N.RPL_ENDOFWHO, error.subject or "*", "End of /WHO list")
         return self.data_to_send()
 
     def _render_shutdown(self, e: ServerShutdown, cache: RenderCache) -> bytes:
@@ -1057,6 +1059,8 @@ class IrcProtocol:
             flags = ("G" if i.away else "H") + ("*" if i.oper else "") + (i.prefix if multi else i.prefix[:1])
             self.numeric(N.RPL_WHOREPLY, room, i.user, i.host, self.info.server_name, i.nick, flags,
                          f"0 {i.realname}")
+        if e.truncated:  # as charybdis/solanum: the first who_max lines, then say so
+            self.numeric(N.ERR_TOOMANYMATCHES, "WHO", "output too large, truncated")
         self.numeric(N.RPL_ENDOFWHO, e.mask, "End of /WHO list")
         return self.data_to_send()
 

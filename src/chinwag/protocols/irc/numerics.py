@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Final
 
 from chinwag.config import Limits
-from chinwag.core.errors import ChatError
+from chinwag.core.errors import ChatError, InvalidModeParam
 from chinwag.core.names import CASEMAPPING
 
 RPL_WELCOME: Final = "001"
@@ -57,6 +57,7 @@ RPL_ENDOFMOTD: Final = "376"
 RPL_YOUREOPER: Final = "381"
 RPL_TIME: Final = "391"
 ERR_NOSUCHNICK: Final = "401"
+ERR_TOOMANYMATCHES: Final = "416"
 ERR_INPUTTOOLONG: Final = "417"
 ERR_UNKNOWNCOMMAND: Final = "421"
 ERR_NOMOTD: Final = "422"
@@ -120,6 +121,8 @@ def error_params(error: ChatError, nick: str) -> tuple[str, tuple[str, ...]]:
     reason = error.reason
     if code in _NO_SUBJECT or not error.subject:
         return code, (nick, reason)
+    if isinstance(error, InvalidModeParam):  # 696 <target> <mode char> <parameter> :<description>
+        return code, (nick, error.room, error.mode, error.subject, reason)
     room = getattr(error, "room", None)
     if isinstance(room, str):
         return code, (nick, error.subject, room, reason)
