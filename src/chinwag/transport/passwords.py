@@ -106,7 +106,7 @@ class PasswordChecks:
                     await asyncio.sleep(wait)
                 else:
                     log.warning(
-                        "refusing a %s check from %s (conn %d): %d recent failures from this address",
+                        "refusing %s check from %s (conn %d): %d recent failures from this address",
                         cred.kind, ip, conn.sid, round(self.per_ip.level(ip_key)),
                     )
                     conn.adapter.abort(f"too many failed passwords from {ip}")
