@@ -28,7 +28,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 from chinwag.core.auth import Credential, verify
-from chinwag.core.events import Checked, Command, Register
+from chinwag.core.events import Checked, Register
 from chinwag.core.extended import Oper, Sync
 from chinwag.core.ratelimit import Backoff
 
@@ -65,7 +65,7 @@ class PasswordChecks:
         self._turns: dict[str, _Turn] = {}
         self._running: dict[int, asyncio.Task[None]] = {}  # conn sid -> its check
 
-    def credential(self, command: Command | object) -> Credential | None:
+    def credential(self, command: object) -> Credential | None:
         """The password ``command`` carries, if it must be checked first."""
         return self.auth.credential(command)
 
