@@ -156,7 +156,8 @@ async def test_oper_guesses_from_one_address_wait_longer_then_are_refused(caplog
             "next try in 0.05 s", "next try in 0.1 s", "closing it",  # 127.0.0.2: the third on one connection
         ]
         warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
-        assert warnings[0].startswith("wrong operator password for 'admin' from 127.0.0.1 (conn ")
+        assert re.fullmatch(r"wrong operator password for 'admin' from 127\.0\.0\.1 \(conn \d+; failures: "
+                            r"1 on this connection, 1 from this address\); next try in 0\.05 s", warnings[0])
         assert any(re.fullmatch(r"refusing operator password check from 127\.0\.0\.1 \(conn \d+\): "
                                 r"6 recent failures from this address", w) for w in warnings), warnings
         assert "'nobody'" in "".join(warnings) and OPER_PASSWORD not in "".join(warnings)

@@ -13,14 +13,17 @@ from chinwag.transport.server import Server
 from tests.conftest import IrcClient, LineClient, make_config
 
 
-@pytest.fixture
-async def srv() -> AsyncIterator[Server]:
-    cfg = dataclasses.replace(
+def make_server() -> Server:
+    return Server(dataclasses.replace(
         make_config(auth_delay_ms=50, auth_delay_max_ms=1000),
         password=hash_password("letmein", iterations=1000),
         operators={"admin": hash_password("hunter2", iterations=1000)},
-    )
-    server = Server(cfg)
+    ))
+
+
+@pytest.fixture
+async def srv() -> AsyncIterator[Server]:
+    server = make_server()
     await server.start()
     yield server
     await server.shutdown()
@@ -79,7 +82,9 @@ async def test_a_right_password_after_wrong_ones_waits_then_gets_in(srv: Server)
     await tess.close()
 
 
-async def test_shutdown_does_not_wait_for_a_delayed_check(srv: Server) -> None:
+async def test_shutdown_does_not_wait_for_a_delayed_check() -> None:
+    srv = make_server()
+    await srv.start()
     r, w = await asyncio.open_connection("127.0.0.1", srv.port("text"))
     tess = LineClient(r, w)
     for _ in range(8):

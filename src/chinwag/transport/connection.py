@@ -239,8 +239,8 @@ class Connection(asyncio.Protocol):
             self._pump()
 
     def pause(self, *, gate: bool = True) -> None:
-        """Hold input, and live messages unless not ``gate``, while a query is
-        answered (or a password checked: that holds input only)."""
+        """Hold input while a query is answered, and live messages too when
+        ``gate`` (a password check holds input only)."""
         self.busy = True
         if gate:
             self.gated = []

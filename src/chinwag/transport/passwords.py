@@ -121,7 +121,7 @@ class PasswordChecks:
                     final = self.per_conn.blocked(conn_key) or self.per_ip.blocked(ip_key)
                     verdict = Checked(command, False, wait, final)
                     log.warning(
-                        "wrong %s%s from %s (conn %d): %d failures on this connection, %d from this address; %s",
+                        "wrong %s%s from %s (conn %d; failures: %d on this connection, %d from this address); %s",
                         cred.kind, f" for {cred.name!r}" if cred.name else "", ip, conn.sid,
                         round(self.per_conn.level(conn_key)), round(self.per_ip.level(ip_key)),
                         "closing it" if final else f"next try in {wait:g} s",
