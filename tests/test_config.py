@@ -34,6 +34,7 @@ def test_precedence_flags_over_env_over_file(tmp_path: Path) -> None:
         ("", {"CHINWAG_TEXT_PORT": "abc"}, "CHINWAG_TEXT_PORT"),
         ("text_port = 70000\n", {}, "text_port must be 0..65535"),
         ("not toml [", {}, "cannot read config"),
+        ("[limits]\nauth_delay_ms = 5000\nauth_delay_max_ms = 1000\n", {}, "auth_delay_max_ms must be at least"),
     ],
 )
 def test_bad_config_is_reported(tmp_path: Path, toml: str, env: dict[str, str], message: str) -> None:

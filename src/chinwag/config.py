@@ -62,6 +62,21 @@ class Limits:
     mask_len: int = 128  # characters in a WHO or ban mask; longer ones are refused
     who_max: int = 500  # WHO lines for one mask; past it: 416 "output too large, truncated"
     # --- limits: auth ---
+    # Passwords (IRC PASS and OPER, the text protocol's password prompt): each
+    # check runs in a thread, at most auth_checks at once, one at a time per
+    # connection and per address. After a wrong password the next check of that
+    # connection and of that address waits auth_delay_ms, doubling with each
+    # failure up to auth_delay_max_ms. Failures drain at auth_failures_per_ip
+    # per auth_window seconds; past auth_failures on one connection it is closed,
+    # past auth_failures_per_ip from one address its checks are refused (a
+    # password already accepted once since start is still let in at once).
+    auth_checks: int = 2  # password checks running at once, server-wide
+    auth_delay_ms: int = 1000  # wait before the next check after a wrong password
+    auth_delay_max_ms: int = 30_000  # the doubling wait stops growing here
+    auth_failures: int = 5  # wrong passwords on one connection before it is closed
+    auth_failures_per_ip: int = 20  # wrong passwords from one address before its checks are refused
+    auth_window: int = 600  # seconds over which those failure counts drain
+    auth_tracked: int = 20_000  # connections/addresses whose failures are remembered (oldest forgotten)
     # --- limits: output ---
     # --- limits: sanitize ---
     # --- limits: edge ---
@@ -81,6 +96,8 @@ class Limits:
             raise ConfigError("limits.room_len must allow at least '#x'")
         if self.irc_line < 512:
             raise ConfigError("limits.irc_line must be at least 512 (RFC 1459)")
+        if self.auth_delay_max_ms < self.auth_delay_ms:
+            raise ConfigError("limits.auth_delay_max_ms must be at least limits.auth_delay_ms")
 
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")

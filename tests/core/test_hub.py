@@ -190,3 +190,35 @@ def test_an_invite_is_forgotten_when_the_invitee_leaves(hub: Hub) -> None:
     assert hub.rooms["#club"].invited == {2}
     hub.disconnect(2)
     assert hub.rooms["#club"].invited == set()
+
+
+def test_passwords_are_taken_only_as_the_transports_verdict(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The hub never hashes a password: a command that carries one runs only
+    as a Checked verdict, and an unchecked one is refused."""
+    from chinwag.core import auth as auth_module
+    from chinwag.core.auth import Auth
+    from chinwag.core.errors import PasswordMismatch
+    from chinwag.core.events import Checked
+    from chinwag.core.extended import Oper, OperUp
+
+    def no_hashing(stored: str, given: str) -> bool:
+        raise AssertionError("the hub hashed a password")
+
+    monkeypatch.setattr(auth_module, "verify_password", no_hashing)
+    hub = Hub(Limits(), auth=Auth("letmein", {"root": "hunter2"}))
+    hub.connect(1)
+    assert failure(hub.handle(1, Register("alice", password="letmein"))) is PasswordMismatch  # unchecked
+    [refused] = hub.handle(1, Checked(Register("alice", password="nope"), False, retry_after=2.0))
+    assert isinstance(refused.event, Failed) and refused.event.command == "register"
+    assert isinstance(refused.event.error, PasswordMismatch)
+    assert (refused.event.error.retry_after, refused.event.error.final) == (2.0, False)
+    assert hub.handle(1, Checked(Register("alice", password="letmein"), True))[0].event == Registered("alice")
+    assert failure(hub.handle(1, Oper("root", "hunter2"))) is PasswordMismatch  # unchecked
+    [last] = hub.handle(1, Checked(Oper("root", "x"), False, final=True))
+    assert isinstance(last.event, Failed) and isinstance(last.event.error, PasswordMismatch)
+    assert last.event.error.final and last.event.command == "oper"
+    assert hub.handle(1, Checked(Oper("root", "hunter2"), True))[0].event == OperUp("alice")
+    # without a server password, a Register carries nothing to check
+    open_hub = Hub(Limits())
+    open_hub.connect(1)
+    assert open_hub.handle(1, Register("bob"))[0].event == Registered("bob")

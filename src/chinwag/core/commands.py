@@ -22,7 +22,6 @@ from chinwag.core.errors import (
     NoSuchRoom,
     NoText,
     NotInRoom,
-    PasswordMismatch,
     TooManyRooms,
 )
 from chinwag.core.events import (
@@ -75,13 +74,14 @@ class Spec:
     name: str
     handler: Handler
     needs_registration: bool = True
+    # Runs only as a Checked command whose password the transport accepted
+    # (when the command carries one: Auth.credential).
+    needs_password: bool = False
 
 
 def register(hub: Hub, session: Session, cmd: Register) -> list[Outbound]:
     if session.nick is not None:
         raise AlreadyRegistered()
-    if not hub.auth.server_password_ok(cmd.password):
-        raise PasswordMismatch()
     nick = validate_nick(cmd.nick, hub.limits.nick_len)
     key = casefold(nick)
     if key in hub.nicks:
@@ -214,7 +214,7 @@ def quit_(hub: Hub, session: Session, cmd: Quit) -> list[Outbound]:
 
 
 COMMANDS: Final[dict[type, Spec]] = {
-    Register: Spec("register", register, needs_registration=False),
+    Register: Spec("register", register, needs_registration=False, needs_password=True),
     Join: Spec("join", join),
     Part: Spec("part", part),
     Say: Spec("say", say),
@@ -229,7 +229,7 @@ COMMANDS: Final[dict[type, Spec]] = {
     Invite: Spec("invite", channels.invite),
     SetAway: Spec("away", channels.set_away),
     PartAll: Spec("partall", channels.part_all),
-    Oper: Spec("oper", channels.oper),
+    Oper: Spec("oper", channels.oper, needs_password=True),
     Kill: Spec("kill", channels.kill),
     Wallops: Spec("wallops", channels.wallops),
     Whois: Spec("whois", channels.whois),

@@ -127,7 +127,15 @@ class AlreadyRegistered(ChatError):
 
 
 class PasswordMismatch(ChatError):
+    """``retry_after``: seconds before the next check (0: not known);
+    ``final``: no more tries on this connection, it is being closed."""
+
     hint = "464"
+
+    def __init__(self, subject: str = "", reason: str = "", *, retry_after: float = 0.0, final: bool = False) -> None:
+        super().__init__(subject, reason)
+        self.retry_after = retry_after
+        self.final = final
 
     def default_reason(self) -> str:
         return "password incorrect"

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from chinwag.core.errors import ChatError
-from chinwag.core.extended import ExtendedCommand, ExtendedEvent, MemberInfo
+from chinwag.core.extended import ExtendedCommand, ExtendedEvent, MemberInfo, Oper
 
 MessageKind = Literal["privmsg", "action", "notice"]
 
@@ -68,7 +68,21 @@ class Quit:
     reason: str = ""
 
 
-Command = Register | Join | Part | Say | ChangeNick | Who | ListRooms | Quit | ExtendedCommand
+@dataclass(frozen=True, slots=True)
+class Checked:
+    """``command`` (a Register or an Oper) with its password already checked by
+    the transport, off the event loop: the hub trusts ``ok`` and never hashes a
+    password itself (an unchecked command that needs one is refused).
+    ``retry_after``: seconds before another check, for the reply; ``final``:
+    no more tries, the transport closes the connection."""
+
+    command: Register | Oper
+    ok: bool
+    retry_after: float = 0.0
+    final: bool = False
+
+
+Command = Register | Join | Part | Say | ChangeNick | Who | ListRooms | Quit | Checked | ExtendedCommand
 
 
 # --- queries: client -> transport (they need the history store, so they are

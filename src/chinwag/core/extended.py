@@ -143,9 +143,13 @@ class Stats:
 class Sync:
     """A barrier: answered with Synced(token) to the sender, in order with every
     other event, so an adapter can tell which events answer which command even
-    when delivery is delayed (IRC labeled-response)."""
+    when delivery is delayed (IRC labeled-response). One that ``opens`` a group
+    goes to the hub together with the command after it: a command that waits
+    (a password check) must not leave the group open meanwhile, or live
+    traffic would be taken for its answer."""
 
     token: str
+    opens: bool = False
 
 
 ExtendedCommand = (

@@ -13,8 +13,8 @@ from collections.abc import Callable, Iterable
 from chinwag.config import Limits
 from chinwag.core.auth import Auth
 from chinwag.core.commands import COMMANDS
-from chinwag.core.errors import ChatError, NotRegistered
-from chinwag.core.events import Command, Failed, Left, Outbound
+from chinwag.core.errors import ChatError, NotRegistered, PasswordMismatch
+from chinwag.core.events import Checked, Command, Failed, Left, Outbound
 from chinwag.core.extended import MemberInfo
 from chinwag.core.names import HIDDEN_HOST, casefold
 from chinwag.core.roomstate import RoomState
@@ -147,6 +147,9 @@ class Hub:
     # --- dispatch --------------------------------------------------------
 
     def handle(self, sid: int, command: Command) -> list[Outbound]:
+        verdict = None
+        if type(command) is Checked:
+            verdict, command = command, command.command
         spec = COMMANDS[type(command)]
         session = self.sessions.get(sid)
         if session is None:  # killed, its connection not yet closed
@@ -154,9 +157,21 @@ class Hub:
         try:
             if spec.needs_registration and session.nick is None:
                 raise NotRegistered()
+            if spec.needs_password:
+                self._password_passes(command, verdict)
             return spec.handler(self, session, command)
         except ChatError as exc:
             return [Outbound((sid,), Failed(exc, spec.name))]
+
+    def _password_passes(self, command: Command, verdict: Checked | None) -> None:
+        """A command that carries a password runs on the transport's verdict;
+        the hub never hashes one (it would stall everyone), so an unchecked
+        one is refused."""
+        if verdict is None:
+            if self.auth.credential(command) is not None:
+                raise PasswordMismatch()
+        elif not verdict.ok:
+            raise PasswordMismatch(retry_after=verdict.retry_after, final=verdict.final)
 
     # --- queries used by handlers and adapters ---------------------------
 

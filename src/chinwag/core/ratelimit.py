@@ -1,4 +1,4 @@
-"""Token bucket for flood control, with an injectable clock for tests.
+"""Token bucket for flood control, and Backoff for failed passwords; injectable clocks for tests.
 
 A person pasting a few lines gets them through at once (the burst); a script
 firing lines faster than ``rate`` is slowed to ``rate`` (the caller delays its
@@ -7,6 +7,7 @@ input by ``delay()`` seconds: fake lag), and its other users never notice.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 
@@ -38,3 +39,76 @@ class TokenBucket:
             self._tokens -= 1
             return True
         return False
+
+
+class Backoff:
+    """Failures per key (a connection, an address, later an account): a delay
+    that doubles with each failure before the key's next attempt, and a block
+    once failures pile up.
+
+    Each failure adds 1 to the key's level, which drains at ``max_failures``
+    per ``window`` seconds (a leaky bucket): a key that fails more slowly than
+    that is never blocked, one that fails faster is blocked after
+    ``max_failures`` in a row, until its level has drained below
+    ``max_failures - 1`` (one more try). After a failure the key waits
+    ``base * 2 ** (level - 1)`` seconds, at most ``cap``, before its next
+    attempt. At most ``max_keys`` keys are remembered; the one that failed
+    least recently is forgotten first. Pure: the caller does the waiting.
+    """
+
+    __slots__ = ("base", "cap", "max_failures", "window", "max_keys", "clock", "_keys")
+
+    def __init__(
+        self,
+        base: float,
+        cap: float,
+        max_failures: int,
+        window: float,
+        max_keys: int = 10_000,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if base <= 0 or cap < base or max_failures < 1 or window <= 0 or max_keys < 1:
+            raise ValueError("Backoff needs 0 < base <= cap, max_failures >= 1, window > 0, max_keys >= 1")
+        self.base = base
+        self.cap = cap
+        self.max_failures = max_failures
+        self.window = window
+        self.max_keys = max_keys
+        self.clock = clock
+        # key -> [level at the last failure, time of the last failure, earliest next attempt];
+        # insertion order is the order of last failures (oldest first).
+        self._keys: dict[str, list[float]] = {}
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def level(self, key: str) -> float:
+        """Failures that still count (drained with time)."""
+        entry = self._keys.get(key)
+        if entry is None:
+            return 0.0
+        drained = (self.clock() - entry[1]) * self.max_failures / self.window
+        return max(0.0, entry[0] - drained)
+
+    def delay(self, key: str) -> float:
+        """Seconds before ``key`` may try again (0.0: now)."""
+        entry = self._keys.get(key)
+        return 0.0 if entry is None else max(0.0, entry[2] - self.clock())
+
+    def blocked(self, key: str) -> bool:
+        """Too many recent failures: no further attempt until they drain."""
+        return self.level(key) > self.max_failures - 1 + 1e-9
+
+    def fail(self, key: str) -> float:
+        """Record a failure; return the delay it imposes on the next attempt."""
+        level = self.level(key) + 1
+        keys = self._keys
+        if keys.pop(key, None) is None and len(keys) >= self.max_keys:
+            del keys[next(iter(keys))]  # the least recent failure
+        wait = min(self.cap, self.base * 2.0 ** (math.ceil(level - 1e-9) - 1))
+        now = self.clock()
+        keys[key] = [level, now, now + wait]
+        return wait
+
+    def forget(self, key: str) -> None:
+        self._keys.pop(key, None)

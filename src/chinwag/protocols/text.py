@@ -210,6 +210,7 @@ class TextProtocol:
         self.password_required = password_required
         self._name: str | None = None  # the name, while its password is asked for
         self._password: str | None = None  # kept for another try at the name
+        self._trying = ""  # the name whose password is being checked
         self.telnet = TelnetFilter()
         self.reader = LineReader(limits.max_line)
         self.max_line = limits.max_line
@@ -318,6 +319,7 @@ class TextProtocol:
             self.say(PASSWORD_PROMPT)
             return None
         name, self._name, self._password = self._name, None, line
+        self._trying = name
         return Register(name, password=line)
 
     def require_room(self) -> str | None:
@@ -452,8 +454,12 @@ class TextProtocol:
                     return "* no rooms"
                 return "* rooms: " + ", ".join(f"{name} ({n})" for name, n in rooms)
             case Failed(error) if isinstance(error, PasswordMismatch) and self.nick is None:
-                self.closing = True
-                return "error: wrong password. Goodbye."
+                self._awaiting_reply = False
+                if error.final:  # the transport closes the connection and says why
+                    return "* wrong password."
+                self._name, self._password = self._trying, None  # ask again, for the same name
+                wait = f" (next try in {error.retry_after:g} s)" if error.retry_after else ""
+                return f"* wrong password{wait}. Password?"
             case Failed(error):
                 self._awaiting_reply = False
                 self.want_history = None

@@ -15,8 +15,18 @@ import logging
 import socket
 from typing import TYPE_CHECKING, Any, cast
 
-from chinwag.core.events import ChatHistory, Command, Event, HistoryRequest, Message, Query, Quit, Recall
-from chinwag.core.extended import Sync
+from chinwag.core.events import (
+    ChatHistory,
+    Command,
+    Event,
+    HistoryRequest,
+    Message,
+    Query,
+    Quit,
+    Recall,
+    Register,
+)
+from chinwag.core.extended import Oper, Sync
 from chinwag.core.ratelimit import TokenBucket
 from chinwag.protocols.base import Adapter
 
@@ -66,6 +76,7 @@ class Connection(asyncio.Protocol):
         "sendq",
         "pump_due",
         "closing_later",
+        "barrier",
     )
 
     def __init__(self, server: Server, adapter: Adapter, kind: str) -> None:
@@ -92,6 +103,7 @@ class Connection(asyncio.Protocol):
         self.stashed: Command | Query | None = None  # taken from the adapter, waiting for a token
         self.lag: asyncio.TimerHandle | None = None  # set while input is delayed (fake lag)
         self.ip = ""
+        self.barrier: Sync | None = None  # an opening Sync, waiting for its command
 
     @property
     def log(self) -> logging.LoggerAdapter[logging.Logger]:
@@ -194,8 +206,19 @@ class Connection(asyncio.Protocol):
 
     def _pump_commands(self) -> None:
         adapter = self.adapter
+        server = self.server
         while not self.busy and self.lag is None and (command := self._next()) is not None:
             self._send_local()
+            if type(command) is Sync and command.opens:
+                self.barrier = command  # goes to the hub with the command after it
+                continue
+            barrier, self.barrier = self.barrier, None
+            credential = server.passwords.credential(command)
+            if credential is not None:  # Register (with a server password), Oper
+                server.passwords.check(self, cast(Register | Oper, command), credential, barrier)
+                continue
+            if barrier is not None:
+                server.dispatch(self, barrier)
             if isinstance(command, QUERIES):
                 self.server.query(self, command)
                 continue
@@ -215,10 +238,12 @@ class Connection(asyncio.Protocol):
         if not self.closed and not self.busy:
             self._pump()
 
-    def pause(self) -> None:
-        """Hold input and live messages while a query is answered."""
+    def pause(self, *, gate: bool = True) -> None:
+        """Hold input while a query is answered, and live messages too when
+        ``gate`` (a password check holds input only)."""
         self.busy = True
-        self.gated = []
+        if gate:
+            self.gated = []
         if self.transport is not None and not self.closed and not self.at_eof:
             self._reading(False)
 

@@ -38,6 +38,7 @@ from chinwag.protocols.text import TextProtocol
 from chinwag.storage.base import Store, open_store, room_key
 from chinwag.transport import chathistory
 from chinwag.transport.connection import Connection
+from chinwag.transport.passwords import PasswordChecks
 from chinwag.transport.ticker import Ticker, tick_period
 from chinwag.transport.web import WebListener
 
@@ -91,6 +92,7 @@ class Server:
         self._all_gone.set()
         self.stopping = False
         self.ticker = Ticker(self, tick_period(config.limits))  # PING and deadlines for IRC
+        self.passwords = PasswordChecks(self)  # PASS and OPER: in threads, rate-limited
 
     # --- start -----------------------------------------------------------
 
@@ -179,6 +181,7 @@ class Server:
     def detach(self, conn: Connection) -> None:
         if self.connections.pop(conn.sid, None) is None:
             return
+        self.passwords.forget(conn)
         left = self._per_ip[conn.ip] - 1
         if left:
             self._per_ip[conn.ip] = left
@@ -518,6 +521,7 @@ class Server:
         if self.web is not None:
             await self.web.stop()
         self.ticker.stop()
+        self.passwords.close()
         if self._pruner is not None:
             self._pruner.cancel()
         # Departures recorded as the connections closed must reach the store.

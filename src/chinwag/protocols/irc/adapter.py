@@ -630,7 +630,7 @@ class IrcProtocol:
             return
         token = f"L{next(_tokens)}"
         self._labels[token] = (label, local)
-        self._queue.extend([Sync(token + "+"), *commands, Sync(token + "-")])
+        self._queue.extend([Sync(token + "+", opens=True), *commands, Sync(token + "-")])
 
     def _run(self, msg: IrcMessage) -> Iterable[Command | ChatHistory]:
         verb = VERBS.get(msg.command)
@@ -966,8 +966,9 @@ class IrcProtocol:
         if e.command == "register":
             if isinstance(error, PasswordMismatch):
                 self.error(error)
-                self.send_error("Closing Link: * (Bad Password)")
-                self.closing = True
+                if not error.final:  # (final: the transport closes it, saying why)
+                    self.send_error("Closing Link: * (Bad Password)")
+                    self.closing = True
                 return self.data_to_send()
             if self.reg is Reg.WAIT:
                 self.reg = REGISTRATION[(Reg.WAIT, "refused")]
