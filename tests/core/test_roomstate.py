@@ -5,7 +5,7 @@ from __future__ import annotations
 from chinwag.config import Limits
 from chinwag.core.auth import Auth
 from chinwag.core.errors import BadRoomKey, BannedFromRoom, InviteOnly
-from chinwag.core.events import Failed, Join, Joined, Outbound, Part, Register
+from chinwag.core.events import Checked, Failed, Join, Joined, Outbound, Part, Register
 from chinwag.core.extended import Mode, ModeChange, Oper, Topic, TopicInfo
 from chinwag.core.hub import Hub
 from chinwag.core.roomstate import RoomState
@@ -68,7 +68,7 @@ def test_invite_only_room_with_nobody_inside_lets_a_server_operator_in() -> None
     hub = hub_with(RoomState("#vault", T0, "int", bans=(("root!*@*", "x", T0),)))
     reg(hub, 1, "root")
     assert failed(hub.handle(1, Join("#vault"))) is BannedFromRoom
-    assert failed(hub.handle(1, Oper("root", "pw"))) is None
+    assert failed(hub.handle(1, Checked(Oper("root", "pw"), True))) is None  # the transport verified it
     assert failed(hub.handle(1, Join("#vault"))) is None  # empty: an operator always gets in
     reg(hub, 2, "guest")
     assert failed(hub.handle(2, Join("#vault"))) is InviteOnly  # not empty any more: the rules hold
@@ -86,7 +86,7 @@ def test_rules_back_to_a_fresh_rooms_are_forgotten() -> None:
 def test_forget_rules_only_for_a_room_nobody_is_in() -> None:
     hub = hub_with(RoomState("#a", T0, "int"), RoomState("#b", T0, "int"))
     reg(hub, 1, "root")
-    hub.handle(1, Oper("root", "pw"))
+    hub.handle(1, Checked(Oper("root", "pw"), True))
     hub.handle(1, Join("#a"))
     hub.forget_rules("#a")
     hub.forget_rules("#b")
