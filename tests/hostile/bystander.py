@@ -48,6 +48,7 @@ class Bystander:
         self.client = client
         self.rtt = Rtt()
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
 
     @classmethod
     async def join(cls, port: int, nick: str = "bystander", host: str = "127.0.0.1") -> Bystander:
@@ -69,7 +70,9 @@ class Bystander:
     def start(self, interval: float = 0.005) -> None:
         async def loop() -> None:
             n = 0
-            while True:
+            # Python 3.11's wait_for (in client.line) can swallow a cancellation
+            # that lands as a line arrives: the flag ends the loop all the same.
+            while not self._stopping:
                 n += 1
                 await self.ping_once(f"b{n}")
                 await asyncio.sleep(interval)
@@ -77,6 +80,7 @@ class Bystander:
         self._task = asyncio.get_running_loop().create_task(loop())
 
     async def stop(self) -> Rtt:
+        self._stopping = True
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

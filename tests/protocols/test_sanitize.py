@@ -22,25 +22,9 @@ from chinwag.protocols.irc import numerics  # noqa: F401  (its ChatError subclas
 from chinwag.protocols.irc.adapter import IrcInfo, IrcProtocol, Reg
 from chinwag.protocols.sanitize import IRC_FORMATTING, safe_event, safe_output, strip_controls, terminal_safe
 from chinwag.protocols.text import TextProtocol
+from tests.unsafe import IRC_KEEPS, terminal_violations, text_violations
 
-BIDI_AND_SEPARATORS = frozenset("\u061c\u200e\u200f\u2028\u2029\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 FORMATTING = "\x02bold\x02 \x0304,12colour\x03 \x1ditalic\x1d \x1funder\x1f \x16rev\x16 \x11mono\x11 \x1estrike\x1e\x0f"
-
-
-def terminal_violations(text: str) -> list[str]:
-    """What a terminal-safe string must not hold (IRC formatting and CTCP allowed)."""
-    return [
-        c for c in text
-        if (ord(c) < 0x20 and c not in IRC_FORMATTING) or 0x7F <= ord(c) <= 0x9F or c in BIDI_AND_SEPARATORS
-    ]
-
-
-def text_violations(text: str) -> list[str]:
-    """What a line for a telnet user must not hold: any control but tab, formatting included."""
-    return [
-        c for c in text
-        if (ord(c) < 0x20 and c != "\t") or 0x7F <= ord(c) <= 0x9F or c in BIDI_AND_SEPARATORS
-    ]
 
 
 # Hostile characters are over-represented: plain st.text() rarely builds an escape sequence.
@@ -80,6 +64,7 @@ def test_ordinary_text_in_any_script_passes_both_levels_unchanged(text: str) -> 
 
 
 def test_irc_formatting_is_kept_at_the_terminal_level_and_removed_at_the_text_level() -> None:
+    assert IRC_FORMATTING == IRC_KEEPS
     assert terminal_safe(FORMATTING) == FORMATTING
     assert terminal_safe("\x01ACTION waves\x01") == "\x01ACTION waves\x01"  # CTCP quoting stays for IRC
     assert strip_controls(FORMATTING) == "bold colour italic under rev mono strike"
@@ -107,9 +92,10 @@ def test_known_sequences(raw: str, irc: str, text: str) -> None:
     assert strip_controls(raw) == text
 
 
-def test_safe_output_cleans_each_line_and_keeps_line_ends() -> None:
-    data = b":chinwag 421 bob \x1b[2Jx :Unknown command\r\nPING :ok\r\n"
-    assert safe_output(data) == b":chinwag 421 bob x :Unknown command\r\nPING :ok\r\n"
+def test_safe_output_removes_controls_one_by_one_and_keeps_line_ends() -> None:
+    data = b":chinwag FAIL CHATHISTORY INVALID_PARAMS LATEST msgid=\x1b[2J\x1b :Invalid\r\nPING :ok\r\n"
+    # Controls go one by one: the space after the lone ESC still separates the parameters.
+    assert safe_output(data) == b":chinwag FAIL CHATHISTORY INVALID_PARAMS LATEST msgid=[2J :Invalid\r\nPING :ok\r\n"
     plain = b"PONG chinwag :b1\r\n"
     assert safe_output(plain) is plain
     assert safe_output("\x02b\x02 \u202ex\r\n".encode()) == b"\x02b\x02 x\r\n"

@@ -36,15 +36,16 @@ _INVISIBLE_CATEGORIES: Final = frozenset(("Cc", "Cf", "Zl", "Zp"))
 
 def unprintable(name: str) -> str | None:
     """The first control, format or separator character in ``name``, described
-    for a person (``U+202E RIGHT-TO-LEFT OVERRIDE``); None if there is none."""
+    for a person (``U+202E RIGHT-TO-LEFT OVERRIDE``, ``U+001B a control
+    character``); None if there is none."""
     if name.isascii():
         bad = next((c for c in name if c < " " or c == "\x7f"), None)
     else:
         bad = next((c for c in name if unicodedata.category(c) in _INVISIBLE_CATEGORIES), None)
     if bad is None:
         return None
-    label = unicodedata.name(bad, "")
-    return f"U+{ord(bad):04X}" + (f" {label}" if label else "")
+    label = unicodedata.name(bad, "a control character")  # (C0 and C1 have no name)
+    return f"U+{ord(bad):04X} {label}"
 
 
 def casefold(name: str) -> str:

@@ -53,6 +53,9 @@ _UNSAFE_TEXT: Final = re.compile(
     r"|\x04[0-9a-fA-F]{0,6}"  # IRC hex colour
     r"|[\x00-\x08\x0a-\x1f\x7f-\x9f" + _INVISIBLE + "]"
 )
+#: The terminal-safe level for whole serialized lines: controls one by one, never
+#: a sequence (whose intermediates include the space that separates parameters).
+_UNSAFE_WIRE: Final = re.compile(r"[\x00\x04-\x08\x0b\x0c\x0e\x10\x12-\x15\x17-\x1c\x7f-\x9f" + _INVISIBLE + "]")
 _FAST_OK: Final = re.compile(r"[ -~\t]*")  # printable ASCII: nothing to strip at either level
 _FAST_OK_BYTES: Final = re.compile(rb"[ -~\t\r\n]*")
 #: The C0 codes the terminal-safe level keeps (tab, CTCP, IRC formatting).
@@ -74,11 +77,16 @@ def strip_controls(text: str) -> str:
 
 
 def safe_output(data: bytes) -> bytes:
-    """CRLF-terminated lines (UTF-8) made terminal-safe line by line."""
+    """CRLF-terminated lines an adapter wrote itself, made terminal-safe.
+
+    They are already formatted, so controls go one by one: what is left of
+    an escape sequence (``[2J``) is inert text, and a line's parameters keep
+    their places. Only the user who typed it sees such an echo; what others
+    see went through :func:`safe_event`, which removes whole sequences.
+    """
     if _FAST_OK_BYTES.fullmatch(data):
         return data
-    lines = data.decode("utf-8", "replace").split("\r\n")
-    return "\r\n".join(terminal_safe(line) for line in lines).encode()
+    return _UNSAFE_WIRE.sub("", data.decode("utf-8", "replace")).encode()
 
 
 # --- events -------------------------------------------------------------------
