@@ -96,6 +96,7 @@ _ERROR: Final = "error"  # plan marker: an exception (a Failed event's ChatError
 # type -> what to look at: the names of a dataclass's init fields, _ERROR, or
 # None for values with no text in them (numbers, None, bools).
 _PLANS: dict[type, tuple[str, ...] | str | None] = {}
+_SCALARS: Final = frozenset((int, float, bool, type(None)))
 
 
 def _plan(cls: type) -> tuple[str, ...] | str | None:
@@ -133,9 +134,18 @@ def _clean(value: Any) -> Any:
     if plan is _ERROR:
         return _clean_error(value)
     changes = None
+    fast = _FAST_OK.fullmatch
     for name in plan:
         old = getattr(value, name)
-        new = _clean(old)
+        cls = type(old)
+        if cls is str:
+            if fast(old):  # (inline: this loop runs once per fan-out, for every message)
+                continue
+            new = _UNSAFE_TERMINAL.sub("", old)  # (the same object when nothing was removed)
+        elif cls in _SCALARS:
+            continue
+        else:
+            new = _clean(old)
         if new is not old:
             if changes is None:
                 changes = {}
