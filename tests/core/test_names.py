@@ -1,6 +1,10 @@
 from __future__ import annotations
 
+import unicodedata
+
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from chinwag.core.errors import ErroneousNick, RoomNameError
 from chinwag.core.names import casefold, validate_nick, validate_room
@@ -71,3 +75,16 @@ def test_rooms_with_controls_or_format_characters_are_refused_saying_which(room:
 @pytest.mark.parametrize("room", ["#café", "#日本語", "#кафе", "#ümlaut-ß", "#emoji😀"])
 def test_rooms_in_any_script_stay_valid(room: str) -> None:
     assert validate_room(room, 64) == room
+
+
+@given(st.text(min_size=1, max_size=20))
+def test_no_name_with_a_control_format_or_separator_character_is_accepted(rest: str) -> None:
+    hidden = any(unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") for c in rest)
+    for validate, name in ((validate_room, "#" + rest), (validate_nick, "a" + rest)):
+        try:
+            validate(name, 64)
+        except (RoomNameError, ErroneousNick) as exc:
+            if hidden:
+                assert "no control or invisible formatting characters (found U+" in exc.reason
+        else:
+            assert not hidden, repr(name)

@@ -173,6 +173,10 @@ def _event_samples(hostile: str = HOSTILE) -> list[Any]:
         if cls is Message:
             out += [dataclasses.replace(sample, kind=k) for k in ("action", "notice")]
             out.append(dataclasses.replace(sample, target="#" + hostile))
+        if cls is extended.ModeChanged:  # a room's modes (the sample's target is a nick)
+            out.append(dataclasses.replace(sample, target="#" + hostile))
+        if cls is extended.Invited:  # to the one invited (the sample: to the one who invited)
+            out.append(dataclasses.replace(sample, target="me"))
         if cls is ChatHistoryReply:
             out.append(dataclasses.replace(sample, error=""))
             out.append(dataclasses.replace(sample, error="", query=dataclasses.replace(sample.query, verb="targets")))
@@ -204,7 +208,7 @@ def _irc() -> IrcProtocol:
 # that every other event type renders something, so it cannot pass by rendering nothing.
 TEXT_SHOWS_NOTHING = {
     "RoomModes", "UserModes", "BanList", "AwayChanged", "OperUp", "WhoisReply", "WhoReply", "ListReply",
-    "LookupReply", "ServerStats", "Synced", "ChatHistoryReply", "ModeChanged",
+    "LookupReply", "ServerStats", "Synced", "ChatHistoryReply",
 }
 IRC_SHOWS_NOTHING = {"History", "Synced", "RoomList"}
 
