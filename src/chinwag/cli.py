@@ -17,8 +17,18 @@ from typing import Any
 from chinwag import __version__
 from chinwag.client.main import add_connect_arguments
 from chinwag.config import LOG_LEVELS, Config, ConfigError, load_config
+from chinwag.protocols.sanitize import terminal_safe_lines
 
 log = logging.getLogger("chinwag")
+
+
+class SafeFormatter(logging.Formatter):
+    """Log lines carry what users typed (a part or quit reason at INFO, every
+    message at DEBUG): none of their escape sequences reaches the terminal of
+    the person reading the log."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return terminal_safe_lines(super().format(record))
 
 
 def run(main: Coroutine[Any, Any, int]) -> int:
@@ -119,10 +129,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"chinwag: {exc}", file=sys.stderr)
         return 2
-    logging.basicConfig(
-        level=config.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    handler = logging.StreamHandler()
+    handler.setFormatter(SafeFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=config.log_level.upper(), handlers=[handler])
     return run(serve(config))
 
 

