@@ -13,6 +13,8 @@ import sys
 from datetime import UTC, datetime
 from typing import Any, Final, TextIO
 
+from chinwag.protocols.sanitize import terminal_safe_lines
+
 TEXT_FORMAT: Final = "%(asctime)s %(levelname)s %(name)s%(where)s: %(message)s"
 
 
@@ -25,7 +27,10 @@ class TextFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         conn = getattr(record, "conn", None)
         record.where = f" [conn {conn}]" if conn is not None else ""
-        return super().format(record)
+        # Log lines carry what users typed (a part or quit reason at INFO, every
+        # message at DEBUG): none of their escape sequences reaches the terminal
+        # of the person reading the log.
+        return terminal_safe_lines(super().format(record))
 
 
 class JsonFormatter(logging.Formatter):
@@ -37,7 +42,7 @@ class JsonFormatter(logging.Formatter):
             "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname,
             "logger": record.name,
-            "message": record.getMessage(),
+            "message": terminal_safe_lines(record.getMessage()),
         }
         for key in ("conn", "peer"):
             value = getattr(record, key, None)

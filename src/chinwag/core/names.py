@@ -6,6 +6,7 @@ for IRC clients also collide for text clients: one registry serves every protoco
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Container
 from typing import Final
 
@@ -25,6 +26,27 @@ HIDDEN_HOST: Final = "chinwag"
 _ROOM_FORBIDDEN: Final = frozenset(" ,:") | frozenset(chr(c) for c in range(0x20)) | {"\x7f"}
 
 
+# Unicode categories no name may contain: controls (C0, DEL, C1), format
+# characters (bidi overrides and isolates, zero-width joiners, ...), and line
+# and paragraph separators. They make a name act on a terminal or read
+# differently from what it is.
+_INVISIBLE_CATEGORIES: Final = frozenset(("Cc", "Cf", "Zl", "Zp"))
+
+
+def unprintable(name: str) -> str | None:
+    """The first control, format or separator character in ``name``, described
+    for a person (``U+202E RIGHT-TO-LEFT OVERRIDE``, ``U+001B a control
+    character``); None if there is none."""
+    if name.isascii():
+        bad = next((c for c in name if c < " " or c == "\x7f"), None)
+    else:
+        bad = next((c for c in name if unicodedata.category(c) in _INVISIBLE_CATEGORIES), None)
+    if bad is None:
+        return None
+    label = unicodedata.name(bad, "a control character")  # (C0 and C1 have no name)
+    return f"U+{ord(bad):04X} {label}"
+
+
 def casefold(name: str) -> str:
     return name.translate(_FOLD)
 
@@ -33,6 +55,9 @@ def validate_nick(nick: str, max_len: int) -> str:
     """Return ``nick`` or raise ErroneousNick with a reason a person can act on."""
     if not nick:
         raise ErroneousNick(nick, "invalid name: empty")
+    hidden = unprintable(nick)
+    if hidden is not None:
+        raise ErroneousNick(nick, f"invalid name: no control or invisible formatting characters (found {hidden})")
     if len(nick) > max_len:
         raise ErroneousNick(nick, f"invalid name: longer than {max_len} characters")
     if nick[0] not in _NICK_FIRST:
@@ -60,6 +85,9 @@ def validate_room(room: str, max_len: int) -> str:
         raise RoomNameError(room, "invalid room name: must start with # and have a name")
     if len(room) > max_len:
         raise RoomNameError(room, f"invalid room name: longer than {max_len} characters")
+    bad = unprintable(room)
+    if bad is not None:
+        raise RoomNameError(room, f"invalid room name: no control or invisible formatting characters (found {bad})")
     if any(c in _ROOM_FORBIDDEN for c in room):
         raise RoomNameError(room, "invalid room name: no spaces, commas, colons or control characters")
     return room

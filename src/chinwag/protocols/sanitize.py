@@ -1,28 +1,175 @@
 """Keep other people's bytes out of a terminal's control plane.
 
-A text-protocol user's terminal interprets escape sequences, so anything one
-user typed must reach another as inert text: no C0 (except tab), DEL, C1, ANSI
-CSI/OSC/DCS/APC/PM sequences, lone ESC, IRC formatting codes, or bidi controls
-that make text read differently from what it is.
+Two levels, one set of patterns:
+
+* **terminal-safe** (:func:`terminal_safe`, every protocol): no ANSI/ECMA-48
+  escape sequence (CSI, OSC, DCS, APC, PM, SOS, lone ESC, and their 8-bit C1
+  forms), no other C1 control, no DEL, no C0 control except tab and the codes
+  IRC clients interpret as formatting (``\\x02`` bold, ``\\x03`` colour,
+  ``\\x0f`` reset, ``\\x11`` monospace, ``\\x16`` reverse, ``\\x1d`` italic,
+  ``\\x1e`` strikethrough, ``\\x1f`` underline) or as CTCP quoting
+  (``\\x01``), no CR or LF, no bidi marks, embeddings, overrides or isolates
+  (text that reads differently from what it is), no line or paragraph separator.
+* **text** (:func:`strip_controls`, the telnet/netcat protocol and the terminal
+  client): terminal-safe and without IRC formatting either (colour codes go
+  with their digits).
+
+:func:`safe_event` applies the terminal-safe level to every ``str`` in an
+event (tuples and nested dataclasses such as ``MemberInfo`` included, and the
+subject of a ``Failed`` event's error). The transport calls it once per event
+before any protocol renders it (``Server.deliver`` and history answers), so a
+new event type cannot forget it; :func:`safe_output` does the same for the
+lines an adapter writes itself (numerics that echo what was typed).
+
+Every pattern is linear: no nested quantifiers, and the starred classes of a
+sequence are disjoint from what follows them.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
-from typing import Final
+from typing import Any, Final, TypeVar
 
-_UNSAFE: Final = re.compile(
+# ESC sequences (7-bit) and the C1 sequence introducers (8-bit CSI, DCS, SOS, OSC, PM, APC).
+_SEQUENCES: Final = (
     r"\x1b\[[0-?]*[ -/]*[@-~]?"  # CSI ... final byte
-    r"|\x1b[\]P^_X][^\x07\x1b]*(?:\x07|\x1b\\)?"  # OSC/DCS/PM/APC/SOS ... ST or BEL
+    r"|\x1b[\]P^_X][^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?"  # OSC/DCS/PM/APC/SOS ... BEL or ST
     r"|\x1b[ -/]*[0-~]?"  # other ESC sequences, or a lone ESC
-    r"|\x03(?:\d{1,2}(?:,\d{1,2})?)?"  # IRC colour code with its digits
-    r"|\x04[0-9a-fA-F]{0,6}"  # IRC hex colour
-    r"|[\x00-\x08\x0a-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]"
+    r"|\x9b[0-?]*[ -/]*[@-~]?"  # 8-bit CSI
+    r"|[\x90\x98\x9d-\x9f][^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?"  # 8-bit string controls
 )
-_FAST_OK: Final = re.compile(r"[ -~\t]*")  # printable ASCII: nothing to strip
+# Bidi marks (ALM, LRM, RLM), line and paragraph separators, embeddings and
+# overrides (U+2028-202E), isolates.
+_INVISIBLE: Final = "\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069"
+#: The terminal-safe level: C0 except tab, CTCP and IRC formatting; DEL; C1.
+_UNSAFE_TERMINAL: Final = re.compile(
+    _SEQUENCES + r"|[\x00\x04-\x08\x0a-\x0e\x10\x12-\x15\x17-\x1c\x7f-\x9f" + _INVISIBLE + "]"
+)
+#: The text level: all of that, IRC colour codes with their digits, and every other C0 but tab.
+_UNSAFE_TEXT: Final = re.compile(
+    _SEQUENCES
+    + r"|\x03(?:\d{1,2}(?:,\d{1,2})?)?"  # IRC colour code with its digits
+    r"|\x04[0-9a-fA-F]{0,6}"  # IRC hex colour
+    r"|[\x00-\x08\x0a-\x1f\x7f-\x9f" + _INVISIBLE + "]"
+)
+#: The terminal-safe level for whole serialized lines: controls one by one, never
+#: a sequence (whose intermediates include the space that separates parameters).
+_UNSAFE_WIRE: Final = re.compile(r"[\x00\x04-\x08\x0b\x0c\x0e\x10\x12-\x15\x17-\x1c\x7f-\x9f" + _INVISIBLE + "]")
+_FAST_OK: Final = re.compile(r"[ -~\t]*")  # printable ASCII: nothing to strip at either level
+_FAST_OK_BYTES: Final = re.compile(rb"[ -~\t\r\n]*")
+_FAST_OK_LINES: Final = re.compile(r"[ -~\t\r\n]*")
+#: The C0 codes the terminal-safe level keeps (tab, CTCP, IRC formatting).
+IRC_FORMATTING: Final = frozenset("\t\x01\x02\x03\x0f\x11\x16\x1d\x1e\x1f")
+
+
+def terminal_safe(text: str) -> str:
+    """``text`` without what a terminal would act on; IRC formatting stays."""
+    if _FAST_OK.fullmatch(text):
+        return text
+    return _UNSAFE_TERMINAL.sub("", text)
 
 
 def strip_controls(text: str) -> str:
+    """``text`` without what a terminal would act on, IRC formatting included."""
     if _FAST_OK.fullmatch(text):
         return text
-    return _UNSAFE.sub("", text)
+    return _UNSAFE_TEXT.sub("", text)
+
+
+def safe_output(data: bytes) -> bytes:
+    """CRLF-terminated lines an adapter wrote itself, made terminal-safe.
+
+    They are already formatted, so controls go one by one: what is left of
+    an escape sequence (``[2J``) is inert text, and a line's parameters keep
+    their places. Only the user who typed it sees such an echo; what others
+    see went through :func:`safe_event`, which removes whole sequences.
+    """
+    if _FAST_OK_BYTES.fullmatch(data):
+        return data
+    return _UNSAFE_WIRE.sub("", data.decode("utf-8", "replace")).encode()
+
+
+def terminal_safe_lines(text: str) -> str:
+    """Formatted lines (a log record with its traceback) made terminal-safe:
+    controls one by one, line ends kept."""
+    if _FAST_OK_LINES.fullmatch(text):
+        return text
+    return _UNSAFE_WIRE.sub("", text)
+
+
+# --- events -------------------------------------------------------------------
+
+T = TypeVar("T")
+_ERROR: Final = "error"  # plan marker: an exception (a Failed event's ChatError)
+# type -> what to look at: the names of a dataclass's init fields, _ERROR, or
+# None for values with no text in them (numbers, None, bools).
+_PLANS: dict[type, tuple[str, ...] | str | None] = {}
+_SCALARS: Final = frozenset((int, float, bool, type(None)))
+
+
+def _plan(cls: type) -> tuple[str, ...] | str | None:
+    if dataclasses.is_dataclass(cls):
+        return tuple(f.name for f in dataclasses.fields(cls) if f.init)
+    if issubclass(cls, BaseException):
+        return _ERROR
+    return None
+
+
+def safe_event(event: T) -> T:
+    """``event`` with every string in it terminal-safe: the same object when
+    nothing needed changing (the common case costs one regex match per field).
+
+    Strings are found in the event's fields, in tuples (nested too), in nested
+    dataclasses and in the string attributes of an exception (``Failed.error``:
+    its subject echoes what the user typed).
+    """
+    return _clean(event)  # type: ignore[no-any-return]
+
+
+def _clean(value: Any) -> Any:
+    cls = type(value)
+    if cls is str:
+        return value if _FAST_OK.fullmatch(value) else _UNSAFE_TERMINAL.sub("", value)
+    if cls is tuple:
+        cleaned = tuple(_clean(item) for item in value)
+        return value if all(a is b for a, b in zip(cleaned, value, strict=True)) else cleaned
+    try:
+        plan = _PLANS[cls]
+    except KeyError:
+        plan = _PLANS[cls] = _plan(cls)
+    if plan is None:
+        return value
+    if plan is _ERROR:
+        return _clean_error(value)
+    changes = None
+    fast = _FAST_OK.fullmatch
+    for name in plan:
+        old = getattr(value, name)
+        cls = type(old)
+        if cls is str:
+            if fast(old):  # (inline: this loop runs once per fan-out, for every message)
+                continue
+            new = _UNSAFE_TERMINAL.sub("", old)  # (the same object when nothing was removed)
+        elif cls in _SCALARS:
+            continue
+        else:
+            new = _clean(old)
+        if new is not old:
+            if changes is None:
+                changes = {}
+            changes[name] = new
+    return value if changes is None else dataclasses.replace(value, **changes)
+
+
+def _clean_error(error: BaseException) -> BaseException:
+    attrs = vars(error)
+    cleaned = {name: _clean(v) for name, v in attrs.items()}
+    args = _clean(error.args)
+    if args is error.args and all(cleaned[name] is v for name, v in attrs.items()):
+        return error
+    # A copy with the same type and attributes (constructors differ: bypass them).
+    copy = type(error).__new__(type(error))
+    copy.__dict__.update(cleaned)
+    copy.args = args
+    return copy

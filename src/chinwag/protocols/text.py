@@ -331,7 +331,7 @@ class TextProtocol:
         self.say(f"usage: {TEXT_COMMANDS[name].usage}")
 
     def say(self, line: str) -> None:
-        self._out.append((line + "\r\n").encode())
+        self._out.append(self._line(line))
 
     def data_to_send(self) -> bytes:
         out, self._out = b"".join(self._out), []
@@ -350,18 +350,18 @@ class TextProtocol:
         if type(event) is History:
             return self._render_history(event)
         line = self._render_other(event)
-        return (line + "\r\n").encode() if line is not None else b""
+        return self._line(line) if line is not None else b""
 
     def _render_message(self, m: Message, cache: RenderCache) -> bytes:
         if m.nick == self.nick:
             if not m.private:
                 return b""  # the sender's terminal already shows what was typed
-            return self._line(f"[{clock_hhmm(m.ts)}] -> *{m.target}* {strip_controls(m.text)}")
+            return self._line(f"[{clock_hhmm(m.ts)}] -> *{m.target}* {m.text}")
         key = _HERE if m.private or m.target == self.current else _AWAY
         data = cache.get(key)
         if data is None:
             stamp = clock_hhmm(m.ts)
-            text = strip_controls(m.text)
+            text = m.text
             where = "" if key is _HERE else f"{m.target} "
             if m.private:
                 body = f"* {m.nick} {text}" if m.kind == "action" else f"*{m.nick}* {text}"
@@ -371,7 +371,7 @@ class TextProtocol:
                 body = f"{where}-{m.nick}- {text}"
             else:
                 body = f"{where}{m.nick}: {text}"
-            data = cache[key] = f"[{stamp}] {body}\r\n".encode()
+            data = cache[key] = self._line(f"[{stamp}] {body}")
         return data
 
     def _render_history(self, h: History) -> bytes:
@@ -394,7 +394,7 @@ class TextProtocol:
             lines.append(f"(only the first {shown} shown)" if h.mode == "since" else "(older messages not shown)")
         for m in h.messages:
             where = "" if h.room is not None or m.target == self.current else f"{m.target} "
-            text = strip_controls(m.text)
+            text = m.text
             if m.kind == "action":
                 body = f"{where}* {m.nick} {text}"
             elif m.kind == "notice":
@@ -403,11 +403,14 @@ class TextProtocol:
                 body = f"{where}{m.nick}: {text}"
             lines.append(f"[{stamp_with_date(m.ts, today)}] {body}")
         lines.append("--- end of history ---")
-        return ("\r\n".join(lines) + "\r\n").encode()
+        return b"".join(self._line(line) for line in lines)
 
     @staticmethod
     def _line(line: str) -> bytes:
-        return (line + "\r\n").encode()
+        """One output line. Every line goes through here: the text level of
+        sanitizing (the transport made events terminal-safe; a terminal shows
+        IRC formatting codes as garbage, so they go too)."""
+        return (strip_controls(line) + "\r\n").encode()
 
     def _render_other(self, event: Event) -> str | None:
         me = self.nick
@@ -473,11 +476,11 @@ class TextProtocol:
             case TopicChanged(room, nick, text):
                 if not text:
                     return f"* {nick} cleared the topic of {room}"
-                return f"* {nick} set the topic of {room} to: {strip_controls(text)}"
+                return f"* {nick} set the topic of {room} to: {text}"
             case TopicInfo(room, text, setter):
-                return f"* topic of {room}: {strip_controls(text)} (set by {setter})" if text else None
+                return f"* topic of {room}: {text} (set by {setter})" if text else None
             case Kicked(room, nick, target, reason):
-                why = f" ({strip_controls(reason)})" if reason else ""
+                why = f" ({reason})" if reason else ""
                 if target != me:
                     return f"* {target} was kicked from {room} by {nick}{why}"
                 self.rooms = [r for r in self.rooms if casefold(r) != casefold(room)]
@@ -492,12 +495,12 @@ class TextProtocol:
                 letters, args = mode_string(changes)
                 return f"* {nick} sets mode {' '.join((letters, *args))} on {target}"
             case IsAway(nick, message):
-                return f"* {nick} is away: {strip_controls(message)}"
+                return f"* {nick} is away: {message}"
             case Killed(nick, reason):
                 self.closing = True
-                return f"* you were disconnected by {nick} ({strip_controls(reason)})"
+                return f"* you were disconnected by {nick} ({reason})"
             case WallopsSent(nick, text):
-                return f"* wallops from {nick}: {strip_controls(text)}"
+                return f"* wallops from {nick}: {text}"
         return None
 
 

@@ -29,6 +29,7 @@ from chinwag.core.events import (
 from chinwag.core.extended import Oper, Sync
 from chinwag.core.ratelimit import TokenBucket
 from chinwag.protocols.base import Adapter
+from chinwag.protocols.sanitize import safe_output
 
 if TYPE_CHECKING:
     from chinwag.transport.server import Server
@@ -269,9 +270,11 @@ class Connection(asyncio.Protocol):
             self.transport.pause_reading()
 
     def _send_local(self) -> None:
+        """What the adapter wrote itself (numerics that echo what was typed,
+        PONG, a goodbye): terminal-safe like every event (Server.deliver)."""
         data = self.adapter.data_to_send()
         if data:
-            self.server.send_local(self, data)
+            self.server.send_local(self, safe_output(data))
 
     def enqueue(self, data: bytes) -> None:
         if self.closed or not data:

@@ -34,6 +34,7 @@ from chinwag.core.events import (
 from chinwag.core.hub import Hub
 from chinwag.protocols.base import Adapter, RenderCache
 from chinwag.protocols.irc.adapter import IrcInfo, IrcProtocol
+from chinwag.protocols.sanitize import safe_event
 from chinwag.protocols.text import TextProtocol
 from chinwag.storage.base import Store, open_store, room_key
 from chinwag.transport import chathistory
@@ -234,16 +235,24 @@ class Server:
 
     def deliver(self, outbound: Iterable[Outbound]) -> None:
         """Fan out, except that a message goes to the store first and nothing
-        overtakes a message that is waiting for the store."""
+        overtakes a message that is waiting for the store.
+
+        Every event the hub makes passes here first, and is made terminal-safe
+        here (``safe_event``), once per event and before any protocol renders
+        it: what anyone typed reaches nobody's terminal raw, and is stored clean.
+        """
         held = self._held
         for out in outbound:
-            if type(out.event) is Message:
+            event = safe_event(out.event)
+            if event is not out.event:
+                out = Outbound(out.to, event)
+            if type(event) is Message:
                 held.append(out)
                 # Stored at the end of the tick, all together: the writer thread
                 # then commits one batch per tick, not one transaction per message.
                 if not self._unstored:
                     self._schedule_flush()
-                self._unstored.append(out.event)
+                self._unstored.append(event)
             elif held:
                 held.append(out)
             else:
@@ -345,8 +354,8 @@ class Server:
         try:
             for history in await self._histories(conn, query):
                 shown.update(m.msgid for m in history.messages)
-                if not conn.closed:
-                    conn.enqueue(conn.adapter.render(history, {}))
+                if not conn.closed:  # (stored clean; made safe again in case it was not)
+                    conn.enqueue(conn.adapter.render(safe_event(history), {}))
         except Exception:
             conn.log.exception("history query failed")
             conn.close("internal error", abort=True)

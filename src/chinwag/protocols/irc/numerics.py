@@ -12,6 +12,7 @@ from typing import Final
 from chinwag.config import Limits
 from chinwag.core.errors import ChatError, InvalidModeParam
 from chinwag.core.names import CASEMAPPING
+from chinwag.protocols.sanitize import terminal_safe
 
 RPL_WELCOME: Final = "001"
 RPL_YOURHOST: Final = "002"
@@ -118,15 +119,18 @@ class InputTooLong(ChatError):
 def error_params(error: ChatError, nick: str) -> tuple[str, tuple[str, ...]]:
     """(numeric, params) for ``error`` sent to ``nick`` ("*" before registration)."""
     code = error.hint
-    reason = error.reason
-    if code in _NO_SUBJECT or not error.subject:
+    reason = terminal_safe(error.reason)
+    # An error the adapter raised itself echoes what was typed (472 for a mode
+    # letter): terminal-safe, and left out if nothing is left of it.
+    subject = terminal_safe(error.subject)
+    if code in _NO_SUBJECT or not subject:
         return code, (nick, reason)
     if isinstance(error, InvalidModeParam):  # 696 <target> <mode char> <parameter> :<description>
         return code, (nick, error.room, error.mode, error.subject, reason)
     room = getattr(error, "room", None)
     if isinstance(room, str):
-        return code, (nick, error.subject, room, reason)
-    return code, (nick, error.subject, reason)
+        return code, (nick, subject, terminal_safe(room), reason)
+    return code, (nick, subject, reason)
 
 
 def isupport_tokens(limits: Limits, network: str, history_max: int = 0) -> list[str]:
