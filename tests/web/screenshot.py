@@ -16,7 +16,8 @@ from playwright.async_api import async_playwright, expect
 
 from chinwag.transport.server import Server
 from tests.conftest import LineClient, make_config
-from tests.web.test_browser import CHROMIUM, CHROMIUM_ARGS, exactly
+from tests.web.conftest import CHROMIUM, CHROMIUM_ARGS
+from tests.web.test_browser import exactly
 
 SCRIPT = [
     ("carol", "morning all"),
