@@ -291,3 +291,29 @@ async def test_a_long_word_keeps_the_time_on_one_line(browser: Browser, server: 
     assert time_box["height"] < text_box["height"] / 3  # the word wraps, the time does not
     width = await page.evaluate("document.documentElement.scrollWidth")
     assert width <= 390
+
+
+async def test_the_pure_helpers(browser: Browser, server: Server) -> None:
+    page = await new_page(browser)
+    await page.goto(web_url(server))
+    got = await page.evaluate(
+        """async () => {
+            const irc = await import("./irc.js");
+            const nick = "Bob[m]";
+            return {
+                mentions: ["bob[m]: hi", "hi BOB{M}!", "bob[m]", "(Bob[m])", "bob", "bob[m]x", "x_bob[m]", "bob[m]_"]
+                    .map((t) => irc.mentions(t, nick)),
+                summary: irc.summarize([{what: "join"}, {what: "part"}, {what: "quit"}, {what: "nick"},
+                    {what: "join"}, {what: "kick"}]),
+                reasons: [irc.closingReason("Closing Link: webby (server is shutting down)"),
+                    irc.closingReason("Closing Link: * (Registration timed out)"), irc.closingReason("odd")],
+                split: irc.splitUtf8("aé€😀".repeat(3), 7),
+            };
+        }"""
+    )
+    assert got == {
+        "mentions": [True, True, True, True, False, False, False, False],
+        "summary": "2 joined, 2 left, 1 kicked, 1 changed name",
+        "reasons": ["server is shutting down", "Registration timed out", "odd"],
+        "split": ["aé€", "😀aé", "€😀", "aé€", "😀"],  # 7 bytes at most, whole characters
+    }

@@ -5,13 +5,15 @@
 // ever parsed as HTML.
 
 import {
-  HELP, casefold, closingReason, formatLine, isRoom, mentions, nickOf, parseInput, parseLine, stripFormatting,
+  HELP, casefold, closingReason, formatLine, isRoom, mentions, nickOf, parseInput, parseLine, splitUtf8,
+  stripFormatting,
 } from "./irc.js";
+import { History } from "./history.js";
+import { LoginForm } from "./login.js";
 import { Alerts } from "./notify.js";
-import { coloured, el, eventNodes, logNodes, messageNode, textNode } from "./view.js";
+import { el, eventNodes, logNodes, memberNodes, messageNode, showTopic } from "./view.js";
 
 const WANTED_CAPS = ["server-time", "message-tags", "echo-message", "batch", "draft/chathistory"];
-const PAGE = 50; // messages per CHATHISTORY request
 const MAX_TEXT = 400; // bytes of text per PRIVMSG (the server's line limit is 512 with the command)
 const BACKOFF_MAX = 30_000;
 
@@ -82,7 +84,7 @@ function connect() {
     offline();
     const reason = state.closing;
     if (!state.shown) {
-      loginError(reason ? `the server said: ${reason}` : "cannot reach the server; try again in a moment");
+      login.error(reason ? `the server said: ${reason}` : "cannot reach the server; try again in a moment");
       return;
     }
     const wait = state.backoff;
@@ -113,45 +115,6 @@ function status(text, bad = false) {
   const s = $("status");
   s.textContent = text;
   s.classList.toggle("bad", bad);
-}
-
-// --- history requests ------------------------------------------------------------------
-
-function historyOn() {
-  return state.caps.has("draft/chathistory");
-}
-
-function request(c, mode, ...args) {
-  const queue = state.pending.get(c.key) || [];
-  queue.push(mode);
-  state.pending.set(c.key, queue);
-  c.loading = true;
-  send(formatLine("CHATHISTORY", mode.toUpperCase(), c.name, ...args));
-}
-
-function lastId(c) {
-  for (let i = c.messages.length - 1; i >= 0; i--) if (c.messages[i].msgid) return c.messages[i].msgid;
-  return null;
-}
-
-function firstId(c) {
-  for (const m of c.messages) if (m.msgid) return m.msgid;
-  return null;
-}
-
-// Join or reconnect: what was missed after the last id we have, or the latest page.
-function catchUp(c) {
-  if (!historyOn()) return;
-  const last = lastId(c);
-  if (last) request(c, "after", `msgid=${last}`, PAGE);
-  else request(c, "latest", "*", PAGE);
-}
-
-function loadOlder() {
-  const c = state.convs.get(state.current);
-  if (!c || c.loading || c.exhausted || !historyOn() || !state.registered) return;
-  const first = firstId(c);
-  if (first) request(c, "before", `msgid=${first}`, PAGE);
 }
 
 // --- incoming lines --------------------------------------------------------------------
@@ -186,7 +149,7 @@ const HANDLERS = {
     status(`connected as ${state.me}`);
     const rooms = [...state.convs.values()].filter((c) => c.room).map((c) => c.name);
     for (const room of rooms.length ? rooms : ["#lobby"]) send(formatLine("JOIN", room));
-    for (const c of state.convs.values()) if (!c.room) catchUp(c);
+    for (const c of state.convs.values()) if (!c.room) hist.catchUp(c);
   },
   "433"(m) {
     // Never another name than the one asked for: the user chooses.
@@ -252,7 +215,7 @@ const HANDLERS = {
         state.joining = null;
         select(c.key);
       }
-      catchUp(c);
+      hist.catchUp(c);
     } else {
       c.members.set(casefold(nick), { nick, prefix: "" });
       addEvent(c, m, "join", `${nick} joined`);
@@ -322,7 +285,7 @@ const HANDLERS = {
   FAIL(m) {
     if (m.params[0] === "CHATHISTORY") {
       const c = state.convs.get(casefold(m.params[3] || ""));
-      if (c) done(c);
+      if (c) hist.done(c);
     }
     system(m.params[m.params.length - 1]);
   },
@@ -403,27 +366,12 @@ function message(m, kind) {
   if (msg.mention || (!mine && !c.room)) alerts.alert(c.key, c.name, from, msg.text);
 }
 
-function done(c) {
-  const queue = state.pending.get(c.key) || [];
-  const mode = queue.shift();
-  c.loading = queue.length > 0;
-  return mode;
-}
-
-// The end of a chathistory batch: merge it, oldest first, into its conversation.
+// The end of a chathistory batch: merged into its conversation, then shown.
 function history(batch) {
   const c = conv(batch.target);
-  const mode = done(c) || "latest";
   const fresh = batch.lines;
   state.continued = null;
-  if (mode === "after") {
-    c.messages = c.messages.concat(fresh);
-    if (fresh.length >= PAGE) request(c, "after", `msgid=${fresh[fresh.length - 1].msgid}`, PAGE);
-  } else {
-    c.messages = fresh.concat(c.messages);
-    if (fresh.length < PAGE) c.exhausted = true;
-  }
-  c.messages.sort((a, b) => a.ts - b.ts); // stable: equal times keep their order
+  const mode = hist.merge(c, fresh);
   if (c.key !== state.current) {
     if (mode === "after" && fresh.length) {
       c.unread += fresh.length;
@@ -437,6 +385,10 @@ function history(batch) {
   if (mode === "before") log.scrollTop = log.scrollHeight - fromBottom;
   else log.scrollTop = log.scrollHeight;
   if (mode !== "after" && !c.exhausted && log.scrollHeight <= log.clientHeight) loadOlder();
+}
+
+function loadOlder() {
+  hist.older(state.convs.get(state.current));
 }
 
 function system(text, where) {
@@ -506,31 +458,16 @@ function renderRooms() {
 // date until the server sends it again on rejoin.
 function renderMembers() {
   const c = state.convs.get(state.current);
-  const order = (p) => (p.includes("@") ? 0 : p.includes("+") ? 1 : 2);
-  const members = c ? [...c.members.values()] : [];
-  members.sort((a, b) => order(a.prefix) - order(b.prefix) || casefold(a.nick).localeCompare(casefold(b.nick)));
   const stale = Boolean(c && c.stale);
   $("members").classList.toggle("stale", stale);
   $("member-note").textContent = stale ? "offline: last known members" : "";
-  $("member-count").textContent = c && c.room ? String(members.length) : "";
-  $("member-list").replaceChildren(...members.map((m) => {
-    const li = el("li", "member");
-    if (m.prefix) li.append(el("span", "prefix", m.prefix[0]));
-    li.append(coloured(el("span", "nick", m.nick), m.nick));
-    return li;
-  }));
+  $("member-count").textContent = c && c.room ? String(c.members.size) : "";
+  $("member-list").replaceChildren(...memberNodes(c ? [...c.members.values()] : []));
 }
-
-const topicDate = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
 
 function renderTopic() {
   const c = state.convs.get(state.current);
-  const topic = c && c.topic;
-  const node = topic ? textNode(topic.text, "") : "";
-  $("topic").replaceChildren(node);
-  $("topic").hidden = !topic;
-  $("topic").title = topic ? [topic.text, topic.by && `set by ${topic.by}`,
-    topic.at && topicDate.format(new Date(topic.at))].filter(Boolean).join("\n") : "";
+  showTopic($("topic"), c && c.topic);
 }
 
 function select(key) {
@@ -548,21 +485,6 @@ function select(key) {
 }
 
 // --- input -------------------------------------------------------------------------------
-
-function pieces(text) {
-  const out = [];
-  const enc = new TextEncoder();
-  let piece = "";
-  for (const ch of text) {
-    if (enc.encode(piece + ch).length > MAX_TEXT) {
-      out.push(piece);
-      piece = "";
-    }
-    piece += ch;
-  }
-  if (piece) out.push(piece);
-  return out;
-}
 
 function submit(event) {
   event.preventDefault();
@@ -585,7 +507,7 @@ function submit(event) {
       conv(target);
       select(casefold(target));
     }
-    for (const piece of pieces(text)) {
+    for (const piece of splitUtf8(text, MAX_TEXT)) {
       send(formatLine("PRIVMSG", target, action ? `\x01ACTION ${piece}\x01` : piece));
       if (!state.caps.has("echo-message")) {
         conv(target).messages.push({ msgid: null, ts: Date.now(), nick: state.me, text: piece,
@@ -599,23 +521,11 @@ function submit(event) {
   for (const l of result.lines || []) send(l);
 }
 
-// --- the login form ------------------------------------------------------------------------
-// The form stays until the server accepts the name; a taken or invalid name
-// brings it back with the reason under the field.
-
-function loginError(text) {
-  $("login-error").textContent = text;
-  $("nick").setAttribute("aria-invalid", String(Boolean(text)));
-  $("login-form").classList.remove("busy");
-  $("login-button").disabled = false;
-}
+// --- login ------------------------------------------------------------------------------
 
 function showApp() {
   state.shown = true;
-  loginError("");
-  $("login").hidden = true;
-  $("app").hidden = false;
-  $("input").focus();
+  login.hide();
 }
 
 function backToLogin(error) {
@@ -626,35 +536,19 @@ function backToLogin(error) {
   offline();
   state.shown = false;
   state.restarting = false;
-  $("app").hidden = true;
-  $("login").hidden = false;
-  $("nick").value = state.wanted;
-  loginError(error);
-  $("nick").focus();
-  $("nick").select();
+  login.show(state.wanted, error);
 }
 
-function start(event) {
-  event.preventDefault();
-  const nick = $("nick").value.trim();
-  if (!/^[^\s,*?!@#&:$][^\s,*?!@]*$/.test(nick)) {
-    loginError("a name is one word, without , * ? ! @ and not starting with # & : $");
-    return;
-  }
-  state.wanted = nick;
-  loginError("");
-  $("login-form").classList.add("busy");
-  $("login-button").disabled = true;
-  alerts.ask(); // a user gesture: the one moment a browser lets a page ask
-  state.backoff = 1000;
-  connect();
-}
-
+const hist = new History(state, send);
 const alerts = new Alerts($("bell"), (key) => {
   if (state.convs.has(key)) select(key);
 });
-$("nick").value = localStorage.getItem("chinwag.nick") || "";
-$("login-form").addEventListener("submit", start);
+const login = new LoginForm((nick) => {
+  state.wanted = nick;
+  alerts.ask(); // a user gesture: the one moment a browser lets a page ask
+  state.backoff = 1000;
+  connect();
+});
 $("send").addEventListener("submit", submit);
 $("log").addEventListener("scroll", () => {
   if ($("log").scrollTop < 40) loadOlder();

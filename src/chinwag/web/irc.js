@@ -172,6 +172,22 @@ export function linkify(text) {
   return out;
 }
 
+// Text -> pieces of at most `max` bytes of UTF-8, never splitting a character.
+export function splitUtf8(text, max) {
+  const out = [];
+  const enc = new TextEncoder();
+  let piece = "";
+  for (const ch of text) {
+    if (enc.encode(piece + ch).length > max) {
+      out.push(piece);
+      piece = "";
+    }
+    piece += ch;
+  }
+  if (piece) out.push(piece);
+  return out;
+}
+
 // Input line -> { lines: [IRC lines], local: {...} } or { error }.
 // `target` is the current room or conversation.
 export function parseInput(input, target) {

@@ -3,7 +3,7 @@
 // into one expandable "5 joined, 2 left" line from FOLD_AT in a row.
 // Elements and textContent only: nothing a user sent is parsed as HTML.
 
-import { linkify, nickColour, summarize } from "./irc.js";
+import { casefold, linkify, nickColour, summarize } from "./irc.js";
 
 export const FOLD_AT = 3;
 
@@ -92,4 +92,27 @@ export function logNodes(messages) {
     }
   }
   return out;
+}
+
+// The member list: operators, then voiced, then the others, by name.
+export function memberNodes(members) {
+  const order = (p) => (p.includes("@") ? 0 : p.includes("+") ? 1 : 2);
+  const sorted = [...members].sort((a, b) => order(a.prefix) - order(b.prefix)
+    || casefold(a.nick).localeCompare(casefold(b.nick)));
+  return sorted.map((m) => {
+    const li = el("li", "member");
+    if (m.prefix) li.append(el("span", "prefix", m.prefix[0]));
+    li.append(coloured(el("span", "nick", m.nick), m.nick));
+    return li;
+  });
+}
+
+const topicDate = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
+
+// topic: {text, by, at} or null (hidden); who set it and when are in the tooltip.
+export function showTopic(node, topic) {
+  node.replaceChildren(topic ? textNode(topic.text, "") : "");
+  node.hidden = !topic;
+  node.title = topic ? [topic.text, topic.by && `set by ${topic.by}`,
+    topic.at && topicDate.format(new Date(topic.at))].filter(Boolean).join("\n") : "";
 }
