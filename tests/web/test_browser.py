@@ -217,8 +217,9 @@ async def test_usable_on_a_phone(browser: Browser, server: Server) -> None:
 
 
 async def test_readme_screenshot_command(tmp_path: Path) -> None:
-    from tests.web.screenshot import take
+    from tests.web.screenshot import PHONE, take
 
-    shot = tmp_path / "web-client.png"
-    await take(shot)
-    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    for name, viewport in (("web-client.png", (1000, 560)), ("web-client-phone.png", PHONE)):
+        shot = tmp_path / name
+        await take(shot, viewport)
+        assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

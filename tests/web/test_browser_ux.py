@@ -293,6 +293,21 @@ async def test_a_long_word_keeps_the_time_on_one_line(browser: Browser, server: 
     assert width <= 390
 
 
+async def test_a_long_topic_fits_on_a_phone(browser: Browser, server: Server, ws_irc: WsConnect) -> None:
+    bob = await ws_irc("bob")
+    topic = "a topic far too long for a phone's width, " * 4
+    await bob.send("JOIN #lobby", f"TOPIC #lobby :{topic}")
+    await bob.expect("TOPIC #lobby")
+    page = await chat(browser, server, "hank", viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    await expect(page.locator("#topic")).to_have_text(topic)
+    for part in ("#topic", "#toggle-members", "#send button"):
+        await expect(page.locator(part)).to_be_in_viewport()
+    assert await page.evaluate("document.documentElement.scrollWidth") <= 390
+    await page.click("#toggle-members")
+    await expect(page.locator(".members")).to_be_in_viewport()
+    await expect(page.locator("#member-list")).to_contain_text("hank")
+
+
 async def test_the_pure_helpers(browser: Browser, server: Server) -> None:
     page = await new_page(browser)
     await page.goto(web_url(server))

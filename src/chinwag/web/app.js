@@ -254,6 +254,7 @@ const HANDLERS = {
     const now = m.params[0];
     if (casefold(old) === casefold(state.me)) {
       state.me = now;
+      state.wanted = now; // the name to ask for again after a reconnect
       localStorage.setItem("chinwag.nick", now);
       status(`connected as ${now}`);
     }
