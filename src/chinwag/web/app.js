@@ -153,8 +153,11 @@ const HANDLERS = {
   },
   "433"(m) {
     // Never another name than the one asked for: the user chooses.
-    if (state.registered) return system(`${m.params[1]} is taken`);
-    backToLogin(`${m.params[1]} is taken`);
+    const nick = m.params[1];
+    if (state.registered) return system(`${nick} is taken`);
+    const mine = state.shown && casefold(nick) === casefold(state.me); // a reconnect
+    backToLogin(mine ? `${nick} is taken, perhaps still by your previous connection: try again in a minute`
+      : `${nick} is taken`);
   },
   "432"(m) {
     const reason = m.params[m.params.length - 1];
@@ -162,20 +165,22 @@ const HANDLERS = {
     backToLogin(reason);
   },
   "331"(m) {
-    const c = conv(m.params[1]);
+    const c = state.convs.get(casefold(m.params[1]));
+    if (!c) return;
     c.topic = null;
     if (state.topicAsked.delete(c.key)) system("no topic is set", c.name);
     if (c.key === state.current) renderTopic();
   },
   "332"(m) {
-    const c = conv(m.params[1]);
+    const c = state.convs.get(casefold(m.params[1]));
+    if (!c) return;
     c.topic = { text: stripFormatting(m.params[2] || ""), by: "", at: 0 };
     if (state.topicAsked.delete(c.key)) system(`topic: ${c.topic.text}`, c.name);
     if (c.key === state.current) renderTopic();
   },
   "333"(m) {
-    const c = conv(m.params[1]);
-    if (!c.topic) return;
+    const c = state.convs.get(casefold(m.params[1]));
+    if (!c || !c.topic) return;
     c.topic.by = nickOf(m.params[2] || "");
     c.topic.at = Number(m.params[3]) * 1000 || 0;
     if (c.key === state.current) renderTopic();
@@ -211,6 +216,8 @@ const HANDLERS = {
     if (casefold(nick) === casefold(state.me)) {
       c.joined = true;
       c.exhausted = false;
+      c.topic = null; // a 332 follows if the room has one
+      if (c.key === state.current) renderTopic();
       if (state.current === null || state.joining === c.key) {
         state.joining = null;
         select(c.key);
