@@ -332,3 +332,30 @@ async def test_the_pure_helpers(browser: Browser, server: Server) -> None:
         "reasons": ["server is shutting down", "Registration timed out", "odd"],
         "split": ["aé€", "😀aé", "€😀", "aé€", "😀"],  # 7 bytes at most, whole characters
     }
+
+
+async def test_a_reconnect_whose_name_is_still_held_goes_back_to_the_form(
+    browser: Browser, server: Server, connect: Connect
+) -> None:
+    routes: list[WebSocketRoute] = []
+
+    async def keep(ws: WebSocketRoute) -> None:
+        ws.on_close(lambda code, reason: None)  # the page's side closing leaves the server's open
+        ws.connect_to_server()
+        routes.append(ws)
+
+    page = await new_page(browser)
+    await page.route_web_socket(re.compile(r"/irc$"), keep)
+    await log_in(page, server, "jo")
+    carol = await connect("carol")
+    await routes[0].close(code=1001, reason="network gone")  # the server still has jo
+    await expect(page.locator("#login-error")).to_have_text(
+        "jo is taken, perhaps still by your previous connection: try again in a minute"
+    )
+    await expect(page.locator("#app")).to_be_hidden()
+    await page.fill("#nick", "jo2")
+    await page.click("#login-form button")
+    await expect(page.locator("#status")).to_have_text("connected as jo2")
+    await expect(page.locator("#title")).to_have_text("#lobby")  # its rooms rejoined
+    await carol.send("/who")
+    assert "jo_" not in await carol.expect("* in #lobby")
