@@ -7,32 +7,17 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import AsyncIterator
 from pathlib import Path
 
-import pytest
-from playwright.async_api import Browser, Locator, Page, WebSocketRoute, async_playwright, expect
+from playwright.async_api import Browser, Locator, Page, WebSocketRoute, expect
 
 from chinwag.client.render import nick_colour
 from chinwag.transport.server import Server
 from tests.conftest import Connect, make_config
 from tests.web.conftest import web_url
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]
 WAIT_MS = 15_000  # generous: only reached when something is wrong
 expect.set_options(timeout=WAIT_MS)
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as pw:
-        chromium = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        await chromium.close()
 
 
 async def new_page(browser: Browser, **options: object) -> Page:
@@ -232,8 +217,9 @@ async def test_usable_on_a_phone(browser: Browser, server: Server) -> None:
 
 
 async def test_readme_screenshot_command(tmp_path: Path) -> None:
-    from tests.web.screenshot import take
+    from tests.web.screenshot import PHONE, take
 
-    shot = tmp_path / "web-client.png"
-    await take(shot)
-    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    for name, viewport in (("web-client.png", (1000, 560)), ("web-client-phone.png", PHONE)):
+        shot = tmp_path / name
+        await take(shot, viewport)
+        assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -35,6 +35,17 @@ async def test_healthz_and_index(server: Server) -> None:
             assert r.status == 400
 
 
+async def test_favicon(server: Server) -> None:
+    async with aiohttp.ClientSession() as s:
+        async with s.get(web_url(server, "/")) as r:
+            assert '<link rel="icon" href="favicon.svg" type="image/svg+xml">' in await r.text()
+        for path in ("/favicon.svg", "/favicon.ico"):  # browsers ask for /favicon.ico whatever the page says
+            async with s.get(web_url(server, path)) as r:
+                assert (r.status, r.content_type) == (200, "image/svg+xml"), path
+                assert (await r.text()).startswith("<svg "), path
+                assert "default-src 'self'" in r.headers["Content-Security-Policy"]
+
+
 async def test_subprotocols_in_the_clients_order(ws_irc: WsConnect) -> None:
     text = await ws_irc("ann")
     assert text.ws.protocol == "text.ircv3.net"

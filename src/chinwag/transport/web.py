@@ -77,6 +77,7 @@ class WebListener:
         app.router.add_get("/healthz", self._healthz)
         app.router.add_get("/irc", self._irc)
         app.router.add_get("/", self._index)
+        app.router.add_get("/favicon.ico", self._favicon)
         app.router.add_static("/", STATIC, follow_symlinks=False)
         app.on_response_prepare.append(self._headers)
         self.app = app
@@ -105,6 +106,10 @@ class WebListener:
 
     async def _index(self, request: web.Request) -> web.FileResponse:
         return web.FileResponse(STATIC / "index.html")
+
+    async def _favicon(self, request: web.Request) -> web.FileResponse:
+        # Browsers ask for /favicon.ico whatever the page links; the icon is an SVG.
+        return web.FileResponse(STATIC / "favicon.svg", headers={"Content-Type": "image/svg+xml"})
 
     async def _irc(self, request: web.Request) -> web.StreamResponse:
         cfg = self.server.config

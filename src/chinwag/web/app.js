@@ -5,26 +5,28 @@
 // ever parsed as HTML.
 
 import {
-  HELP, casefold, formatLine, isRoom, linkify, nickColour, nickOf, parseInput, parseLine, stripFormatting,
+  HELP, casefold, closingReason, formatLine, isRoom, mentions, nickOf, parseInput, parseLine, splitUtf8,
+  stripFormatting,
 } from "./irc.js";
+import { History } from "./history.js";
+import { LoginForm } from "./login.js";
+import { Alerts } from "./notify.js";
+import { el, eventNodes, logNodes, memberNodes, messageNode, showTopic } from "./view.js";
 
 const WANTED_CAPS = ["server-time", "message-tags", "echo-message", "batch", "draft/chathistory"];
-const PAGE = 50; // messages per CHATHISTORY request
 const MAX_TEXT = 400; // bytes of text per PRIVMSG (the server's line limit is 512 with the command)
 const BACKOFF_MAX = 30_000;
 
 const $ = (id) => document.getElementById(id);
-const el = (tag, cls, text) => {
-  const node = document.createElement(tag);
-  if (cls) node.className = cls;
-  if (text !== undefined) node.textContent = text;
-  return node;
-};
 
 const state = {
   wanted: "", // the nick asked for
   me: "", // the nick the server gave us
   registered: false,
+  shown: false, // the chat is on screen (after the first 001; back to the form on a taken name)
+  closing: null, // the reason in the server's ERROR before it closes
+  restarting: false, // the server said it is shutting down: reconnecting until it is back
+  topicAsked: new Set(), // rooms whose /topic reply is to be shown in the log
   caps: new Set(),
   offered: new Set(),
   convs: new Map(), // casefolded name -> conversation
@@ -35,7 +37,6 @@ const state = {
   ws: null,
   backoff: 1000,
   timer: null,
-  nickTries: 0,
   continued: null, // {msgid, msg | null}: the previous line, for a long message split in several
 };
 window.chinwag = state; // for the curious (and the browser tests)
@@ -45,7 +46,7 @@ function conv(name) {
   let c = state.convs.get(key);
   if (!c) {
     c = { name, key, room: isRoom(name), messages: [], members: new Map(), names: null, unread: 0,
-      joined: false, loading: false, exhausted: false };
+      joined: false, loading: false, exhausted: false, topic: null, stale: false };
     state.convs.set(key, c);
     renderRooms();
   }
@@ -63,10 +64,9 @@ function connect() {
   const url = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/irc`;
   const ws = new WebSocket(url, ["text.ircv3.net"]);
   state.ws = ws;
-  status("connecting…");
+  state.closing = null;
+  if (!state.restarting) status("connecting…");
   ws.onopen = () => {
-    state.backoff = 1000;
-    state.nickTries = 0;
     send("CAP LS 302");
     send(formatLine("NICK", state.wanted));
     send(formatLine("USER", state.wanted.replace(/[^A-Za-z0-9]/g, "") || "web", "0", "*", "chinwag web client"));
@@ -80,63 +80,41 @@ function connect() {
   };
   ws.onclose = () => {
     if (state.ws !== ws) return;
-    state.registered = false;
-    state.batches.clear();
-    state.pending.clear();
-    for (const c of state.convs.values()) {
-      c.joined = false;
-      c.loading = false;
+    state.ws = null;
+    offline();
+    const reason = state.closing;
+    if (!state.shown) {
+      login.error(reason ? `the server said: ${reason}` : "cannot reach the server; try again in a moment");
+      return;
     }
     const wait = state.backoff;
     state.backoff = Math.min(state.backoff * 2, BACKOFF_MAX);
-    status(`disconnected; reconnecting in ${Math.round(wait / 1000)} s`, true);
+    if (reason && /shutting down|restart/i.test(reason)) state.restarting = true;
+    const when = `reconnecting in ${Math.round(wait / 1000)} s`;
+    if (state.restarting) status("server restarting — reconnecting…", true);
+    else status(reason ? `disconnected (${reason}); ${when}` : `disconnected; ${when}`, true);
     state.timer = setTimeout(connect, wait);
   };
+}
+
+// The connection is gone: what we knew of each room may be out of date.
+function offline() {
+  state.registered = false;
+  state.batches.clear();
+  state.pending.clear();
+  state.topicAsked.clear();
+  for (const c of state.convs.values()) {
+    c.joined = false;
+    c.loading = false;
+    c.stale = c.room;
+  }
+  renderMembers();
 }
 
 function status(text, bad = false) {
   const s = $("status");
   s.textContent = text;
   s.classList.toggle("bad", bad);
-}
-
-// --- history requests ------------------------------------------------------------------
-
-function historyOn() {
-  return state.caps.has("draft/chathistory");
-}
-
-function request(c, mode, ...args) {
-  const queue = state.pending.get(c.key) || [];
-  queue.push(mode);
-  state.pending.set(c.key, queue);
-  c.loading = true;
-  send(formatLine("CHATHISTORY", mode.toUpperCase(), c.name, ...args));
-}
-
-function lastId(c) {
-  for (let i = c.messages.length - 1; i >= 0; i--) if (c.messages[i].msgid) return c.messages[i].msgid;
-  return null;
-}
-
-function firstId(c) {
-  for (const m of c.messages) if (m.msgid) return m.msgid;
-  return null;
-}
-
-// Join or reconnect: what was missed after the last id we have, or the latest page.
-function catchUp(c) {
-  if (!historyOn()) return;
-  const last = lastId(c);
-  if (last) request(c, "after", `msgid=${last}`, PAGE);
-  else request(c, "latest", "*", PAGE);
-}
-
-function loadOlder() {
-  const c = state.convs.get(state.current);
-  if (!c || c.loading || c.exhausted || !historyOn() || !state.registered) return;
-  const first = firstId(c);
-  if (first) request(c, "before", `msgid=${first}`, PAGE);
 }
 
 // --- incoming lines --------------------------------------------------------------------
@@ -164,20 +142,56 @@ const HANDLERS = {
   "001"(m) {
     state.me = m.params[0];
     state.registered = true;
+    state.restarting = false;
+    state.backoff = 1000;
     localStorage.setItem("chinwag.nick", state.me);
+    if (!state.shown) showApp();
     status(`connected as ${state.me}`);
     const rooms = [...state.convs.values()].filter((c) => c.room).map((c) => c.name);
     for (const room of rooms.length ? rooms : ["#lobby"]) send(formatLine("JOIN", room));
-    for (const c of state.convs.values()) if (!c.room) catchUp(c);
+    for (const c of state.convs.values()) if (!c.room) hist.catchUp(c);
   },
   "433"(m) {
-    if (state.registered) return system(`nick ${m.params[1]} is taken`);
-    state.nickTries += 1;
-    const base = state.wanted.slice(0, 28);
-    send(formatLine("NICK", state.nickTries === 1 ? `${base}_` : `${base}_${state.nickTries}`));
+    // Never another name than the one asked for: the user chooses.
+    const nick = m.params[1];
+    if (state.registered) return system(`${nick} is taken`);
+    const mine = state.shown && casefold(nick) === casefold(state.me); // a reconnect
+    backToLogin(mine ? `${nick} is taken, perhaps still by your previous connection: try again in a minute`
+      : `${nick} is taken`);
+  },
+  "432"(m) {
+    const reason = m.params[m.params.length - 1];
+    if (state.registered) return system(`${m.params[1]}: ${reason}`);
+    backToLogin(reason);
+  },
+  "331"(m) {
+    const c = state.convs.get(casefold(m.params[1]));
+    if (!c) return;
+    c.topic = null;
+    if (state.topicAsked.delete(c.key)) system("no topic is set", c.name);
+    if (c.key === state.current) renderTopic();
   },
   "332"(m) {
-    system(`topic: ${m.params[2]}`, m.params[1]);
+    const c = state.convs.get(casefold(m.params[1]));
+    if (!c) return;
+    c.topic = { text: stripFormatting(m.params[2] || ""), by: "", at: 0 };
+    if (state.topicAsked.delete(c.key)) system(`topic: ${c.topic.text}`, c.name);
+    if (c.key === state.current) renderTopic();
+  },
+  "333"(m) {
+    const c = state.convs.get(casefold(m.params[1]));
+    if (!c || !c.topic) return;
+    c.topic.by = nickOf(m.params[2] || "");
+    c.topic.at = Number(m.params[3]) * 1000 || 0;
+    if (c.key === state.current) renderTopic();
+  },
+  TOPIC(m) {
+    const c = conv(m.params[0]);
+    const nick = nickOf(m.source);
+    const text = stripFormatting(m.params[1] || "");
+    c.topic = text ? { text, by: nick, at: stamp(m) } : null;
+    system(text ? `${nick} set the topic: ${text}` : `${nick} cleared the topic`, c.name);
+    if (c.key === state.current) renderTopic();
   },
   "353"(m) {
     const c = conv(m.params[2]);
@@ -193,6 +207,7 @@ const HANDLERS = {
     const c = conv(m.params[1]);
     c.members = c.names || new Map();
     c.names = null;
+    c.stale = false;
     if (c.key === state.current) renderMembers();
   },
   JOIN(m) {
@@ -201,14 +216,16 @@ const HANDLERS = {
     if (casefold(nick) === casefold(state.me)) {
       c.joined = true;
       c.exhausted = false;
+      c.topic = null; // a 332 follows if the room has one
+      if (c.key === state.current) renderTopic();
       if (state.current === null || state.joining === c.key) {
         state.joining = null;
         select(c.key);
       }
-      catchUp(c);
+      hist.catchUp(c);
     } else {
       c.members.set(casefold(nick), { nick, prefix: "" });
-      system(`${nick} joined`, c.name);
+      addEvent(c, m, "join", `${nick} joined`);
       if (c.key === state.current) renderMembers();
     }
   },
@@ -222,7 +239,7 @@ const HANDLERS = {
       renderRooms();
       return;
     }
-    gone(c, nick, `${nick} left${m.params[1] ? ` (${m.params[1]})` : ""}`);
+    gone(c, m, "part", nick, `${nick} left${m.params[1] ? ` (${m.params[1]})` : ""}`);
   },
   KICK(m) {
     const c = conv(m.params[0]);
@@ -231,12 +248,12 @@ const HANDLERS = {
       c.joined = false;
       return system(`you were kicked by ${nickOf(m.source)}: ${m.params[2] || ""}`, c.name);
     }
-    gone(c, who, `${who} was kicked by ${nickOf(m.source)}`);
+    gone(c, m, "kick", who, `${who} was kicked by ${nickOf(m.source)}${m.params[2] ? ` (${m.params[2]})` : ""}`);
   },
   QUIT(m) {
     const nick = nickOf(m.source);
     for (const c of state.convs.values()) {
-      if (c.members.has(casefold(nick))) gone(c, nick, `${nick} quit${m.params[0] ? ` (${m.params[0]})` : ""}`);
+      if (c.members.has(casefold(nick))) gone(c, m, "quit", nick, `${nick} quit${m.params[0] ? ` (${m.params[0]})` : ""}`);
     }
   },
   NICK(m) {
@@ -244,6 +261,7 @@ const HANDLERS = {
     const now = m.params[0];
     if (casefold(old) === casefold(state.me)) {
       state.me = now;
+      state.wanted = now; // the name to ask for again after a reconnect
       localStorage.setItem("chinwag.nick", now);
       status(`connected as ${now}`);
     }
@@ -252,7 +270,7 @@ const HANDLERS = {
       if (!member) continue;
       c.members.delete(casefold(old));
       c.members.set(casefold(now), { nick: now, prefix: member.prefix });
-      system(`${old} is now known as ${now}`, c.name);
+      addEvent(c, m, "nick", `${old} is now known as ${now}`);
       if (c.key === state.current) renderMembers();
     }
   },
@@ -275,12 +293,13 @@ const HANDLERS = {
   FAIL(m) {
     if (m.params[0] === "CHATHISTORY") {
       const c = state.convs.get(casefold(m.params[3] || ""));
-      if (c) done(c);
+      if (c) hist.done(c);
     }
     system(m.params[m.params.length - 1]);
   },
   ERROR(m) {
-    system(`server: ${m.params[0] || "closing"}`);
+    // Shown by the status line when the socket closes, never as a raw line.
+    state.closing = closingReason(m.params[0] || "") || null;
   },
 };
 
@@ -290,10 +309,21 @@ function handle(m) {
   else if (/^[45]\d\d$/.test(m.command) && m.command !== "422") system(m.params.slice(1).join(" "));
 }
 
-function gone(c, nick, text) {
+function gone(c, m, what, nick, text) {
   c.members.delete(casefold(nick));
-  system(text, c.name);
+  addEvent(c, m, what, text);
   if (c.key === state.current) renderMembers();
+}
+
+function stamp(m) {
+  return m.tags.time ? Date.parse(m.tags.time) : Date.now();
+}
+
+// A join, part, quit, kick or nick change: a small grey line, folded with its neighbours.
+function addEvent(c, m, what, text) {
+  const msg = { msgid: null, ts: stamp(m), nick: nickOf(m.source), text, kind: "event", what, mine: false };
+  c.messages.push(msg);
+  if (c.key === state.current) append(msg);
 }
 
 // A PRIVMSG or NOTICE, live or in a history batch.
@@ -311,8 +341,9 @@ function message(m, kind) {
     return; // other CTCP
   }
   const msgid = m.tags.msgid || null;
-  const ts = m.tags.time ? Date.parse(m.tags.time) : Date.now();
-  const msg = { msgid, ts, nick: from, text: stripFormatting(text), kind, mine };
+  const ts = stamp(m);
+  const clean = stripFormatting(text);
+  const msg = { msgid, ts, nick: from, text: clean, kind, mine, mention: !mine && mentions(clean, state.me) };
   // A long message comes as several lines with one id: later pieces extend the first.
   const prev = state.continued;
   if (msgid && prev && prev.msgid === msgid) {
@@ -340,29 +371,15 @@ function message(m, kind) {
     c.unread += 1;
     renderRooms();
   }
+  if (msg.mention || (!mine && !c.room)) alerts.alert(c.key, c.name, from, msg.text);
 }
 
-function done(c) {
-  const queue = state.pending.get(c.key) || [];
-  const mode = queue.shift();
-  c.loading = queue.length > 0;
-  return mode;
-}
-
-// The end of a chathistory batch: merge it, oldest first, into its conversation.
+// The end of a chathistory batch: merged into its conversation, then shown.
 function history(batch) {
   const c = conv(batch.target);
-  const mode = done(c) || "latest";
   const fresh = batch.lines;
   state.continued = null;
-  if (mode === "after") {
-    c.messages = c.messages.concat(fresh);
-    if (fresh.length >= PAGE) request(c, "after", `msgid=${fresh[fresh.length - 1].msgid}`, PAGE);
-  } else {
-    c.messages = fresh.concat(c.messages);
-    if (fresh.length < PAGE) c.exhausted = true;
-  }
-  c.messages.sort((a, b) => a.ts - b.ts); // stable: equal times keep their order
+  const mode = hist.merge(c, fresh);
   if (c.key !== state.current) {
     if (mode === "after" && fresh.length) {
       c.unread += fresh.length;
@@ -378,6 +395,10 @@ function history(batch) {
   if (mode !== "after" && !c.exhausted && log.scrollHeight <= log.clientHeight) loadOlder();
 }
 
+function loadOlder() {
+  hist.older(state.convs.get(state.current));
+}
+
 function system(text, where) {
   const c = where ? conv(where) : state.convs.get(state.current);
   const msg = { msgid: null, ts: Date.now(), nick: "", text: stripFormatting(text), kind: "system", mine: false };
@@ -391,56 +412,38 @@ function system(text, where) {
 
 // --- rendering ---------------------------------------------------------------------------
 
-const timeFormat = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
-const dateFormat = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "medium" });
-
-function messageNode(m) {
-  const li = el("li", `msg ${m.kind}${m.mine ? " mine" : ""}`);
-  if (m.msgid) li.dataset.msgid = m.msgid;
-  const when = new Date(m.ts);
-  const time = el("time", "time", timeFormat.format(when));
-  time.dateTime = when.toISOString();
-  time.title = dateFormat.format(when);
-  li.append(time);
-  if (m.nick) {
-    const nick = el("span", "nick", m.kind === "action" ? `* ${m.nick}` : m.nick);
-    nickColour(m.nick).then((colour) => {
-      nick.style.color = colour;
-    });
-    li.append(nick);
-  }
-  const body = el("span", "text");
-  for (const piece of linkify(m.text)) {
-    if (piece.href) {
-      const a = el("a", "", piece.text);
-      a.href = piece.href;
-      a.target = "_blank";
-      a.rel = "noopener noreferrer nofollow";
-      body.append(a);
-    } else {
-      body.append(document.createTextNode(piece.text));
-    }
-  }
-  li.append(body);
-  return li;
-}
-
 function nearBottom() {
   const log = $("log");
   return log.scrollHeight - log.scrollTop - log.clientHeight < 60;
 }
 
+// Add a message of the current conversation to the log. An event redraws the run
+// of events it ends (folded from FOLD_AT on), keeping a folded run open if it was.
 function append(m) {
   const stick = nearBottom();
-  const node = messageNode(m);
-  $("messages").append(node);
+  const list = $("messages");
+  let node;
+  if (m.kind === "event") {
+    const c = state.convs.get(state.current);
+    let start = c.messages.length - 1;
+    while (start > 0 && c.messages[start - 1].kind === "event") start -= 1;
+    let open = false;
+    for (let last = list.lastElementChild; last && /\bevents?\b/.test(last.className); last = list.lastElementChild) {
+      open = open || Boolean(last.querySelector("details[open]"));
+      last.remove();
+    }
+    list.append(...eventNodes(c.messages.slice(start), open));
+  } else {
+    node = messageNode(m);
+    list.append(node);
+  }
   if (stick) $("log").scrollTop = $("log").scrollHeight;
   return node;
 }
 
 function renderMessages() {
   const c = state.convs.get(state.current);
-  $("messages").replaceChildren(...(c ? c.messages.map(messageNode) : []));
+  $("messages").replaceChildren(...(c ? logNodes(c.messages) : []));
 }
 
 function renderRooms() {
@@ -459,22 +462,20 @@ function renderRooms() {
   $("room-list").replaceChildren(...items);
 }
 
+// Greyed, with a note, while we are not in the room: the list may be out of
+// date until the server sends it again on rejoin.
 function renderMembers() {
   const c = state.convs.get(state.current);
-  const order = (p) => (p.includes("@") ? 0 : p.includes("+") ? 1 : 2);
-  const members = c ? [...c.members.values()] : [];
-  members.sort((a, b) => order(a.prefix) - order(b.prefix) || casefold(a.nick).localeCompare(casefold(b.nick)));
-  $("member-count").textContent = c && c.room ? String(members.length) : "";
-  $("member-list").replaceChildren(...members.map((m) => {
-    const li = el("li", "member");
-    if (m.prefix) li.append(el("span", "prefix", m.prefix[0]));
-    const nick = el("span", "nick", m.nick);
-    nickColour(m.nick).then((colour) => {
-      nick.style.color = colour;
-    });
-    li.append(nick);
-    return li;
-  }));
+  const stale = Boolean(c && c.stale);
+  $("members").classList.toggle("stale", stale);
+  $("member-note").textContent = stale ? "offline: last known members" : "";
+  $("member-count").textContent = c && c.room ? String(c.members.size) : "";
+  $("member-list").replaceChildren(...memberNodes(c ? [...c.members.values()] : []));
+}
+
+function renderTopic() {
+  const c = state.convs.get(state.current);
+  showTopic($("topic"), c && c.topic);
 }
 
 function select(key) {
@@ -483,29 +484,15 @@ function select(key) {
   if (c) c.unread = 0;
   $("title").textContent = c ? c.name : "";
   $("input").placeholder = c ? `Message ${c.name}` : "/join #room";
-  document.title = c ? `${c.name} · chinwag` : "chinwag";
+  alerts.setTitle(c ? `${c.name} · chinwag` : "chinwag");
   renderRooms();
+  renderTopic();
   renderMessages();
   renderMembers();
   $("log").scrollTop = $("log").scrollHeight;
 }
 
 // --- input -------------------------------------------------------------------------------
-
-function pieces(text) {
-  const out = [];
-  const enc = new TextEncoder();
-  let piece = "";
-  for (const ch of text) {
-    if (enc.encode(piece + ch).length > MAX_TEXT) {
-      out.push(piece);
-      piece = "";
-    }
-    piece += ch;
-  }
-  if (piece) out.push(piece);
-  return out;
-}
 
 function submit(event) {
   event.preventDefault();
@@ -528,7 +515,7 @@ function submit(event) {
       conv(target);
       select(casefold(target));
     }
-    for (const piece of pieces(text)) {
+    for (const piece of splitUtf8(text, MAX_TEXT)) {
       send(formatLine("PRIVMSG", target, action ? `\x01ACTION ${piece}\x01` : piece));
       if (!state.caps.has("echo-message")) {
         conv(target).messages.push({ msgid: null, ts: Date.now(), nick: state.me, text: piece,
@@ -538,25 +525,38 @@ function submit(event) {
     }
     return;
   }
+  if (result.showTopic) state.topicAsked.add(casefold(result.showTopic));
   for (const l of result.lines || []) send(l);
 }
 
-function start(event) {
-  event.preventDefault();
-  const nick = $("nick").value.trim();
-  if (!/^[^\s,*?!@#&:$][^\s,*?!@]*$/.test(nick)) {
-    $("login-error").textContent = "a name is one word, without , * ? ! @ and not starting with # & : $";
-    return;
-  }
-  state.wanted = nick;
-  $("login").hidden = true;
-  $("app").hidden = false;
-  $("input").focus();
-  connect();
+// --- login ------------------------------------------------------------------------------
+
+function showApp() {
+  state.shown = true;
+  login.hide();
 }
 
-$("nick").value = localStorage.getItem("chinwag.nick") || "";
-$("login-form").addEventListener("submit", start);
+function backToLogin(error) {
+  const ws = state.ws;
+  state.ws = null;
+  clearTimeout(state.timer);
+  if (ws) ws.close(1000);
+  offline();
+  state.shown = false;
+  state.restarting = false;
+  login.show(state.wanted, error);
+}
+
+const hist = new History(state, send);
+const alerts = new Alerts($("bell"), (key) => {
+  if (state.convs.has(key)) select(key);
+});
+const login = new LoginForm((nick) => {
+  state.wanted = nick;
+  alerts.ask(); // a user gesture: the one moment a browser lets a page ask
+  state.backoff = 1000;
+  connect();
+});
 $("send").addEventListener("submit", submit);
 $("log").addEventListener("scroll", () => {
   if ($("log").scrollTop < 40) loadOlder();

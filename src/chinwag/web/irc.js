@@ -172,6 +172,22 @@ export function linkify(text) {
   return out;
 }
 
+// Text -> pieces of at most `max` bytes of UTF-8, never splitting a character.
+export function splitUtf8(text, max) {
+  const out = [];
+  const enc = new TextEncoder();
+  let piece = "";
+  for (const ch of text) {
+    if (enc.encode(piece + ch).length > max) {
+      out.push(piece);
+      piece = "";
+    }
+    piece += ch;
+  }
+  if (piece) out.push(piece);
+  return out;
+}
+
 // Input line -> { lines: [IRC lines], local: {...} } or { error }.
 // `target` is the current room or conversation.
 export function parseInput(input, target) {
@@ -209,7 +225,8 @@ export function parseInput(input, target) {
     }
     case "topic":
       if (!target || !isRoom(target)) return { error: "usage: /topic text (in a room)" };
-      return { lines: [arg ? formatLine("TOPIC", target, arg) : formatLine("TOPIC", target)] };
+      if (!arg) return { lines: [formatLine("TOPIC", target)], showTopic: target };
+      return { lines: [formatLine("TOPIC", target, arg)] };
     case "quote":
       return arg ? { lines: [arg] } : { error: "usage: /quote RAW LINE" };
     case "help":
@@ -225,6 +242,40 @@ export const HELP = [
   "/me waves: an action",
   "/nick NEW: change your name",
   "/part [#room] [reason]: leave a room",
-  "/topic text: set the room's topic",
+  "/topic [text]: show or set the room's topic",
   "//text: send text that starts with /",
 ];
+
+// --- mentions, membership events, server goodbyes ------------------------------------
+
+const NICK_CHAR = /[A-Za-z0-9\-[\]\\`_^{|}]/;
+
+// Whether `text` names `nick` as a word of its own: "bob:", "hi bob!" and "BOB"
+// do (rfc1459 casefolding), "bobby" and "x_bob" do not.
+export function mentions(text, nick) {
+  if (!nick) return false;
+  const hay = casefold(text);
+  const needle = casefold(nick);
+  for (let at = hay.indexOf(needle); at >= 0; at = hay.indexOf(needle, at + 1)) {
+    const before = at > 0 ? hay[at - 1] : "";
+    const after = hay[at + needle.length] || "";
+    if (!NICK_CHAR.test(before) && !NICK_CHAR.test(after)) return true;
+  }
+  return false;
+}
+
+const EVENT_WORDS = [["join", "joined"], ["leave", "left"], ["kick", "kicked"], ["nick", "changed name"]];
+
+// A run of membership events -> "5 joined, 2 left" (a part and a quit both leave).
+export function summarize(events) {
+  const counts = { join: 0, leave: 0, kick: 0, nick: 0 };
+  for (const e of events) counts[e.what === "part" || e.what === "quit" ? "leave" : e.what] += 1;
+  return EVENT_WORDS.filter(([what]) => counts[what]).map(([what, word]) => `${counts[what]} ${word}`).join(", ");
+}
+
+// The reason in "Closing Link: nick (reason)", the ERROR a server sends before it
+// closes; any other ERROR text is returned as it is.
+export function closingReason(text) {
+  const m = text.match(/^Closing Link: \S+ \((.*)\)$/s);
+  return m ? m[1] : text;
+}
