@@ -165,6 +165,13 @@ def _error_classes() -> list[type[ChatError]]:
     return found
 
 
+def _error(cls: type[ChatError], hostile: str) -> ChatError:
+    """An error with every required argument hostile (errors differ in how many they take)."""
+    required = [p for p in list(inspect.signature(cls.__init__).parameters.values())[1:]
+                if p.default is inspect.Parameter.empty and p.kind is p.POSITIONAL_OR_KEYWORD]
+    return cls(*[hostile] * max(len(required), 2))
+
+
 def _event_samples(hostile: str = HOSTILE) -> list[Any]:
     out: list[Any] = []
     for cls in get_args(Event):
@@ -181,7 +188,7 @@ def _event_samples(hostile: str = HOSTILE) -> list[Any]:
             out.append(dataclasses.replace(sample, error=""))
             out.append(dataclasses.replace(sample, error="", query=dataclasses.replace(sample.query, verb="targets")))
         if cls is Failed:
-            out += [Failed(err(hostile, hostile), command) for err in _error_classes()
+            out += [Failed(_error(err, hostile), command) for err in _error_classes()
                     for command in ("register", "who", "whois", hostile)]
     return out
 
