@@ -8,7 +8,7 @@ from collections import deque
 from collections.abc import Callable, Coroutine, Iterable
 from typing import Any
 
-from chinwag.config import Config
+from chinwag.config import Config, networks
 from chinwag.core.auth import Auth
 from chinwag.core.events import (
     ChatHistory,
@@ -25,6 +25,7 @@ from chinwag.core.events import (
     Query,
     Quit,
     Recall,
+    Register,
     Registered,
     ServerShutdown,
 )
@@ -34,7 +35,9 @@ from chinwag.protocols.irc.adapter import IrcInfo, IrcProtocol
 from chinwag.protocols.text import TextProtocol
 from chinwag.storage.base import HistoryStore, open_store, room_key
 from chinwag.transport import chathistory
+from chinwag.transport.admission import Admission
 from chinwag.transport.connection import Connection
+from chinwag.transport.forwarded import is_in
 from chinwag.transport.ticker import Ticker, tick_period
 from chinwag.transport.web import WebListener
 
@@ -54,7 +57,10 @@ class Server:
         self._confirmed = 0
         self._tasks: set[asyncio.Task[None]] = set()
         self._pruner: asyncio.Task[None] | None = None
-        self._per_ip: dict[str, int] = {}
+        # Who may connect: the total cap, per address the unregistered and the
+        # registered caps (web connections included from the moment they connect).
+        self.admission = Admission(config.limits, networks(config.exempt))
+        self.trusted_proxies = networks(config.trusted_proxies)
         self._unstored: list[Message] = []  # this tick's messages, for the store
         self._flush_scheduled = False
         self.connections: dict[int, Connection] = {}
@@ -111,28 +117,22 @@ class Server:
     # --- connections -----------------------------------------------------
 
     def attach(self, conn: Connection) -> str:
-        """Register a new connection; return why it is refused, or ''."""
+        """Register a new connection; return why it is refused, or ''.
+        (Admitting it may evict an older unregistered one from its address.)"""
         self.connections[conn.sid] = conn
         self._all_gone.clear()
         self.hub.connect(conn.sid)
-        per_ip = self._per_ip[conn.ip] = self._per_ip.get(conn.ip, 0) + 1
-        limits = self.config.limits
         if self.stopping:
             return "server is shutting down"
-        if len(self.connections) > limits.max_connections:
-            return "server full"
-        if per_ip > limits.max_per_ip:
-            return f"too many connections from {conn.ip}"
-        return ""
+        return conn.admit(self.admission)
+
+    def is_trusted_proxy(self, ip: str) -> bool:
+        return is_in(ip, self.trusted_proxies)
 
     def detach(self, conn: Connection) -> None:
         if self.connections.pop(conn.sid, None) is None:
             return
-        left = self._per_ip[conn.ip] - 1
-        if left:
-            self._per_ip[conn.ip] = left
-        else:
-            del self._per_ip[conn.ip]
+        self.admission.release(conn)
         self._departing(conn, conn.close_reason)
         self.deliver(self.hub.disconnect(conn.sid, conn.close_reason))
         if not self.connections:
@@ -153,7 +153,26 @@ class Server:
     def dispatch(self, conn: Connection, command: Command) -> None:
         if isinstance(command, Quit):  # the hub forgets the session while handling it
             self._departing(conn, command.reason)
+        elif type(command) is Register:
+            self._register(conn, command)
+            return
         outbound = self.hub.handle(conn.sid, command)
+        if log.isEnabledFor(logging.INFO):
+            self._log(conn, outbound)
+        self.deliver(outbound)
+
+    def _register(self, conn: Connection, command: Register) -> None:
+        """A registration is where a connection moves from its address's
+        unregistered count to its registered one (max_per_ip)."""
+        refusal = self.admission.may_register(conn)
+        if refusal:
+            conn.log.warning("refusing %s: %s", conn.peer, refusal)
+            conn.adapter.abort(refusal)  # its Quit is the next command
+            return
+        outbound = self.hub.handle(conn.sid, command)
+        sid = conn.sid
+        if any(type(out.event) is Registered and sid in out.to for out in outbound):
+            self.admission.register(conn)
         if log.isEnabledFor(logging.INFO):
             self._log(conn, outbound)
         self.deliver(outbound)
