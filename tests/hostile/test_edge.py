@@ -10,6 +10,8 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+import re
+import signal
 from collections.abc import AsyncIterator
 
 import aiohttp
@@ -18,6 +20,7 @@ import pytest
 from chinwag.transport.server import Server
 from tests.conftest import TIMEOUT, IrcClient, LineClient, make_config
 from tests.hostile.bystander import Bystander
+from tests.test_cli import start
 from tests.web.conftest import WsIrc
 
 GREETING = "Welcome to chinwag! What is your name?"
@@ -277,3 +280,34 @@ async def test_forwarded_addresses_are_believed_only_from_a_trusted_proxy(caplog
         for c in (first, second):
             await c.close()
         await b.close()
+
+
+async def test_the_real_server_process_closes_a_half_sent_request_at_the_deadline() -> None:
+    """The same over `chinwag serve` itself (uvloop, whose transports are its own)."""
+    proc, text_port = await start("--text-port", "0", "--db", ":memory:",
+                                  env={"CHINWAG_LIMITS__HTTP_HEADER_TIMEOUT": "1"})
+    try:
+        ports: dict[str, int] = {}
+        assert proc.stderr is not None
+        while len(ports) < 2:
+            line = await asyncio.wait_for(proc.stderr.readline(), TIMEOUT)
+            assert line, "server exited"
+            if m := re.search(rb"(irc|web) listener on [\d.]+:(\d+)", line):
+                ports[m.group(1).decode()] = int(m.group(2))
+        b = await Bystander.join(ports["irc"])
+        b.start()
+        r, w = await asyncio.open_connection("127.0.0.1", ports["web"], local_addr=("127.0.0.2", 0))
+        w.write(b"GET / HTTP/1.1\r\nHost: chinwag\r\n")
+        r2, w2 = await asyncio.open_connection("127.0.0.1", ports["web"])
+        w2.write(b"GET /healthz HTTP/1.1\r\nHost: chinwag\r\nConnection: close\r\n\r\n")
+        assert status_and_body(await to_eof(r2)) == ("HTTP/1.1 200 OK", "ok")
+        assert status_and_body(await to_eof(r)) == (
+            "HTTP/1.1 408 Request Timeout", "no complete request within 1 seconds\n")
+        rtt = await b.stop()
+        rtt.assert_served()
+        for writer in (w, w2):
+            writer.close()
+        await b.close()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert await proc.wait() == 0

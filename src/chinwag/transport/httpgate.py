@@ -27,7 +27,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, cast
 
 if TYPE_CHECKING:
     from chinwag.transport.server import Server
@@ -50,11 +50,13 @@ def response(status: int, text: str) -> bytes:
 
 
 class HttpGate(asyncio.Protocol):
-    __slots__ = ("server", "make", "inner", "transport", "ip", "peer", "timer", "answered", "done", "proxied")
+    __slots__ = ("server", "make", "live", "inner", "transport", "ip", "peer", "timer", "answered", "done", "proxied")
 
-    def __init__(self, server: Server, make: Callable[[], asyncio.Protocol], proxied: bool) -> None:
+    def __init__(self, server: Server, make: Callable[[], asyncio.Protocol], live: set[HttpGate],
+                 proxied: bool) -> None:
         self.server = server
         self.make = make  # aiohttp's protocol factory (web.Server)
+        self.live = live  # every open gate, for shutdown
         self.proxied = proxied  # the peer may be a trusted proxy: count it by its requests
         self.inner: asyncio.Protocol | None = None
         self.transport: asyncio.Transport | None = None
@@ -67,8 +69,8 @@ class HttpGate(asyncio.Protocol):
     # --- asyncio.Protocol ------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        self.transport = transport = cast(asyncio.Transport, transport)  # (uvloop's is not a subclass)
+        self.live.add(self)
         peer = transport.get_extra_info("peername")
         if isinstance(peer, tuple):
             self.ip, self.peer = str(peer[0]), f"{peer[0]}:{peer[1]}"
@@ -103,6 +105,7 @@ class HttpGate(asyncio.Protocol):
             self.inner.resume_writing()
 
     def connection_lost(self, exc: Exception | None) -> None:
+        self.live.discard(self)
         if self.timer is not None:
             self.timer.cancel()
             self.timer = None

@@ -77,6 +77,7 @@ class WebListener:
         self.make = make
         self.runner: web.AppRunner | None = None
         self.listener: asyncio.Server | None = None
+        self.gates: set[HttpGate] = set()  # every open HTTP connection
         app = web.Application(middlewares=[self._deadline_met])
         app.router.add_get("/healthz", self._healthz)
         app.router.add_get("/irc", self._irc)
@@ -97,7 +98,7 @@ class WebListener:
         # Our own listener rather than web.TCPSite: each connection's protocol
         # is an HttpGate in front of aiohttp's (counted, with a header deadline).
         self.listener = await asyncio.get_running_loop().create_server(
-            lambda: HttpGate(self.server, aio, proxied), host, port,
+            lambda: HttpGate(self.server, aio, self.gates, proxied), host, port,
             reuse_address=True, backlog=limits.listen_backlog)
         bound = self.listener.sockets[0].getsockname()
         return str(bound[0]), int(bound[1])
@@ -109,6 +110,9 @@ class WebListener:
         if self.runner is not None:
             await self.runner.cleanup()
             self.runner = None
+        for gate in list(self.gates):  # answered (408/503) and lingering: done now
+            if gate.transport is not None:
+                gate.transport.abort()
 
     # --- handlers -------------------------------------------------------------
 
