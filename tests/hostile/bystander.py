@@ -48,6 +48,9 @@ class Bystander:
         self.client = client
         self.rtt = Rtt()
         self._task: asyncio.Task[None] | None = None
+        # Besides cancel(): Python 3.11's wait_for() swallows a cancellation that
+        # lands as its read completes, and the loop would then ping forever.
+        self._stopped = False
 
     @classmethod
     async def join(cls, port: int, nick: str = "bystander", host: str = "127.0.0.1") -> Bystander:
@@ -69,7 +72,7 @@ class Bystander:
     def start(self, interval: float = 0.005) -> None:
         async def loop() -> None:
             n = 0
-            while True:
+            while not self._stopped:
                 n += 1
                 await self.ping_once(f"b{n}")
                 await asyncio.sleep(interval)
@@ -77,6 +80,7 @@ class Bystander:
         self._task = asyncio.get_running_loop().create_task(loop())
 
     async def stop(self) -> Rtt:
+        self._stopped = True
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
