@@ -225,7 +225,8 @@ def main(argv: list[str] | None = None) -> int:
                 db = os.path.join(stack.enter_context(tempfile.TemporaryDirectory(prefix="chinwag-bench-")), "bench.db")
             # All clients come from one loopback address: lift the per-IP cap too
             # (procinfo lifts the flood limits; versions without a limit ignore it).
-            per_ip = {"CHINWAG_LIMITS__MAX_PER_IP": str(opts.clients + 100)}
+            per_ip = {"CHINWAG_LIMITS__MAX_PER_IP": str(opts.clients + 100),
+                      "CHINWAG_LIMITS__MAX_UNREGISTERED_PER_IP": str(opts.clients + 100)}
             server = SpawnedServer(opts.host, args.server_cpu, db, env=per_ip)
             port = server.start(timeout=opts.connect_timeout)
             if opts.protocol != "text":

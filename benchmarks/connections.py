@@ -122,7 +122,9 @@ def main(argv: list[str] | None = None) -> int:
     want = args.connections + 1000
     if soft < want:
         resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, want) if hard != resource.RLIM_INFINITY else want, hard))
-    server = SpawnedServer("127.0.0.1", args.server_cpu, env={"CHINWAG_LIMITS__MAX_PER_IP": str(args.per_ip)})
+    # A batch connects at once, then registers: lift the unregistered cap to match.
+    per_ip = {f"CHINWAG_LIMITS__{k}": str(args.per_ip) for k in ("MAX_PER_IP", "MAX_UNREGISTERED_PER_IP")}
+    server = SpawnedServer("127.0.0.1", args.server_cpu, env=per_ip)
     server.start(30)
     try:
         result = asyncio.run(run(args.connections, args.hold, args.per_ip, args.timeout, server))

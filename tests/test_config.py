@@ -57,3 +57,36 @@ def test_example_config_lists_every_key_with_its_default() -> None:
     assert set(limits) == {f.name for f in dataclasses.fields(Limits)}
     assert set(data) | {"limits", "operators"} == {f.name for f in dataclasses.fields(Config)}
     assert load_config(path, {}) == Config()  # every value in it is the default
+
+
+def test_exempt_and_trusted_proxies(tmp_path: Path) -> None:
+    f = tmp_path / "c.toml"
+    f.write_text('exempt = ["10.0.0.0/8", "::1"]\ntrusted_proxies = ["127.0.0.1"]\n'
+                 "[limits]\nmax_unregistered_per_ip = 3\nhttp_header_timeout = 4\n")
+    c = load_config(f, {})
+    assert (c.exempt, c.trusted_proxies) == (("10.0.0.0/8", "::1"), ("127.0.0.1",))
+    assert (c.limits.max_unregistered_per_ip, c.limits.http_header_timeout) == (3, 4)
+    c = load_config(None, {"CHINWAG_EXEMPT": "192.168.0.0/16, 2001:db8::/32", "CHINWAG_TRUSTED_PROXIES": "::1"})
+    assert (c.exempt, c.trusted_proxies) == (("192.168.0.0/16", "2001:db8::/32"), ("::1",))
+    d = load_config(env={})
+    assert (d.exempt, d.trusted_proxies) == ((), ())
+    assert (d.limits.max_unregistered_per_ip, d.limits.register_timeout, d.limits.http_header_timeout,
+            d.limits.http_keepalive, d.limits.ipv6_prefix) == (10, 20, 10, 15, 64)
+
+
+@pytest.mark.parametrize(
+    ("toml", "message"),
+    [
+        ('exempt = "10.0.0.0/8"\n', "exempt must be a list"),
+        ('exempt = ["10.0.0.300"]\n', "exempt: '10.0.0.300' is not an address or network"),
+        ('exempt = ["10.0.0.1/8"]\n', "has host bits set"),
+        ("trusted_proxies = [1]\n", "trusted_proxies: 1 is not an address"),
+        ("[limits]\nipv6_prefix = 129\n", "limits.ipv6_prefix must be 1..128"),
+        ("[limits]\nhttp_header_timeout = 0\n", "limits.http_header_timeout must be a positive integer"),
+    ],
+)
+def test_bad_networks_are_reported(tmp_path: Path, toml: str, message: str) -> None:
+    f = tmp_path / "c.toml"
+    f.write_text(toml)
+    with pytest.raises(ConfigError, match=message.replace(".", r"\.")):
+        load_config(f, {})

@@ -7,6 +7,7 @@ ISUPPORT all see the same numbers.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 import tomllib
 from collections.abc import Mapping
@@ -44,7 +45,7 @@ class Limits:
     kick_len: int = 255  # characters of a kick reason (KICKLEN)
     ping_interval: int = 120  # seconds of silence before the server PINGs an IRC client
     ping_timeout: int = 60  # seconds to answer that PING before "Ping timeout"
-    register_timeout: int = 30  # seconds a client has to choose a name / finish registering
+    register_timeout: int = 20  # seconds a client has to choose a name / finish registering (a person typing at telnet)
     # Floods: a token bucket per connection. A pasted burst goes through; past
     # flood_rate lines/s input is delayed (fake lag); with more than
     # flood_backlog lines waiting, the client is told and disconnected.
@@ -80,6 +81,14 @@ class Limits:
     # --- limits: output ---
     # --- limits: sanitize ---
     # --- limits: edge ---
+    # Per address, connections still registering (and HTTP connections that
+    # are not a registered WebSocket) have their own small cap; a newcomer over
+    # it closes the address's oldest such connection, so idle sockets cannot
+    # lock the address out. Registered users count against max_per_ip instead.
+    max_unregistered_per_ip: int = 10
+    ipv6_prefix: int = 64  # IPv6 clients are counted per network of this length (a /64 is one site)
+    http_header_timeout: int = 10  # seconds for an HTTP request's headers to arrive: 408 and closed
+    http_keepalive: int = 15  # seconds an idle HTTP keep-alive connection stays open
     # --- limits: storage ---
     # Rooms whose rules (modes, key, bans, topic) are kept, with members or not
     # (they last as long as the room's history); past it new rules are refused.
@@ -98,6 +107,8 @@ class Limits:
             raise ConfigError("limits.irc_line must be at least 512 (RFC 1459)")
         if self.auth_delay_max_ms < self.auth_delay_ms:
             raise ConfigError("limits.auth_delay_max_ms must be at least limits.auth_delay_ms")
+        if self.ipv6_prefix > 128:
+            raise ConfigError("limits.ipv6_prefix must be 1..128")
 
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
@@ -134,6 +145,12 @@ class Config:
     # Empty: the page's origin must be this server itself (Origin host = Host).
     web_origins: tuple[str, ...] = ()
     log_format: str = "text"  # "json": one JSON object per line, for log shippers
+    # Addresses or networks ("10.0.0.0/8", "::1") not held to the per-address
+    # connection caps (the total cap, max_connections, still applies).
+    exempt: tuple[str, ...] = ()
+    # Reverse proxies in front of the web port ("127.0.0.1", "10.0.0.0/8"): from
+    # them, X-Forwarded-For / Forwarded name the client. Empty: ignored.
+    trusted_proxies: tuple[str, ...] = ()
     limits: Limits = field(default_factory=Limits)
 
     def __post_init__(self) -> None:
@@ -168,6 +185,28 @@ class Config:
             if origin != "*" and not origin.startswith(("http://", "https://")):
                 raise ConfigError(f"web_origins: {origin!r} is not http(s)://host[:port] or \"*\"")
         object.__setattr__(self, "web_origins", tuple(o.rstrip("/").lower() for o in origins))
+        for name in ("exempt", "trusted_proxies"):
+            value = getattr(self, name)
+            networks(value, name)  # raises ConfigError
+            object.__setattr__(self, name, tuple(value))
+
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def networks(values: object, name: str = "networks") -> tuple[Network, ...]:
+    """Addresses or CIDR networks ("10.0.0.0/8", "::1") as networks."""
+    if isinstance(values, str) or not isinstance(values, list | tuple):
+        raise ConfigError(f'{name} must be a list of addresses or networks like ["10.0.0.0/8", "::1"]')
+    out: list[Network] = []
+    for value in values:
+        try:
+            if not isinstance(value, str):
+                raise ValueError("not a string")
+            out.append(ipaddress.ip_network(value.strip()))
+        except ValueError as exc:
+            raise ConfigError(f"{name}: {value!r} is not an address or network ({exc})") from None
+    return tuple(out)
 
 
 def _check_secrets(password: object, operators: object) -> None:

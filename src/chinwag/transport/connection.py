@@ -32,6 +32,7 @@ from chinwag.protocols.base import Adapter
 from chinwag.protocols.sanitize import safe_output
 
 if TYPE_CHECKING:
+    from chinwag.transport.admission import Admission
     from chinwag.transport.server import Server
 
 log = logging.getLogger("chinwag.conn")
@@ -116,7 +117,7 @@ class Connection(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport = cast(asyncio.Transport, transport)
-        self.peer, self.ip = tune_socket(transport, self.server.config.limits.kernel_sendq)
+        self.peer, self.ip = self._address(transport)
         # pause_writing() fires once the kernel stops taking our bytes and the
         # transport holds more than sendq: that is the slow-reader signal.
         transport.set_write_buffer_limits(high=self.server.config.limits.sendq)
@@ -138,12 +139,7 @@ class Connection(asyncio.Protocol):
         limits = self.server.config.limits
         if adapter.backlog > limits.flood_backlog and not adapter.closing:
             self.log.warning("%s: excess flood (%d lines waiting)", self.peer, adapter.backlog)
-            self.stashed = None
-            self.bucket = None
-            if self.lag is not None:
-                self.lag.cancel()
-                self.lag = None
-            adapter.abort("excess flood")
+            self._cut("excess flood")
         elif self.lag is not None:
             return  # input waits for its token (fake lag); reading goes on to spot floods
         try:
@@ -178,6 +174,31 @@ class Connection(asyncio.Protocol):
         self.server.detach(self)
 
     # --- used by the server ----------------------------------------------
+
+    def _address(self, transport: asyncio.Transport) -> tuple[str, str]:
+        """(peer for the log, address to count): the socket's here (WebSocket: maybe a proxy's client)."""
+        return tune_socket(transport, self.server.config.limits.kernel_sendq)
+
+    def admit(self, admission: Admission) -> str:
+        """Be counted (see transport/admission.py); why refused, or ''."""
+        return admission.admit(self, self.ip)
+
+    def evict(self, reason: str) -> None:
+        """Make way for a newer unregistered connection from the same address."""
+        if self.closed or self.adapter.closing:
+            return
+        self.log.warning("closing %s: %s", self.peer, reason)
+        self._cut(reason)
+        self._pump()
+
+    def _cut(self, reason: str) -> None:
+        """The adapter says goodbye; its Quit goes first, without waiting for a flood token."""
+        self.stashed = None
+        self.bucket = None
+        if self.lag is not None:
+            self.lag.cancel()
+            self.lag = None
+        self.adapter.abort(reason)
 
     def _next(self) -> Command | Query | None:
         """The next command, if the flood bucket has a token for it; otherwise

@@ -11,11 +11,12 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from typing import Any
 
-from chinwag.config import Config
+from chinwag.config import Config, networks
 from chinwag.core.auth import Auth
 from chinwag.core.events import (
     ChatHistory,
     ChatHistoryReply,
+    Checked,
     Command,
     Event,
     History,
@@ -28,6 +29,7 @@ from chinwag.core.events import (
     Query,
     Quit,
     Recall,
+    Register,
     Registered,
     ServerShutdown,
 )
@@ -38,7 +40,9 @@ from chinwag.protocols.sanitize import safe_event
 from chinwag.protocols.text import TextProtocol
 from chinwag.storage.base import Store, open_store, room_key
 from chinwag.transport import chathistory
+from chinwag.transport.admission import Admission
 from chinwag.transport.connection import Connection
+from chinwag.transport.forwarded import is_in
 from chinwag.transport.passwords import PasswordChecks
 from chinwag.transport.ticker import Ticker, tick_period
 from chinwag.transport.web import WebListener
@@ -80,7 +84,10 @@ class Server:
         self._confirmed = 0
         self._tasks: set[asyncio.Task[None]] = set()
         self._pruner: asyncio.Task[None] | None = None
-        self._per_ip: dict[str, int] = {}
+        # Who may connect: the total cap, per address the unregistered and the
+        # registered caps (web connections included from the moment they connect).
+        self.admission = Admission(config.limits, networks(config.exempt))
+        self.trusted_proxies = networks(config.trusted_proxies)
         self._unstored: list[Message] = []  # this tick's messages, for the store
         self._flush_scheduled = False
         self.connections: dict[int, Connection] = {}
@@ -165,29 +172,23 @@ class Server:
     # --- connections -----------------------------------------------------
 
     def attach(self, conn: Connection) -> str:
-        """Register a new connection; return why it is refused, or ''."""
+        """Register a new connection; return why it is refused, or ''.
+        (Admitting it may evict an older unregistered one from its address.)"""
         self.connections[conn.sid] = conn
         self._all_gone.clear()
         self.hub.connect(conn.sid)
-        per_ip = self._per_ip[conn.ip] = self._per_ip.get(conn.ip, 0) + 1
-        limits = self.config.limits
         if self.stopping:
             return "server is shutting down"
-        if len(self.connections) > limits.max_connections:
-            return "server full"
-        if per_ip > limits.max_per_ip:
-            return f"too many connections from {conn.ip}"
-        return ""
+        return conn.admit(self.admission)
+
+    def is_trusted_proxy(self, ip: str) -> bool:
+        return is_in(ip, self.trusted_proxies)
 
     def detach(self, conn: Connection) -> None:
         if self.connections.pop(conn.sid, None) is None:
             return
         self.passwords.forget(conn)
-        left = self._per_ip[conn.ip] - 1
-        if left:
-            self._per_ip[conn.ip] = left
-        else:
-            del self._per_ip[conn.ip]
+        self.admission.release(conn)
         self._departing(conn, conn.close_reason)
         self.deliver(self.hub.disconnect(conn.sid, conn.close_reason))
         self._save_rooms()
@@ -209,6 +210,9 @@ class Server:
     def dispatch(self, conn: Connection, command: Command) -> None:
         if isinstance(command, Quit):  # the hub forgets the session while handling it
             self._departing(conn, command.reason)
+        elif type(command) is Register or (type(command) is Checked and type(command.command) is Register):
+            self._register(conn, command)
+            return
         outbound = self.hub.handle(conn.sid, command)
         self._save_rooms()
         if log.isEnabledFor(logging.INFO):
@@ -232,6 +236,22 @@ class Server:
         for result in await asyncio.gather(*writes, return_exceptions=True):
             if isinstance(result, BaseException):
                 log.error("storing the rules of a room failed", exc_info=result)
+
+    def _register(self, conn: Connection, command: Register | Checked) -> None:
+        """A registration is where a connection moves from its address's
+        unregistered count to its registered one (max_per_ip)."""
+        refusal = self.admission.may_register(conn)
+        if refusal:
+            conn.log.warning("refusing %s: %s", conn.peer, refusal)
+            conn.adapter.abort(refusal)  # its Quit is the next command
+            return
+        outbound = self.hub.handle(conn.sid, command)
+        sid = conn.sid
+        if any(type(out.event) is Registered and sid in out.to for out in outbound):
+            self.admission.register(conn)
+        if log.isEnabledFor(logging.INFO):
+            self._log(conn, outbound)
+        self.deliver(outbound)
 
     def deliver(self, outbound: Iterable[Outbound]) -> None:
         """Fan out, except that a message goes to the store first and nothing

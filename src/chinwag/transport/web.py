@@ -10,8 +10,9 @@ let in, as on the IRC port.
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 from urllib.parse import urlsplit
@@ -19,6 +20,8 @@ from urllib.parse import urlsplit
 from aiohttp import web
 
 from chinwag.protocols.base import Adapter
+from chinwag.transport.forwarded import client_address
+from chinwag.transport.httpgate import HttpGate
 from chinwag.transport.websocket import PROTOCOLS, WsConnection, max_message
 
 if TYPE_CHECKING:
@@ -73,7 +76,9 @@ class WebListener:
         self.server = server
         self.make = make
         self.runner: web.AppRunner | None = None
-        app = web.Application()
+        self.listener: asyncio.Server | None = None
+        self.gates: set[HttpGate] = set()  # every open HTTP connection
+        app = web.Application(middlewares=[self._deadline_met])
         app.router.add_get("/healthz", self._healthz)
         app.router.add_get("/irc", self._irc)
         app.router.add_get("/", self._index)
@@ -85,17 +90,30 @@ class WebListener:
     async def start(self, host: str, port: int) -> tuple[str, int]:
         limits = self.server.config.limits
         self.runner = web.AppRunner(self.app, access_log=None, handle_signals=False,
-                                    shutdown_timeout=self.server.config.shutdown_grace)
+                                    shutdown_timeout=self.server.config.shutdown_grace,
+                                    keepalive_timeout=limits.http_keepalive)
         await self.runner.setup()
-        site = web.TCPSite(self.runner, host, port, reuse_address=True, backlog=limits.listen_backlog)
-        await site.start()
-        bound = self.runner.addresses[0]
+        aio = self.runner.server
+        assert aio is not None
+        proxied = bool(self.server.trusted_proxies)
+        # Our own listener rather than web.TCPSite: each connection's protocol
+        # is an HttpGate in front of aiohttp's (counted, with a header deadline).
+        self.listener = await asyncio.get_running_loop().create_server(
+            lambda: HttpGate(self.server, aio, self.gates, proxied), host, port,
+            reuse_address=True, backlog=limits.listen_backlog)
+        bound = self.listener.sockets[0].getsockname()
         return str(bound[0]), int(bound[1])
 
     async def stop(self) -> None:
+        if self.listener is not None:
+            self.listener.close()  # (its connections: aiohttp's shutdown below, or a gate's linger)
+            self.listener = None
         if self.runner is not None:
             await self.runner.cleanup()
             self.runner = None
+        for gate in list(self.gates):  # answered (408/503) and lingering: done now
+            if gate.transport is not None:
+                gate.transport.abort()
 
     # --- handlers -------------------------------------------------------------
 
@@ -103,6 +121,15 @@ class WebListener:
         if self.server.stopping:
             return web.Response(status=503, text="stopping")
         return web.Response(text="ok")
+
+    @web.middleware
+    async def _deadline_met(
+        self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
+        gate = _gate(request)
+        if gate is not None:
+            gate.headers_complete()
+        return await handler(request)
 
     async def _index(self, request: web.Request) -> web.FileResponse:
         return web.FileResponse(STATIC / "index.html")
@@ -125,10 +152,20 @@ class WebListener:
         transport = request.transport
         if transport is None:  # the client is already gone
             return ws
-        conn = WsConnection(self.server, self.make(), ws)
+        gate = _gate(request)
+        peer = gate.ip if gate is not None else str(request.remote)
+        client = client_address(peer, request.headers.getall("Forwarded", []),
+                                request.headers.getall("X-Forwarded-For", []), self.server.trusted_proxies)
+        conn = WsConnection(self.server, self.make(), ws, gate, client if client != peer else None)
         await conn.run(transport)
         return ws
 
     async def _headers(self, request: web.Request, response: web.StreamResponse) -> None:
         if response.status != 101:
             response.headers.update(_HEADERS)
+
+
+def _gate(request: web.Request) -> HttpGate | None:
+    transport = request.transport
+    gate = transport.get_protocol() if transport is not None else None
+    return gate if isinstance(gate, HttpGate) else None

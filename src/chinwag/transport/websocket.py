@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Final
 from aiohttp import WSMsgType, web
 
 from chinwag.protocols.base import Adapter
+from chinwag.transport.admission import Admission, Holder
 from chinwag.transport.connection import Connection
 
 if TYPE_CHECKING:
@@ -76,11 +77,20 @@ _LAST_FRAMED: list[Any] = [b"", OP_TEXT, b""]  # (rendered bytes, opcode, their 
 class WsConnection(Connection):
     """One WebSocket client, served by an aiohttp handler (see transport/web.py)."""
 
-    __slots__ = ("ws", "opcode", "_readable", "_closer")
+    __slots__ = ("ws", "opcode", "_readable", "_closer", "gate", "forwarded")
 
-    def __init__(self, server: Server, adapter: Adapter, ws: web.WebSocketResponse) -> None:
+    def __init__(
+        self,
+        server: Server,
+        adapter: Adapter,
+        ws: web.WebSocketResponse,
+        gate: Holder | None = None,
+        forwarded: str | None = None,
+    ) -> None:
         super().__init__(server, adapter, "ws")
         self.ws = ws
+        self.gate = gate  # the HTTP connection's admission slot, taken over
+        self.forwarded = forwarded  # the client's address, from a trusted proxy's headers
         self.opcode = OP_BINARY if ws.ws_protocol == BINARY_PROTOCOL else OP_TEXT
         self._readable = asyncio.Event()
         self._readable.set()
@@ -112,6 +122,17 @@ class WsConnection(Connection):
                 await asyncio.shield(self._closer)
             exc = ws.exception()
             self.connection_lost(exc if isinstance(exc, Exception) else None)
+
+    def _address(self, transport: asyncio.Transport) -> tuple[str, str]:
+        peer, ip = super()._address(transport)
+        if self.forwarded is None:
+            return peer, ip
+        return f"{self.forwarded} (via {peer})", self.forwarded
+
+    def admit(self, admission: Admission) -> str:
+        if self.gate is None:
+            return super().admit(admission)
+        return admission.take_over(self.gate, self, self.ip)
 
     def _reading(self, on: bool) -> None:
         if on:
