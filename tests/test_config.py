@@ -77,7 +77,7 @@ def test_exempt_and_trusted_proxies(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("toml", "message"),
     [
-        ('exempt = "10.0.0.0/8"\n', "exempt.* must be a list"),
+        ('exempt = "10.0.0.0/8"\n', "must be a list, got"),
         ('exempt = ["10.0.0.300"]\n', "exempt: '10.0.0.300' is not an address or network"),
         ('exempt = ["10.0.0.1/8"]\n', "has host bits set"),
         ("trusted_proxies = [1]\n", "trusted_proxies: 1 is not an address"),
