@@ -70,6 +70,7 @@ from chinwag.core.extended import (
     WhoReply,
 )
 from chinwag.core.names import casefold, is_room, mask_matcher, normalize_mask
+from chinwag.core.numbers import decimal
 
 if TYPE_CHECKING:
     from chinwag.core.hub import Hub, Room, Session
@@ -254,9 +255,10 @@ def _apply_room_mode(hub: Hub, room: Room, session: Session, change: ModeChange)
         return ModeChange(False, "k", "*")
     if letter == "l":
         if on:
-            if not arg or not arg.isdigit() or int(arg) <= 0 or int(arg) == room.limit:
+            limit = decimal(arg or "")
+            if not limit or limit == room.limit:
                 return None
-            room.limit = int(arg)
+            room.limit = limit
             return ModeChange(True, "l", arg)
         if not room.limit:
             return None

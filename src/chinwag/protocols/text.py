@@ -53,6 +53,7 @@ from chinwag.core.extended import (
     mode_string,
 )
 from chinwag.core.names import casefold
+from chinwag.core.numbers import decimal
 from chinwag.protocols.base import LineReader, LineTooLong, RenderCache
 from chinwag.protocols.sanitize import strip_controls
 from chinwag.protocols.telnet import TelnetFilter
@@ -135,11 +136,11 @@ def _history(p: TextProtocol, arg: str) -> Query | None:
     room = p.require_room()
     if room is None:
         return None
-    count = arg.split()[0] if arg.split() else str(HISTORY_PAGE)
-    if not count.isdigit() or int(count) == 0:
+    count = decimal(arg.split()[0]) if arg.split() else HISTORY_PAGE
+    if not count:
         p.usage("history")
         return None
-    return HistoryRequest(room, "latest", int(count))
+    return HistoryRequest(room, "latest", count)
 
 
 def _since(p: TextProtocol, arg: str) -> Query | None:

@@ -724,7 +724,10 @@ class IrcProtocol:
         self._send(msg.to_bytes())
 
     def numeric(self, code: str, *params: str) -> None:
-        self.reply(IrcMessage(code, (self.nick or "*", *params), self.info.server_name))
+        """``code`` to this client; every parameter but the last (the text) may
+        echo what it typed, so is made safe to carry (N.safe_param)."""
+        middle = tuple(map(N.safe_param, params[:-1]))
+        self.reply(IrcMessage(code, (self.nick or "*", *middle, *params[-1:]), self.info.server_name))
 
     def error(self, error: ChatError) -> None:
         code, params = N.error_params(error, self.nick or "*")
@@ -732,6 +735,7 @@ class IrcProtocol:
 
     def fail(self, code: str, *context: str, reason: str) -> None:
         """An IRCv3 standard reply: FAIL CHATHISTORY <code> <context...> :<reason>."""
+        context = tuple(map(N.safe_param, context))
         self.reply(IrcMessage("FAIL", ("CHATHISTORY", code, *context, reason), self.info.server_name))
 
     def send_error(self, text: str) -> None:

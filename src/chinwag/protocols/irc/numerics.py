@@ -114,6 +114,16 @@ class InputTooLong(ChatError):
         return "input line was too long"
 
 
+def safe_param(param: str) -> str:
+    """A client's word echoed back as a middle parameter (``401 me <nick> :...``):
+    as given if IRC can carry it there, else ``*``. Empty, starting with ``:``
+    or holding a space it would end or shift the parameters (and could not be
+    serialized at all); a reply must never fail over what a client typed."""
+    if not param or param[0] == ":" or " " in param or "\r" in param or "\n" in param or "\0" in param:
+        return "*"
+    return param
+
+
 def error_params(error: ChatError, nick: str) -> tuple[str, tuple[str, ...]]:
     """(numeric, params) for ``error`` sent to ``nick`` ("*" before registration)."""
     code = error.hint
@@ -122,8 +132,8 @@ def error_params(error: ChatError, nick: str) -> tuple[str, tuple[str, ...]]:
         return code, (nick, reason)
     room = getattr(error, "room", None)
     if isinstance(room, str):
-        return code, (nick, error.subject, room, reason)
-    return code, (nick, error.subject, reason)
+        return code, (nick, safe_param(error.subject), safe_param(room), reason)
+    return code, (nick, safe_param(error.subject), reason)
 
 
 def isupport_tokens(limits: Limits, network: str, history_max: int = 0) -> list[str]:
