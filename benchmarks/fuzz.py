@@ -214,6 +214,20 @@ _KINDS: dict[str, type[_Client]] = {"text": _Text, "irc": _Irc, "ws": _Ws}
 _ASKED_TO_CLOSE = ("/quit", "QUIT", "quit", "KILL", "kill")
 
 
+async def _unregistered(client: _Client, line: str, i: int, report: Report, errors: Callable[[], int]) -> None:
+    before = errors()
+    await client.open()
+    try:
+        await client.send(line)
+        await client.sync()  # PING is answered before registration
+    except (_Closed, TimeoutError):
+        pass  # QUIT, a bad PASS, ...: what a connection that is not registered may get
+    await client.close()
+    report.sent[client.protocol] = report.sent.get(client.protocol, 0) + 1
+    if errors() != before:
+        report.suspects.append((client.protocol, i, line))
+
+
 async def fuzz_one(protocol: str, host: str, port: int, seed: int, indices: range, nick: str,
                    report: Report, errors: Callable[[], int]) -> None:
     """Send line ``i`` of the seed for each i in ``indices``, each followed by a sync."""
@@ -222,6 +236,9 @@ async def fuzz_one(protocol: str, host: str, port: int, seed: int, indices: rang
     client: _Client | None = None
     opened = 0
     for i in indices:
+        if protocol != "text" and i % 10 == 0:  # every tenth IRC line before registering
+            await _unregistered(kind(host, port, nick), fuzz_line(gen, seed, i), i, report, errors)
+            continue
         if client is None:
             opened += 1  # a fresh nick: the last connection's may not be released yet
             client = kind(host, port, f"{nick}x{opened}")

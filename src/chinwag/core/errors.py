@@ -25,7 +25,8 @@
     ├── NotRoomOperator     needs room operator status
     ├── UnknownMode         a room mode letter we do not know
     ├── UnknownUserMode     a user mode letter we do not know
-    └── UsersDontMatch      changing another user's modes
+    ├── UsersDontMatch      changing another user's modes
+    └── NotSent             the history store cannot take the message (disk full)
 
 Errors that concern a user *and* a room (UserNotInRoom, UserInRoom) carry the
 room in ``room``.
@@ -227,3 +228,13 @@ class UsersDontMatch(ChatError):
 
     def default_reason(self) -> str:
         return "you cannot change modes of other users"
+
+
+class NotSent(ChatError):
+    """A message the history store could not take: it was never delivered.
+    ``subject`` is the message's target."""
+
+    hint = "400"
+
+    def default_reason(self) -> str:
+        return "history store unavailable (disk full?)"

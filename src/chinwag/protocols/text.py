@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from chinwag.config import Limits
-from chinwag.core.errors import NameError_, PasswordMismatch
+from chinwag.core.errors import NameError_, NotSent, PasswordMismatch
 from chinwag.core.events import (
     ChangeNick,
     Command,
@@ -450,6 +450,8 @@ class TextProtocol:
                 if not rooms:
                     return "* no rooms"
                 return "* rooms: " + ", ".join(f"{name} ({n})" for name, n in rooms)
+            case Failed(error) if isinstance(error, NotSent):
+                return f"* not sent: {error.reason}"
             case Failed(error) if isinstance(error, PasswordMismatch) and self.nick is None:
                 self.closing = True
                 return "error: wrong password. Goodbye."

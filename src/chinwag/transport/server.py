@@ -10,11 +10,13 @@ from typing import Any
 
 from chinwag.config import Config
 from chinwag.core.auth import Auth
+from chinwag.core.errors import NotSent
 from chinwag.core.events import (
     ChatHistory,
     ChatHistoryReply,
     Command,
     Event,
+    Failed,
     History,
     Join,
     Joined,
@@ -45,13 +47,19 @@ class Server:
     def __init__(self, config: Config, hub: Hub | None = None, store: HistoryStore | None = None) -> None:
         self.config = config
         self.hub = hub or Hub(config.limits, auth=Auth(config.password, dict(config.operators)))
-        self.store = store or open_store(config.db)
+        self.store = store or open_store(config.db, config.limits.store_timeout)
         # Messages wait here until the store confirms them (on_commit); events
         # behind a waiting message wait too, so everyone sees one order.
         # A connection's local replies (PONG, 461...) queue here too while
-        # output for it is held, so they never overtake it (send_local).
+        # output for it is held, so they never overtake it (send_local),
+        # unless the store is failing: then nothing local waits for it.
         self._held: deque[Outbound | tuple[Connection, bytes | None]] = deque()
-        self._confirmed = 0
+        self._confirmed = 0  # confirmations (on_commit) not applied to _held yet
+        self._refused = 0  # messages the store gave up (on_fail) not applied yet
+        self._senders: deque[int] = deque()  # who sent each message in _held, in order
+        self.store_trouble: str | None = None  # why store writes fail (on_status); /healthz says it
+        self.given_up = 0  # messages the store gave up on, never delivered (senders told)
+        self.lost_at_shutdown = 0  # of those, given up while shutting down: exit status 1
         self._tasks: set[asyncio.Task[None]] = set()
         self._pruner: asyncio.Task[None] | None = None
         self._per_ip: dict[str, int] = {}
@@ -74,6 +82,8 @@ class Server:
         self._loop = asyncio.get_running_loop()
         cfg = self.config
         self.store.on_commit = self._committed
+        self.store.on_fail = self._store_gave_up
+        self.store.on_status = self._store_status
         await self.store.start()
         last = await self.store.last_msgid()
         if last is not None:
@@ -156,15 +166,20 @@ class Server:
         outbound = self.hub.handle(conn.sid, command)
         if log.isEnabledFor(logging.INFO):
             self._log(conn, outbound)
-        self.deliver(outbound)
+        self.deliver(outbound, conn.sid)
 
-    def deliver(self, outbound: Iterable[Outbound]) -> None:
+    def deliver(self, outbound: Iterable[Outbound], sender: int = 0) -> None:
         """Fan out, except that a message goes to the store first and nothing
-        overtakes a message that is waiting for the store."""
+        overtakes a message that is waiting for the store. A message beyond
+        ``held_messages`` waiting is refused: ``sender`` is told it was not sent."""
         held = self._held
         for out in outbound:
             if type(out.event) is Message:
+                if len(self._senders) >= self.config.limits.held_messages:
+                    self._not_sent(sender, out.event)
+                    continue
                 held.append(out)
+                self._senders.append(sender)
                 # Stored at the end of the tick, all together: the writer thread
                 # then commits one batch per tick, not one transaction per message.
                 if not self._unstored:
@@ -177,6 +192,42 @@ class Server:
 
     def _committed(self, count: int) -> None:
         self._confirmed += count
+        self._release()
+
+    def _store_gave_up(self, count: int) -> None:
+        """The store could not take the next ``count`` messages: they are
+        never delivered, and each sender is told."""
+        self._refused += count
+        self.given_up += count
+        if self.stopping:
+            self.lost_at_shutdown += count
+        self._release()
+
+    def _store_status(self, trouble: str | None) -> None:
+        self.store_trouble = trouble
+        if trouble is None:
+            log.warning("history store works again")
+            return
+        log.error("history store failing: %s; messages wait for it up to %d s, local replies no longer do",
+                  trouble, self.config.limits.store_timeout)
+        # Local replies already waiting (a PONG) go now: their connection is alive.
+        waiting = [out for out in self._held if isinstance(out, tuple)]
+        if waiting:
+            self._held = deque(out for out in self._held if not isinstance(out, tuple))
+            for conn, data in waiting:
+                if data is None:
+                    conn.close(conn.close_reason)
+                else:
+                    conn.enqueue(data)
+
+    def _not_sent(self, sender: int, msg: Message) -> None:
+        if self.connections.get(sender) is not None:
+            command = "notice" if msg.kind == "notice" else "privmsg"
+            self._fan_out(Outbound([sender], Failed(NotSent(msg.target), command)))
+
+    def _release(self) -> None:
+        """Deliver what the store confirmed, drop what it gave up, and what
+        waited behind them, up to the next unconfirmed message."""
         held = self._held
         while held:
             out = held[0]
@@ -189,9 +240,16 @@ class Server:
                     conn.enqueue(data)
                 continue
             if type(out.event) is Message:
-                if not self._confirmed:
+                if self._confirmed:
+                    self._confirmed -= 1
+                    self._senders.popleft()
+                elif self._refused:
+                    self._refused -= 1
+                    held.popleft()
+                    self._not_sent(self._senders.popleft(), out.event)
+                    continue
+                else:
                     return
-                self._confirmed -= 1
             held.popleft()
             self._fan_out(out)
             if type(out.event) is not Message and self._loop is not None:
@@ -213,7 +271,7 @@ class Server:
         """Output a connection's adapter made itself (PONG, 461, a goodbye):
         it waits behind held output for the same connection, so it never
         overtakes a reply to an earlier command."""
-        if self._held and self._holds_for(conn):
+        if self._held and self.store_trouble is None and self._holds_for(conn):
             self._held.append((conn, data))
         else:
             conn.enqueue(data)
@@ -221,7 +279,7 @@ class Server:
     def close_after_held(self, conn: Connection) -> None:
         """Close a connection that is done (quit, end of input) once what is
         held for it (the echo of its last message, a reply) has gone out."""
-        if self._held and self._holds_for(conn):
+        if self._held and self.store_trouble is None and self._holds_for(conn):
             self._held.append((conn, None))
         else:
             conn.close(conn.close_reason)
@@ -429,4 +487,9 @@ class Server:
             await asyncio.wait(list(self._tasks), timeout=self.config.shutdown_grace)
         self.store_pending()
         await self.store.close()
+        await asyncio.sleep(0)  # run the store's last callbacks (what it gave up)
+        if self._senders:  # never confirmed nor given up: the store is gone
+            self.lost_at_shutdown += len(self._senders)
+        if self.lost_at_shutdown:
+            log.error("%d messages could not be stored and were never delivered", self.lost_at_shutdown)
         log.info("stopped")

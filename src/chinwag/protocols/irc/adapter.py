@@ -43,6 +43,7 @@ from chinwag.core.errors import (
     NameError_,
     NoText,
     NotRegistered,
+    NotSent,
     PasswordMismatch,
     UnknownMode,
     UnknownUserMode,
@@ -967,6 +968,9 @@ class IrcProtocol:
 
     def _render_failed(self, e: Failed, cache: RenderCache) -> bytes:
         error = e.error
+        if isinstance(error, NotSent):
+            command, params = N.not_sent(error, e.command, self.nick or "*", C.STANDARD_REPLIES in self.caps)
+            return IrcMessage(command, params, self.info.server_name).to_bytes()
         if e.command == "register":
             if isinstance(error, PasswordMismatch):
                 self.error(error)

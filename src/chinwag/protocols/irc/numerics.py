@@ -136,6 +136,16 @@ def error_params(error: ChatError, nick: str) -> tuple[str, tuple[str, ...]]:
     return code, (nick, safe_param(error.subject), reason)
 
 
+def not_sent(error: ChatError, command: str, nick: str, standard: bool) -> tuple[str, tuple[str, ...]]:
+    """(command, params) telling ``nick`` its message to ``error.subject`` was not
+    sent: an IRCv3 standard reply (``FAIL PRIVMSG TEMPORARILY_UNAVAILABLE``) to a
+    client with ``standard-replies``, else a server NOTICE any client shows."""
+    target = safe_param(error.subject)
+    if standard:
+        return "FAIL", (command.upper(), "TEMPORARILY_UNAVAILABLE", target, f"Message not sent: {error.reason}")
+    return "NOTICE", (nick, f"*** Message to {target} not sent: {error.reason}")
+
+
 def isupport_tokens(limits: Limits, network: str, history_max: int = 0) -> list[str]:
     """The 005 tokens, from the one Limits block (so clients see the real limits).
 
