@@ -465,8 +465,11 @@ class Server:
         except TimeoutError:
             log.error("history store did not confirm within %.1f s", self.config.shutdown_grace)
         await asyncio.sleep(0)  # run the commit callbacks the flush raced with
-        notice = ServerShutdown(reason)
-        self.deliver([Outbound(list(self.connections), notice)])
+        notice = Outbound(list(self.connections), ServerShutdown(reason))
+        if self.store_trouble is None:
+            self.deliver([notice])
+        else:  # not behind messages a failing store holds: they may never go
+            self._fan_out(notice)
         for conn in list(self.connections.values()):
             conn.close(reason)
         try:
