@@ -158,7 +158,13 @@ class Server:
         rooms = self.hub.rooms_of(conn.sid)
         if rooms:
             mark, now = self.hub.mark(), self.hub.clock()
-            self.spawn(self.store.record_departure(nick, rooms, mark, now))
+            self.spawn(self._record_departure(nick, rooms, mark, now))
+
+    async def _record_departure(self, nick: str, rooms: tuple[str, ...], mark: str, now: float) -> None:
+        try:
+            await self.store.record_departure(nick, rooms, mark, now)
+        except Exception as exc:  # a full disk: catch-up for this name is lost, nothing else
+            log.error("cannot record where %s left off: %s", nick, exc)
 
     def dispatch(self, conn: Connection, command: Command) -> None:
         if isinstance(command, Quit):  # the hub forgets the session while handling it
@@ -354,7 +360,10 @@ class Server:
                 self.dispatch(conn, Join(room))
             joined = self.hub.rooms_of(conn.sid)
             if departed is not None:
-                await store.forget_departure(nick)
+                try:
+                    await store.forget_departure(nick)
+                except Exception as exc:  # a full disk must not cost the user its connection
+                    log.error("cannot forget where %s left off: %s", nick, exc)
                 keys = [room_key(r) for r in joined]
                 # The newest history_max of what came after the mark: per room
                 # the newest that many, merged; a room that filled its quota
