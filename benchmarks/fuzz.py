@@ -293,8 +293,18 @@ async def _main(args: argparse.Namespace) -> int:
         bystander = await Bystander.join(srv.port("irc"))
         bystander.start(interval=0.02)
         began = time.perf_counter()
-        report = await fuzz(srv, args.inputs, lambda: len(handler.records), args.seed, args.clients,
-                              tuple(args.protocol or PROTOCOLS))
+        run = asyncio.get_running_loop().create_task(
+            fuzz(srv, args.inputs, lambda: len(handler.records), args.seed, args.clients,
+                 tuple(args.protocol or PROTOCOLS)))
+        await asyncio.wait([run], timeout=args.timeout)
+        if not run.done():
+            print(f"fuzz: not done after {args.timeout:.0f} s; stopped. Waiting:", file=sys.stderr)
+            for task in asyncio.all_tasks():
+                task.print_stack(limit=12, file=sys.stderr)
+            run.cancel()
+            await bystander.stop()
+            return 2
+        report = run.result()
         took = time.perf_counter() - began
         rtt = await bystander.stop()
         await bystander.close()
@@ -320,6 +330,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--inputs", type=int, default=20000, help="lines in all, shared by text, IRC and WebSocket")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--clients", type=int, default=3, help="connections per protocol")
+    p.add_argument("--timeout", type=float, default=600.0, help="seconds before the run is stopped as stuck")
     p.add_argument("--protocol", choices=PROTOCOLS, action="append", help="only this one (repeatable)")
     p.add_argument("--smoke", action="store_true", help="a short run (600 inputs)")
     args = p.parse_args(argv)
