@@ -78,7 +78,9 @@ async def serve(config: Config) -> int:
     await stop.wait()
     log.info("signal received, shutting down")
     await server.shutdown()
-    return 0
+    # Messages given up at shutdown (a full disk) were lost: say so to whatever
+    # restarts us, as a failed run.
+    return 1 if server.lost_at_shutdown else 0
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -94,6 +94,12 @@ class Limits:
     # (they last as long as the room's history); past it new rules are refused.
     max_room_rules: int = 10_000
     # --- limits: failures ---
+    # The history store: a message is delivered only once stored. Messages
+    # waiting for it past held_messages are refused ("not sent") rather than
+    # queued; a write that keeps failing (a full disk) is given up after
+    # store_timeout seconds and its senders are told.
+    held_messages: int = 50_000  # messages waiting for the store, all connections together
+    store_timeout: int = 5  # seconds a failing write is retried before its messages are refused
     # --- limits: ops ---
 
     def __post_init__(self) -> None:

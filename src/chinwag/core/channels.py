@@ -79,6 +79,7 @@ from chinwag.core.extended import (
 )
 from chinwag.core.masks import collapse, compile_mask
 from chinwag.core.names import casefold, is_room, normalize_mask
+from chinwag.core.numbers import decimal
 
 if TYPE_CHECKING:
     from chinwag.core.hub import Hub, Room, Session
@@ -287,9 +288,10 @@ def _apply_room_mode(hub: Hub, room: Room, session: Session, change: ModeChange)
         return ModeChange(False, "k", "*")
     if letter == "l":
         if on:
-            if not arg or not arg.isdigit() or int(arg) <= 0 or int(arg) == room.limit:
+            new_limit = decimal(arg or "")
+            if not new_limit or new_limit == room.limit:
                 return None
-            room.limit = int(arg)
+            room.limit = new_limit
             return ModeChange(True, "l", arg)
         if not room.limit:
             return None

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from chinwag.config import Limits
-from chinwag.core.errors import NameError_, NickInUse, PasswordMismatch
+from chinwag.core.errors import NameError_, NickInUse, NotSent, PasswordMismatch
 from chinwag.core.events import (
     ChangeNick,
     Command,
@@ -53,6 +53,7 @@ from chinwag.core.extended import (
     mode_string,
 )
 from chinwag.core.names import casefold
+from chinwag.core.numbers import decimal
 from chinwag.protocols.base import LineReader, LineTooLong, RenderCache, decode_line
 from chinwag.protocols.sanitize import strip_controls
 from chinwag.protocols.telnet import TelnetFilter
@@ -135,11 +136,11 @@ def _history(p: TextProtocol, arg: str) -> Query | None:
     room = p.require_room()
     if room is None:
         return None
-    count = arg.split()[0] if arg.split() else str(HISTORY_PAGE)
-    if not count.isdigit() or int(count) == 0:
+    count = decimal(arg.split()[0]) if arg.split() else HISTORY_PAGE
+    if not count:
         p.usage("history")
         return None
-    return HistoryRequest(room, "latest", int(count))
+    return HistoryRequest(room, "latest", count)
 
 
 def _since(p: TextProtocol, arg: str) -> Query | None:
@@ -456,6 +457,8 @@ class TextProtocol:
                 if not rooms:
                     return "* no rooms"
                 return "* rooms: " + ", ".join(f"{name} ({n})" for name, n in rooms)
+            case Failed(error) if isinstance(error, NotSent):
+                return f"* not sent: {error.reason}"
             case Failed(error) if isinstance(error, PasswordMismatch) and self.nick is None:
                 self._awaiting_reply = False
                 if error.final:  # the transport closes the connection and says why

@@ -13,12 +13,14 @@ from typing import Any
 
 from chinwag.config import Config, networks
 from chinwag.core.auth import Auth
+from chinwag.core.errors import NotSent
 from chinwag.core.events import (
     ChatHistory,
     ChatHistoryReply,
     Checked,
     Command,
     Event,
+    Failed,
     History,
     Join,
     Joined,
@@ -75,13 +77,19 @@ class Server:
     def __init__(self, config: Config, hub: Hub | None = None, store: Store | None = None) -> None:
         self.config = config
         self.hub = hub or Hub(config.limits, auth=Auth(config.password, dict(config.operators)))
-        self.store = store or open_store(config.db)
+        self.store = store or open_store(config.db, config.limits.store_timeout)
         # Messages wait here until the store confirms them (on_commit); events
         # behind a waiting message wait too, so everyone sees one order.
         # A connection's local replies (PONG, 461...) queue here too while
-        # output for it is held, so they never overtake it (send_local).
+        # output for it is held, so they never overtake it (send_local),
+        # unless the store is failing: then nothing local waits for it.
         self._held: deque[Outbound | tuple[Connection, bytes | None]] = deque()
-        self._confirmed = 0
+        self._confirmed = 0  # confirmations (on_commit) not applied to _held yet
+        self._refused = 0  # messages the store gave up (on_fail) not applied yet
+        self._senders: deque[int] = deque()  # who sent each message in _held, in order
+        self.store_trouble: str | None = None  # why store writes fail (on_status); /healthz says it
+        self.given_up = 0  # messages the store gave up on, never delivered (senders told)
+        self.lost_at_shutdown = 0  # of those, given up while shutting down: exit status 1
         self._tasks: set[asyncio.Task[None]] = set()
         self._pruner: asyncio.Task[None] | None = None
         # Who may connect: the total cap, per address the unregistered and the
@@ -114,6 +122,8 @@ class Server:
         self._loop = asyncio.get_running_loop()
         cfg = self.config
         self.store.on_commit = self._committed
+        self.store.on_fail = self._store_gave_up
+        self.store.on_status = self._store_status
         await self.store.start()
         try:
             last = await self.store.last_msgid()
@@ -205,7 +215,13 @@ class Server:
         rooms = self.hub.rooms_of(conn.sid)
         if rooms:
             mark, now = self.hub.mark(), self.hub.clock()
-            self.spawn(self.store.record_departure(nick, rooms, mark, now))
+            self.spawn(self._record_departure(nick, rooms, mark, now))
+
+    async def _record_departure(self, nick: str, rooms: tuple[str, ...], mark: str, now: float) -> None:
+        try:
+            await self.store.record_departure(nick, rooms, mark, now)
+        except Exception as exc:  # a full disk: catch-up for this name is lost, nothing else
+            log.error("cannot record where %s left off: %s", nick, exc)
 
     def dispatch(self, conn: Connection, command: Command) -> None:
         if isinstance(command, Quit):  # the hub forgets the session while handling it
@@ -251,11 +267,12 @@ class Server:
             self.admission.register(conn)
         if log.isEnabledFor(logging.INFO):
             self._log(conn, outbound)
-        self.deliver(outbound)
+        self.deliver(outbound, conn.sid)
 
-    def deliver(self, outbound: Iterable[Outbound]) -> None:
+    def deliver(self, outbound: Iterable[Outbound], sender: int = 0) -> None:
         """Fan out, except that a message goes to the store first and nothing
-        overtakes a message that is waiting for the store.
+        overtakes a message that is waiting for the store. A message beyond
+        ``held_messages`` waiting is refused: ``sender`` is told it was not sent.
 
         Every event the hub makes passes here first, and is made terminal-safe
         here (``safe_event``), once per event and before any protocol renders
@@ -267,7 +284,11 @@ class Server:
             if event is not out.event:
                 out = Outbound(out.to, event)
             if type(event) is Message:
+                if len(self._senders) >= self.config.limits.held_messages:
+                    self._not_sent(sender, event)
+                    continue
                 held.append(out)
+                self._senders.append(sender)
                 # Stored at the end of the tick, all together: the writer thread
                 # then commits one batch per tick, not one transaction per message.
                 if not self._unstored:
@@ -280,6 +301,42 @@ class Server:
 
     def _committed(self, count: int) -> None:
         self._confirmed += count
+        self._release()
+
+    def _store_gave_up(self, count: int) -> None:
+        """The store could not take the next ``count`` messages: they are
+        never delivered, and each sender is told."""
+        self._refused += count
+        self.given_up += count
+        if self.stopping:
+            self.lost_at_shutdown += count
+        self._release()
+
+    def _store_status(self, trouble: str | None) -> None:
+        self.store_trouble = trouble
+        if trouble is None:
+            log.warning("history store works again")
+            return
+        log.error("history store failing: %s; messages wait for it up to %d s, local replies no longer do",
+                  trouble, self.config.limits.store_timeout)
+        # Local replies already waiting (a PONG) go now: their connection is alive.
+        waiting = [out for out in self._held if isinstance(out, tuple)]
+        if waiting:
+            self._held = deque(out for out in self._held if not isinstance(out, tuple))
+            for conn, data in waiting:
+                if data is None:
+                    conn.close(conn.close_reason)
+                else:
+                    conn.enqueue(data)
+
+    def _not_sent(self, sender: int, msg: Message) -> None:
+        if self.connections.get(sender) is not None:
+            command = "notice" if msg.kind == "notice" else "privmsg"
+            self._fan_out(Outbound([sender], Failed(NotSent(msg.target), command)))
+
+    def _release(self) -> None:
+        """Deliver what the store confirmed, drop what it gave up, and what
+        waited behind them, up to the next unconfirmed message."""
         held = self._held
         while held:
             out = held[0]
@@ -292,9 +349,16 @@ class Server:
                     conn.enqueue(data)
                 continue
             if type(out.event) is Message:
-                if not self._confirmed:
+                if self._confirmed:
+                    self._confirmed -= 1
+                    self._senders.popleft()
+                elif self._refused:
+                    self._refused -= 1
+                    held.popleft()
+                    self._not_sent(self._senders.popleft(), out.event)
+                    continue
+                else:
                     return
-                self._confirmed -= 1
             held.popleft()
             self._fan_out(out)
             if type(out.event) is not Message and self._loop is not None:
@@ -316,7 +380,7 @@ class Server:
         """Output a connection's adapter made itself (PONG, 461, a goodbye):
         it waits behind held output for the same connection, so it never
         overtakes a reply to an earlier command."""
-        if self._held and self._holds_for(conn):
+        if self._held and self.store_trouble is None and self._holds_for(conn):
             self._held.append((conn, data))
         else:
             conn.enqueue(data)
@@ -324,7 +388,7 @@ class Server:
     def close_after_held(self, conn: Connection) -> None:
         """Close a connection that is done (quit, end of input) once what is
         held for it (the echo of its last message, a reply) has gone out."""
-        if self._held and self._holds_for(conn):
+        if self._held and self.store_trouble is None and self._holds_for(conn):
             self._held.append((conn, None))
         else:
             conn.close(conn.close_reason)
@@ -399,7 +463,10 @@ class Server:
                 self.dispatch(conn, Join(room))
             joined = self.hub.rooms_of(conn.sid)
             if departed is not None:
-                await store.forget_departure(nick)
+                try:
+                    await store.forget_departure(nick)
+                except Exception as exc:  # a full disk must not cost the user its connection
+                    log.error("cannot forget where %s left off: %s", nick, exc)
                 keys = [room_key(r) for r in joined]
                 # The newest history_max of what came after the mark: per room
                 # the newest that many, merged; a room that filled its quota
@@ -535,8 +602,11 @@ class Server:
         except TimeoutError:
             log.error("history store did not confirm within %.1f s", self.config.shutdown_grace)
         await asyncio.sleep(0)  # run the commit callbacks the flush raced with
-        notice = ServerShutdown(reason)
-        self.deliver([Outbound(list(self.connections), notice)])
+        notice = Outbound(list(self.connections), ServerShutdown(reason))
+        if self.store_trouble is None:
+            self.deliver([notice])
+        else:  # not behind messages a failing store holds: they may never go
+            self._fan_out(notice)
         for conn in list(self.connections.values()):
             conn.close(reason)
         try:
@@ -558,4 +628,9 @@ class Server:
             await asyncio.wait(list(self._tasks), timeout=self.config.shutdown_grace)
         self.store_pending()
         await self.store.close()
+        await asyncio.sleep(0)  # run the store's last callbacks (what it gave up)
+        if self._senders:  # never confirmed nor given up: the store is gone
+            self.lost_at_shutdown += len(self._senders)
+        if self.lost_at_shutdown:
+            log.error("%d messages could not be stored and were never delivered", self.lost_at_shutdown)
         log.info("stopped")

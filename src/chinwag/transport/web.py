@@ -120,6 +120,10 @@ class WebListener:
     async def _healthz(self, request: web.Request) -> web.Response:
         if self.server.stopping:
             return web.Response(status=503, text="stopping")
+        trouble = self.server.store_trouble
+        if trouble is not None:
+            return web.Response(status=503, text=f"history store unavailable: {trouble}\n"
+                                                 "messages are not being sent")
         return web.Response(text="ok")
 
     @web.middleware

@@ -43,6 +43,7 @@ from chinwag.core.errors import (
     NameError_,
     NoText,
     NotRegistered,
+    NotSent,
     PasswordMismatch,
     UnknownMode,
     UnknownUserMode,
@@ -724,7 +725,10 @@ class IrcProtocol:
         self._send(msg.to_bytes())
 
     def numeric(self, code: str, *params: str) -> None:
-        self.reply(IrcMessage(code, (self.nick or "*", *params), self.info.server_name))
+        """``code`` to this client; every parameter but the last (the text) may
+        echo what it typed, so is made safe to carry (N.safe_param)."""
+        middle = tuple(map(N.safe_param, params[:-1]))
+        self.reply(IrcMessage(code, (self.nick or "*", *middle, *params[-1:]), self.info.server_name))
 
     def error(self, error: ChatError) -> None:
         code, params = N.error_params(error, self.nick or "*")
@@ -732,6 +736,7 @@ class IrcProtocol:
 
     def fail(self, code: str, *context: str, reason: str) -> None:
         """An IRCv3 standard reply: FAIL CHATHISTORY <code> <context...> :<reason>."""
+        context = tuple(map(N.safe_param, context))
         self.reply(IrcMessage("FAIL", ("CHATHISTORY", code, *context, reason), self.info.server_name))
 
     def send_error(self, text: str) -> None:
@@ -963,6 +968,9 @@ class IrcProtocol:
 
     def _render_failed(self, e: Failed, cache: RenderCache) -> bytes:
         error = e.error
+        if isinstance(error, NotSent):
+            command, params = N.not_sent(error, e.command, self.nick or "*", C.STANDARD_REPLIES in self.caps)
+            return IrcMessage(command, params, self.info.server_name).to_bytes()
         if e.command == "register":
             if isinstance(error, PasswordMismatch):
                 self.error(error)

@@ -16,6 +16,7 @@ LABELED_RESPONSE: Final = "labeled-response"
 MESSAGE_TAGS: Final = "message-tags"
 MULTI_PREFIX: Final = "multi-prefix"
 SERVER_TIME: Final = "server-time"
+STANDARD_REPLIES: Final = "standard-replies"
 USERHOST_IN_NAMES: Final = "userhost-in-names"
 
 SUPPORTED: Final = (
@@ -27,6 +28,7 @@ SUPPORTED: Final = (
     MESSAGE_TAGS,
     MULTI_PREFIX,
     SERVER_TIME,
+    STANDARD_REPLIES,
     USERHOST_IN_NAMES,
 )
 

@@ -116,6 +116,16 @@ class InputTooLong(ChatError):
         return "input line was too long"
 
 
+def safe_param(param: str) -> str:
+    """A client's word echoed back as a middle parameter (``401 me <nick> :...``):
+    as given if IRC can carry it there, else ``*``. Empty, starting with ``:``
+    or holding a space it would end or shift the parameters (and could not be
+    serialized at all); a reply must never fail over what a client typed."""
+    if not param or param[0] == ":" or " " in param or "\r" in param or "\n" in param or "\0" in param:
+        return "*"
+    return param
+
+
 def error_params(error: ChatError, nick: str) -> tuple[str, tuple[str, ...]]:
     """(numeric, params) for ``error`` sent to ``nick`` ("*" before registration)."""
     code = error.hint
@@ -126,11 +136,21 @@ def error_params(error: ChatError, nick: str) -> tuple[str, tuple[str, ...]]:
     if code in _NO_SUBJECT or not subject:
         return code, (nick, reason)
     if isinstance(error, InvalidModeParam):  # 696 <target> <mode char> <parameter> :<description>
-        return code, (nick, error.room, error.mode, error.subject, reason)
+        return code, (nick, safe_param(terminal_safe(error.room)), safe_param(error.mode), safe_param(subject), reason)
     room = getattr(error, "room", None)
     if isinstance(room, str):
-        return code, (nick, subject, terminal_safe(room), reason)
-    return code, (nick, subject, reason)
+        return code, (nick, safe_param(subject), safe_param(terminal_safe(room)), reason)
+    return code, (nick, safe_param(subject), reason)
+
+
+def not_sent(error: ChatError, command: str, nick: str, standard: bool) -> tuple[str, tuple[str, ...]]:
+    """(command, params) telling ``nick`` its message to ``error.subject`` was not
+    sent: an IRCv3 standard reply (``FAIL PRIVMSG TEMPORARILY_UNAVAILABLE``) to a
+    client with ``standard-replies``, else a server NOTICE any client shows."""
+    target = safe_param(error.subject)
+    if standard:
+        return "FAIL", (command.upper(), "TEMPORARILY_UNAVAILABLE", target, f"Message not sent: {error.reason}")
+    return "NOTICE", (nick, f"*** Message to {target} not sent: {error.reason}")
 
 
 def isupport_tokens(limits: Limits, network: str, history_max: int = 0) -> list[str]:
