@@ -233,7 +233,7 @@ class Server:
         self._save_rooms()
         if log.isEnabledFor(logging.INFO):
             self._log(conn, outbound)
-        self.deliver(outbound)
+        self.deliver(outbound, conn.sid)
 
     def _save_rooms(self) -> None:
         """Hand the rooms whose rules the last command changed to the store.
