@@ -18,6 +18,7 @@ from chinwag.core.errors import NameError_, PasswordMismatch
 from chinwag.core.events import (
     ChangeNick,
     Command,
+    Crowd,
     Event,
     Failed,
     History,
@@ -53,6 +54,7 @@ from chinwag.core.extended import (
     mode_string,
 )
 from chinwag.core.names import casefold
+from chinwag.protocols import crowd
 from chinwag.protocols.base import LineReader, LineTooLong, RenderCache
 from chinwag.protocols.sanitize import strip_controls
 from chinwag.protocols.telnet import TelnetFilter
@@ -426,9 +428,13 @@ class TextProtocol:
                     if self.history_on_join:
                         self._queries.append(HistoryRequest(room, "join", self.history_on_join))
                 return None  # the Members event that follows says it
-            case Members(room, nicks):
+            case Members(room, nicks, _, count):
                 self._awaiting_reply = False  # (a /join of a room we are in: Members only)
+                if count and not nicks:  # a big room: how many, not who
+                    return f"* in {room}: {count} people (/who {room} lists them)"
                 return f"* in {room}: {', '.join(nicks)} ({len(nicks)})"
+            case Crowd():
+                return crowd.text_line(event)
             case Parted(room, nick, reason):
                 if nick != me:
                     return f"* {nick} has left {room}" + (f" ({reason})" if reason else "")

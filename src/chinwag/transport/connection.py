@@ -3,8 +3,10 @@
 Output is queued per connection and written once per event-loop tick (see
 ``Server.mark_dirty``): one ``write()`` carrying every pending line is what lets
 fan-out reach millions of deliveries per second instead of a few hundred
-thousand. The transport's own buffer is capped at ``Limits.sendq``; a reader
-that lets it fill is cut off so that it never delays anyone else.
+thousand. What the kernel does not take waits in the transport; a reader that
+keeps reading is never cut off, one that reads nothing while over ``sendq`` is,
+and all queues together stay under a budget by making senders wait
+(transport/output.py).
 """
 
 from __future__ import annotations
@@ -15,9 +17,9 @@ import logging
 import socket
 from typing import TYPE_CHECKING, Any, cast
 
-from chinwag.core.events import ChatHistory, Command, Event, HistoryRequest, Message, Query, Quit, Recall
+from chinwag.core.events import ChatHistory, Command, Event, HistoryRequest, Message, Query, Quit, Recall, Say
 from chinwag.core.extended import Sync
-from chinwag.core.ratelimit import TokenBucket
+from chinwag.core.ratelimit import Flood
 from chinwag.protocols.base import Adapter
 
 if TYPE_CHECKING:
@@ -53,7 +55,6 @@ class Connection(asyncio.Protocol):
         "peer",
         "transport",
         "out",
-        "queued",
         "closed",
         "close_reason",
         "busy",
@@ -63,9 +64,13 @@ class Connection(asyncio.Protocol):
         "stashed",
         "lag",
         "ip",
-        "sendq",
+        "lowat",
         "pump_due",
         "closing_later",
+        "budget_wait",
+        "wrote",
+        "drained",
+        "drained_at",
     )
 
     def __init__(self, server: Server, adapter: Adapter, kind: str) -> None:
@@ -76,7 +81,6 @@ class Connection(asyncio.Protocol):
         self.peer = "?"
         self.transport: asyncio.Transport | None = None
         self.out: list[bytes] = []
-        self.queued = 0
         self.closed = False
         self.close_reason = "connection closed"
         # While a query runs, input waits (busy) and live messages are held
@@ -87,8 +91,14 @@ class Connection(asyncio.Protocol):
         limits = server.config.limits
         self.pump_due = False  # a pump is scheduled (see Server._committed)
         self.closing_later = False  # closes once output held for it is out
-        self.sendq = limits.sendq  # read per delivery: a slot, not three attribute loads
-        self.bucket: TokenBucket | None = TokenBucket(limits.flood_rate, limits.flood_burst)
+        self.lowat = limits.kernel_sendq  # over this in the transport: backed up (OutputGuard)
+        self.bucket: Flood | None = Flood(
+            limits.flood_rate, limits.flood_burst, limits.flood_rate_bytes, limits.flood_burst_bytes
+        )
+        self.budget_wait = False  # a message waits for the output budget (input paused)
+        self.wrote = 0  # bytes handed to the transport, ever
+        self.drained = 0  # of which the kernel had taken this many ...
+        self.drained_at = 0.0  # ... when last seen making progress (OutputGuard)
         self.stashed: Command | Query | None = None  # taken from the adapter, waiting for a token
         self.lag: asyncio.TimerHandle | None = None  # set while input is delayed (fake lag)
         self.ip = ""
@@ -105,8 +115,8 @@ class Connection(asyncio.Protocol):
         self.transport = transport = cast(asyncio.Transport, transport)
         self.peer, self.ip = tune_socket(transport, self.server.config.limits.kernel_sendq)
         # pause_writing() fires once the kernel stops taking our bytes and the
-        # transport holds more than sendq: that is the slow-reader signal.
-        transport.set_write_buffer_limits(high=self.server.config.limits.sendq)
+        # transport holds more than kernel_sendq: the output guard watches it.
+        transport.set_write_buffer_limits(high=self.lowat)
         refusal = self.server.attach(self)
         self.log.debug("connected from %s (%s)", self.peer, self.kind)
         if refusal:
@@ -131,7 +141,7 @@ class Connection(asyncio.Protocol):
                 self.lag.cancel()
                 self.lag = None
             adapter.abort("excess flood")
-        elif self.lag is not None:
+        elif self.lag is not None or self.budget_wait:
             return  # input waits for its token (fake lag); reading goes on to spot floods
         try:
             self._pump()
@@ -152,7 +162,10 @@ class Connection(asyncio.Protocol):
         return True
 
     def pause_writing(self) -> None:
-        self.close(f"output queue over {self.server.config.limits.sendq} bytes", abort=True)
+        self.server.output.watch(self)  # not a verdict: only a reader that stops reading is cut
+
+    def resume_writing(self) -> None:
+        self.server.output.forget(self)
 
     def connection_lost(self, exc: Exception | None) -> None:
         if exc is not None and not self.closed:
@@ -162,6 +175,7 @@ class Connection(asyncio.Protocol):
             self.lag = None
         self.closed = True
         self.out.clear()
+        self.server.output.forget(self)
         self.server.detach(self)
 
     # --- used by the server ----------------------------------------------
@@ -172,12 +186,32 @@ class Connection(asyncio.Protocol):
         command = self.stashed if self.stashed is not None else self.adapter.next_command()
         self.stashed = None
         # Quit always passes; Sync is a labeled-response marker, not input.
-        if command is None or self.bucket is None or isinstance(command, FREE) or self.bucket.take():
+        if command is None or isinstance(command, FREE):
+            return command
+        if type(command) is Say:
+            if self.server.output.throttled:  # readers are behind: the sender waits
+                self.stashed = command
+                self.server.output.wait(self)
+                return None
+            size = len(command.text.encode())
+        else:
+            size = 0
+        bucket = self.bucket
+        if bucket is None or bucket.take(size):
             return command
         self.stashed = command
         if self.lag is None and self.server._loop is not None:
-            self.lag = self.server._loop.call_later(self.bucket.delay(), self._lagged)
+            self.lag = self.server._loop.call_later(bucket.delay(size), self._lagged)
         return None
+
+    def budget_released(self) -> None:
+        """The output budget has room again: read and send."""
+        self.budget_wait = False
+        if self.closed or self.transport is None:
+            return
+        if not self.busy and not self.at_eof:
+            self._reading(True)
+        self.pump()
 
     def _lagged(self) -> None:
         self.lag = None
@@ -194,7 +228,7 @@ class Connection(asyncio.Protocol):
 
     def _pump_commands(self) -> None:
         adapter = self.adapter
-        while not self.busy and self.lag is None and (command := self._next()) is not None:
+        while not self.busy and self.lag is None and not self.budget_wait and (command := self._next()) is not None:
             self._send_local()
             if isinstance(command, QUERIES):
                 self.server.query(self, command)
@@ -205,7 +239,13 @@ class Connection(asyncio.Protocol):
                 break
             self.server.dispatch(self, command)
         self._send_local()
-        if (adapter.closing or self.at_eof) and not self.busy and self.lag is None and not self.closing_later:
+        if (
+            (adapter.closing or self.at_eof)
+            and not self.busy
+            and self.lag is None
+            and not self.budget_wait
+            and not self.closing_later
+        ):
             self.closing_later = True
             self.server.close_after_held(self)
 
@@ -231,7 +271,7 @@ class Connection(asyncio.Protocol):
                 self.enqueue(self.adapter.render(event, {}))
         if self.closed or self.transport is None:
             return
-        if not self.at_eof:
+        if not self.at_eof and not self.budget_wait:
             self._reading(True)
         self._pump()
 
@@ -255,17 +295,15 @@ class Connection(asyncio.Protocol):
         if not out:
             self.server.mark_dirty(self)
         out.append(data)
-        queued = self.queued = self.queued + len(data)
-        if queued > self.sendq:
-            self.close(f"output queue over {self.sendq} bytes", abort=True)
 
     def flush(self) -> None:
         transport = self.transport
         if self.out and transport is not None and self.can_write():
-            transport.write(b"".join(self.out) if len(self.out) > 1 else self.out[0])
+            data = b"".join(self.out) if len(self.out) > 1 else self.out[0]
+            self.wrote += len(data)
+            transport.write(data)
             self.written(transport)
         self.out.clear()
-        self.queued = 0
 
     def can_write(self) -> bool:
         return not self.closed

@@ -35,6 +35,7 @@ from chinwag.protocols.text import TextProtocol
 from chinwag.storage.base import HistoryStore, open_store, room_key
 from chinwag.transport import chathistory
 from chinwag.transport.connection import Connection
+from chinwag.transport.output import LINE_OVERHEAD, OutputGuard
 from chinwag.transport.ticker import Ticker, tick_period
 from chinwag.transport.web import WebListener
 
@@ -67,6 +68,8 @@ class Server:
         self._all_gone.set()
         self.stopping = False
         self.ticker = Ticker(self, tick_period(config.limits))  # PING and deadlines for IRC
+        self.output = OutputGuard(self)  # slow readers, and the budget of all output queues
+        self._crowd_timer: asyncio.TimerHandle | None = None  # big rooms' summaries (core/crowd.py)
 
     # --- start -----------------------------------------------------------
 
@@ -135,6 +138,8 @@ class Server:
             del self._per_ip[conn.ip]
         self._departing(conn, conn.close_reason)
         self.deliver(self.hub.disconnect(conn.sid, conn.close_reason))
+        if self.hub.crowded and self._crowd_timer is None:
+            self._arm_crowds()
         if not self.connections:
             self._all_gone.set()
 
@@ -157,6 +162,20 @@ class Server:
         if log.isEnabledFor(logging.INFO):
             self._log(conn, outbound)
         self.deliver(outbound)
+        if self.hub.crowded and self._crowd_timer is None:
+            self._arm_crowds()
+
+    def _arm_crowds(self) -> None:
+        if self._loop is not None:
+            self._crowd_timer = self._loop.call_later(self.config.limits.crowd_interval, self._crowds)
+
+    def _crowds(self) -> None:
+        """Every crowd_interval while any is pending: big rooms' summaries."""
+        self._crowd_timer = None
+        try:
+            self.deliver(self.hub.flush_crowds())
+        except Exception:
+            log.exception("room summaries failed")
 
     def deliver(self, outbound: Iterable[Outbound]) -> None:
         """Fan out, except that a message goes to the store first and nothing
@@ -164,6 +183,8 @@ class Server:
         held = self._held
         for out in outbound:
             if type(out.event) is Message:
+                # The output budget: how much this message puts in front of its readers.
+                self.output.message((len(out.event.text) + LINE_OVERHEAD) * len(out.to))
                 held.append(out)
                 # Stored at the end of the tick, all together: the writer thread
                 # then commits one batch per tick, not one transaction per message.
@@ -422,6 +443,9 @@ class Server:
         if self.web is not None:
             await self.web.stop()
         self.ticker.stop()
+        self.output.stop()
+        if self._crowd_timer is not None:
+            self._crowd_timer.cancel()
         if self._pruner is not None:
             self._pruner.cancel()
         # Departures recorded as the connections closed must reach the store.
