@@ -347,6 +347,11 @@ class TextProtocol:
             return self._render_message(event, cache)
         if type(event) is History:
             return self._render_history(event)
+        if type(event) is Crowd:  # the same line for every text member of a big room
+            data = cache.get(TextProtocol)
+            if data is None:
+                data = cache[TextProtocol] = self._line(crowd.text_line(event))
+            return data
         line = self._render_other(event)
         return (line + "\r\n").encode() if line is not None else b""
 
@@ -433,8 +438,6 @@ class TextProtocol:
                 if count and not nicks:  # a big room: how many, not who
                     return f"* in {room}: {count} people (/who {room} lists them)"
                 return f"* in {room}: {', '.join(nicks)} ({len(nicks)})"
-            case Crowd():
-                return crowd.text_line(event)
             case Parted(room, nick, reason):
                 if nick != me:
                     return f"* {nick} has left {room}" + (f" ({reason})" if reason else "")
