@@ -57,6 +57,7 @@ class Server:
         self._pruner: asyncio.Task[None] | None = None
         self._per_ip: dict[str, int] = {}
         self._unstored: list[Message] = []  # this tick's messages, for the store
+        self._departures: list[tuple[str, tuple[str, ...], str, float]] = []  # waiting for the store
         self._flush_scheduled = False
         self.connections: dict[int, Connection] = {}
         self.listeners: list[asyncio.Server] = []
@@ -152,8 +153,20 @@ class Server:
         log.info("%s left (%s)", nick, reason)
         rooms = self.hub.rooms_of(conn.sid)
         if rooms:
-            mark, now = self.hub.mark(), self.hub.clock()
-            self.spawn(self.store.record_departure(nick, rooms, mark, now))
+            # One task records every departure waiting, not one task each: a
+            # mass disconnect of 10,000 must stay cheap per departure.
+            if not self._departures:
+                self.spawn(self._record_departures())
+            self._departures.append((nick, rooms, self.hub.mark(), self.hub.clock()))
+
+    async def _record_departures(self) -> None:
+        while self._departures:
+            batch, self._departures = self._departures, []
+            for nick, rooms, mark, now in batch:
+                try:
+                    await self.store.record_departure(nick, rooms, mark, now)
+                except Exception:  # (the next departure must still find this task gone or running)
+                    log.exception("recording the departure of %s failed", nick)
 
     def dispatch(self, conn: Connection, command: Command) -> None:
         if isinstance(command, Quit):  # the hub forgets the session while handling it
