@@ -29,6 +29,8 @@ log = logging.getLogger("chinwag.conn")
 QUERIES = (Recall, HistoryRequest, ChatHistory)
 FREE = (Quit, Sync)
 _ids = itertools.count(1)
+BIG_BACKLOG = 256  # lines waiting for one connection past which flush() writes them in chunks
+CHUNK = 256 * 1024  # bytes written to a connection per tick while it has a backlog
 
 
 def tune_socket(transport: asyncio.BaseTransport, kernel_sendq: int) -> tuple[str, str]:
@@ -68,6 +70,7 @@ class Connection(asyncio.Protocol):
         "pump_due",
         "closing_later",
         "budget_wait",
+        "paused",
         "wrote",
         "drained",
         "drained_at",
@@ -96,6 +99,7 @@ class Connection(asyncio.Protocol):
             limits.flood_rate, limits.flood_burst, limits.flood_rate_bytes, limits.flood_burst_bytes
         )
         self.budget_wait = False  # a message waits for the output budget (input paused)
+        self.paused = False  # the transport is full (pause_writing): output waits in `out`
         self.wrote = 0  # bytes handed to the transport, ever
         self.drained = 0  # of which the kernel had taken this many ...
         self.drained_at = 0.0  # ... when last seen making progress (OutputGuard)
@@ -162,10 +166,17 @@ class Connection(asyncio.Protocol):
         return True
 
     def pause_writing(self) -> None:
-        self.server.output.watch(self)  # not a verdict: only a reader that stops reading is cut
+        # Not a verdict: only a reader that stops reading is cut (OutputGuard).
+        # Until resume_writing, output stays in `out`: references to the bytes
+        # every recipient shares, not one copy per connection in the transport.
+        self.paused = True
+        self.server.output.watch(self)
 
     def resume_writing(self) -> None:
+        self.paused = False
         self.server.output.forget(self)
+        if self.out and not self.closed:
+            self.server.mark_dirty(self)
 
     def connection_lost(self, exc: Exception | None) -> None:
         if exc is not None and not self.closed:
@@ -296,14 +307,36 @@ class Connection(asyncio.Protocol):
             self.server.mark_dirty(self)
         out.append(data)
 
-    def flush(self) -> None:
+    def flush(self, force: bool = False) -> None:
+        if self.paused and not force:
+            return  # resume_writing() brings it back
         transport = self.transport
-        if self.out and transport is not None and self.can_write():
-            data = b"".join(self.out) if len(self.out) > 1 else self.out[0]
+        out = self.out
+        if out and transport is not None and self.can_write():
+            if len(out) > BIG_BACKLOG and not force:
+                self._flush_some(transport)
+                return
+            data = b"".join(out) if len(out) > 1 else out[0]
             self.wrote += len(data)
             transport.write(data)
             self.written(transport)
-        self.out.clear()
+        out.clear()
+
+    def _flush_some(self, transport: asyncio.Transport) -> None:
+        """A backlog (a paste storm, a reader catching up): write it a chunk
+        per tick, so that no tick copies megabytes for every reader at once."""
+        out = self.out
+        size = n = 0
+        while n < len(out) and size < CHUNK:
+            size += len(out[n])
+            n += 1
+        chunk = b"".join(out[:n])
+        del out[:n]
+        self.wrote += len(chunk)
+        transport.write(chunk)
+        self.written(transport)
+        if out and not self.paused and not self.closed:
+            self.server.mark_dirty(self)  # the kernel took it all: the next chunk next tick
 
     def can_write(self) -> bool:
         return not self.closed
@@ -322,7 +355,7 @@ class Connection(asyncio.Protocol):
             self.out.clear()
             self.transport.abort()
         else:
-            self.flush()
+            self.flush(force=True)
             self.closed = True
             transport = self.transport
             if self.at_eof or not transport.can_write_eof():

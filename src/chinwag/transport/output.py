@@ -128,6 +128,8 @@ class OutputGuard:
                 continue
             size = transport.get_write_buffer_size()
             drained = conn.wrote - size  # bytes the kernel has taken, ever
+            if conn.out:
+                size += sum(map(len, conn.out))  # waiting in the connection (paused: see flush)
             if drained > conn.drained:
                 conn.drained, conn.drained_at = drained, now
             elif size > self.sendq and now - conn.drained_at >= self.stall:

@@ -147,7 +147,7 @@ class WsConnection(Connection):
             super().close(reason, abort=True)
             return
         self.close_reason = reason
-        self.flush()
+        self.flush(force=True)
         self.closed = True
         self._closer = asyncio.get_running_loop().create_task(self._close_handshake())
 
