@@ -6,11 +6,11 @@
 Every client is a telnet user that sends its name on connecting and so joins
 ``#lobby``; it is in once the server says ``* in #lobby``. Up to
 ``--concurrency`` joins are in flight at once (a crowd arriving, not one queue).
-Then all of them close at the same moment, and a new user connects: the
-figures are how long the room took to fill, how many connections failed
-(reset, refused, timed out), how long until the new user was answered (its
-``* in #lobby``) and until its ``/who`` showed the room empty of the others
-(every departure absorbed).
+Then all of them close at the same moment, and a new user (connected just
+before, on a thread of its own) gives its name. The figures: how long the room
+took to fill, how many connections failed (reset, refused, timed out), how long
+until the new user was answered (its ``* in #lobby``) and until its ``/who``
+showed the room empty of the others (every departure absorbed).
 
 Connections come from 127.0.0.1 .. 127.0.0.N source addresses, ``--per-ip`` each,
 as from many machines. The server is spawned on loopback with ``--db :memory:``;
@@ -23,7 +23,9 @@ import argparse
 import asyncio
 import json
 import resource
+import socket
 import sys
+import threading
 import time
 from collections.abc import Coroutine
 from typing import Any, cast
@@ -64,28 +66,56 @@ class Member(asyncio.Protocol):
             self.ready.set_exception(exc or ConnectionError("closed before joining"))
 
 
-class Newcomer(asyncio.Protocol):
-    """The user who arrives after the crowd left: is it answered, and when is the room empty?"""
+class Newcomer:
+    """The user who arrives as the crowd leaves, on a thread of its own with a
+    blocking socket, so that the generator's loop (busy closing N connections)
+    does not delay what it measures. It connects before the crowd leaves and
+    sends its name the moment they do: answered when it gets ``* in #lobby``;
+    then it asks ``/who`` until the room holds only itself."""
 
-    def __init__(self) -> None:
-        self.lines: asyncio.Queue[bytes] = asyncio.Queue()
+    def __init__(self, port: int, timeout: float) -> None:
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout, source_address=("127.0.0.2", 0))
         self.buf = b""
-        self.transport: asyncio.Transport | None = None
+        self.go = threading.Event()
+        self.answered = self.empty = float("nan")
+        self.left_at = 0.0
+        self.thread = threading.Thread(target=self._run, name="newcomer", daemon=True)
+        self._line(b"What is your name?")
+        self.thread.start()
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = cast(asyncio.Transport, transport)
-        self.transport.write(b"newcomer\n")
-
-    def data_received(self, data: bytes) -> None:
-        *lines, self.buf = (self.buf + data).split(b"\n")
-        for line in lines:
-            self.lines.put_nowait(line.rstrip(b"\r"))
-
-    async def wait_for(self, fragment: bytes, deadline: float) -> bytes:
+    def _line(self, fragment: bytes) -> bytes:
         while True:
-            line = await asyncio.wait_for(self.lines.get(), max(0.01, deadline - time.monotonic()))
+            while b"\n" not in self.buf:
+                data = self.sock.recv(65536)
+                if not data:
+                    raise ConnectionError("the server closed the newcomer")
+                self.buf += data
+            line, self.buf = self.buf.split(b"\n", 1)
             if fragment in line:
-                return line
+                return line.rstrip(b"\r")
+
+    def _run(self) -> None:
+        self.go.wait()
+        try:
+            self.sock.sendall(b"newcomer\n")
+            self._line(READY)
+            self.answered = time.monotonic() - self.left_at
+            while True:
+                self.sock.sendall(b"/who\n")
+                if self._line(READY).endswith(b"(1)"):
+                    self.empty = time.monotonic() - self.left_at
+                    return
+                time.sleep(0.02)
+        except OSError:  # (socket.timeout included: the figures stay NaN)
+            return
+
+    def start(self, left_at: float) -> None:
+        self.left_at = left_at
+        self.go.set()
+
+    def finish(self, timeout: float) -> None:
+        self.thread.join(timeout)
+        self.sock.close()
 
 
 def source_address(i: int, per_ip: int) -> str:
@@ -134,33 +164,18 @@ async def run(n: int, concurrency: int, per_ip: int, timeout: float, port: int, 
     dropped_while_in = sum(1 for m in members if m.closed and m.ready.done() and not m.ready.exception())
 
     # Everyone leaves at once; a newcomer arrives at the same moment.
+    newcomer = await loop.run_in_executor(None, Newcomer, port, timeout)
     left_at = time.monotonic()
     for m in members:
         if m.transport is not None and not m.closed:
             m.transport.close()
-    _, newcomer = await loop.create_connection(Newcomer, "127.0.0.1", port, local_addr=("127.0.0.2", 0))
-    connected = time.monotonic() - left_at
-    end = time.monotonic() + timeout
-    answered = who_empty = float("nan")
-    try:
-        await newcomer.wait_for(READY, end)
-        answered = time.monotonic() - left_at
-        assert newcomer.transport is not None
-        while time.monotonic() < end:
-            newcomer.transport.write(b"/who\n")
-            line = await newcomer.wait_for(READY, end)
-            if line.endswith(b"(1)"):
-                who_empty = time.monotonic() - left_at
-                break
-            await asyncio.sleep(0.05)
-    except TimeoutError:
-        pass
+    newcomer.start(left_at)
+    await loop.run_in_executor(None, newcomer.finish, timeout)
+    end = left_at + timeout
     while time.monotonic() < end and not all(m.closed for m in members):
         await asyncio.sleep(0.05)
     all_closed = time.monotonic() - left_at
     cpu2, own2 = cpu_seconds(pid), own_cpu_seconds()
-    if newcomer.transport is not None:
-        newcomer.transport.close()
 
     def cpu(a: tuple[float, float] | None, b: tuple[float, float] | None) -> float:
         return round(sum(b) - sum(a), 2) if a and b else float("nan")
@@ -175,9 +190,8 @@ async def run(n: int, concurrency: int, per_ip: int, timeout: float, port: int, 
         "joins_per_s": round(len(joined) / fill, 1) if joined and fill > 0 else 0.0,
         "server_cpu_join_s": cpu(cpu0, cpu1),
         "generator_cpu_join_s": cpu(own0, own1),
-        "newcomer_connected_s": round(connected, 3),
-        "newcomer_answered_s": round(answered, 3),
-        "room_empty_s": round(who_empty, 3),
+        "newcomer_answered_s": round(newcomer.answered, 3),
+        "room_empty_s": round(newcomer.empty, 3),
         "all_closed_s": round(all_closed, 3),
         "server_cpu_leave_s": cpu(cpu1, cpu2),
         "generator_cpu_leave_s": cpu(own1, own2),
