@@ -174,7 +174,7 @@ class Connection(asyncio.Protocol):
 
     def resume_writing(self) -> None:
         self.paused = False
-        self.server.output.forget(self)
+        self.server.output.unwatch(self)  # (if it also waits to send, it still does)
         if self.out and not self.closed:
             self.server.mark_dirty(self)
 

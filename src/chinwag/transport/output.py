@@ -66,8 +66,12 @@ class OutputGuard:
             conn.drained_at = self._now()
             self._arm()
 
+    def unwatch(self, conn: Connection) -> None:
+        """``conn``'s transport drained under the low-water mark (resume_writing)."""
+        self.backed.pop(conn, None)
+
     def forget(self, conn: Connection) -> None:
-        """``conn`` is gone (or its transport drained under the low-water mark)."""
+        """``conn`` is gone."""
         self.backed.pop(conn, None)
         self.waiting.pop(conn, None)
 
