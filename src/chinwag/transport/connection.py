@@ -29,8 +29,8 @@ log = logging.getLogger("chinwag.conn")
 QUERIES = (Recall, HistoryRequest, ChatHistory)
 FREE = (Quit, Sync)
 _ids = itertools.count(1)
-BIG_BACKLOG = 256  # lines waiting for one connection past which flush() writes them in chunks
-CHUNK = 256 * 1024  # bytes written to a connection per tick while it has a backlog
+BIG_BACKLOG = 128  # lines waiting past which flush() writes in chunks (a busy fan-out tick brings ~80)
+CHUNK = 64 * 1024  # bytes written to a connection per tick while it has a backlog
 
 
 def tune_socket(transport: asyncio.BaseTransport, kernel_sendq: int) -> tuple[str, str]:
