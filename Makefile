@@ -36,6 +36,7 @@ test: $(DEV_STAMP) lint
 	$(PY) -m benchmarks.connections --connections 500 --hold 0.5
 	$(PY) -m benchmarks.masks --smoke
 	$(PY) -m benchmarks.fuzz --smoke
+	$(PY) -m benchmarks.bigroom --smoke
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info

@@ -29,7 +29,7 @@ class Limits:
     nick_len: int = 32  # characters
     room_len: int = 64  # characters, including the leading '#'
     topic_len: int = 390  # characters
-    sendq: int = 1 << 20  # bytes queued for one connection before it is cut off
+    sendq: int = 1 << 20  # bytes queued for one connection above which it must keep reading (output_stall)
     # Unsent bytes the kernel may hold for one connection (TCP_NOTSENT_LOWAT).
     # Without it the kernel buffers up to tcp_wmem max (4 MiB) per stalled
     # reader, hiding slow readers from sendq for megabytes.
@@ -79,6 +79,19 @@ class Limits:
     auth_window: int = 600  # seconds over which those failure counts drain
     auth_tracked: int = 20_000  # connections/addresses whose failures are remembered (oldest forgotten)
     # --- limits: output ---
+    # Output: a reader that keeps reading is never cut off; one over sendq that
+    # reads nothing for output_stall seconds is. All output queues together may
+    # hold output_budget bytes: past it, messages wait (their senders' input is
+    # paused), not the readers. Flood control also counts a message's bytes.
+    output_stall: int = 10  # seconds a reader over sendq may read nothing before it is cut off
+    output_budget: int = 64 << 20  # bytes of output all connections may hold before senders wait
+    flood_burst_bytes: int = 81920  # bytes of messages that may arrive at once (a paste: 20 lines of 4 KiB)
+    flood_rate_bytes: int = 4096  # bytes of messages per second, sustained; faster input is delayed
+    # Big rooms: above crowd_size members, joins, parts and quits are announced
+    # in one summary per room every crowd_interval seconds (IRC: the JOIN/PART/
+    # QUIT lines, together), and a joiner sees how many are there, not who.
+    crowd_size: int = 200  # members
+    crowd_interval: int = 5  # seconds
     # --- limits: sanitize ---
     # --- limits: edge ---
     # Per address, connections still registering (and HTTP connections that

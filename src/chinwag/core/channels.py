@@ -350,8 +350,9 @@ def kick(hub: Hub, session: Session, cmd: Kick) -> list[Outbound]:
     if target.sid not in room.members:
         raise UserNotInRoom(nick(target), room.name)
     reason = (cmd.reason or nick(session))[: hub.limits.kick_len]
-    out = [Outbound(list(room.members), Kicked(room.name, nick(session), nick(target), reason))]
     key = casefold(room.name)
+    out = hub.flush_crowds([key]) if room.crowd is not None else []  # the target's JOIN first
+    out.append(Outbound(list(room.members), Kicked(room.name, nick(session), nick(target), reason)))
     del target.rooms[key]
     hub._remove_member(key, target.sid)
     return out

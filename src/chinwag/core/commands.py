@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
-from chinwag.core import channels
+from chinwag.core import channels, crowd
 from chinwag.core.errors import (
     AlreadyRegistered,
     CannotSendToRoom,
@@ -112,9 +112,19 @@ def join(hub: Hub, session: Session, cmd: Join) -> list[Outbound]:
         if existing is None:  # whoever creates (or re-creates) a room is its operator
             room.ops.add(session.sid)
         room.invited.discard(session.sid)
-        out = [Outbound(list(room.members), Joined(room.name, session.nick or ""))]
+        joined = Joined(room.name, session.nick or "")
+        if crowd.crowded(room, hub.limits.crowd_size):  # the others hear it in the summary
+            hub.note(room, "join", joined.nick, "", session.sid)
+            out = [Outbound((session.sid,), joined)]
+        else:
+            out = [Outbound(list(room.members), joined)]
         if room.topic:
             out.append(Outbound((session.sid,), TopicInfo(room.name, room.topic, room.topic_by, room.topic_ts)))
+        if len(room.members) > hub.limits.crowd_size:
+            # Listing every member to every joiner is quadratic: say how many
+            # (the IRC adapter asks for NAMES, which Who answers in full).
+            out.append(Outbound((session.sid,), Members(room.name, (), count=len(room.members))))
+            return out
     else:
         room = hub.rooms[key]
         out = []
@@ -134,7 +144,12 @@ def part(hub: Hub, session: Session, cmd: Part) -> list[Outbound]:
         raise NoSuchRoom(cmd.room)
     if key not in session.rooms:
         raise NotInRoom(room.name)
-    out = [Outbound(list(room.members), Parted(room.name, session.nick or "", cmd.reason))]
+    parted = Parted(room.name, session.nick or "", cmd.reason)
+    if crowd.crowded(room, hub.limits.crowd_size):
+        hub.note(room, "part", parted.nick, cmd.reason)
+        out = [Outbound((session.sid,), parted)]
+    else:
+        out = [Outbound(list(room.members), parted)]
     del session.rooms[key]
     hub._remove_member(key, session.sid)
     return out
@@ -194,13 +209,17 @@ def change_nick(hub: Hub, session: Session, cmd: ChangeNick) -> list[Outbound]:
     hub.nicks[key] = session.sid
     session.nick = new
     session.nick_mark = hub.mark()
-    return [Outbound([session.sid, *hub.peers(session)], NickChanged(old, new))]
+    # A summary still to come may hold this nick's JOIN: it goes out first.
+    out = hub.flush_crowds([k for k in session.rooms if k in hub.crowded]) if hub.crowded else []
+    return [*out, Outbound([session.sid, *hub.peers(session)], NickChanged(old, new))]
 
 
 def who(hub: Hub, session: Session, cmd: Who) -> list[Outbound]:
     room = hub.rooms.get(casefold(cmd.room))
     if room is None:
         raise NoSuchRoom(cmd.room)
+    if room.crowd is not None and session.sid in room.members:
+        crowd.seen_all(room, session.sid)  # the list includes the summary's changes so far
     return [Outbound((session.sid,), members(hub, room))]
 
 

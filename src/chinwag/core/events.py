@@ -164,6 +164,10 @@ class Members:
     # Status and user@host of each member, for IRC NAMES. Left out of equality:
     # the names are what the event is about.
     info: tuple[MemberInfo, ...] = field(default=(), compare=False)
+    # A joiner of a room over Limits.crowd_size gets only how many are there
+    # (nicks and info empty): listing 10,000 names per join is quadratic. Who
+    # (IRC NAMES, text /who) always lists them.
+    count: int = field(default=0, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,8 +249,27 @@ class ChatHistoryReply:
     error: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class Crowd:
+    """Joins, parts and quits in a big room since its last summary (core/crowd.py).
+
+    ``changes[start:]`` is what this recipient has not seen yet: a member who
+    joined (or got the full list) meanwhile starts after that point. ``joined``
+    and ``left`` count that part. Every event of one summary shares ``changes``
+    and ``cache``, so each wire format renders the lines once per summary.
+    """
+
+    room: str
+    changes: tuple[tuple[str, str, str], ...]  # (kind: "join" | "part" | "quit", nick, reason), in order
+    start: int
+    joined: int
+    left: int
+    cache: dict[object, object] = field(default_factory=dict, compare=False, repr=False)
+
+
 Event = (
     Registered
+    | Crowd
     | Joined
     | Members
     | Parted

@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable, Iterable
 
 from chinwag.config import Limits
+from chinwag.core import crowd
 from chinwag.core.auth import Auth
 from chinwag.core.commands import COMMANDS
 from chinwag.core.errors import ChatError, NotRegistered, PasswordMismatch
@@ -66,7 +67,7 @@ class Session:
 
 class Room:
     __slots__ = ("name", "members", "created", "topic", "topic_by", "topic_ts", "flags", "key", "limit",
-                 "bans", "invited", "ops", "voiced")
+                 "bans", "invited", "ops", "voiced", "crowd")
 
     def __init__(self, name: str, created: float = 0.0) -> None:
         self.name = name
@@ -82,6 +83,7 @@ class Room:
         self.invited: set[int] = set()  # sessions invited since (for +i)
         self.ops: set[int] = set()
         self.voiced: set[int] = set()
+        self.crowd: crowd.Pending | None = None  # membership changes not yet told (a big room)
 
     def state(self) -> RoomState:
         """Its rules, as kept beyond its members (core/roomstate.py)."""
@@ -121,6 +123,7 @@ class Hub:
         # took them (take_changed) to write to the store.
         self.changed: dict[str, None] = {}
         self.revived = 0  # rooms re-created from ``saved`` so far (see forget_rules)
+        self.crowded: dict[str, None] = {}  # keys of rooms with a summary pending (core/crowd.py)
 
     # --- lifecycle -------------------------------------------------------
 
@@ -138,11 +141,38 @@ class Hub:
                 room.invited.discard(sid)
         if session is None or session.nick is None:
             return []
-        peers = self.peers(session)
+        # Members of big rooms hear it in the room's summary: a mass disconnect
+        # must not cost O(members) per departure.
+        seen: dict[int, None] = {}
+        size = self.limits.crowd_size
+        for key in session.rooms:
+            room = self.rooms[key]
+            if crowd.crowded(room, size):
+                self.note(room, "quit", session.nick, reason)
+            else:
+                seen.update(room.members)
+        seen.pop(sid, None)
         for key in session.rooms:
             self._remove_member(key, sid)
         del self.nicks[casefold(session.nick)]
-        return [Outbound(peers, Left(session.nick, reason))] if peers else []
+        return [Outbound(list(seen), Left(session.nick, reason))] if seen else []
+
+    # --- big rooms: summaries (core/crowd.py) ------------------------------
+
+    def note(self, room: Room, kind: str, nick: str, reason: str = "", sid: int | None = None) -> None:
+        if crowd.note(room, kind, nick, reason, sid):
+            self.crowded[casefold(room.name)] = None
+
+    def flush_crowds(self, keys: Iterable[str] | None = None) -> list[Outbound]:
+        """The pending summaries (of ``keys``' rooms only, if given)."""
+        out: list[Outbound] = []
+        for key in list(self.crowded if keys is None else keys):
+            if key in self.crowded:
+                del self.crowded[key]
+                room = self.rooms.get(key)
+                if room is not None:
+                    out += crowd.flush(room)
+        return out
 
     # --- dispatch --------------------------------------------------------
 
@@ -250,6 +280,8 @@ class Hub:
     def _remove_member(self, key: str, sid: int) -> None:
         room = self.rooms[key]
         del room.members[sid]
+        if room.crowd is not None:
+            crowd.forget(room, sid)
         room.ops.discard(sid)
         room.voiced.discard(sid)
         if not room.members:

@@ -18,6 +18,7 @@ from chinwag.core.errors import NameError_, NickInUse, NotSent, PasswordMismatch
 from chinwag.core.events import (
     ChangeNick,
     Command,
+    Crowd,
     Event,
     Failed,
     History,
@@ -54,6 +55,7 @@ from chinwag.core.extended import (
 )
 from chinwag.core.names import casefold
 from chinwag.core.numbers import decimal
+from chinwag.protocols import crowd
 from chinwag.protocols.base import LineReader, LineTooLong, RenderCache, decode_line
 from chinwag.protocols.sanitize import strip_controls
 from chinwag.protocols.telnet import TelnetFilter
@@ -350,6 +352,11 @@ class TextProtocol:
             return self._render_message(event, cache)
         if type(event) is History:
             return self._render_history(event)
+        if type(event) is Crowd:  # the same line for every text member of a big room
+            data = cache.get(TextProtocol)
+            if data is None:
+                data = cache[TextProtocol] = self._line(crowd.text_line(event))
+            return data
         line = self._render_other(event)
         return self._line(line) if line is not None else b""
 
@@ -434,8 +441,10 @@ class TextProtocol:
                     if self.history_on_join:
                         self._queries.append(HistoryRequest(room, "join", self.history_on_join))
                 return None  # the Members event that follows says it
-            case Members(room, nicks):
+            case Members(room, nicks, _, count):
                 self._awaiting_reply = False  # (a /join of a room we are in: Members only)
+                if count and not nicks:  # a big room: how many, not who
+                    return f"* in {room}: {count} people (/who {room} lists them)"
                 return f"* in {room}: {', '.join(nicks)} ({len(nicks)})"
             case Parted(room, nick, reason):
                 if nick != me:

@@ -45,6 +45,7 @@ from chinwag.transport import chathistory
 from chinwag.transport.admission import Admission
 from chinwag.transport.connection import Connection
 from chinwag.transport.forwarded import is_in
+from chinwag.transport.output import LINE_OVERHEAD, OutputGuard
 from chinwag.transport.passwords import PasswordChecks
 from chinwag.transport.ticker import Ticker, tick_period
 from chinwag.transport.web import WebListener
@@ -97,6 +98,7 @@ class Server:
         self.admission = Admission(config.limits, networks(config.exempt))
         self.trusted_proxies = networks(config.trusted_proxies)
         self._unstored: list[Message] = []  # this tick's messages, for the store
+        self._departures: list[tuple[str, tuple[str, ...], str, float]] = []  # waiting for the store
         self._flush_scheduled = False
         self.connections: dict[int, Connection] = {}
         self.listeners: list[asyncio.Server] = []
@@ -109,6 +111,8 @@ class Server:
         self.stopping = False
         self.ticker = Ticker(self, tick_period(config.limits))  # PING and deadlines for IRC
         self.passwords = PasswordChecks(self)  # PASS and OPER: in threads, rate-limited
+        self.output = OutputGuard(self)  # slow readers, and the budget of all output queues
+        self._crowd_timer: asyncio.TimerHandle | None = None  # big rooms' summaries (core/crowd.py)
 
     # --- start -----------------------------------------------------------
 
@@ -202,6 +206,8 @@ class Server:
         self._departing(conn, conn.close_reason)
         self.deliver(self.hub.disconnect(conn.sid, conn.close_reason))
         self._save_rooms()
+        if self.hub.crowded and self._crowd_timer is None:
+            self._arm_crowds()
         if not self.connections:
             self._all_gone.set()
 
@@ -214,14 +220,21 @@ class Server:
         log.info("%s left (%s)", nick, reason)
         rooms = self.hub.rooms_of(conn.sid)
         if rooms:
-            mark, now = self.hub.mark(), self.hub.clock()
-            self.spawn(self._record_departure(nick, rooms, mark, now))
+            # One task records every departure waiting, not one task each: a
+            # mass disconnect of 10,000 must stay cheap per departure.
+            if not self._departures:
+                self.spawn(self._record_departures())
+            self._departures.append((nick, rooms, self.hub.mark(), self.hub.clock()))
 
-    async def _record_departure(self, nick: str, rooms: tuple[str, ...], mark: str, now: float) -> None:
-        try:
-            await self.store.record_departure(nick, rooms, mark, now)
-        except Exception as exc:  # a full disk: catch-up for this name is lost, nothing else
-            log.error("cannot record where %s left off: %s", nick, exc)
+    async def _record_departures(self) -> None:
+        while self._departures:
+            batch, self._departures = self._departures, []
+            for nick, rooms, mark, now in batch:
+                try:
+                    await self.store.record_departure(nick, rooms, mark, now)
+                except Exception as exc:  # a full disk: catch-up for this name is lost, nothing else
+                    # (and the next departure must still find this task gone or running)
+                    log.error("cannot record where %s left off: %s", nick, exc)
 
     def dispatch(self, conn: Connection, command: Command) -> None:
         if isinstance(command, Quit):  # the hub forgets the session while handling it
@@ -234,6 +247,20 @@ class Server:
         if log.isEnabledFor(logging.INFO):
             self._log(conn, outbound)
         self.deliver(outbound, conn.sid)
+        if self.hub.crowded and self._crowd_timer is None:
+            self._arm_crowds()
+
+    def _arm_crowds(self) -> None:
+        if self._loop is not None:
+            self._crowd_timer = self._loop.call_later(self.config.limits.crowd_interval, self._crowds)
+
+    def _crowds(self) -> None:
+        """Every crowd_interval while any is pending: big rooms' summaries."""
+        self._crowd_timer = None
+        try:
+            self.deliver(self.hub.flush_crowds())
+        except Exception:
+            log.exception("room summaries failed")
 
     def _save_rooms(self) -> None:
         """Hand the rooms whose rules the last command changed to the store.
@@ -287,6 +314,8 @@ class Server:
                 if len(self._senders) >= self.config.limits.held_messages:
                     self._not_sent(sender, event)
                     continue
+                # The output budget: how much this message puts in front of its readers.
+                self.output.message((len(event.text) + LINE_OVERHEAD) * len(out.to))
                 held.append(out)
                 self._senders.append(sender)
                 # Stored at the end of the tick, all together: the writer thread
@@ -621,6 +650,9 @@ class Server:
             await self.web.stop()
         self.ticker.stop()
         self.passwords.close()
+        self.output.stop()
+        if self._crowd_timer is not None:
+            self._crowd_timer.cancel()
         if self._pruner is not None:
             self._pruner.cancel()
         # Departures recorded as the connections closed must reach the store.

@@ -53,6 +53,7 @@ from chinwag.core.events import (
     ChatHistory,
     ChatHistoryReply,
     Command,
+    Crowd,
     Event,
     Failed,
     HistoryVerb,
@@ -113,6 +114,7 @@ from chinwag.core.extended import (
     mode_string,
 )
 from chinwag.core.names import HIDDEN_HOST, is_room
+from chinwag.protocols import crowd
 from chinwag.protocols.base import RenderCache
 from chinwag.protocols.irc import caps as C
 from chinwag.protocols.irc import numerics as N
@@ -934,6 +936,9 @@ class IrcProtocol:
         return self._shared(cache, e, lambda: IrcMessage("WALLOPS", (e.text.translate(_CTL),), source(e.nick)))
 
     def _render_members(self, e: Members, cache: RenderCache) -> bytes:
+        if e.count and not e.nicks:  # a big room's joiner: NAMES lists it (protocols/crowd.py)
+            self._queue.append(Who(e.room))
+            return b""
         multi = C.MULTI_PREFIX in self.caps
         full = C.USERHOST_IN_NAMES in self.caps
         infos = e.info or tuple(MemberInfo(n, n, HIDDEN_HOST, n) for n in e.nicks)
@@ -1109,6 +1114,7 @@ _RENDERERS: Final[dict[type, Callable[[IrcProtocol, Any, RenderCache], bytes]]] 
     Left: IrcProtocol._render_left,
     NickChanged: IrcProtocol._render_nick,
     Members: IrcProtocol._render_members,
+    Crowd: lambda self, e, cache: crowd.irc_lines(e),
     TopicInfo: IrcProtocol._render_topic_info,
     TopicChanged: IrcProtocol._render_topic_changed,
     Failed: IrcProtocol._render_failed,
