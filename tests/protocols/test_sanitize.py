@@ -16,7 +16,7 @@ from chinwag.config import Config, Limits
 from chinwag.core import events as core_events
 from chinwag.core import extended
 from chinwag.core.errors import ChatError, NoSuchNick, UserNotInRoom
-from chinwag.core.events import ChatHistoryReply, Command, Event, Failed, Message, Query
+from chinwag.core.events import ChatHistoryReply, Command, Crowd, Event, Failed, Message, Query
 from chinwag.protocols.irc import caps as C
 from chinwag.protocols.irc import numerics  # noqa: F401  (its ChatError subclasses join the walk)
 from chinwag.protocols.irc.adapter import IrcInfo, IrcProtocol, Reg
@@ -144,6 +144,8 @@ def _sample(tp: Any, hostile: str = HOSTILE) -> Any:
         present = [a for a in args if a is not type(None)]
         # str | None: the string; MsgRef | None, int | None: None (MsgRef forbids msgid with ms)
         return _sample(present[0], hostile) if present == [str] else None
+    if origin is dict:  # a cache (Crowd's): starts empty
+        return {}
     if origin is tuple:
         if len(args) == 2 and args[1] is Ellipsis:
             return (_sample(args[0], hostile), _sample(args[0], hostile))
@@ -180,6 +182,10 @@ def _event_samples(hostile: str = HOSTILE) -> list[Any]:
         if cls is Message:
             out += [dataclasses.replace(sample, kind=k) for k in ("action", "notice")]
             out.append(dataclasses.replace(sample, target="#" + hostile))
+        if cls is Crowd:  # a summary of real kinds (hostile nicks and reasons), seen from its start and from later
+            changes = tuple((k, hostile, hostile) for k in ("join", "part", "quit"))
+            out[-1] = dataclasses.replace(sample, changes=changes, start=0, joined=1, left=2)
+            out.append(dataclasses.replace(sample, changes=changes, start=1, joined=0, left=2))
         if cls is extended.ModeChanged:  # a room's modes (the sample's target is a nick)
             out.append(dataclasses.replace(sample, target="#" + hostile))
         if cls is extended.Invited:  # to the one invited (the sample: to the one who invited)
