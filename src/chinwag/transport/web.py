@@ -10,7 +10,9 @@ let in, as on the IRC port.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import ssl
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
@@ -19,6 +21,7 @@ from urllib.parse import urlsplit
 from aiohttp import web
 
 from chinwag.protocols.base import Adapter
+from chinwag.transport.tls import TlsLayer
 from chinwag.transport.websocket import PROTOCOLS, WsConnection, max_message
 
 if TYPE_CHECKING:
@@ -66,6 +69,35 @@ def origin_allowed(origin: str | None, host: str | None, allowed: tuple[str, ...
     return mine is not None and _host_port(parts.netloc, parts.scheme) == mine
 
 
+class _TlsSite(web.BaseSite):
+    """An aiohttp site whose connections go through chinwag's TlsLayer (its
+    memory per connection is a few KiB, not the 256 KiB of asyncio's own)."""
+
+    __slots__ = ("_host", "_port", "_context", "_timeout", "address")
+
+    def __init__(self, runner: web.AppRunner, host: str, port: int, context: Callable[[], ssl.SSLContext],
+                 handshake_timeout: float, backlog: int) -> None:
+        super().__init__(runner, backlog=backlog)
+        self._host, self._port, self._context, self._timeout = host, port, context, handshake_timeout
+        self.address = (host, port)
+
+    @property
+    def name(self) -> str:
+        return f"https://{self._host}:{self.address[1]}"
+
+    async def start(self) -> None:
+        await super().start()
+        handler = self._runner.server
+        assert handler is not None
+        context, timeout = self._context, self._timeout
+        self._server = server = await asyncio.get_running_loop().create_server(
+            lambda: TlsLayer(context(), handler(), timeout), self._host, self._port,
+            backlog=self._backlog, reuse_address=True,
+        )
+        bound = server.sockets[0].getsockname()
+        self.address = (str(bound[0]), int(bound[1]))
+
+
 class WebListener:
     """aiohttp application and runner; ``start`` returns the bound address."""
 
@@ -90,6 +122,15 @@ class WebListener:
         await site.start()
         bound = self.runner.addresses[0]
         return str(bound[0]), int(bound[1])
+
+    async def start_tls(
+        self, host: str, port: int, context: Callable[[], ssl.SSLContext], handshake_timeout: float
+    ) -> tuple[str, int]:
+        """The same app over TLS (https, wss), on a second site; call after start()."""
+        assert self.runner is not None
+        site = _TlsSite(self.runner, host, port, context, handshake_timeout, self.server.config.limits.listen_backlog)
+        await site.start()
+        return site.address
 
     async def stop(self) -> None:
         if self.runner is not None:
