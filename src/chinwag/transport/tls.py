@@ -26,6 +26,8 @@ keep the context they were made with.
 from __future__ import annotations
 
 import asyncio
+import asyncio.constants
+import asyncio.transports
 import hashlib
 import logging
 import ssl
@@ -57,17 +59,20 @@ def make_context(cert: str, key: str = "", client_ca: str = "") -> ssl.SSLContex
     With ``client_ca`` the context asks for a client certificate signed by it
     and accepts clients without one (``CERT_OPTIONAL``).
     """
+    for path, which, word in ((cert, "tls_cert", "certificate"), (key, "tls_key", "key"),
+                              (client_ca, "tls_client_ca", "client CA")):
+        if path:  # OpenSSL's errors do not say which file: open each first
+            try:
+                with open(path, "rb"):
+                    pass
+            except OSError as exc:
+                reason = (exc.strerror or str(exc)).lower()
+                raise TlsError(f"cannot read TLS {word} {path}: {reason}", which) from None
     ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
     try:
         ctx.load_cert_chain(cert, key or None)
-    except FileNotFoundError as exc:
-        which = "tls_key" if key and exc.filename == key else "tls_cert"
-        raise TlsError(f"cannot read TLS {which[4:]} {exc.filename or ''}: no such file", which) from None
-    except PermissionError as exc:
-        which = "tls_key" if key and exc.filename == key else "tls_cert"
-        raise TlsError(f"cannot read TLS {which[4:]} {exc.filename or ''}: permission denied", which) from None
-    except OSError as exc:  # ssl.SSLError too: not PEM, or a key that is not the certificate's
+    except (OSError, ssl.SSLError) as exc:  # not PEM, or a key that is not the certificate's
         reason = getattr(exc, "reason", None) or exc.strerror or str(exc)
         raise TlsError(f"cannot use TLS certificate {cert} with key {key or cert}: {reason}", "tls_cert") from None
     if client_ca:
@@ -128,11 +133,17 @@ def fingerprint(transport: asyncio.BaseTransport | None) -> str | None:
     return hashlib.sha256(der).hexdigest() if der else None
 
 
-class TlsLayer(asyncio.Transport, asyncio.Protocol):
+class TlsLayer(asyncio.transports._FlowControlMixin, asyncio.Protocol):
     """Server-side TLS between a plain transport (below) and ``app`` (above).
 
     To the transport below it is a Protocol; to ``app`` it is the Transport.
+    Write flow control is the transport below's (its buffer holds the
+    ciphertext). The flow-control mixin and ``_sendfile_compatible`` are what
+    asyncio's own TLS transport has: ``loop.sendfile()`` (aiohttp's static
+    files) then copies through ``write()``.
     """
+
+    _sendfile_compatible = asyncio.constants._SendfileMode.FALLBACK
 
     __slots__ = (
         "_app", "_raw", "_in", "_out", "_ssl", "_ctx", "_ready", "_closing", "_paused", "_cipher",
@@ -140,6 +151,7 @@ class TlsLayer(asyncio.Transport, asyncio.Protocol):
     )
 
     def __init__(self, ctx: ssl.SSLContext, app: asyncio.Protocol, handshake_timeout: float) -> None:
+        super().__init__(None, asyncio.get_running_loop())
         self._app = app
         self._ctx = ctx
         self._raw: asyncio.Transport | None = None
@@ -188,9 +200,11 @@ class TlsLayer(asyncio.Transport, asyncio.Protocol):
             self._app.connection_lost(exc)
 
     def pause_writing(self) -> None:
+        self._protocol_paused = True
         self._app.pause_writing()
 
     def resume_writing(self) -> None:
+        self._protocol_paused = False
         self._app.resume_writing()
 
     # --- TLS -------------------------------------------------------------------
