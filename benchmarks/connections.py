@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import asyncio.sslproto
 import json
 import resource
 import ssl
@@ -65,7 +66,8 @@ class IdleClient(asyncio.Protocol):
 
 
 async def run(
-    n: int, hold: float, per_ip: int, timeout: float, server: SpawnedServer, tls: ssl.SSLContext | None = None
+    n: int, hold: float, per_ip: int, timeout: float, server: SpawnedServer, tls: ssl.SSLContext | None = None,
+    burst: int = 0,
 ) -> dict[str, Any]:
     loop = asyncio.get_running_loop()
     port = server.listener_port("irc_tls" if tls else "irc")
@@ -91,6 +93,11 @@ async def run(
         await asyncio.wait_for(asyncio.gather(*(c.registered for c in group)), timeout)
     await asyncio.wait_for(asyncio.gather(*(c.registered for c in clients)), timeout)
     setup = time.monotonic() - started
+    if burst:  # one overlong line each (417, the connection stays): what a big paste leaves behind
+        line = b"PRIVMSG #nowhere :" + b"x" * burst + b"\r\n"
+        for c in clients:
+            assert c.transport is not None
+            c.transport.write(line)
     await asyncio.sleep(hold)  # idle: what does holding them cost?
     held = rss_kib(server.pid) or 0
     for c in clients:  # every one still answers
@@ -109,6 +116,7 @@ async def run(
         c.transport.close()
     return {
         "tls": tls is not None,
+        "burst_bytes": burst,
         "connections": n,
         "registered_in_s": round(setup, 2),
         "answered_ping": len(answered),
@@ -127,6 +135,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--timeout", type=float, default=120.0)
     p.add_argument("--server-cpu", type=int)
     p.add_argument("--tls", action="store_true", help="IRC over TLS (a self-signed certificate made for the run)")
+    p.add_argument("--burst", type=int, default=0, metavar="BYTES",
+                   help="after registering, each client sends one line this long (an overlong line: 417)")
     p.add_argument("--json", action="store_true")
     args = p.parse_args(argv)
     if not 1 <= args.connections <= 60_000:
@@ -147,13 +157,11 @@ def main(argv: list[str] | None = None) -> int:
             tls = ssl.create_default_context(cafile=str(cert))
             # The clients' side, not the server's: asyncio's SSL protocol keeps a
             # 256 KiB buffer per connection, 2.5 GiB for 10,000 in this process.
-            import asyncio.sslproto
-
             asyncio.sslproto.SSLProtocol.max_size = 16 * 1024
         server = SpawnedServer("127.0.0.1", args.server_cpu, env=env)
         server.start(30)
         try:
-            result = asyncio.run(run(args.connections, args.hold, args.per_ip, args.timeout, server, tls))
+            result = asyncio.run(run(args.connections, args.hold, args.per_ip, args.timeout, server, tls, args.burst))
         finally:
             server.stop()
     ok = result["answered_ping"] == args.connections and result["lost"] == 0

@@ -143,13 +143,13 @@ async def test_chinwag_connect_tls_refuses_a_certificate_it_does_not_trust(pki: 
 
 
 async def _tls_ports(proc: asyncio.subprocess.Process) -> dict[str, int]:
-    """The TLS listeners a spawned server logged (after its text listener)."""
+    """The listeners a spawned server logged after its text listener (irc, web, text_tls...)."""
     assert proc.stderr is not None
     ports: dict[str, int] = {}
     while "web_tls" not in ports:
         line = (await asyncio.wait_for(proc.stderr.readline(), 10)).decode()
         assert line, "server exited"
-        for name in ("text_tls", "irc_tls", "web_tls"):
+        for name in ("irc", "web", "text_tls", "irc_tls", "web_tls"):
             if f" {name} listener on " in line:
                 ports[name] = int(line.rsplit(":", 1)[1])
     return ports
