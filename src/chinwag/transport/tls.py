@@ -147,7 +147,7 @@ class TlsLayer(asyncio.transports._FlowControlMixin, asyncio.Protocol):
 
     __slots__ = (
         "_app", "_raw", "_in", "_out", "_ssl", "_ctx", "_ready", "_closing", "_paused", "_cipher",
-        "_early", "_timer", "_timeout", "_app_made",
+        "_early", "_timer", "_timeout", "_app_made", "_eof",
     )
 
     def __init__(self, ctx: ssl.SSLContext, app: asyncio.Protocol, handshake_timeout: float) -> None:
@@ -166,6 +166,7 @@ class TlsLayer(asyncio.transports._FlowControlMixin, asyncio.Protocol):
         self._timer: asyncio.TimerHandle | None = None
         self._timeout = handshake_timeout
         self._app_made = False
+        self._eof = False  # the peer's close_notify came: the app was told, input is over
 
     # --- the transport below calls these ------------------------------------
 
@@ -176,17 +177,20 @@ class TlsLayer(asyncio.transports._FlowControlMixin, asyncio.Protocol):
         self._app.connection_made(self)
 
     def data_received(self, data: bytes) -> None:
-        if self._closing and self._ready:
-            return  # closed by us: what the peer still sends is dropped
+        if self._eof or (self._closing and self._ready):
+            return  # after close_notify, or closed by us: what the peer still sends is dropped
         self._cipher.append(memoryview(data))
         self._process()
 
     def eof_received(self) -> bool | None:
         if not self._ready:
             return False
+        if self._eof:  # the app already had its EOF (close_notify): keep writing if it wants
+            return not self._closing
         self._process()
-        if self._closing:
-            return False
+        if self._closing or self._eof:
+            return not self._closing
+        self._eof = True  # a TCP FIN without close_notify: the same to the app
         return self._app.eof_received()
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -257,6 +261,7 @@ class TlsLayer(asyncio.transports._FlowControlMixin, asyncio.Protocol):
                 if not data:  # close_notify: the peer is done sending
                     self._flush()
                     self._cipher.clear()
+                    self._eof = True
                     if not self._app.eof_received():
                         self.close()
                     break
