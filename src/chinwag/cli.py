@@ -13,12 +13,15 @@ import signal
 import sys
 from collections.abc import Coroutine, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chinwag import __version__
 from chinwag.client.main import add_connect_arguments
 from chinwag.config import LOG_FORMATS, LOG_LEVELS, Config, ConfigError, load_config
 from chinwag.logs import setup_logging
+
+if TYPE_CHECKING:
+    from chinwag.transport.server import Server
 
 log = logging.getLogger("chinwag")
 
@@ -88,7 +91,7 @@ async def serve(config: Config) -> int:
     return 0
 
 
-def _reload(server: Any) -> None:
+def _reload(server: Server) -> None:
     """SIGHUP: read the TLS certificate and key again (connections stay up)."""
     if server.tls is None:
         log.info("SIGHUP: no TLS certificate configured, nothing to reload")

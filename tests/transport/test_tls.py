@@ -19,6 +19,7 @@ import aiohttp
 import pytest
 import trustme
 
+from chinwag.config import ConfigError, load_config
 from tests.conftest import SPAWNED, TIMEOUT, IrcClient, LineClient
 from tests.hostile.test_hostile import irc_client, serving, text_client
 from tests.test_cli import start
@@ -34,6 +35,12 @@ def pki(tmp_path: Path) -> Pki:
 async def test_no_certificate_no_tls_listeners() -> None:
     async with serving() as srv:
         assert set(srv.addresses) == {"text", "irc", "web"}
+
+
+def test_a_key_or_client_ca_without_a_certificate_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="tls_key and tls_client_ca need tls_cert"):
+        load_config(None, {"CHINWAG_TLS_KEY": "key.pem"})
+    assert load_config(None, {"CHINWAG_TLS_CERT": "c.pem", "CHINWAG_IRC_TLS_PORT": "0"}).irc_tls_port == 0
 
 
 async def test_irc_over_tls_chats_with_a_plain_irc_user_and_a_text_user(pki: Pki) -> None:
