@@ -6,6 +6,7 @@ client certificates."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import os
 import shutil
@@ -300,3 +301,40 @@ async def test_client_certificate_fingerprint_is_recorded(pki: Pki, tmp_path: Pa
         der = ssl.PEM_cert_to_DER_cert(alice_cert.cert_chain_pems[0].bytes().decode())
         assert prints == {"alice": hashlib.sha256(der).hexdigest(), "bob": None, "carol": None}
         await close_all(alice, bob, text)
+
+
+@pytest.mark.parametrize("ending", ["fin", "close_notify"])
+async def test_a_script_that_sends_its_lines_and_stops_sending_gets_its_answers(pki: Pki, ending: str) -> None:
+    """`printf 'alice\\nhello\\n' | ncat --ssl`: the lines are handled and answered, then the
+    server closes; whether the client ends with a TCP FIN or a TLS close_notify."""
+    async with tls_serving(pki) as srv:
+        bob = await text_client(srv, "bob")
+        incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+        tls = pki.client_context().wrap_bio(incoming, outgoing, server_hostname="localhost")
+        r, w = await asyncio.open_connection("127.0.0.1", srv.port("text_tls"))
+        while True:
+            try:
+                tls.do_handshake()
+                break
+            except ssl.SSLWantReadError:
+                w.write(outgoing.read())
+                incoming.write(await asyncio.wait_for(r.read(65536), TIMEOUT))
+        tls.write(b"alice\nhello, and goodbye\n")
+        if ending == "close_notify":
+            with pytest.raises(ssl.SSLWantReadError):  # sent; the server's comes later
+                tls.unwrap()
+        w.write(outgoing.read())
+        w.write_eof()
+        while data := await asyncio.wait_for(r.read(65536), TIMEOUT):
+            incoming.write(data)
+        text = b""
+        with contextlib.suppress(ssl.SSLWantReadError, ssl.SSLZeroReturnError):
+            while chunk := tls.read(65536):
+                text += chunk
+        lines = text.decode().splitlines()
+        assert lines[0] == "Welcome to chinwag! What is your name?"
+        assert "Welcome to chinwag, alice! Type /help for commands." in lines
+        assert (await bob.expect("hello, and goodbye")).endswith("alice: hello, and goodbye")
+        assert (await bob.expect("alice has left")) == "* alice has left (connection closed)"
+        w.close()
+        await bob.close()
