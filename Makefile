@@ -37,6 +37,7 @@ test: $(DEV_STAMP) lint
 	$(PY) -m benchmarks.masks --smoke
 	$(PY) -m benchmarks.fuzz --smoke
 	$(PY) -m benchmarks.bigroom --smoke
+	$(PY) -m benchmarks.connections --connections 200 --tls --hold 1
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info

@@ -1,22 +1,31 @@
 """Hold N idle, registered IRC connections and measure the server's RSS per connection.
 
     python -m benchmarks.connections --connections 10000
+    python -m benchmarks.connections --connections 10000 --tls   # IRC over TLS
 
 IRC rather than the text protocol because a text user joins #lobby at once, and
 10,000 people joining one room is a join-notice storm (N^2 lines), not an idle
 load. Connections come from 127.0.0.1 .. 127.0.0.N source addresses so that no
 single address passes the server's per-IP limit, as clients behind many
 machines would. Loopback only; bounded in count and time.
+
+With ``--tls`` the server gets a fresh self-signed pair (``chinwag
+tls-selfsigned``'s code, which needs the cryptography package) and the clients
+connect to its IRC TLS port, verifying the certificate.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import asyncio.sslproto
 import json
 import resource
+import ssl
 import sys
+import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
 from benchmarks.procinfo import SpawnedServer, rss_kib
@@ -56,9 +65,12 @@ class IdleClient(asyncio.Protocol):
             self.registered.set_exception(ConnectionError(f"{self.nick} lost before registering"))
 
 
-async def run(n: int, hold: float, per_ip: int, timeout: float, server: SpawnedServer) -> dict[str, Any]:
+async def run(
+    n: int, hold: float, per_ip: int, timeout: float, server: SpawnedServer, tls: ssl.SSLContext | None = None,
+    burst: int = 0,
+) -> dict[str, Any]:
     loop = asyncio.get_running_loop()
-    port = server.listener_port("irc")
+    port = server.listener_port("irc_tls" if tls else "irc")
     await asyncio.sleep(0.5)  # let the server settle before the idle reading
     idle = rss_kib(server.pid) or 0
     pongs: asyncio.Queue[str] = asyncio.Queue()
@@ -70,7 +82,8 @@ async def run(n: int, hold: float, per_ip: int, timeout: float, server: SpawnedS
         fut: asyncio.Future[None] = loop.create_future()
         src = f"127.0.{1 + i // per_ip // 250}.{1 + (i // per_ip) % 250}"
         _, proto = await loop.create_connection(
-            lambda: IdleClient(f"idle{i}", fut, pongs), "127.0.0.1", port, local_addr=(src, 0)
+            lambda: IdleClient(f"idle{i}", fut, pongs), "127.0.0.1", port, local_addr=(src, 0),
+            ssl=tls, server_hostname="localhost" if tls else None,
         )
         return proto
 
@@ -80,6 +93,11 @@ async def run(n: int, hold: float, per_ip: int, timeout: float, server: SpawnedS
         await asyncio.wait_for(asyncio.gather(*(c.registered for c in group)), timeout)
     await asyncio.wait_for(asyncio.gather(*(c.registered for c in clients)), timeout)
     setup = time.monotonic() - started
+    if burst:  # one overlong line each (417, the connection stays): what a big paste leaves behind
+        line = b"PRIVMSG #nowhere :" + b"x" * burst + b"\r\n"
+        for c in clients:
+            assert c.transport is not None
+            c.transport.write(line)
     await asyncio.sleep(hold)  # idle: what does holding them cost?
     held = rss_kib(server.pid) or 0
     for c in clients:  # every one still answers
@@ -97,6 +115,8 @@ async def run(n: int, hold: float, per_ip: int, timeout: float, server: SpawnedS
         assert c.transport is not None
         c.transport.close()
     return {
+        "tls": tls is not None,
+        "burst_bytes": burst,
         "connections": n,
         "registered_in_s": round(setup, 2),
         "answered_ping": len(answered),
@@ -114,6 +134,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--per-ip", type=int, default=100, help="connections per loopback source address")
     p.add_argument("--timeout", type=float, default=120.0)
     p.add_argument("--server-cpu", type=int)
+    p.add_argument("--tls", action="store_true", help="IRC over TLS (a self-signed certificate made for the run)")
+    p.add_argument("--burst", type=int, default=0, metavar="BYTES",
+                   help="after registering, each client sends one line this long (an overlong line: 417)")
     p.add_argument("--json", action="store_true")
     args = p.parse_args(argv)
     if not 1 <= args.connections <= 60_000:
@@ -123,13 +146,25 @@ def main(argv: list[str] | None = None) -> int:
     if soft < want:
         resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, want) if hard != resource.RLIM_INFINITY else want, hard))
     # A batch connects at once, then registers: lift the unregistered cap to match.
-    per_ip = {f"CHINWAG_LIMITS__{k}": str(args.per_ip) for k in ("MAX_PER_IP", "MAX_UNREGISTERED_PER_IP")}
-    server = SpawnedServer("127.0.0.1", args.server_cpu, env=per_ip)
-    server.start(30)
-    try:
-        result = asyncio.run(run(args.connections, args.hold, args.per_ip, args.timeout, server))
-    finally:
-        server.stop()
+    env = {f"CHINWAG_LIMITS__{k}": str(args.per_ip) for k in ("MAX_PER_IP", "MAX_UNREGISTERED_PER_IP")}
+    tls: ssl.SSLContext | None = None
+    with tempfile.TemporaryDirectory(prefix="chinwag-bench-") as tmp:
+        if args.tls:
+            from chinwag.selfsigned import make_pair
+
+            cert, key, _ = make_pair(Path(tmp))
+            env |= {"CHINWAG_TLS_CERT": str(cert), "CHINWAG_TLS_KEY": str(key), "CHINWAG_IRC_TLS_PORT": "0",
+                    "CHINWAG_TEXT_TLS_PORT": "0", "CHINWAG_WEB_TLS_PORT": "0"}
+            tls = ssl.create_default_context(cafile=str(cert))
+            # The clients' side, not the server's: asyncio's SSL protocol keeps a
+            # 256 KiB buffer per connection, 2.5 GiB for 10,000 in this process.
+            asyncio.sslproto.SSLProtocol.max_size = 16 * 1024
+        server = SpawnedServer("127.0.0.1", args.server_cpu, env=env)
+        server.start(30)
+        try:
+            result = asyncio.run(run(args.connections, args.hold, args.per_ip, args.timeout, server, tls, args.burst))
+        finally:
+            server.stop()
     ok = result["answered_ping"] == args.connections and result["lost"] == 0
     if args.json:
         print(json.dumps(result, indent=1))

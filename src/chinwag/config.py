@@ -114,6 +114,10 @@ class Limits:
     held_messages: int = 50_000  # messages waiting for the store, all connections together
     store_timeout: int = 5  # seconds a failing write is retried before its messages are refused
     # --- limits: ops ---
+    # --- limits: tls ---
+    # A TLS client must finish its handshake within this many seconds; it
+    # counts against max_per_ip and max_connections from its first byte.
+    tls_handshake_timeout: int = 10
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
@@ -170,6 +174,16 @@ class Config:
     # Reverse proxies in front of the web port ("127.0.0.1", "10.0.0.0/8"): from
     # them, X-Forwarded-For / Forwarded name the client. Empty: ignored.
     trusted_proxies: tuple[str, ...] = ()
+    # TLS (docs: README "TLS and certificates"). No certificate: no TLS listeners.
+    tls_cert: str = ""  # PEM certificate (chain) file
+    tls_key: str = ""  # PEM private key file (empty: in tls_cert)
+    # CA file: the IRC TLS listener then asks for a client certificate (not
+    # required) signed by it, e.g. users' self-signed certificates put together.
+    tls_client_ca: str = ""
+    irc_tls_port: int = 6697
+    text_tls_port: int = 2627
+    web_tls_port: int = 8443  # https and wss: the same web client, /healthz and /irc
+    sts_duration: int = 0  # seconds; > 0 advertises IRCv3 STS (the IRC TLS port) to IRC clients
     limits: Limits = field(default_factory=Limits)
 
     def __post_init__(self) -> None:
@@ -195,8 +209,13 @@ class Config:
                 raise ConfigError(f"{name} must be >= 0")
         if self.prune_interval <= 0:
             raise ConfigError("prune_interval must be > 0")
-        if not 0 <= self.web_port <= 65535:
-            raise ConfigError(f"web_port must be 0..65535, got {self.web_port}")
+        for name in ("web_port", "irc_tls_port", "text_tls_port", "web_tls_port"):
+            if not 0 <= getattr(self, name) <= 65535:
+                raise ConfigError(f"{name} must be 0..65535, got {getattr(self, name)}")
+        if self.sts_duration < 0:
+            raise ConfigError("sts_duration must be >= 0")
+        if (self.tls_key or self.tls_client_ca) and not self.tls_cert:
+            raise ConfigError("tls_key and tls_client_ca need tls_cert")
         origins = self.web_origins
         if isinstance(origins, str) or not all(isinstance(o, str) for o in origins):
             raise ConfigError("web_origins must be a list of origins like \"https://chat.example.org\"")

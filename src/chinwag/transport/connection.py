@@ -33,6 +33,7 @@ from chinwag.core.extended import Oper, Sync
 from chinwag.core.ratelimit import Flood
 from chinwag.protocols.base import Adapter
 from chinwag.protocols.sanitize import safe_output
+from chinwag.transport.tls import fingerprint
 
 if TYPE_CHECKING:
     from chinwag.transport.admission import Admission
@@ -127,6 +128,12 @@ class Connection(asyncio.Protocol):
         """This connection's logger (its id in every record); made when used,
         so 10,000 idle connections do not each carry one."""
         return logging.LoggerAdapter(log, {"conn": self.sid, "peer": self.peer})
+
+    @property
+    def tls_fingerprint(self) -> str | None:
+        """SHA-256 (hex) of the client certificate this connection presented
+        over TLS, or None (plain, or no certificate): for SASL EXTERNAL."""
+        return fingerprint(self.transport)
 
     # --- asyncio.Protocol ------------------------------------------------
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import errno
 import logging
 import os
 import socket
+import ssl
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from typing import Any
@@ -38,6 +40,7 @@ from chinwag.core.events import (
 from chinwag.core.hub import Hub
 from chinwag.protocols.base import Adapter, RenderCache
 from chinwag.protocols.irc.adapter import IrcInfo, IrcProtocol
+from chinwag.protocols.irc.caps import sts_value
 from chinwag.protocols.sanitize import safe_event
 from chinwag.protocols.text import TextProtocol
 from chinwag.storage.base import Store, open_store, room_key
@@ -48,11 +51,19 @@ from chinwag.transport.forwarded import is_in
 from chinwag.transport.output import LINE_OVERHEAD, OutputGuard
 from chinwag.transport.passwords import PasswordChecks
 from chinwag.transport.ticker import Ticker, tick_period
+from chinwag.transport.tls import Certificates, TlsLayer
 from chinwag.transport.web import WebListener
 
 log = logging.getLogger("chinwag.server")
 
-LISTENER_NAMES = {"text": "telnet/netcat", "irc": "IRC", "web": "the web client"}
+LISTENER_NAMES = {
+    "text": "telnet/netcat",
+    "irc": "IRC",
+    "web": "the web client",
+    "text_tls": "telnet/netcat over TLS",
+    "irc_tls": "IRC over TLS",
+    "web_tls": "the web client over TLS",
+}
 
 
 class ListenError(Exception):
@@ -103,6 +114,7 @@ class Server:
         self.connections: dict[int, Connection] = {}
         self.listeners: list[asyncio.Server] = []
         self.web: WebListener | None = None  # HTTP: the web client and IRC over WebSocket
+        self.tls: Certificates | None = None  # set in start() when a certificate is configured
         self.addresses: dict[str, tuple[str, int]] = {}  # listener name -> bound address
         self._dirty: list[Connection] = []
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -134,18 +146,33 @@ class Server:
             if last is not None:
                 self.hub.ids.observe(last)
             self.hub.load_rooms(await self.store.load_rooms())
-            await self._listen(
-                "text",
-                cfg.text_port,
-                lambda: TextProtocol(cfg.limits, cfg.default_room, cfg.history_on_join, bool(cfg.password)),
-            )
+            self.tls = tls = Certificates.load(cfg)  # TlsError: a certificate or key we cannot use
+            text = lambda: TextProtocol(cfg.limits, cfg.default_room, cfg.history_on_join, bool(cfg.password))  # noqa: E731
+            await self._listen("text", cfg.text_port, text)
             irc = IrcInfo.from_config(cfg)
-            await self._listen("irc", cfg.irc_port, lambda: IrcProtocol(irc))
+            # STS needs the TLS port, known once bound: factories run per connection, after start().
+            infos = {"irc": irc, "irc_tls": irc}
+            await self._listen("irc", cfg.irc_port, lambda: IrcProtocol(infos["irc"]))
             self.web = WebListener(self, lambda: IrcProtocol(irc))
             try:
                 self.addresses["web"] = await self.web.start(cfg.host, cfg.web_port)
             except OSError as exc:
                 raise ListenError("web", cfg.host, cfg.web_port, exc) from None
+            if tls is not None:
+                await self._listen("text_tls", cfg.text_tls_port, text, lambda: tls.plain)
+                await self._listen("irc_tls", cfg.irc_tls_port, lambda: IrcProtocol(infos["irc_tls"]), lambda: tls.irc)
+                try:
+                    self.addresses["web_tls"] = await self.web.start_tls(
+                        cfg.host, cfg.web_tls_port, lambda: tls.plain, cfg.limits.tls_handshake_timeout
+                    )
+                except OSError as exc:
+                    raise ListenError("web_tls", cfg.host, cfg.web_tls_port, exc) from None
+                if cfg.sts_duration:
+                    tls_port = self.port("irc_tls")
+                    infos["irc"] = dataclasses.replace(irc, sts=sts_value(False, tls_port, cfg.sts_duration))
+                    infos["irc_tls"] = dataclasses.replace(irc, sts=sts_value(True, tls_port, cfg.sts_duration))
+            elif cfg.sts_duration:
+                log.warning("sts_duration is set but there is no TLS certificate: STS not advertised")
             for listener in self.listeners:
                 await listener.start_serving()
         except BaseException:
@@ -162,12 +189,19 @@ class Server:
         self._pruner = asyncio.get_running_loop().create_task(self._prune_forever())
         self.ticker.start()
 
-    async def _listen(self, name: str, port: int, make: Callable[[], Adapter]) -> None:
-        """Bind (not yet serving: start() serves once every listener is bound)."""
+    async def _listen(
+        self, name: str, port: int, make: Callable[[], Adapter], tls: Callable[[], ssl.SSLContext] | None = None
+    ) -> None:
+        """Bind (not yet serving: start() serves once every listener is bound).
+        With ``tls`` (the context current at accept), connections are TLS."""
         loop = asyncio.get_running_loop()
+        factory: Callable[[], asyncio.Protocol] = lambda: Connection(self, make(), name)  # noqa: E731
+        if tls is not None:
+            plain, timeout = factory, self.config.limits.tls_handshake_timeout
+            factory = lambda: TlsLayer(tls(), plain(), timeout)  # noqa: E731
         try:
             listener = await loop.create_server(
-                lambda: Connection(self, make(), name),
+                factory,
                 self.config.host,
                 port,
                 reuse_address=True,

@@ -140,6 +140,7 @@ class IrcInfo:
     created: str
     isupport: tuple[tuple[str, ...], ...]  # 005 token groups, at most 13 per line
     version: str = f"chinwag-{__version__}"
+    sts: str = ""  # this listener's IRCv3 STS value (caps.sts_value); '' = none
 
     @classmethod
     def from_config(cls, config: Config, now: float | None = None) -> IrcInfo:
@@ -664,7 +665,7 @@ class IrcProtocol:
         if sub == "LS":
             if self.reg is not Reg.DONE:
                 self.reg = REGISTRATION.get((self.reg, "cap"), self.reg)
-            self.reply(IrcMessage("CAP", (me, "LS", " ".join(C.SUPPORTED)), self.info.server_name))
+            self.reply(IrcMessage("CAP", (me, "LS", C.ls_line(self.info.sts)), self.info.server_name))
         elif sub == "LIST":
             self.reply(IrcMessage("CAP", (me, "LIST", " ".join(sorted(self.caps))), self.info.server_name))
         elif sub == "REQ":

@@ -2,6 +2,10 @@
 
 ``draft/chathistory`` is offered because CHATHISTORY is served from the history
 store; ``draft/event-playback`` is not (history holds messages only).
+
+``sts`` (IRCv3 Strict Transport Security) is listed, never requested: a policy
+the client keeps. Plain connections are told the TLS port (``sts=port=6697``),
+TLS ones how long to keep using TLS (``sts=duration=N``).
 """
 
 from __future__ import annotations
@@ -31,6 +35,22 @@ SUPPORTED: Final = (
     STANDARD_REPLIES,
     USERHOST_IN_NAMES,
 )
+
+
+STS: Final = "sts"
+
+
+def sts_value(secure: bool, tls_port: int, duration: int) -> str:
+    """The ``sts`` capability's value for a listener; '' when STS is off."""
+    if duration <= 0:
+        return ""
+    return f"duration={duration}" if secure else f"port={tls_port}"
+
+
+def ls_line(sts: str = "") -> str:
+    """The capabilities CAP LS lists (``sts`` only when it has a value)."""
+    offered = " ".join(SUPPORTED)
+    return f"{offered} {STS}={sts}" if sts else offered
 
 
 def apply_request(enabled: frozenset[str], request: str, offered: tuple[str, ...] = SUPPORTED) -> frozenset[str] | None:
