@@ -36,7 +36,7 @@ from benchmarks.__main__ import (
     run_loop,
 )
 from benchmarks.loadgen import BenchError, Options, Result
-from benchmarks.ngircd import NgircdServer
+from benchmarks.ngircd import CONNECT_CONCURRENCY, NgircdServer
 from benchmarks.ngircd import SpawnError as NgircdSpawnError
 from benchmarks.procinfo import SpawnedServer, SpawnError
 
@@ -122,6 +122,7 @@ def one_run(server: str, rnd: int, args: argparse.Namespace, base: Options, serv
             spawned = SpawnedServer(base.host, server_cpu, db, env=per_ip)
         else:
             spawned = NgircdServer(server_cpu)
+            base = dataclasses.replace(base, connect_concurrency=CONNECT_CONCURRENCY)
         status: int | None = None
         try:
             port = spawned.start(timeout=base.connect_timeout)

@@ -103,9 +103,17 @@ class CReceiver:
         self.proc.stdin.flush()
         report: dict[str, Any] = json.loads(self._read_line(timeout))
         self.proc.wait(timeout)
+        self._close_pipes()
         return report
 
     def kill(self) -> None:
+        """Stop it if still running (after finish(), or on an error) and close the pipes."""
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait(5)
+        self._close_pipes()
+
+    def _close_pipes(self) -> None:
+        for pipe in (self.proc.stdin, self.proc.stdout):
+            if pipe is not None and not pipe.closed:
+                pipe.close()

@@ -66,6 +66,7 @@ class Options:
     port: int = 0
     server_pid: int | None = None
     protocol: str = "text"  # text | irc | ws (IRC over WebSocket)
+    connect_concurrency: int = CONNECT_CONCURRENCY  # connections being set up at once (keep below the listen backlog)
     receiver: str | None = None  # path of the compiled C receiver (benchmarks/receiver.c); None = read in Python
 
 
@@ -579,7 +580,7 @@ class Bench:
     async def _connect(self) -> None:
         loop = asyncio.get_running_loop()
         opts = self.opts
-        sem = asyncio.Semaphore(CONNECT_CONCURRENCY)
+        sem = asyncio.Semaphore(opts.connect_concurrency)
         kind = CLIENTS[opts.protocol]
 
         async def one(i: int) -> None:

@@ -31,6 +31,9 @@ import tempfile
 import threading
 
 NAME = "ngircd.bench.local"
+# ngircd listens with a backlog of 10 (conn.c: listen(sock, 10)); connecting faster than it accepts
+# overflows it and the kernel drops the connections. The generator sets up at most this many at once.
+CONNECT_CONCURRENCY = 8
 
 
 def find() -> str | None:
