@@ -20,7 +20,7 @@ import tempfile
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from benchmarks import creceiver
+from benchmarks import creceiver, pyspy
 from benchmarks.loadgen import Bench, BenchError, Options, Result
 from benchmarks.procinfo import SpawnedServer, SpawnError
 
@@ -78,6 +78,12 @@ def _parser() -> argparse.ArgumentParser:
         default="auto",
         help="who reads the pure receivers' sockets: c (benchmarks/receiver.c, compiled now with cc), python, "
         "or auto (c when cc works, else python with a warning)",
+    )
+    p.add_argument(
+        "--profile",
+        metavar="FILE",
+        help="record the server with py-spy during the measured window into FILE (collapsed stacks) and print "
+        "its top functions by own time; needs the server's pid (spawned, or --server-pid)",
     )
     p.add_argument("--smoke", action="store_true", help="tiny bounded correctness run (20 clients, 2 senders, 2 s)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of text")
@@ -150,9 +156,9 @@ def raise_fd_limit(need: int) -> None:
             raise BenchError(f"open-file limit {hard} is too low for {need - 64} clients")
 
 
-def run_loop(opts: Options, loop: str) -> Result:
+def run_loop(opts: Options, loop: str, on_window: Callable[[], None] | None = None) -> Result:
     """On uvloop when installed, as the server runs, unless --loop asyncio."""
-    main: Callable[[str], Coroutine[Any, Any, Result]] = Bench(opts).run
+    main: Callable[[str], Coroutine[Any, Any, Result]] = Bench(opts, on_window).run
     if loop == "auto":
         try:
             import uvloop
@@ -266,7 +272,16 @@ def main(argv: list[str] | None = None) -> int:
             opts = dataclasses.replace(opts, port=port, server_pid=server.pid)
         if args.client_cpu is not None:
             os.sched_setaffinity(0, {args.client_cpu})  # after the spawn, so the server does not inherit it
-        result = run_loop(opts, args.loop)
+        recorder: pyspy.Recorder | None = None
+        if args.profile:
+            if opts.server_pid is None:
+                raise BenchError("--profile needs the server's pid: let the tool spawn it, or give --server-pid")
+            try:
+                recorder = pyspy.Recorder(opts.server_pid, args.profile, opts.duration)
+            except RuntimeError as exc:
+                raise BenchError(str(exc)) from None
+        result = run_loop(opts, args.loop, recorder.start if recorder is not None else None)
+        profile_error = recorder.wait() if recorder is not None else ""
     except (BenchError, SpawnError, OSError) as exc:
         print(f"benchmarks: {exc}", file=sys.stderr)
         if server is not None:
@@ -284,6 +299,8 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(out, indent=2))
     else:
         print(format_text(result, args.server_cpu, args.client_cpu, None if args.port else args.db))
+        if args.profile:
+            print(f"py-spy failed: {profile_error}" if profile_error else pyspy.format_summary(args.profile))
         if status not in (None, 0):
             print(f"server exited with status {status}: {server.tail() if server else ''}")
     return 0 if result.ok and status in (None, 0) else 1

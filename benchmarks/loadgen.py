@@ -25,6 +25,7 @@ import struct
 import time
 from array import array
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -553,7 +554,8 @@ def percentiles(hist: Counter[int], points: tuple[float, ...] = (50, 90, 99, 99.
 class Bench:
     """One run: connect, register, send for warmup + duration, drain, count."""
 
-    def __init__(self, opts: Options) -> None:
+    def __init__(self, opts: Options, on_window: Callable[[], None] | None = None) -> None:
+        self.on_window = on_window  # called once the measured window opens (e.g. to start a profiler)
         if opts.clients < 2 or not 1 <= opts.senders <= opts.clients:
             raise BenchError("need at least 2 clients and 1 <= senders <= clients")
         self.opts = opts
@@ -736,6 +738,8 @@ class Bench:
                 hist.clear()
             self.folds = 0
             start = self._snapshot("w")
+            if self.on_window is not None:
+                self.on_window()
             await self._hold(opts.duration)
             end = self._snapshot("e")
             res.folds_in_window = self.folds
