@@ -3,8 +3,9 @@
     python -m benchmarks.connections --connections 10000                    # IRC users, no room
     python -m benchmarks.connections --protocol text --connections 2000     # text users, all in #lobby
     python -m benchmarks.connections --server ngircd --connections 10000    # the same IRC users on ngircd
+    python -m benchmarks.connections --room --connections 2000              # IRC users, all in #lobby
 
-IRC users register and stay out of rooms. A text user joins #lobby at once, and N
+IRC users register and stay out of rooms unless ``--room``. A text user joins #lobby at once, and N
 people joining one room is a join-notice storm (N^2/2 lines, and each joiner's
 member list): the tool waits until every client has read every join notice before
 it holds them idle, so the figure is the idle cost, not queued output; keep N in
@@ -31,6 +32,8 @@ WELCOME_END = (b" 376 ", b" 422 ")  # end of MOTD, or no MOTD: registration done
 
 class IdleClient(asyncio.Protocol):
     """An IRC user: registers, answers PING, and answers the final check (its own PING's PONG)."""
+
+    room = False  # IdleRoomClient: JOIN #lobby once welcomed
 
     def __init__(self, nick: str, registered: asyncio.Future[None], pongs: asyncio.Queue[str]) -> None:
         self.nick = nick
@@ -64,9 +67,22 @@ class IdleClient(asyncio.Protocol):
             assert self.transport is not None
             self.transport.write(b"PONG " + line[5:].rstrip(b"\r") + b"\r\n")
         elif not self.registered.done() and any(m in line for m in WELCOME_END):
+            if self.room:
+                assert self.transport is not None
+                self.transport.write(b"JOIN #lobby\r\n")
+            else:
+                self.registered.set_result(None)
+        elif self.room and b" JOIN " in line:
+            if not line.startswith(f":{self.nick}!".encode()):
+                self.joins += 1
+        elif self.room and not self.registered.done() and b" 366 " in line:
             self.registered.set_result(None)
         elif b" PONG " in line and b"bench-" in line:
             self.pongs.put_nowait(self.nick)
+
+
+class IdleRoomClient(IdleClient):
+    room = True
 
 
 class IdleTextClient(IdleClient):
@@ -102,8 +118,8 @@ async def run(
     batch: int = 250,  # connect a batch at once, then wait for it to register: bounded backlog
 ) -> dict[str, Any]:
     loop = asyncio.get_running_loop()
-    port = server.listener_port("irc") if protocol == "irc" else server.port
-    kind = IdleClient if protocol == "irc" else IdleTextClient
+    port = server.port if protocol == "text" else server.listener_port("irc")
+    kind = {"irc": IdleClient, "irc-room": IdleRoomClient, "text": IdleTextClient}[protocol]
     await asyncio.sleep(0.5)  # let the server settle before the idle reading
     idle = rss_kib(server.pid) or 0
     pongs: asyncio.Queue[str] = asyncio.Queue()
@@ -123,7 +139,7 @@ async def run(
         clients += group
         await asyncio.wait_for(asyncio.gather(*(c.registered for c in group)), timeout)
     await asyncio.wait_for(asyncio.gather(*(c.registered for c in clients)), timeout)
-    if protocol == "text":  # client i sees the n - 1 - i who join after it: wait until all are read
+    if protocol != "irc":  # in one room: client i sees the n - 1 - i who join after it: wait until all are read
         deadline = time.monotonic() + timeout
         while sum(c.joins for c in clients) < n * (n - 1) // 2 and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
@@ -158,6 +174,7 @@ async def run(
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks.connections", description=__doc__.split("\n\n")[0])
     p.add_argument("--protocol", choices=("irc", "text"), default="irc", help="irc (no room) or text (in #lobby)")
+    p.add_argument("--room", action="store_true", help="IRC users JOIN #lobby too (as text users always do)")
     p.add_argument("--server", choices=("chinwag", "ngircd"), default="chinwag", help="ngircd: IRC only")
     p.add_argument("--connections", type=int, default=10_000)
     p.add_argument("--hold", type=float, default=5.0, help="seconds to hold them idle before measuring")
@@ -173,6 +190,7 @@ def main(argv: list[str] | None = None) -> int:
     if soft < want:
         resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, want) if hard != resource.RLIM_INFINITY else want, hard))
     server: SpawnedServer | ngircd.NgircdServer
+    protocol = "irc-room" if args.protocol == "irc" and args.room else args.protocol
     batch = 250
     if args.server == "ngircd":
         if args.protocol != "irc":
@@ -182,10 +200,10 @@ def main(argv: list[str] | None = None) -> int:
         server = SpawnedServer("127.0.0.1", args.server_cpu, env={"CHINWAG_LIMITS__MAX_PER_IP": str(args.per_ip)})
     server.start(30)
     try:
-        result = asyncio.run(run(args.connections, args.hold, args.per_ip, args.timeout, server, args.protocol, batch))
+        result = asyncio.run(run(args.connections, args.hold, args.per_ip, args.timeout, server, protocol, batch))
     finally:
         server.stop()
-    result = {"server": args.server, "protocol": args.protocol, **result}
+    result = {"server": args.server, "protocol": protocol, **result}
     ok = result["answered_ping"] == args.connections and result["lost"] == 0
     if args.json:
         print(json.dumps(result, indent=1))
