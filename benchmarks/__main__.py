@@ -50,6 +50,12 @@ def _parser() -> argparse.ArgumentParser:
         default="text",
         help="text (default), irc (plain RFC IRC), or ws (IRC over WebSocket at /irc, text.ircv3.net)",
     )
+    p.add_argument(
+        "--compare",
+        choices=("ngircd",),
+        help="run the same load against chinwag and ngircd, interleaved, and print the ratios "
+        "(its own options: python -m benchmarks --compare ngircd --help)",
+    )
     p.add_argument("--clients", type=int, help="connections, all in #lobby (default 200)")
     p.add_argument("--senders", type=int, help="how many of them send (default 10)")
     p.add_argument("--rate", type=float, help="total messages/s; 0 = as fast as the window allows (default 0)")
