@@ -24,6 +24,7 @@ import os
 import statistics
 import sys
 import tempfile
+import time
 from typing import Any
 
 from benchmarks.__main__ import (
@@ -38,7 +39,7 @@ from benchmarks.__main__ import (
 from benchmarks.loadgen import BenchError, Options, Result
 from benchmarks.ngircd import CONNECT_CONCURRENCY, NgircdServer
 from benchmarks.ngircd import SpawnError as NgircdSpawnError
-from benchmarks.procinfo import SpawnedServer, SpawnError
+from benchmarks.procinfo import SpawnedServer, SpawnError, machine_cpu_seconds
 
 SMOKE: dict[str, Any] = {**DEFAULTS, "clients": 20, "senders": 2, "duration": 1.0, "warmup": 0.3, "rounds": 1}
 SERVERS = ("chinwag", "ngircd")
@@ -63,6 +64,14 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--server-cpu", type=int, help="pin each server to this CPU (default 0 on 2+ CPUs)")
     p.add_argument("--client-cpu", type=int, help="pin the generator to this CPU (default 1 on 2+ CPUs)")
     p.add_argument("--receiver", choices=("auto", "c", "python"), default="auto", help="see python -m benchmarks")
+    p.add_argument(
+        "--calm",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="before each run, wait up to SECONDS for the machine to be idle (under 10%% of a core busy over 1 s); "
+        "default 0: do not wait. Whether it was reached is printed with the run",
+    )
     p.add_argument("--first", choices=SERVERS, default="chinwag", help="which server runs first in each round")
     p.add_argument("--connect-timeout", type=float, default=20.0, help="seconds to start, connect and register (20)")
     p.add_argument("--loop", choices=("auto", "asyncio"), default="auto", help="auto = uvloop when installed")
@@ -79,6 +88,7 @@ class Run:
     protocol: str
     result: Result
     status: int | None
+    before: float | None = None  # the machine's busy share (cores) just before the run, with --calm
 
     @property
     def ok(self) -> bool:
@@ -109,6 +119,20 @@ def _pins(args: argparse.Namespace) -> tuple[int | None, int | None]:
     if server is not None and server == client:
         raise BenchError("--server-cpu and --client-cpu must differ: the point is one core each")
     return server, client
+
+
+def wait_calm(limit: float, busy: float = 0.10) -> float:
+    """Wait (up to ``limit`` seconds) until under ``busy`` of a core was in use for a whole second.
+
+    Returns the last second's busy share (cores), so the run can say how calm it started.
+    """
+    deadline = time.monotonic() + limit
+    while True:
+        b0, t0 = machine_cpu_seconds()[0], time.monotonic()
+        time.sleep(1.0)
+        share = (machine_cpu_seconds()[0] - b0) / (time.monotonic() - t0)
+        if share < busy or time.monotonic() >= deadline:
+            return share
 
 
 def one_run(server: str, rnd: int, args: argparse.Namespace, base: Options, server_cpu: int | None) -> Run:
@@ -148,6 +172,8 @@ def run_line(run: Run) -> str:
     flags = []
     if r.other_cpu_s is not None and r.other_cpu_s / w > 0.25:
         flags.append(f"disturbed: rest of the machine {r.other_cpu_s / w:.0%} of a core")
+    if run.before is not None:
+        flags.append(f"machine {run.before:.0%} of a core busy before it")
     if r.generator_cpu_s / w > 0.9:
         flags.append("generator-bound")
     if not run.ok:
@@ -262,7 +288,9 @@ def main(argv: list[str] | None = None) -> int:
         runs: list[Run] = []
         for rnd in range(1, v["rounds"] + 1):
             for server in order:
+                before = wait_calm(args.calm) if args.calm > 0 else None
                 run = one_run(server, rnd, args, base, server_cpu)
+                run.before = before
                 runs.append(run)
                 if not args.json:
                     if args.verbose:
@@ -279,7 +307,13 @@ def main(argv: list[str] | None = None) -> int:
             "server_cpu": server_cpu,
             "client_cpu": client_cpu,
             "runs": [
-                {"server": r.server, "round": r.round, "protocol": r.protocol, "server_exit_status": r.status}
+                {
+                    "server": r.server,
+                    "round": r.round,
+                    "protocol": r.protocol,
+                    "server_exit_status": r.status,
+                    "busy_before": r.before,
+                }
                 | r.result.to_dict()
                 for r in runs
             ],
