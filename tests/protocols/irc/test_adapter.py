@@ -6,7 +6,9 @@ from chinwag.config import Config, Limits
 from chinwag.core.events import Join, Message, Register, Registered, Say
 from chinwag.core.extended import ModeChange, Stats
 from chinwag.protocols.base import RenderCache
-from chinwag.protocols.irc.adapter import IrcInfo, IrcProtocol, parse_modes, split_utf8
+from chinwag.protocols.irc.adapter import IrcInfo, IrcProtocol
+from chinwag.protocols.irc.format import split_utf8
+from chinwag.protocols.irc.verbs import parse_modes
 
 
 def proto() -> IrcProtocol:
