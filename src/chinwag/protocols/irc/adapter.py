@@ -37,7 +37,7 @@ from chinwag.protocols.irc.format import SHARED, IrcInfo, tokens
 from chinwag.protocols.irc.labels import finish_label
 from chinwag.protocols.irc.message import InputTooLong, InvalidMessage, IrcLineReader
 from chinwag.protocols.irc.message import Message as IrcMessage
-from chinwag.protocols.irc.registration import REGISTRATION, Reg
+from chinwag.protocols.irc.registration import Reg, advance
 from chinwag.protocols.irc.render import RENDERERS, render_message
 from chinwag.protocols.irc.verbs import VERBS
 
@@ -152,7 +152,7 @@ class IrcProtocol:
 
     def maybe_register(self) -> Iterable[Command]:
         if self.reg is Reg.NEW and self.wanted_nick and self.user_given:
-            self.reg = REGISTRATION[(self.reg, "ready")]
+            self.reg = advance(self.reg, "ready")
             return (Register(self.wanted_nick, (), self.password, self.realname),)
         return ()
 

@@ -23,29 +23,43 @@ class Reg(Enum):
 
 #: (state, happening) -> next state. Happenings: cap (CAP LS/REQ), end (CAP END),
 #: ready (NICK and USER known), ok (Registered), refused (Failed register).
+#: Strict: a pair that is not here is an :class:`IllegalTransition` (a bug in
+#: this package, since input waits while the state is WAIT), never a no-op.
 REGISTRATION: Final[dict[tuple[Reg, str], Reg]] = {
     (Reg.NEW, "cap"): Reg.CAP,
+    (Reg.NEW, "end"): Reg.NEW,  # CAP END without CAP LS: nothing was held
+    (Reg.NEW, "ready"): Reg.WAIT,
     (Reg.CAP, "cap"): Reg.CAP,
     (Reg.CAP, "end"): Reg.NEW,
-    (Reg.NEW, "end"): Reg.NEW,
-    (Reg.NEW, "ready"): Reg.WAIT,
     (Reg.WAIT, "ok"): Reg.DONE,
     (Reg.WAIT, "refused"): Reg.NEW,
+    (Reg.DONE, "cap"): Reg.DONE,  # CAP REQ after registration changes caps only
+    (Reg.DONE, "end"): Reg.DONE,
 }
+
+
+class IllegalTransition(RuntimeError):
+    """A happening the registration table has no row for: a local bug, not the peer's."""
+
+
+def advance(state: Reg, happening: str) -> Reg:
+    """The next registration state; :class:`IllegalTransition` if the table has none."""
+    try:
+        return REGISTRATION[(state, happening)]
+    except KeyError:
+        raise IllegalTransition(f"registration: {happening!r} in state {state.value!r}") from None
 
 
 def cap_command(p: IrcProtocol, params: tuple[str, ...]) -> None:
     sub = params[0].upper()
     me = p.nick or "*"
     if sub == "LS":
-        if p.reg is not Reg.DONE:
-            p.reg = REGISTRATION.get((p.reg, "cap"), p.reg)
+        p.reg = advance(p.reg, "cap")
         p.reply(IrcMessage("CAP", (me, "LS", " ".join(C.SUPPORTED)), p.info.server_name))
     elif sub == "LIST":
         p.reply(IrcMessage("CAP", (me, "LIST", " ".join(sorted(p.caps))), p.info.server_name))
     elif sub == "REQ":
-        if p.reg is not Reg.DONE:
-            p.reg = REGISTRATION.get((p.reg, "cap"), p.reg)
+        p.reg = advance(p.reg, "cap")
         request = params[1] if len(params) > 1 else ""
         enabled = C.apply_request(p.caps, request)
         if enabled is None:
@@ -55,9 +69,8 @@ def cap_command(p: IrcProtocol, params: tuple[str, ...]) -> None:
             p.caps = enabled
             p._variant = (SHARED, C.SERVER_TIME in enabled, C.MESSAGE_TAGS in enabled)
     elif sub == "END":
-        if p.reg is not Reg.DONE:
-            p.reg = REGISTRATION.get((p.reg, "end"), p.reg)
-            p._queue.extend(p.maybe_register())
+        p.reg = advance(p.reg, "end")
+        p._queue.extend(p.maybe_register())
     else:
         p.numeric(N.ERR_INVALIDCAPCMD, params[0], "Invalid CAP command")
 

@@ -66,7 +66,7 @@ from chinwag.protocols.irc.format import (
 )
 from chinwag.protocols.irc.labels import in_batch
 from chinwag.protocols.irc.message import Message as IrcMessage
-from chinwag.protocols.irc.registration import REGISTRATION, Reg
+from chinwag.protocols.irc.registration import Reg, advance
 
 if TYPE_CHECKING:
     from chinwag.protocols.irc.adapter import IrcProtocol
@@ -125,7 +125,7 @@ def shared(p: IrcProtocol, cache: RenderCache, event: Event, make: Callable[[], 
 
 def render_registered(p: IrcProtocol, event: Registered, cache: RenderCache) -> bytes:
     p.nick = event.nick
-    p.reg = REGISTRATION[(p.reg, "ok")] if p.reg is Reg.WAIT else Reg.DONE
+    p.reg = advance(p.reg, "ok")
     info = p.info
     p.numeric(N.RPL_WELCOME, f"Welcome to the {info.network} IRC Network {source(event.nick)}")
     p.numeric(N.RPL_YOURHOST, f"Your host is {info.server_name}, running version {info.version}")
@@ -243,7 +243,7 @@ def render_failed(p: IrcProtocol, e: Failed, cache: RenderCache) -> bytes:
                 p.closing = True
             return p.data_to_send()
         if p.reg is Reg.WAIT:
-            p.reg = REGISTRATION[(Reg.WAIT, "refused")]
+            p.reg = advance(p.reg, "refused")
             if isinstance(error, NameError_):
                 p.wanted_nick = None  # wait for another NICK
     if e.command == "who":  # NAMES of a room that does not exist: just the end
