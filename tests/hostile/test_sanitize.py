@@ -237,7 +237,7 @@ async def test_topic_kick_away_whois_and_echoed_replies_reach_users_clean() -> N
         await tv.send("/msg evil hello")
         same(await tv.expect("is away"), "* evil is away: lunch")
         await iv.send("WHOIS evil")
-        same(await iv.expect_cmd("311"), ":chinwag 311 iv evil evil chinwag * :Real Name")
+        same(await iv.expect_cmd("311"), ":chinwag 311 iv evil ~evil chinwag * :Real Name")
         await evil.send(f"KICK #den iv :bye{CSI}{OSC52}\x9d0;t\x07")
         same(await tv.expect("was kicked"), "* iv was kicked from #den by evil (bye)")
         same(await iv.expect_cmd("KICK"), ":evil!evil@chinwag KICK #den iv bye")

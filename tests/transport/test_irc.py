@@ -18,7 +18,7 @@ async def test_registration_burst_and_isupport(irc: IrcConnect) -> None:
     burst = await c.lines_until_cmd("422")
     assert burst[0] == f":chinwag 001 alice :Welcome to the chinwag IRC Network {SRC}"
     assert [irc_command(line) for line in burst] == [
-        "001", "002", "003", "004", "005", "005", "251", "252", "253", "254", "255", "422"]
+        "001", "002", "003", "004", "005", "005", "251", "252", "253", "254", "255", "265", "266", "422"]
     isupport = " ".join(line for line in burst if irc_command(line) == "005")
     for token in ("NICKLEN=32", "CHANNELLEN=64", "TOPICLEN=390", "CHANTYPES=#", "PREFIX=(ov)@+",
                   "CHANMODES=b,k,l,imnt", "CASEMAPPING=rfc1459", "LINELEN=512", "MAXTARGETS=4",
@@ -212,13 +212,13 @@ async def test_names_list_who_whois(irc: IrcConnect) -> None:
     assert await bob.line() == ":chinwag 322 bob #dev 2 chat"
     assert await bob.line() == ":chinwag 323 bob :End of /LIST"
     await bob.send("WHO #dev")
-    assert await bob.line() == ":chinwag 352 bob #dev alice chinwag chinwag alice H@ :0 alice real"
-    assert await bob.line() == ":chinwag 352 bob #dev bob chinwag chinwag bob H :0 bob real"
+    assert await bob.line() == ":chinwag 352 bob #dev ~alice chinwag chinwag alice H@ :0 alice real"
+    assert await bob.line() == ":chinwag 352 bob #dev ~bob chinwag chinwag bob H :0 bob real"
     assert await bob.line() == ":chinwag 315 bob #dev :End of /WHO list"
     await bob.send("WHOIS alice")
-    assert await bob.line() == ":chinwag 311 bob alice alice chinwag * :alice real"
+    assert await bob.line() == ":chinwag 311 bob alice ~alice chinwag * :alice real"
     assert await bob.line() == ":chinwag 319 bob alice @#dev"
-    assert await bob.line() == ":chinwag 312 bob alice chinwag chinwag"
+    assert await bob.line() == ":chinwag 312 bob alice chinwag :chinwag chat server"
     assert re.fullmatch(r":chinwag 317 bob alice \d+ \d+ :seconds idle, signon time", await bob.line())
     assert await bob.line() == ":chinwag 318 bob alice :End of /WHOIS list"
     await bob.send("WHOIS ghost")
@@ -239,7 +239,7 @@ async def test_away_ison_userhost(irc: IrcConnect) -> None:
     assert await alice.line() == ":chinwag 301 alice bob lunch"
     await alice.send("ISON bob nobody alice", "USERHOST bob alice")
     assert await alice.line() == ":chinwag 303 alice :bob alice"
-    assert await alice.line() == ":chinwag 302 alice :bob=-bob@chinwag alice=+alice@chinwag"
+    assert await alice.line() == ":chinwag 302 alice :bob=-~bob@chinwag alice=+~alice@chinwag"
     await bob.send("AWAY")
     assert await bob.expect_cmd("305") == ":chinwag 305 bob :You are no longer marked as being away"
     assert await alice.expect_cmd("AWAY") == ":bob!bob@chinwag AWAY"
@@ -335,7 +335,7 @@ async def test_multi_prefix_and_userhost_in_names(irc: IrcConnect) -> None:
     alice = await irc("alice", caps=("multi-prefix", "userhost-in-names"))
     await alice.send("JOIN #dev", "MODE #dev +v alice", "NAMES #dev")
     await alice.expect_cmd("MODE")
-    assert await alice.expect_cmd("353") == ":chinwag 353 alice = #dev @+alice!alice@chinwag"
+    assert await alice.expect_cmd("353") == ":chinwag 353 alice = #dev @+alice!~alice@chinwag"
 
 
 async def test_server_operators_kill_wallops(tmp_path: object) -> None:

@@ -277,7 +277,11 @@ def _apply_room_mode(hub: Hub, room: Room, session: Session, change: ModeChange)
         return ModeChange(on, "b", mask)
     if letter == "k":
         if on:
-            if not arg or room.key == arg:
+            # As ergo: a key JOIN could not send (empty, only spaces, a space
+            # inside) is refused with 696 and "*" for the key, never stored.
+            if arg is None or not arg.strip() or " " in arg:
+                raise InvalidModeParam(room.name, "k", "*", "invalid key: it must be one word")
+            if room.key == arg:
                 return None
             room.key = arg
             return ModeChange(True, "k", arg)
@@ -424,8 +428,8 @@ def whois(hub: Hub, session: Session, cmd: Whois) -> list[Outbound]:
         room = hub.rooms[key]
         rooms.append(hub.info(target, room).prefix[:1] + room.name)
     idle = max(0, int(hub.clock() - (target.last_active or target.signon)))
-    reply = WhoisReply(hub.info(target), tuple(rooms), idle, target.signon)
-    return [Outbound((session.sid,), reply), *away_notice(hub, session, target)]
+    reply = WhoisReply(hub.info(target), tuple(rooms), idle, target.signon)  # info.away: 301 inside it
+    return [Outbound((session.sid,), reply)]
 
 
 def _visible(hub: Hub, session: Session, other: Session) -> bool:
@@ -498,7 +502,7 @@ def stats(hub: Hub, session: Session, cmd: Stats) -> list[Outbound]:
     # O(1): every registration asks (LUSERS in the welcome burst).
     users = len(hub.nicks)
     unregistered = len(hub.sessions) - users
-    reply = ServerStats(users, len(hub.invisible), len(hub.opers), len(hub.rooms), unregistered)
+    reply = ServerStats(users, len(hub.invisible), len(hub.opers), len(hub.rooms), unregistered, hub.max_users)
     return [Outbound((session.sid,), reply)]
 
 

@@ -90,6 +90,8 @@ def register(hub: Hub, session: Session, cmd: Register) -> list[Outbound]:
     session.nick = nick
     session.nick_mark = hub.mark()
     session.realname = cmd.realname
+    session.user = cmd.user or "~" + nick
+    hub.max_users = max(hub.max_users, len(hub.nicks))
     session.signon = session.last_active = hub.clock()
     out = [Outbound((session.sid,), Registered(nick))]
     for room in cmd.autojoin:
@@ -112,7 +114,7 @@ def join(hub: Hub, session: Session, cmd: Join) -> list[Outbound]:
         if existing is None:  # whoever creates (or re-creates) a room is its operator
             room.ops.add(session.sid)
         room.invited.discard(session.sid)
-        out = [Outbound(list(room.members), Joined(room.name, session.nick or ""))]
+        out = [Outbound(list(room.members), Joined(room.name, session.nick or "", session.away))]
         if room.topic:
             out.append(Outbound((session.sid,), TopicInfo(room.name, room.topic, room.topic_by, room.topic_ts)))
     else:

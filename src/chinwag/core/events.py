@@ -25,6 +25,7 @@ class Register:
     autojoin: tuple[str, ...] = ()
     password: str = ""  # the server password, when one is configured
     realname: str = ""  # IRC USER's real name; defaults to the nick
+    user: str = ""  # the username others see (IRC: USER's, "~" first as unverified); default "~" + nick
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,6 +154,7 @@ class Registered:
 class Joined:
     room: str
     nick: str
+    away: str = ""  # the joiner's away message (IRC away-notify announces it after the JOIN)
 
 
 @dataclass(frozen=True, slots=True)

@@ -307,6 +307,7 @@ class ServerStats:
     opers: int
     rooms: int
     unregistered: int
+    max_users: int = 0  # most users at once since the start
 
 
 @dataclass(frozen=True, slots=True)

@@ -44,12 +44,13 @@ class MessageIds:
 
 
 class Session:
-    __slots__ = ("sid", "nick", "rooms", "realname", "away", "oper", "modes", "signon", "last_active", "invites",
-                 "nick_mark")
+    __slots__ = ("sid", "nick", "user", "rooms", "realname", "away", "oper", "modes", "signon", "last_active",
+                 "invites", "nick_mark")
 
     def __init__(self, sid: int) -> None:
         self.sid = sid
         self.nick: str | None = None
+        self.user = ""  # the username, fixed at registration (WHO, WHOIS, USERHOST)
         self.rooms: dict[str, None] = {}  # casefolded room names, join order
         self.realname = ""
         self.away = ""  # away message; "" when present
@@ -113,6 +114,7 @@ class Hub:
         self.rooms: dict[str, Room] = {}  # casefolded name -> Room
         self.opers: set[int] = set()  # sessions with operator rights (LUSERS counts)
         self.invisible: set[int] = set()  # sessions with user mode +i
+        self.max_users = 0  # most registered users at once since the start (LUSERS 265/266)
         # Rules of rooms, with members or not, that differ from a fresh room's:
         # the store's copy, loaded at start (load_rooms). A room re-created
         # while its rules are here gets them back, and joining it obeys them.
@@ -198,13 +200,13 @@ class Hub:
 
     def info(self, session: Session, room: Room | None = None) -> MemberInfo:
         """What others see of ``session`` (and its status in ``room``). Hosts are
-        hidden: everyone is nick!nick@HIDDEN_HOST, whatever the protocol."""
+        hidden: everyone is nick!user@HIDDEN_HOST, whatever the protocol."""
         nick = session.nick or "*"
         prefix = ""
         if room is not None:
             sid = session.sid
             prefix = ("@" if sid in room.ops else "") + ("+" if sid in room.voiced else "")
-        return MemberInfo(nick, nick, HIDDEN_HOST, session.realname or nick, prefix, session.away,
+        return MemberInfo(nick, session.user or nick, HIDDEN_HOST, session.realname or nick, prefix, session.away,
                           session.oper is not None)
 
     # --- rules that outlive a room's members (core/roomstate.py) -------------

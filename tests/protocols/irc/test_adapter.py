@@ -20,7 +20,7 @@ def registered(nick: str, *caps: str) -> IrcProtocol:
     if caps:
         p.receive_data(f"CAP REQ :{' '.join(caps)}\r\nCAP END\r\n".encode())
     p.receive_data(f"NICK {nick}\r\nUSER {nick} 0 * :R\r\n".encode())
-    assert p.next_command() == Register(nick, (), "", "R")
+    assert p.next_command() == Register(nick, (), "", "R", "~" + nick)
     p.render(Registered(nick), {})
     assert p.next_command() == Stats()
     p.data_to_send()
@@ -31,7 +31,7 @@ def test_commands_wait_for_registration_answer_and_lines_fed_byte_by_byte() -> N
     p = proto()
     for b in b"NICK al\r\nUSER al 0 * :A\r\nJOIN #a,#b k1\r\n":
         p.receive_data(bytes([b]))
-    assert p.next_command() == Register("al", (), "", "A")
+    assert p.next_command() == Register("al", (), "", "A", "~al")
     assert p.next_command() is None  # JOIN waits for the answer
     p.render(Registered("al"), {})
     assert p.next_command() == Stats()

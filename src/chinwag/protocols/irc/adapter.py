@@ -50,7 +50,7 @@ class IrcProtocol:
     """One IRC connection's protocol state; no I/O, no clock (see ``tick``)."""
 
     __slots__ = (
-        "info", "limits", "reader", "closing", "reg", "nick", "wanted_nick", "user_given", "realname",
+        "info", "limits", "reader", "closing", "reg", "nick", "wanted_nick", "user_given", "username", "realname",
         "password", "caps", "lookups", "_lines", "_queue", "_out", "_variant", "_burst", "_capture",
         "_labels", "_activity", "_started", "_seen", "ping_sent",
     )
@@ -64,6 +64,7 @@ class IrcProtocol:
         self.nick: str | None = None
         self.wanted_nick: str | None = None
         self.user_given = False
+        self.username = ""  # "~" + USER's, or "" (the hub uses "~" + nick)
         self.realname = ""
         self.password = ""
         self.caps: frozenset[str] = frozenset()
@@ -153,7 +154,7 @@ class IrcProtocol:
     def maybe_register(self) -> Iterable[Command]:
         if self.reg is Reg.NEW and self.wanted_nick and self.user_given:
             self.reg = advance(self.reg, "ready")
-            return (Register(self.wanted_nick, (), self.password, self.realname),)
+            return (Register(self.wanted_nick, (), self.password, self.realname, self.username),)
         return ()
 
     # --- liveness ------------------------------------------------------------------

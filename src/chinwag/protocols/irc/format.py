@@ -33,6 +33,7 @@ class IrcInfo:
     created: str
     isupport: tuple[tuple[str, ...], ...]  # 005 token groups, at most 13 per line
     version: str = f"chinwag-{__version__}"
+    description: str = "chinwag chat server"  # the server's info (312 in WHOIS, VERSION)
 
     @classmethod
     def from_config(cls, config: Config, now: float | None = None) -> IrcInfo:

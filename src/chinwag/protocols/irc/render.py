@@ -170,7 +170,10 @@ def render_chathistory(p: IrcProtocol, e: ChatHistoryReply, cache: RenderCache) 
     return b"".join(lines)
 
 def render_joined(p: IrcProtocol, e: Joined, cache: RenderCache) -> bytes:
-    return shared(p, cache, e, lambda: IrcMessage("JOIN", (e.room,), source(e.nick)))
+    data = shared(p, cache, e, lambda: IrcMessage("JOIN", (e.room,), source(e.nick)))
+    if e.away and C.AWAY_NOTIFY in p.caps and e.nick != p.nick:  # away-notify: who joins while away
+        data += IrcMessage("AWAY", (e.away.translate(CTL),), source(e.nick)).to_bytes()
+    return data
 
 def render_parted(p: IrcProtocol, e: Parted, cache: RenderCache) -> bytes:
     params = (e.room, e.reason) if e.reason else (e.room,)
@@ -319,9 +322,12 @@ def render_whois(p: IrcProtocol, e: WhoisReply, cache: RenderCache) -> bytes:
         if not chunk:
             chunk.append(rooms.pop(0))
         p.numeric(N.RPL_WHOISCHANNELS, i.nick, " ".join(chunk))
-    p.numeric(N.RPL_WHOISSERVER, i.nick, p.info.server_name, p.info.network)
+    p.numeric(N.RPL_WHOISSERVER, i.nick, p.info.server_name, p.info.description)
     if i.oper:
         p.numeric(N.RPL_WHOISOPERATOR, i.nick, "is an IRC operator")
+    # 330 RPL_WHOISACCOUNT goes here once sessions have accounts (MemberInfo has none yet).
+    if i.away:  # inside the reply, so 318 is the last line (RFC 2812 3.6.2)
+        p.numeric(N.RPL_AWAY, i.nick, i.away.translate(CTL))
     p.numeric(N.RPL_WHOISIDLE, i.nick, str(e.idle), str(int(e.signon)), "seconds idle, signon time")
     p.numeric(N.RPL_ENDOFWHOIS, i.nick, "End of /WHOIS list")
     return p.data_to_send()
@@ -360,6 +366,10 @@ def render_stats(p: IrcProtocol, e: ServerStats, cache: RenderCache) -> bytes:
     p.numeric(N.RPL_LUSERUNKNOWN, str(e.unregistered), "unknown connection(s)")
     p.numeric(N.RPL_LUSERCHANNELS, str(e.rooms), "channels formed")
     p.numeric(N.RPL_LUSERME, f"I have {e.users} clients and 0 servers")
+    most = str(max(e.max_users, e.users))
+    # One server: local and global are the same (as ergo words them).
+    p.numeric(N.RPL_LOCALUSERS, str(e.users), most, f"Current local users {e.users}, max {most}")
+    p.numeric(N.RPL_GLOBALUSERS, str(e.users), most, f"Current global users {e.users}, max {most}")
     if p._burst:
         p._burst = False
         p.send_motd()

@@ -91,9 +91,23 @@ def _nick(p: IrcProtocol, m: IrcMessage) -> Iterable[Command]:
 def _user(p: IrcProtocol, m: IrcMessage) -> Iterable[Command]:
     if p.reg is Reg.DONE or p.user_given:
         raise _already()
+    if not m.params[3].strip():  # an empty real name is a missing parameter
+        raise N.NeedMoreParams("USER")
     p.user_given = True
+    p.username = username(m.params[0], p.limits.user_len)
     p.realname = m.params[3]
     return p.maybe_register()
+
+
+_USER_CHARS: Final = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.[]\\`^{}|")
+
+
+def username(given: str, most: int) -> str:
+    """USER's username as others see it: "~" first (nobody verified it, no ident),
+    only characters a nick may hold plus ".", at most ``most`` of them; "" if none
+    is left (the hub then uses "~" + nick)."""
+    kept = "".join(ch for ch in given if ch in _USER_CHARS)[: most - 1]
+    return "~" + kept if kept else ""
 
 
 def _cap(p: IrcProtocol, m: IrcMessage) -> Iterable[Command]:
@@ -246,7 +260,7 @@ def _lusers(p: IrcProtocol, m: IrcMessage) -> Iterable[Command]:
 
 
 def _version(p: IrcProtocol, m: IrcMessage) -> Iterable[Command]:
-    p.numeric(N.RPL_VERSION, p.info.version, p.info.server_name, "chinwag chat server")
+    p.numeric(N.RPL_VERSION, p.info.version, p.info.server_name, p.info.description)
     p.send_isupport()
     return ()
 
@@ -254,6 +268,16 @@ def _version(p: IrcProtocol, m: IrcMessage) -> Iterable[Command]:
 def _time(p: IrcProtocol, m: IrcMessage) -> Iterable[Command]:
     now = time.strftime("%A %B %d %Y -- %H:%M:%S +00:00", time.gmtime())
     p.numeric(N.RPL_TIME, p.info.server_name, now)
+    return ()
+
+
+def _info(p: IrcProtocol, m: IrcMessage) -> Iterable[Command]:
+    """INFO (RFC 2812 3.4.10): 371 lines about the server, then 374."""
+    info = p.info
+    for line in (f"{info.version}, {info.description}", "text, IRC and IRC-over-WebSocket users in the same rooms",
+                 f"On-line since {info.created}"):
+        p.numeric(N.RPL_INFO, line)
+    p.numeric(N.RPL_ENDOFINFO, "End of /INFO list")
     return ()
 
 
@@ -359,6 +383,7 @@ VERBS: Final[dict[str, Verb]] = {
     "VERSION": Verb(0, _version),
     "TIME": Verb(0, _time),
     "MOTD": Verb(0, _motd),
+    "INFO": Verb(0, _info),
 }
 
 

@@ -1,0 +1,148 @@
+"""The classic IRC replies clients and bots rely on (issue 12), over real sockets,
+compared whole: command and every parameter."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import re
+
+from chinwag.transport.server import Server
+from tests.conftest import IrcClient, IrcConnect, make_config
+
+
+async def test_info_answers_371_lines_then_374(irc: IrcConnect) -> None:
+    alice = await irc("alice")
+    await alice.send("INFO")
+    lines = await alice.lines_until_cmd("374")
+    assert re.fullmatch(r":chinwag 371 alice :chinwag-\S+, chinwag chat server", lines[0]), lines
+    assert lines[1] == ":chinwag 371 alice :text, IRC and IRC-over-WebSocket users in the same rooms"
+    assert re.fullmatch(r":chinwag 371 alice :On-line since \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC", lines[2])
+    assert lines[3:] == [":chinwag 374 alice :End of /INFO list"]
+
+
+async def test_lusers_counts_local_and_global_users_now_and_at_most(irc: IrcConnect) -> None:
+    alice = await irc("alice")
+    bob = await irc("bob")
+    await bob.send("QUIT :bye")
+    await bob.closed()
+    await alice.send("LUSERS")
+    lines = await alice.lines_until_cmd("266")
+    assert lines[-3:] == [
+        ":chinwag 255 alice :I have 1 clients and 0 servers",
+        ":chinwag 265 alice 1 2 :Current local users 1, max 2",
+        ":chinwag 266 alice 1 2 :Current global users 1, max 2",
+    ]
+
+
+async def test_whois_ends_with_318_after_the_away_line_and_names_the_server(irc: IrcConnect) -> None:
+    alice, bob = await irc("alice"), await irc("bob")
+    await alice.send("AWAY :lunch")
+    await alice.expect_cmd("306")
+    await bob.send("WHOIS alice")
+    lines = await bob.lines_until_cmd("318")
+    assert lines[0] == ":chinwag 311 bob alice ~alice chinwag * :alice real"
+    assert lines[1] == ":chinwag 312 bob alice chinwag :chinwag chat server"
+    assert lines[2] == ":chinwag 301 bob alice lunch"
+    assert re.fullmatch(r":chinwag 317 bob alice \d+ \d+ :seconds idle, signon time", lines[3])
+    assert lines[4:] == [":chinwag 318 bob alice :End of /WHOIS list"]
+    await bob.send("PING :after")  # nothing trails the 318 (301 used to come after it)
+    assert await bob.line() == ":chinwag PONG chinwag after"
+
+
+async def test_user_keeps_username_with_tilde_and_realname_empty_realname_is_461(irc: IrcConnect) -> None:
+    c = await irc()
+    await c.send("NICK carol", "USER carol 0 * :")
+    assert await c.line() == ":chinwag 461 * USER :not enough parameters"
+    await c.send("USER cbot!x@y_long_name 0 * :Carol C. Real")
+    await c.expect_cmd("422")
+    bob = await irc("bob")
+    await bob.send("WHOIS carol")
+    assert await bob.line() == ":chinwag 311 bob carol ~cbotxy_lo chinwag * :Carol C. Real"  # user_len 10, "~" in it
+    await bob.send("WHO carol", "USERHOST carol")
+    assert await bob.expect_cmd("352") == ":chinwag 352 bob * ~cbotxy_lo chinwag chinwag carol H :0 Carol C. Real"
+    assert await bob.line() == ":chinwag 315 bob carol :End of /WHO list"
+    assert await bob.line() == ":chinwag 302 bob carol=+~cbotxy_lo@chinwag"
+
+
+async def test_usable_keys_only_a_key_with_spaces_or_only_spaces_gets_696(irc: IrcConnect) -> None:
+    alice, bob = await irc("alice"), await irc("bob")
+    await alice.send("JOIN #k")
+    await alice.expect_cmd("366")
+    for key in ("two words", "   ", ""):
+        await alice.send(f"MODE #k +k :{key}")
+        assert await alice.line() == ":chinwag 696 alice #k k * :invalid key: it must be one word"
+    await bob.send("JOIN #k")  # no key was set
+    assert await bob.line() == ":bob!bob@chinwag JOIN #k"
+    await alice.send("MODE #k +k :one")
+    assert await alice.expect_cmd("MODE") == ":alice!alice@chinwag MODE #k +k one"
+
+
+async def test_away_notify_announces_the_away_state_of_who_joins(irc: IrcConnect) -> None:
+    alice = await irc("alice", caps=("away-notify",))
+    plain = await irc("plain")
+    bob = await irc("bob")
+    for c in (alice, plain):
+        await c.send("JOIN #dev")
+        await c.expect_cmd("366")
+    await bob.send("AWAY :gone fishing", "JOIN #dev")
+    await alice.expect(":bob!bob@chinwag JOIN #dev")
+    assert await alice.line() == ":bob!bob@chinwag AWAY :gone fishing"
+    await plain.expect(":bob!bob@chinwag JOIN #dev")
+    await plain.send("PING :x")  # no AWAY for a client without away-notify
+    assert await plain.line() == ":chinwag PONG chinwag x"
+
+
+async def test_names_of_several_rooms_one_pair_per_room(irc: IrcConnect) -> None:
+    alice, bob = await irc("alice"), await irc("bob")
+    await alice.send("JOIN #a,#b")
+    await alice.expect_cmd("366")
+    await alice.expect_cmd("366")
+    await bob.send("NAMES #a,#nowhere,#b")
+    assert await bob.line() == ":chinwag 353 bob = #a @alice"
+    assert await bob.line() == ":chinwag 366 bob #a :End of /NAMES list"
+    assert await bob.line() == ":chinwag 366 bob #nowhere :End of /NAMES list"
+    assert await bob.line() == ":chinwag 353 bob = #b @alice"
+    assert await bob.line() == ":chinwag 366 bob #b :End of /NAMES list"
+
+
+async def test_labeled_echo_ack_and_unknown_command_keep_their_label(irc: IrcConnect) -> None:
+    caps = ("labeled-response", "batch", "message-tags", "echo-message")
+    alice = await irc("alice", caps=caps)
+    bob = await irc("bob")
+    for c in (alice, bob):
+        await c.send("JOIN #dev")
+        await c.expect_cmd("366")
+    await alice.expect(":bob!bob@chinwag JOIN #dev")
+    await alice.send("@label=m1 PRIVMSG #dev :hello")
+    echo = await alice.line()  # the echo itself carries the label: no BATCH around one line
+    assert re.fullmatch(r"@msgid=[0-9a-f]{16};label=m1 :alice!alice@chinwag PRIVMSG #dev hello", echo), echo
+    await alice.send("@label=n1 NOTICE bob :psst")
+    echo = await alice.line()
+    assert re.fullmatch(r"@msgid=[0-9a-f]{16};label=n1 :alice!alice@chinwag NOTICE bob psst", echo), echo
+    await alice.send("@label=u1 FROBNICATE x")
+    assert await alice.line() == "@label=u1 :chinwag 421 alice FROBNICATE :unknown command"
+    await alice.send("@label=a1 AWAY")  # not away: 305 is the one reply
+    assert await alice.line() == "@label=a1 :chinwag 305 alice :You are no longer marked as being away"
+    await alice.send("@label=p1 PONG :x")
+    assert await alice.line() == "@label=p1 :chinwag ACK"
+
+
+async def test_pong_and_replies_carry_the_configured_server_name() -> None:
+    srv = Server(dataclasses.replace(make_config(), server_name="irc.example.org"))
+    await srv.start()
+    try:
+        r, w = await asyncio.open_connection("127.0.0.1", srv.port("irc"))
+        c = IrcClient(r, w)
+        await c.send("PING :early")
+        assert await c.line() == ":irc.example.org PONG irc.example.org early"
+        await c.send("NICK dan", "USER dan 0 * :Dan")
+        assert (await c.line()).startswith(":irc.example.org 001 dan :Welcome")
+        await c.expect_cmd("422")
+        await c.send("PING :late", "WHOIS dan")
+        assert await c.line() == ":irc.example.org PONG irc.example.org late"
+        await c.line()
+        assert await c.line() == ":irc.example.org 312 dan dan irc.example.org :chinwag chat server"
+        await c.close()
+    finally:
+        await srv.shutdown()
