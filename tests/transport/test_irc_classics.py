@@ -146,3 +146,53 @@ async def test_pong_and_replies_carry_the_configured_server_name() -> None:
         await c.close()
     finally:
         await srv.shutdown()
+
+
+WHEN = r"\w{3} \w{3} \d\d \d\d:\d\d:\d\d \d{4} UTC"
+
+
+async def test_whowas_remembers_nicks_given_up_newest_first_with_counts_and_406(irc: IrcConnect) -> None:
+    alice, bob = await irc("alice"), await irc("bob")
+    await alice.send("NICK alicia")
+    await alice.expect_cmd("NICK")
+    await alice.send("NICK alice")
+    await alice.expect_cmd("NICK")
+    await alice.send("QUIT :bye")
+    await alice.closed()
+    await bob.send("WHOWAS alice")  # given up twice: the quit (newest), then the first nick change
+    lines = await bob.lines_until_cmd("369")
+    assert [line.split(" :")[0] for line in lines] == [
+        ":chinwag 314 bob alice ~alice chinwag *", ":chinwag 312 bob alice chinwag",
+        ":chinwag 314 bob alice ~alice chinwag *", ":chinwag 312 bob alice chinwag",
+        ":chinwag 369 bob alice",
+    ]
+    assert lines[0] == ":chinwag 314 bob alice ~alice chinwag * :alice real"
+    assert re.fullmatch(rf":chinwag 312 bob alice chinwag :{WHEN}", lines[1]), lines[1]
+    assert lines[-1] == ":chinwag 369 bob alice :End of WHOWAS"
+    await bob.send("WHOWAS alice 1", "WHOWAS ghost,alicia")
+    assert (await bob.line()) == ":chinwag 314 bob alice ~alice chinwag * :alice real"
+    assert re.fullmatch(rf":chinwag 312 bob alice chinwag :{WHEN}", await bob.line())
+    assert await bob.line() == ":chinwag 369 bob alice :End of WHOWAS"
+    assert await bob.line() == ":chinwag 406 bob ghost :There was no such nickname"
+    assert await bob.line() == ":chinwag 369 bob ghost :End of WHOWAS"
+    assert await bob.line() == ":chinwag 314 bob alicia ~alice chinwag * :alice real"
+    await bob.line()
+    assert await bob.line() == ":chinwag 369 bob alicia :End of WHOWAS"
+    await bob.send("WHOWAS")
+    assert await bob.line() == ":chinwag 461 bob WHOWAS :not enough parameters"
+
+
+async def test_whowas_memory_is_bounded_by_whowas_max(irc: IrcConnect) -> None:
+    srv = Server(make_config(whowas_max=2))
+    await srv.start()
+    try:
+        carol = await irc("carol", srv=srv)
+        for new in ("c1", "c2", "c3"):  # carol, c1, c2 given up: carol is forgotten
+            await carol.send(f"NICK {new}")
+            await carol.expect_cmd("NICK")
+        await carol.send("WHOWAS carol", "WHOWAS c1")
+        assert await carol.line() == ":chinwag 406 c3 carol :There was no such nickname"
+        assert await carol.line() == ":chinwag 369 c3 carol :End of WHOWAS"
+        assert await carol.line() == ":chinwag 314 c3 c1 ~carol chinwag * :carol real"
+    finally:
+        await srv.shutdown()

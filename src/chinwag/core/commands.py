@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
-from chinwag.core import channels
+from chinwag.core import channels, whowas
 from chinwag.core.errors import (
     AlreadyRegistered,
     CannotSendToRoom,
@@ -60,6 +60,7 @@ from chinwag.core.extended import (
     Wallops,
     Whois,
     WhoQuery,
+    WhoWas,
 )
 from chinwag.core.names import casefold, free_variant, is_room, validate_nick, validate_room
 
@@ -192,6 +193,7 @@ def change_nick(hub: Hub, session: Session, cmd: ChangeNick) -> list[Outbound]:
     holder = hub.nicks.get(key)
     if holder is not None and holder != session.sid:
         raise NickInUse(new)
+    whowas.remember(hub, session)
     del hub.nicks[casefold(old)]
     hub.nicks[key] = session.sid
     session.nick = new
@@ -239,5 +241,6 @@ COMMANDS: Final[dict[type, Spec]] = {
     ListQuery: Spec("list", channels.list_query),
     Lookup: Spec("lookup", channels.lookup),
     Stats: Spec("stats", channels.stats, needs_registration=False),
+    WhoWas: Spec("whowas", whowas.whowas),
     Sync: Spec("sync", channels.sync, needs_registration=False),
 }

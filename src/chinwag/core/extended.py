@@ -128,6 +128,14 @@ class ListQuery:
 
 
 @dataclass(frozen=True, slots=True)
+class WhoWas:
+    """Who held these nicks before (RFC 2812 3.6.3); ``count`` <= 0: every entry."""
+
+    nicks: tuple[str, ...]
+    count: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class Lookup:
     """Which of these nicks are online (ISON, USERHOST)."""
 
@@ -169,6 +177,7 @@ ExtendedCommand = (
     | Lookup
     | Stats
     | Sync
+    | WhoWas
 )
 
 # --- events: hub -> clients -----------------------------------------------------
@@ -284,6 +293,12 @@ class WhoisReply:
 
 
 @dataclass(frozen=True, slots=True)
+class WhoWasReply:
+    nick: str  # as asked
+    entries: tuple[tuple[MemberInfo, float], ...]  # (who, when they gave the nick up), newest first; () unknown
+
+
+@dataclass(frozen=True, slots=True)
 class WhoReply:
     mask: str
     entries: tuple[tuple[str, MemberInfo], ...]  # (room or "*", who)
@@ -335,6 +350,7 @@ ExtendedEvent = (
     | LookupReply
     | ServerStats
     | Synced
+    | WhoWasReply
 )
 
 

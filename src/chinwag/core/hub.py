@@ -18,6 +18,7 @@ from chinwag.core.events import Checked, Command, Failed, Left, Outbound
 from chinwag.core.extended import MemberInfo
 from chinwag.core.names import HIDDEN_HOST, casefold
 from chinwag.core.roomstate import RoomState
+from chinwag.core.whowas import WhowasMemory, remember
 
 
 class MessageIds:
@@ -114,6 +115,7 @@ class Hub:
         self.rooms: dict[str, Room] = {}  # casefolded name -> Room
         self.opers: set[int] = set()  # sessions with operator rights (LUSERS counts)
         self.invisible: set[int] = set()  # sessions with user mode +i
+        self.whowas = WhowasMemory(self.limits.whowas_max)  # nicks given up (WHOWAS)
         self.max_users = 0  # most registered users at once since the start (LUSERS 265/266)
         # Rules of rooms, with members or not, that differ from a fresh room's:
         # the store's copy, loaded at start (load_rooms). A room re-created
@@ -141,6 +143,7 @@ class Hub:
         if session is None or session.nick is None:
             return []
         peers = self.peers(session)
+        remember(self, session)
         for key in session.rooms:
             self._remove_member(key, sid)
         del self.nicks[casefold(session.nick)]

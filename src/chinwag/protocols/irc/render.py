@@ -8,6 +8,7 @@ that change the bytes).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final
 
@@ -47,6 +48,7 @@ from chinwag.core.extended import (
     WallopsSent,
     WhoisReply,
     WhoReply,
+    WhoWasReply,
     mode_string,
 )
 from chinwag.core.names import HIDDEN_HOST
@@ -71,6 +73,7 @@ from chinwag.protocols.irc.registration import Reg, advance
 if TYPE_CHECKING:
     from chinwag.protocols.irc.adapter import IrcProtocol
 
+
 def render_synced(p: IrcProtocol, event: Synced, cache: RenderCache) -> bytes:
     token, edge = event.token[:-1], event.token[-1]
     entry = p._labels.get(token)
@@ -87,6 +90,7 @@ def render_synced(p: IrcProtocol, event: Synced, cache: RenderCache) -> bytes:
         return out
     return b""
 
+
 def render_message(p: IrcProtocol, m: Message, cache: RenderCache) -> bytes:
     me = p.nick
     if m.nick == me and C.ECHO_MESSAGE not in p.caps and m.target != me:
@@ -96,6 +100,7 @@ def render_message(p: IrcProtocol, m: Message, cache: RenderCache) -> bytes:
     if data is None:
         data = cache[key] = format_message(p, m)
     return data
+
 
 def format_message(p: IrcProtocol, m: Message) -> bytes:
     _, with_time, with_tags = p._variant
@@ -116,12 +121,14 @@ def format_message(p: IrcProtocol, m: Message) -> bytes:
         lines.append(f"{prefix}{head}{body}\r\n")
     return "".join(lines).encode()
 
+
 def shared(p: IrcProtocol, cache: RenderCache, event: Event, make: Callable[[], IrcMessage]) -> bytes:
     """A line that is the same for every IRC recipient: formatted once per event."""
     data = cache.get(SHARED)
     if data is None:
         data = cache[SHARED] = make().to_bytes()
     return data
+
 
 def render_registered(p: IrcProtocol, event: Registered, cache: RenderCache) -> bytes:
     p.nick = event.nick
@@ -135,6 +142,7 @@ def render_registered(p: IrcProtocol, event: Registered, cache: RenderCache) -> 
     p._burst = True
     p._queue.insert(0, Stats())  # LUSERS, then the MOTD, finish the welcome
     return p.data_to_send()
+
 
 def render_chathistory(p: IrcProtocol, e: ChatHistoryReply, cache: RenderCache) -> bytes:
     """A ``chathistory`` batch (or ``draft/chathistory-targets``); plain lines
@@ -169,39 +177,48 @@ def render_chathistory(p: IrcProtocol, e: ChatHistoryReply, cache: RenderCache) 
         return p.data_to_send()
     return b"".join(lines)
 
+
 def render_joined(p: IrcProtocol, e: Joined, cache: RenderCache) -> bytes:
     data = shared(p, cache, e, lambda: IrcMessage("JOIN", (e.room,), source(e.nick)))
     if e.away and C.AWAY_NOTIFY in p.caps and e.nick != p.nick:  # away-notify: who joins while away
         data += IrcMessage("AWAY", (e.away.translate(CTL),), source(e.nick)).to_bytes()
     return data
 
+
 def render_parted(p: IrcProtocol, e: Parted, cache: RenderCache) -> bytes:
     params = (e.room, e.reason) if e.reason else (e.room,)
     return shared(p, cache, e, lambda: IrcMessage("PART", params, source(e.nick)))
 
+
 def render_left(p: IrcProtocol, e: Left, cache: RenderCache) -> bytes:
     return shared(p, cache, e, lambda: IrcMessage("QUIT", (e.reason.translate(CTL),), source(e.nick)))
+
 
 def render_nick(p: IrcProtocol, e: NickChanged, cache: RenderCache) -> bytes:
     if e.old == p.nick:
         p.nick = e.new
     return shared(p, cache, e, lambda: IrcMessage("NICK", (e.new,), source(e.old)))
 
+
 def render_kicked(p: IrcProtocol, e: Kicked, cache: RenderCache) -> bytes:
     reason = e.reason.translate(CTL)
     return shared(p, cache, e, lambda: IrcMessage("KICK", (e.room, e.target, reason), source(e.nick)))
 
+
 def render_topic_changed(p: IrcProtocol, e: TopicChanged, cache: RenderCache) -> bytes:
     text = e.text.translate(CTL)
     return shared(p, cache, e, lambda: IrcMessage("TOPIC", (e.room, text), source(e.nick)))
+
 
 def render_mode_changed(p: IrcProtocol, e: ModeChanged, cache: RenderCache) -> bytes:
     letters, args = mode_string(e.changes)
     src = source(e.nick) if e.nick != e.target else e.nick
     return shared(p, cache, e, lambda: IrcMessage("MODE", (e.target, letters, *args), src))
 
+
 def render_wallops(p: IrcProtocol, e: WallopsSent, cache: RenderCache) -> bytes:
     return shared(p, cache, e, lambda: IrcMessage("WALLOPS", (e.text.translate(CTL),), source(e.nick)))
+
 
 def render_members(p: IrcProtocol, e: Members, cache: RenderCache) -> bytes:
     multi = C.MULTI_PREFIX in p.caps
@@ -228,6 +245,7 @@ def render_members(p: IrcProtocol, e: Members, cache: RenderCache) -> bytes:
     p.numeric(N.RPL_ENDOFNAMES, e.room, "End of /NAMES list")
     return p.data_to_send()
 
+
 def render_topic_info(p: IrcProtocol, e: TopicInfo, cache: RenderCache) -> bytes:
     if not e.text:
         p.numeric(N.RPL_NOTOPIC, e.room, "No topic is set")
@@ -235,6 +253,7 @@ def render_topic_info(p: IrcProtocol, e: TopicInfo, cache: RenderCache) -> bytes
         p.numeric(N.RPL_TOPIC, e.room, e.text.translate(CTL))
         p.numeric(N.RPL_TOPICWHOTIME, e.room, e.setter or "*", str(int(e.ts)))
     return p.data_to_send()
+
 
 def render_failed(p: IrcProtocol, e: Failed, cache: RenderCache) -> bytes:
     error = e.error
@@ -259,17 +278,21 @@ def render_failed(p: IrcProtocol, e: Failed, cache: RenderCache) -> bytes:
         p.numeric(N.RPL_ENDOFWHO, error.subject or "*", "End of /WHO list")
     return p.data_to_send()
 
+
 def render_shutdown(p: IrcProtocol, e: ServerShutdown, cache: RenderCache) -> bytes:
     return IrcMessage("ERROR", (f"Closing Link: {p.nick or '*'} ({e.reason})",)).to_bytes()
+
 
 def render_room_modes(p: IrcProtocol, e: RoomModes, cache: RenderCache) -> bytes:
     p.numeric(N.RPL_CHANNELMODEIS, e.room, e.modes, *e.args)
     p.numeric(N.RPL_CREATIONTIME, e.room, str(int(e.created)))
     return p.data_to_send()
 
+
 def render_user_modes(p: IrcProtocol, e: UserModes, cache: RenderCache) -> bytes:
     p.numeric(N.RPL_UMODEIS, e.modes)
     return p.data_to_send()
+
 
 def render_ban_list(p: IrcProtocol, e: BanList, cache: RenderCache) -> bytes:
     for mask, by, ts in e.bans:
@@ -277,11 +300,13 @@ def render_ban_list(p: IrcProtocol, e: BanList, cache: RenderCache) -> bytes:
     p.numeric(N.RPL_ENDOFBANLIST, e.room, "End of channel ban list")
     return p.data_to_send()
 
+
 def render_invited(p: IrcProtocol, e: Invited, cache: RenderCache) -> bytes:
     if e.target == p.nick:
         return IrcMessage("INVITE", (e.target, e.room), source(e.nick)).to_bytes()
     p.numeric(N.RPL_INVITING, e.target, e.room)
     return p.data_to_send()
+
 
 def render_away_changed(p: IrcProtocol, e: AwayChanged, cache: RenderCache) -> bytes:
     if e.nick == p.nick:
@@ -295,14 +320,17 @@ def render_away_changed(p: IrcProtocol, e: AwayChanged, cache: RenderCache) -> b
     params = (e.message.translate(CTL),) if e.message else ()
     return shared(p, cache, e, lambda: IrcMessage("AWAY", params, source(e.nick)))
 
+
 def render_is_away(p: IrcProtocol, e: IsAway, cache: RenderCache) -> bytes:
     p.numeric(N.RPL_AWAY, e.nick, e.message.translate(CTL))
     return p.data_to_send()
+
 
 def render_oper_up(p: IrcProtocol, e: OperUp, cache: RenderCache) -> bytes:
     p.numeric(N.RPL_YOUREOPER, "You are now an IRC operator")
     p.reply(IrcMessage("MODE", (e.nick, "+o"), e.nick))
     return p.data_to_send()
+
 
 def render_killed(p: IrcProtocol, e: Killed, cache: RenderCache) -> bytes:
     me = p.nick or "*"
@@ -310,6 +338,7 @@ def render_killed(p: IrcProtocol, e: Killed, cache: RenderCache) -> bytes:
     p.send_error(f"Closing Link: {me} (Killed ({e.nick} ({e.reason.translate(CTL)})))")
     p.closing = True
     return p.data_to_send()
+
 
 def render_whois(p: IrcProtocol, e: WhoisReply, cache: RenderCache) -> bytes:
     i = e.info
@@ -332,6 +361,20 @@ def render_whois(p: IrcProtocol, e: WhoisReply, cache: RenderCache) -> bytes:
     p.numeric(N.RPL_ENDOFWHOIS, i.nick, "End of /WHOIS list")
     return p.data_to_send()
 
+
+def render_whowas(p: IrcProtocol, e: WhoWasReply, cache: RenderCache) -> bytes:
+    """314 and 312 (with when the nick was given up, as ngircd) per entry, or
+    406; then 369 for that nick (as ergo and ngircd, one per nick asked)."""
+    if not e.entries:
+        p.numeric(N.ERR_WASNOSUCHNICK, e.nick, "There was no such nickname")
+    for i, when in e.entries:
+        p.numeric(N.RPL_WHOWASUSER, i.nick, i.user, i.host, "*", i.realname.translate(CTL))
+        p.numeric(N.RPL_WHOISSERVER, i.nick, p.info.server_name, time.strftime("%a %b %d %H:%M:%S %Y UTC",
+                                                                                 time.gmtime(when)))
+    p.numeric(N.RPL_ENDOFWHOWAS, e.nick, "End of WHOWAS")
+    return p.data_to_send()
+
+
 def render_who(p: IrcProtocol, e: WhoReply, cache: RenderCache) -> bytes:
     multi = C.MULTI_PREFIX in p.caps
     for room, i in e.entries:
@@ -343,12 +386,14 @@ def render_who(p: IrcProtocol, e: WhoReply, cache: RenderCache) -> bytes:
     p.numeric(N.RPL_ENDOFWHO, e.mask, "End of /WHO list")
     return p.data_to_send()
 
+
 def render_list(p: IrcProtocol, e: ListReply, cache: RenderCache) -> bytes:
     p.numeric(N.RPL_LISTSTART, "Channel", "Users  Name")
     for name, count, topic in e.rooms:
         p.numeric(N.RPL_LIST, name, str(count), topic.translate(CTL))
     p.numeric(N.RPL_LISTEND, "End of /LIST")
     return p.data_to_send()
+
 
 def render_lookup(p: IrcProtocol, e: LookupReply, cache: RenderCache) -> bytes:
     kind = p.lookups.pop(0) if p.lookups else "ISON"
@@ -358,6 +403,7 @@ def render_lookup(p: IrcProtocol, e: LookupReply, cache: RenderCache) -> bytes:
         items = [f"{i.nick}{'*' if i.oper else ''}={'-' if i.away else '+'}{i.user}@{i.host}" for i in e.found]
         p.numeric(N.RPL_USERHOST, " ".join(items))
     return p.data_to_send()
+
 
 def render_stats(p: IrcProtocol, e: ServerStats, cache: RenderCache) -> bytes:
     p.numeric(N.RPL_LUSERCLIENT, f"There are {e.users - e.invisible} users and {e.invisible} invisible "
@@ -377,32 +423,33 @@ def render_stats(p: IrcProtocol, e: ServerStats, cache: RenderCache) -> bytes:
 
 
 RENDERERS: Final[dict[type, Callable[[IrcProtocol, Any, RenderCache], bytes]]] = {
-Registered: render_registered,
-Joined: render_joined,
-Parted: render_parted,
-Left: render_left,
-NickChanged: render_nick,
-Members: render_members,
-TopicInfo: render_topic_info,
-TopicChanged: render_topic_changed,
-Failed: render_failed,
-ServerShutdown: render_shutdown,
-RoomModes: render_room_modes,
-UserModes: render_user_modes,
-ModeChanged: render_mode_changed,
-BanList: render_ban_list,
-Kicked: render_kicked,
-Invited: render_invited,
-AwayChanged: render_away_changed,
-IsAway: render_is_away,
-OperUp: render_oper_up,
-Killed: render_killed,
-WallopsSent: render_wallops,
-WhoisReply: render_whois,
-WhoReply: render_who,
-ListReply: render_list,
-LookupReply: render_lookup,
-ServerStats: render_stats,
-Synced: render_synced,
-ChatHistoryReply: render_chathistory,
+    Registered: render_registered,
+    Joined: render_joined,
+    Parted: render_parted,
+    Left: render_left,
+    NickChanged: render_nick,
+    Members: render_members,
+    TopicInfo: render_topic_info,
+    TopicChanged: render_topic_changed,
+    Failed: render_failed,
+    ServerShutdown: render_shutdown,
+    RoomModes: render_room_modes,
+    UserModes: render_user_modes,
+    ModeChanged: render_mode_changed,
+    BanList: render_ban_list,
+    Kicked: render_kicked,
+    Invited: render_invited,
+    AwayChanged: render_away_changed,
+    IsAway: render_is_away,
+    OperUp: render_oper_up,
+    Killed: render_killed,
+    WallopsSent: render_wallops,
+    WhoisReply: render_whois,
+    WhoReply: render_who,
+    WhoWasReply: render_whowas,
+    ListReply: render_list,
+    LookupReply: render_lookup,
+    ServerStats: render_stats,
+    Synced: render_synced,
+    ChatHistoryReply: render_chathistory,
 }

@@ -44,6 +44,7 @@ from chinwag.core.extended import (
     Wallops,
     Whois,
     WhoQuery,
+    WhoWas,
 )
 from chinwag.core.names import is_room
 from chinwag.protocols.irc import numerics as N
@@ -195,6 +196,16 @@ def _whois(p: IrcProtocol, m: IrcMessage) -> Iterable[Command]:
     if not nicks:
         raise N.NoNicknameGiven()
     return (Whois(nicks[0]),)
+
+
+def _whowas(p: IrcProtocol, m: IrcMessage) -> Iterable[Command]:
+    """WHOWAS nick[,nick] [count [server]]: at most max_targets nicks; a count
+    that is not a positive number means every entry (RFC 2812 3.6.3)."""
+    nicks = _split(m.params[0])[: p.limits.max_targets]
+    if not nicks:
+        raise N.NoNicknameGiven()
+    count = m.params[1] if len(m.params) > 1 else ""
+    return (WhoWas(tuple(nicks), int(count) if count.isascii() and count.isdigit() else 0),)
 
 
 def _away(p: IrcProtocol, m: IrcMessage) -> Iterable[Command]:
@@ -370,6 +381,7 @@ VERBS: Final[dict[str, Verb]] = {
     "LIST": Verb(0, _list),
     "WHO": Verb(0, _who),
     "WHOIS": Verb(1, _whois),
+    "WHOWAS": Verb(1, _whowas),
     "AWAY": Verb(0, _away),
     "ISON": Verb(1, _ison),
     "USERHOST": Verb(1, _userhost),
