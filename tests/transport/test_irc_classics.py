@@ -196,3 +196,36 @@ async def test_whowas_memory_is_bounded_by_whowas_max(irc: IrcConnect) -> None:
         assert await carol.line() == ":chinwag 314 c3 c1 ~carol chinwag * :carol real"
     finally:
         await srv.shutdown()
+
+
+async def test_who_352_fields_and_whox_354_in_the_spec_order(irc: IrcConnect) -> None:
+    alice, bob = await irc("alice"), await irc("bob")
+    await alice.send("JOIN #dev")
+    await alice.expect_cmd("366")
+    await bob.send("JOIN #dev", "AWAY :out")
+    await bob.expect_cmd("306")
+    await alice.send("WHO #dev")
+    assert await alice.expect_cmd("352") == ":chinwag 352 alice #dev ~alice chinwag chinwag alice H@ :0 alice real"
+    assert await alice.line() == ":chinwag 352 alice #dev ~bob chinwag chinwag bob G :0 bob real"
+    assert await alice.line() == ":chinwag 315 alice #dev :End of /WHO list"
+    # fields asked out of order come back in t c u i h s n f d l a o r order
+    await alice.send("WHO #dev %rnafcuhtsdlio,42")
+    assert await alice.line() == (":chinwag 354 alice 42 #dev ~alice 255.255.255.255 chinwag chinwag alice H@ 0 0 0 n/a"
+                                  " :alice real")
+    assert await alice.line() == (":chinwag 354 alice 42 #dev ~bob 255.255.255.255 chinwag chinwag bob G 0 0 0 n/a"
+                                  " :bob real")
+    assert await alice.line() == ":chinwag 315 alice #dev :End of /WHO list"
+    await alice.send("WHO bob %na", "WHO b* %tn,1234", "WHO bob")  # a 4-digit token is not a token
+    assert await alice.line() == ":chinwag 354 alice bob 0"
+    assert await alice.line() == ":chinwag 315 alice bob :End of /WHO list"
+    assert await alice.line() == ":chinwag 354 alice 0 bob"
+    assert await alice.line() == ":chinwag 315 alice b* :End of /WHO list"
+    assert await alice.line() == ":chinwag 352 alice * ~bob chinwag chinwag bob G :0 bob real"
+
+
+async def test_whox_is_advertised(irc: IrcConnect) -> None:
+    c = await irc()
+    await c.send("NICK dora", "USER dora 0 * :Dora")
+    burst = await c.lines_until_cmd("422")
+    tokens = " ".join(line for line in burst if " 005 " in line).split(" ")
+    assert "WHOX" in tokens and "USERLEN=10" in tokens

@@ -51,7 +51,7 @@ class IrcProtocol:
 
     __slots__ = (
         "info", "limits", "reader", "closing", "reg", "nick", "wanted_nick", "user_given", "username", "realname",
-        "password", "caps", "lookups", "_lines", "_queue", "_out", "_variant", "_burst", "_capture",
+        "password", "caps", "lookups", "whox", "_lines", "_queue", "_out", "_variant", "_burst", "_capture",
         "_labels", "_activity", "_started", "_seen", "ping_sent",
     )
 
@@ -71,6 +71,7 @@ class IrcProtocol:
         # Lists, not deques: an empty deque costs ~600 bytes, and with 10,000
         # idle connections that is most of their memory; these stay short.
         self.lookups: list[str] = []  # ISON / USERHOST, answered in order
+        self.whox: list[tuple[str, str] | None] = []  # per WHO in order: WHOX (fields, token), None for plain
         self._lines: list[IrcMessage | InvalidMessage | InputTooLong] = []
         self._queue: list[Command | ChatHistory] = []
         self._out: list[bytes] = []

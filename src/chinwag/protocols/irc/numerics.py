@@ -52,6 +52,7 @@ RPL_INVITING: Final = "341"
 RPL_VERSION: Final = "351"
 RPL_WHOREPLY: Final = "352"
 RPL_NAMREPLY: Final = "353"
+RPL_WHOSPCRPL: Final = "354"
 RPL_ENDOFNAMES: Final = "366"
 RPL_BANLIST: Final = "367"
 RPL_ENDOFBANLIST: Final = "368"
@@ -169,4 +170,5 @@ def isupport_tokens(limits: Limits, network: str, history_max: int = 0) -> list[
         f"TARGMAX=PRIVMSG:{t},NOTICE:{t},KICK:{t},JOIN:,PART:,NAMES:,WHOIS:1,USERHOST:5,ISON:",
         f"TOPICLEN={limits.topic_len}",
         f"USERLEN={limits.user_len}",
+        "WHOX",
     ]

@@ -275,6 +275,8 @@ def render_failed(p: IrcProtocol, e: Failed, cache: RenderCache) -> bytes:
     if e.command == "whois":
         p.numeric(N.RPL_ENDOFWHOIS, error.subject or "*", "End of /WHOIS list")
     elif e.command == "whoquery":  # a refused mask (416): still the end marker
+        if p.whox:
+            p.whox.pop(0)
         p.numeric(N.RPL_ENDOFWHO, error.subject or "*", "End of /WHO list")
     return p.data_to_send()
 
@@ -377,14 +379,31 @@ def render_whowas(p: IrcProtocol, e: WhoWasReply, cache: RenderCache) -> bytes:
 
 def render_who(p: IrcProtocol, e: WhoReply, cache: RenderCache) -> bytes:
     multi = C.MULTI_PREFIX in p.caps
+    whox = p.whox.pop(0) if p.whox else None
     for room, i in e.entries:
         flags = ("G" if i.away else "H") + ("*" if i.oper else "") + (i.prefix if multi else i.prefix[:1])
-        p.numeric(N.RPL_WHOREPLY, room, i.user, i.host, p.info.server_name, i.nick, flags,
-                     f"0 {i.realname}")
+        if whox is not None:
+            p.numeric(N.RPL_WHOSPCRPL, *_whox_values(p, whox, room, i, flags))
+            continue
+        # <channel> <user> <host> <server> <nick> <H|G>[*][@|+] :<hopcount> <realname>
+        p.numeric(N.RPL_WHOREPLY, room, i.user, i.host, p.info.server_name, i.nick, flags, f"0 {i.realname}")
     if e.truncated:  # as charybdis/solanum: the first who_max lines, then say so
         p.numeric(N.ERR_TOOMANYMATCHES, "WHO", "output too large, truncated")
     p.numeric(N.RPL_ENDOFWHO, e.mask, "End of /WHO list")
     return p.data_to_send()
+
+
+def _whox_values(p: IrcProtocol, whox: tuple[str, str], room: str, i: MemberInfo, flags: str) -> list[str]:
+    """A 354's parameters: t c u i h s n f d l a o r, those asked, in that order.
+    Hosts are hidden, so the IP is 255.255.255.255 (as for a cloaked user); no
+    accounts yet, so ``a`` is 0; no op levels, so ``o`` is n/a."""
+    fields, token = whox
+    values = {
+        "t": token or "0", "c": room, "u": i.user, "i": "255.255.255.255", "h": i.host,
+        "s": p.info.server_name, "n": i.nick, "f": flags, "d": "0", "l": "0", "a": "0", "o": "n/a",
+        "r": i.realname,
+    }
+    return [values[f] for f in fields]
 
 
 def render_list(p: IrcProtocol, e: ListReply, cache: RenderCache) -> bytes:

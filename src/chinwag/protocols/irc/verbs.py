@@ -100,6 +100,8 @@ def _user(p: IrcProtocol, m: IrcMessage) -> Iterable[Command]:
     return p.maybe_register()
 
 
+#: WHOX fields in the order their values are sent, whatever order they were asked in.
+WHOX_FIELDS: Final = "tcuihsnfdlaor"
 _USER_CHARS: Final = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.[]\\`^{}|")
 
 
@@ -188,6 +190,15 @@ def _list(p: IrcProtocol, m: IrcMessage) -> Iterable[Command]:
 
 
 def _who(p: IrcProtocol, m: IrcMessage) -> Iterable[Command]:
+    """WHO [mask [%fields[,token]]]: a second parameter starting with % asks for
+    WHOX (354 with the fields asked, in the spec's fixed order)."""
+    whox = None
+    if len(m.params) > 1 and m.params[1].startswith("%"):
+        fields, _, token = m.params[1][1:].partition(",")
+        if not (token.isascii() and token.isdigit() and len(token) <= 3):
+            token = ""  # (the spec: 1 to 3 digits; anything else is dropped)
+        whox = ("".join(f for f in WHOX_FIELDS if f in fields), token)
+    p.whox.append(whox)
     return (WhoQuery(m.params[0] if m.params else "*"),)
 
 
