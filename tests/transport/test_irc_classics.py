@@ -229,3 +229,34 @@ async def test_whox_is_advertised(irc: IrcConnect) -> None:
     burst = await c.lines_until_cmd("422")
     tokens = " ".join(line for line in burst if " 005 " in line).split(" ")
     assert "WHOX" in tokens and "USERLEN=10" in tokens
+
+
+async def test_secret_room_hidden_from_list_names_who_whois_of_non_members(irc: IrcConnect) -> None:
+    alice, bob = await irc("alice"), await irc("bob")
+    await alice.send("JOIN #hush,#open", "MODE #hush +s")
+    assert await alice.expect_cmd("MODE") == ":alice!alice@chinwag MODE #hush +s"
+    await alice.send("NAMES #hush")
+    assert await alice.line() == ":chinwag 353 alice @ #hush @alice"  # members see it, marked @
+    assert await alice.line() == ":chinwag 366 alice #hush :End of /NAMES list"
+    await bob.send("LIST")
+    assert await bob.lines_until_cmd("323") == [
+        ":chinwag 321 bob Channel :Users  Name", ":chinwag 322 bob #open 1 :", ":chinwag 323 bob :End of /LIST"]
+    await bob.send("NAMES #hush", "WHO #hush", "WHOIS alice")
+    assert await bob.line() == ":chinwag 366 bob #hush :End of /NAMES list"
+    assert await bob.line() == ":chinwag 315 bob #hush :End of /WHO list"
+    assert await bob.line() == ":chinwag 311 bob alice ~alice chinwag * :alice real"
+    assert await bob.line() == ":chinwag 319 bob alice @#open"
+    await bob.expect_cmd("318")
+    await bob.send("LIST #hush")
+    assert await bob.line() == ":chinwag 321 bob Channel :Users  Name"
+    assert await bob.line() == ":chinwag 323 bob :End of /LIST"
+
+
+async def test_private_room_is_marked_star_in_names(irc: IrcConnect) -> None:
+    alice = await irc("alice")
+    await alice.send("JOIN #quiet", "MODE #quiet +p")
+    assert await alice.expect_cmd("MODE") == ":alice!alice@chinwag MODE #quiet +p"
+    await alice.send("NAMES #quiet", "MODE #quiet")
+    assert await alice.line() == ":chinwag 353 alice * #quiet @alice"
+    assert await alice.line() == ":chinwag 366 alice #quiet :End of /NAMES list"
+    assert await alice.line() == ":chinwag 324 alice #quiet +npt"

@@ -83,7 +83,12 @@ from chinwag.core.names import casefold, is_room, normalize_mask
 if TYPE_CHECKING:
     from chinwag.core.hub import Hub, Room, Session
 
-ROOM_FLAGS = "imnt"  # room modes without a parameter
+ROOM_FLAGS = "imnpst"  # room modes without a parameter (p private, s secret)
+
+
+def hidden_from(room: Room, session: Session) -> bool:
+    """A secret (+s) room is invisible to non-members: LIST, NAMES, WHO, WHOIS."""
+    return "s" in room.flags and session.sid not in room.members and session.oper is None
 USER_MODES = "iow"
 
 # --- shared checks -------------------------------------------------------------
@@ -426,6 +431,8 @@ def whois(hub: Hub, session: Session, cmd: Whois) -> list[Outbound]:
     rooms = []
     for key in target.rooms:
         room = hub.rooms[key]
+        if hidden_from(room, session):
+            continue
         rooms.append(hub.info(target, room).prefix[:1] + room.name)
     idle = max(0, int(hub.clock() - (target.last_active or target.signon)))
     reply = WhoisReply(hub.info(target), tuple(rooms), idle, target.signon)  # info.away: 301 inside it
@@ -443,7 +450,7 @@ def who_query(hub: Hub, session: Session, cmd: WhoQuery) -> list[Outbound]:
     entries: list[tuple[str, MemberInfo]] = []
     if is_room(cmd.mask):
         room = hub.rooms.get(casefold(cmd.mask))
-        if room is not None:
+        if room is not None and not hidden_from(room, session):
             member = session.sid in room.members
             for sid in room.members:
                 other = hub.sessions[sid]
@@ -485,6 +492,7 @@ def list_query(hub: Hub, session: Session, cmd: ListQuery) -> list[Outbound]:
         rooms = [r for r in wanted if r is not None]
     else:
         rooms = sorted(hub.rooms.values(), key=lambda r: r.name)
+    rooms = [r for r in rooms if not hidden_from(r, session)]
     reply = ListReply(tuple((r.name, len(r.members), r.topic) for r in rooms))
     return [Outbound((session.sid,), reply)]
 

@@ -38,6 +38,7 @@ from chinwag.core.events import (
     Quit,
     Register,
     Registered,
+    RoomKind,
     RoomList,
     Say,
     Who,
@@ -127,7 +128,9 @@ def join(hub: Hub, session: Session, cmd: Join) -> list[Outbound]:
 
 def members(hub: Hub, room: Room) -> Members:
     sessions = [hub.sessions[m] for m in room.members]
-    return Members(room.name, tuple(s.nick or "" for s in sessions), tuple(hub.info(s, room) for s in sessions))
+    kind: RoomKind = "secret" if "s" in room.flags else "private" if "p" in room.flags else "public"
+    return Members(room.name, tuple(s.nick or "" for s in sessions), tuple(hub.info(s, room) for s in sessions),
+                   kind)
 
 
 def part(hub: Hub, session: Session, cmd: Part) -> list[Outbound]:
@@ -203,13 +206,13 @@ def change_nick(hub: Hub, session: Session, cmd: ChangeNick) -> list[Outbound]:
 
 def who(hub: Hub, session: Session, cmd: Who) -> list[Outbound]:
     room = hub.rooms.get(casefold(cmd.room))
-    if room is None:
+    if room is None or channels.hidden_from(room, session):
         raise NoSuchRoom(cmd.room)
     return [Outbound((session.sid,), members(hub, room))]
 
 
 def list_rooms(hub: Hub, session: Session, cmd: ListRooms) -> list[Outbound]:
-    rooms = tuple(sorted((r.name, len(r.members)) for r in hub.rooms.values()))
+    rooms = tuple(sorted((r.name, len(r.members)) for r in hub.rooms.values() if not channels.hidden_from(r, session)))
     return [Outbound((session.sid,), RoomList(rooms))]
 
 

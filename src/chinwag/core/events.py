@@ -89,6 +89,7 @@ Command = Register | Join | Part | Say | ChangeNick | Who | ListRooms | Quit | C
 # --- queries: client -> transport (they need the history store, so they are
 # answered asynchronously by the transport, not by the pure hub) -------------
 
+RoomKind = Literal["public", "private", "secret"]
 HistoryMode = Literal["join", "latest", "since", "away"]
 
 
@@ -166,6 +167,7 @@ class Members:
     # Status and user@host of each member, for IRC NAMES. Left out of equality:
     # the names are what the event is about.
     info: tuple[MemberInfo, ...] = field(default=(), compare=False)
+    kind: RoomKind = field(default="public", compare=False)  # +p private, +s secret (IRC 353: = * @)
 
 
 @dataclass(frozen=True, slots=True)

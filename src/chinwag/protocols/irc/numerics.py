@@ -154,7 +154,7 @@ def isupport_tokens(limits: Limits, network: str, history_max: int = 0) -> list[
         f"AWAYLEN={limits.away_len}",
         f"CASEMAPPING={CASEMAPPING}",
         f"CHANLIMIT=#:{limits.max_rooms}",
-        "CHANMODES=b,k,l,imnt",
+        "CHANMODES=b,k,l,imnpst",
         f"CHANNELLEN={limits.room_len}",
         "CHANTYPES=#",
         *history,

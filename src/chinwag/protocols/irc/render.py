@@ -220,6 +220,10 @@ def render_wallops(p: IrcProtocol, e: WallopsSent, cache: RenderCache) -> bytes:
     return shared(p, cache, e, lambda: IrcMessage("WALLOPS", (e.text.translate(CTL),), source(e.nick)))
 
 
+#: RPL_NAMREPLY's channel type (RFC 2812 5.1): public, private (+p), secret (+s).
+_NAMES_SYMBOL: Final = {"public": "=", "private": "*", "secret": "@"}
+
+
 def render_members(p: IrcProtocol, e: Members, cache: RenderCache) -> bytes:
     multi = C.MULTI_PREFIX in p.caps
     full = C.USERHOST_IN_NAMES in p.caps
@@ -230,18 +234,19 @@ def render_members(p: IrcProtocol, e: Members, cache: RenderCache) -> bytes:
         names.append(prefix + (f"{i.nick}!{i.user}@{i.host}" if full else i.nick))
     me = p.nick or "*"
     server = p.info.server_name
-    head = len(f":{server} 353 {me} = {e.room} :".encode()) + 2
+    symbol = _NAMES_SYMBOL[e.kind]
+    head = len(f":{server} 353 {me} {symbol} {e.room} :".encode()) + 2
     budget = p.limits.irc_line - head
     line: list[str] = []
     size = 0
     for name in names:
         if line and size + 1 + len(name.encode()) > budget:
-            p.numeric(N.RPL_NAMREPLY, "=", e.room, " ".join(line))
+            p.numeric(N.RPL_NAMREPLY, symbol, e.room, " ".join(line))
             line, size = [], 0
         size += len(name.encode()) + (1 if line else 0)
         line.append(name)
     if line:
-        p.numeric(N.RPL_NAMREPLY, "=", e.room, " ".join(line))
+        p.numeric(N.RPL_NAMREPLY, symbol, e.room, " ".join(line))
     p.numeric(N.RPL_ENDOFNAMES, e.room, "End of /NAMES list")
     return p.data_to_send()
 
