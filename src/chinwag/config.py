@@ -88,6 +88,7 @@ class Limits:
     # --- limits: ops ---
     # --- limits: irc ---
     user_len: int = 10  # characters of a username, its "~" included (USERLEN)
+    client_tags: int = 4094  # bytes of client-only (+) tags on one line; more: 417 (message-tags spec)
     whowas_max: int = 1000  # nicks WHOWAS remembers, server-wide (the oldest are forgotten)
 
     def __post_init__(self) -> None:

@@ -217,7 +217,7 @@ def _irc(event: object = None) -> IrcProtocol:
 # that every other event type renders something, so it cannot pass by rendering nothing.
 TEXT_SHOWS_NOTHING = {
     "RoomModes", "UserModes", "BanList", "AwayChanged", "OperUp", "WhoisReply", "WhoReply", "ListReply",
-    "LookupReply", "ServerStats", "Synced", "ChatHistoryReply", "WhoWasReply",
+    "LookupReply", "ServerStats", "Synced", "ChatHistoryReply", "WhoWasReply", "TagsSent",
 }
 IRC_SHOWS_NOTHING = {"History", "Synced", "RoomList"}
 

@@ -8,7 +8,7 @@ import dataclasses
 import re
 
 from chinwag.transport.server import Server
-from tests.conftest import IrcClient, IrcConnect, make_config
+from tests.conftest import Connect, IrcClient, IrcConnect, make_config
 
 
 async def test_info_answers_371_lines_then_374(irc: IrcConnect) -> None:
@@ -260,3 +260,63 @@ async def test_private_room_is_marked_star_in_names(irc: IrcConnect) -> None:
     assert await alice.line() == ":chinwag 353 alice * #quiet @alice"
     assert await alice.line() == ":chinwag 366 alice #quiet :End of /NAMES list"
     assert await alice.line() == ":chinwag 324 alice #quiet +npt"
+
+
+MSGID = r"msgid=[0-9a-f]{16}"
+
+
+async def test_client_only_tags_relayed_to_message_tags_clients_and_stripped_for_others(
+        irc: IrcConnect, connect: Connect) -> None:
+    alice = await irc("alice", caps=("message-tags",))
+    bob = await irc("bob", caps=("message-tags",))
+    carol = await irc("carol")
+    for c in (alice, bob, carol):
+        await c.send("JOIN #dev")
+        await c.expect_cmd("366")
+    await bob.expect(":carol!carol@chinwag JOIN #dev")
+    await carol.send("JOIN #side")  # a line carol gets after the TAGMSG, if she got it
+    await carol.expect_cmd("366")
+    await alice.send("@+draft/reply=0123456789abcdef;+example.com/x=a\\sb;server=no PRIVMSG #dev :hi")
+    got = await bob.line()
+    assert re.fullmatch(rf"@{MSGID};\+draft/reply=0123456789abcdef;\+example.com/x=a\\sb "
+                        r":alice!alice@chinwag PRIVMSG #dev :hi", got), got
+    assert await carol.expect_cmd("PRIVMSG") == ":alice!alice@chinwag PRIVMSG #dev :hi"
+    await alice.send("@+typing=active;+draft/react=👍 TAGMSG #dev")
+    got = await bob.line()
+    assert re.fullmatch(rf"@{MSGID};\+typing=active;\+draft/react=👍 :alice!alice@chinwag TAGMSG #dev", got), got
+    await carol.send("PING :no-tagmsg")
+    assert await carol.line() == ":chinwag PONG chinwag no-tagmsg"  # carol has no message-tags: nothing
+    await alice.send("PING :no-echo")  # without echo-message the sender gets none either
+    assert await alice.expect_cmd("PONG") == ":chinwag PONG chinwag no-echo"
+    assert [line for line in alice.seen if " TAGMSG " in line or " PRIVMSG " in line] == []
+
+
+async def test_tagmsg_never_reaches_text_users_nor_history(irc: IrcConnect, connect: Connect) -> None:
+    alice = await irc("alice", caps=("message-tags", "echo-message", "draft/chathistory", "batch"))
+    text = await connect("tom")
+    await alice.send("JOIN #lobby")
+    await alice.expect_cmd("366")
+    await alice.send("@+typing=active TAGMSG #lobby", "PRIVMSG #lobby :after")
+    got = await alice.line()
+    assert re.fullmatch(rf"@{MSGID};\+typing=active :alice!alice@chinwag TAGMSG #lobby", got), got
+    assert re.fullmatch(rf"@{MSGID} :alice!alice@chinwag PRIVMSG #lobby :after", await alice.line())
+    await text.expect("alice has joined #lobby")
+    assert (await text.line()).endswith("alice: after")  # the text user's next line is the message
+    await alice.send("CHATHISTORY LATEST #lobby * 10")
+    lines = await alice.lines_until_cmd("BATCH")
+    lines += await alice.lines_until_cmd("BATCH")
+    assert [line for line in lines if "TAGMSG" in line] == []
+    assert len([line for line in lines if "PRIVMSG #lobby :after" in line]) == 1
+
+
+async def test_client_tags_over_4094_bytes_get_417_and_nothing_is_relayed(irc: IrcConnect) -> None:
+    alice = await irc("alice", caps=("message-tags",))
+    bob = await irc("bob", caps=("message-tags",))
+    await bob.send("JOIN #dev")
+    await bob.expect_cmd("366")
+    await alice.send(f"@+big={'x' * 4100} PRIVMSG bob :hi", f"@+big={'x' * 4100} TAGMSG bob")
+    assert await alice.line() == ":chinwag 417 alice :input line was too long"
+    assert await alice.line() == ":chinwag 417 alice :input line was too long"
+    await alice.send(f"@+big={'x' * 4000} PRIVMSG bob :fits")
+    got = await bob.line()
+    assert got.endswith(" :alice!alice@chinwag PRIVMSG bob :fits") and f"+big={'x' * 4000} " in got

@@ -8,7 +8,7 @@ lives; by the time a command reaches here its fields are typed.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
@@ -53,9 +53,11 @@ from chinwag.core.extended import (
     Mode,
     Oper,
     PartAll,
+    SendTags,
     SetAway,
     Stats,
     Sync,
+    TagsSent,
     Topic,
     TopicInfo,
     Wallops,
@@ -158,12 +160,32 @@ def say(hub: Hub, session: Session, cmd: Say) -> list[Outbound]:
 def _say(hub: Hub, session: Session, cmd: Say) -> list[Outbound]:
     if not cmd.text:
         raise NoText()
-    extra: list[Outbound] = []
-    if is_room(cmd.target):
-        key = casefold(cmd.target)
+    target, to, recipient = _recipients(hub, session, cmd.target)
+    extra = channels.away_notice(hub, session, recipient) if recipient and cmd.kind != "notice" else []
+    ts = hub.clock()
+    session.last_active = ts
+    msg = Message(hub.ids.next(ts), ts, session.nick or "", target, cmd.text, cmd.kind, cmd.tags)
+    # The sender is among the recipients: IRC echo-message and the text
+    # protocol's private-message receipt both need it; a renderer may skip it.
+    return [Outbound(list(to), msg), *extra]
+
+
+def send_tags(hub: Hub, session: Session, cmd: SendTags) -> list[Outbound]:
+    """TAGMSG: to whoever a message to that target would reach; never stored."""
+    target, to, _ = _recipients(hub, session, cmd.target)
+    ts = hub.clock()
+    return [Outbound(list(to), TagsSent(hub.ids.next(ts), ts, session.nick or "", target, cmd.tags))]
+
+
+def _recipients(hub: Hub, session: Session, name: str) -> tuple[str, Iterable[int], Session | None]:
+    """(target's name, who receives, the recipient of a private message) for a
+    message from ``session`` to ``name``; the sender is among those who receive."""
+    recipient = None
+    if is_room(name):
+        key = casefold(name)
         room = hub.rooms.get(key)
         if room is None:
-            raise NoSuchRoom(cmd.target)
+            raise NoSuchRoom(name)
         why = channels.can_speak(hub, room, session)
         if why is not None:
             raise CannotSendToRoom(room.name, f"cannot send to room: {why}")
@@ -171,20 +193,13 @@ def _say(hub: Hub, session: Session, cmd: Say) -> list[Outbound]:
         if session.sid not in room.members:  # -n: an outsider still gets the echo
             to = {**room.members, session.sid: None}.keys()
     else:
-        sid = hub.nicks.get(casefold(cmd.target))
+        sid = hub.nicks.get(casefold(name))
         if sid is None:
-            raise NoSuchNick(cmd.target)
+            raise NoSuchNick(name)
         recipient = hub.sessions[sid]
         target = recipient.nick or ""
         to = {sid: None, session.sid: None}.keys()
-        if cmd.kind != "notice":
-            extra = channels.away_notice(hub, session, recipient)
-    ts = hub.clock()
-    session.last_active = ts
-    msg = Message(hub.ids.next(ts), ts, session.nick or "", target, cmd.text, cmd.kind)
-    # The sender is among the recipients: IRC echo-message and the text
-    # protocol's private-message receipt both need it; a renderer may skip it.
-    return [Outbound(list(to), msg), *extra]
+    return target, to, recipient
 
 
 def change_nick(hub: Hub, session: Session, cmd: ChangeNick) -> list[Outbound]:
@@ -245,5 +260,6 @@ COMMANDS: Final[dict[type, Spec]] = {
     Lookup: Spec("lookup", channels.lookup),
     Stats: Spec("stats", channels.stats, needs_registration=False),
     WhoWas: Spec("whowas", whowas.whowas),
+    SendTags: Spec("tagmsg", send_tags),
     Sync: Spec("sync", channels.sync, needs_registration=False),
 }

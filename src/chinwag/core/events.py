@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from chinwag.core.errors import ChatError
-from chinwag.core.extended import ExtendedCommand, ExtendedEvent, MemberInfo, Oper
+from chinwag.core.extended import ClientTags, ExtendedCommand, ExtendedEvent, MemberInfo, Oper
 
 MessageKind = Literal["privmsg", "action", "notice"]
 
@@ -47,6 +47,7 @@ class Say:
     target: str
     text: str
     kind: MessageKind = "privmsg"
+    tags: ClientTags = ()  # IRCv3 client-only tags ("+draft/reply", ...), relayed, not stored
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,6 +188,7 @@ class Message:
     target: str
     text: str
     kind: MessageKind
+    tags: ClientTags = field(default=(), compare=False)  # client-only tags (not stored: history has none)
     # Computed once: every recipient's renderer asks, hundreds of times per message.
     private: bool = field(init=False, repr=False, compare=False)
 

@@ -13,6 +13,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+#: IRCv3 client-only tags (keys start with "+"), as (key, value) pairs: relayed as
+#: they came to the clients that want them, never stored, never shown as text.
+ClientTags = tuple[tuple[str, str], ...]
+
 # --- shared value types -------------------------------------------------------
 
 
@@ -128,6 +132,14 @@ class ListQuery:
 
 
 @dataclass(frozen=True, slots=True)
+class SendTags:
+    """IRCv3 TAGMSG: client-only tags (typing, reactions) and no text, to a room or a nick."""
+
+    target: str
+    tags: ClientTags
+
+
+@dataclass(frozen=True, slots=True)
 class WhoWas:
     """Who held these nicks before (RFC 2812 3.6.3); ``count`` <= 0: every entry."""
 
@@ -178,6 +190,7 @@ ExtendedCommand = (
     | Stats
     | Sync
     | WhoWas
+    | SendTags
 )
 
 # --- events: hub -> clients -----------------------------------------------------
@@ -293,6 +306,17 @@ class WhoisReply:
 
 
 @dataclass(frozen=True, slots=True)
+class TagsSent:
+    """A TAGMSG relayed: like a Message, minus the text, never stored."""
+
+    msgid: str
+    ts: float
+    nick: str
+    target: str
+    tags: ClientTags
+
+
+@dataclass(frozen=True, slots=True)
 class WhoWasReply:
     nick: str  # as asked
     entries: tuple[tuple[MemberInfo, float], ...]  # (who, when they gave the nick up), newest first; () unknown
@@ -351,6 +375,7 @@ ExtendedEvent = (
     | ServerStats
     | Synced
     | WhoWasReply
+    | TagsSent
 )
 
 

@@ -29,6 +29,7 @@ from chinwag.core.events import (
 from chinwag.core.extended import (
     AwayChanged,
     BanList,
+    ClientTags,
     Invited,
     IsAway,
     Kicked,
@@ -42,6 +43,7 @@ from chinwag.core.extended import (
     ServerStats,
     Stats,
     Synced,
+    TagsSent,
     TopicChanged,
     TopicInfo,
     UserModes,
@@ -68,6 +70,7 @@ from chinwag.protocols.irc.format import (
 )
 from chinwag.protocols.irc.labels import in_batch
 from chinwag.protocols.irc.message import Message as IrcMessage
+from chinwag.protocols.irc.message import escape_tag_value
 from chinwag.protocols.irc.registration import Reg, advance
 
 if TYPE_CHECKING:
@@ -109,6 +112,7 @@ def format_message(p: IrcProtocol, m: Message) -> bytes:
         tags.append(f"time={iso_time(m.ts)}")
     if with_tags:
         tags.append(f"msgid={m.msgid}")
+        tags.extend(client_tags(m.tags))
     prefix = ("@" + ";".join(tags) + " ") if tags else ""
     verb = "NOTICE" if m.kind == "notice" else "PRIVMSG"
     head = f":{source(m.nick)} {verb} {m.target} :"
@@ -120,6 +124,24 @@ def format_message(p: IrcProtocol, m: Message) -> bytes:
         body = f"\x01ACTION {piece}\x01" if action else piece
         lines.append(f"{prefix}{head}{body}\r\n")
     return "".join(lines).encode()
+
+
+def client_tags(tags: ClientTags) -> list[str]:
+    """Client-only tags as they go on the wire (only to clients with message-tags)."""
+    return [f"{key}={escape_tag_value(value)}" if value else key for key, value in tags]
+
+
+def render_tags_sent(p: IrcProtocol, e: TagsSent, cache: RenderCache) -> bytes:
+    """TAGMSG: only to clients with message-tags; to the sender with echo-message."""
+    if C.MESSAGE_TAGS not in p.caps or (e.nick == p.nick and C.ECHO_MESSAGE not in p.caps):
+        return b""
+    key = ("TAGMSG", p._variant[1])
+    data = cache.get(key)
+    if data is None:
+        tags = [f"time={iso_time(e.ts)}"] if p._variant[1] else []
+        tags += [f"msgid={e.msgid}", *client_tags(e.tags)]
+        data = cache[key] = f"@{';'.join(tags)} :{source(e.nick)} TAGMSG {e.target}\r\n".encode()
+    return data
 
 
 def shared(p: IrcProtocol, cache: RenderCache, event: Event, make: Callable[[], IrcMessage]) -> bytes:
@@ -471,6 +493,7 @@ RENDERERS: Final[dict[type, Callable[[IrcProtocol, Any, RenderCache], bytes]]] =
     WhoisReply: render_whois,
     WhoReply: render_who,
     WhoWasReply: render_whowas,
+    TagsSent: render_tags_sent,
     ListReply: render_list,
     LookupReply: render_lookup,
     ServerStats: render_stats,

@@ -28,6 +28,7 @@ from chinwag.core.events import (
     Who,
 )
 from chinwag.core.extended import (
+    ClientTags,
     Invite,
     Kick,
     Kill,
@@ -38,6 +39,7 @@ from chinwag.core.extended import (
     ModeChange,
     Oper,
     PartAll,
+    SendTags,
     SetAway,
     Stats,
     Topic,
@@ -47,9 +49,11 @@ from chinwag.core.extended import (
     WhoWas,
 )
 from chinwag.core.names import is_room
+from chinwag.protocols.irc import caps as C
 from chinwag.protocols.irc import numerics as N
 from chinwag.protocols.irc.format import ROOM_MODES, USER_MODES
 from chinwag.protocols.irc.message import Message as IrcMessage
+from chinwag.protocols.irc.message import escape_tag_value
 from chinwag.protocols.irc.registration import Reg, cap_command
 
 if TYPE_CHECKING:
@@ -157,21 +161,39 @@ def _targets(p: IrcProtocol, m: IrcMessage) -> list[str]:
     return targets
 
 
+_CLIENT_TAG: Final = re.compile(r"\+(?:[A-Za-z0-9.-]+/)?[A-Za-z0-9-]+")
+
+
+def client_tags(p: IrcProtocol, m: IrcMessage) -> ClientTags:
+    """The client-only tags (``+draft/reply``, ``+typing``, any ``+`` tag) of a
+    line from a client that enabled message-tags; others are dropped (server
+    tags come from us). Over ``limits.client_tags`` bytes: 417, as the spec says."""
+    if C.MESSAGE_TAGS not in p.caps or not m.tags:
+        return ()
+    tags = tuple((k, v) for k, v in m.tags.items() if _CLIENT_TAG.fullmatch(k))
+    size = sum(len(k.encode()) + (len(escape_tag_value(v).encode()) + 1 if v else 0) + 1 for k, v in tags)
+    if size > p.limits.client_tags:
+        raise N.InputTooLong()
+    return tags
+
+
 def _privmsg(p: IrcProtocol, m: IrcMessage) -> Iterable[Command]:
     targets = _targets(p, m)
+    tags = client_tags(p, m)
     text = m.params[1]
     if text.startswith("\x01ACTION ") or text == "\x01ACTION\x01":
         body = text[8:].removesuffix("\x01")
-        return [Say(t, body or " ", "action") for t in targets]
-    return [Say(t, text) for t in targets]
+        return [Say(t, body or " ", "action", tags) for t in targets]
+    return [Say(t, text, "privmsg", tags) for t in targets]
 
 
 def _notice(p: IrcProtocol, m: IrcMessage) -> Iterable[Command]:
     try:
         targets = _targets(p, m)
+        tags = client_tags(p, m)
     except ChatError:
         return ()  # a NOTICE never gets an automatic reply
-    return [Say(t, m.params[1], "notice") for t in targets]
+    return [Say(t, m.params[1], "notice", tags) for t in targets]
 
 
 def _topic(p: IrcProtocol, m: IrcMessage) -> Iterable[Command]:
@@ -309,7 +331,12 @@ def _motd(p: IrcProtocol, m: IrcMessage) -> Iterable[Command]:
 
 
 def _tagmsg(p: IrcProtocol, m: IrcMessage) -> Iterable[Command]:
-    return ()  # client-only tags (typing, reactions) are not relayed yet
+    """TAGMSG target[,target]: client-only tags, relayed (never stored)."""
+    targets = _split(m.params[0])
+    if len(targets) > p.limits.max_targets:
+        raise N.TooManyTargets(m.params[0])
+    tags = client_tags(p, m)
+    return [SendTags(t, tags) for t in targets] if tags else ()
 
 
 _HISTORY_VERBS: Final[dict[str, HistoryVerb]] = {
