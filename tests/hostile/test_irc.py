@@ -26,7 +26,7 @@ async def test_nick_churn_fills_whowas_only_up_to_whowas_max() -> None:
                 n += 1
                 old = "evil" if n == 1 else f"e{n - 1}"
                 await evil.send(f"NICK e{n}")
-                assert await evil.line() == f":{old}!{old}@chinwag NICK e{n}"
+                assert await evil.line() == f":{old}!~evil@chinwag NICK e{n}"  # the username stays
 
         rounds = await repeat(b, attack)
         rtt = await b.stop()
@@ -65,6 +65,6 @@ async def test_oversized_client_tags_get_417_and_reach_nobody() -> None:
         rtt.assert_served()
         await evil.send("PRIVMSG victim :small")  # the first line victim gets is this one
         got = await victim.line()
-        assert got.endswith(" :evil!evil@chinwag PRIVMSG victim :small") and "+" not in got.split(" ")[0], got
+        assert got.endswith(" :evil!~evil@chinwag PRIVMSG victim :small") and "+" not in got.split(" ")[0], got
         for c in (victim, evil, b):
             await c.close()

@@ -9,7 +9,7 @@ from chinwag.core.auth import hash_password
 from chinwag.transport.server import Server
 from tests.conftest import Connect, IrcClient, IrcConnect, LineClient, irc_command, make_config
 
-SRC = "alice!alice@chinwag"
+SRC = "alice!~alice@chinwag"
 
 
 async def test_registration_burst_and_isupport(irc: IrcConnect) -> None:
@@ -63,21 +63,21 @@ async def test_join_names_privmsg_part_quit(irc: IrcConnect) -> None:
     assert await alice.line() == ":chinwag 353 alice = #dev @alice"
     assert await alice.line() == ":chinwag 366 alice #dev :End of /NAMES list"
     await bob.send("JOIN #dev")
-    assert await alice.line() == ":bob!bob@chinwag JOIN #dev"
+    assert await alice.line() == ":bob!~bob@chinwag JOIN #dev"
     assert await bob.expect_cmd("353") == ":chinwag 353 bob = #dev :@alice bob"
     await bob.send("PRIVMSG #dev :hello there")
-    assert await alice.line() == ":bob!bob@chinwag PRIVMSG #dev :hello there"
+    assert await alice.line() == ":bob!~bob@chinwag PRIVMSG #dev :hello there"
     await bob.send("PRIVMSG alice :psst", "NOTICE #dev :note")
-    assert await alice.line() == ":bob!bob@chinwag PRIVMSG alice :psst"
-    assert await alice.line() == ":bob!bob@chinwag NOTICE #dev :note"
+    assert await alice.line() == ":bob!~bob@chinwag PRIVMSG alice :psst"
+    assert await alice.line() == ":bob!~bob@chinwag NOTICE #dev :note"
     await bob.send("PART #dev :bye")
-    assert await alice.line() == ":bob!bob@chinwag PART #dev bye"
+    assert await alice.line() == ":bob!~bob@chinwag PART #dev bye"
     await bob.send("PING :marker")
     assert await bob.expect_cmd("PONG") == ":chinwag PONG chinwag marker"
     # no echo without echo-message: bob saw only his own JOIN/NAMES/PART
     assert not [line for line in bob.seen if "hello there" in line or "psst" in line]
     await bob.send("JOIN #dev", "QUIT :gone home")
-    assert await alice.expect_cmd("QUIT") == ":bob!bob@chinwag QUIT :gone home"
+    assert await alice.expect_cmd("QUIT") == ":bob!~bob@chinwag QUIT :gone home"
     rest = await bob.closed()
     assert rest[-1] == "ERROR :Closing Link: bob (Quit: gone home)"
 
@@ -118,7 +118,7 @@ async def test_room_errors_404_442_482(irc: IrcConnect) -> None:
     await alice.send("MODE #dev +v bob")
     assert await bob.line() == f":{SRC} MODE #dev +v bob"
     await bob.send("PRIVMSG #dev :voiced")
-    assert await alice.expect_cmd("PRIVMSG") == ":bob!bob@chinwag PRIVMSG #dev :voiced"
+    assert await alice.expect_cmd("PRIVMSG") == ":bob!~bob@chinwag PRIVMSG #dev :voiced"
 
 
 async def test_topic_with_who_and_when(irc: IrcConnect) -> None:
@@ -156,7 +156,7 @@ async def test_modes_keys_limits_invites_bans(irc: IrcConnect) -> None:
     assert await alice.line() == ":chinwag 341 alice bob #ops"
     assert await bob.line() == f":{SRC} INVITE bob #ops"
     await bob.send("JOIN #ops")
-    assert await bob.line() == ":bob!bob@chinwag JOIN #ops"
+    assert await bob.line() == ":bob!~bob@chinwag JOIN #ops"
     await alice.send("INVITE bob #ops")
     assert await alice.expect_cmd("443") == ":chinwag 443 alice bob #ops :is already in that room"
     await alice.send("KICK #ops bob :behave")
@@ -234,7 +234,7 @@ async def test_away_ison_userhost(irc: IrcConnect) -> None:
         await c.expect_cmd("366")
     await bob.send("AWAY :lunch")
     assert await bob.line() == ":chinwag 306 bob :You have been marked as being away"
-    assert await alice.expect_cmd("AWAY") == ":bob!bob@chinwag AWAY lunch"
+    assert await alice.expect_cmd("AWAY") == ":bob!~bob@chinwag AWAY lunch"
     await alice.send("PRIVMSG bob :you there?")
     assert await alice.line() == ":chinwag 301 alice bob lunch"
     await alice.send("ISON bob nobody alice", "USERHOST bob alice")
@@ -242,7 +242,7 @@ async def test_away_ison_userhost(irc: IrcConnect) -> None:
     assert await alice.line() == ":chinwag 302 alice :bob=-~bob@chinwag alice=+~alice@chinwag"
     await bob.send("AWAY")
     assert await bob.expect_cmd("305") == ":chinwag 305 bob :You are no longer marked as being away"
-    assert await alice.expect_cmd("AWAY") == ":bob!bob@chinwag AWAY"
+    assert await alice.expect_cmd("AWAY") == ":bob!~bob@chinwag AWAY"
 
 
 async def test_version_time_motd_lusers(irc: IrcConnect) -> None:
@@ -269,7 +269,7 @@ async def test_nick_change_and_433(irc: IrcConnect) -> None:
     assert await alice.line() == f":{SRC} NICK al"
     assert await bob.expect_cmd("NICK") == f":{SRC} NICK al"
     await alice.send("PRIVMSG #dev :renamed")
-    assert await bob.expect_cmd("PRIVMSG") == ":al!al@chinwag PRIVMSG #dev :renamed"
+    assert await bob.expect_cmd("PRIVMSG") == ":al!~alice@chinwag PRIVMSG #dev :renamed"
 
 
 async def test_417_input_too_long_then_carry_on(irc: IrcConnect) -> None:
@@ -443,11 +443,11 @@ async def test_text_and_irc_users_see_each_other(connect: Connect, irc: IrcConne
     assert names == ":chinwag 353 ian = #lobby :@tess ian"
     assert await tess.expect("has joined") == "* ian has joined #lobby"
     await tess.send("hello irc")
-    assert await ian.expect_cmd("PRIVMSG") == ":tess!tess@chinwag PRIVMSG #lobby :hello irc"
+    assert await ian.expect_cmd("PRIVMSG") == ":tess!~tess@chinwag PRIVMSG #lobby :hello irc"
     await ian.send("PRIVMSG #lobby :hello text")
     assert (await tess.expect("hello text")).endswith("] ian: hello text")
     await tess.send("/me waves")
-    assert await ian.expect_cmd("PRIVMSG") == ":tess!tess@chinwag PRIVMSG #lobby :\x01ACTION waves\x01"
+    assert await ian.expect_cmd("PRIVMSG") == ":tess!~tess@chinwag PRIVMSG #lobby :\x01ACTION waves\x01"
     await ian.send("PRIVMSG #lobby :\x01ACTION bows\x01")
     assert (await tess.expect("bows")).endswith("] * ian bows")
     await ian.send("JOIN #side")  # ian creates it: he is its operator
@@ -457,13 +457,13 @@ async def test_text_and_irc_users_see_each_other(connect: Connect, irc: IrcConne
     await ian.send("TOPIC #side :welcome all")
     assert await tess.expect("topic") == "* ian set the topic of #side to: welcome all"
     await tess.send("/nick tessa")
-    assert await ian.expect_cmd("NICK") == ":tess!tess@chinwag NICK tessa"
+    assert await ian.expect_cmd("NICK") == ":tess!~tess@chinwag NICK tessa"
     await ian.send("NICK ivan")
     assert await tess.expect("ian is now") == "* ian is now known as ivan"
     await ian.send("KICK #side tessa :testing")
     assert await tess.expect("kicked") == "* you were kicked from #side by ivan (testing)"
     await tess.send("/quit bye all")
-    assert await ian.expect_cmd("QUIT") == ":tessa!tessa@chinwag QUIT :bye all"
+    assert await ian.expect_cmd("QUIT") == ":tessa!~tess@chinwag QUIT :bye all"
     await ian.send("QUIT :done")
     await ian.closed()
 

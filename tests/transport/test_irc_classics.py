@@ -73,9 +73,9 @@ async def test_usable_keys_only_a_key_with_spaces_or_only_spaces_gets_696(irc: I
         await alice.send(f"MODE #k +k :{key}")
         assert await alice.line() == ":chinwag 696 alice #k k * :invalid key: it must be one word"
     await bob.send("JOIN #k")  # no key was set
-    assert await bob.line() == ":bob!bob@chinwag JOIN #k"
+    assert await bob.line() == ":bob!~bob@chinwag JOIN #k"
     await alice.send("MODE #k +k :one")
-    assert await alice.expect_cmd("MODE") == ":alice!alice@chinwag MODE #k +k one"
+    assert await alice.expect_cmd("MODE") == ":alice!~alice@chinwag MODE #k +k one"
 
 
 async def test_away_notify_announces_the_away_state_of_who_joins(irc: IrcConnect) -> None:
@@ -86,9 +86,9 @@ async def test_away_notify_announces_the_away_state_of_who_joins(irc: IrcConnect
         await c.send("JOIN #dev")
         await c.expect_cmd("366")
     await bob.send("AWAY :gone fishing", "JOIN #dev")
-    await alice.expect(":bob!bob@chinwag JOIN #dev")
-    assert await alice.line() == ":bob!bob@chinwag AWAY :gone fishing"
-    await plain.expect(":bob!bob@chinwag JOIN #dev")
+    await alice.expect(":bob!~bob@chinwag JOIN #dev")
+    assert await alice.line() == ":bob!~bob@chinwag AWAY :gone fishing"
+    await plain.expect(":bob!~bob@chinwag JOIN #dev")
     await plain.send("PING :x")  # no AWAY for a client without away-notify
     assert await plain.line() == ":chinwag PONG chinwag x"
 
@@ -113,13 +113,13 @@ async def test_labeled_echo_ack_and_unknown_command_keep_their_label(irc: IrcCon
     for c in (alice, bob):
         await c.send("JOIN #dev")
         await c.expect_cmd("366")
-    await alice.expect(":bob!bob@chinwag JOIN #dev")
+    await alice.expect(":bob!~bob@chinwag JOIN #dev")
     await alice.send("@label=m1 PRIVMSG #dev :hello")
     echo = await alice.line()  # the echo itself carries the label: no BATCH around one line
-    assert re.fullmatch(r"@msgid=[0-9a-f]{16};label=m1 :alice!alice@chinwag PRIVMSG #dev hello", echo), echo
+    assert re.fullmatch(r"@msgid=[0-9a-f]{16};label=m1 :alice!~alice@chinwag PRIVMSG #dev hello", echo), echo
     await alice.send("@label=n1 NOTICE bob :psst")
     echo = await alice.line()
-    assert re.fullmatch(r"@msgid=[0-9a-f]{16};label=n1 :alice!alice@chinwag NOTICE bob psst", echo), echo
+    assert re.fullmatch(r"@msgid=[0-9a-f]{16};label=n1 :alice!~alice@chinwag NOTICE bob psst", echo), echo
     await alice.send("@label=u1 FROBNICATE x")
     assert await alice.line() == "@label=u1 :chinwag 421 alice FROBNICATE :unknown command"
     await alice.send("@label=a1 AWAY")  # not away: 305 is the one reply
@@ -234,7 +234,7 @@ async def test_whox_is_advertised(irc: IrcConnect) -> None:
 async def test_secret_room_hidden_from_list_names_who_whois_of_non_members(irc: IrcConnect) -> None:
     alice, bob = await irc("alice"), await irc("bob")
     await alice.send("JOIN #hush,#open", "MODE #hush +s")
-    assert await alice.expect_cmd("MODE") == ":alice!alice@chinwag MODE #hush +s"
+    assert await alice.expect_cmd("MODE") == ":alice!~alice@chinwag MODE #hush +s"
     await alice.send("NAMES #hush")
     assert await alice.line() == ":chinwag 353 alice @ #hush @alice"  # members see it, marked @
     assert await alice.line() == ":chinwag 366 alice #hush :End of /NAMES list"
@@ -255,7 +255,7 @@ async def test_secret_room_hidden_from_list_names_who_whois_of_non_members(irc: 
 async def test_private_room_is_marked_star_in_names(irc: IrcConnect) -> None:
     alice = await irc("alice")
     await alice.send("JOIN #quiet", "MODE #quiet +p")
-    assert await alice.expect_cmd("MODE") == ":alice!alice@chinwag MODE #quiet +p"
+    assert await alice.expect_cmd("MODE") == ":alice!~alice@chinwag MODE #quiet +p"
     await alice.send("NAMES #quiet", "MODE #quiet")
     assert await alice.line() == ":chinwag 353 alice * #quiet @alice"
     assert await alice.line() == ":chinwag 366 alice #quiet :End of /NAMES list"
@@ -273,17 +273,17 @@ async def test_client_only_tags_relayed_to_message_tags_clients_and_stripped_for
     for c in (alice, bob, carol):
         await c.send("JOIN #dev")
         await c.expect_cmd("366")
-    await bob.expect(":carol!carol@chinwag JOIN #dev")
+    await bob.expect(":carol!~carol@chinwag JOIN #dev")
     await carol.send("JOIN #side")  # a line carol gets after the TAGMSG, if she got it
     await carol.expect_cmd("366")
     await alice.send("@+draft/reply=0123456789abcdef;+example.com/x=a\\sb;server=no PRIVMSG #dev :hi")
     got = await bob.line()
     assert re.fullmatch(rf"@{MSGID};\+draft/reply=0123456789abcdef;\+example.com/x=a\\sb "
-                        r":alice!alice@chinwag PRIVMSG #dev :hi", got), got
-    assert await carol.expect_cmd("PRIVMSG") == ":alice!alice@chinwag PRIVMSG #dev :hi"
+                        r":alice!~alice@chinwag PRIVMSG #dev :hi", got), got
+    assert await carol.expect_cmd("PRIVMSG") == ":alice!~alice@chinwag PRIVMSG #dev :hi"
     await alice.send("@+typing=active;+draft/react=👍 TAGMSG #dev")
     got = await bob.line()
-    assert re.fullmatch(rf"@{MSGID};\+typing=active;\+draft/react=👍 :alice!alice@chinwag TAGMSG #dev", got), got
+    assert re.fullmatch(rf"@{MSGID};\+typing=active;\+draft/react=👍 :alice!~alice@chinwag TAGMSG #dev", got), got
     await carol.send("PING :no-tagmsg")
     assert await carol.line() == ":chinwag PONG chinwag no-tagmsg"  # carol has no message-tags: nothing
     await alice.send("PING :no-echo")  # without echo-message the sender gets none either
@@ -298,8 +298,8 @@ async def test_tagmsg_never_reaches_text_users_nor_history(irc: IrcConnect, conn
     await alice.expect_cmd("366")
     await alice.send("@+typing=active TAGMSG #lobby", "PRIVMSG #lobby :after")
     got = await alice.line()
-    assert re.fullmatch(rf"@{MSGID};\+typing=active :alice!alice@chinwag TAGMSG #lobby", got), got
-    assert re.fullmatch(rf"@{MSGID} :alice!alice@chinwag PRIVMSG #lobby :after", await alice.line())
+    assert re.fullmatch(rf"@{MSGID};\+typing=active :alice!~alice@chinwag TAGMSG #lobby", got), got
+    assert re.fullmatch(rf"@{MSGID} :alice!~alice@chinwag PRIVMSG #lobby :after", await alice.line())
     await text.expect("alice has joined #lobby")
     assert (await text.line()).endswith("alice: after")  # the text user's next line is the message
     await alice.send("CHATHISTORY LATEST #lobby * 10")
@@ -319,4 +319,4 @@ async def test_client_tags_over_4094_bytes_get_417_and_nothing_is_relayed(irc: I
     assert await alice.line() == ":chinwag 417 alice :input line was too long"
     await alice.send(f"@+big={'x' * 4000} PRIVMSG bob :fits")
     got = await bob.line()
-    assert got.endswith(" :alice!alice@chinwag PRIVMSG bob :fits") and f"+big={'x' * 4000} " in got
+    assert got.endswith(" :alice!~alice@chinwag PRIVMSG bob :fits") and f"+big={'x' * 4000} " in got

@@ -195,7 +195,7 @@ def topic(hub: Hub, session: Session, cmd: Topic) -> list[Outbound]:
     room.topic_by = nick(session)
     room.topic_ts = hub.clock()
     hub.rules_changed(room)
-    event = TopicChanged(room.name, room.topic_by, room.topic, room.topic_ts)
+    event = TopicChanged(room.name, room.topic_by, room.topic, room.topic_ts, session.user)
     return [Outbound(list(room.members), event)]
 
 
@@ -242,7 +242,7 @@ def mode(hub: Hub, session: Session, cmd: Mode) -> list[Outbound]:
     if applied:
         if any(change.mode not in "ov" for change in applied):
             hub.rules_changed(room)
-        out.insert(0, Outbound(list(room.members), ModeChanged(room.name, nick(session), tuple(applied))))
+        out.insert(0, Outbound(list(room.members), ModeChanged(room.name, nick(session), tuple(applied), session.user)))
     return out
 
 
@@ -335,7 +335,7 @@ def user_mode(hub: Hub, session: Session, cmd: Mode) -> list[Outbound]:
             applied.append(ModeChange(change.on, letter))
     out: list[Outbound] = []
     if applied:
-        out.append(Outbound((session.sid,), ModeChanged(nick(session), nick(session), tuple(applied))))
+        out.append(Outbound((session.sid,), ModeChanged(nick(session), nick(session), tuple(applied), session.user)))
     if unknown:
         out.append(Outbound((session.sid,), Failed(UnknownUserMode(), "mode")))
     return out
@@ -357,7 +357,7 @@ def kick(hub: Hub, session: Session, cmd: Kick) -> list[Outbound]:
     if target.sid not in room.members:
         raise UserNotInRoom(nick(target), room.name)
     reason = (cmd.reason or nick(session))[: hub.limits.kick_len]
-    out = [Outbound(list(room.members), Kicked(room.name, nick(session), nick(target), reason))]
+    out = [Outbound(list(room.members), Kicked(room.name, nick(session), nick(target), reason, session.user))]
     key = casefold(room.name)
     del target.rooms[key]
     hub._remove_member(key, target.sid)
@@ -377,7 +377,7 @@ def invite(hub: Hub, session: Session, cmd: Invite) -> list[Outbound]:
     if target.invites is None:
         target.invites = set()
     target.invites.add(casefold(room.name))  # so leaving clears it (Hub.disconnect)
-    event = Invited(room.name, nick(session), nick(target))
+    event = Invited(room.name, nick(session), nick(target), session.user)
     return [Outbound((session.sid, target.sid), event), *away_notice(hub, session, target)]
 
 
@@ -386,7 +386,7 @@ def invite(hub: Hub, session: Session, cmd: Invite) -> list[Outbound]:
 
 def set_away(hub: Hub, session: Session, cmd: SetAway) -> list[Outbound]:
     session.away = cmd.message[: hub.limits.away_len]
-    return [Outbound([session.sid, *hub.peers(session)], AwayChanged(nick(session), session.away))]
+    return [Outbound([session.sid, *hub.peers(session)], AwayChanged(nick(session), session.away, session.user))]
 
 
 def part_all(hub: Hub, session: Session, cmd: PartAll) -> list[Outbound]:
@@ -412,7 +412,7 @@ def kill(hub: Hub, session: Session, cmd: Kill) -> list[Outbound]:
         raise NoPrivileges()
     target = find_user(hub, cmd.nick)
     reason = cmd.reason or "no reason"
-    out = [Outbound((target.sid,), Killed(nick(session), reason))]
+    out = [Outbound((target.sid,), Killed(nick(session), reason, session.user))]
     return out + hub.disconnect(target.sid, f"Killed ({nick(session)} ({reason}))")
 
 
@@ -420,7 +420,7 @@ def wallops(hub: Hub, session: Session, cmd: Wallops) -> list[Outbound]:
     if session.oper is None:
         raise NoPrivileges()
     to = [s.sid for s in hub.sessions.values() if s.nick and (s.oper is not None or "w" in s.modes)]
-    return [Outbound(to, WallopsSent(nick(session), cmd.text))]
+    return [Outbound(to, WallopsSent(nick(session), cmd.text, session.user))]
 
 
 # --- lookups -----------------------------------------------------------------------------

@@ -118,7 +118,7 @@ def join(hub: Hub, session: Session, cmd: Join) -> list[Outbound]:
         if existing is None:  # whoever creates (or re-creates) a room is its operator
             room.ops.add(session.sid)
         room.invited.discard(session.sid)
-        out = [Outbound(list(room.members), Joined(room.name, session.nick or "", session.away))]
+        out = [Outbound(list(room.members), Joined(room.name, session.nick or "", session.away, session.user))]
         if room.topic:
             out.append(Outbound((session.sid,), TopicInfo(room.name, room.topic, room.topic_by, room.topic_ts)))
     else:
@@ -142,7 +142,7 @@ def part(hub: Hub, session: Session, cmd: Part) -> list[Outbound]:
         raise NoSuchRoom(cmd.room)
     if key not in session.rooms:
         raise NotInRoom(room.name)
-    out = [Outbound(list(room.members), Parted(room.name, session.nick or "", cmd.reason))]
+    out = [Outbound(list(room.members), Parted(room.name, session.nick or "", cmd.reason, session.user))]
     del session.rooms[key]
     hub._remove_member(key, session.sid)
     return out
@@ -164,7 +164,7 @@ def _say(hub: Hub, session: Session, cmd: Say) -> list[Outbound]:
     extra = channels.away_notice(hub, session, recipient) if recipient and cmd.kind != "notice" else []
     ts = hub.clock()
     session.last_active = ts
-    msg = Message(hub.ids.next(ts), ts, session.nick or "", target, cmd.text, cmd.kind, cmd.tags)
+    msg = Message(hub.ids.next(ts), ts, session.nick or "", target, cmd.text, cmd.kind, cmd.tags, session.user)
     # The sender is among the recipients: IRC echo-message and the text
     # protocol's private-message receipt both need it; a renderer may skip it.
     return [Outbound(list(to), msg), *extra]
@@ -174,7 +174,7 @@ def send_tags(hub: Hub, session: Session, cmd: SendTags) -> list[Outbound]:
     """TAGMSG: to whoever a message to that target would reach; never stored."""
     target, to, _ = _recipients(hub, session, cmd.target)
     ts = hub.clock()
-    return [Outbound(list(to), TagsSent(hub.ids.next(ts), ts, session.nick or "", target, cmd.tags))]
+    return [Outbound(list(to), TagsSent(hub.ids.next(ts), ts, session.nick or "", target, cmd.tags, session.user))]
 
 
 def _recipients(hub: Hub, session: Session, name: str) -> tuple[str, Iterable[int], Session | None]:
@@ -216,7 +216,7 @@ def change_nick(hub: Hub, session: Session, cmd: ChangeNick) -> list[Outbound]:
     hub.nicks[key] = session.sid
     session.nick = new
     session.nick_mark = hub.mark()
-    return [Outbound([session.sid, *hub.peers(session)], NickChanged(old, new))]
+    return [Outbound([session.sid, *hub.peers(session)], NickChanged(old, new, session.user))]
 
 
 def who(hub: Hub, session: Session, cmd: Who) -> list[Outbound]:

@@ -157,6 +157,7 @@ class Joined:
     room: str
     nick: str
     away: str = ""  # the joiner's away message (IRC away-notify announces it after the JOIN)
+    user: str = field(default="", compare=False)  # the actor's username (IRC prefix nick!user@host)
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,6 +177,7 @@ class Parted:
     room: str
     nick: str
     reason: str
+    user: str = field(default="", compare=False)  # the actor's username (IRC prefix nick!user@host)
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,6 +191,7 @@ class Message:
     text: str
     kind: MessageKind
     tags: ClientTags = field(default=(), compare=False)  # client-only tags (not stored: history has none)
+    user: str = field(default="", compare=False)  # the sender's username ("" from history: "~" + nick)
     # Computed once: every recipient's renderer asks, hundreds of times per message.
     private: bool = field(init=False, repr=False, compare=False)
 
@@ -200,6 +203,7 @@ class Message:
 class NickChanged:
     old: str
     new: str
+    user: str = field(default="", compare=False)  # the actor's username (IRC prefix nick!user@host)
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,6 +212,7 @@ class Left:
 
     nick: str
     reason: str
+    user: str = field(default="", compare=False)  # the actor's username (IRC prefix nick!user@host)
 
 
 @dataclass(frozen=True, slots=True)

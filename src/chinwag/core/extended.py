@@ -11,7 +11,7 @@ about.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 #: IRCv3 client-only tags (keys start with "+"), as (key, value) pairs: relayed as
 #: they came to the clients that want them, never stored, never shown as text.
@@ -212,6 +212,7 @@ class TopicChanged:
     nick: str
     text: str
     ts: float
+    user: str = field(default="", compare=False)  # the actor's username (IRC prefix nick!user@host)
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,6 +238,7 @@ class ModeChanged:
     target: str
     nick: str
     changes: tuple[ModeChange, ...]
+    user: str = field(default="", compare=False)  # the actor's username (IRC prefix nick!user@host)
 
 
 @dataclass(frozen=True, slots=True)
@@ -251,6 +253,7 @@ class Kicked:
     nick: str  # who kicked
     target: str  # who was kicked
     reason: str
+    user: str = field(default="", compare=False)  # the actor's username (IRC prefix nick!user@host)
 
 
 @dataclass(frozen=True, slots=True)
@@ -260,6 +263,7 @@ class Invited:
     room: str
     nick: str
     target: str
+    user: str = field(default="", compare=False)  # the actor's username (IRC prefix nick!user@host)
 
 
 @dataclass(frozen=True, slots=True)
@@ -268,6 +272,7 @@ class AwayChanged:
 
     nick: str
     message: str
+    user: str = field(default="", compare=False)  # the actor's username (IRC prefix nick!user@host)
 
 
 @dataclass(frozen=True, slots=True)
@@ -289,12 +294,14 @@ class Killed:
 
     nick: str  # the operator
     reason: str
+    user: str = field(default="", compare=False)  # the actor's username (IRC prefix nick!user@host)
 
 
 @dataclass(frozen=True, slots=True)
 class WallopsSent:
     nick: str
     text: str
+    user: str = field(default="", compare=False)  # the actor's username (IRC prefix nick!user@host)
 
 
 @dataclass(frozen=True, slots=True)
@@ -314,6 +321,7 @@ class TagsSent:
     nick: str
     target: str
     tags: ClientTags
+    user: str = field(default="", compare=False)  # the actor's username (IRC prefix nick!user@host)
 
 
 @dataclass(frozen=True, slots=True)

@@ -147,7 +147,7 @@ class Hub:
         for key in session.rooms:
             self._remove_member(key, sid)
         del self.nicks[casefold(session.nick)]
-        return [Outbound(peers, Left(session.nick, reason))] if peers else []
+        return [Outbound(peers, Left(session.nick, reason, session.user))] if peers else []
 
     # --- dispatch --------------------------------------------------------
 

@@ -44,7 +44,7 @@ def test_ctcp_action_becomes_an_action_and_back() -> None:
     p.receive_data(b"PRIVMSG #a :\x01ACTION waves\x01\r\n")
     assert p.next_command() == Say("#a", "waves", "action")
     m = Message("00ff", 0.0, "bo", "#a", "bows", "action")
-    assert p.render(m, {}) == b":bo!bo@chinwag PRIVMSG #a :\x01ACTION bows\x01\r\n"
+    assert p.render(m, {}) == b":bo!~bo@chinwag PRIVMSG #a :\x01ACTION bows\x01\r\n"
 
 
 def test_render_cache_shared_per_cap_variant() -> None:
@@ -55,7 +55,7 @@ def test_render_cache_shared_per_cap_variant() -> None:
     first = plain1.render(m, cache)
     assert plain2.render(m, cache) is first
     assert tagged.render(m, cache) == (
-        b"@time=2023-11-14T22:13:20.500Z;msgid=0000000000000001 :bo!bo@chinwag PRIVMSG #x :hi\r\n")
+        b"@time=2023-11-14T22:13:20.500Z;msgid=0000000000000001 :bo!~bo@chinwag PRIVMSG #x :hi\r\n")
     assert len(cache) == 2
 
 

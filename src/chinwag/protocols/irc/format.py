@@ -43,8 +43,10 @@ class IrcInfo:
         motd = tuple(config.motd.splitlines()) if config.motd.strip() else ()
         return cls(config.server_name, config.network, config.limits, motd, created, groups)
 
-def source(nick: str) -> str:
-    return f"{nick}!{nick}@{HIDDEN_HOST}"
+def source(nick: str, user: str = "") -> str:
+    """``nick!user@host``: the username as the hub keeps it ("~" + USER's), or
+    "~" + nick when the event has none (history, a text user of old)."""
+    return f"{nick}!{user or '~' + nick}@{HIDDEN_HOST}"
 
 
 def iso_time(ts: float) -> str:

@@ -115,7 +115,7 @@ def format_message(p: IrcProtocol, m: Message) -> bytes:
         tags.extend(client_tags(m.tags))
     prefix = ("@" + ";".join(tags) + " ") if tags else ""
     verb = "NOTICE" if m.kind == "notice" else "PRIVMSG"
-    head = f":{source(m.nick)} {verb} {m.target} :"
+    head = f":{source(m.nick, m.user)} {verb} {m.target} :"
     text = m.text.translate(CTL) if ("\r" in m.text or "\n" in m.text or "\0" in m.text) else m.text
     action = m.kind == "action"
     budget = p.limits.irc_line - 2 - len(head.encode()) - (9 if action else 0)
@@ -140,7 +140,7 @@ def render_tags_sent(p: IrcProtocol, e: TagsSent, cache: RenderCache) -> bytes:
     if data is None:
         tags = [f"time={iso_time(e.ts)}"] if p._variant[1] else []
         tags += [f"msgid={e.msgid}", *client_tags(e.tags)]
-        data = cache[key] = f"@{';'.join(tags)} :{source(e.nick)} TAGMSG {e.target}\r\n".encode()
+        data = cache[key] = f"@{';'.join(tags)} :{source(e.nick, e.user)} TAGMSG {e.target}\r\n".encode()
     return data
 
 
@@ -156,7 +156,7 @@ def render_registered(p: IrcProtocol, event: Registered, cache: RenderCache) -> 
     p.nick = event.nick
     p.reg = advance(p.reg, "ok")
     info = p.info
-    p.numeric(N.RPL_WELCOME, f"Welcome to the {info.network} IRC Network {source(event.nick)}")
+    p.numeric(N.RPL_WELCOME, f"Welcome to the {info.network} IRC Network {source(event.nick, p.username)}")
     p.numeric(N.RPL_YOURHOST, f"Your host is {info.server_name}, running version {info.version}")
     p.numeric(N.RPL_CREATED, f"This server was created {info.created}")
     p.numeric(N.RPL_MYINFO, info.server_name, info.version, USER_MODES, ROOM_MODES, ROOM_MODES_WITH_ARG)
@@ -201,45 +201,45 @@ def render_chathistory(p: IrcProtocol, e: ChatHistoryReply, cache: RenderCache) 
 
 
 def render_joined(p: IrcProtocol, e: Joined, cache: RenderCache) -> bytes:
-    data = shared(p, cache, e, lambda: IrcMessage("JOIN", (e.room,), source(e.nick)))
+    data = shared(p, cache, e, lambda: IrcMessage("JOIN", (e.room,), source(e.nick, e.user)))
     if e.away and C.AWAY_NOTIFY in p.caps and e.nick != p.nick:  # away-notify: who joins while away
-        data += IrcMessage("AWAY", (e.away.translate(CTL),), source(e.nick)).to_bytes()
+        data += IrcMessage("AWAY", (e.away.translate(CTL),), source(e.nick, e.user)).to_bytes()
     return data
 
 
 def render_parted(p: IrcProtocol, e: Parted, cache: RenderCache) -> bytes:
     params = (e.room, e.reason) if e.reason else (e.room,)
-    return shared(p, cache, e, lambda: IrcMessage("PART", params, source(e.nick)))
+    return shared(p, cache, e, lambda: IrcMessage("PART", params, source(e.nick, e.user)))
 
 
 def render_left(p: IrcProtocol, e: Left, cache: RenderCache) -> bytes:
-    return shared(p, cache, e, lambda: IrcMessage("QUIT", (e.reason.translate(CTL),), source(e.nick)))
+    return shared(p, cache, e, lambda: IrcMessage("QUIT", (e.reason.translate(CTL),), source(e.nick, e.user)))
 
 
 def render_nick(p: IrcProtocol, e: NickChanged, cache: RenderCache) -> bytes:
     if e.old == p.nick:
         p.nick = e.new
-    return shared(p, cache, e, lambda: IrcMessage("NICK", (e.new,), source(e.old)))
+    return shared(p, cache, e, lambda: IrcMessage("NICK", (e.new,), source(e.old, e.user)))
 
 
 def render_kicked(p: IrcProtocol, e: Kicked, cache: RenderCache) -> bytes:
     reason = e.reason.translate(CTL)
-    return shared(p, cache, e, lambda: IrcMessage("KICK", (e.room, e.target, reason), source(e.nick)))
+    return shared(p, cache, e, lambda: IrcMessage("KICK", (e.room, e.target, reason), source(e.nick, e.user)))
 
 
 def render_topic_changed(p: IrcProtocol, e: TopicChanged, cache: RenderCache) -> bytes:
     text = e.text.translate(CTL)
-    return shared(p, cache, e, lambda: IrcMessage("TOPIC", (e.room, text), source(e.nick)))
+    return shared(p, cache, e, lambda: IrcMessage("TOPIC", (e.room, text), source(e.nick, e.user)))
 
 
 def render_mode_changed(p: IrcProtocol, e: ModeChanged, cache: RenderCache) -> bytes:
     letters, args = mode_string(e.changes)
-    src = source(e.nick) if e.nick != e.target else e.nick
+    src = source(e.nick, e.user) if e.nick != e.target else e.nick
     return shared(p, cache, e, lambda: IrcMessage("MODE", (e.target, letters, *args), src))
 
 
 def render_wallops(p: IrcProtocol, e: WallopsSent, cache: RenderCache) -> bytes:
-    return shared(p, cache, e, lambda: IrcMessage("WALLOPS", (e.text.translate(CTL),), source(e.nick)))
+    return shared(p, cache, e, lambda: IrcMessage("WALLOPS", (e.text.translate(CTL),), source(e.nick, e.user)))
 
 
 #: RPL_NAMREPLY's channel type (RFC 2812 5.1): public, private (+p), secret (+s).
@@ -332,7 +332,7 @@ def render_ban_list(p: IrcProtocol, e: BanList, cache: RenderCache) -> bytes:
 
 def render_invited(p: IrcProtocol, e: Invited, cache: RenderCache) -> bytes:
     if e.target == p.nick:
-        return IrcMessage("INVITE", (e.target, e.room), source(e.nick)).to_bytes()
+        return IrcMessage("INVITE", (e.target, e.room), source(e.nick, e.user)).to_bytes()
     p.numeric(N.RPL_INVITING, e.target, e.room)
     return p.data_to_send()
 
@@ -347,7 +347,7 @@ def render_away_changed(p: IrcProtocol, e: AwayChanged, cache: RenderCache) -> b
     if C.AWAY_NOTIFY not in p.caps:
         return b""
     params = (e.message.translate(CTL),) if e.message else ()
-    return shared(p, cache, e, lambda: IrcMessage("AWAY", params, source(e.nick)))
+    return shared(p, cache, e, lambda: IrcMessage("AWAY", params, source(e.nick, e.user)))
 
 
 def render_is_away(p: IrcProtocol, e: IsAway, cache: RenderCache) -> bytes:
@@ -363,7 +363,7 @@ def render_oper_up(p: IrcProtocol, e: OperUp, cache: RenderCache) -> bytes:
 
 def render_killed(p: IrcProtocol, e: Killed, cache: RenderCache) -> bytes:
     me = p.nick or "*"
-    p.reply(IrcMessage("KILL", (me, e.reason.translate(CTL)), source(e.nick)))
+    p.reply(IrcMessage("KILL", (me, e.reason.translate(CTL)), source(e.nick, e.user)))
     p.send_error(f"Closing Link: {me} (Killed ({e.nick} ({e.reason.translate(CTL)})))")
     p.closing = True
     return p.data_to_send()
