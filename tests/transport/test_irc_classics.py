@@ -320,3 +320,12 @@ async def test_client_tags_over_4094_bytes_get_417_and_nothing_is_relayed(irc: I
     await alice.send(f"@+big={'x' * 4000} PRIVMSG bob :fits")
     got = await bob.line()
     assert got.endswith(" :alice!~alice@chinwag PRIVMSG bob :fits") and f"+big={'x' * 4000} " in got
+
+
+async def test_a_secret_room_is_not_in_a_text_users_room_list(irc: IrcConnect, connect: Connect) -> None:
+    alice = await irc("alice")
+    await alice.send("JOIN #hush", "MODE #hush +s")
+    await alice.expect_cmd("MODE")
+    tom = await connect("tom")
+    await tom.send("/rooms")
+    assert await tom.expect("* rooms:") == "* rooms: #lobby (1)"
