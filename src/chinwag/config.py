@@ -118,12 +118,18 @@ class Limits:
     # A TLS client must finish its handshake within this many seconds; it
     # counts against max_per_ip and max_connections from its first byte.
     tls_handshake_timeout: int = 10
+    # --- limits: irc ---
+    user_len: int = 10  # characters of a username, its "~" included (USERLEN)
+    client_tags: int = 4094  # bytes of client-only (+) tags on one line; more: 417 (message-tags spec)
+    whowas_max: int = 1000  # nicks WHOWAS remembers, server-wide (the oldest are forgotten)
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
             if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
                 raise ConfigError(f"limits.{f.name} must be a positive integer, got {value!r}")
+        if self.user_len < 2:
+            raise ConfigError("limits.user_len must allow at least '~x'")
         if self.room_len < 2:
             raise ConfigError("limits.room_len must allow at least '#x'")
         if self.irc_line < 512:

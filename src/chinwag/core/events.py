@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from chinwag.core.errors import ChatError
-from chinwag.core.extended import ExtendedCommand, ExtendedEvent, MemberInfo, Oper
+from chinwag.core.extended import ClientTags, ExtendedCommand, ExtendedEvent, MemberInfo, Oper
 
 MessageKind = Literal["privmsg", "action", "notice"]
 
@@ -25,6 +25,7 @@ class Register:
     autojoin: tuple[str, ...] = ()
     password: str = ""  # the server password, when one is configured
     realname: str = ""  # IRC USER's real name; defaults to the nick
+    user: str = ""  # the username others see (IRC: USER's, "~" first as unverified); default "~" + nick
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +47,7 @@ class Say:
     target: str
     text: str
     kind: MessageKind = "privmsg"
+    tags: ClientTags = ()  # IRCv3 client-only tags ("+draft/reply", ...), relayed, not stored
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +90,7 @@ Command = Register | Join | Part | Say | ChangeNick | Who | ListRooms | Quit | C
 # --- queries: client -> transport (they need the history store, so they are
 # answered asynchronously by the transport, not by the pure hub) -------------
 
+RoomKind = Literal["public", "private", "secret"]
 HistoryMode = Literal["join", "latest", "since", "away"]
 
 
@@ -153,6 +156,8 @@ class Registered:
 class Joined:
     room: str
     nick: str
+    away: str = ""  # the joiner's away message (IRC away-notify announces it after the JOIN)
+    user: str = field(default="", compare=False)  # the actor's username (IRC prefix nick!user@host)
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,6 +173,7 @@ class Members:
     # (nicks and info empty): listing 10,000 names per join is quadratic. Who
     # (IRC NAMES, text /who) always lists them.
     count: int = field(default=0, compare=False)
+    kind: RoomKind = field(default="public", compare=False)  # +p private, +s secret (IRC 353: = * @)
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,6 +181,7 @@ class Parted:
     room: str
     nick: str
     reason: str
+    user: str = field(default="", compare=False)  # the actor's username (IRC prefix nick!user@host)
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,6 +194,8 @@ class Message:
     target: str
     text: str
     kind: MessageKind
+    tags: ClientTags = field(default=(), compare=False)  # client-only tags (not stored: history has none)
+    user: str = field(default="", compare=False)  # the sender's username ("" from history: "~" + nick)
     # Computed once: every recipient's renderer asks, hundreds of times per message.
     private: bool = field(init=False, repr=False, compare=False)
 
@@ -198,6 +207,7 @@ class Message:
 class NickChanged:
     old: str
     new: str
+    user: str = field(default="", compare=False)  # the actor's username (IRC prefix nick!user@host)
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,6 +216,7 @@ class Left:
 
     nick: str
     reason: str
+    user: str = field(default="", compare=False)  # the actor's username (IRC prefix nick!user@host)
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,6 +19,7 @@ from chinwag.core.events import Checked, Command, Failed, Left, Outbound
 from chinwag.core.extended import MemberInfo
 from chinwag.core.names import HIDDEN_HOST, casefold
 from chinwag.core.roomstate import RoomState
+from chinwag.core.whowas import WhowasMemory, remember
 
 
 class MessageIds:
@@ -45,12 +46,13 @@ class MessageIds:
 
 
 class Session:
-    __slots__ = ("sid", "nick", "rooms", "realname", "away", "oper", "modes", "signon", "last_active", "invites",
-                 "nick_mark")
+    __slots__ = ("sid", "nick", "user", "rooms", "realname", "away", "oper", "modes", "signon", "last_active",
+                 "invites", "nick_mark")
 
     def __init__(self, sid: int) -> None:
         self.sid = sid
         self.nick: str | None = None
+        self.user = ""  # the username, fixed at registration (WHO, WHOIS, USERHOST)
         self.rooms: dict[str, None] = {}  # casefolded room names, join order
         self.realname = ""
         self.away = ""  # away message; "" when present
@@ -115,6 +117,8 @@ class Hub:
         self.rooms: dict[str, Room] = {}  # casefolded name -> Room
         self.opers: set[int] = set()  # sessions with operator rights (LUSERS counts)
         self.invisible: set[int] = set()  # sessions with user mode +i
+        self.whowas = WhowasMemory(self.limits.whowas_max)  # nicks given up (WHOWAS)
+        self.max_users = 0  # most registered users at once since the start (LUSERS 265/266)
         # Rules of rooms, with members or not, that differ from a fresh room's:
         # the store's copy, loaded at start (load_rooms). A room re-created
         # while its rules are here gets them back, and joining it obeys them.
@@ -152,10 +156,11 @@ class Hub:
             else:
                 seen.update(room.members)
         seen.pop(sid, None)
+        remember(self, session)
         for key in session.rooms:
             self._remove_member(key, sid)
         del self.nicks[casefold(session.nick)]
-        return [Outbound(list(seen), Left(session.nick, reason))] if seen else []
+        return [Outbound(list(seen), Left(session.nick, reason, session.user))] if seen else []
 
     # --- big rooms: summaries (core/crowd.py) ------------------------------
 
@@ -228,13 +233,13 @@ class Hub:
 
     def info(self, session: Session, room: Room | None = None) -> MemberInfo:
         """What others see of ``session`` (and its status in ``room``). Hosts are
-        hidden: everyone is nick!nick@HIDDEN_HOST, whatever the protocol."""
+        hidden: everyone is nick!user@HIDDEN_HOST, whatever the protocol."""
         nick = session.nick or "*"
         prefix = ""
         if room is not None:
             sid = session.sid
             prefix = ("@" if sid in room.ops else "") + ("+" if sid in room.voiced else "")
-        return MemberInfo(nick, nick, HIDDEN_HOST, session.realname or nick, prefix, session.away,
+        return MemberInfo(nick, session.user or nick, HIDDEN_HOST, session.realname or nick, prefix, session.away,
                           session.oper is not None)
 
     # --- rules that outlive a room's members (core/roomstate.py) -------------
