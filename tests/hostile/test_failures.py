@@ -155,7 +155,7 @@ async def test_beyond_held_messages_further_messages_are_refused_not_queued(tmp_
         assert status == 503
         await disk(srv, full=False)
         for i in range(3):  # the disk has room again: the three held ones are stored and delivered
-            assert (await bob.expect_cmd("PRIVMSG")).startswith(f":tom!tom@chinwag PRIVMSG #lobby :{i} held")
+            assert (await bob.expect_cmd("PRIVMSG")).startswith(f":tom!~tom@chinwag PRIVMSG #lobby :{i} held")
         await tom.send("/history 10")
         got = await tom.lines_until("--- end of history ---")
         assert [line.split(": ", 1)[1][:1] for line in got if "tom: " in line] == ["0", "1", "2"]
