@@ -161,4 +161,5 @@ def isupport_tokens(limits: Limits, network: str, history_max: int = 0) -> list[
         "PREFIX=(ov)@+",
         f"TARGMAX=PRIVMSG:{t},NOTICE:{t},KICK:{t},JOIN:,PART:,NAMES:,WHOIS:1,USERHOST:5,ISON:",
         f"TOPICLEN={limits.topic_len}",
+        "UTF8ONLY",
     ]
