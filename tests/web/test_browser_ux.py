@@ -323,6 +323,8 @@ async def test_the_pure_helpers(browser: Browser, server: Server) -> None:
                 reasons: [irc.closingReason("Closing Link: webby (server is shutting down)"),
                     irc.closingReason("Closing Link: * (Registration timed out)"), irc.closingReason("odd")],
                 split: irc.splitUtf8("aé€😀".repeat(3), 7),
+                folded: ["ВАСЯ", "Nguye\u0302\u0303n", "ＡＬＩＣＥ[x]", "Zoë"].map(irc.casefold),
+                vasya: ["привет Вася!", "ВАСЯ: ты тут?", "Васятка", "вася2"].map((t) => irc.mentions(t, "Вася")),
             };
         }"""
     )
@@ -331,6 +333,8 @@ async def test_the_pure_helpers(browser: Browser, server: Server) -> None:
         "summary": "2 joined, 2 left, 1 kicked, 1 changed name",
         "reasons": ["server is shutting down", "Registration timed out", "odd"],
         "split": ["aé€", "😀aé", "€😀", "aé€", "😀"],  # 7 bytes at most, whole characters
+        "folded": ["вася", "nguyễn", "alice{x}", "zoë"],  # as the server's casefold (CASEMAPPING=rfc8265)
+        "vasya": [True, True, False, False],  # a name in any script, as a word of its own
     }
 
 

@@ -13,9 +13,17 @@ export const PALETTE = [
 const FOLD = { "[": "{", "]": "}", "\\": "|", "~": "^" };
 
 export function casefold(name) {
-  // ASCII letters only, as Python's str.translate table does (not toLowerCase,
-  // which also folds non-ASCII letters).
-  return name.replace(/[A-Z[\]\\~]/g, (c) => FOLD[c] || String.fromCharCode(c.charCodeAt(0) + 32));
+  // The server's fold (core/names.py, CASEMAPPING=rfc8265): ASCII as rfc1459;
+  // other names PRECIS-style: fullwidth/halfwidth forms mapped, lowercased, NFC,
+  // with rfc1459's []\~ = {}|^ kept. "ВАСЯ" and "вася" are one name.
+  if (/^[\x00-\x7f]*$/.test(name)) {
+    return name.replace(/[A-Z[\]\\~]/g, (c) => FOLD[c] || String.fromCharCode(c.charCodeAt(0) + 32));
+  }
+  const narrow = name.replace(/[\uff01-\uffef]/g, (c) => {
+    const plain = c.normalize("NFKC");
+    return plain.length === 1 ? plain : c;
+  });
+  return narrow.toLowerCase().normalize("NFC").replace(/[[\]\\~]/g, (c) => FOLD[c]);
 }
 
 // SHA-256 in plain JavaScript: crypto.subtle exists only in secure contexts
@@ -248,7 +256,7 @@ export const HELP = [
 
 // --- mentions, membership events, server goodbyes ------------------------------------
 
-const NICK_CHAR = /[A-Za-z0-9\-[\]\\`_^{|}]/;
+const NICK_CHAR = /[\p{L}\p{M}\p{N}\-[\]\\`_^{|}]/u; // letters, marks and digits of any script
 
 // Whether `text` names `nick` as a word of its own: "bob:", "hi bob!" and "BOB"
 // do (rfc1459 casefolding), "bobby" and "x_bob" do not.
