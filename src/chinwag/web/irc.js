@@ -3,7 +3,7 @@
 // No DOM and no sockets here, so the browser tests can call each one directly.
 
 // The terminal client's palette, in the same order: a nick gets the same colour
-// in both clients (SHA-256 of the rfc1459-casefolded nick, first 4 bytes
+// in both clients (SHA-256 of the casefolded nick, see casefold, first 4 bytes
 // big-endian, modulo 12).
 export const PALETTE = [
   "#d13b3b", "#c25e00", "#9a7d00", "#4f8a10", "#008a5e", "#00849a",
@@ -259,7 +259,7 @@ export const HELP = [
 const NICK_CHAR = /[\p{L}\p{M}\p{N}\-[\]\\`_^{|}]/u; // letters, marks and digits of any script
 
 // Whether `text` names `nick` as a word of its own: "bob:", "hi bob!" and "BOB"
-// do (rfc1459 casefolding), "bobby" and "x_bob" do not.
+// do (casefolded), "bobby" and "x_bob" do not; nor "Васятка" for "Вася".
 export function mentions(text, nick) {
   if (!nick) return false;
   const hay = casefold(text);
