@@ -245,3 +245,49 @@ def test_a_big_room_tells_joins_and_leaves_in_one_summary() -> None:
         ([4], 2, 0, 2),  # dave: after his NAMES
     ]
     assert all(isinstance(e, Crowd) and e.changes == changes for _, e in crowd)
+
+
+def reason(out: list[Outbound]) -> str:
+    [o] = out
+    assert isinstance(o.event, Failed)
+    return o.event.error.reason
+
+
+def test_names_in_every_script_are_one_name_in_any_case_or_normal_form(hub: Hub) -> None:
+    reg(hub, 1, "Вася")
+    reg(hub, 2, "Nguye\u0302\u0303n")  # typed decomposed (NFD)
+    hub.connect(3)
+    assert failure(hub.handle(3, Register("ВАСЯ"))) is NickInUse
+    assert failure(hub.handle(3, Register("nguyễn"))) is NickInUse
+    assert hub.sessions[2].nick == "Nguyễn"  # shown composed (NFC)
+    out = hub.handle(1, Say("nguyễn", "привет"))
+    [msg] = events_for(out, 2)
+    assert isinstance(msg, Message) and (msg.nick, msg.target, msg.text) == ("Вася", "Nguyễn", "привет")
+
+
+def test_a_lookalike_of_a_name_in_use_is_refused_until_that_name_is_free(hub: Hub) -> None:
+    reg(hub, 1, "alice")
+    hub.connect(2)
+    out = hub.handle(2, Register("аӀісе"))  # all Cyrillic: а Ӏ і с е
+    assert reason(out) == "name taken: ‘аӀісе’ looks like ‘alice’, who is online"
+    assert failure(hub.handle(2, Register("аlice"))) is ErroneousNick  # Cyrillic а among Latin: mixed scripts
+    reg(hub, 3, "carol")
+    assert reason(hub.handle(3, ChangeNick("аӀісе"))) == "name taken: ‘аӀісе’ looks like ‘alice’, who is online"
+    assert hub.handle(1, ChangeNick("Alice"))[0].event == NickChanged("alice", "Alice")  # her own look-alike
+    hub.disconnect(1)
+    assert hub.handle(2, Register("аӀісе"))[0].event == Registered("аӀісе")  # offline: free to take
+    hub.connect(4)
+    assert reason(hub.handle(4, Register("alice"))) == "name taken: ‘alice’ looks like ‘аӀісе’, who is online"
+    hub.handle(2, ChangeNick("mallory"))
+    assert hub.handle(4, Register("alice"))[0].event == Registered("alice")
+    assert set(hub.skeletons.values()) == {2, 3, 4} and len(hub.skeletons) == len(hub.nicks) == 3
+
+
+def test_service_names_and_the_server_name_are_reserved(hub: Hub) -> None:
+    hub.connect(1)
+    for nick in ("NickServ", "chanserv", "Global", "chinwag", "HelpServ"):
+        assert reason(hub.handle(1, Register(nick))) == f"invalid name: ‘{nick}’ is reserved for the server's services"
+    named = Hub(Limits(), server_name="irc-example")
+    named.connect(1)
+    assert failure(named.handle(1, Register("IRC-Example"))) is ErroneousNick
+    assert named.handle(1, Register("chinwag"))[0].event == Registered("chinwag")

@@ -21,7 +21,7 @@ async def test_registration_burst_and_isupport(irc: IrcConnect) -> None:
         "001", "002", "003", "004", "005", "005", "251", "252", "253", "254", "255", "265", "266", "422"]
     isupport = " ".join(line for line in burst if irc_command(line) == "005")
     for token in ("NICKLEN=32", "CHANNELLEN=64", "TOPICLEN=390", "CHANTYPES=#", "PREFIX=(ov)@+",
-                  "CHANMODES=b,k,l,imnpst", "CASEMAPPING=rfc1459", "LINELEN=512", "MAXTARGETS=4",
+                  "CHANMODES=b,k,l,imnpst", "CASEMAPPING=rfc8265", "UTF8ONLY", "LINELEN=512", "MAXTARGETS=4",
                   "NETWORK=chinwag", "AWAYLEN=200", "KICKLEN=255", "CHATHISTORY=500",
                   "MSGREFTYPES=msgid,timestamp"):
         assert token in isupport.split(" ")

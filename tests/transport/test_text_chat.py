@@ -47,7 +47,7 @@ async def test_taken_and_invalid_names_get_a_reason_and_another_try(connect: Con
     await c.send("ALICE")  # names are unique regardless of case
     assert await c.line() == "name taken; try ALICE2. What is your name?"
     await c.send("9lives")
-    assert (await c.line()).startswith("invalid name: must start with a letter")
+    assert await c.line() == "invalid name: must not start with a digit or ‘-’. What is your name?"
     await c.send("x" * 33)
     assert (await c.line()).startswith("invalid name: longer than 32")
     await c.send("carol")

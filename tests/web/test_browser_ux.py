@@ -193,16 +193,16 @@ async def test_a_taken_name_goes_back_to_the_form(browser: Browser, server: Serv
 async def test_an_invalid_name_goes_back_to_the_form(browser: Browser, server: Server) -> None:
     page = await new_page(browser)
     await page.goto(web_url(server))
-    await page.fill("#nick", "zoë")
+    await page.fill("#nick", "zоë")  # a Cyrillic о between Latin letters
     await page.click("#login-form button")
     await expect(page.locator("#login-error")).to_have_text(
-        "invalid name: letters, digits and - [ ] \\ ` _ ^ { | } only (not 'ë')"
+        "invalid name: mixes Latin and Cyrillic letters, which can pass for each other; use one alphabet"
     )
     await expect(page.locator("#app")).to_be_hidden()
     await expect(page.locator("#login")).to_be_visible()
-    await page.fill("#nick", "zoe")
+    await page.fill("#nick", "Zoë")
     await page.click("#login-form button")
-    await expect(page.locator("#status")).to_have_text("connected as zoe")
+    await expect(page.locator("#status")).to_have_text("connected as Zoë")
     await expect(page.locator("#login-error")).to_have_text("")
 
 
@@ -323,6 +323,8 @@ async def test_the_pure_helpers(browser: Browser, server: Server) -> None:
                 reasons: [irc.closingReason("Closing Link: webby (server is shutting down)"),
                     irc.closingReason("Closing Link: * (Registration timed out)"), irc.closingReason("odd")],
                 split: irc.splitUtf8("aé€😀".repeat(3), 7),
+                folded: ["ВАСЯ", "Nguye\u0302\u0303n", "ＡＬＩＣＥ[x]", "Zoë"].map(irc.casefold),
+                vasya: ["привет Вася!", "ВАСЯ: ты тут?", "Васятка", "вася2"].map((t) => irc.mentions(t, "Вася")),
             };
         }"""
     )
@@ -331,6 +333,8 @@ async def test_the_pure_helpers(browser: Browser, server: Server) -> None:
         "summary": "2 joined, 2 left, 1 kicked, 1 changed name",
         "reasons": ["server is shutting down", "Registration timed out", "odd"],
         "split": ["aé€", "😀aé", "€😀", "aé€", "😀"],  # 7 bytes at most, whole characters
+        "folded": ["вася", "nguyễn", "alice{x}", "zoë"],  # as the server's casefold (CASEMAPPING=rfc8265)
+        "vasya": [True, True, False, False],  # a name in any script, as a word of its own
     }
 
 

@@ -19,6 +19,7 @@ history show each message exactly once.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections import deque
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
@@ -74,9 +75,24 @@ _RFC1459: Final = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ[]\\~", "abcdefghijkl
 _ASCII: Final = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 
 
-def casefold(name: str, mapping: str = "rfc1459") -> str:
-    """IRC casefolding: ``ascii``, or ``rfc1459`` where ``[]\\~`` fold to ``{}|^``."""
-    return name.translate(_ASCII if mapping == "ascii" else _RFC1459)
+def casefold(name: str, mapping: str = "rfc8265") -> str:
+    """IRC casefolding: ``ascii``; ``rfc1459`` where ``[]\\~`` fold to ``{}|^``;
+    ``rfc8265`` (chinwag's, PRECIS): as rfc1459 for ASCII, and for other names
+    fullwidth forms mapped, lowercased and NFC-normalised, ``[]\\~`` kept as rfc1459's."""
+    if mapping == "ascii":
+        return name.translate(_ASCII)
+    if mapping != "rfc8265" or name.isascii():
+        return name.translate(_RFC1459)
+    narrow = "".join(_narrow(c) for c in name)
+    return unicodedata.normalize("NFC", narrow.lower()).translate(_RFC1459)
+
+
+def _narrow(c: str) -> str:
+    if unicodedata.decomposition(c).startswith(("<wide>", "<narrow>")):
+        plain = unicodedata.normalize("NFKC", c)
+        if len(plain) == 1:
+            return plain
+    return c
 
 
 def split_text(text: str, limit: int) -> list[str]:

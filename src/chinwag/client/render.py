@@ -4,7 +4,7 @@ A line is a list of ``(style, text)`` fragments, the format prompt_toolkit
 prints, and :func:`to_plain` / :func:`to_ansi` flatten it for pipes. Styles use
 only ``bold``, ``underline``, ``reverse`` and ``fg:#rrggbb``.
 
-Nick colours: SHA-256 of the rfc1459-casefolded nick picks one of
+Nick colours: SHA-256 of the casefolded nick (chinwag's rfc8265 fold) picks one of
 :data:`PALETTE`, so a nick has the same colour for everyone, every run, on any
 server (Python's ``hash()`` is salted per process; a digest is not). The
 palette has only mid-luminance colours: each has a contrast ratio of at least

@@ -86,12 +86,8 @@ class Spec:
 def register(hub: Hub, session: Session, cmd: Register) -> list[Outbound]:
     if session.nick is not None:
         raise AlreadyRegistered()
-    nick = validate_nick(cmd.nick, hub.limits.nick_len)
-    key = casefold(nick)
-    if key in hub.nicks:
-        raise NickInUse(nick, suggestion=free_variant(nick, hub.nicks, hub.limits.nick_len))
-    hub.nicks[key] = session.sid
-    session.nick = nick
+    nick = _available_nick(hub, session, cmd.nick)
+    hub.take_nick(session, nick)
     session.nick_mark = hub.mark()
     session.realname = cmd.realname
     session.user = cmd.user or "~" + nick
@@ -101,6 +97,23 @@ def register(hub: Hub, session: Session, cmd: Register) -> list[Outbound]:
     for room in cmd.autojoin:
         out += join(hub, session, Join(room))
     return out
+
+
+def _available_nick(hub: Hub, session: Session, wanted: str) -> str:
+    """``wanted``, prepared (names.validate_nick), if ``session`` may take it:
+    not reserved, not held by someone else, not a look-alike of a name in use."""
+    nick = validate_nick(wanted, hub.limits.nick_len)
+    hub.reserved.check(nick)
+    holder = hub.nicks.get(casefold(nick))
+    registering = session.nick is None
+    if holder is not None and holder != session.sid:
+        suggestion = free_variant(nick, hub.nicks, hub.limits.nick_len, hub.skeletons) if registering else ""
+        raise NickInUse(nick, suggestion=suggestion)
+    twin = hub.lookalike_of(nick, session.sid)
+    if twin is not None:
+        suggestion = free_variant(nick, hub.nicks, hub.limits.nick_len, hub.skeletons) if registering else ""
+        raise NickInUse(nick, f"name taken: ‘{nick}’ looks like ‘{twin}’, who is online", suggestion)
+    return nick
 
 
 def join(hub: Hub, session: Session, cmd: Join) -> list[Outbound]:
@@ -218,18 +231,12 @@ def _recipients(hub: Hub, session: Session, name: str) -> tuple[str, Iterable[in
 
 
 def change_nick(hub: Hub, session: Session, cmd: ChangeNick) -> list[Outbound]:
-    new = validate_nick(cmd.nick, hub.limits.nick_len)
     old = session.nick or ""
-    if new == old:
+    if validate_nick(cmd.nick, hub.limits.nick_len) == old:
         return []
-    key = casefold(new)
-    holder = hub.nicks.get(key)
-    if holder is not None and holder != session.sid:
-        raise NickInUse(new)
+    new = _available_nick(hub, session, cmd.nick)
     whowas.remember(hub, session)
-    del hub.nicks[casefold(old)]
-    hub.nicks[key] = session.sid
-    session.nick = new
+    hub.take_nick(session, new)
     session.nick_mark = hub.mark()
     # A summary still to come may hold this nick's JOIN: it goes out first.
     out = hub.flush_crowds([k for k in session.rooms if k in hub.crowded]) if hub.crowded else []

@@ -57,7 +57,9 @@ class ChatError(Exception):
 
 
 class NameError_(ChatError):
-    pass
+    def __str__(self) -> str:
+        # A reason that quotes the name already ("‘NickServ’ is reserved ...") needs it no second time.
+        return self.reason if f"‘{self.subject}’" in self.reason else super().__str__()
 
 
 class NickInUse(NameError_):

@@ -14,10 +14,11 @@ from chinwag.config import Limits
 from chinwag.core import crowd
 from chinwag.core.auth import Auth
 from chinwag.core.commands import COMMANDS
+from chinwag.core.confusables import skeleton
 from chinwag.core.errors import ChatError, NotRegistered, PasswordMismatch
 from chinwag.core.events import Checked, Command, Failed, Left, Outbound
 from chinwag.core.extended import MemberInfo
-from chinwag.core.names import HIDDEN_HOST, casefold
+from chinwag.core.names import HIDDEN_HOST, Reserved, casefold
 from chinwag.core.roomstate import RoomState
 from chinwag.core.whowas import WhowasMemory, remember
 
@@ -107,13 +108,19 @@ class Hub:
         limits: Limits | None = None,
         clock: Callable[[], float] = time.time,
         auth: Auth | None = None,
+        server_name: str = "chinwag",
     ) -> None:
         self.limits = limits or Limits()
+        # Names nobody may take: the services' and the server's own (names.Reserved).
+        self.reserved = Reserved((server_name,))
         self.clock = clock
         self.auth = auth or Auth()
         self.ids = MessageIds()
         self.sessions: dict[int, Session] = {}
         self.nicks: dict[str, int] = {}  # casefolded nick -> sid
+        # TR39 skeleton of each nick -> sid (core/confusables.py): a name that
+        # looks like one online is refused in O(1) (see lookalike_of).
+        self.skeletons: dict[str, int] = {}
         self.rooms: dict[str, Room] = {}  # casefolded name -> Room
         self.opers: set[int] = set()  # sessions with operator rights (LUSERS counts)
         self.invisible: set[int] = set()  # sessions with user mode +i
@@ -159,7 +166,7 @@ class Hub:
         remember(self, session)
         for key in session.rooms:
             self._remove_member(key, sid)
-        del self.nicks[casefold(session.nick)]
+        self.release_nick(session)
         return [Outbound(list(seen), Left(session.nick, reason, session.user))] if seen else []
 
     # --- big rooms: summaries (core/crowd.py) ------------------------------
@@ -207,6 +214,34 @@ class Hub:
                 raise PasswordMismatch()
         elif not verdict.ok:
             raise PasswordMismatch(retry_after=verdict.retry_after, final=verdict.final)
+
+    # --- who holds which name ----------------------------------------------
+
+    def lookalike_of(self, nick: str, sid: int) -> str | None:
+        """The name of someone else whom ``nick`` would pass for (same TR39
+        skeleton), or None. Only names in use count: a look-alike of someone
+        offline may be taken. When accounts exist, the skeletons of registered
+        names belong here too (a second index, filled from the account store)."""
+        holder = self.skeletons.get(skeleton(nick))
+        if holder is None or holder == sid:
+            return None
+        return self.sessions[holder].nick
+
+    def take_nick(self, session: Session, nick: str) -> None:
+        """``session`` now holds ``nick`` (checked by the caller), in both indexes."""
+        if session.nick is not None:
+            self.release_nick(session)
+        self.nicks[casefold(nick)] = session.sid
+        self.skeletons[skeleton(nick)] = session.sid
+        session.nick = nick
+
+    def release_nick(self, session: Session) -> None:
+        if session.nick is None:
+            return
+        del self.nicks[casefold(session.nick)]
+        shape = skeleton(session.nick)
+        if self.skeletons.get(shape) == session.sid:
+            del self.skeletons[shape]
 
     # --- queries used by handlers and adapters ---------------------------
 

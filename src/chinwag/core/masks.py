@@ -14,8 +14,8 @@ ever revisited. The scan only moves forward, so matching costs at most
 O(len(mask) * len(name)), and in practice a few ``str.find`` calls per name.
 
 ``?`` matches exactly one character, ``*`` any run (also empty); everything
-else matches itself after RFC 1459 casefolding (see names.py), the same folding
-as nick and room lookups. There is no escape character, as in IRC.
+else matches itself after casefolding (names.casefold: PRECIS plus RFC 1459's
+``[]\\~``), the same folding as nick and room lookups. There is no escape character, as in IRC.
 """
 
 from __future__ import annotations

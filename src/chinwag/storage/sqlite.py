@@ -30,7 +30,7 @@ from typing import Any, Generic, TypeVar
 from chinwag.core.events import Message
 from chinwag.core.names import casefold
 from chinwag.core.roomstate import RoomState
-from chinwag.storage import sqlite_rooms
+from chinwag.storage import sqlite_refold, sqlite_rooms
 from chinwag.storage.base import Departure, StorageError, conversation_key, visible
 
 log = logging.getLogger("chinwag.storage")
@@ -70,7 +70,12 @@ CREATE TABLE IF NOT EXISTS departures (
 # Each step takes the database from the version before it to its own number
 # (PRAGMA user_version: 1 for the first), in one transaction. A later schema
 # (accounts, registered rooms) is a new step at the end, never an edit.
-_MIGRATIONS: tuple[str, ...] = (_SCHEMA_V1, sqlite_rooms.SCHEMA)
+# A step is SQL, or a function run inside the step's transaction.
+_MIGRATIONS: tuple[str | Callable[[sqlite3.Connection], None], ...] = (
+    _SCHEMA_V1,
+    sqlite_rooms.SCHEMA,
+    sqlite_refold.migrate,  # keys re-folded for names in every script (PRECIS)
+)
 SCHEMA_VERSION = len(_MIGRATIONS)
 
 _COLS = "msgid, ts, nick, target, text, kind"
@@ -534,7 +539,17 @@ def _open_writer(path: str) -> sqlite3.Connection:
                 f"history database {path!r} has schema version {version}; this chinwag knows up to {SCHEMA_VERSION}"
             )
         for number, step in enumerate(_MIGRATIONS[version:], start=version + 1):
-            conn.executescript(f"BEGIN IMMEDIATE;\n{step}\nPRAGMA user_version = {number};\nCOMMIT;")
+            if isinstance(step, str):
+                conn.executescript(f"BEGIN IMMEDIATE;\n{step}\nPRAGMA user_version = {number};\nCOMMIT;")
+                continue
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                step(conn)
+                conn.execute(f"PRAGMA user_version = {number}")
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
     except sqlite3.Error as exc:
         conn.close()
         raise StorageError(f"cannot use history database {path!r}: {exc}") from None

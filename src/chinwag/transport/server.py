@@ -88,7 +88,9 @@ def _about(conn: Connection) -> dict[str, object]:
 class Server:
     def __init__(self, config: Config, hub: Hub | None = None, store: Store | None = None) -> None:
         self.config = config
-        self.hub = hub or Hub(config.limits, auth=Auth(config.password, dict(config.operators)))
+        self.hub = hub or Hub(
+            config.limits, auth=Auth(config.password, dict(config.operators)), server_name=config.server_name
+        )
         self.store = store or open_store(config.db, config.limits.store_timeout)
         # Messages wait here until the store confirms them (on_commit); events
         # behind a waiting message wait too, so everyone sees one order.

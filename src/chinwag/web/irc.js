@@ -3,7 +3,7 @@
 // No DOM and no sockets here, so the browser tests can call each one directly.
 
 // The terminal client's palette, in the same order: a nick gets the same colour
-// in both clients (SHA-256 of the rfc1459-casefolded nick, first 4 bytes
+// in both clients (SHA-256 of the casefolded nick, see casefold, first 4 bytes
 // big-endian, modulo 12).
 export const PALETTE = [
   "#d13b3b", "#c25e00", "#9a7d00", "#4f8a10", "#008a5e", "#00849a",
@@ -13,9 +13,17 @@ export const PALETTE = [
 const FOLD = { "[": "{", "]": "}", "\\": "|", "~": "^" };
 
 export function casefold(name) {
-  // ASCII letters only, as Python's str.translate table does (not toLowerCase,
-  // which also folds non-ASCII letters).
-  return name.replace(/[A-Z[\]\\~]/g, (c) => FOLD[c] || String.fromCharCode(c.charCodeAt(0) + 32));
+  // The server's fold (core/names.py, CASEMAPPING=rfc8265): ASCII as rfc1459;
+  // other names PRECIS-style: fullwidth/halfwidth forms mapped, lowercased, NFC,
+  // with rfc1459's []\~ = {}|^ kept. "ВАСЯ" and "вася" are one name.
+  if (/^[\x00-\x7f]*$/.test(name)) {
+    return name.replace(/[A-Z[\]\\~]/g, (c) => FOLD[c] || String.fromCharCode(c.charCodeAt(0) + 32));
+  }
+  const narrow = name.replace(/[\uff01-\uffef]/g, (c) => {
+    const plain = c.normalize("NFKC");
+    return plain.length === 1 ? plain : c;
+  });
+  return narrow.toLowerCase().normalize("NFC").replace(/[[\]\\~]/g, (c) => FOLD[c]);
 }
 
 // SHA-256 in plain JavaScript: crypto.subtle exists only in secure contexts
@@ -248,10 +256,10 @@ export const HELP = [
 
 // --- mentions, membership events, server goodbyes ------------------------------------
 
-const NICK_CHAR = /[A-Za-z0-9\-[\]\\`_^{|}]/;
+const NICK_CHAR = /[\p{L}\p{M}\p{N}\-[\]\\`_^{|}]/u; // letters, marks and digits of any script
 
 // Whether `text` names `nick` as a word of its own: "bob:", "hi bob!" and "BOB"
-// do (rfc1459 casefolding), "bobby" and "x_bob" do not.
+// do (casefolded), "bobby" and "x_bob" do not; nor "Васятка" for "Вася".
 export function mentions(text, nick) {
   if (!nick) return false;
   const hay = casefold(text);

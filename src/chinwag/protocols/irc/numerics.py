@@ -191,4 +191,5 @@ def isupport_tokens(limits: Limits, network: str, history_max: int = 0) -> list[
         f"TOPICLEN={limits.topic_len}",
         f"USERLEN={limits.user_len}",
         "WHOX",
+        "UTF8ONLY",
     ]
