@@ -54,7 +54,8 @@ async def test_vasya_nguyen_and_zoe_chat_from_telnet_irc_and_websocket() -> None
         nguyen = await irc_client(srv, NFD_NGUYEN)  # typed decomposed: shown composed
         isupport = " ".join(line for line in nguyen.seen if " 005 " in line).split(" ")
         assert "CASEMAPPING=rfc8265" in isupport and "UTF8ONLY" in isupport
-        assert nguyen.seen[0] == ":chinwag 001 Nguyễn :Welcome to the chinwag IRC Network Nguyễn!Nguyễn@chinwag"
+        # (the username is an ident: ASCII letters of what USER gave, with "~")
+        assert nguyen.seen[0] == ":chinwag 001 Nguyễn :Welcome to the chinwag IRC Network Nguyễn!~Nguyen@chinwag"
         await nguyen.send("JOIN #lobby")
         assert await nguyen.expect_cmd("353") == ":chinwag 353 Nguyễn = #lobby :@Вася Nguyễn"
         await nguyen.expect_cmd("366")
@@ -64,26 +65,26 @@ async def test_vasya_nguyen_and_zoe_chat_from_telnet_irc_and_websocket() -> None
         assert await zoe.expect_cmd("353") == ":chinwag 353 Zoë = #lobby :@Вася Nguyễn Zoë"
         await zoe.expect_cmd("366")
         assert await vasya.line() == "* Zoë has joined #lobby"
-        assert await nguyen.line() == ":Zoë!Zoë@chinwag JOIN #lobby"
+        assert await nguyen.line() == ":Zoë!~Zo@chinwag JOIN #lobby"  # USER's username: ASCII, as idents are
 
         await vasya.send("привет всем")
-        assert await nguyen.line() == ":Вася!Вася@chinwag PRIVMSG #lobby :привет всем"
-        assert await zoe.line() == ":Вася!Вася@chinwag PRIVMSG #lobby :привет всем"
+        assert await nguyen.line() == ":Вася!~Вася@chinwag PRIVMSG #lobby :привет всем"
+        assert await zoe.line() == ":Вася!~Вася@chinwag PRIVMSG #lobby :привет всем"
         await nguyen.send("PRIVMSG #lobby :xin chào")
         assert stamped(await vasya.line()) == "Nguyễn: xin chào"
-        assert await zoe.line() == ":Nguyễn!Nguyễn@chinwag PRIVMSG #lobby :xin chào"
+        assert await zoe.line() == ":Nguyễn!~Nguyen@chinwag PRIVMSG #lobby :xin chào"
         await zoe.send("PRIVMSG #lobby :salut")
         assert stamped(await vasya.line()) == "Zoë: salut"
-        assert await nguyen.line() == ":Zoë!Zoë@chinwag PRIVMSG #lobby :salut"
+        assert await nguyen.line() == ":Zoë!~Zo@chinwag PRIVMSG #lobby :salut"
         # Private messages find a name in any case and either normal form.
         await zoe.send("PRIVMSG ВАСЯ :ты тут?", f"PRIVMSG {NFD_NGUYEN.upper()} :bạn ở đây?")
         assert stamped(await vasya.line()) == "*Zoë* ты тут?"
-        assert await nguyen.line() == ":Zoë!Zoë@chinwag PRIVMSG Nguyễn :bạn ở đây?"
+        assert await nguyen.line() == ":Zoë!~Zo@chinwag PRIVMSG Nguyễn :bạn ở đây?"
         # One name in any case: a change of case is a nick change, a clash is refused.
         await vasya.send("/nick ВАСЯ")
         assert await vasya.line() == "* you are now known as ВАСЯ"
-        assert await nguyen.line() == ":Вася!Вася@chinwag NICK ВАСЯ"
-        assert await zoe.line() == ":Вася!Вася@chinwag NICK ВАСЯ"
+        assert await nguyen.line() == ":Вася!~Вася@chinwag NICK ВАСЯ"
+        assert await zoe.line() == ":Вася!~Вася@chinwag NICK ВАСЯ"
         await zoe.send("NICK nguyễn")
         assert await zoe.line() == ":chinwag 433 Zoë nguyễn :name taken"
 
@@ -117,15 +118,15 @@ async def test_a_lookalike_of_a_name_in_use_is_refused_until_it_is_free() -> Non
             fresh = "".join("е\u0308" if int(d) % 2 else "и\u0306" for d in f"{n:031b}") + "ж"  # ё/й typed as NFD
             composed = unicodedata.normalize("NFC", fresh)
             await mallory.send(f"NICK ＡＬＩＣＥ{n}", f"NICK {ALICE_IN_CYRILLIC}", f"NICK {fresh}")
-            assert await mallory.line() == f":{me}!{me}@chinwag NICK ALICE{n}"
+            assert await mallory.line() == f":{me}!~mallory@chinwag NICK ALICE{n}"  # (the username stays)
             assert await mallory.line() == f":chinwag 433 ALICE{n} {ALICE_IN_CYRILLIC} :name taken: " \
                 f"‘{ALICE_IN_CYRILLIC}’ looks like ‘alice’, who is online"
-            assert await mallory.line() == f":ALICE{n}!ALICE{n}@chinwag NICK {composed}"
+            assert await mallory.line() == f":ALICE{n}!~mallory@chinwag NICK {composed}"
             me = composed
             if len(b.rtt.samples) >= SAMPLES:
                 break
         await mallory.send("NICK mallory")
-        assert await mallory.line() == f":{me}!{me}@chinwag NICK mallory"
+        assert await mallory.line() == f":{me}!~mallory@chinwag NICK mallory"
         # From telnet, registering: the reason, a free name to try, and another go.
         t = await text_client(srv)
         await t.send(ALICE_IN_CYRILLIC)
@@ -142,7 +143,7 @@ async def test_a_lookalike_of_a_name_in_use_is_refused_until_it_is_free() -> Non
         await mallory.send("PING sync")
         await mallory.expect("PONG")  # a round trip after alice is gone
         await mallory.send(f"NICK {ALICE_IN_CYRILLIC}")
-        assert await mallory.line() == f":mallory!mallory@chinwag NICK {ALICE_IN_CYRILLIC}"
+        assert await mallory.line() == f":mallory!~mallory@chinwag NICK {ALICE_IN_CYRILLIC}"
         rtt = await b.stop()
         rtt.assert_served()
         for c in (alice, mallory, t, b.client):
@@ -181,14 +182,14 @@ async def test_a_ban_on_vasya_keeps_out_VASYA() -> None:
         b.start()
         op = await irc_client(srv, "op")
         await op.send("JOIN #кафе", "MODE #КАФЕ +b вася!*@*")
-        assert await op.expect_cmd("MODE") == ":op!op@chinwag MODE #кафе +b вася!*@*"
+        assert await op.expect_cmd("MODE") == ":op!~op@chinwag MODE #кафе +b вася!*@*"
         vasya = await irc_client(srv, "ВАСЯ")
         await vasya.send("JOIN #Кафе")
         assert await vasya.line() == ":chinwag 474 ВАСЯ #кафе :cannot join room (+b): you are banned"
         await vasya.send("NICK Вася2")
-        assert await vasya.line() == ":ВАСЯ!ВАСЯ@chinwag NICK Вася2"
+        assert await vasya.line() == ":ВАСЯ!~ВАСЯ@chinwag NICK Вася2"
         await vasya.send("JOIN #КАФЕ")
-        assert await vasya.line() == ":Вася2!Вася2@chinwag JOIN #кафе"
+        assert await vasya.line() == ":Вася2!~ВАСЯ@chinwag JOIN #кафе"  # the username is the first nick's
         rtt = await b.stop()
         rtt.assert_served()
         for x in (op, vasya, b.client):
