@@ -39,6 +39,8 @@ test: $(DEV_STAMP) lint
 	$(PY) -m benchmarks.fuzz --smoke
 	$(PY) -m benchmarks.bigroom --smoke
 	$(PY) -m benchmarks.connections --connections 200 --tls --hold 1
+	$(PY) -m benchmarks.connections --protocol text --connections 200 --hold 0.5
+	$(PY) -m benchmarks --compare ngircd --smoke
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info
