@@ -86,6 +86,8 @@ class Limits:
     max_room_rules: int = 10_000
     # --- limits: failures ---
     # --- limits: ops ---
+    # --- limits: metrics ---
+    metrics_rooms: int = 10  # rooms whose member counts /metrics shows (the largest)
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
@@ -134,6 +136,9 @@ class Config:
     # Empty: the page's origin must be this server itself (Origin host = Host).
     web_origins: tuple[str, ...] = ()
     log_format: str = "text"  # "json": one JSON object per line, for log shippers
+    # /metrics, /healthz and /readyz on an address of their own too ("host:port");
+    # empty: only on the web port.
+    metrics_address: str = ""
     limits: Limits = field(default_factory=Limits)
 
     def __post_init__(self) -> None:
@@ -167,7 +172,18 @@ class Config:
         for origin in origins:
             if origin != "*" and not origin.startswith(("http://", "https://")):
                 raise ConfigError(f"web_origins: {origin!r} is not http(s)://host[:port] or \"*\"")
+        if self.metrics_address:
+            metrics_host_port(self.metrics_address)  # raises ConfigError if malformed
         object.__setattr__(self, "web_origins", tuple(o.rstrip("/").lower() for o in origins))
+
+
+def metrics_host_port(address: str) -> tuple[str, int]:
+    """``host:port`` (``[::1]:9108`` for IPv6) -> (host, port)."""
+    host, sep, port = address.rpartition(":")
+    host = host.strip("[]")
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ConfigError(f"metrics_address must be host:port like \"127.0.0.1:9108\", got {address!r}")
+    return host, int(port)
 
 
 def _check_secrets(password: object, operators: object) -> None:

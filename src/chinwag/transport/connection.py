@@ -78,6 +78,7 @@ class Connection(asyncio.Protocol):
         "pump_due",
         "closing_later",
         "barrier",
+        "delivered",
     )
 
     def __init__(self, server: Server, adapter: Adapter, kind: str) -> None:
@@ -105,6 +106,7 @@ class Connection(asyncio.Protocol):
         self.lag: asyncio.TimerHandle | None = None  # set while input is delayed (fake lag)
         self.ip = ""
         self.barrier: Sync | None = None  # an opening Sync, waiting for its command
+        self.delivered = 0  # events fan-out wrote to this connection (transport/metrics.py)
 
     @property
     def log(self) -> logging.LoggerAdapter[logging.Logger]:
@@ -138,6 +140,7 @@ class Connection(asyncio.Protocol):
         limits = self.server.config.limits
         if adapter.backlog > limits.flood_backlog and not adapter.closing:
             self.log.warning("%s: excess flood (%d lines waiting)", self.peer, adapter.backlog)
+            self.server.metrics.flood_cutoffs += 1
             self.stashed = None
             self.bucket = None
             if self.lag is not None:
@@ -165,6 +168,7 @@ class Connection(asyncio.Protocol):
         return True
 
     def pause_writing(self) -> None:
+        self.server.metrics.slow_readers_cut += 1
         self.close(f"output queue over {self.server.config.limits.sendq} bytes", abort=True)
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -189,6 +193,7 @@ class Connection(asyncio.Protocol):
             return command
         self.stashed = command
         if self.lag is None and self.server._loop is not None:
+            self.server.metrics.flood_throttles += 1
             self.lag = self.server._loop.call_later(self.bucket.delay(), self._lagged)
         return None
 
@@ -285,6 +290,7 @@ class Connection(asyncio.Protocol):
         out.append(data)
         queued = self.queued = self.queued + len(data)
         if queued > self.sendq:
+            self.server.metrics.slow_readers_cut += 1
             self.close(f"output queue over {self.sendq} bytes", abort=True)
 
     def flush(self) -> None:

@@ -11,7 +11,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from typing import Any
 
-from chinwag.config import Config
+from chinwag.config import Config, metrics_host_port
 from chinwag.core.auth import Auth
 from chinwag.core.events import (
     ChatHistory,
@@ -39,6 +39,8 @@ from chinwag.protocols.text import TextProtocol
 from chinwag.storage.base import Store, open_store, room_key
 from chinwag.transport import chathistory
 from chinwag.transport.connection import Connection
+from chinwag.transport.health import MetricsListener, Readiness
+from chinwag.transport.metrics import Metrics
 from chinwag.transport.passwords import PasswordChecks
 from chinwag.transport.ticker import Ticker, tick_period
 from chinwag.transport.web import WebListener
@@ -94,6 +96,9 @@ class Server:
         self.stopping = False
         self.ticker = Ticker(self, tick_period(config.limits))  # PING and deadlines for IRC
         self.passwords = PasswordChecks(self)  # PASS and OPER: in threads, rate-limited
+        self.metrics = Metrics(self)  # /metrics (transport/metrics.py)
+        self.readiness = Readiness(self)  # /readyz (transport/health.py)
+        self.metrics_listener: MetricsListener | None = None  # on metrics_address, if set
 
     # --- start -----------------------------------------------------------
 
@@ -125,6 +130,13 @@ class Server:
                 self.addresses["web"] = await self.web.start(cfg.host, cfg.web_port)
             except OSError as exc:
                 raise ListenError("web", cfg.host, cfg.web_port, exc) from None
+            if cfg.metrics_address:
+                host, port = metrics_host_port(cfg.metrics_address)
+                self.metrics_listener = MetricsListener(self)
+                try:
+                    self.addresses["metrics"] = await self.metrics_listener.start(host, port)
+                except OSError as exc:
+                    raise ListenError("metrics", host, port, exc) from None
             for listener in self.listeners:
                 await listener.start_serving()
         except BaseException:
@@ -134,12 +146,15 @@ class Server:
             self.listeners.clear()
             if self.web is not None:
                 await self.web.stop()
+            if self.metrics_listener is not None:
+                await self.metrics_listener.stop()
             await self.store.close()
             raise
         for name, address in self.addresses.items():
             log.info("%s listener on %s:%d", name, *address)
         self._pruner = asyncio.get_running_loop().create_task(self._prune_forever())
         self.ticker.start()
+        self.metrics.start()
 
     async def _listen(self, name: str, port: int, make: Callable[[], Adapter]) -> None:
         """Bind (not yet serving: start() serves once every listener is bound)."""
@@ -183,6 +198,7 @@ class Server:
         if self.connections.pop(conn.sid, None) is None:
             return
         self.passwords.forget(conn)
+        self.metrics.delivered_gone[conn.kind] += conn.delivered
         left = self._per_ip[conn.ip] - 1
         if left:
             self._per_ip[conn.ip] = left
@@ -211,6 +227,12 @@ class Server:
             self._departing(conn, command.reason)
         outbound = self.hub.handle(conn.sid, command)
         self._save_rooms()
+        for out in outbound:  # (usually one: the message, or the command's answer)
+            kind = type(out.event)
+            if kind is Message:
+                self.metrics.messages_in[conn.kind] += 1
+            elif kind is Registered:
+                self.metrics.registrations += 1
         if log.isEnabledFor(logging.INFO):
             self._log(conn, outbound)
         self.deliver(outbound)
@@ -247,6 +269,7 @@ class Server:
             if event is not out.event:
                 out = Outbound(out.to, event)
             if type(event) is Message:
+                self.metrics.accept(event.msgid)
                 held.append(out)
                 # Stored at the end of the tick, all together: the writer thread
                 # then commits one batch per tick, not one transaction per message.
@@ -259,6 +282,7 @@ class Server:
                 self._fan_out(out)
 
     def _committed(self, count: int) -> None:
+        self.metrics.stored(count)
         self._confirmed += count
         held = self._held
         while held:
@@ -314,6 +338,9 @@ class Server:
         event = out.event
         cache: RenderCache = {}
         is_message = type(event) is Message
+        if isinstance(event, Message):
+            self.metrics.fanning_out(event.msgid)  # (its latency ends at this tick's flush)
+            self._schedule_flush()
         for sid in out.to:
             conn = conns.get(sid)
             if conn is None:
@@ -332,6 +359,7 @@ class Server:
                 continue
             if data:
                 conn.enqueue(data)
+                conn.delivered += 1
 
     # --- queries: answered from the store, off the hub ----------------------
 
@@ -346,6 +374,7 @@ class Server:
             log.error("background task failed", exc_info=task.exception())
 
     def query(self, conn: Connection, query: Query) -> None:
+        self.metrics.history_queries += 1
         conn.pause()
         self.spawn(self._answer(conn, query))
 
@@ -461,6 +490,7 @@ class Server:
         and so releases them for delivery, at once)."""
         if self._unstored:
             batch, self._unstored = self._unstored, []
+            self.metrics.to_store(len(batch))
             append = self.store.append
             for message in batch:
                 try:
@@ -481,6 +511,8 @@ class Server:
         dirty, self._dirty = self._dirty, []
         for conn in dirty:
             conn.flush()
+        if self.metrics.fanned:
+            self.metrics.written()
 
     # --- logging ---------------------------------------------------------
 
@@ -529,6 +561,9 @@ class Server:
             await listener.wait_closed()
         if self.web is not None:
             await self.web.stop()
+        if self.metrics_listener is not None:
+            await self.metrics_listener.stop()
+        self.metrics.stop()
         self.ticker.stop()
         self.passwords.close()
         if self._pruner is not None:

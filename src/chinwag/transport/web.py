@@ -1,4 +1,5 @@
-"""The HTTP listener: the web client's files at ``/``, ``/healthz``, and IRC over
+"""The HTTP listener: the web client's files at ``/``, ``/healthz``, ``/readyz``,
+``/metrics`` (transport/health.py), and IRC over
 WebSocket at ``/irc``, with aiohttp on the server's own event loop.
 
 A browser sends cookies and credentials with a WebSocket handshake from any
@@ -19,6 +20,7 @@ from urllib.parse import urlsplit
 from aiohttp import web
 
 from chinwag.protocols.base import Adapter
+from chinwag.transport import health
 from chinwag.transport.websocket import PROTOCOLS, WsConnection, max_message
 
 if TYPE_CHECKING:
@@ -76,6 +78,7 @@ class WebListener:
         app = web.Application()
         app.router.add_get("/healthz", self._healthz)
         app.router.add_get("/irc", self._irc)
+        health.add_routes(app, server)  # /readyz, /metrics
         app.router.add_get("/", self._index)
         app.router.add_get("/favicon.ico", self._favicon)
         app.router.add_static("/", STATIC, follow_symlinks=False)
@@ -100,9 +103,7 @@ class WebListener:
     # --- handlers -------------------------------------------------------------
 
     async def _healthz(self, request: web.Request) -> web.Response:
-        if self.server.stopping:
-            return web.Response(status=503, text="stopping")
-        return web.Response(text="ok")
+        return await health.healthz(self.server, request)
 
     async def _index(self, request: web.Request) -> web.FileResponse:
         return web.FileResponse(STATIC / "index.html")

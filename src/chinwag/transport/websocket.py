@@ -135,6 +135,7 @@ class WsConnection(Connection):
 
     def written(self, transport: asyncio.Transport) -> None:
         if transport.get_write_buffer_size() > self.sendq:
+            self.server.metrics.slow_readers_cut += 1
             self.out.clear()
             self.close(f"output queue over {self.sendq} bytes", abort=True)
 
