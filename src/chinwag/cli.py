@@ -91,6 +91,7 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--text-port", type=int, help="telnet/netcat port (default 2626; 0 = any)")
     s.add_argument("--irc-port", type=int, help="IRC port (default 6667; 0 = any)")
     s.add_argument("--web-port", type=int, help="web client and IRC over WebSocket port (default 8080; 0 = any)")
+    s.add_argument("--metrics-address", help="also serve /metrics, /healthz, /readyz on HOST:PORT (default: none)")
     s.add_argument("--db", help="history database path (default chinwag.db)")
     s.add_argument("--log-level", type=str.upper, choices=LOG_LEVELS)
     s.add_argument("--log-format", type=str.lower, choices=LOG_FORMATS, help="text (default) or json lines")
@@ -128,6 +129,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "text_port": args.text_port,
                 "irc_port": args.irc_port,
                 "web_port": args.web_port,
+                "metrics_address": args.metrics_address,
                 "db": args.db,
                 "log_level": args.log_level,
                 "log_format": args.log_format,

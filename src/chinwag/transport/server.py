@@ -47,7 +47,7 @@ from chinwag.transport.web import WebListener
 
 log = logging.getLogger("chinwag.server")
 
-LISTENER_NAMES = {"text": "telnet/netcat", "irc": "IRC", "web": "the web client"}
+LISTENER_NAMES = {"text": "telnet/netcat", "irc": "IRC", "web": "the web client", "metrics": "metrics"}
 
 
 class ListenError(Exception):
@@ -136,7 +136,9 @@ class Server:
                 try:
                     self.addresses["metrics"] = await self.metrics_listener.start(host, port)
                 except OSError as exc:
-                    raise ListenError("metrics", host, port, exc) from None
+                    error = ListenError("metrics", host, port, exc)
+                    error.key = "metrics_address"  # (the address is one key)
+                    raise error from None
             for listener in self.listeners:
                 await listener.start_serving()
         except BaseException:
