@@ -120,7 +120,10 @@ class Metrics:
         self.store_batches.append([self.clock(), float(count)])
         self.store_queue += count
 
-    def stored(self, count: int) -> None:
+    def stored(self, count: int, *, committed: bool = True) -> None:
+        """``count`` more messages left the store's queue, in order: committed
+        (their batch's latency is observed once all of it is), or given up
+        (a store that reports failures calls this with ``committed=False``)."""
         self.store_queue = max(0, self.store_queue - count)
         batches, now = self.store_batches, None
         while count > 0 and batches:
@@ -130,8 +133,9 @@ class Metrics:
             count -= taken
             if first[1] <= 0:
                 batches.popleft()
-                now = self.clock() if now is None else now
-                self.store_write.observe(now - first[0])
+                if committed:
+                    now = self.clock() if now is None else now
+                    self.store_write.observe(now - first[0])
 
     def auth_failure(self, kind: str, reason: str) -> None:
         key = (kind, reason)
