@@ -8,6 +8,7 @@ import re
 import socket
 from pathlib import Path
 
+import aiohttp
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -68,3 +69,17 @@ async def test_a_taken_metrics_address_names_its_key() -> None:
         assert caught.value.key == "metrics_address"
     finally:
         taken.close()
+
+
+async def test_healthz_answers_json_to_who_asks_and_ok_to_the_rest() -> None:
+    srv = Server(make_config())
+    await srv.start()
+    try:
+        url = f"http://127.0.0.1:{srv.port('web')}/healthz"
+        async with aiohttp.ClientSession() as http:
+            async with http.get(url, headers={"Accept": "application/json"}) as resp:
+                assert (resp.status, await resp.json()) == (200, {"status": "ok"})
+            async with http.get(url) as resp:
+                assert (resp.status, await resp.text()) == (200, "ok")
+    finally:
+        await srv.shutdown()
