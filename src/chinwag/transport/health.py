@@ -63,7 +63,7 @@ class Readiness:
         cached = self._verdict
         if cached is not None and self.clock() - cached[0] < PROBE_TTL:
             return cached[1]
-        if self._probe is None:
+        if self._probe is None or self._probe.done():  # (done: its awaiter was cancelled)
             self._probe = asyncio.ensure_future(self._check_store())
         probe = self._probe
         try:
