@@ -135,6 +135,7 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--irc-tls-port", type=int, help="IRC over TLS port (default 6697; 0 = any)")
     s.add_argument("--text-tls-port", type=int, help="telnet/netcat over TLS port (default 2627; 0 = any)")
     s.add_argument("--web-tls-port", type=int, help="https/wss port (default 8443; 0 = any)")
+    s.add_argument("--metrics-address", help="also serve /metrics, /healthz, /readyz on HOST:PORT (default: none)")
     s.add_argument("--db", help="history database path (default chinwag.db)")
     s.add_argument("--log-level", type=str.upper, choices=LOG_LEVELS)
     s.add_argument("--log-format", type=str.lower, choices=LOG_FORMATS, help="text (default) or json lines")
@@ -184,6 +185,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "irc_tls_port": args.irc_tls_port,
                 "text_tls_port": args.text_tls_port,
                 "web_tls_port": args.web_tls_port,
+                "metrics_address": args.metrics_address,
                 "db": args.db,
                 "log_level": args.log_level,
                 "log_format": args.log_format,

@@ -122,6 +122,8 @@ class Limits:
     user_len: int = 10  # characters of a username, its "~" included (USERLEN)
     client_tags: int = 4094  # bytes of client-only (+) tags on one line; more: 417 (message-tags spec)
     whowas_max: int = 1000  # nicks WHOWAS remembers, server-wide (the oldest are forgotten)
+    # --- limits: metrics ---
+    metrics_rooms: int = 10  # rooms whose member counts /metrics shows (the largest)
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
@@ -190,6 +192,9 @@ class Config:
     text_tls_port: int = 2627
     web_tls_port: int = 8443  # https and wss: the same web client, /healthz and /irc
     sts_duration: int = 0  # seconds; > 0 advertises IRCv3 STS (the IRC TLS port) to IRC clients
+    # /metrics, /healthz and /readyz on an address of their own too ("host:port");
+    # empty: only on the web port.
+    metrics_address: str = ""
     limits: Limits = field(default_factory=Limits)
 
     def __post_init__(self) -> None:
@@ -228,6 +233,8 @@ class Config:
         for origin in origins:
             if origin != "*" and not origin.startswith(("http://", "https://")):
                 raise ConfigError(f"web_origins: {origin!r} is not http(s)://host[:port] or \"*\"")
+        if self.metrics_address:
+            metrics_host_port(self.metrics_address)  # raises ConfigError if malformed
         object.__setattr__(self, "web_origins", tuple(o.rstrip("/").lower() for o in origins))
         for name in ("exempt", "trusted_proxies"):
             value = getattr(self, name)
@@ -251,6 +258,15 @@ def networks(values: object, name: str = "networks") -> tuple[Network, ...]:
         except ValueError as exc:
             raise ConfigError(f"{name}: {value!r} is not an address or network ({exc})") from None
     return tuple(out)
+
+
+def metrics_host_port(address: str) -> tuple[str, int]:
+    """``host:port`` (``[::1]:9108`` for IPv6) -> (host, port)."""
+    host, sep, port = address.rpartition(":")
+    host = host.strip("[]")
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ConfigError(f"metrics_address must be host:port like \"127.0.0.1:9108\", got {address!r}")
+    return host, int(port)
 
 
 def _check_secrets(password: object, operators: object) -> None:

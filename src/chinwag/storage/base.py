@@ -109,6 +109,13 @@ class HistoryStore(Protocol):
         """Return once everything appended so far is committed and confirmed."""
         ...
 
+    async def check_writable(self) -> None:
+        """A cheap real write (rolled back or undone, nothing visible), queued
+        behind what is being written; raises with the backend's own words
+        ("database or disk is full") if the store could not take a message.
+        For /readyz: called at most every second or two."""
+        ...
+
     async def close(self) -> None:
         """Flush, stop workers, close. The store cannot be used afterwards."""
         ...

@@ -75,6 +75,9 @@ class MemoryStore:
     async def flush(self) -> None:
         return None
 
+    async def check_writable(self) -> None:
+        return None  # memory does not fill up (the process would die first)
+
     async def close(self) -> None:
         self._closed = True
 

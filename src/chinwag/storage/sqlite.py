@@ -18,6 +18,7 @@ import concurrent.futures
 import heapq
 import json
 import logging
+import os
 import queue
 import sqlite3
 import threading
@@ -172,6 +173,11 @@ class SqliteStore:
 
     async def flush(self) -> None:
         await self._write(_nothing)
+
+    async def check_writable(self) -> None:
+        if self._closed:
+            raise StorageError("the history writer has stopped")
+        await self._write(_probe)
 
     async def close(self) -> None:
         if self._closed:
@@ -629,6 +635,31 @@ def _run_job(conn: sqlite3.Connection, job: _Job[Any]) -> None:
         job.future.set_exception(exc)
     else:
         job.future.set_result(result)
+
+
+# Free room below which the store reports itself full (check_writable).
+PROBE_FREE_PAGES = 16
+PROBE_FREE_BYTES = 1 << 20
+_PROBE_NICK = "\x00probe"  # no nick holds a NUL: never a real departure
+
+
+def _probe(conn: sqlite3.Connection) -> None:
+    """A page-sized row written and deleted in one transaction (committed, so
+    the journal is written too), then the room left: in the database (its page
+    limit) and on the disk under it."""
+    page = conn.execute("PRAGMA page_size").fetchone()[0]
+    conn.execute("INSERT OR REPLACE INTO departures (nick, rooms, last_msgid, ts) VALUES (?, zeroblob(?), '', 0)",
+                 (_PROBE_NICK, page))
+    conn.execute("DELETE FROM departures WHERE nick = ?", (_PROBE_NICK,))
+    count, most, free = (conn.execute(f"PRAGMA {p}").fetchone()[0]
+                         for p in ("page_count", "max_page_count", "freelist_count"))
+    if most - count + free < PROBE_FREE_PAGES:
+        raise sqlite3.OperationalError("database or disk is full")
+    name = conn.execute("PRAGMA database_list").fetchone()[2]
+    if name:
+        stat = os.statvfs(Path(name).parent)
+        if stat.f_bavail * stat.f_frsize < PROBE_FREE_BYTES:
+            raise sqlite3.OperationalError(f"database or disk is full ({stat.f_bavail * stat.f_frsize} bytes free)")
 
 
 def _nothing(conn: sqlite3.Connection) -> None:

@@ -89,6 +89,7 @@ class Connection(asyncio.Protocol):
         "wrote",
         "drained",
         "drained_at",
+        "delivered",
     )
 
     def __init__(self, server: Server, adapter: Adapter, kind: str) -> None:
@@ -122,6 +123,7 @@ class Connection(asyncio.Protocol):
         self.lag: asyncio.TimerHandle | None = None  # set while input is delayed (fake lag)
         self.ip = ""
         self.barrier: Sync | None = None  # an opening Sync, waiting for its command
+        self.delivered = 0  # events fan-out wrote to this connection (transport/metrics.py)
 
     @property
     def log(self) -> logging.LoggerAdapter[logging.Logger]:
@@ -161,6 +163,7 @@ class Connection(asyncio.Protocol):
         limits = self.server.config.limits
         if adapter.backlog > limits.flood_backlog and not adapter.closing:
             self.log.warning("%s: excess flood (%d lines waiting)", self.peer, adapter.backlog)
+            self.server.metrics.flood_cutoffs += 1
             self._cut("excess flood")
         elif self.lag is not None or self.budget_wait:
             return  # input waits for its token (fake lag); reading goes on to spot floods
@@ -254,6 +257,7 @@ class Connection(asyncio.Protocol):
             return command
         self.stashed = command
         if self.lag is None and self.server._loop is not None:
+            self.server.metrics.flood_throttles += 1
             self.lag = self.server._loop.call_later(bucket.delay(size), self._lagged)
         return None
 

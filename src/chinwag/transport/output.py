@@ -138,6 +138,7 @@ class OutputGuard:
                 conn.drained, conn.drained_at = drained, now
             elif size > self.sendq and now - conn.drained_at >= self.stall:
                 del self.backed[conn]
+                self.server.metrics.slow_readers_cut += 1
                 conn.close(f"output queue over {self.sendq} bytes and nothing read for {self.stall} s", abort=True)
                 continue
             if size <= low:
@@ -154,6 +155,7 @@ class OutputGuard:
                 # Still throttled after output_stall: the biggest queue is holding everyone up.
                 self.backed.pop(biggest, None)
                 self.since = now
+                self.server.metrics.slow_readers_cut += 1
                 biggest.close(f"output queue over {self.sendq} bytes, read too slowly for {self.stall} s",
                               abort=True)
         elif self.throttled and total < self.budget * 3 // 4:

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from chinwag.transport.server import Server
 
 log = logging.getLogger("chinwag.auth")
+_KINDS = {"server password": "server", "operator password": "operator"}  # metric labels
 
 
 class _Turn:
@@ -105,6 +106,7 @@ class PasswordChecks:
                         break
                     await asyncio.sleep(wait)
                 else:
+                    self.server.metrics.auth_failure(_KINDS.get(cred.kind, cred.kind), "refused")
                     log.warning(
                         "refusing %s check from %s (conn %d): %d recent failures from this address",
                         cred.kind, ip, conn.sid, round(self.per_ip.level(ip_key)),
@@ -120,6 +122,7 @@ class PasswordChecks:
                     wait = max(self.per_conn.fail(conn_key), self.per_ip.fail(ip_key))
                     final = self.per_conn.blocked(conn_key) or self.per_ip.blocked(ip_key)
                     verdict = Checked(command, False, wait, final)
+                    self.server.metrics.auth_failure(_KINDS.get(cred.kind, cred.kind), "wrong")
                     log.warning(
                         "wrong %s%s from %s (conn %d; failures: %d on this connection, %d from this address); %s",
                         cred.kind, f" for {cred.name!r}" if cred.name else "", ip, conn.sid,

@@ -13,7 +13,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from typing import Any
 
-from chinwag.config import Config, networks
+from chinwag.config import Config, metrics_host_port, networks
 from chinwag.core.auth import Auth
 from chinwag.core.errors import NotSent
 from chinwag.core.events import (
@@ -48,6 +48,8 @@ from chinwag.transport import chathistory
 from chinwag.transport.admission import Admission
 from chinwag.transport.connection import Connection
 from chinwag.transport.forwarded import is_in
+from chinwag.transport.health import MetricsListener, Readiness
+from chinwag.transport.metrics import Metrics
 from chinwag.transport.output import LINE_OVERHEAD, OutputGuard
 from chinwag.transport.passwords import PasswordChecks
 from chinwag.transport.ticker import Ticker, tick_period
@@ -63,6 +65,7 @@ LISTENER_NAMES = {
     "text_tls": "telnet/netcat over TLS",
     "irc_tls": "IRC over TLS",
     "web_tls": "the web client over TLS",
+    "metrics": "metrics",
 }
 
 
@@ -127,6 +130,9 @@ class Server:
         self.passwords = PasswordChecks(self)  # PASS and OPER: in threads, rate-limited
         self.output = OutputGuard(self)  # slow readers, and the budget of all output queues
         self._crowd_timer: asyncio.TimerHandle | None = None  # big rooms' summaries (core/crowd.py)
+        self.metrics = Metrics(self)  # /metrics (transport/metrics.py)
+        self.readiness = Readiness(self)  # /readyz (transport/health.py)
+        self.metrics_listener: MetricsListener | None = None  # on metrics_address, if set
 
     # --- start -----------------------------------------------------------
 
@@ -175,6 +181,15 @@ class Server:
                     infos["irc_tls"] = dataclasses.replace(irc, sts=sts_value(True, tls_port, cfg.sts_duration))
             elif cfg.sts_duration:
                 log.warning("sts_duration is set but there is no TLS certificate: STS not advertised")
+            if cfg.metrics_address:
+                host, port = metrics_host_port(cfg.metrics_address)
+                self.metrics_listener = MetricsListener(self)
+                try:
+                    self.addresses["metrics"] = await self.metrics_listener.start(host, port)
+                except OSError as exc:
+                    error = ListenError("metrics", host, port, exc)
+                    error.key = "metrics_address"  # (the address is one key)
+                    raise error from None
             for listener in self.listeners:
                 await listener.start_serving()
         except BaseException:
@@ -184,12 +199,15 @@ class Server:
             self.listeners.clear()
             if self.web is not None:
                 await self.web.stop()
+            if self.metrics_listener is not None:
+                await self.metrics_listener.stop()
             await self.store.close()
             raise
         for name, address in self.addresses.items():
             log.info("%s listener on %s:%d", name, *address)
         self._pruner = asyncio.get_running_loop().create_task(self._prune_forever())
         self.ticker.start()
+        self.metrics.start()
 
     async def _listen(
         self, name: str, port: int, make: Callable[[], Adapter], tls: Callable[[], ssl.SSLContext] | None = None
@@ -238,6 +256,7 @@ class Server:
         if self.connections.pop(conn.sid, None) is None:
             return
         self.passwords.forget(conn)
+        self.metrics.delivered_gone[conn.kind] += conn.delivered
         self.admission.release(conn)
         self._departing(conn, conn.close_reason)
         self.deliver(self.hub.disconnect(conn.sid, conn.close_reason))
@@ -280,6 +299,12 @@ class Server:
             return
         outbound = self.hub.handle(conn.sid, command)
         self._save_rooms()
+        for out in outbound:  # (usually one: the message, or the command's answer)
+            kind = type(out.event)
+            if kind is Message:
+                self.metrics.messages_in[conn.kind] += 1
+            elif kind is Registered:
+                self.metrics.registrations += 1
         if log.isEnabledFor(logging.INFO):
             self._log(conn, outbound)
         self.deliver(outbound, conn.sid)
@@ -352,6 +377,7 @@ class Server:
                     continue
                 # The output budget: how much this message puts in front of its readers.
                 self.output.message((len(event.text) + LINE_OVERHEAD) * len(out.to))
+                self.metrics.accept(event.msgid)
                 held.append(out)
                 self._senders.append(sender)
                 # Stored at the end of the tick, all together: the writer thread
@@ -365,6 +391,7 @@ class Server:
                 self._fan_out(out)
 
     def _committed(self, count: int) -> None:
+        self.metrics.stored(count)
         self._confirmed += count
         self._release()
 
@@ -373,6 +400,7 @@ class Server:
         never delivered, and each sender is told."""
         self._refused += count
         self.given_up += count
+        self.metrics.stored(count, committed=False)
         if self.stopping:
             self.lost_at_shutdown += count
         self._release()
@@ -463,6 +491,9 @@ class Server:
         event = out.event
         cache: RenderCache = {}
         is_message = type(event) is Message
+        if isinstance(event, Message):
+            self.metrics.fanning_out(event.msgid)  # (its latency ends at this tick's flush)
+            self._schedule_flush()
         for sid in out.to:
             conn = conns.get(sid)
             if conn is None:
@@ -481,6 +512,7 @@ class Server:
                 continue
             if data:
                 conn.enqueue(data)
+                conn.delivered += 1
 
     # --- queries: answered from the store, off the hub ----------------------
 
@@ -495,6 +527,7 @@ class Server:
             log.error("background task failed", exc_info=task.exception())
 
     def query(self, conn: Connection, query: Query) -> None:
+        self.metrics.history_queries += 1
         conn.pause()
         self.spawn(self._answer(conn, query))
 
@@ -613,6 +646,7 @@ class Server:
         and so releases them for delivery, at once)."""
         if self._unstored:
             batch, self._unstored = self._unstored, []
+            self.metrics.to_store(len(batch))
             append = self.store.append
             for message in batch:
                 try:
@@ -633,6 +667,8 @@ class Server:
         dirty, self._dirty = self._dirty, []
         for conn in dirty:
             conn.flush()
+        if self.metrics.fanned:
+            self.metrics.written()
 
     # --- logging ---------------------------------------------------------
 
@@ -684,6 +720,9 @@ class Server:
             await listener.wait_closed()
         if self.web is not None:
             await self.web.stop()
+        if self.metrics_listener is not None:
+            await self.metrics_listener.stop()
+        self.metrics.stop()
         self.ticker.stop()
         self.passwords.close()
         self.output.stop()

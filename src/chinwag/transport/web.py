@@ -1,4 +1,5 @@
-"""The HTTP listener: the web client's files at ``/``, ``/healthz``, and IRC over
+"""The HTTP listener: the web client's files at ``/``, ``/healthz``, ``/readyz``,
+``/metrics`` (transport/health.py), and IRC over
 WebSocket at ``/irc``, with aiohttp on the server's own event loop.
 
 A browser sends cookies and credentials with a WebSocket handshake from any
@@ -21,6 +22,7 @@ from urllib.parse import urlsplit
 from aiohttp import web
 
 from chinwag.protocols.base import Adapter
+from chinwag.transport import health
 from chinwag.transport.forwarded import client_address
 from chinwag.transport.httpgate import HttpGate
 from chinwag.transport.tls import TlsLayer
@@ -113,6 +115,7 @@ class WebListener:
         app = web.Application(middlewares=[self._deadline_met])
         app.router.add_get("/healthz", self._healthz)
         app.router.add_get("/irc", self._irc)
+        health.add_routes(app, server)  # /readyz, /metrics
         app.router.add_get("/", self._index)
         app.router.add_get("/favicon.ico", self._favicon)
         app.router.add_static("/", STATIC, follow_symlinks=False)
@@ -163,13 +166,11 @@ class WebListener:
     # --- handlers -------------------------------------------------------------
 
     async def _healthz(self, request: web.Request) -> web.Response:
-        if self.server.stopping:
-            return web.Response(status=503, text="stopping")
         trouble = self.server.store_trouble
-        if trouble is not None:
+        if trouble is not None and not self.server.stopping:
             return web.Response(status=503, text=f"history store unavailable: {trouble}\n"
                                                  "messages are not being sent")
-        return web.Response(text="ok")
+        return await health.healthz(self.server, request)
 
     @web.middleware
     async def _deadline_met(
