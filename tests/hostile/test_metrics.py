@@ -145,7 +145,7 @@ async def test_a_flood_is_counted_throttled_then_cut_off() -> None:
 
 
 async def test_a_stalled_reader_cut_off_is_counted() -> None:
-    async with serving(sendq=64 * 1024, kernel_sendq=4096) as srv:
+    async with serving(sendq=64 * 1024, kernel_sendq=4096, output_stall=1) as srv:
         b = await Bystander.join(srv.port("irc"))
         b.start()
         before = await scrape(srv)

@@ -36,7 +36,7 @@ from prometheus_client.registry import Collector
 if TYPE_CHECKING:
     from chinwag.transport.server import Server
 
-PROTOCOLS: Final = ("text", "irc", "ws")
+PROTOCOLS: Final = ("text", "irc", "ws", "text_tls", "irc_tls")  # a connection's kind (its listener)
 #: Seconds: fan-out and store writes take about a millisecond when all is well.
 LATENCY_BUCKETS: Final = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 LAG_BUCKETS: Final = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)

@@ -300,11 +300,8 @@ class Server:
         outbound = self.hub.handle(conn.sid, command)
         self._save_rooms()
         for out in outbound:  # (usually one: the message, or the command's answer)
-            kind = type(out.event)
-            if kind is Message:
+            if type(out.event) is Message:
                 self.metrics.messages_in[conn.kind] += 1
-            elif kind is Registered:
-                self.metrics.registrations += 1
         if log.isEnabledFor(logging.INFO):
             self._log(conn, outbound)
         self.deliver(outbound, conn.sid)
@@ -353,6 +350,7 @@ class Server:
         sid = conn.sid
         if any(type(out.event) is Registered and sid in out.to for out in outbound):
             self.admission.register(conn)
+            self.metrics.registrations += 1
         if log.isEnabledFor(logging.INFO):
             self._log(conn, outbound)
         self.deliver(outbound, conn.sid)
