@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import asyncio.sslproto
-import json
 import resource
 import ssl
 import sys
@@ -34,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import ngircd
-from benchmarks.procinfo import SpawnedServer, rss_kib
+from benchmarks.procinfo import SpawnedServer, report, rss_kib
 
 WELCOME_END = (b" 376 ", b" 422 ")  # end of MOTD, or no MOTD: registration done
 
@@ -246,13 +245,7 @@ def main(argv: list[str] | None = None) -> int:
             server.stop()
     result = {"server": args.server, "protocol": protocol, **result}
     ok = result["answered_ping"] == args.connections and result["lost"] == 0
-    if args.json:
-        print(json.dumps(result, indent=1))
-    else:
-        for key, value in result.items():
-            print(f"{key:24} {value}")
-        print(f"{'result':24} {'OK' if ok else 'FAILED'}")
-    return 0 if ok else 1
+    return report(result, ok, args.json)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import collections
 import functools
+import json
 import os
 import queue
 import re
@@ -17,6 +18,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 _LISTENING = re.compile(r"text listener on (\S+):(\d+)")
@@ -189,3 +191,15 @@ class SpawnedServer:
                 proc.kill()
                 proc.wait(5)
         return proc.returncode
+
+
+def report(result: dict[str, Any], ok: bool, as_json: bool) -> int:
+    """Print a tool's result (one JSON object, or aligned ``key value`` lines
+    ending in ``result OK|FAILED``); return its exit status."""
+    if as_json:
+        print(json.dumps({**result, "ok": ok}, indent=1))
+    else:
+        for key, value in result.items():
+            print(f"{key:24} {value}")
+        print(f"{'result':24} {'OK' if ok else 'FAILED'}")
+    return 0 if ok else 1

@@ -15,7 +15,6 @@ import functools
 import logging
 import re
 import threading
-from collections.abc import AsyncIterator
 
 import pytest
 
@@ -24,6 +23,7 @@ from chinwag.core.auth import hash_password
 from chinwag.transport.server import Server
 from tests.conftest import IrcClient, LineClient, make_config
 from tests.hostile.bystander import Bystander
+from tests.hostile.test_hostile import serving_config
 
 OPER_PASSWORD = "correct-horse-battery"
 SERVER_PASSWORD = "letmein"
@@ -35,19 +35,12 @@ def hashed(password: str) -> str:
     return hash_password(password)  # the real default iterations
 
 
-@contextlib.asynccontextmanager
-async def serving(password: str = "", **limits: int) -> AsyncIterator[Server]:
-    cfg = dataclasses.replace(
+def serving(password: str = "", **limits: int) -> contextlib.AbstractAsyncContextManager[Server]:
+    return serving_config(dataclasses.replace(
         make_config(**{**FAST, **limits}),
         password=hashed(password) if password else "",
         operators={"admin": hashed(OPER_PASSWORD)},
-    )
-    srv = Server(cfg)
-    await srv.start()
-    try:
-        yield srv
-    finally:
-        await srv.shutdown()
+    ))
 
 
 async def irc_from(srv: Server, source: str = "127.0.0.1") -> IrcClient:

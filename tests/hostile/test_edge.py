@@ -12,7 +12,6 @@ import dataclasses
 import logging
 import re
 import signal
-from collections.abc import AsyncIterator
 
 import aiohttp
 import pytest
@@ -20,22 +19,16 @@ import pytest
 from chinwag.transport.server import Server
 from tests.conftest import TIMEOUT, IrcClient, LineClient, make_config
 from tests.hostile.bystander import Bystander
+from tests.hostile.test_hostile import serving_config
 from tests.test_cli import start
 from tests.web.conftest import WsIrc
 
 GREETING = "Welcome to chinwag! What is your name?"
 
 
-@contextlib.asynccontextmanager
-async def serving(exempt: tuple[str, ...] = (), trusted_proxies: tuple[str, ...] = (),
-                  **limits: int) -> AsyncIterator[Server]:
-    cfg = dataclasses.replace(make_config(**limits), exempt=exempt, trusted_proxies=trusted_proxies)
-    srv = Server(cfg)
-    await srv.start()
-    try:
-        yield srv
-    finally:
-        await srv.shutdown()
+def serving(exempt: tuple[str, ...] = (), trusted_proxies: tuple[str, ...] = (),
+            **limits: int) -> contextlib.AbstractAsyncContextManager[Server]:
+    return serving_config(dataclasses.replace(make_config(**limits), exempt=exempt, trusted_proxies=trusted_proxies))
 
 
 async def open_from(src: str, port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:

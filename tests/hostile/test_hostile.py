@@ -12,21 +12,25 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from chinwag.config import Limits
+from chinwag.config import Config, Limits
 from chinwag.transport.server import Server
 from tests.conftest import IrcClient, LineClient, make_config
 from tests.test_cli import start
 
 
 @contextlib.asynccontextmanager
-async def serving(**limits: int) -> AsyncIterator[Server]:
-    cfg = make_config(**limits)
+async def serving_config(cfg: Config) -> AsyncIterator[Server]:
+    """An in-process server on ``cfg`` (ports from the OS), shut down after."""
     srv = Server(cfg)
     await srv.start()
     try:
         yield srv
     finally:
         await srv.shutdown()
+
+
+def serving(**limits: int) -> contextlib.AbstractAsyncContextManager[Server]:
+    return serving_config(make_config(**limits))
 
 
 async def text_client(srv: Server, name: str | None = None) -> LineClient:
