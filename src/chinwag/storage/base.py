@@ -15,6 +15,7 @@ from typing import Protocol
 from chinwag.core.events import Message
 from chinwag.core.names import casefold
 from chinwag.core.roomstate import RoomState
+from chinwag.storage.accounts import AccountStore
 
 PRIVATE_PREFIX = "@"
 # Nicks cannot contain a comma (names.validate_nick), so "@a,b" splits back
@@ -207,8 +208,8 @@ class RoomStore(Protocol):
         ...
 
 
-class Store(HistoryStore, RoomStore, Protocol):
-    """What the server needs of a backend: history and room rules, one database."""
+class Store(HistoryStore, RoomStore, AccountStore, Protocol):
+    """What the server needs of a backend: history, room rules and accounts, one database."""
 
 
 MEMORY = ":memory:"

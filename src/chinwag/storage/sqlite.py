@@ -27,10 +27,13 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
+from chinwag.core.accounts import Secrets
 from chinwag.core.events import Message
 from chinwag.core.names import casefold
 from chinwag.core.roomstate import RoomState
+from chinwag.storage import accounts as sqlite_accounts
 from chinwag.storage import sqlite_rooms
+from chinwag.storage.accounts import Account
 from chinwag.storage.base import Departure, StorageError, conversation_key, visible
 
 log = logging.getLogger("chinwag.storage")
@@ -70,7 +73,7 @@ CREATE TABLE IF NOT EXISTS departures (
 # Each step takes the database from the version before it to its own number
 # (PRAGMA user_version: 1 for the first), in one transaction. A later schema
 # (accounts, registered rooms) is a new step at the end, never an edit.
-_MIGRATIONS: tuple[str, ...] = (_SCHEMA_V1, sqlite_rooms.SCHEMA)
+_MIGRATIONS: tuple[str, ...] = (_SCHEMA_V1, sqlite_rooms.SCHEMA, sqlite_accounts.SCHEMA)
 SCHEMA_VERSION = len(_MIGRATIONS)
 
 _COLS = "msgid, ts, nick, target, text, kind"
@@ -334,6 +337,23 @@ class SqliteStore:
 
     def delete_room(self, key: str) -> asyncio.Future[None]:
         return self._submit(partial(sqlite_rooms.delete, key))
+
+    # --- accounts (storage/accounts.py) ---------------------------------------
+
+    async def create_account(self, account: Account) -> bool:
+        return await self._write(partial(sqlite_accounts.create, account))
+
+    async def get_account(self, name: str) -> Account | None:
+        return await self._read(partial(sqlite_accounts.get, name))
+
+    async def set_password(self, name: str, secrets: Secrets) -> bool:
+        return await self._write(partial(sqlite_accounts.set_password, name, secrets))
+
+    async def delete_account(self, name: str) -> bool:
+        return await self._write(partial(sqlite_accounts.delete, name))
+
+    async def touch_account(self, name: str, ts: float) -> None:
+        await self._write(partial(sqlite_accounts.touch, name, ts))
 
     # --- plumbing: loop side ---------------------------------------------
 
