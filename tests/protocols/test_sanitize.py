@@ -134,6 +134,8 @@ def _sample(tp: Any, hostile: str = HOSTILE) -> Any:
         return hostile
     if tp is bool:
         return True
+    if tp is bytes:  # (SaslChallenge: sent base64-encoded)
+        return hostile.encode()
     if tp is int:
         return 7
     if tp is float:
@@ -216,6 +218,7 @@ def _irc() -> IrcProtocol:
 TEXT_SHOWS_NOTHING = {
     "RoomModes", "UserModes", "BanList", "AwayChanged", "OperUp", "WhoisReply", "WhoReply", "ListReply",
     "LookupReply", "ServerStats", "Synced", "ChatHistoryReply",
+    "AccountChanged", "SaslChallenge",  # (text: only one's own login is shown; SASL is IRC's)
 }
 IRC_SHOWS_NOTHING = {"History", "Synced", "RoomList"}
 

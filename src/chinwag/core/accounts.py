@@ -35,6 +35,8 @@ from chinwag.core.errors import ChatError
 # --- crypto ------------------------------------------------------------------------
 
 SCRAM_MECHANISM: Final = "SCRAM-SHA-256"
+PLAIN_MECHANISM: Final = "PLAIN"
+SASL_MECHANISMS: Final = (PLAIN_MECHANISM, SCRAM_MECHANISM)
 _H: Final = "sha256"
 
 
@@ -211,7 +213,7 @@ class ScramServer:
 class AccountError(ChatError):
     """An account operation was refused; ``reason`` says why, for the user."""
 
-    hint = "ACCOUNT"
+    hint = "400"
 
     def __init__(self, subject: str = "", reason: str = "", *, retry_after: float = 0.0, final: bool = False) -> None:
         super().__init__(subject, reason)
@@ -232,7 +234,7 @@ class LoginFailed(AccountError):
 
 
 class AccountExists(AccountError):
-    hint = "ACCOUNT_EXISTS"
+    hint = "400"
 
     def default_reason(self) -> str:
         return "an account with that name already exists"
@@ -251,7 +253,7 @@ class AlreadyLoggedIn(AccountError):
 
 
 class WeakPassword(AccountError):
-    hint = "WEAK_PASSWORD"
+    hint = "400"
 
     def default_reason(self) -> str:
         return "unacceptable password"
@@ -287,7 +289,22 @@ class AccountPassword:
     new: str = field(repr=False)
 
 
-AccountCommand = AccountRegister | AccountLogin | AccountLogout | AccountPassword
+@dataclass(frozen=True, slots=True)
+class SaslResponse:
+    """One whole client message of a SASL exchange (IRC AUTHENTICATE, chunks
+    joined and base64-decoded). ``step`` 0 is the first of the exchange."""
+
+    mechanism: str
+    data: bytes = field(repr=False)
+    step: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class SaslAbort:
+    """The client gave up (AUTHENTICATE *) or started over: forget the exchange."""
+
+
+AccountCommand = AccountRegister | AccountLogin | AccountLogout | AccountPassword | SaslResponse | SaslAbort
 
 # --- command: transport -> hub --------------------------------------------------------
 
@@ -321,4 +338,11 @@ class AccountNote:
     text: str
 
 
-AccountEvent = AccountChanged | AccountNote
+@dataclass(frozen=True, slots=True)
+class SaslChallenge:
+    """The server's next SASL message (SCRAM server-first or server-final)."""
+
+    data: bytes = field(repr=False)
+
+
+AccountEvent = AccountChanged | AccountNote | SaslChallenge

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
 from chinwag.core import channels
+from chinwag.core.accounts import AccountChanged, SetAccount
 from chinwag.core.errors import (
     AlreadyRegistered,
     CannotSendToRoom,
@@ -209,6 +210,21 @@ def list_rooms(hub: Hub, session: Session, cmd: ListRooms) -> list[Outbound]:
     return [Outbound((session.sid,), RoomList(rooms))]
 
 
+def set_account(hub: Hub, session: Session, cmd: SetAccount) -> list[Outbound]:
+    """Only the transport sends this, after checking a password (core/accounts.py).
+    The session hears it; so do those sharing a room with it (IRC account-notify)."""
+    if session.account == cmd.account:
+        return []
+    session.account = cmd.account
+    if session.nick is None:  # (SASL before registration)
+        return [Outbound((session.sid,), AccountChanged("*", cmd.account, cmd.created))]
+    out = [Outbound((session.sid,), AccountChanged(session.nick, cmd.account, cmd.created))]
+    peers = hub.peers(session)
+    if peers:
+        out.append(Outbound(peers, AccountChanged(session.nick, cmd.account)))
+    return out
+
+
 def quit_(hub: Hub, session: Session, cmd: Quit) -> list[Outbound]:
     return hub.disconnect(session.sid, cmd.reason)
 
@@ -238,4 +254,5 @@ COMMANDS: Final[dict[type, Spec]] = {
     Lookup: Spec("lookup", channels.lookup),
     Stats: Spec("stats", channels.stats, needs_registration=False),
     Sync: Spec("sync", channels.sync, needs_registration=False),
+    SetAccount: Spec("account", set_account, needs_registration=False),
 }

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
+from chinwag.core.accounts import AccountCommand, AccountEvent, SetAccount
 from chinwag.core.errors import ChatError
 from chinwag.core.extended import ExtendedCommand, ExtendedEvent, MemberInfo, Oper
 
@@ -82,7 +83,10 @@ class Checked:
     final: bool = False
 
 
-Command = Register | Join | Part | Say | ChangeNick | Who | ListRooms | Quit | Checked | ExtendedCommand
+Command = (
+    Register | Join | Part | Say | ChangeNick | Who | ListRooms | Quit | Checked | ExtendedCommand | AccountCommand
+    | SetAccount
+)
 
 
 # --- queries: client -> transport (they need the history store, so they are
@@ -259,6 +263,7 @@ Event = (
     | ExtendedEvent
     | History
     | ChatHistoryReply
+    | AccountEvent
 )
 
 

@@ -40,6 +40,7 @@ from chinwag.protocols.sanitize import safe_event
 from chinwag.protocols.text import TextProtocol
 from chinwag.storage.base import Store, open_store, room_key
 from chinwag.transport import chathistory
+from chinwag.transport.accounts import AccountService
 from chinwag.transport.admission import Admission
 from chinwag.transport.connection import Connection
 from chinwag.transport.forwarded import is_in
@@ -101,6 +102,7 @@ class Server:
         self.stopping = False
         self.ticker = Ticker(self, tick_period(config.limits))  # PING and deadlines for IRC
         self.passwords = PasswordChecks(self)  # PASS and OPER: in threads, rate-limited
+        self.accounts = AccountService(self)  # register, login...: the store and the same threads
 
     # --- start -----------------------------------------------------------
 
@@ -188,6 +190,7 @@ class Server:
         if self.connections.pop(conn.sid, None) is None:
             return
         self.passwords.forget(conn)
+        self.accounts.forget(conn)
         self.admission.release(conn)
         self._departing(conn, conn.close_reason)
         self.deliver(self.hub.disconnect(conn.sid, conn.close_reason))

@@ -37,6 +37,7 @@ from typing import Any, Final
 
 from chinwag import __version__
 from chinwag.config import Config, Limits
+from chinwag.core.accounts import AccountChanged, AccountNote, SaslChallenge
 from chinwag.core.errors import (
     AlreadyRegistered,
     ChatError,
@@ -113,6 +114,7 @@ from chinwag.core.extended import (
 )
 from chinwag.core.names import HIDDEN_HOST, is_room
 from chinwag.protocols.base import RenderCache
+from chinwag.protocols.irc import accounts as irc_accounts
 from chinwag.protocols.irc import caps as C
 from chinwag.protocols.irc import numerics as N
 from chinwag.protocols.irc.message import InputTooLong, InvalidMessage, IrcLineReader
@@ -137,6 +139,7 @@ class IrcInfo:
     created: str
     isupport: tuple[tuple[str, ...], ...]  # 005 token groups, at most 13 per line
     version: str = f"chinwag-{__version__}"
+    password_required: bool = False  # a server password: PASS is that, not account:password
 
     @classmethod
     def from_config(cls, config: Config, now: float | None = None) -> IrcInfo:
@@ -144,7 +147,8 @@ class IrcInfo:
         groups = tuple(tuple(tokens[i : i + 13]) for i in range(0, len(tokens), 13))
         created = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(now))
         motd = tuple(config.motd.splitlines()) if config.motd.strip() else ()
-        return cls(config.server_name, config.network, config.limits, motd, created, groups)
+        return cls(config.server_name, config.network, config.limits, motd, created, groups,
+                   password_required=bool(config.password))
 
 
 # --- registration: a small state table ------------------------------------------------
@@ -259,6 +263,8 @@ def _targets(p: IrcProtocol, m: IrcMessage) -> list[str]:
 
 
 def _privmsg(p: IrcProtocol, m: IrcMessage) -> Iterable[Command]:
+    if len(m.params) > 1 and irc_accounts.is_nickserv(m.params[0]):
+        return irc_accounts.nickserv(p, m.params[1])
     targets = _targets(p, m)
     text = m.params[1]
     if text.startswith("\x01ACTION ") or text == "\x01ACTION\x01":
@@ -448,6 +454,7 @@ def _chathistory(p: IrcProtocol, m: IrcMessage) -> Iterable[ChatHistory]:
 VERBS: Final[dict[str, Verb]] = {
     "CAP": Verb(1, _cap, registered=False),
     "PASS": Verb(1, _pass, registered=False),
+    "AUTHENTICATE": Verb(1, irc_accounts.authenticate, registered=False),
     "NICK": Verb(0, _nick, registered=False),  # 431, not 461, without a nick
     "USER": Verb(4, _user, registered=False),
     "PING": Verb(1, _ping, registered=False),
@@ -549,7 +556,7 @@ class IrcProtocol:
     __slots__ = (
         "info", "limits", "reader", "closing", "reg", "nick", "wanted_nick", "user_given", "realname",
         "password", "caps", "lookups", "_lines", "_queue", "_out", "_variant", "_burst", "_capture",
-        "_labels", "_activity", "_started", "_seen", "ping_sent",
+        "_labels", "_activity", "_started", "_seen", "ping_sent", "sasl", "account",
     )
 
     def __init__(self, info: IrcInfo) -> None:
@@ -564,6 +571,8 @@ class IrcProtocol:
         self.realname = ""
         self.password = ""
         self.caps: frozenset[str] = frozenset()
+        self.sasl: irc_accounts.Sasl | None = None  # SASL and accounts: protocols/irc/accounts.py
+        self.account: str | None = None
         # Lists, not deques: an empty deque costs ~600 bytes, and with 10,000
         # idle connections that is most of their memory; these stay short.
         self.lookups: list[str] = []  # ISON / USERHOST, answered in order
@@ -650,7 +659,8 @@ class IrcProtocol:
     def maybe_register(self) -> Iterable[Command]:
         if self.reg is Reg.NEW and self.wanted_nick and self.user_given:
             self.reg = REGISTRATION[(self.reg, "ready")]
-            return (Register(self.wanted_nick, (), self.password, self.realname),)
+            password, login = irc_accounts.pass_login(self)
+            return (Register(self.wanted_nick, (), password, self.realname), *login)
         return ()
 
     # --- CAP ---------------------------------------------------------------------
@@ -661,7 +671,8 @@ class IrcProtocol:
         if sub == "LS":
             if self.reg is not Reg.DONE:
                 self.reg = REGISTRATION.get((self.reg, "cap"), self.reg)
-            self.reply(IrcMessage("CAP", (me, "LS", " ".join(C.SUPPORTED)), self.info.server_name))
+            values = len(params) > 1 and params[1].isdigit() and int(params[1]) >= 302
+            self.reply(IrcMessage("CAP", (me, "LS", C.ls(values)), self.info.server_name))
         elif sub == "LIST":
             self.reply(IrcMessage("CAP", (me, "LIST", " ".join(sorted(self.caps))), self.info.server_name))
         elif sub == "REQ":
@@ -962,6 +973,8 @@ class IrcProtocol:
         return self.data_to_send()
 
     def _render_failed(self, e: Failed, cache: RenderCache) -> bytes:
+        if (account_reply := irc_accounts.render_failed(self, e)) is not None:
+            return account_reply
         error = e.error
         if e.command == "register":
             if isinstance(error, PasswordMismatch):
@@ -1050,6 +1063,8 @@ class IrcProtocol:
         self.numeric(N.RPL_WHOISSERVER, i.nick, self.info.server_name, self.info.network)
         if i.oper:
             self.numeric(N.RPL_WHOISOPERATOR, i.nick, "is an IRC operator")
+        if i.account:
+            self.numeric("330", i.nick, i.account, "is logged in as")
         self.numeric(N.RPL_WHOISIDLE, i.nick, str(e.idle), str(int(e.signon)), "seconds idle, signon time")
         self.numeric(N.RPL_ENDOFWHOIS, i.nick, "End of /WHOIS list")
         return self.data_to_send()
@@ -1123,4 +1138,7 @@ _RENDERERS: Final[dict[type, Callable[[IrcProtocol, Any, RenderCache], bytes]]] 
     ServerStats: IrcProtocol._render_stats,
     Synced: IrcProtocol._render_synced,
     ChatHistoryReply: IrcProtocol._render_chathistory,
+    AccountChanged: irc_accounts.render_changed,
+    AccountNote: irc_accounts.render_note,
+    SaslChallenge: irc_accounts.render_challenge,
 }

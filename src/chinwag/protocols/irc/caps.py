@@ -17,8 +17,13 @@ MESSAGE_TAGS: Final = "message-tags"
 MULTI_PREFIX: Final = "multi-prefix"
 SERVER_TIME: Final = "server-time"
 USERHOST_IN_NAMES: Final = "userhost-in-names"
+ACCOUNT_NOTIFY: Final = "account-notify"
+SASL: Final = "sasl"
+# CAP LS 302 shows values (sasl=PLAIN,SCRAM-SHA-256); older clients get bare names.
+VALUES: Final = {SASL: "PLAIN,SCRAM-SHA-256"}
 
 SUPPORTED: Final = (
+    ACCOUNT_NOTIFY,
     AWAY_NOTIFY,
     BATCH,
     CHATHISTORY,
@@ -26,9 +31,15 @@ SUPPORTED: Final = (
     LABELED_RESPONSE,
     MESSAGE_TAGS,
     MULTI_PREFIX,
+    SASL,
     SERVER_TIME,
     USERHOST_IN_NAMES,
 )
+
+
+def ls(values: bool) -> str:
+    """The CAP LS list, with values for CAP LS 302 clients."""
+    return " ".join(f"{cap}={VALUES[cap]}" if values and cap in VALUES else cap for cap in SUPPORTED)
 
 
 def apply_request(enabled: frozenset[str], request: str, offered: tuple[str, ...] = SUPPORTED) -> frozenset[str] | None:
