@@ -16,6 +16,7 @@ from chinwag.transport.server import Server
 from tests.conftest import IrcClient
 from tests.hostile.bystander import Bystander
 from tests.hostile.test_accounts import PASSWORD, registered, serving
+from tests.transport.test_chathistory import batch
 
 SRC = "chinwag"
 
@@ -180,3 +181,53 @@ async def test_nickserv_register_and_identify() -> None:
         assert (await d.expect_cmd("NOTICE")).endswith(":NickServ commands (or use SASL):")
         await c.close()
         await d.close()
+
+
+HISTORY_CAPS = ("batch", "server-time", "message-tags", "draft/chathistory", "sasl")
+
+
+async def nickserv_register(srv: Server, nick: str) -> IrcClient:
+    c = await irc_conn(srv)
+    await c.register(nick, HISTORY_CAPS)
+    await c.send(f"PRIVMSG NickServ :REGISTER {PASSWORD}")
+    assert " 900 " in await c.expect_cmd("900")
+    return c
+
+
+async def test_private_history_follows_the_account_to_a_second_device_and_not_the_nick() -> None:
+    async with serving() as srv:
+        alice = await nickserv_register(srv, "alice")
+        bob = await nickserv_register(srv, "bob")
+        await alice.send("PRIVMSG bob :secret one")
+        await bob.expect_cmd("PRIVMSG")
+        await bob.send("PRIVMSG alice :secret two")
+        await alice.expect_cmd("PRIVMSG")
+        await alice.close()
+        await bob.close()
+        b = await Bystander.join(srv.port("irc"))
+        b.start()
+        # The nick-reclaim attack: take "bob" the moment he is gone, ask for his talk with alice.
+        mallory = await irc_conn(srv)
+        await mallory.register("bob", HISTORY_CAPS)
+        _, stolen = await batch(mallory, "CHATHISTORY LATEST alice * 10")
+        await mallory.send("PRIVMSG NickServ :IDENTIFY bob not-his-password")
+        assert "Invalid account name or password" in await mallory.expect_cmd("NOTICE")
+        _, stolen_after = await batch(mallory, "CHATHISTORY LATEST alice * 10")
+        # Bob's phone: another nick, logged in to bob with SASL; alice is offline.
+        phone = await irc_conn(srv)
+        await phone.send("CAP LS 302", "NICK bobphone", "USER bob 0 * :bob",
+                         f"CAP REQ :{' '.join(HISTORY_CAPS)}", "AUTHENTICATE PLAIN")
+        await phone.expect_cmd("AUTHENTICATE")
+        await phone.send("AUTHENTICATE " + b64(f"\0bob\0{PASSWORD}"))
+        await phone.expect_cmd("903")
+        await phone.send("CAP END")
+        await phone.expect_cmd("001")
+        _, mine = await batch(phone, "CHATHISTORY LATEST alice * 10")
+        rtt = await b.stop()
+        assert stolen == [] and stolen_after == []
+        assert [line.split(" ", 1)[1] for line in mine] == [
+            ":alice!alice@chinwag PRIVMSG bob :secret one", ":bob!bob@chinwag PRIVMSG alice :secret two"]
+        rtt.assert_served()
+        await b.close()
+        await mallory.close()
+        await phone.close()

@@ -154,6 +154,7 @@ def _say(hub: Hub, session: Session, cmd: Say) -> list[Outbound]:
     if not cmd.text:
         raise NoText()
     extra: list[Outbound] = []
+    recipient = session
     if is_room(cmd.target):
         key = casefold(cmd.target)
         room = hub.rooms.get(key)
@@ -176,7 +177,10 @@ def _say(hub: Hub, session: Session, cmd: Say) -> list[Outbound]:
             extra = channels.away_notice(hub, session, recipient)
     ts = hub.clock()
     session.last_active = ts
-    msg = Message(hub.ids.next(ts), ts, session.nick or "", target, cmd.text, cmd.kind)
+    accounts = None
+    if not is_room(target) and session.account is not None and recipient.account is not None:
+        accounts = (session.account, recipient.account)
+    msg = Message(hub.ids.next(ts), ts, session.nick or "", target, cmd.text, cmd.kind, accounts)
     # The sender is among the recipients: IRC echo-message and the text
     # protocol's private-message receipt both need it; a renderer may skip it.
     return [Outbound(list(to), msg), *extra]

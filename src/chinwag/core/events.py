@@ -187,6 +187,10 @@ class Message:
     target: str
     text: str
     kind: MessageKind
+    # A private message between two logged-in users: (sender's account,
+    # recipient's account). Its history then belongs to the two accounts
+    # (storage.base.conversation_key), not to whoever holds the nicks.
+    accounts: tuple[str, str] | None = field(default=None, repr=False, compare=False)
     # Computed once: every recipient's renderer asks, hundreds of times per message.
     private: bool = field(init=False, repr=False, compare=False)
 

@@ -21,6 +21,7 @@ PRIVATE_PREFIX = "@"
 # Nicks cannot contain a comma (names.validate_nick), so "@a,b" splits back
 # into exactly two names, and '@' never starts a room name.
 _SEP = ","
+ACCOUNT_MARK = "="  # before each name in a key by account (account_private_key)
 
 Departure = tuple[tuple[str, ...], str, float]
 """(rooms as displayed, newest msgid assigned when the nick left, when it left)."""
@@ -46,8 +47,19 @@ def key_for(nick: str, target: str) -> str:
     return room_key(target) if target.startswith("#") else private_key(nick, target)
 
 
+def account_private_key(a: str, b: str) -> str:
+    """The key of the private conversation of two accounts: '@=' + sorted
+    casefolded names. '=' is in no nick, so no nick's key or party is ever
+    equal to one of these (private_parties gives '=name', matching no nick)."""
+    x, y = sorted((casefold(a), casefold(b)))
+    return f"{PRIVATE_PREFIX}{ACCOUNT_MARK}{x}{_SEP}{ACCOUNT_MARK}{y}"
+
+
 def conversation_key(msg: Message) -> str:
-    """The key a message is stored under."""
+    """The key a message is stored under: by account when both parties of a
+    private message were logged in, else by nick."""
+    if msg.accounts is not None:
+        return account_private_key(*msg.accounts)
     return key_for(msg.nick, msg.target)
 
 
