@@ -231,3 +231,25 @@ async def test_private_history_follows_the_account_to_a_second_device_and_not_th
         await b.close()
         await mallory.close()
         await phone.close()
+
+
+async def test_account_tag_and_extended_join() -> None:
+    async with serving() as srv:
+        watcher = await irc_conn(srv)
+        await watcher.register("watcher", caps=("account-tag", "extended-join"))
+        await watcher.send("JOIN #dev")
+        await watcher.expect_cmd("366")
+        alice = await irc_conn(srv)
+        await alice.register("alice")
+        await alice.send(f"PRIVMSG NickServ :REGISTER {PASSWORD}")
+        await alice.expect_cmd("900")
+        await alice.send("JOIN #dev", "PRIVMSG #dev :signed")
+        assert await watcher.expect_cmd("JOIN") == ":alice!alice@chinwag JOIN #dev alice :alice real"
+        assert await watcher.expect_cmd("PRIVMSG") == "@account=alice :alice!alice@chinwag PRIVMSG #dev :signed"
+        guest = await irc_conn(srv)
+        await guest.register("guest")
+        await guest.send("JOIN #dev", "PRIVMSG #dev :anonymous")
+        assert await watcher.expect_cmd("JOIN") == ":guest!guest@chinwag JOIN #dev * :guest real"
+        assert await watcher.expect_cmd("PRIVMSG") == ":guest!guest@chinwag PRIVMSG #dev :anonymous"
+        for c in (watcher, alice, guest):
+            await c.close()

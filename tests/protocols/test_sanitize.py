@@ -209,7 +209,7 @@ def _irc() -> IrcProtocol:
     p = IrcProtocol(IrcInfo.from_config(Config()))
     p.reg, p.nick = Reg.DONE, "me"
     p.caps = frozenset(C.SUPPORTED)
-    p._variant = (IrcProtocol, True, True)
+    p._variant = (IrcProtocol, True, True, True)
     return p
 
 

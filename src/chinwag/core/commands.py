@@ -113,7 +113,8 @@ def join(hub: Hub, session: Session, cmd: Join) -> list[Outbound]:
         if existing is None:  # whoever creates (or re-creates) a room is its operator
             room.ops.add(session.sid)
         room.invited.discard(session.sid)
-        out = [Outbound(list(room.members), Joined(room.name, session.nick or ""))]
+        joined = Joined(room.name, session.nick or "", session.account or "", session.realname or session.nick or "")
+        out = [Outbound(list(room.members), joined)]
         if room.topic:
             out.append(Outbound((session.sid,), TopicInfo(room.name, room.topic, room.topic_by, room.topic_ts)))
     else:
@@ -180,7 +181,8 @@ def _say(hub: Hub, session: Session, cmd: Say) -> list[Outbound]:
     accounts = None
     if not is_room(target) and session.account is not None and recipient.account is not None:
         accounts = (session.account, recipient.account)
-    msg = Message(hub.ids.next(ts), ts, session.nick or "", target, cmd.text, cmd.kind, accounts)
+    msg = Message(hub.ids.next(ts), ts, session.nick or "", target, cmd.text, cmd.kind, accounts,
+                  session.account or "")
     # The sender is among the recipients: IRC echo-message and the text
     # protocol's private-message receipt both need it; a renderer may skip it.
     return [Outbound(list(to), msg), *extra]

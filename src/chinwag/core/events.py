@@ -157,6 +157,8 @@ class Registered:
 class Joined:
     room: str
     nick: str
+    account: str = field(default="", compare=False)  # for IRCv3 extended-join ("" : not logged in)
+    realname: str = field(default="", compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,6 +193,7 @@ class Message:
     # recipient's account). Its history then belongs to the two accounts
     # (storage.base.conversation_key), not to whoever holds the nicks.
     accounts: tuple[str, str] | None = field(default=None, repr=False, compare=False)
+    account: str = field(default="", compare=False)  # the sender's account (IRCv3 account-tag); live only
     # Computed once: every recipient's renderer asks, hundreds of times per message.
     private: bool = field(init=False, repr=False, compare=False)
 

@@ -34,7 +34,7 @@ from chinwag.core.accounts import (
     SaslChallenge,
     SaslResponse,
 )
-from chinwag.core.events import Command, Failed
+from chinwag.core.events import Command, Failed, Joined
 from chinwag.core.names import HIDDEN_HOST, casefold
 from chinwag.protocols.base import RenderCache
 from chinwag.protocols.irc.message import Message as IrcMessage
@@ -48,6 +48,8 @@ CHUNK: Final = 400
 MAX_SASL: Final = 8192  # bytes of base64 in one client message (then 905)
 
 ACCOUNT_NOTIFY: Final = "account-notify"
+EXTENDED_JOIN: Final = "extended-join"
+_EXTENDED: Final = ("irc", "extended-join")  # render-cache key
 SASL_CAP: Final = "sasl"
 SASL_VALUE: Final = ",".join(SASL_MECHANISMS)
 
@@ -177,6 +179,17 @@ def render_changed(p: IrcProtocol, e: AccountChanged, cache: RenderCache) -> byt
     else:
         notice(p, f"You are now identified for {e.account}")
     return p.data_to_send()
+
+
+def render_joined(p: IrcProtocol, e: Joined, cache: RenderCache) -> bytes:
+    """IRCv3 extended-join: ``JOIN #room account :realname`` (``*``: not logged in)."""
+    if EXTENDED_JOIN not in p.caps:
+        return p._render_joined(e, cache)
+    data = cache.get(_EXTENDED)
+    if data is None:
+        msg = IrcMessage("JOIN", (e.room, e.account or "*", e.realname or e.nick), _mask(e.nick))
+        data = cache[_EXTENDED] = msg.to_bytes()
+    return data
 
 
 def render_note(p: IrcProtocol, e: AccountNote, cache: RenderCache) -> bytes:

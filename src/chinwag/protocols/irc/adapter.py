@@ -117,7 +117,7 @@ from chinwag.protocols.base import RenderCache
 from chinwag.protocols.irc import accounts as irc_accounts
 from chinwag.protocols.irc import caps as C
 from chinwag.protocols.irc import numerics as N
-from chinwag.protocols.irc.message import InputTooLong, InvalidMessage, IrcLineReader
+from chinwag.protocols.irc.message import InputTooLong, InvalidMessage, IrcLineReader, escape_tag_value
 from chinwag.protocols.irc.message import Message as IrcMessage
 
 log = logging.getLogger("chinwag.irc")
@@ -579,7 +579,7 @@ class IrcProtocol:
         self._lines: list[IrcMessage | InvalidMessage | InputTooLong] = []
         self._queue: list[Command | ChatHistory] = []
         self._out: list[bytes] = []
-        self._variant: tuple[type, bool, bool] = (IrcProtocol, False, False)
+        self._variant: tuple[type, bool, bool, bool] = (IrcProtocol, False, False, False)
         self._burst = False  # the first ServerStats after 001 completes the welcome
         # labeled-response
         self._capture: list[bytes] | None = None
@@ -685,7 +685,8 @@ class IrcProtocol:
             else:
                 self.reply(IrcMessage("CAP", (me, "ACK", request), self.info.server_name))
                 self.caps = enabled
-                self._variant = (IrcProtocol, C.SERVER_TIME in enabled, C.MESSAGE_TAGS in enabled)
+                self._variant = (IrcProtocol, C.SERVER_TIME in enabled, C.MESSAGE_TAGS in enabled,
+                                 C.ACCOUNT_TAG in enabled)
         elif sub == "END":
             if self.reg is not Reg.DONE:
                 self.reg = REGISTRATION.get((self.reg, "end"), self.reg)
@@ -837,8 +838,10 @@ class IrcProtocol:
         return data
 
     def _format_message(self, m: Message) -> bytes:
-        _, with_time, with_tags = self._variant
+        _, with_time, with_tags, with_account = self._variant
         tags = []
+        if with_account and m.account:
+            tags.append(f"account={escape_tag_value(m.account)}")
         if with_time:
             tags.append(f"time={iso_time(m.ts)}")
         if with_tags:
@@ -1111,7 +1114,7 @@ class IrcProtocol:
 
 _RENDERERS: Final[dict[type, Callable[[IrcProtocol, Any, RenderCache], bytes]]] = {
     Registered: IrcProtocol._render_registered,
-    Joined: IrcProtocol._render_joined,
+    Joined: irc_accounts.render_joined,  # (extended-join; else IrcProtocol._render_joined)
     Parted: IrcProtocol._render_parted,
     Left: IrcProtocol._render_left,
     NickChanged: IrcProtocol._render_nick,

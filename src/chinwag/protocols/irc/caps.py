@@ -18,16 +18,20 @@ MULTI_PREFIX: Final = "multi-prefix"
 SERVER_TIME: Final = "server-time"
 USERHOST_IN_NAMES: Final = "userhost-in-names"
 ACCOUNT_NOTIFY: Final = "account-notify"
+ACCOUNT_TAG: Final = "account-tag"
+EXTENDED_JOIN: Final = "extended-join"
 SASL: Final = "sasl"
 # CAP LS 302 shows values (sasl=PLAIN,SCRAM-SHA-256); older clients get bare names.
 VALUES: Final = {SASL: "PLAIN,SCRAM-SHA-256"}
 
 SUPPORTED: Final = (
     ACCOUNT_NOTIFY,
+    ACCOUNT_TAG,
     AWAY_NOTIFY,
     BATCH,
     CHATHISTORY,
     ECHO_MESSAGE,
+    EXTENDED_JOIN,
     LABELED_RESPONSE,
     MESSAGE_TAGS,
     MULTI_PREFIX,
