@@ -167,3 +167,18 @@ async def test_password_change_needs_the_old_one_and_survives_a_restart(tmp_path
         await bob.send("/login alice new-password-here")
         assert await bob.expect("* you are now") == "* you are now logged in as alice"
         await bob.close()
+
+
+async def test_nobody_can_be_called_nickserv() -> None:
+    async with serving() as srv:
+        r, w = await asyncio.open_connection("127.0.0.1", srv.port("text"))
+        c = LineClient(r, w)
+        await c.expect("What is your name?")
+        await c.send("nickserv")
+        assert await c.expect("invalid name") == (
+            "invalid name: nickserv is one of the server's services. What is your name?")
+        await c.send("eve")
+        await c.expect("* in #lobby")
+        await c.send("/nick NickServ")
+        assert await c.expect("error:") == "error: invalid name: NickServ is one of the server's services: NickServ"
+        await c.close()

@@ -30,7 +30,8 @@ from typing import Final
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from chinwag.core.errors import ChatError
+from chinwag.core.errors import ChatError, ErroneousNick
+from chinwag.core.names import casefold
 
 # --- crypto ------------------------------------------------------------------------
 
@@ -257,6 +258,16 @@ class WeakPassword(AccountError):
 
     def default_reason(self) -> str:
         return "unacceptable password"
+
+
+SERVICES: Final = ("NickServ",)  # pseudo-users the server answers for (protocols/irc/accounts.py)
+
+
+def not_a_service(nick: str) -> str:
+    """``nick``, unless it is a service's name: nobody may pose as NickServ."""
+    if casefold(nick) in {casefold(s) for s in SERVICES}:
+        raise ErroneousNick(nick, f"invalid name: {nick} is one of the server's services")
+    return nick
 
 
 # --- commands: client -> transport ---------------------------------------------------

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
 from chinwag.core import channels
-from chinwag.core.accounts import AccountChanged, SetAccount
+from chinwag.core.accounts import AccountChanged, SetAccount, not_a_service
 from chinwag.core.errors import (
     AlreadyRegistered,
     CannotSendToRoom,
@@ -83,7 +83,7 @@ class Spec:
 def register(hub: Hub, session: Session, cmd: Register) -> list[Outbound]:
     if session.nick is not None:
         raise AlreadyRegistered()
-    nick = validate_nick(cmd.nick, hub.limits.nick_len)
+    nick = not_a_service(validate_nick(cmd.nick, hub.limits.nick_len))
     key = casefold(nick)
     if key in hub.nicks:
         raise NickInUse(nick, suggestion=free_variant(nick, hub.nicks, hub.limits.nick_len))
@@ -189,7 +189,7 @@ def _say(hub: Hub, session: Session, cmd: Say) -> list[Outbound]:
 
 
 def change_nick(hub: Hub, session: Session, cmd: ChangeNick) -> list[Outbound]:
-    new = validate_nick(cmd.nick, hub.limits.nick_len)
+    new = not_a_service(validate_nick(cmd.nick, hub.limits.nick_len))
     old = session.nick or ""
     if new == old:
         return []
