@@ -253,3 +253,35 @@ async def test_account_tag_and_extended_join() -> None:
         assert await watcher.expect_cmd("PRIVMSG") == ":guest!guest@chinwag PRIVMSG #dev :anonymous"
         for c in (watcher, alice, guest):
             await c.close()
+
+
+async def test_draft_account_registration_register_and_verify() -> None:
+    async with serving() as srv:
+        early = await irc_conn(srv)
+        await early.send(f"REGISTER * * {PASSWORD}")
+        assert await early.line() == (
+            f":{SRC} FAIL REGISTER COMPLETE_CONNECTION_REQUIRED * :Finish connecting before registering")
+        await early.close()
+        c = await irc_conn(srv)
+        await c.register("zoe", caps=("draft/account-registration",))
+        await c.send(f"REGISTER someone-else * {PASSWORD}")
+        assert await c.line() == (
+            f":{SRC} FAIL REGISTER BAD_ACCOUNT_NAME someone-else :You can only register the nick you are using")
+        await c.send("REGISTER * * short")
+        assert await c.line() == f":{SRC} FAIL REGISTER WEAK_PASSWORD zoe :a password must have 8 to 256 characters"
+        await c.send(f"REGISTER * zoe@example.org {PASSWORD}")
+        assert await c.line() == f":{SRC} 900 zoe zoe!zoe@chinwag zoe :You are now logged in as zoe"
+        assert await c.line() == f":{SRC} REGISTER SUCCESS zoe :Account created"
+        await c.send("VERIFY zoe 1234")
+        assert await c.line() == f":{SRC} FAIL VERIFY INVALID_CODE zoe :No verification is pending"
+        other = await irc_conn(srv)
+        await other.register("ZOE2")
+        await other.send("NICK Zoe")  # (zoe is online: taken)
+        await other.expect_cmd("433")
+        await c.close()
+        await other.send("NICK Zoe")
+        await other.expect_cmd("NICK")
+        await other.send(f"REGISTER * * {PASSWORD}")
+        assert await other.line() == (
+            f":{SRC} FAIL REGISTER ACCOUNT_EXISTS Zoe :an account with that name already exists")
+        await other.close()

@@ -315,6 +315,11 @@ class SaslAbort:
     """The client gave up (AUTHENTICATE *) or started over: forget the exchange."""
 
 
+@dataclass(frozen=True, slots=True)
+class AccountRegisterV3(AccountRegister):
+    """IRCv3 draft/account-registration REGISTER: answered with REGISTER SUCCESS / FAIL REGISTER."""
+
+
 AccountCommand = AccountRegister | AccountLogin | AccountLogout | AccountPassword | SaslResponse | SaslAbort
 
 # --- command: transport -> hub --------------------------------------------------------

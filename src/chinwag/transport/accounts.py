@@ -38,6 +38,7 @@ from chinwag.core.accounts import (
     AccountNote,
     AccountPassword,
     AccountRegister,
+    AccountRegisterV3,
     AlreadyLoggedIn,
     HashParams,
     LoginFailed,
@@ -65,7 +66,7 @@ log = logging.getLogger("chinwag.accounts")
 ACCOUNT_COMMANDS = (AccountRegister, AccountLogin, AccountLogout, AccountPassword, SaslResponse, SaslAbort)
 # Failed.command for each (never "register": that is the hub's Register).
 _NAMES = {AccountRegister: "account register", AccountLogin: "login", AccountLogout: "logout",
-          AccountPassword: "password", SaslResponse: "sasl"}
+          AccountPassword: "password", SaslResponse: "sasl", AccountRegisterV3: "REGISTER"}
 
 
 class _Scram:

@@ -26,13 +26,17 @@ from chinwag.core.accounts import (
     SASL_MECHANISMS,
     AccountChanged,
     AccountError,
+    AccountExists,
     AccountLogin,
     AccountLogout,
     AccountNote,
     AccountRegister,
+    AccountRegisterV3,
+    AlreadyLoggedIn,
     SaslAbort,
     SaslChallenge,
     SaslResponse,
+    WeakPassword,
 )
 from chinwag.core.events import Command, Failed, Joined
 from chinwag.core.names import HIDDEN_HOST, casefold
@@ -113,6 +117,32 @@ def authenticate(p: IrcProtocol, m: IrcMessage) -> Iterable[Command]:
     return (SaslResponse(sasl.mechanism, raw, step),)
 
 
+def register(p: IrcProtocol, m: IrcMessage) -> Iterable[Command]:
+    """draft/account-registration: REGISTER <account|*> <email|*> <password>, for
+    the nick in use only (no custom-account-name, no before-connect, no email)."""
+    account = m.params[0]
+    if p.nick is None:
+        _fail(p, "REGISTER", "COMPLETE_CONNECTION_REQUIRED", account, "Finish connecting before registering")
+        return ()
+    if len(m.params) < 3:
+        _fail(p, "REGISTER", "INVALID_PARAMS", account, "Usage: REGISTER <account> <email> <password>")
+        return ()
+    if account != "*" and casefold(account) != casefold(p.nick):
+        _fail(p, "REGISTER", "BAD_ACCOUNT_NAME", account, "You can only register the nick you are using")
+        return ()
+    p.registering = True
+    return (AccountRegisterV3(m.params[2], "" if m.params[1] == "*" else m.params[1]),)
+
+
+def verify(p: IrcProtocol, m: IrcMessage) -> Iterable[Command]:
+    _fail(p, "VERIFY", "INVALID_CODE", m.params[0], "No verification is pending")
+    return ()
+
+
+def _fail(p: IrcProtocol, command: str, code: str, context: str, text: str) -> None:
+    p.reply(IrcMessage("FAIL", (command, code, context, text), p.info.server_name))
+
+
 def pass_login(p: IrcProtocol) -> tuple[str, Iterable[Command]]:
     """At registration: the server password to send, and an account login if
     PASS was ``account:password`` on a server without a password of its own."""
@@ -171,7 +201,10 @@ def render_changed(p: IrcProtocol, e: AccountChanged, cache: RenderCache) -> byt
             notice(p, "You are now logged out")
         return p.data_to_send()
     p.numeric("900", _mask(me), e.account, f"You are now logged in as {e.account}")
-    if p.sasl is not None:
+    if p.registering and e.created:
+        p.registering = False
+        p.reply(IrcMessage("REGISTER", ("SUCCESS", e.account, "Account created"), p.info.server_name))
+    elif p.sasl is not None:
         p.sasl = None
         p.numeric("903", "SASL authentication successful")
     elif e.created:
@@ -212,6 +245,12 @@ def render_failed(p: IrcProtocol, e: Failed) -> bytes | None:
     error = e.error
     if not isinstance(error, AccountError):
         return None
+    if e.command == "REGISTER":
+        p.registering = False
+        code = {AccountExists: "ACCOUNT_EXISTS", WeakPassword: "WEAK_PASSWORD",
+                AlreadyLoggedIn: "ALREADY_AUTHENTICATED"}.get(type(error), "TEMPORARILY_UNAVAILABLE")
+        _fail(p, "REGISTER", code, p.nick or "*", error.reason)
+        return p.data_to_send()
     if e.command == "sasl":
         p.sasl = None
         if error.hint == "907":

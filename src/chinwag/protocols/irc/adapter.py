@@ -455,6 +455,8 @@ VERBS: Final[dict[str, Verb]] = {
     "CAP": Verb(1, _cap, registered=False),
     "PASS": Verb(1, _pass, registered=False),
     "AUTHENTICATE": Verb(1, irc_accounts.authenticate, registered=False),
+    "REGISTER": Verb(1, irc_accounts.register, registered=False),
+    "VERIFY": Verb(2, irc_accounts.verify, registered=False),
     "NICK": Verb(0, _nick, registered=False),  # 431, not 461, without a nick
     "USER": Verb(4, _user, registered=False),
     "PING": Verb(1, _ping, registered=False),
@@ -556,7 +558,7 @@ class IrcProtocol:
     __slots__ = (
         "info", "limits", "reader", "closing", "reg", "nick", "wanted_nick", "user_given", "realname",
         "password", "caps", "lookups", "_lines", "_queue", "_out", "_variant", "_burst", "_capture",
-        "_labels", "_activity", "_started", "_seen", "ping_sent", "sasl", "account",
+        "_labels", "_activity", "_started", "_seen", "ping_sent", "sasl", "account", "registering",
     )
 
     def __init__(self, info: IrcInfo) -> None:
@@ -573,6 +575,7 @@ class IrcProtocol:
         self.caps: frozenset[str] = frozenset()
         self.sasl: irc_accounts.Sasl | None = None  # SASL and accounts: protocols/irc/accounts.py
         self.account: str | None = None
+        self.registering = False  # a draft/account-registration REGISTER is in flight
         # Lists, not deques: an empty deque costs ~600 bytes, and with 10,000
         # idle connections that is most of their memory; these stay short.
         self.lookups: list[str] = []  # ISON / USERHOST, answered in order

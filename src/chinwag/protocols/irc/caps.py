@@ -19,6 +19,7 @@ SERVER_TIME: Final = "server-time"
 USERHOST_IN_NAMES: Final = "userhost-in-names"
 ACCOUNT_NOTIFY: Final = "account-notify"
 ACCOUNT_TAG: Final = "account-tag"
+ACCOUNT_REGISTRATION: Final = "draft/account-registration"
 EXTENDED_JOIN: Final = "extended-join"
 SASL: Final = "sasl"
 # CAP LS 302 shows values (sasl=PLAIN,SCRAM-SHA-256); older clients get bare names.
@@ -26,6 +27,7 @@ VALUES: Final = {SASL: "PLAIN,SCRAM-SHA-256"}
 
 SUPPORTED: Final = (
     ACCOUNT_NOTIFY,
+    ACCOUNT_REGISTRATION,
     ACCOUNT_TAG,
     AWAY_NOTIFY,
     BATCH,
