@@ -1,8 +1,8 @@
 """Accounts over real sockets: register, log in, wrong passwords (rate-limited,
 hashing in threads, the bystander served), /who marks, password change.
 
-argon2id runs with the real default cost (19 MiB, 2 passes: about 0.1 s of
-CPU per hash) so a stalled loop would show; auth delays are shortened to tens
+argon2id runs with the real default cost (19 MiB, 2 passes: tens of
+milliseconds per hash, see benchmarks/accounts.py) so a stalled loop would show; auth delays are shortened to tens
 of milliseconds so the doubling waits fit in a test (shown by the replies,
 never timed here).
 """
