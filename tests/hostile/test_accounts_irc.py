@@ -183,6 +183,7 @@ async def test_nickserv_register_and_identify() -> None:
         await d.close()
 
 
+EVER = "timestamp=2000-01-01T00:00:00.000Z timestamp=2100-01-01T00:00:00.000Z"
 HISTORY_CAPS = ("batch", "server-time", "message-tags", "draft/chathistory", "sasl")
 
 
@@ -223,7 +224,11 @@ async def test_private_history_follows_the_account_to_a_second_device_and_not_th
         await phone.send("CAP END")
         await phone.expect_cmd("001")
         _, mine = await batch(phone, "CHATHISTORY LATEST alice * 10")
+        _, listed = await batch(phone, f"CHATHISTORY TARGETS {EVER} 10")
+        _, listed_for_mallory = await batch(mallory, f"CHATHISTORY TARGETS {EVER} 10")
         rtt = await b.stop()
+        assert [line.rsplit(" ", 1)[0] for line in listed] == [":chinwag CHATHISTORY TARGETS alice"]
+        assert listed_for_mallory == []
         assert stolen == [] and stolen_after == []
         assert [line.split(" ", 1)[1] for line in mine] == [
             ":alice!alice@chinwag PRIVMSG bob :secret one", ":bob!bob@chinwag PRIVMSG alice :secret two"]

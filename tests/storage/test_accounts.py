@@ -116,3 +116,20 @@ def test_secrets_never_show_in_repr() -> None:
     assert "hunter2" not in repr(secrets) and "argon2" not in repr(secrets)
     assert "argon2" not in repr(Account("a", secrets.password_hash, secrets.scram))
     assert isinstance(secrets, Secrets)
+
+
+async def test_private_messages_between_accounts_have_their_own_key_listed_only_for_them(store: Store) -> None:
+    from chinwag.core.events import Message
+    from chinwag.storage.base import account_private_key, private_key
+
+    by_account = Message("0000000000000001", T0 + 1, "al", "bo", "signed", "privmsg", ("Alice", "Bob"))
+    by_nick = Message("0000000000000002", T0 + 2, "al", "bo", "anonymous", "privmsg")
+    store.append(by_account)
+    store.append(by_nick)
+    await store.flush()
+    assert [m.text for m in await store.latest(account_private_key("bob", "ALICE"), 10)] == ["signed"]
+    assert [m.text for m in await store.latest(private_key("al", "bo"), 10)] == ["anonymous"]
+    for_alice = await store.targets(T0, T0 + 10, 10, keys=(), nick="zed", account="alice")
+    assert for_alice == [(account_private_key("alice", "bob"), T0 + 1)]
+    # A nick called like the account sees nothing of it: nicks and accounts never share a key.
+    assert await store.targets(T0, T0 + 10, 10, keys=(), nick="alice") == []

@@ -72,17 +72,20 @@ def private_parties(key: str) -> tuple[str, str] | None:
 
 
 def visible(key: str, keys: Collection[str] | None, nick: str | None, last_msgid: str = "",
-            private_after: str = "") -> bool:
+            private_after: str = "", account: str | None = None) -> bool:
     """The targets() filter: no filter at all, or in ``keys``, or a private key
-    of ``nick`` whose latest message (``last_msgid``) is newer than ``private_after``."""
-    if keys is None and nick is None:
+    of ``nick`` whose latest message (``last_msgid``) is newer than ``private_after``,
+    or a private key of ``account`` (account_private_key)."""
+    if keys is None and nick is None and account is None:
         return True
     if keys is not None and key in keys:
         return True
-    if nick is not None:
-        parties = private_parties(key)
-        return parties is not None and casefold(nick) in parties and last_msgid > private_after
-    return False
+    parties = private_parties(key)
+    if parties is None:
+        return False
+    if account is not None and ACCOUNT_MARK + casefold(account) in parties:
+        return True
+    return nick is not None and casefold(nick) in parties and last_msgid > private_after
 
 
 class HistoryStore(Protocol):
@@ -157,9 +160,11 @@ class HistoryStore(Protocol):
         keys: Collection[str] | None = None,
         nick: str | None = None,
         private_after: str = "",
+        account: str | None = None,
     ) -> list[tuple[str, float]]:
         """(key, ts of its latest message) for conversations whose latest message
-        is strictly between the two times, ascending by that time.
+        is strictly between the two times, ascending by that time. With
+        ``account``, that account's private conversations (by account) too.
 
         As IRCv3 CHATHISTORY TARGETS (BETWEEN semantics): counted from
         ``start_ts``, so if it is the later time the most recent ``limit`` win.

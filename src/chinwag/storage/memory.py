@@ -145,6 +145,7 @@ class MemoryStore:
         keys: Collection[str] | None = None,
         nick: str | None = None,
         private_after: str = "",
+        account: str | None = None,
     ) -> list[tuple[str, float]]:
         if limit <= 0:
             return []
@@ -152,7 +153,7 @@ class MemoryStore:
         found = sorted(
             (msgs[-1].ts, key)
             for key, msgs in self._msgs.items()
-            if msgs and lo < msgs[-1].ts < hi and visible(key, keys, nick, msgs[-1].msgid, private_after)
+            if msgs and lo < msgs[-1].ts < hi and visible(key, keys, nick, msgs[-1].msgid, private_after, account)
         )
         chosen = found[:limit] if start_ts <= end_ts else found[-limit:]
         return [(key, ts) for ts, key in chosen]

@@ -251,6 +251,7 @@ class SqliteStore:
         keys: Collection[str] | None = None,
         nick: str | None = None,
         private_after: str = "",
+        account: str | None = None,
     ) -> list[tuple[str, float]]:
         if limit <= 0:
             return []
@@ -265,7 +266,7 @@ class SqliteStore:
             )
             found: list[tuple[str, float]] = []
             for key, ts, last in conn.execute(sql, (lo, hi)):
-                if visible(key, wanted, nick, last, private_after):
+                if visible(key, wanted, nick, last, private_after, account):
                     found.append((key, ts))
                     if len(found) == limit:
                         break

@@ -33,7 +33,15 @@ from chinwag.core.errors import ChatError
 from chinwag.core.events import ChatHistory, ChatHistoryReply
 from chinwag.core.hub import Hub
 from chinwag.core.names import casefold, is_room, validate_nick
-from chinwag.storage.base import HistoryStore, Store, account_private_key, private_key, private_parties, room_key
+from chinwag.storage.base import (
+    ACCOUNT_MARK,
+    HistoryStore,
+    Store,
+    account_private_key,
+    private_key,
+    private_parties,
+    room_key,
+)
 from chinwag.storage.chathistory import Floored, Reads, ms, select
 
 log = logging.getLogger("chinwag.server")
@@ -105,18 +113,24 @@ async def _targets(
         return ()
     lo, hi = sorted((q.start.ms, q.end.ms))
     rooms = {room_key(r): r for r in hub.rooms_of(sid)}
+    session = hub.sessions.get(sid)
+    account = session.account if session is not None else None
     found = await store.targets(q.start.ms / 1000, q.end.ms / 1000, limit, keys=rooms, nick=nick,
-                                private_after=_mark(hub, sid))
+                                private_after=_mark(hub, sid), account=account)
     me = casefold(nick)
-    out = []
+    mine = ACCOUNT_MARK + casefold(account) if account is not None else None
+    out: dict[str, float] = {}  # target -> latest (a nick's and an account's talk may share a name)
     for key, ts in found:
         if not lo < ms(ts) < hi:  # the bounds are whole milliseconds, as the client saw them
             continue
         parties = private_parties(key)
         if parties is None:
-            out.append((rooms.get(key, key), ts))
+            name = rooms.get(key, key)
+        elif mine is not None and mine in parties:  # by account: named by the other account
+            name = (parties[1] if parties[0] == mine else parties[0]).removeprefix(ACCOUNT_MARK)
         else:
             other = parties[1] if parties[0] == me else parties[0]
             online = hub.nicks.get(other)
-            out.append((hub.nick_of(online) or other if online is not None else other, ts))
-    return tuple(out)
+            name = hub.nick_of(online) or other if online is not None else other
+        out[name] = max(ts, out.get(name, ts))
+    return tuple(sorted(out.items(), key=lambda item: item[1]))  # ascending, as the store gives them
