@@ -21,7 +21,8 @@ now, an account of that name; otherwise the rule above applies. Someone who
 takes a logged-in user's nick is not logged in to their account, so gets the
 nick rule: nothing from before.
 
-TARGETS lists only those conversations, and a private one only if it has a
+TARGETS also lists a logged-in requester's conversations by account (named by
+the other account). Otherwise it lists only those conversations, and a private one only if it has a
 message its requester may read.
 """
 
