@@ -35,6 +35,9 @@ test: $(DEV_STAMP) lint
 	$(PY) -m benchmarks.chaos --duration 5 --good 10
 	$(PY) -m benchmarks.connections --connections 500 --hold 0.5
 	$(PY) -m benchmarks.masks --smoke
+	$(PY) -m benchmarks.fuzz --smoke
+	$(PY) -m benchmarks.bigroom --smoke
+	$(PY) -m benchmarks.connections --connections 200 --tls --hold 1
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info

@@ -20,6 +20,7 @@ import tempfile
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+from benchmarks import creceiver, pyspy
 from benchmarks.loadgen import Bench, BenchError, Options, Result
 from benchmarks.procinfo import SpawnedServer, SpawnError
 
@@ -49,6 +50,12 @@ def _parser() -> argparse.ArgumentParser:
         default="text",
         help="text (default), irc (plain RFC IRC), or ws (IRC over WebSocket at /irc, text.ircv3.net)",
     )
+    p.add_argument(
+        "--compare",
+        choices=("ngircd",),
+        help="run the same load against chinwag and ngircd, interleaved, and print the ratios "
+        "(its own options: python -m benchmarks --compare ngircd --help)",
+    )
     p.add_argument("--clients", type=int, help="connections, all in #lobby (default 200)")
     p.add_argument("--senders", type=int, help="how many of them send (default 10)")
     p.add_argument("--rate", type=float, help="total messages/s; 0 = as fast as the window allows (default 0)")
@@ -71,6 +78,19 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--client-cpu", type=int, help="pin this load generator to this CPU")
     p.add_argument("--connect-timeout", type=float, default=10.0, help="seconds to start, connect and register (10)")
     p.add_argument("--loop", choices=("auto", "asyncio"), default="auto", help="auto = uvloop when installed")
+    p.add_argument(
+        "--receiver",
+        choices=("auto", "c", "python"),
+        default="auto",
+        help="who reads the pure receivers' sockets: c (benchmarks/receiver.c, compiled now with cc), python, "
+        "or auto (c when cc works, else python with a warning)",
+    )
+    p.add_argument(
+        "--profile",
+        metavar="FILE",
+        help="record the server with py-spy during the measured window into FILE (collapsed stacks) and print "
+        "its top functions by own time; needs the server's pid (spawned, or --server-pid)",
+    )
     p.add_argument("--smoke", action="store_true", help="tiny bounded correctness run (20 clients, 2 senders, 2 s)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     return p
@@ -86,6 +106,18 @@ def _loopback(host: str) -> str:
     if not addrs or not all(ipaddress.ip_address(a).is_loopback for a in addrs):
         raise BenchError(f"refusing {host!r}: only loopback addresses may be benchmarked")
     return addrs[0]
+
+
+def resolve_receiver(choice: str) -> str | None:
+    """The compiled C receiver's path for --receiver c/auto, None for python (auto warns on the way)."""
+    if choice == "python":
+        return None
+    exe, why = creceiver.build()
+    if exe is None:
+        if choice == "c":
+            raise BenchError(f"--receiver c: {why}")
+        print(f"benchmarks: warning: reading in Python, not C ({why}); the generator may be the limit", file=sys.stderr)
+    return exe
 
 
 def _options(args: argparse.Namespace) -> Options:
@@ -117,10 +149,11 @@ def _options(args: argparse.Namespace) -> Options:
         port=args.port or 0,
         server_pid=args.server_pid,
         protocol=args.protocol,
+        receiver=resolve_receiver(args.receiver),
     )
 
 
-def _raise_fd_limit(need: int) -> None:
+def raise_fd_limit(need: int) -> None:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft != resource.RLIM_INFINITY and soft < need:
         target = need if hard == resource.RLIM_INFINITY else min(need, hard)
@@ -129,9 +162,9 @@ def _raise_fd_limit(need: int) -> None:
             raise BenchError(f"open-file limit {hard} is too low for {need - 64} clients")
 
 
-def _run_loop(opts: Options, loop: str) -> Result:
+def run_loop(opts: Options, loop: str, on_window: Callable[[], None] | None = None) -> Result:
     """On uvloop when installed, as the server runs, unless --loop asyncio."""
-    main: Callable[[str], Coroutine[Any, Any, Result]] = Bench(opts).run
+    main: Callable[[str], Coroutine[Any, Any, Result]] = Bench(opts, on_window).run
     if loop == "auto":
         try:
             import uvloop
@@ -191,6 +224,14 @@ def format_text(r: Result, server_cpu_pin: int | None, client_cpu_pin: int | Non
         f"generator CPU        {r.generator_cpu_s:.2f} s ({r.generator_cpu_s / w:.0%} of one core; "
         f"sys {r.generator_cpu_sys_s:.2f} s), {'-' if gper is None else f'{gper:.3f}'} us/delivery"
     )
+    if r.receiver_cpu_s is not None:
+        lines.append(
+            f"  C receiver         {r.receiver_cpu_s:.2f} s of it, reading {r.receiver_clients} of "
+            f"{r.clients_connected} clients; Python {r.generator_cpu_s - r.receiver_cpu_s:.2f} s "
+            "(senders, observers, the rest)"
+        )
+    else:
+        lines.append("  receiver           Python reads every client (--receiver python, or no C compiler)")
     if r.other_cpu_s is not None:
         lines.append(
             f"rest of the machine  {r.other_cpu_s:.2f} s CPU ({r.other_cpu_s / w:.0%} of one core; other processes "
@@ -212,13 +253,17 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv[:1] == ["--"]:  # `chinwag bench -- --smoke` forwards the separator too
         argv = argv[1:]
+    if any(a == "--compare" or a.startswith("--compare=") for a in argv):
+        from benchmarks import compare
+
+        return compare.main(argv)
     args = _parser().parse_args(argv)
     server: SpawnedServer | None = None
     status: int | None = None
     stack = contextlib.ExitStack()  # the throwaway database directory, removed after the server stops
     try:
         opts = _options(args)
-        _raise_fd_limit(opts.clients + 64)
+        raise_fd_limit(opts.clients + 64)
         if args.port is None:
             db = args.db
             if db == "tmp":
@@ -234,7 +279,16 @@ def main(argv: list[str] | None = None) -> int:
             opts = dataclasses.replace(opts, port=port, server_pid=server.pid)
         if args.client_cpu is not None:
             os.sched_setaffinity(0, {args.client_cpu})  # after the spawn, so the server does not inherit it
-        result = _run_loop(opts, args.loop)
+        recorder: pyspy.Recorder | None = None
+        if args.profile:
+            if opts.server_pid is None:
+                raise BenchError("--profile needs the server's pid: let the tool spawn it, or give --server-pid")
+            try:
+                recorder = pyspy.Recorder(opts.server_pid, args.profile, opts.duration)
+            except RuntimeError as exc:
+                raise BenchError(str(exc)) from None
+        result = run_loop(opts, args.loop, recorder.start if recorder is not None else None)
+        profile_error = recorder.wait() if recorder is not None else ""
     except (BenchError, SpawnError, OSError) as exc:
         print(f"benchmarks: {exc}", file=sys.stderr)
         if server is not None:
@@ -252,6 +306,8 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(out, indent=2))
     else:
         print(format_text(result, args.server_cpu, args.client_cpu, None if args.port else args.db))
+        if args.profile:
+            print(f"py-spy failed: {profile_error}" if profile_error else pyspy.format_summary(args.profile))
         if status not in (None, 0):
             print(f"server exited with status {status}: {server.tail() if server else ''}")
     return 0 if result.ok and status in (None, 0) else 1

@@ -1,30 +1,49 @@
-"""Hold N idle, registered IRC connections and measure the server's RSS per connection.
+"""Hold N idle, registered connections and measure the server's RSS per connection.
 
-    python -m benchmarks.connections --connections 10000
+    python -m benchmarks.connections --connections 10000                    # IRC users, no room
+    python -m benchmarks.connections --protocol text --connections 2000     # text users, all in #lobby
+    python -m benchmarks.connections --server ngircd --connections 10000    # the same IRC users on ngircd
+    python -m benchmarks.connections --room --connections 2000              # IRC users, all in #lobby
+    python -m benchmarks.connections --connections 10000 --tls              # IRC over TLS
 
-IRC rather than the text protocol because a text user joins #lobby at once, and
-10,000 people joining one room is a join-notice storm (N^2 lines), not an idle
-load. Connections come from 127.0.0.1 .. 127.0.0.N source addresses so that no
-single address passes the server's per-IP limit, as clients behind many
+IRC users register and stay out of rooms unless ``--room``. A text user joins #lobby at once, and N
+people joining one room is a join-notice storm (N^2/2 lines, and each joiner's
+member list): the tool waits until every client has read every join notice before
+it holds them idle, so the figure is the idle cost, not queued output; keep N in
+the low thousands. Connections come from 127.0.0.1 .. 127.0.0.N source addresses
+so that no single address passes chinwag's per-IP limit, as clients behind many
 machines would. Loopback only; bounded in count and time.
+
+With ``--tls`` the server gets a fresh self-signed pair (``chinwag
+tls-selfsigned``'s code, which needs the cryptography package) and the IRC
+clients connect to its IRC TLS port, verifying the certificate.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import asyncio.sslproto
 import json
 import resource
+import ssl
 import sys
+import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
+from benchmarks import ngircd
 from benchmarks.procinfo import SpawnedServer, rss_kib
 
 WELCOME_END = (b" 376 ", b" 422 ")  # end of MOTD, or no MOTD: registration done
 
 
 class IdleClient(asyncio.Protocol):
+    """An IRC user: registers, answers PING, and answers the final check (its own PING's PONG)."""
+
+    room = False  # IdleRoomClient: JOIN #lobby once welcomed
+
     def __init__(self, nick: str, registered: asyncio.Future[None], pongs: asyncio.Queue[str]) -> None:
         self.nick = nick
         self.registered = registered
@@ -32,23 +51,65 @@ class IdleClient(asyncio.Protocol):
         self.buf = b""
         self.transport: asyncio.Transport | None = None
         self.lost = False
+        self.joins = 0  # join notices seen (text users)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
-        transport.write(f"NICK {self.nick}\r\nUSER {self.nick} 0 * :{self.nick}\r\n".encode())
+        transport.write(self.hello())
+
+    def hello(self) -> bytes:
+        return f"NICK {self.nick}\r\nUSER {self.nick} 0 * :{self.nick}\r\n".encode()
+
+    def check(self) -> bytes:
+        """What to send at the end to see that the connection still answers."""
+        return b"PING bench-check\r\n"
 
     def data_received(self, data: bytes) -> None:
         self.buf += data
         *lines, self.buf = self.buf.split(b"\n")
         for line in lines:
-            if line.startswith(b"PING "):
+            self.line(line)
+
+    def line(self, line: bytes) -> None:
+        if line.startswith(b"PING "):
+            assert self.transport is not None
+            self.transport.write(b"PONG " + line[5:].rstrip(b"\r") + b"\r\n")
+        elif not self.registered.done() and any(m in line for m in WELCOME_END):
+            if self.room:
                 assert self.transport is not None
-                self.transport.write(b"PONG " + line[5:].rstrip(b"\r") + b"\r\n")
-            elif not self.registered.done() and any(m in line for m in WELCOME_END):
+                self.transport.write(b"JOIN #lobby\r\n")
+            else:
                 self.registered.set_result(None)
-            elif b" PONG " in line and b"bench-" in line:
-                self.pongs.put_nowait(self.nick)
+        elif self.room and b" JOIN " in line:
+            if not line.startswith(f":{self.nick}!".encode()):
+                self.joins += 1
+        elif self.room and not self.registered.done() and b" 366 " in line:
+            self.registered.set_result(None)
+        elif b" PONG " in line and b"bench-" in line:
+            self.pongs.put_nowait(self.nick)
+
+
+class IdleRoomClient(IdleClient):
+    room = True
+
+
+class IdleTextClient(IdleClient):
+    """A text user: its name, then it is in #lobby; the final check is ``/rooms``."""
+
+    def hello(self) -> bytes:
+        return self.nick.encode() + b"\n"
+
+    def check(self) -> bytes:
+        return b"/rooms\n"
+
+    def line(self, line: bytes) -> None:
+        if line.startswith(b"* ") and line.endswith(b" has joined #lobby\r"):
+            self.joins += 1
+        elif not self.registered.done() and line.startswith(b"* in #lobby"):
+            self.registered.set_result(None)
+        elif line.startswith(b"* rooms: "):
+            self.pongs.put_nowait(self.nick)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.lost = True
@@ -56,21 +117,32 @@ class IdleClient(asyncio.Protocol):
             self.registered.set_exception(ConnectionError(f"{self.nick} lost before registering"))
 
 
-async def run(n: int, hold: float, per_ip: int, timeout: float, server: SpawnedServer) -> dict[str, Any]:
+async def run(
+    n: int,
+    hold: float,
+    per_ip: int,
+    timeout: float,
+    server: SpawnedServer | ngircd.NgircdServer,
+    protocol: str = "irc",
+    batch: int = 250,  # connect a batch at once, then wait for it to register: bounded backlog
+    tls: ssl.SSLContext | None = None,
+    burst: int = 0,
+) -> dict[str, Any]:
     loop = asyncio.get_running_loop()
-    port = server.listener_port("irc")
+    port = server.port if protocol == "text" else server.listener_port("irc_tls" if tls else "irc")
+    kind = {"irc": IdleClient, "irc-room": IdleRoomClient, "text": IdleTextClient}[protocol]
     await asyncio.sleep(0.5)  # let the server settle before the idle reading
     idle = rss_kib(server.pid) or 0
     pongs: asyncio.Queue[str] = asyncio.Queue()
     clients: list[IdleClient] = []
     started = time.monotonic()
-    batch = 250  # connect a batch at once, then wait for it to register: bounded backlog
 
     async def connect(i: int) -> IdleClient:
         fut: asyncio.Future[None] = loop.create_future()
         src = f"127.0.{1 + i // per_ip // 250}.{1 + (i // per_ip) % 250}"
         _, proto = await loop.create_connection(
-            lambda: IdleClient(f"idle{i}", fut, pongs), "127.0.0.1", port, local_addr=(src, 0)
+            lambda: kind(f"idle{i}", fut, pongs), "127.0.0.1", port, local_addr=(src, 0),
+            ssl=tls, server_hostname="localhost" if tls else None,
         )
         return proto
 
@@ -79,12 +151,23 @@ async def run(n: int, hold: float, per_ip: int, timeout: float, server: SpawnedS
         clients += group
         await asyncio.wait_for(asyncio.gather(*(c.registered for c in group)), timeout)
     await asyncio.wait_for(asyncio.gather(*(c.registered for c in clients)), timeout)
+    # In one room: client i sees the n - 1 - i who join after it: wait until all are read. (Text
+    # users in a room above limits.crowd_size get summaries instead of join lines: no wait.)
+    if protocol == "irc-room":
+        deadline = time.monotonic() + timeout
+        while sum(c.joins for c in clients) < n * (n - 1) // 2 and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
     setup = time.monotonic() - started
+    if burst:  # one overlong line each (417, the connection stays): what a big paste leaves behind
+        line = b"PRIVMSG #nowhere :" + b"x" * burst + b"\r\n"
+        for c in clients:
+            assert c.transport is not None
+            c.transport.write(line)
     await asyncio.sleep(hold)  # idle: what does holding them cost?
     held = rss_kib(server.pid) or 0
     for c in clients:  # every one still answers
         assert c.transport is not None
-        c.transport.write(b"PING bench-check\r\n")
+        c.transport.write(c.check())
     answered: set[str] = set()
     deadline = time.monotonic() + timeout
     while len(answered) < n and time.monotonic() < deadline:
@@ -104,16 +187,24 @@ async def run(n: int, hold: float, per_ip: int, timeout: float, server: SpawnedS
         "server_rss_idle_kib": idle,
         "server_rss_held_kib": held,
         "rss_per_connection_kib": round((held - idle) / n, 2),
+        "tls": tls is not None,
+        "burst_bytes": burst,
     }
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks.connections", description=__doc__.split("\n\n")[0])
+    p.add_argument("--protocol", choices=("irc", "text"), default="irc", help="irc (no room) or text (in #lobby)")
+    p.add_argument("--room", action="store_true", help="IRC users JOIN #lobby too (as text users always do)")
+    p.add_argument("--server", choices=("chinwag", "ngircd"), default="chinwag", help="ngircd: IRC only")
     p.add_argument("--connections", type=int, default=10_000)
     p.add_argument("--hold", type=float, default=5.0, help="seconds to hold them idle before measuring")
     p.add_argument("--per-ip", type=int, default=100, help="connections per loopback source address")
     p.add_argument("--timeout", type=float, default=120.0)
     p.add_argument("--server-cpu", type=int)
+    p.add_argument("--tls", action="store_true", help="IRC over TLS (a self-signed certificate made for the run)")
+    p.add_argument("--burst", type=int, default=0, metavar="BYTES",
+                   help="after registering, each client sends one line this long (an overlong line: 417)")
     p.add_argument("--json", action="store_true")
     args = p.parse_args(argv)
     if not 1 <= args.connections <= 60_000:
@@ -122,14 +213,38 @@ def main(argv: list[str] | None = None) -> int:
     want = args.connections + 1000
     if soft < want:
         resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, want) if hard != resource.RLIM_INFINITY else want, hard))
+    server: SpawnedServer | ngircd.NgircdServer
+    protocol = "irc-room" if args.protocol == "irc" and args.room else args.protocol
+    if args.tls and (args.server != "chinwag" or args.protocol != "irc"):
+        p.error("--tls: chinwag's IRC users only")
+    batch = 250
     # A batch connects at once, then registers: lift the unregistered cap to match.
-    per_ip = {f"CHINWAG_LIMITS__{k}": str(args.per_ip) for k in ("MAX_PER_IP", "MAX_UNREGISTERED_PER_IP")}
-    server = SpawnedServer("127.0.0.1", args.server_cpu, env=per_ip)
-    server.start(30)
-    try:
-        result = asyncio.run(run(args.connections, args.hold, args.per_ip, args.timeout, server))
-    finally:
-        server.stop()
+    env = {f"CHINWAG_LIMITS__{k}": str(args.per_ip) for k in ("MAX_PER_IP", "MAX_UNREGISTERED_PER_IP")}
+    tls: ssl.SSLContext | None = None
+    with tempfile.TemporaryDirectory(prefix="chinwag-bench-") as tmp:
+        if args.tls:
+            from chinwag.selfsigned import make_pair
+
+            cert, key, _ = make_pair(Path(tmp))
+            env |= {"CHINWAG_TLS_CERT": str(cert), "CHINWAG_TLS_KEY": str(key), "CHINWAG_IRC_TLS_PORT": "0",
+                    "CHINWAG_TEXT_TLS_PORT": "0", "CHINWAG_WEB_TLS_PORT": "0"}
+            tls = ssl.create_default_context(cafile=str(cert))
+            # The clients' side, not the server's: asyncio's SSL protocol keeps a
+            # 256 KiB buffer per connection, 2.5 GiB for 10,000 in this process.
+            asyncio.sslproto.SSLProtocol.max_size = 16 * 1024
+        if args.server == "ngircd":
+            if args.protocol != "irc":
+                p.error("ngircd speaks IRC only")
+            server, batch = ngircd.NgircdServer(args.server_cpu), ngircd.CONNECT_CONCURRENCY
+        else:
+            server = SpawnedServer("127.0.0.1", args.server_cpu, env=env)
+        server.start(30)
+        try:
+            result = asyncio.run(run(args.connections, args.hold, args.per_ip, args.timeout, server, protocol, batch,
+                                     tls, args.burst))
+        finally:
+            server.stop()
+    result = {"server": args.server, "protocol": protocol, **result}
     ok = result["answered_ping"] == args.connections and result["lost"] == 0
     if args.json:
         print(json.dumps(result, indent=1))

@@ -25,9 +25,11 @@ import struct
 import time
 from array import array
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, cast
 
+from benchmarks.creceiver import CReceiver, ReceiverError
 from benchmarks.procinfo import cpu_seconds, machine_cpu_seconds, own_cpu_seconds, rss_kib
 
 _BASE_NS = time.perf_counter_ns()
@@ -65,6 +67,8 @@ class Options:
     port: int = 0
     server_pid: int | None = None
     protocol: str = "text"  # text | irc | ws (IRC over WebSocket)
+    connect_concurrency: int = CONNECT_CONCURRENCY  # connections being set up at once (keep below the listen backlog)
+    receiver: str | None = None  # path of the compiled C receiver (benchmarks/receiver.c); None = read in Python
 
 
 class Sender:
@@ -117,6 +121,7 @@ class Client(asyncio.Protocol):
         self.registered: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.ready = False
         self.lost = False
+        self.handed_over = False  # its socket is read by the C receiver now
         self.buf = b""
         self.count = bench.opts.senders
         self.nxt = list(range(self.count))  # per sender: the KEY expected next
@@ -458,6 +463,7 @@ class Snapshot:
     t: float
     server_cpu: tuple[float, float] | None
     own_cpu: tuple[float, float]
+    receiver_cpu: tuple[float, float]
     machine_cpu: tuple[float, float]
     sent: int
     got: int
@@ -490,8 +496,11 @@ class Result:
     server_cpu_s: float | None = None  # user + sys over the measured window
     server_cpu_sys_s: float | None = None  # the kernel's share of it (socket writes, loopback TCP)
     server_rss_kib: dict[str, int | None] = field(default_factory=dict)
-    generator_cpu_s: float = 0.0
+    generator_cpu_s: float = 0.0  # the Python process and, when used, the C receiver
     generator_cpu_sys_s: float = 0.0
+    receiver: str = "python"  # "c": the pure receivers were read by benchmarks/receiver.c
+    receiver_clients: int = 0  # how many clients the C receiver read
+    receiver_cpu_s: float | None = None  # the C receiver's share of generator_cpu_s
     other_cpu_s: float | None = None  # everything else on the machine (and softirq work) during the window
     steal_s: float = 0.0  # CPU time the hypervisor gave to other guests during the window
     folds_in_window: int = 0  # latency-histogram folds during the window (generator stalls: figures skewed)
@@ -545,7 +554,8 @@ def percentiles(hist: Counter[int], points: tuple[float, ...] = (50, 90, 99, 99.
 class Bench:
     """One run: connect, register, send for warmup + duration, drain, count."""
 
-    def __init__(self, opts: Options) -> None:
+    def __init__(self, opts: Options, on_window: Callable[[], None] | None = None) -> None:
+        self.on_window = on_window  # called once the measured window opens (e.g. to start a profiler)
         if opts.clients < 2 or not 1 <= opts.senders <= opts.clients:
             raise BenchError("need at least 2 clients and 1 <= senders <= clients")
         self.opts = opts
@@ -561,6 +571,7 @@ class Bench:
         self.sending = False
         self.lost = 0
         self.folds = 0  # histogram folds while sending (each stalls the generator)
+        self.creceiver: CReceiver | None = None
 
     def on_lost(self, client: Client) -> None:
         if client.ready:
@@ -571,7 +582,7 @@ class Bench:
     async def _connect(self) -> None:
         loop = asyncio.get_running_loop()
         opts = self.opts
-        sem = asyncio.Semaphore(CONNECT_CONCURRENCY)
+        sem = asyncio.Semaphore(opts.connect_concurrency)
         kind = CLIENTS[opts.protocol]
 
         async def one(i: int) -> None:
@@ -609,16 +620,51 @@ class Bench:
         for snd in self.senders:
             (second if snd.client is first else first).watch.append(snd)
 
-    def _snapshot(self) -> Snapshot:
+    def _hand_over(self) -> None:
+        """Give the pure receivers' sockets to the C receiver; Python stops reading them.
+
+        Senders and the window's observers (clients 0 and 1) stay here: they
+        send or acknowledge. Everyone else only counts, which receiver.c does
+        for a fraction of Python's CPU per delivery.
+        """
+        exe = self.opts.receiver
+        if exe is None:
+            return
+        keep = {snd.client.index for snd in self.senders} | {0, 1}
+        moved = [c for c in self.clients if c.index not in keep and c.transport is not None and not c.lost]
+        if not moved:
+            return
+        fds = []
+        for c in moved:
+            assert c.transport is not None
+            c.transport.pause_reading()
+            c.handed_over = True
+            fds.append(c.transport.get_extra_info("socket").fileno())
+        mode = "ws" if self.opts.protocol == "ws" else "lines"
+        self.creceiver = CReceiver(exe, fds, mode, self.tag, self.opts.senders, _BASE_NS)
+
+    def _ask(self, cmd: str) -> list[int]:
+        """A command to the C receiver (its answer's numbers), or [0, 0, 0] without one."""
+        return self.creceiver.ask(cmd) if self.creceiver is not None else [0, 0, 0]
+
+    def _snapshot(self, mark: str) -> Snapshot:
+        """Counters and clocks now; ``mark`` (w or e) opens or closes the C receiver's window too."""
         pid = self.opts.server_pid
+        c_got = self._ask(mark)[0]
         return Snapshot(
             t=time.perf_counter(),
             server_cpu=cpu_seconds(pid) if pid else None,
             own_cpu=own_cpu_seconds(),
+            receiver_cpu=self.creceiver.cpu() if self.creceiver is not None else (0.0, 0.0),
             machine_cpu=machine_cpu_seconds(),
             sent=sum(s.seq for s in self.senders),
-            got=sum(c.got for c in self.clients),
+            got=sum(c.got for c in self.clients) + c_got,
         )
+
+    def _unique(self) -> tuple[int, int]:
+        """(unique deliveries so far, connections the C receiver saw closed)."""
+        _, c_unique, c_lost = self._ask("c")
+        return sum(c.got - c.dups for c in self.clients) + c_unique, c_lost
 
     def _fold(self) -> None:
         for raw, hist in ((self.lat, self.hist), (self.lat_first, self.hist_first)):
@@ -665,8 +711,15 @@ class Bench:
             self._wire()
             await asyncio.sleep(0.2)  # let the join notices finish arriving
             res.server_rss_kib["connected"] = rss_kib(pid) if pid else None
+            self._hand_over()
+            if self.creceiver is not None:
+                res.receiver, res.receiver_clients = "c", self.creceiver.count
             await self._measure(res)
+        except ReceiverError as exc:
+            raise BenchError(str(exc)) from None
         finally:
+            if self.creceiver is not None:
+                self.creceiver.kill()
             await self._close()
         res.server_rss_kib["after"] = rss_kib(pid) if pid else None
         return res
@@ -684,9 +737,11 @@ class Bench:
                 del raw[:]
                 hist.clear()
             self.folds = 0
-            start = self._snapshot()
+            start = self._snapshot("w")
+            if self.on_window is not None:
+                self.on_window()
             await self._hold(opts.duration)
-            end = self._snapshot()
+            end = self._snapshot("e")
             res.folds_in_window = self.folds
             cut = len(self.lat), len(self.lat_first)  # samples that arrived within the window
         finally:
@@ -696,15 +751,14 @@ class Bench:
                 await asyncio.gather(pacer, return_exceptions=True)
         del self.lat[cut[0] :], self.lat_first[cut[1] :]
         self._fold()  # after the window, so that its CPU is not charged to the generator's figures
-        hist = self.hist + self.hist_first
-        res.latency_samples = sum(hist.values())
-        res.latency_us = {k: float(v) for k, v in percentiles(hist).items()}
-        res.latency_first_us = {k: float(v) for k, v in percentiles(self.hist_first).items()}
         res.window_s = end.t - start.t
         res.sent_window = end.sent - start.sent
         res.received_window = end.got - start.got
-        res.generator_cpu_s = sum(end.own_cpu) - sum(start.own_cpu)
-        res.generator_cpu_sys_s = end.own_cpu[1] - start.own_cpu[1]
+        receiver_cpu = sum(end.receiver_cpu) - sum(start.receiver_cpu)
+        res.generator_cpu_s = sum(end.own_cpu) - sum(start.own_cpu) + receiver_cpu
+        res.generator_cpu_sys_s = end.own_cpu[1] - start.own_cpu[1] + end.receiver_cpu[1] - start.receiver_cpu[1]
+        if self.creceiver is not None:
+            res.receiver_cpu_s = receiver_cpu
         if start.server_cpu is not None and end.server_cpu is not None:
             res.server_cpu_s = sum(end.server_cpu) - sum(start.server_cpu)
             res.server_cpu_sys_s = end.server_cpu[1] - start.server_cpu[1]
@@ -716,19 +770,28 @@ class Bench:
         res.expected = res.sent_total * (len(self.clients) - 1)
         t_drain = time.perf_counter()
         deadline = t_drain + opts.drain
-        while sum(c.got - c.dups for c in self.clients) < res.expected and time.perf_counter() < deadline:
+        while self._unique()[0] < res.expected and time.perf_counter() < deadline:
             if all(c.lost for c in self.clients):
                 break
             await asyncio.sleep(0.01)
         res.drain_s = time.perf_counter() - t_drain
         del self.lat[:], self.lat_first[:]
-        unique = sum(c.got - c.dups for c in self.clients)
+        unique, c_lost = self._unique()
+        c_dups = c_late = 0
+        hist = self.hist + self.hist_first
+        if self.creceiver is not None:
+            report = self.creceiver.finish()
+            c_dups, c_late = report["dups"], report["late"]
+            hist.update({us: n for us, n in report["hist"]})
+        res.latency_samples = sum(hist.values())
+        res.latency_us = {k: float(v) for k, v in percentiles(hist).items()}
+        res.latency_first_us = {k: float(v) for k, v in percentiles(self.hist_first).items()}
         res.received_unique = unique
         res.drained = unique >= res.expected
         res.loss = res.expected - unique
-        res.duplicates = sum(c.dups for c in self.clients)
-        res.late = sum(c.late for c in self.clients)
-        res.connections_lost = self.lost
+        res.duplicates = sum(c.dups for c in self.clients) + c_dups
+        res.late = sum(c.late for c in self.clients) + c_late
+        res.connections_lost = self.lost + c_lost
 
     async def _close(self) -> None:
         self.sending = False

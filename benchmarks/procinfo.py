@@ -110,7 +110,8 @@ class SpawnedServer:
                 preexec = functools.partial(os.sched_setaffinity, 0, {self.cpu})
         # A load test is a flood by design: lift the per-connection flood limits
         # (they would cap each sender at a few lines a second).
-        lifted = {f"CHINWAG_LIMITS__{k}": "1000000" for k in ("FLOOD_RATE", "FLOOD_BURST", "FLOOD_BACKLOG")}
+        lifted = {f"CHINWAG_LIMITS__{k}": "1000000" for k in ("FLOOD_RATE", "FLOOD_BURST", "FLOOD_BACKLOG",
+                                                                  "FLOOD_RATE_BYTES", "FLOOD_BURST_BYTES")}
         env = {**os.environ, **lifted, **self.env}
         self.proc = subprocess.Popen(
             cmd,

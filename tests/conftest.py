@@ -87,7 +87,7 @@ def _no_leftover_servers() -> Iterator[None]:
 
 # Tests paste hundreds of lines at once; flood control gets its own tests
 # (tests/hostile) with the real defaults.
-TEST_FLOOD = {"flood_burst": 100_000, "flood_backlog": 100_000}
+TEST_FLOOD = {"flood_burst": 100_000, "flood_backlog": 100_000, "flood_burst_bytes": 1 << 30}
 
 
 def make_config(**limits: int) -> Config:

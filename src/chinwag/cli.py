@@ -1,4 +1,5 @@
-"""`chinwag serve | bench`: load the config, start, stop cleanly on a signal."""
+"""`chinwag serve | connect | bench | tls-selfsigned`: load the config, start,
+reload certificates on SIGHUP, stop cleanly on SIGINT/SIGTERM."""
 
 from __future__ import annotations
 
@@ -12,12 +13,15 @@ import signal
 import sys
 from collections.abc import Coroutine, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chinwag import __version__
 from chinwag.client.main import add_connect_arguments
 from chinwag.config import LOG_FORMATS, LOG_LEVELS, Config, ConfigError, load_config
 from chinwag.logs import setup_logging
+
+if TYPE_CHECKING:
+    from chinwag.transport.server import Server
 
 log = logging.getLogger("chinwag")
 
@@ -57,6 +61,7 @@ def _fail(message: str, key: str) -> int:
 async def serve(config: Config) -> int:
     from chinwag.storage.base import StorageError
     from chinwag.transport.server import ListenError, Server
+    from chinwag.transport.tls import TlsError
 
     nofile = raise_nofile_limit()
     server = Server(config)
@@ -64,9 +69,14 @@ async def serve(config: Config) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):  # before the listeners: no early default death
         loop.add_signal_handler(sig, stop.set)
+    hup = getattr(signal, "SIGHUP", None)  # not on Windows
+    if hup is not None:
+        loop.add_signal_handler(hup, _reload, server)
     try:
         await server.start()
     except ListenError as exc:
+        return _fail(str(exc), exc.key)
+    except TlsError as exc:
         return _fail(str(exc), exc.key)
     except StorageError as exc:
         return _fail(str(exc), "db")
@@ -78,6 +88,34 @@ async def serve(config: Config) -> int:
     await stop.wait()
     log.info("signal received, shutting down")
     await server.shutdown()
+    # Messages given up at shutdown (a full disk) were lost: say so to whatever
+    # restarts us, as a failed run.
+    return 1 if server.lost_at_shutdown else 0
+
+
+def _reload(server: Server) -> None:
+    """SIGHUP: read the TLS certificate and key again (connections stay up)."""
+    if server.tls is None:
+        log.info("SIGHUP: no TLS certificate configured, nothing to reload")
+    else:
+        server.tls.reload()
+
+
+def _selfsigned(args: argparse.Namespace) -> int:
+    try:
+        from chinwag.selfsigned import make_pair
+    except ImportError:
+        print("chinwag tls-selfsigned: needs the cryptography package (pip install cryptography)", file=sys.stderr)
+        return 2
+    try:
+        cert, key, fingerprint = make_pair(args.out, args.host)
+    except OSError as exc:
+        print(f"chinwag tls-selfsigned: cannot write to {args.out}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    names = ", ".join([*args.host, "localhost", "127.0.0.1", "::1"])
+    print(f"wrote {cert} and {key} (valid for {names})")
+    print(f"SHA-256 fingerprint {fingerprint}")
+    print(f"serve with: chinwag serve --tls-cert {cert} --tls-key {key}")
     return 0
 
 
@@ -91,11 +129,21 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--text-port", type=int, help="telnet/netcat port (default 2626; 0 = any)")
     s.add_argument("--irc-port", type=int, help="IRC port (default 6667; 0 = any)")
     s.add_argument("--web-port", type=int, help="web client and IRC over WebSocket port (default 8080; 0 = any)")
+    s.add_argument("--tls-cert", help="PEM certificate: also serve IRC, text and web over TLS (default: none)")
+    s.add_argument("--tls-key", help="PEM private key of --tls-cert (default: in the certificate file)")
+    s.add_argument("--tls-client-ca", help="CA file: IRC over TLS asks clients for a certificate it signed")
+    s.add_argument("--irc-tls-port", type=int, help="IRC over TLS port (default 6697; 0 = any)")
+    s.add_argument("--text-tls-port", type=int, help="telnet/netcat over TLS port (default 2627; 0 = any)")
+    s.add_argument("--web-tls-port", type=int, help="https/wss port (default 8443; 0 = any)")
     s.add_argument("--db", help="history database path (default chinwag.db)")
     s.add_argument("--log-level", type=str.upper, choices=LOG_LEVELS)
     s.add_argument("--log-format", type=str.lower, choices=LOG_FORMATS, help="text (default) or json lines")
     sub.add_parser("hash-password", help="read a password on stdin, print a hash for the config file")
     add_connect_arguments(sub.add_parser("connect", help="chat from a terminal (an IRC client)"))
+    t = sub.add_parser("tls-selfsigned", help="write a self-signed certificate and key for a LAN")
+    t.add_argument("--out", type=Path, required=True, help="directory for cert.pem and key.pem (key mode 0600)")
+    t.add_argument("--host", action="append", default=[], metavar="NAME",
+                   help="a name or IP address clients use (repeatable); localhost, 127.0.0.1, ::1 always")
     b = sub.add_parser("bench", help="run the load generator (see benchmarks/)")
     b.add_argument("args", nargs=argparse.REMAINDER)
     return p
@@ -110,6 +158,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         from chinwag.client.main import connect
 
         return connect(args)
+    if args.cmd == "tls-selfsigned":
+        return _selfsigned(args)
     if args.cmd == "hash-password":
         from chinwag.core.auth import hash_password
 
@@ -128,6 +178,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "text_port": args.text_port,
                 "irc_port": args.irc_port,
                 "web_port": args.web_port,
+                "tls_cert": args.tls_cert,
+                "tls_key": args.tls_key,
+                "tls_client_ca": args.tls_client_ca,
+                "irc_tls_port": args.irc_tls_port,
+                "text_tls_port": args.text_tls_port,
+                "web_tls_port": args.web_tls_port,
                 "db": args.db,
                 "log_level": args.log_level,
                 "log_format": args.log_format,

@@ -29,7 +29,7 @@ class Limits:
     nick_len: int = 32  # characters
     room_len: int = 64  # characters, including the leading '#'
     topic_len: int = 390  # characters
-    sendq: int = 1 << 20  # bytes queued for one connection before it is cut off
+    sendq: int = 1 << 20  # bytes queued for one connection above which it must keep reading (output_stall)
     # Unsent bytes the kernel may hold for one connection (TCP_NOTSENT_LOWAT).
     # Without it the kernel buffers up to tcp_wmem max (4 MiB) per stalled
     # reader, hiding slow readers from sendq for megabytes.
@@ -79,6 +79,19 @@ class Limits:
     auth_window: int = 600  # seconds over which those failure counts drain
     auth_tracked: int = 20_000  # connections/addresses whose failures are remembered (oldest forgotten)
     # --- limits: output ---
+    # Output: a reader that keeps reading is never cut off; one over sendq that
+    # reads nothing for output_stall seconds is. All output queues together may
+    # hold output_budget bytes: past it, messages wait (their senders' input is
+    # paused), not the readers. Flood control also counts a message's bytes.
+    output_stall: int = 10  # seconds a reader over sendq may read nothing before it is cut off
+    output_budget: int = 64 << 20  # bytes of output all connections may hold before senders wait
+    flood_burst_bytes: int = 81920  # bytes of messages that may arrive at once (a paste: 20 lines of 4 KiB)
+    flood_rate_bytes: int = 4096  # bytes of messages per second, sustained; faster input is delayed
+    # Big rooms: above crowd_size members, joins, parts and quits are announced
+    # in one summary per room every crowd_interval seconds (IRC: the JOIN/PART/
+    # QUIT lines, together), and a joiner sees how many are there, not who.
+    crowd_size: int = 200  # members
+    crowd_interval: int = 5  # seconds
     # --- limits: sanitize ---
     # --- limits: edge ---
     # Per address, connections still registering (and HTTP connections that
@@ -94,7 +107,21 @@ class Limits:
     # (they last as long as the room's history); past it new rules are refused.
     max_room_rules: int = 10_000
     # --- limits: failures ---
+    # The history store: a message is delivered only once stored. Messages
+    # waiting for it past held_messages are refused ("not sent") rather than
+    # queued; a write that keeps failing (a full disk) is given up after
+    # store_timeout seconds and its senders are told.
+    held_messages: int = 50_000  # messages waiting for the store, all connections together
+    store_timeout: int = 5  # seconds a failing write is retried before its messages are refused
     # --- limits: ops ---
+    # --- limits: tls ---
+    # A TLS client must finish its handshake within this many seconds; it
+    # counts against max_per_ip and max_connections from its first byte.
+    tls_handshake_timeout: int = 10
+    # --- limits: irc ---
+    user_len: int = 10  # characters of a username, its "~" included (USERLEN)
+    client_tags: int = 4094  # bytes of client-only (+) tags on one line; more: 417 (message-tags spec)
+    whowas_max: int = 1000  # nicks WHOWAS remembers, server-wide (the oldest are forgotten)
     # --- limits: accounts ---
     # Logins (text /login, SASL, PASS account:password, NickServ IDENTIFY) share
     # the auth_* limits per connection and per address; besides, each account
@@ -112,6 +139,8 @@ class Limits:
             value = getattr(self, f.name)
             if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
                 raise ConfigError(f"limits.{f.name} must be a positive integer, got {value!r}")
+        if self.user_len < 2:
+            raise ConfigError("limits.user_len must allow at least '~x'")
         if self.room_len < 2:
             raise ConfigError("limits.room_len must allow at least '#x'")
         if self.irc_line < 512:
@@ -166,6 +195,16 @@ class Config:
     # Reverse proxies in front of the web port ("127.0.0.1", "10.0.0.0/8"): from
     # them, X-Forwarded-For / Forwarded name the client. Empty: ignored.
     trusted_proxies: tuple[str, ...] = ()
+    # TLS (docs: README "TLS and certificates"). No certificate: no TLS listeners.
+    tls_cert: str = ""  # PEM certificate (chain) file
+    tls_key: str = ""  # PEM private key file (empty: in tls_cert)
+    # CA file: the IRC TLS listener then asks for a client certificate (not
+    # required) signed by it, e.g. users' self-signed certificates put together.
+    tls_client_ca: str = ""
+    irc_tls_port: int = 6697
+    text_tls_port: int = 2627
+    web_tls_port: int = 8443  # https and wss: the same web client, /healthz and /irc
+    sts_duration: int = 0  # seconds; > 0 advertises IRCv3 STS (the IRC TLS port) to IRC clients
     limits: Limits = field(default_factory=Limits)
 
     def __post_init__(self) -> None:
@@ -191,8 +230,13 @@ class Config:
                 raise ConfigError(f"{name} must be >= 0")
         if self.prune_interval <= 0:
             raise ConfigError("prune_interval must be > 0")
-        if not 0 <= self.web_port <= 65535:
-            raise ConfigError(f"web_port must be 0..65535, got {self.web_port}")
+        for name in ("web_port", "irc_tls_port", "text_tls_port", "web_tls_port"):
+            if not 0 <= getattr(self, name) <= 65535:
+                raise ConfigError(f"{name} must be 0..65535, got {getattr(self, name)}")
+        if self.sts_duration < 0:
+            raise ConfigError("sts_duration must be >= 0")
+        if (self.tls_key or self.tls_client_ca) and not self.tls_cert:
+            raise ConfigError("tls_key and tls_client_ca need tls_cert")
         origins = self.web_origins
         if isinstance(origins, str) or not all(isinstance(o, str) for o in origins):
             raise ConfigError("web_origins must be a list of origins like \"https://chat.example.org\"")

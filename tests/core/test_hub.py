@@ -222,3 +222,26 @@ def test_passwords_are_taken_only_as_the_transports_verdict(monkeypatch: pytest.
     open_hub = Hub(Limits())
     open_hub.connect(1)
     assert open_hub.handle(1, Register("bob"))[0].event == Registered("bob")
+def test_a_big_room_tells_joins_and_leaves_in_one_summary() -> None:
+    from chinwag.core.events import Crowd
+
+    hub = Hub(Limits(crowd_size=2), clock=lambda: 1_700_000_000.0)
+    reg(hub, 1, "alice", "#big")
+    out = reg(hub, 2, "bob", "#big")
+    assert Outbound([1, 2], Joined("#big", "bob")) in out  # 2 members: one by one
+    out = reg(hub, 3, "carol", "#big")
+    assert [o.to for o in out if isinstance(o.event, Joined)] == [(3,)]  # only carol hears it now
+    assert events_for(out, 3)[-1] == Members("#big", ()) and events_for(out, 3)[-1].count == 3  # type: ignore
+    reg(hub, 4, "dave", "#big")
+    hub.handle(4, Who("#big"))  # dave got the full list: the summary owes him nothing so far
+    hub.handle(2, Part("#big"))
+    assert hub.disconnect(1, "bye") == []  # alice shared only the big room: nobody hears it now
+    summary = hub.flush_crowds()
+    assert hub.flush_crowds() == []
+    crowd = [(list(o.to), o.event) for o in summary]
+    changes = (("join", "carol", ""), ("join", "dave", ""), ("part", "bob", ""), ("quit", "alice", "bye"))
+    assert [(to, e.start, e.joined, e.left) for to, e in crowd if isinstance(e, Crowd)] == [
+        ([3], 1, 1, 2),  # carol: after her own join
+        ([4], 2, 0, 2),  # dave: after his NAMES
+    ]
+    assert all(isinstance(e, Crowd) and e.changes == changes for _, e in crowd)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from chinwag.core.ratelimit import Backoff, TokenBucket
+from chinwag.core.ratelimit import Backoff, Flood, TokenBucket
 
 
 class Clock:
@@ -85,3 +85,16 @@ def test_backoff_rejects_nonsense() -> None:
         Backoff(base=2, cap=1, max_failures=3, window=10)
     with pytest.raises(ValueError):
         Backoff(base=1, cap=1, max_failures=0, window=10)
+def test_flood_counts_bytes_as_well_as_lines() -> None:
+
+    clock = Clock()
+    flood = Flood(rate=5, burst=20, byte_rate=1000, byte_burst=4000, clock=clock)
+    assert all(flood.take(1000) for _ in range(4))  # 4 lines, 4,000 bytes: the byte burst
+    assert not flood.take(1000)  # few lines, but the bytes are spent
+    assert flood.take(0)  # a command without text costs a line only
+    assert flood.delay(1000) == pytest.approx(1.0)
+    clock.now += 1.0
+    assert flood.take(1000) and not flood.take(1000)
+    clock.now += 100
+    assert flood.take(10_000)  # more than the byte burst costs the whole burst, not for ever
+    assert not flood.take(1)

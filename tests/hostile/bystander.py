@@ -82,7 +82,11 @@ class Bystander:
     async def stop(self) -> Rtt:
         self._stopping = True
         if self._task is not None:
-            self._task.cancel()
+            # Python 3.11's wait_for() swallows a cancellation that lands as its
+            # PONG arrives (gh-86296); the loop would then ping on forever: insist.
+            while not self._task.done():
+                self._task.cancel()
+                await asyncio.wait([self._task], timeout=1)
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
         print(self.rtt)

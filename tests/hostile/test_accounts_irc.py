@@ -45,7 +45,7 @@ async def test_sasl_plain_logs_in_before_registration_and_whois_shows_the_accoun
         c = await irc_conn(srv)
         await sasl_start(c, "al", "PLAIN")
         await c.send("AUTHENTICATE " + b64(f"\0alice\0{PASSWORD}"))
-        assert await c.line() == f":{SRC} 900 * *!*@chinwag alice :You are now logged in as alice"
+        assert await c.line() == f":{SRC} 900 * *!~al@chinwag alice :You are now logged in as alice"
         assert await c.line() == f":{SRC} 903 * :SASL authentication successful"
         await c.send("CAP END")
         await c.expect_cmd("001")
@@ -117,7 +117,7 @@ async def test_sasl_scram_sha_256_hand_written_exchange(password: str) -> None:
             server_final = base64.b64decode((await c.expect_cmd("AUTHENTICATE")).split(" ", 1)[1]).decode()
             assert server_final == "v=" + b64(signature)  # the server knows the password too
             await c.send("AUTHENTICATE +")
-            assert await c.line() == f":{SRC} 900 * *!*@chinwag user :You are now logged in as user"
+            assert await c.line() == f":{SRC} 900 * *!~u2@chinwag user :You are now logged in as user"
             assert await c.line() == f":{SRC} 903 * :SASL authentication successful"
         await c.close()
         await owner.close()
@@ -149,12 +149,12 @@ async def test_pass_account_password_and_account_notify() -> None:
         c = await irc_conn(srv)
         await c.send(f"PASS alice:{PASSWORD}", "NICK al", "USER al 0 * :al")
         await c.expect_cmd("001")
-        assert await c.expect_cmd("900") == f":{SRC} 900 al al!al@chinwag alice :You are now logged in as alice"
+        assert await c.expect_cmd("900") == f":{SRC} 900 al al!~al@chinwag alice :You are now logged in as alice"
         await c.send("JOIN #lobby")
         await c.expect_cmd("366")
         await c.send("PRIVMSG NickServ :LOGOUT")
-        assert await c.expect_cmd("901") == f":{SRC} 901 al al!al@chinwag :You are now logged out"
-        assert await watcher.expect_cmd("ACCOUNT") == ":al!al@chinwag ACCOUNT *"
+        assert await c.expect_cmd("901") == f":{SRC} 901 al al!~al@chinwag :You are now logged out"
+        assert await watcher.expect_cmd("ACCOUNT") == ":al!~al@chinwag ACCOUNT *"
         await c.close()
         await watcher.close()
         await owner.close()
@@ -231,7 +231,7 @@ async def test_private_history_follows_the_account_to_a_second_device_and_not_th
         assert listed_for_mallory == []
         assert stolen == [] and stolen_after == []
         assert [line.split(" ", 1)[1] for line in mine] == [
-            ":alice!alice@chinwag PRIVMSG bob :secret one", ":bob!bob@chinwag PRIVMSG alice :secret two"]
+            ":alice!~alice@chinwag PRIVMSG bob :secret one", ":bob!~bob@chinwag PRIVMSG alice :secret two"]
         rtt.assert_served()
         await b.close()
         await mallory.close()
@@ -249,13 +249,13 @@ async def test_account_tag_and_extended_join() -> None:
         await alice.send(f"PRIVMSG NickServ :REGISTER {PASSWORD}")
         await alice.expect_cmd("900")
         await alice.send("JOIN #dev", "PRIVMSG #dev :signed")
-        assert await watcher.expect_cmd("JOIN") == ":alice!alice@chinwag JOIN #dev alice :alice real"
-        assert await watcher.expect_cmd("PRIVMSG") == "@account=alice :alice!alice@chinwag PRIVMSG #dev :signed"
+        assert await watcher.expect_cmd("JOIN") == ":alice!~alice@chinwag JOIN #dev alice :alice real"
+        assert await watcher.expect_cmd("PRIVMSG") == "@account=alice :alice!~alice@chinwag PRIVMSG #dev :signed"
         guest = await irc_conn(srv)
         await guest.register("guest")
         await guest.send("JOIN #dev", "PRIVMSG #dev :anonymous")
-        assert await watcher.expect_cmd("JOIN") == ":guest!guest@chinwag JOIN #dev * :guest real"
-        assert await watcher.expect_cmd("PRIVMSG") == ":guest!guest@chinwag PRIVMSG #dev :anonymous"
+        assert await watcher.expect_cmd("JOIN") == ":guest!~guest@chinwag JOIN #dev * :guest real"
+        assert await watcher.expect_cmd("PRIVMSG") == ":guest!~guest@chinwag PRIVMSG #dev :anonymous"
         for c in (watcher, alice, guest):
             await c.close()
 
@@ -275,7 +275,7 @@ async def test_draft_account_registration_register_and_verify() -> None:
         await c.send("REGISTER * * short")
         assert await c.line() == f":{SRC} FAIL REGISTER WEAK_PASSWORD zoe :a password must have 8 to 256 characters"
         await c.send(f"REGISTER * zoe@example.org {PASSWORD}")
-        assert await c.line() == f":{SRC} 900 zoe zoe!zoe@chinwag zoe :You are now logged in as zoe"
+        assert await c.line() == f":{SRC} 900 zoe zoe!~zoe@chinwag zoe :You are now logged in as zoe"
         assert await c.line() == f":{SRC} REGISTER SUCCESS zoe :Account created"
         await c.send("VERIFY zoe 1234")
         assert await c.line() == f":{SRC} FAIL VERIFY INVALID_CODE zoe :No verification is pending"

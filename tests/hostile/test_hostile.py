@@ -162,7 +162,7 @@ async def test_far_beyond_the_rate_the_flooder_is_told_and_cut_off() -> None:
 
 
 async def test_stalled_reader_among_fifty_is_cut_and_nobody_loses_anything() -> None:
-    async with serving(sendq=64 * 1024) as srv:
+    async with serving(sendq=64 * 1024, output_stall=1) as srv:
         stalled = socket.socket()
         stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         stalled.connect(("127.0.0.1", srv.port("text")))
@@ -191,9 +191,12 @@ async def test_stalled_reader_among_fifty_is_cut_and_nobody_loses_anything() -> 
         await asyncio.gather(*readers)
         done.set()
         assert counts == [expected] * 50
+        # Cut once it has read nothing for output_stall (1 s) with over sendq queued.
+        left = next((s for s in clients[0].seen if "sloth has left" in s), None)
+        left = left or await clients[0].expect("sloth has left")
+        assert left.startswith("* sloth has left (output queue over 65536 bytes and nothing read for 1 s")
         await clients[0].send("/who")
         assert "sloth" not in await clients[0].expect("* in #lobby")
-        assert any(s.startswith("* sloth has left (output queue over") for s in clients[0].seen)
         for c in clients:
             await c.close()
         stalled.close()
@@ -274,7 +277,7 @@ async def test_irc_flood_is_cut_off_and_the_room_hears_it() -> None:
 
 
 async def test_irc_stalled_reader_is_cut_off() -> None:
-    async with serving(sendq=64 * 1024) as srv:
+    async with serving(sendq=64 * 1024, output_stall=1) as srv:
         stalled = socket.socket()
         stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         stalled.connect(("127.0.0.1", srv.port("irc")))

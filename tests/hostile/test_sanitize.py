@@ -62,21 +62,21 @@ async def test_part_and_quit_reasons_reach_telnet_and_irc_users_clean() -> None:
 
         await ievil.send(f"PART #lobby :see{OSC52} you{CSI} \x02later\x02")
         same(await tv.expect("ievil has left #lobby"), "* ievil has left #lobby (see you later)")
-        same(await iv.expect_cmd("PART"), ":ievil!ievil@chinwag PART #lobby :see you \x02later\x02")
+        same(await iv.expect_cmd("PART"), ":ievil!~ievil@chinwag PART #lobby :see you \x02later\x02")
         await ievil.send("JOIN #lobby")
         await iv.expect_cmd("JOIN")
         await ievil.send(f"QUIT :gone{OSC52} \x9b2Jfishing{CSI}\u202e")
         same(await tv.expect("ievil has left ("), "* ievil has left (gone fishing)")
-        same(await iv.expect_cmd("QUIT"), ":ievil!ievil@chinwag QUIT :gone fishing")
+        same(await iv.expect_cmd("QUIT"), ":ievil!~ievil@chinwag QUIT :gone fishing")
 
         await tevil.send(f"/part #lobby see{OSC52} you{CSI} later")
         same(await tv.expect("tevil has left #lobby"), "* tevil has left #lobby (see you later)")
-        same(await iv.expect_cmd("PART"), ":tevil!tevil@chinwag PART #lobby :see you later")
+        same(await iv.expect_cmd("PART"), ":tevil!~tevil@chinwag PART #lobby :see you later")
         await tevil.send("/join #lobby")
         await iv.expect_cmd("JOIN")
         await tevil.send(f"/quit gone{OSC52} fishing{CSI}")
         same(await tv.expect("tevil has left ("), "* tevil has left (gone fishing)")
-        same(await iv.expect_cmd("QUIT"), ":tevil!tevil@chinwag QUIT :gone fishing")
+        same(await iv.expect_cmd("QUIT"), ":tevil!~tevil@chinwag QUIT :gone fishing")
 
         rtt = await b.stop()
         rtt.assert_served()
@@ -97,10 +97,10 @@ async def test_mode_key_and_ban_arguments_reach_members_clean() -> None:
 
         await op.send(f"MODE #den +k se{OSC52}cret")
         same(await tv.expect("sets mode"), "* op sets mode +k secret on #den")
-        same(await iv.expect_cmd("MODE"), ":op!op@chinwag MODE #den +k secret")
+        same(await iv.expect_cmd("MODE"), ":op!~op@chinwag MODE #den +k secret")
         await op.send("MODE #den +b bad\u202e\x85guy\x7f\x1bc!*@*")  # ESC c: reset the terminal
         same(await tv.expect("sets mode +b"), "* op sets mode +b badguy!*@* on #den")
-        same(await iv.expect_cmd("MODE"), ":op!op@chinwag MODE #den +b badguy!*@*")
+        same(await iv.expect_cmd("MODE"), ":op!~op@chinwag MODE #den +b badguy!*@*")
         await op.send("MODE #den +b")
         assert (await op.expect_cmd("367")).startswith(":chinwag 367 op #den badguy!*@* op ")
         await op.send("MODE #den")
@@ -196,13 +196,13 @@ async def test_ansi_from_irc_never_reaches_another_irc_client_while_bold_does() 
         await evil.send(f"PRIVMSG #lobby :\x02bold\x02 \x1b[31mred\x1b[0m \x0304colour\x03 {link} \u202eesrever{OSC52}")
         same(
             await iv.expect_cmd("PRIVMSG"),
-            ":evil!evil@chinwag PRIVMSG #lobby :\x02bold\x02 red \x0304colour\x03 link esrever",
+            ":evil!~evil@chinwag PRIVMSG #lobby :\x02bold\x02 red \x0304colour\x03 link esrever",
         )
         assert re.fullmatch(r"\[\d\d:\d\d\] evil: bold red colour link esrever", await tv.expect("evil:"))
         await evil.send(f"PRIVMSG iv :\x1dpsst\x1d{CSI}")
-        same(await iv.expect_cmd("PRIVMSG"), ":evil!evil@chinwag PRIVMSG iv :\x1dpsst\x1d")
+        same(await iv.expect_cmd("PRIVMSG"), ":evil!~evil@chinwag PRIVMSG iv :\x1dpsst\x1d")
         await evil.send("NOTICE #lobby :\x1fnote\x1f\x1bP+q\x1b\\")
-        same(await iv.expect_cmd("NOTICE"), ":evil!evil@chinwag NOTICE #lobby :\x1fnote\x1f")
+        same(await iv.expect_cmd("NOTICE"), ":evil!~evil@chinwag NOTICE #lobby :\x1fnote\x1f")
         assert (await tv.expect("-evil-")).endswith("] -evil- note")
 
         rtt = await b.stop()
@@ -231,16 +231,16 @@ async def test_topic_kick_away_whois_and_echoed_replies_reach_users_clean() -> N
 
         await evil.send(f"TOPIC #den :new{CSI} \x02topic\x02{OSC52}")
         same(await tv.expect("set the topic"), "* evil set the topic of #den to: new topic")
-        same(await iv.expect_cmd("TOPIC"), ":evil!evil@chinwag TOPIC #den :new \x02topic\x02")
+        same(await iv.expect_cmd("TOPIC"), ":evil!~evil@chinwag TOPIC #den :new \x02topic\x02")
         await evil.send(f"AWAY :lunch{OSC52}\u202e")
-        same(await iv.expect_cmd("AWAY"), ":evil!evil@chinwag AWAY lunch")
+        same(await iv.expect_cmd("AWAY"), ":evil!~evil@chinwag AWAY lunch")
         await tv.send("/msg evil hello")
         same(await tv.expect("is away"), "* evil is away: lunch")
         await iv.send("WHOIS evil")
-        same(await iv.expect_cmd("311"), ":chinwag 311 iv evil evil chinwag * :Real Name")
+        same(await iv.expect_cmd("311"), ":chinwag 311 iv evil ~evil chinwag * :Real Name")
         await evil.send(f"KICK #den iv :bye{CSI}{OSC52}\x9d0;t\x07")
         same(await tv.expect("was kicked"), "* iv was kicked from #den by evil (bye)")
-        same(await iv.expect_cmd("KICK"), ":evil!evil@chinwag KICK #den iv bye")
+        same(await iv.expect_cmd("KICK"), ":evil!~evil@chinwag KICK #den iv bye")
         # Replies that echo what was typed, to the one who typed it.
         await iv.send(f"PRIVMSG nobody{CSI} :hi")
         same(await iv.expect_cmd("401"), ":chinwag 401 iv nobody :no such nick")
@@ -280,7 +280,7 @@ async def test_history_from_the_store_is_cleaned_on_the_way_out() -> None:
         iv = await irc_in(srv, "iv", caps=("batch", "server-time", "message-tags", "draft/chathistory"))
         await iv.send("CHATHISTORY LATEST #lobby * 10")
         line = await iv.expect_cmd("PRIVMSG")
-        assert re.fullmatch(r"@batch=\w+;time=\S+;msgid=[0-9a-f]+ :old!old@chinwag PRIVMSG #lobby :stored \x02raw\x02",
+        assert re.fullmatch(r"@batch=\w+;time=\S+;msgid=[0-9a-f]+ :old!~old@chinwag PRIVMSG #lobby :stored \x02raw\x02",
                             line), line
 
         rtt = await b.stop()

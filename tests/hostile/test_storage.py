@@ -169,7 +169,7 @@ async def test_a_new_holder_of_a_nick_gets_none_of_its_private_history(how: str)
             mallory = await irc(port, "bob")
         else:
             mallory = await irc(port, "mallory")
-            assert (await until_pong(mallory, "NICK bob"))[-1] == ":mallory!mallory@chinwag NICK bob"
+            assert (await until_pong(mallory, "NICK bob"))[-1] == ":mallory!~mallory@chinwag NICK bob"
         assert await batch(mallory, "CHATHISTORY LATEST alice * 10") == []
         assert await batch(mallory, "CHATHISTORY BEFORE alice timestamp=2100-01-01T00:00:00.000Z 10") == []
         assert await batch(mallory, "CHATHISTORY AFTER alice timestamp=2000-01-01T00:00:00.000Z 10") == []
@@ -205,16 +205,16 @@ async def test_rules_are_kept_for_at_most_max_room_rules_rooms() -> None:
                                 "MODE #r3 +o filler") != []
         full = ":chinwag 400 filler #r3 :the server keeps no more room rules (modes, key, bans, topic); try later"
         assert await until_pong(filler, "MODE #r3 +ik k", "TOPIC #r3 :three", "PART #r1,#r2,#r3") == [
-            full, full, ":filler!filler@chinwag PART #r1", ":filler!filler@chinwag PART #r2",
-            ":filler!filler@chinwag PART #r3"]
+            full, full, ":filler!~filler@chinwag PART #r1", ":filler!~filler@chinwag PART #r2",
+            ":filler!~filler@chinwag PART #r3"]
         assert sorted(srv.hub.saved) == ["#r1", "#r2"]  # still kept after everyone left
         owner = await irc(port, "owner")
         assert await until_pong(owner, "JOIN #r1", "TOPIC #r1 :mine now") != []  # a kept room may change
         assert srv.hub.saved["#r1"].topic == "mine now"
         await until_pong(owner, "TOPIC #r1 :")  # no topic: its rules are a fresh room's, not kept any more
         assert await until_pong(owner, "JOIN #r4", "MODE #r4 +i") == [
-            ":owner!owner@chinwag JOIN #r4", ":chinwag 353 owner = #r4 @owner",
-            ":chinwag 366 owner #r4 :End of /NAMES list", ":owner!owner@chinwag MODE #r4 +i"]
+            ":owner!~owner@chinwag JOIN #r4", ":chinwag 353 owner = #r4 @owner",
+            ":chinwag 366 owner #r4 :End of /NAMES list", ":owner!~owner@chinwag MODE #r4 +i"]
         rtt = await b.stop()
         rtt.assert_served()
         for c in (filler, owner, b.client):

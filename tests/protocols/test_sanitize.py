@@ -16,10 +16,11 @@ from chinwag.config import Config, Limits
 from chinwag.core import events as core_events
 from chinwag.core import extended
 from chinwag.core.errors import ChatError, NoSuchNick, UserNotInRoom
-from chinwag.core.events import ChatHistoryReply, Command, Event, Failed, Message, Query
+from chinwag.core.events import ChatHistoryReply, Command, Crowd, Event, Failed, Message, Query, Registered
 from chinwag.protocols.irc import caps as C
 from chinwag.protocols.irc import numerics  # noqa: F401  (its ChatError subclasses join the walk)
 from chinwag.protocols.irc.adapter import IrcInfo, IrcProtocol, Reg
+from chinwag.protocols.irc.format import SHARED
 from chinwag.protocols.sanitize import IRC_FORMATTING, safe_event, safe_output, strip_controls, terminal_safe
 from chinwag.protocols.text import TextProtocol
 from tests.unsafe import IRC_KEEPS, terminal_violations, text_violations
@@ -146,6 +147,8 @@ def _sample(tp: Any, hostile: str = HOSTILE) -> Any:
         present = [a for a in args if a is not type(None)]
         # str | None: the string; MsgRef | None, int | None: None (MsgRef forbids msgid with ms)
         return _sample(present[0], hostile) if present == [str] else None
+    if origin is dict:  # a cache (Crowd's): starts empty
+        return {}
     if origin is tuple:
         if len(args) == 2 and args[1] is Ellipsis:
             return (_sample(args[0], hostile), _sample(args[0], hostile))
@@ -182,6 +185,10 @@ def _event_samples(hostile: str = HOSTILE) -> list[Any]:
         if cls is Message:
             out += [dataclasses.replace(sample, kind=k) for k in ("action", "notice")]
             out.append(dataclasses.replace(sample, target="#" + hostile))
+        if cls is Crowd:  # a summary of real kinds (hostile nicks and reasons), seen from its start and from later
+            changes = tuple((k, hostile, hostile) for k in ("join", "part", "quit"))
+            out[-1] = dataclasses.replace(sample, changes=changes, start=0, joined=1, left=2)
+            out.append(dataclasses.replace(sample, changes=changes, start=1, joined=0, left=2))
         if cls is extended.ModeChanged:  # a room's modes (the sample's target is a nick)
             out.append(dataclasses.replace(sample, target="#" + hostile))
         if cls is extended.Invited:  # to the one invited (the sample: to the one who invited)
@@ -205,11 +212,12 @@ def _text() -> TextProtocol:
     return p
 
 
-def _irc() -> IrcProtocol:
+def _irc(event: object = None) -> IrcProtocol:
     p = IrcProtocol(IrcInfo.from_config(Config()))
-    p.reg, p.nick = Reg.DONE, "me"
+    # the welcome is rendered once, in answer to the Register the adapter waits on
+    p.reg, p.nick = (Reg.WAIT if isinstance(event, Registered) else Reg.DONE), "me"
     p.caps = frozenset(C.SUPPORTED)
-    p._variant = (IrcProtocol, True, True, True)
+    p._variant = (SHARED, True, True, True)
     return p
 
 
@@ -217,7 +225,7 @@ def _irc() -> IrcProtocol:
 # that every other event type renders something, so it cannot pass by rendering nothing.
 TEXT_SHOWS_NOTHING = {
     "RoomModes", "UserModes", "BanList", "AwayChanged", "OperUp", "WhoisReply", "WhoReply", "ListReply",
-    "LookupReply", "ServerStats", "Synced", "ChatHistoryReply",
+    "LookupReply", "ServerStats", "Synced", "ChatHistoryReply", "WhoWasReply", "TagsSent",
     "AccountChanged", "SaslChallenge",  # (text: only one's own login is shown; SASL is IRC's)
 }
 IRC_SHOWS_NOTHING = {"History", "Synced", "RoomList"}
@@ -233,7 +241,7 @@ def _lines(data: bytes) -> list[str]:
 def test_every_event_renders_terminal_safe_for_irc_and_control_free_for_text(event: Any) -> None:
     clean = safe_event(event)
     name = type(event).__name__
-    irc = _irc().render(clean, {})
+    irc = _irc(clean).render(clean, {})
     if name not in IRC_SHOWS_NOTHING:
         assert irc, f"IRC rendered nothing for {name}"
     for line in _lines(irc) if irc else []:
@@ -250,7 +258,7 @@ def test_the_walk_can_fail_raw_events_reach_an_irc_client_unsafe() -> None:
     """Without safe_event the samples' escapes reach the IRC output (the adapter
     refuses to write CR, LF or NUL, so those are left out here)."""
     raw = _event_samples(HOSTILE.replace("\x00", "").replace("\r\n", ""))
-    dirty = {type(e).__name__ for e in raw if terminal_violations(_irc().render(e, {}).decode())}
+    dirty = {type(e).__name__ for e in raw if terminal_violations(_irc(e).render(e, {}).decode())}
     shown = {cls.__name__ for cls in get_args(Event)} - IRC_SHOWS_NOTHING
     assert dirty >= shown - {"ServerStats"}, shown - dirty  # ServerStats holds numbers only
 

@@ -122,7 +122,7 @@ async def test_private_messages_between_accounts_have_their_own_key_listed_only_
     from chinwag.core.events import Message
     from chinwag.storage.base import account_private_key, private_key
 
-    by_account = Message("0000000000000001", T0 + 1, "al", "bo", "signed", "privmsg", ("Alice", "Bob"))
+    by_account = Message("0000000000000001", T0 + 1, "al", "bo", "signed", "privmsg", accounts=("Alice", "Bob"))
     by_nick = Message("0000000000000002", T0 + 2, "al", "bo", "anonymous", "privmsg")
     store.append(by_account)
     store.append(by_nick)

@@ -103,10 +103,10 @@ async def test_latest_in_a_batch_with_time_and_msgid(hist: tuple[Server, Clock, 
     opening, lines = await batch(alice, "CHATHISTORY LATEST #dev * 2")
     assert opening == ":chinwag BATCH +ID chathistory #dev"
     assert len(lines) == 2
-    assert re.fullmatch(rf"@time={re.escape(stamp(2))};msgid=[0-9a-f]{{16}} :bob!bob@chinwag PRIVMSG #dev :m2",
+    assert re.fullmatch(rf"@time={re.escape(stamp(2))};msgid=[0-9a-f]{{16}} :bob!~bob@chinwag PRIVMSG #dev :m2",
                         lines[0]), lines[0]
     # her own messages too, although she did not ask for echo-message
-    assert lines[1] == f"@time={stamp(3)};msgid={msgid(lines[1])} :alice!alice@chinwag PRIVMSG #dev :m3"
+    assert lines[1] == f"@time={stamp(3)};msgid={msgid(lines[1])} :alice!~alice@chinwag PRIVMSG #dev :m3"
     opening, lines = await batch(alice, "chathistory latest #DEV * 10")  # case-insensitive, all of it
     assert opening == ":chinwag BATCH +ID chathistory #DEV"
     assert texts(lines) == ["m1", "m2", "m3"]
@@ -156,7 +156,7 @@ async def test_private_history_only_between_the_two(hist: tuple[Server, Clock, l
     opening, lines = await batch(alice, "CHATHISTORY LATEST Bob * 10")
     assert opening == ":chinwag BATCH +ID chathistory Bob"
     assert [line.split(" ", 1)[1] for line in lines] == [
-        ":alice!alice@chinwag PRIVMSG bob :hi bob", ":bob!bob@chinwag PRIVMSG alice :hi alice"]
+        ":alice!~alice@chinwag PRIVMSG bob :hi bob", ":bob!~bob@chinwag PRIVMSG alice :hi alice"]
     _, lines = await batch(carol, "CHATHISTORY LATEST alice * 10")  # carol's own talk with alice: none
     assert lines == []
     _, lines = await batch(bob, "CHATHISTORY LATEST carol * 10")
@@ -239,7 +239,7 @@ async def test_without_batch_cap_plain_lines(hist: tuple[Server, Clock, list[Irc
     alice = await join(srv, clients, "alice", caps=())
     await say(alice, clock, 1, "#dev", "hello")
     await alice.send("CHATHISTORY LATEST #dev * 10", "PING :end")
-    assert await alice.line() == ":alice!alice@chinwag PRIVMSG #dev :hello"
+    assert await alice.line() == ":alice!~alice@chinwag PRIVMSG #dev :hello"
     assert await alice.line() == ":chinwag PONG chinwag end"
 
 
@@ -258,7 +258,7 @@ async def test_labeled_chathistory(hist: tuple[Server, Clock, list[IrcClient]]) 
     hi = m.group(1)
     line = await alice.line()
     assert re.fullmatch(rf"@batch={hi};time={re.escape(stamp(1))};msgid=[0-9a-f]{{16}} "
-                        r":alice!alice@chinwag PRIVMSG #dev :?hello", line), line
+                        r":alice!~alice@chinwag PRIVMSG #dev :?hello", line), line
     assert await alice.line() == f"@batch={lo} :chinwag BATCH -{hi}"
     assert await alice.line() == f":chinwag BATCH -{lo}"
     await alice.send("@label=h2 CHATHISTORY LATEST #nowhere * 10", "@label=h3 CHATHISTORY NOPE")
@@ -327,7 +327,7 @@ async def test_pong_does_not_overtake_a_message_waiting_for_the_store() -> None:
             assert loop.time() < deadline, "the server never held the message and the PONG"
             await asyncio.sleep(0.01)
         store.release()
-        assert await alice.line() == ":alice!alice@chinwag PRIVMSG #dev :first"
+        assert await alice.line() == ":alice!~alice@chinwag PRIVMSG #dev :first"
         assert await alice.line() == ":chinwag PONG chinwag after-first"
         await alice.send("QUIT :bye")  # a goodbye is never held back (the connection closes)
         assert (await alice.closed())[-1] == "ERROR :Closing Link: alice (Quit: bye)"

@@ -9,7 +9,7 @@ from chinwag.core.auth import hash_password
 from chinwag.transport.server import Server
 from tests.conftest import Connect, IrcClient, IrcConnect, LineClient, irc_command, make_config
 
-SRC = "alice!alice@chinwag"
+SRC = "alice!~alice@chinwag"
 
 
 async def test_registration_burst_and_isupport(irc: IrcConnect) -> None:
@@ -18,10 +18,10 @@ async def test_registration_burst_and_isupport(irc: IrcConnect) -> None:
     burst = await c.lines_until_cmd("422")
     assert burst[0] == f":chinwag 001 alice :Welcome to the chinwag IRC Network {SRC}"
     assert [irc_command(line) for line in burst] == [
-        "001", "002", "003", "004", "005", "005", "251", "252", "253", "254", "255", "422"]
+        "001", "002", "003", "004", "005", "005", "251", "252", "253", "254", "255", "265", "266", "422"]
     isupport = " ".join(line for line in burst if irc_command(line) == "005")
     for token in ("NICKLEN=32", "CHANNELLEN=64", "TOPICLEN=390", "CHANTYPES=#", "PREFIX=(ov)@+",
-                  "CHANMODES=b,k,l,imnt", "CASEMAPPING=rfc1459", "LINELEN=512", "MAXTARGETS=4",
+                  "CHANMODES=b,k,l,imnpst", "CASEMAPPING=rfc1459", "LINELEN=512", "MAXTARGETS=4",
                   "NETWORK=chinwag", "AWAYLEN=200", "KICKLEN=255", "CHATHISTORY=500",
                   "MSGREFTYPES=msgid,timestamp"):
         assert token in isupport.split(" ")
@@ -63,21 +63,21 @@ async def test_join_names_privmsg_part_quit(irc: IrcConnect) -> None:
     assert await alice.line() == ":chinwag 353 alice = #dev @alice"
     assert await alice.line() == ":chinwag 366 alice #dev :End of /NAMES list"
     await bob.send("JOIN #dev")
-    assert await alice.line() == ":bob!bob@chinwag JOIN #dev"
+    assert await alice.line() == ":bob!~bob@chinwag JOIN #dev"
     assert await bob.expect_cmd("353") == ":chinwag 353 bob = #dev :@alice bob"
     await bob.send("PRIVMSG #dev :hello there")
-    assert await alice.line() == ":bob!bob@chinwag PRIVMSG #dev :hello there"
+    assert await alice.line() == ":bob!~bob@chinwag PRIVMSG #dev :hello there"
     await bob.send("PRIVMSG alice :psst", "NOTICE #dev :note")
-    assert await alice.line() == ":bob!bob@chinwag PRIVMSG alice :psst"
-    assert await alice.line() == ":bob!bob@chinwag NOTICE #dev :note"
+    assert await alice.line() == ":bob!~bob@chinwag PRIVMSG alice :psst"
+    assert await alice.line() == ":bob!~bob@chinwag NOTICE #dev :note"
     await bob.send("PART #dev :bye")
-    assert await alice.line() == ":bob!bob@chinwag PART #dev bye"
+    assert await alice.line() == ":bob!~bob@chinwag PART #dev bye"
     await bob.send("PING :marker")
     assert await bob.expect_cmd("PONG") == ":chinwag PONG chinwag marker"
     # no echo without echo-message: bob saw only his own JOIN/NAMES/PART
     assert not [line for line in bob.seen if "hello there" in line or "psst" in line]
     await bob.send("JOIN #dev", "QUIT :gone home")
-    assert await alice.expect_cmd("QUIT") == ":bob!bob@chinwag QUIT :gone home"
+    assert await alice.expect_cmd("QUIT") == ":bob!~bob@chinwag QUIT :gone home"
     rest = await bob.closed()
     assert rest[-1] == "ERROR :Closing Link: bob (Quit: gone home)"
 
@@ -118,7 +118,7 @@ async def test_room_errors_404_442_482(irc: IrcConnect) -> None:
     await alice.send("MODE #dev +v bob")
     assert await bob.line() == f":{SRC} MODE #dev +v bob"
     await bob.send("PRIVMSG #dev :voiced")
-    assert await alice.expect_cmd("PRIVMSG") == ":bob!bob@chinwag PRIVMSG #dev :voiced"
+    assert await alice.expect_cmd("PRIVMSG") == ":bob!~bob@chinwag PRIVMSG #dev :voiced"
 
 
 async def test_topic_with_who_and_when(irc: IrcConnect) -> None:
@@ -156,7 +156,7 @@ async def test_modes_keys_limits_invites_bans(irc: IrcConnect) -> None:
     assert await alice.line() == ":chinwag 341 alice bob #ops"
     assert await bob.line() == f":{SRC} INVITE bob #ops"
     await bob.send("JOIN #ops")
-    assert await bob.line() == ":bob!bob@chinwag JOIN #ops"
+    assert await bob.line() == ":bob!~bob@chinwag JOIN #ops"
     await alice.send("INVITE bob #ops")
     assert await alice.expect_cmd("443") == ":chinwag 443 alice bob #ops :is already in that room"
     await alice.send("KICK #ops bob :behave")
@@ -212,13 +212,13 @@ async def test_names_list_who_whois(irc: IrcConnect) -> None:
     assert await bob.line() == ":chinwag 322 bob #dev 2 chat"
     assert await bob.line() == ":chinwag 323 bob :End of /LIST"
     await bob.send("WHO #dev")
-    assert await bob.line() == ":chinwag 352 bob #dev alice chinwag chinwag alice H@ :0 alice real"
-    assert await bob.line() == ":chinwag 352 bob #dev bob chinwag chinwag bob H :0 bob real"
+    assert await bob.line() == ":chinwag 352 bob #dev ~alice chinwag chinwag alice H@ :0 alice real"
+    assert await bob.line() == ":chinwag 352 bob #dev ~bob chinwag chinwag bob H :0 bob real"
     assert await bob.line() == ":chinwag 315 bob #dev :End of /WHO list"
     await bob.send("WHOIS alice")
-    assert await bob.line() == ":chinwag 311 bob alice alice chinwag * :alice real"
+    assert await bob.line() == ":chinwag 311 bob alice ~alice chinwag * :alice real"
     assert await bob.line() == ":chinwag 319 bob alice @#dev"
-    assert await bob.line() == ":chinwag 312 bob alice chinwag chinwag"
+    assert await bob.line() == ":chinwag 312 bob alice chinwag :chinwag chat server"
     assert re.fullmatch(r":chinwag 317 bob alice \d+ \d+ :seconds idle, signon time", await bob.line())
     assert await bob.line() == ":chinwag 318 bob alice :End of /WHOIS list"
     await bob.send("WHOIS ghost")
@@ -234,15 +234,15 @@ async def test_away_ison_userhost(irc: IrcConnect) -> None:
         await c.expect_cmd("366")
     await bob.send("AWAY :lunch")
     assert await bob.line() == ":chinwag 306 bob :You have been marked as being away"
-    assert await alice.expect_cmd("AWAY") == ":bob!bob@chinwag AWAY lunch"
+    assert await alice.expect_cmd("AWAY") == ":bob!~bob@chinwag AWAY lunch"
     await alice.send("PRIVMSG bob :you there?")
     assert await alice.line() == ":chinwag 301 alice bob lunch"
     await alice.send("ISON bob nobody alice", "USERHOST bob alice")
     assert await alice.line() == ":chinwag 303 alice :bob alice"
-    assert await alice.line() == ":chinwag 302 alice :bob=-bob@chinwag alice=+alice@chinwag"
+    assert await alice.line() == ":chinwag 302 alice :bob=-~bob@chinwag alice=+~alice@chinwag"
     await bob.send("AWAY")
     assert await bob.expect_cmd("305") == ":chinwag 305 bob :You are no longer marked as being away"
-    assert await alice.expect_cmd("AWAY") == ":bob!bob@chinwag AWAY"
+    assert await alice.expect_cmd("AWAY") == ":bob!~bob@chinwag AWAY"
 
 
 async def test_version_time_motd_lusers(irc: IrcConnect) -> None:
@@ -269,7 +269,7 @@ async def test_nick_change_and_433(irc: IrcConnect) -> None:
     assert await alice.line() == f":{SRC} NICK al"
     assert await bob.expect_cmd("NICK") == f":{SRC} NICK al"
     await alice.send("PRIVMSG #dev :renamed")
-    assert await bob.expect_cmd("PRIVMSG") == ":al!al@chinwag PRIVMSG #dev :renamed"
+    assert await bob.expect_cmd("PRIVMSG") == ":al!~alice@chinwag PRIVMSG #dev :renamed"
 
 
 async def test_417_input_too_long_then_carry_on(irc: IrcConnect) -> None:
@@ -286,7 +286,7 @@ async def test_cap_negotiation(irc: IrcConnect) -> None:
     await c.send("CAP LS 302", "NICK alice", "USER alice 0 * :A")
     assert await c.line() == (":chinwag CAP * LS :account-notify draft/account-registration account-tag away-notify "
                               "batch draft/chathistory echo-message extended-join labeled-response message-tags "
-                              "multi-prefix sasl=PLAIN,SCRAM-SHA-256 server-time userhost-in-names")
+                              "multi-prefix sasl=PLAIN,SCRAM-SHA-256 server-time standard-replies userhost-in-names")
     await c.send("CAP REQ :server-time bogus")
     assert await c.line() == ":chinwag CAP * NAK :server-time bogus"
     await c.send("CAP REQ :server-time echo-message", "CAP LIST", "CAP FOO")
@@ -336,7 +336,7 @@ async def test_multi_prefix_and_userhost_in_names(irc: IrcConnect) -> None:
     alice = await irc("alice", caps=("multi-prefix", "userhost-in-names"))
     await alice.send("JOIN #dev", "MODE #dev +v alice", "NAMES #dev")
     await alice.expect_cmd("MODE")
-    assert await alice.expect_cmd("353") == ":chinwag 353 alice = #dev @+alice!alice@chinwag"
+    assert await alice.expect_cmd("353") == ":chinwag 353 alice = #dev @+alice!~alice@chinwag"
 
 
 async def test_server_operators_kill_wallops(tmp_path: object) -> None:
@@ -444,11 +444,11 @@ async def test_text_and_irc_users_see_each_other(connect: Connect, irc: IrcConne
     assert names == ":chinwag 353 ian = #lobby :@tess ian"
     assert await tess.expect("has joined") == "* ian has joined #lobby"
     await tess.send("hello irc")
-    assert await ian.expect_cmd("PRIVMSG") == ":tess!tess@chinwag PRIVMSG #lobby :hello irc"
+    assert await ian.expect_cmd("PRIVMSG") == ":tess!~tess@chinwag PRIVMSG #lobby :hello irc"
     await ian.send("PRIVMSG #lobby :hello text")
     assert (await tess.expect("hello text")).endswith("] ian: hello text")
     await tess.send("/me waves")
-    assert await ian.expect_cmd("PRIVMSG") == ":tess!tess@chinwag PRIVMSG #lobby :\x01ACTION waves\x01"
+    assert await ian.expect_cmd("PRIVMSG") == ":tess!~tess@chinwag PRIVMSG #lobby :\x01ACTION waves\x01"
     await ian.send("PRIVMSG #lobby :\x01ACTION bows\x01")
     assert (await tess.expect("bows")).endswith("] * ian bows")
     await ian.send("JOIN #side")  # ian creates it: he is its operator
@@ -458,13 +458,13 @@ async def test_text_and_irc_users_see_each_other(connect: Connect, irc: IrcConne
     await ian.send("TOPIC #side :welcome all")
     assert await tess.expect("topic") == "* ian set the topic of #side to: welcome all"
     await tess.send("/nick tessa")
-    assert await ian.expect_cmd("NICK") == ":tess!tess@chinwag NICK tessa"
+    assert await ian.expect_cmd("NICK") == ":tess!~tess@chinwag NICK tessa"
     await ian.send("NICK ivan")
     assert await tess.expect("ian is now") == "* ian is now known as ivan"
     await ian.send("KICK #side tessa :testing")
     assert await tess.expect("kicked") == "* you were kicked from #side by ivan (testing)"
     await tess.send("/quit bye all")
-    assert await ian.expect_cmd("QUIT") == ":tessa!tessa@chinwag QUIT :bye all"
+    assert await ian.expect_cmd("QUIT") == ":tessa!~tess@chinwag QUIT :bye all"
     await ian.send("QUIT :done")
     await ian.closed()
 

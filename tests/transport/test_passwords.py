@@ -56,7 +56,7 @@ async def test_a_labeled_oper_carries_only_its_own_answer(srv: Server) -> None:
     for c in (alice, bob):
         await c.send("JOIN #room")
         await c.expect_cmd("366")
-    await alice.expect(":bob!bob@chinwag JOIN #room")
+    await alice.expect(":bob!~bob@chinwag JOIN #room")
     await alice.send("OPER admin wrong1")
     assert await alice.line() == ":chinwag 464 alice :password incorrect"
     srv.passwords.per_ip.fail("ip 127.0.0.1")  # make the next check wait (a second failure: 0.1 s)

@@ -95,10 +95,10 @@ async def ii(server: Server, tmp_path: Path) -> AsyncIterator[Ii]:
 async def test_ii_and_a_text_user_talk_in_lobby(ii: Ii, connect: Connect) -> None:
     tess = await connect("tess")
     welcome = await ii.expect("Welcome to the chinwag IRC Network")
-    assert welcome.endswith(" Welcome to the chinwag IRC Network ian!ian@chinwag")
+    assert welcome.endswith(" Welcome to the chinwag IRC Network ian!~ian@chinwag")
     await ii.write("/j #lobby")
     assert await tess.expect("has joined") == "* ian has joined #lobby"
-    assert (await ii.expect("has joined", "#lobby")).endswith("-!- ian(ian@chinwag) has joined #lobby")
+    assert (await ii.expect("has joined", "#lobby")).endswith("-!- ian(~ian@chinwag) has joined #lobby")
     await ii.write("hello from ii", "#lobby")
     assert (await tess.expect("hello from ii")).endswith("] ian: hello from ii")
     await tess.send("hello ii, this is tess")

@@ -194,7 +194,7 @@ async def test_escape_sequences_from_others_are_stripped(connect: Connect) -> No
 
 async def test_slow_reader_cut_off_while_others_chat() -> None:
     """One client never reads; 20 others chat and all get every message."""
-    srv = Server(make_config(sendq=64 * 1024))
+    srv = Server(make_config(sendq=64 * 1024, output_stall=1))
     await srv.start()
     try:
         stalled = socket.socket()
@@ -236,13 +236,14 @@ async def test_slow_reader_cut_off_while_others_chat() -> None:
                     progress.wait_for(lambda r=r: min(counts) >= (r + 1) * 19), 5
                 )
         assert await asyncio.gather(*readers) == [rounds * 19] * 20
+        # Cut once it has read nothing for output_stall (1 s) with over sendq queued.
+        left = next((s for s in clients[0].seen if "sloth has left" in s), None)
+        left = left or await clients[0].expect("sloth has left")
+        assert left == "* sloth has left (output queue over 65536 bytes and nothing read for 1 s)"
         for c in clients:
             await c.send("/who")
             line = await c.expect("* in #lobby")
             assert "sloth" not in line  # the stalled reader was cut off
-        assert any(
-            s == "* sloth has left (output queue over 65536 bytes)" for s in clients[0].seen
-        )
         for c in clients:
             await c.close()
         stalled.close()

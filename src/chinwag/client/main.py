@@ -28,6 +28,8 @@ def add_connect_arguments(p: argparse.ArgumentParser) -> None:
                    help=f"join this room (repeatable; default {DEFAULT_ROOM})")
     p.add_argument("--tls", action="store_true", help="connect with TLS")
     p.add_argument("--insecure", action="store_true", help="with --tls: accept any certificate (self-signed)")
+    p.add_argument("--ca", metavar="FILE",
+                   help="with --tls: trust the certificates in FILE (a CA, or the server's self-signed cert.pem)")
     p.add_argument("--password", default="", help="server password (IRC PASS)")
     p.add_argument("--color", "--colour", choices=("auto", "always", "never"), default="auto",
                    help="colours: auto = only on a terminal, and not when NO_COLOR is set")
@@ -48,8 +50,8 @@ def parse_server(text: str, tls: bool = False) -> tuple[str, int]:
     return host or DEFAULT_HOST, int(port) if port else default
 
 
-def tls_context(insecure: bool) -> ssl.SSLContext:
-    context = ssl.create_default_context()
+def tls_context(insecure: bool, ca: str | None = None) -> ssl.SSLContext:
+    context = ssl.create_default_context(cafile=ca)
     if insecure:
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
@@ -78,9 +80,14 @@ def ask_nick(default: str) -> str:
 
 def connect(args: argparse.Namespace) -> int:
     try:
-        host, port = parse_server(args.server, args.tls)
+        host, port = parse_server(args.server, args.tls or bool(args.ca))
     except ValueError as exc:
         print(f"chinwag connect: {exc}", file=sys.stderr)
+        return 2
+    try:
+        context = tls_context(args.insecure, args.ca) if args.tls or args.ca else None
+    except (OSError, ssl.SSLError) as exc:  # --ca: missing, or not PEM
+        print(f"chinwag connect: cannot read --ca {args.ca}: {getattr(exc, 'strerror', None) or exc}", file=sys.stderr)
         return 2
     interactive = sys.stdin.isatty()
     nick = args.nick or (ask_nick(login_name()) if interactive else login_name())
@@ -93,7 +100,7 @@ def connect(args: argparse.Namespace) -> int:
     conn = Connection(
         # A script (stdin not a terminal) says its lines; the room's past is not its output.
         host, port, Session(nick, rooms, join_history=JOIN_HISTORY if interactive else 0), chat.on_event,
-        tls=tls_context(args.insecure) if args.tls else None,
+        tls=context,
         user=user_name(), password=args.password,
     )
     chat.attach(conn)

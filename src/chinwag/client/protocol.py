@@ -441,7 +441,7 @@ class ClientProtocol:
 
     def _history_page(self) -> int:
         limit = self.isupport.get("CHATHISTORY", "")
-        return min(HISTORY_PAGE, int(limit)) if limit.isdigit() and int(limit) > 0 else HISTORY_PAGE
+        return min(HISTORY_PAGE, int(limit)) if limit.isascii() and limit.isdigit() and int(limit) > 0 else HISTORY_PAGE
 
     def _fetch_history(self, room: str, joining: bool = False) -> None:
         """What we missed in ``room`` since the last message we saw there; on
@@ -553,7 +553,7 @@ class ClientProtocol:
                 self.members[key] = {self.fold(n): n for n in nicks}
             self._emit(Names(when, room, tuple(nicks)))
         elif code == "322" and len(p) >= 3:
-            users = int(p[2]) if p[2].isdigit() else 0
+            users = int(p[2]) if p[2].isascii() and p[2].isdigit() else 0
             self._emit(RoomInfo(when, p[1], users, p[3] if len(p) > 3 else ""))
         elif code == "323":
             self._emit(Info(when, "end of room list"))

@@ -345,6 +345,7 @@ class AccountChanged:
     nick: str
     account: str | None
     created: bool = False
+    user: str = field(default="", compare=False)  # the username (IRC prefix nick!user@host)
 
 
 @dataclass(frozen=True, slots=True)

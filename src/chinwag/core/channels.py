@@ -79,11 +79,17 @@ from chinwag.core.extended import (
 )
 from chinwag.core.masks import collapse, compile_mask
 from chinwag.core.names import casefold, is_room, normalize_mask
+from chinwag.core.numbers import decimal
 
 if TYPE_CHECKING:
     from chinwag.core.hub import Hub, Room, Session
 
-ROOM_FLAGS = "imnt"  # room modes without a parameter
+ROOM_FLAGS = "imnpst"  # room modes without a parameter (p private, s secret)
+
+
+def hidden_from(room: Room, session: Session) -> bool:
+    """A secret (+s) room is invisible to non-members: LIST, NAMES, WHO, WHOIS."""
+    return "s" in room.flags and session.sid not in room.members and session.oper is None
 USER_MODES = "iow"
 
 # --- shared checks -------------------------------------------------------------
@@ -190,7 +196,7 @@ def topic(hub: Hub, session: Session, cmd: Topic) -> list[Outbound]:
     room.topic_by = nick(session)
     room.topic_ts = hub.clock()
     hub.rules_changed(room)
-    event = TopicChanged(room.name, room.topic_by, room.topic, room.topic_ts)
+    event = TopicChanged(room.name, room.topic_by, room.topic, room.topic_ts, session.user)
     return [Outbound(list(room.members), event)]
 
 
@@ -237,7 +243,7 @@ def mode(hub: Hub, session: Session, cmd: Mode) -> list[Outbound]:
     if applied:
         if any(change.mode not in "ov" for change in applied):
             hub.rules_changed(room)
-        out.insert(0, Outbound(list(room.members), ModeChanged(room.name, nick(session), tuple(applied))))
+        out.insert(0, Outbound(list(room.members), ModeChanged(room.name, nick(session), tuple(applied), session.user)))
     return out
 
 
@@ -277,7 +283,11 @@ def _apply_room_mode(hub: Hub, room: Room, session: Session, change: ModeChange)
         return ModeChange(on, "b", mask)
     if letter == "k":
         if on:
-            if not arg or room.key == arg:
+            # As ergo: a key JOIN could not send (empty, only spaces, a space
+            # inside) is refused with 696 and "*" for the key, never stored.
+            if arg is None or not arg.strip() or " " in arg:
+                raise InvalidModeParam(room.name, "k", "*", "invalid key: it must be one word")
+            if room.key == arg:
                 return None
             room.key = arg
             return ModeChange(True, "k", arg)
@@ -287,9 +297,10 @@ def _apply_room_mode(hub: Hub, room: Room, session: Session, change: ModeChange)
         return ModeChange(False, "k", "*")
     if letter == "l":
         if on:
-            if not arg or not arg.isdigit() or int(arg) <= 0 or int(arg) == room.limit:
+            new_limit = decimal(arg or "")
+            if not new_limit or new_limit == room.limit:
                 return None
-            room.limit = int(arg)
+            room.limit = new_limit
             return ModeChange(True, "l", arg)
         if not room.limit:
             return None
@@ -326,7 +337,7 @@ def user_mode(hub: Hub, session: Session, cmd: Mode) -> list[Outbound]:
             applied.append(ModeChange(change.on, letter))
     out: list[Outbound] = []
     if applied:
-        out.append(Outbound((session.sid,), ModeChanged(nick(session), nick(session), tuple(applied))))
+        out.append(Outbound((session.sid,), ModeChanged(nick(session), nick(session), tuple(applied), session.user)))
     if unknown:
         out.append(Outbound((session.sid,), Failed(UnknownUserMode(), "mode")))
     return out
@@ -348,8 +359,9 @@ def kick(hub: Hub, session: Session, cmd: Kick) -> list[Outbound]:
     if target.sid not in room.members:
         raise UserNotInRoom(nick(target), room.name)
     reason = (cmd.reason or nick(session))[: hub.limits.kick_len]
-    out = [Outbound(list(room.members), Kicked(room.name, nick(session), nick(target), reason))]
     key = casefold(room.name)
+    out = hub.flush_crowds([key]) if room.crowd is not None else []  # the target's JOIN first
+    out.append(Outbound(list(room.members), Kicked(room.name, nick(session), nick(target), reason, session.user)))
     del target.rooms[key]
     hub._remove_member(key, target.sid)
     return out
@@ -368,7 +380,7 @@ def invite(hub: Hub, session: Session, cmd: Invite) -> list[Outbound]:
     if target.invites is None:
         target.invites = set()
     target.invites.add(casefold(room.name))  # so leaving clears it (Hub.disconnect)
-    event = Invited(room.name, nick(session), nick(target))
+    event = Invited(room.name, nick(session), nick(target), session.user)
     return [Outbound((session.sid, target.sid), event), *away_notice(hub, session, target)]
 
 
@@ -377,7 +389,7 @@ def invite(hub: Hub, session: Session, cmd: Invite) -> list[Outbound]:
 
 def set_away(hub: Hub, session: Session, cmd: SetAway) -> list[Outbound]:
     session.away = cmd.message[: hub.limits.away_len]
-    return [Outbound([session.sid, *hub.peers(session)], AwayChanged(nick(session), session.away))]
+    return [Outbound([session.sid, *hub.peers(session)], AwayChanged(nick(session), session.away, session.user))]
 
 
 def part_all(hub: Hub, session: Session, cmd: PartAll) -> list[Outbound]:
@@ -403,7 +415,7 @@ def kill(hub: Hub, session: Session, cmd: Kill) -> list[Outbound]:
         raise NoPrivileges()
     target = find_user(hub, cmd.nick)
     reason = cmd.reason or "no reason"
-    out = [Outbound((target.sid,), Killed(nick(session), reason))]
+    out = [Outbound((target.sid,), Killed(nick(session), reason, session.user))]
     return out + hub.disconnect(target.sid, f"Killed ({nick(session)} ({reason}))")
 
 
@@ -411,7 +423,7 @@ def wallops(hub: Hub, session: Session, cmd: Wallops) -> list[Outbound]:
     if session.oper is None:
         raise NoPrivileges()
     to = [s.sid for s in hub.sessions.values() if s.nick and (s.oper is not None or "w" in s.modes)]
-    return [Outbound(to, WallopsSent(nick(session), cmd.text))]
+    return [Outbound(to, WallopsSent(nick(session), cmd.text, session.user))]
 
 
 # --- lookups -----------------------------------------------------------------------------
@@ -422,10 +434,12 @@ def whois(hub: Hub, session: Session, cmd: Whois) -> list[Outbound]:
     rooms = []
     for key in target.rooms:
         room = hub.rooms[key]
+        if hidden_from(room, session):
+            continue
         rooms.append(hub.info(target, room).prefix[:1] + room.name)
     idle = max(0, int(hub.clock() - (target.last_active or target.signon)))
-    reply = WhoisReply(hub.info(target), tuple(rooms), idle, target.signon)
-    return [Outbound((session.sid,), reply), *away_notice(hub, session, target)]
+    reply = WhoisReply(hub.info(target), tuple(rooms), idle, target.signon)  # info.away: 301 inside it
+    return [Outbound((session.sid,), reply)]
 
 
 def _visible(hub: Hub, session: Session, other: Session) -> bool:
@@ -439,7 +453,7 @@ def who_query(hub: Hub, session: Session, cmd: WhoQuery) -> list[Outbound]:
     entries: list[tuple[str, MemberInfo]] = []
     if is_room(cmd.mask):
         room = hub.rooms.get(casefold(cmd.mask))
-        if room is not None:
+        if room is not None and not hidden_from(room, session):
             member = session.sid in room.members
             for sid in room.members:
                 other = hub.sessions[sid]
@@ -481,6 +495,7 @@ def list_query(hub: Hub, session: Session, cmd: ListQuery) -> list[Outbound]:
         rooms = [r for r in wanted if r is not None]
     else:
         rooms = sorted(hub.rooms.values(), key=lambda r: r.name)
+    rooms = [r for r in rooms if not hidden_from(r, session)]
     reply = ListReply(tuple((r.name, len(r.members), r.topic) for r in rooms))
     return [Outbound((session.sid,), reply)]
 
@@ -498,7 +513,7 @@ def stats(hub: Hub, session: Session, cmd: Stats) -> list[Outbound]:
     # O(1): every registration asks (LUSERS in the welcome burst).
     users = len(hub.nicks)
     unregistered = len(hub.sessions) - users
-    reply = ServerStats(users, len(hub.invisible), len(hub.opers), len(hub.rooms), unregistered)
+    reply = ServerStats(users, len(hub.invisible), len(hub.opers), len(hub.rooms), unregistered, hub.max_users)
     return [Outbound((session.sid,), reply)]
 
 

@@ -8,11 +8,11 @@ lives; by the time a command reaches here its fields are typed.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
-from chinwag.core import channels
+from chinwag.core import channels, crowd, whowas
 from chinwag.core.accounts import AccountChanged, SetAccount, not_a_service
 from chinwag.core.errors import (
     AlreadyRegistered,
@@ -39,6 +39,7 @@ from chinwag.core.events import (
     Quit,
     Register,
     Registered,
+    RoomKind,
     RoomList,
     Say,
     Who,
@@ -53,14 +54,17 @@ from chinwag.core.extended import (
     Mode,
     Oper,
     PartAll,
+    SendTags,
     SetAway,
     Stats,
     Sync,
+    TagsSent,
     Topic,
     TopicInfo,
     Wallops,
     Whois,
     WhoQuery,
+    WhoWas,
 )
 from chinwag.core.names import casefold, free_variant, is_room, validate_nick, validate_room
 
@@ -91,6 +95,8 @@ def register(hub: Hub, session: Session, cmd: Register) -> list[Outbound]:
     session.nick = nick
     session.nick_mark = hub.mark()
     session.realname = cmd.realname
+    session.user = cmd.user or "~" + nick
+    hub.max_users = max(hub.max_users, len(hub.nicks))
     session.signon = session.last_active = hub.clock()
     out = [Outbound((session.sid,), Registered(nick))]
     for room in cmd.autojoin:
@@ -113,10 +119,20 @@ def join(hub: Hub, session: Session, cmd: Join) -> list[Outbound]:
         if existing is None:  # whoever creates (or re-creates) a room is its operator
             room.ops.add(session.sid)
         room.invited.discard(session.sid)
-        joined = Joined(room.name, session.nick or "", session.account or "", session.realname or session.nick or "")
-        out = [Outbound(list(room.members), joined)]
+        joined = Joined(room.name, session.nick or "", session.away, session.user,
+                        account=session.account or "", realname=session.realname or session.nick or "")
+        if crowd.crowded(room, hub.limits.crowd_size):  # the others hear it in the summary
+            hub.note(room, "join", joined.nick, "", session.sid)
+            out = [Outbound((session.sid,), joined)]
+        else:
+            out = [Outbound(list(room.members), joined)]
         if room.topic:
             out.append(Outbound((session.sid,), TopicInfo(room.name, room.topic, room.topic_by, room.topic_ts)))
+        if len(room.members) > hub.limits.crowd_size:
+            # Listing every member to every joiner is quadratic: say how many
+            # (the IRC adapter asks for NAMES, which Who answers in full).
+            out.append(Outbound((session.sid,), Members(room.name, (), count=len(room.members))))
+            return out
     else:
         room = hub.rooms[key]
         out = []
@@ -126,7 +142,9 @@ def join(hub: Hub, session: Session, cmd: Join) -> list[Outbound]:
 
 def members(hub: Hub, room: Room) -> Members:
     sessions = [hub.sessions[m] for m in room.members]
-    return Members(room.name, tuple(s.nick or "" for s in sessions), tuple(hub.info(s, room) for s in sessions))
+    kind: RoomKind = "secret" if "s" in room.flags else "private" if "p" in room.flags else "public"
+    return Members(room.name, tuple(s.nick or "" for s in sessions), tuple(hub.info(s, room) for s in sessions),
+                   kind=kind)
 
 
 def part(hub: Hub, session: Session, cmd: Part) -> list[Outbound]:
@@ -136,7 +154,12 @@ def part(hub: Hub, session: Session, cmd: Part) -> list[Outbound]:
         raise NoSuchRoom(cmd.room)
     if key not in session.rooms:
         raise NotInRoom(room.name)
-    out = [Outbound(list(room.members), Parted(room.name, session.nick or "", cmd.reason))]
+    parted = Parted(room.name, session.nick or "", cmd.reason, session.user)
+    if crowd.crowded(room, hub.limits.crowd_size):
+        hub.note(room, "part", parted.nick, cmd.reason)
+        out = [Outbound((session.sid,), parted)]
+    else:
+        out = [Outbound(list(room.members), parted)]
     del session.rooms[key]
     hub._remove_member(key, session.sid)
     return out
@@ -154,13 +177,36 @@ def say(hub: Hub, session: Session, cmd: Say) -> list[Outbound]:
 def _say(hub: Hub, session: Session, cmd: Say) -> list[Outbound]:
     if not cmd.text:
         raise NoText()
-    extra: list[Outbound] = []
-    recipient = session
-    if is_room(cmd.target):
-        key = casefold(cmd.target)
+    target, to, recipient = _recipients(hub, session, cmd.target)
+    extra = channels.away_notice(hub, session, recipient) if recipient and cmd.kind != "notice" else []
+    ts = hub.clock()
+    session.last_active = ts
+    accounts = None
+    if recipient is not None and session.account is not None and recipient.account is not None:
+        accounts = (session.account, recipient.account)
+    msg = Message(hub.ids.next(ts), ts, session.nick or "", target, cmd.text, cmd.kind, cmd.tags, session.user,
+                  accounts=accounts, account=session.account or "")
+    # The sender is among the recipients: IRC echo-message and the text
+    # protocol's private-message receipt both need it; a renderer may skip it.
+    return [Outbound(list(to), msg), *extra]
+
+
+def send_tags(hub: Hub, session: Session, cmd: SendTags) -> list[Outbound]:
+    """TAGMSG: to whoever a message to that target would reach; never stored."""
+    target, to, _ = _recipients(hub, session, cmd.target)
+    ts = hub.clock()
+    return [Outbound(list(to), TagsSent(hub.ids.next(ts), ts, session.nick or "", target, cmd.tags, session.user))]
+
+
+def _recipients(hub: Hub, session: Session, name: str) -> tuple[str, Iterable[int], Session | None]:
+    """(target's name, who receives, the recipient of a private message) for a
+    message from ``session`` to ``name``; the sender is among those who receive."""
+    recipient = None
+    if is_room(name):
+        key = casefold(name)
         room = hub.rooms.get(key)
         if room is None:
-            raise NoSuchRoom(cmd.target)
+            raise NoSuchRoom(name)
         why = channels.can_speak(hub, room, session)
         if why is not None:
             raise CannotSendToRoom(room.name, f"cannot send to room: {why}")
@@ -168,24 +214,13 @@ def _say(hub: Hub, session: Session, cmd: Say) -> list[Outbound]:
         if session.sid not in room.members:  # -n: an outsider still gets the echo
             to = {**room.members, session.sid: None}.keys()
     else:
-        sid = hub.nicks.get(casefold(cmd.target))
+        sid = hub.nicks.get(casefold(name))
         if sid is None:
-            raise NoSuchNick(cmd.target)
+            raise NoSuchNick(name)
         recipient = hub.sessions[sid]
         target = recipient.nick or ""
         to = {sid: None, session.sid: None}.keys()
-        if cmd.kind != "notice":
-            extra = channels.away_notice(hub, session, recipient)
-    ts = hub.clock()
-    session.last_active = ts
-    accounts = None
-    if not is_room(target) and session.account is not None and recipient.account is not None:
-        accounts = (session.account, recipient.account)
-    msg = Message(hub.ids.next(ts), ts, session.nick or "", target, cmd.text, cmd.kind, accounts,
-                  session.account or "")
-    # The sender is among the recipients: IRC echo-message and the text
-    # protocol's private-message receipt both need it; a renderer may skip it.
-    return [Outbound(list(to), msg), *extra]
+    return target, to, recipient
 
 
 def change_nick(hub: Hub, session: Session, cmd: ChangeNick) -> list[Outbound]:
@@ -197,22 +232,27 @@ def change_nick(hub: Hub, session: Session, cmd: ChangeNick) -> list[Outbound]:
     holder = hub.nicks.get(key)
     if holder is not None and holder != session.sid:
         raise NickInUse(new)
+    whowas.remember(hub, session)
     del hub.nicks[casefold(old)]
     hub.nicks[key] = session.sid
     session.nick = new
     session.nick_mark = hub.mark()
-    return [Outbound([session.sid, *hub.peers(session)], NickChanged(old, new))]
+    # A summary still to come may hold this nick's JOIN: it goes out first.
+    out = hub.flush_crowds([k for k in session.rooms if k in hub.crowded]) if hub.crowded else []
+    return [*out, Outbound([session.sid, *hub.peers(session)], NickChanged(old, new, session.user))]
 
 
 def who(hub: Hub, session: Session, cmd: Who) -> list[Outbound]:
     room = hub.rooms.get(casefold(cmd.room))
-    if room is None:
+    if room is None or channels.hidden_from(room, session):
         raise NoSuchRoom(cmd.room)
+    if room.crowd is not None and session.sid in room.members:
+        crowd.seen_all(room, session.sid)  # the list includes the summary's changes so far
     return [Outbound((session.sid,), members(hub, room))]
 
 
 def list_rooms(hub: Hub, session: Session, cmd: ListRooms) -> list[Outbound]:
-    rooms = tuple(sorted((r.name, len(r.members)) for r in hub.rooms.values()))
+    rooms = tuple(sorted((r.name, len(r.members)) for r in hub.rooms.values() if not channels.hidden_from(r, session)))
     return [Outbound((session.sid,), RoomList(rooms))]
 
 
@@ -224,10 +264,10 @@ def set_account(hub: Hub, session: Session, cmd: SetAccount) -> list[Outbound]:
     session.account = cmd.account
     if session.nick is None:  # (SASL before registration)
         return [Outbound((session.sid,), AccountChanged("*", cmd.account, cmd.created))]
-    out = [Outbound((session.sid,), AccountChanged(session.nick, cmd.account, cmd.created))]
+    out = [Outbound((session.sid,), AccountChanged(session.nick, cmd.account, cmd.created, session.user))]
     peers = hub.peers(session)
     if peers:
-        out.append(Outbound(peers, AccountChanged(session.nick, cmd.account)))
+        out.append(Outbound(peers, AccountChanged(session.nick, cmd.account, user=session.user)))
     return out
 
 
@@ -259,6 +299,8 @@ COMMANDS: Final[dict[type, Spec]] = {
     ListQuery: Spec("list", channels.list_query),
     Lookup: Spec("lookup", channels.lookup),
     Stats: Spec("stats", channels.stats, needs_registration=False),
+    WhoWas: Spec("whowas", whowas.whowas),
+    SendTags: Spec("tagmsg", send_tags),
     Sync: Spec("sync", channels.sync, needs_registration=False),
     SetAccount: Spec("account", set_account, needs_registration=False),
 }

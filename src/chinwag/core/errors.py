@@ -28,7 +28,8 @@
     ├── UnknownUserMode     a user mode letter we do not know
     ├── MaskTooLong         a WHO mask over limits.mask_len
     ├── InvalidModeParam    a mode parameter refused (a ban mask over limits.mask_len)
-    └── UsersDontMatch      changing another user's modes
+    ├── UsersDontMatch      changing another user's modes
+    └── NotSent             the history store cannot take the message (disk full)
 
 InvalidModeParam carries ``room`` and ``mode`` besides the refused parameter
 (its subject). Errors that concern a user *and* a room (UserNotInRoom, UserInRoom) carry the
@@ -272,3 +273,13 @@ class InvalidModeParam(ChatError):
 
     def __str__(self) -> str:
         return f"{self.reason}: {self.room} +{self.mode} {self.subject}"
+
+
+class NotSent(ChatError):
+    """A message the history store could not take: it was never delivered.
+    ``subject`` is the message's target."""
+
+    hint = "400"
+
+    def default_reason(self) -> str:
+        return "history store unavailable (disk full?)"

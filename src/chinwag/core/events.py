@@ -13,7 +13,7 @@ from typing import Literal
 
 from chinwag.core.accounts import AccountCommand, AccountEvent, SetAccount
 from chinwag.core.errors import ChatError
-from chinwag.core.extended import ExtendedCommand, ExtendedEvent, MemberInfo, Oper
+from chinwag.core.extended import ClientTags, ExtendedCommand, ExtendedEvent, MemberInfo, Oper
 
 MessageKind = Literal["privmsg", "action", "notice"]
 
@@ -26,6 +26,7 @@ class Register:
     autojoin: tuple[str, ...] = ()
     password: str = ""  # the server password, when one is configured
     realname: str = ""  # IRC USER's real name; defaults to the nick
+    user: str = ""  # the username others see (IRC: USER's, "~" first as unverified); default "~" + nick
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +48,7 @@ class Say:
     target: str
     text: str
     kind: MessageKind = "privmsg"
+    tags: ClientTags = ()  # IRCv3 client-only tags ("+draft/reply", ...), relayed, not stored
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +94,7 @@ Command = (
 # --- queries: client -> transport (they need the history store, so they are
 # answered asynchronously by the transport, not by the pure hub) -------------
 
+RoomKind = Literal["public", "private", "secret"]
 HistoryMode = Literal["join", "latest", "since", "away"]
 
 
@@ -157,6 +160,8 @@ class Registered:
 class Joined:
     room: str
     nick: str
+    away: str = ""  # the joiner's away message (IRC away-notify announces it after the JOIN)
+    user: str = field(default="", compare=False)  # the actor's username (IRC prefix nick!user@host)
     account: str = field(default="", compare=False)  # for IRCv3 extended-join ("" : not logged in)
     realname: str = field(default="", compare=False)
 
@@ -170,6 +175,11 @@ class Members:
     # Status and user@host of each member, for IRC NAMES. Left out of equality:
     # the names are what the event is about.
     info: tuple[MemberInfo, ...] = field(default=(), compare=False)
+    # A joiner of a room over Limits.crowd_size gets only how many are there
+    # (nicks and info empty): listing 10,000 names per join is quadratic. Who
+    # (IRC NAMES, text /who) always lists them.
+    count: int = field(default=0, compare=False)
+    kind: RoomKind = field(default="public", compare=False)  # +p private, +s secret (IRC 353: = * @)
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,6 +187,7 @@ class Parted:
     room: str
     nick: str
     reason: str
+    user: str = field(default="", compare=False)  # the actor's username (IRC prefix nick!user@host)
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,6 +200,8 @@ class Message:
     target: str
     text: str
     kind: MessageKind
+    tags: ClientTags = field(default=(), compare=False)  # client-only tags (not stored: history has none)
+    user: str = field(default="", compare=False)  # the sender's username ("" from history: "~" + nick)
     # A private message between two logged-in users: (sender's account,
     # recipient's account). Its history then belongs to the two accounts
     # (storage.base.conversation_key), not to whoever holds the nicks.
@@ -205,6 +218,7 @@ class Message:
 class NickChanged:
     old: str
     new: str
+    user: str = field(default="", compare=False)  # the actor's username (IRC prefix nick!user@host)
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,6 +227,7 @@ class Left:
 
     nick: str
     reason: str
+    user: str = field(default="", compare=False)  # the actor's username (IRC prefix nick!user@host)
 
 
 @dataclass(frozen=True, slots=True)
@@ -256,8 +271,27 @@ class ChatHistoryReply:
     error: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class Crowd:
+    """Joins, parts and quits in a big room since its last summary (core/crowd.py).
+
+    ``changes[start:]`` is what this recipient has not seen yet: a member who
+    joined (or got the full list) meanwhile starts after that point. ``joined``
+    and ``left`` count that part. Every event of one summary shares ``changes``
+    and ``cache``, so each wire format renders the lines once per summary.
+    """
+
+    room: str
+    changes: tuple[tuple[str, str, str], ...]  # (kind: "join" | "part" | "quit", nick, reason), in order
+    start: int
+    joined: int
+    left: int
+    cache: dict[object, object] = field(default_factory=dict, compare=False, repr=False)
+
+
 Event = (
     Registered
+    | Crowd
     | Joined
     | Members
     | Parted

@@ -11,7 +11,11 @@ about.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+#: IRCv3 client-only tags (keys start with "+"), as (key, value) pairs: relayed as
+#: they came to the clients that want them, never stored, never shown as text.
+ClientTags = tuple[tuple[str, str], ...]
 
 # --- shared value types -------------------------------------------------------
 
@@ -129,6 +133,22 @@ class ListQuery:
 
 
 @dataclass(frozen=True, slots=True)
+class SendTags:
+    """IRCv3 TAGMSG: client-only tags (typing, reactions) and no text, to a room or a nick."""
+
+    target: str
+    tags: ClientTags
+
+
+@dataclass(frozen=True, slots=True)
+class WhoWas:
+    """Who held these nicks before (RFC 2812 3.6.3); ``count`` <= 0: every entry."""
+
+    nicks: tuple[str, ...]
+    count: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class Lookup:
     """Which of these nicks are online (ISON, USERHOST)."""
 
@@ -170,6 +190,8 @@ ExtendedCommand = (
     | Lookup
     | Stats
     | Sync
+    | WhoWas
+    | SendTags
 )
 
 # --- events: hub -> clients -----------------------------------------------------
@@ -191,6 +213,7 @@ class TopicChanged:
     nick: str
     text: str
     ts: float
+    user: str = field(default="", compare=False)  # the actor's username (IRC prefix nick!user@host)
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,6 +239,7 @@ class ModeChanged:
     target: str
     nick: str
     changes: tuple[ModeChange, ...]
+    user: str = field(default="", compare=False)  # the actor's username (IRC prefix nick!user@host)
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,6 +254,7 @@ class Kicked:
     nick: str  # who kicked
     target: str  # who was kicked
     reason: str
+    user: str = field(default="", compare=False)  # the actor's username (IRC prefix nick!user@host)
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,6 +264,7 @@ class Invited:
     room: str
     nick: str
     target: str
+    user: str = field(default="", compare=False)  # the actor's username (IRC prefix nick!user@host)
 
 
 @dataclass(frozen=True, slots=True)
@@ -247,6 +273,7 @@ class AwayChanged:
 
     nick: str
     message: str
+    user: str = field(default="", compare=False)  # the actor's username (IRC prefix nick!user@host)
 
 
 @dataclass(frozen=True, slots=True)
@@ -268,12 +295,14 @@ class Killed:
 
     nick: str  # the operator
     reason: str
+    user: str = field(default="", compare=False)  # the actor's username (IRC prefix nick!user@host)
 
 
 @dataclass(frozen=True, slots=True)
 class WallopsSent:
     nick: str
     text: str
+    user: str = field(default="", compare=False)  # the actor's username (IRC prefix nick!user@host)
 
 
 @dataclass(frozen=True, slots=True)
@@ -282,6 +311,24 @@ class WhoisReply:
     rooms: tuple[str, ...]  # with status prefixes, e.g. "@#dev"
     idle: int  # seconds since the user last spoke
     signon: float
+
+
+@dataclass(frozen=True, slots=True)
+class TagsSent:
+    """A TAGMSG relayed: like a Message, minus the text, never stored."""
+
+    msgid: str
+    ts: float
+    nick: str
+    target: str
+    tags: ClientTags
+    user: str = field(default="", compare=False)  # the actor's username (IRC prefix nick!user@host)
+
+
+@dataclass(frozen=True, slots=True)
+class WhoWasReply:
+    nick: str  # as asked
+    entries: tuple[tuple[MemberInfo, float], ...]  # (who, when they gave the nick up), newest first; () unknown
 
 
 @dataclass(frozen=True, slots=True)
@@ -308,6 +355,7 @@ class ServerStats:
     opers: int
     rooms: int
     unregistered: int
+    max_users: int = 0  # most users at once since the start
 
 
 @dataclass(frozen=True, slots=True)
@@ -335,6 +383,8 @@ ExtendedEvent = (
     | LookupReply
     | ServerStats
     | Synced
+    | WhoWasReply
+    | TagsSent
 )
 
 

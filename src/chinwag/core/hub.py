@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable, Iterable
 
 from chinwag.config import Limits
+from chinwag.core import crowd
 from chinwag.core.auth import Auth
 from chinwag.core.commands import COMMANDS
 from chinwag.core.errors import ChatError, NotRegistered, PasswordMismatch
@@ -18,6 +19,7 @@ from chinwag.core.events import Checked, Command, Failed, Left, Outbound
 from chinwag.core.extended import MemberInfo
 from chinwag.core.names import HIDDEN_HOST, casefold
 from chinwag.core.roomstate import RoomState
+from chinwag.core.whowas import WhowasMemory, remember
 
 
 class MessageIds:
@@ -44,12 +46,13 @@ class MessageIds:
 
 
 class Session:
-    __slots__ = ("sid", "nick", "rooms", "realname", "away", "oper", "modes", "signon", "last_active", "invites",
-                 "nick_mark", "account")
+    __slots__ = ("sid", "nick", "user", "rooms", "realname", "away", "oper", "modes", "signon", "last_active",
+                 "invites", "nick_mark", "account")
 
     def __init__(self, sid: int) -> None:
         self.sid = sid
         self.nick: str | None = None
+        self.user = ""  # the username, fixed at registration (WHO, WHOIS, USERHOST)
         self.rooms: dict[str, None] = {}  # casefolded room names, join order
         self.realname = ""
         self.away = ""  # away message; "" when present
@@ -69,7 +72,7 @@ class Session:
 
 class Room:
     __slots__ = ("name", "members", "created", "topic", "topic_by", "topic_ts", "flags", "key", "limit",
-                 "bans", "invited", "ops", "voiced")
+                 "bans", "invited", "ops", "voiced", "crowd")
 
     def __init__(self, name: str, created: float = 0.0) -> None:
         self.name = name
@@ -85,6 +88,7 @@ class Room:
         self.invited: set[int] = set()  # sessions invited since (for +i)
         self.ops: set[int] = set()
         self.voiced: set[int] = set()
+        self.crowd: crowd.Pending | None = None  # membership changes not yet told (a big room)
 
     def state(self) -> RoomState:
         """Its rules, as kept beyond its members (core/roomstate.py)."""
@@ -116,6 +120,8 @@ class Hub:
         self.rooms: dict[str, Room] = {}  # casefolded name -> Room
         self.opers: set[int] = set()  # sessions with operator rights (LUSERS counts)
         self.invisible: set[int] = set()  # sessions with user mode +i
+        self.whowas = WhowasMemory(self.limits.whowas_max)  # nicks given up (WHOWAS)
+        self.max_users = 0  # most registered users at once since the start (LUSERS 265/266)
         # Rules of rooms, with members or not, that differ from a fresh room's:
         # the store's copy, loaded at start (load_rooms). A room re-created
         # while its rules are here gets them back, and joining it obeys them.
@@ -124,6 +130,7 @@ class Hub:
         # took them (take_changed) to write to the store.
         self.changed: dict[str, None] = {}
         self.revived = 0  # rooms re-created from ``saved`` so far (see forget_rules)
+        self.crowded: dict[str, None] = {}  # keys of rooms with a summary pending (core/crowd.py)
 
     # --- lifecycle -------------------------------------------------------
 
@@ -141,11 +148,39 @@ class Hub:
                 room.invited.discard(sid)
         if session is None or session.nick is None:
             return []
-        peers = self.peers(session)
+        # Members of big rooms hear it in the room's summary: a mass disconnect
+        # must not cost O(members) per departure.
+        seen: dict[int, None] = {}
+        size = self.limits.crowd_size
+        for key in session.rooms:
+            room = self.rooms[key]
+            if crowd.crowded(room, size):
+                self.note(room, "quit", session.nick, reason)
+            else:
+                seen.update(room.members)
+        seen.pop(sid, None)
+        remember(self, session)
         for key in session.rooms:
             self._remove_member(key, sid)
         del self.nicks[casefold(session.nick)]
-        return [Outbound(peers, Left(session.nick, reason))] if peers else []
+        return [Outbound(list(seen), Left(session.nick, reason, session.user))] if seen else []
+
+    # --- big rooms: summaries (core/crowd.py) ------------------------------
+
+    def note(self, room: Room, kind: str, nick: str, reason: str = "", sid: int | None = None) -> None:
+        if crowd.note(room, kind, nick, reason, sid):
+            self.crowded[casefold(room.name)] = None
+
+    def flush_crowds(self, keys: Iterable[str] | None = None) -> list[Outbound]:
+        """The pending summaries (of ``keys``' rooms only, if given)."""
+        out: list[Outbound] = []
+        for key in list(self.crowded if keys is None else keys):
+            if key in self.crowded:
+                del self.crowded[key]
+                room = self.rooms.get(key)
+                if room is not None:
+                    out += crowd.flush(room)
+        return out
 
     # --- dispatch --------------------------------------------------------
 
@@ -201,13 +236,13 @@ class Hub:
 
     def info(self, session: Session, room: Room | None = None) -> MemberInfo:
         """What others see of ``session`` (and its status in ``room``). Hosts are
-        hidden: everyone is nick!nick@HIDDEN_HOST, whatever the protocol."""
+        hidden: everyone is nick!user@HIDDEN_HOST, whatever the protocol."""
         nick = session.nick or "*"
         prefix = ""
         if room is not None:
             sid = session.sid
             prefix = ("@" if sid in room.ops else "") + ("+" if sid in room.voiced else "")
-        return MemberInfo(nick, nick, HIDDEN_HOST, session.realname or nick, prefix, session.away,
+        return MemberInfo(nick, session.user or nick, HIDDEN_HOST, session.realname or nick, prefix, session.away,
                           session.oper is not None, session.account or "")
 
     # --- rules that outlive a room's members (core/roomstate.py) -------------
@@ -253,6 +288,8 @@ class Hub:
     def _remove_member(self, key: str, sid: int) -> None:
         room = self.rooms[key]
         del room.members[sid]
+        if room.crowd is not None:
+            crowd.forget(room, sid)
         room.ops.discard(sid)
         room.voiced.discard(sid)
         if not room.members:

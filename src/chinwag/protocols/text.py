@@ -15,10 +15,11 @@ from typing import Final
 
 from chinwag.config import Limits
 from chinwag.core.accounts import AccountChanged, AccountError, AccountNote
-from chinwag.core.errors import NameError_, NickInUse, PasswordMismatch
+from chinwag.core.errors import NameError_, NickInUse, NotSent, PasswordMismatch
 from chinwag.core.events import (
     ChangeNick,
     Command,
+    Crowd,
     Event,
     Failed,
     History,
@@ -54,7 +55,8 @@ from chinwag.core.extended import (
     mode_string,
 )
 from chinwag.core.names import casefold
-from chinwag.protocols import text_accounts
+from chinwag.core.numbers import decimal
+from chinwag.protocols import crowd, text_accounts
 from chinwag.protocols.base import LineReader, LineTooLong, RenderCache, decode_line
 from chinwag.protocols.sanitize import strip_controls
 from chinwag.protocols.telnet import TelnetFilter
@@ -137,11 +139,11 @@ def _history(p: TextProtocol, arg: str) -> Query | None:
     room = p.require_room()
     if room is None:
         return None
-    count = arg.split()[0] if arg.split() else str(HISTORY_PAGE)
-    if not count.isdigit() or int(count) == 0:
+    count = decimal(arg.split()[0]) if arg.split() else HISTORY_PAGE
+    if not count:
         p.usage("history")
         return None
-    return HistoryRequest(room, "latest", int(count))
+    return HistoryRequest(room, "latest", count)
 
 
 def _since(p: TextProtocol, arg: str) -> Query | None:
@@ -356,6 +358,11 @@ class TextProtocol:
             return self._render_message(event, cache)
         if type(event) is History:
             return self._render_history(event)
+        if type(event) is Crowd:  # the same line for every text member of a big room
+            data = cache.get(TextProtocol)
+            if data is None:
+                data = cache[TextProtocol] = self._line(crowd.text_line(event))
+            return data
         line = self._render_other(event)
         return self._line(line) if line is not None else b""
 
@@ -440,8 +447,10 @@ class TextProtocol:
                     if self.history_on_join:
                         self._queries.append(HistoryRequest(room, "join", self.history_on_join))
                 return None  # the Members event that follows says it
-            case Members(room, nicks, info):
+            case Members(room, nicks, info, count):
                 self._awaiting_reply = False  # (a /join of a room we are in: Members only)
+                if count and not nicks:  # a big room: how many, not who
+                    return f"* in {room}: {count} people (/who {room} lists them)"
                 shown = [text_accounts.member(i) for i in info] if len(info) == len(nicks) else list(nicks)
                 return f"* in {room}: {', '.join(shown)} ({len(nicks)})"
             case Parted(room, nick, reason):
@@ -464,6 +473,8 @@ class TextProtocol:
                 if not rooms:
                     return "* no rooms"
                 return "* rooms: " + ", ".join(f"{name} ({n})" for name, n in rooms)
+            case Failed(error) if isinstance(error, NotSent):
+                return f"* not sent: {error.reason}"
             case Failed(error) if isinstance(error, PasswordMismatch) and self.nick is None:
                 self._awaiting_reply = False
                 if error.final:  # the transport closes the connection and says why

@@ -101,6 +101,18 @@ class HistoryStore(Protocol):
     appended messages (in append order) became durable. The server holds
     messages back from delivery until this confirms them."""
 
+    on_fail: Callable[[int], None] | None
+    """Set before start(). Called on the event loop thread with how many of the
+    appended messages (the next ones in append order, as for on_commit) the
+    store gave up on: not stored, so the server never delivers them and tells
+    their senders. A store gives up only on writes that keep failing (a full
+    disk) for its write timeout, or at close()."""
+
+    on_status: Callable[[str | None], None] | None
+    """Set before start(). Called on the event loop thread with what is wrong
+    when writes start failing (the database's own words, e.g. "database or
+    disk is full"), and with None once a write succeeds again."""
+
     async def start(self) -> None:
         """Open, create the schema, start any worker; StorageError if unusable."""
         ...
@@ -232,13 +244,14 @@ class Store(HistoryStore, RoomStore, AccountStore, Protocol):
 MEMORY = ":memory:"
 
 
-def open_store(db: str) -> Store:
+def open_store(db: str, write_timeout: float = 5.0) -> Store:
     """``:memory:`` keeps history in the process (tests, throwaway servers);
-    anything else is a SQLite file path. Nothing is opened until start()."""
+    anything else is a SQLite file path. Nothing is opened until start().
+    ``write_timeout``: seconds a failing write is retried before on_fail."""
     if db == MEMORY:
         from chinwag.storage.memory import MemoryStore
 
         return MemoryStore()
     from chinwag.storage.sqlite import SqliteStore
 
-    return SqliteStore(db)
+    return SqliteStore(db, write_timeout)

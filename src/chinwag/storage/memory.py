@@ -37,6 +37,8 @@ class MemoryStore:
 
     def __init__(self) -> None:
         self.on_commit: Callable[[int], None] | None = None
+        self.on_fail: Callable[[int], None] | None = None  # (never: memory does not fill up)
+        self.on_status: Callable[[str | None], None] | None = None
         self._msgs: dict[str, list[Message]] = {}
         # Keys whose ts never went backwards (the usual case): since() may
         # bisect on ts there; otherwise it scans.

@@ -120,9 +120,12 @@ def _messages(rows: Iterable[Any]) -> list[Message]:
 class SqliteStore:
     """A :class:`~chinwag.storage.base.HistoryStore` in a SQLite file."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, write_timeout: float = 5.0) -> None:
         self.path = str(path)
+        self.write_timeout = write_timeout
         self.on_commit: Callable[[int], None] | None = None
+        self.on_fail: Callable[[int], None] | None = None
+        self.on_status: Callable[[str | None], None] | None = None
         self._queue: queue.SimpleQueue[_Item] = queue.SimpleQueue()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._writer: threading.Thread | None = None
@@ -133,6 +136,12 @@ class SqliteStore:
         self._closed = False
         self._stopping = False  # set when close() gives the writer its last batch
         self._abandoned = False  # the disk failed during shutdown: stop retrying
+        # Writer thread only: why writes fail (None: they work), and whether the
+        # last batch was given up (then the next is tried once, not for
+        # write_timeout: its senders hear at once, and a success is recovery).
+        self._trouble: str | None = None
+        self._down = False
+        self._given_up = 0  # messages given up since writes last worked
 
     # --- lifecycle -------------------------------------------------------
 
@@ -438,14 +447,17 @@ class SqliteStore:
                 self._store(conn, batch)
 
     def _store(self, conn: sqlite3.Connection, batch: list[Message]) -> None:
-        """Commit ``batch`` and confirm it, retrying until the disk lets us.
+        """Commit ``batch`` and confirm it, or give it up (on_fail) if the disk
+        keeps refusing for ``write_timeout`` seconds (at once if the previous
+        batch was given up too, or at shutdown).
 
         Confirmations are counts, so they must cover a prefix of what was
-        appended: a batch is confirmed whole or (if given up at shutdown) not
-        at all, and never skipped in favour of a later one.
+        appended: a batch is confirmed or given up whole, in order, and never
+        skipped in favour of a later one.
         """
         rows = [(conversation_key(m), m.msgid, m.ts, m.nick, m.target, m.text, m.kind) for m in batch]
         delay, one_by_one = 0.05, False
+        deadline: float | None = None
         while True:
             try:
                 (_insert_each if one_by_one else _insert)(conn, rows)
@@ -456,22 +468,50 @@ class SqliteStore:
                     # one by one so the rest of the batch is not held up for ever.
                     one_by_one = True
                     continue
-                if self._stopping and (self._abandoned or delay >= RETRY_MAX_DELAY):
+                self._report(str(exc))
+                now = time.monotonic()
+                if deadline is None:
+                    deadline = now if self._down else now + self.write_timeout
+                if self._abandoned or now >= deadline or (self._stopping and delay >= RETRY_MAX_DELAY):
                     # Unconfirmed, so never delivered: nobody saw what is lost.
-                    log.error("giving up storing %d messages at shutdown: %s", len(rows), exc)
-                    self._abandoned = True
+                    self._give_up(len(rows), exc)
                     return
-                log.error("storing %d messages failed (%s); retrying in %.2fs", len(rows), exc, delay)
-                time.sleep(delay)
+                if delay == 0.05:
+                    log.error("storing %d messages failed (%s); retrying for up to %.1f s",
+                              len(rows), exc, deadline - now)
+                time.sleep(min(delay, max(0.0, deadline - now)))
                 delay = min(delay * 2, RETRY_MAX_DELAY)
+        if self._trouble is not None:
+            log.warning("history store writes again (%d messages were given up meanwhile)", self._given_up)
+            self._down, self._given_up = False, 0
+            self._report(None)
         self._confirm(len(rows))
 
+    def _give_up(self, count: int, exc: sqlite3.Error) -> None:
+        if self._stopping:
+            log.error("giving up storing %d messages at shutdown: %s", count, exc)
+            self._abandoned = True
+        elif not self._down:
+            log.error("giving up storing %d messages (%s); refusing messages until a write works", count, exc)
+        self._down = True
+        self._given_up += count
+        self._call(self.on_fail, count)
+
+    def _report(self, trouble: str | None) -> None:
+        """Tell the loop when writes start failing and when they work again."""
+        if trouble != self._trouble:
+            self._trouble = trouble
+            self._call(self.on_status, trouble)
+
     def _confirm(self, count: int) -> None:
-        callback, loop = self.on_commit, self._loop
+        self._call(self.on_commit, count)
+
+    def _call(self, callback: Callable[[Any], None] | None, arg: Any) -> None:
+        loop = self._loop
         if callback is None or loop is None:
             return
         try:
-            loop.call_soon_threadsafe(callback, count)
+            loop.call_soon_threadsafe(callback, arg)
         except RuntimeError:  # the loop is closed: nobody is waiting any more
             pass
 

@@ -3,8 +3,10 @@
 Output is queued per connection and written once per event-loop tick (see
 ``Server.mark_dirty``): one ``write()`` carrying every pending line is what lets
 fan-out reach millions of deliveries per second instead of a few hundred
-thousand. The transport's own buffer is capped at ``Limits.sendq``; a reader
-that lets it fill is cut off so that it never delays anyone else.
+thousand. What the kernel does not take waits in the transport; a reader that
+keeps reading is never cut off, one that reads nothing while over ``sendq`` is,
+and all queues together stay under a budget by making senders wait
+(transport/output.py).
 """
 
 from __future__ import annotations
@@ -25,12 +27,14 @@ from chinwag.core.events import (
     Quit,
     Recall,
     Register,
+    Say,
 )
 from chinwag.core.extended import Oper, Sync
-from chinwag.core.ratelimit import TokenBucket
+from chinwag.core.ratelimit import Flood
 from chinwag.protocols.base import Adapter
 from chinwag.protocols.sanitize import safe_output
 from chinwag.transport.accounts import ACCOUNT_COMMANDS
+from chinwag.transport.tls import fingerprint
 
 if TYPE_CHECKING:
     from chinwag.transport.admission import Admission
@@ -40,6 +44,8 @@ log = logging.getLogger("chinwag.conn")
 QUERIES = (Recall, HistoryRequest, ChatHistory)
 FREE = (Quit, Sync)
 _ids = itertools.count(1)
+BIG_BACKLOG = 128  # lines waiting past which flush() writes in chunks (a busy fan-out tick brings ~80)
+CHUNK = 64 * 1024  # bytes written to a connection per tick while it has a backlog
 
 
 def tune_socket(transport: asyncio.BaseTransport, kernel_sendq: int) -> tuple[str, str]:
@@ -66,7 +72,6 @@ class Connection(asyncio.Protocol):
         "peer",
         "transport",
         "out",
-        "queued",
         "closed",
         "close_reason",
         "busy",
@@ -76,10 +81,15 @@ class Connection(asyncio.Protocol):
         "stashed",
         "lag",
         "ip",
-        "sendq",
+        "lowat",
         "pump_due",
         "closing_later",
         "barrier",
+        "budget_wait",
+        "paused",
+        "wrote",
+        "drained",
+        "drained_at",
     )
 
     def __init__(self, server: Server, adapter: Adapter, kind: str) -> None:
@@ -90,7 +100,6 @@ class Connection(asyncio.Protocol):
         self.peer = "?"
         self.transport: asyncio.Transport | None = None
         self.out: list[bytes] = []
-        self.queued = 0
         self.closed = False
         self.close_reason = "connection closed"
         # While a query runs, input waits (busy) and live messages are held
@@ -101,8 +110,15 @@ class Connection(asyncio.Protocol):
         limits = server.config.limits
         self.pump_due = False  # a pump is scheduled (see Server._committed)
         self.closing_later = False  # closes once output held for it is out
-        self.sendq = limits.sendq  # read per delivery: a slot, not three attribute loads
-        self.bucket: TokenBucket | None = TokenBucket(limits.flood_rate, limits.flood_burst)
+        self.lowat = limits.kernel_sendq  # over this in the transport: backed up (OutputGuard)
+        self.bucket: Flood | None = Flood(
+            limits.flood_rate, limits.flood_burst, limits.flood_rate_bytes, limits.flood_burst_bytes
+        )
+        self.budget_wait = False  # a message waits for the output budget (input paused)
+        self.paused = False  # the transport is full (pause_writing): output waits in `out`
+        self.wrote = 0  # bytes handed to the transport, ever
+        self.drained = 0  # of which the kernel had taken this many ...
+        self.drained_at = 0.0  # ... when last seen making progress (OutputGuard)
         self.stashed: Command | Query | None = None  # taken from the adapter, waiting for a token
         self.lag: asyncio.TimerHandle | None = None  # set while input is delayed (fake lag)
         self.ip = ""
@@ -114,14 +130,20 @@ class Connection(asyncio.Protocol):
         so 10,000 idle connections do not each carry one."""
         return logging.LoggerAdapter(log, {"conn": self.sid, "peer": self.peer})
 
+    @property
+    def tls_fingerprint(self) -> str | None:
+        """SHA-256 (hex) of the client certificate this connection presented
+        over TLS, or None (plain, or no certificate): for SASL EXTERNAL."""
+        return fingerprint(self.transport)
+
     # --- asyncio.Protocol ------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport = cast(asyncio.Transport, transport)
         self.peer, self.ip = self._address(transport)
         # pause_writing() fires once the kernel stops taking our bytes and the
-        # transport holds more than sendq: that is the slow-reader signal.
-        transport.set_write_buffer_limits(high=self.server.config.limits.sendq)
+        # transport holds more than kernel_sendq: the output guard watches it.
+        transport.set_write_buffer_limits(high=self.lowat)
         refusal = self.server.attach(self)
         self.log.debug("connected from %s (%s)", self.peer, self.kind)
         if refusal:
@@ -141,7 +163,7 @@ class Connection(asyncio.Protocol):
         if adapter.backlog > limits.flood_backlog and not adapter.closing:
             self.log.warning("%s: excess flood (%d lines waiting)", self.peer, adapter.backlog)
             self._cut("excess flood")
-        elif self.lag is not None:
+        elif self.lag is not None or self.budget_wait:
             return  # input waits for its token (fake lag); reading goes on to spot floods
         try:
             self._pump()
@@ -162,7 +184,17 @@ class Connection(asyncio.Protocol):
         return True
 
     def pause_writing(self) -> None:
-        self.close(f"output queue over {self.server.config.limits.sendq} bytes", abort=True)
+        # Not a verdict: only a reader that stops reading is cut (OutputGuard).
+        # Until resume_writing, output stays in `out`: references to the bytes
+        # every recipient shares, not one copy per connection in the transport.
+        self.paused = True
+        self.server.output.watch(self)
+
+    def resume_writing(self) -> None:
+        self.paused = False
+        self.server.output.unwatch(self)  # (if it also waits to send, it still does)
+        if self.out and not self.closed:
+            self.server.mark_dirty(self)
 
     def connection_lost(self, exc: Exception | None) -> None:
         if exc is not None and not self.closed:
@@ -172,6 +204,7 @@ class Connection(asyncio.Protocol):
             self.lag = None
         self.closed = True
         self.out.clear()
+        self.server.output.forget(self)
         self.server.detach(self)
 
     # --- used by the server ----------------------------------------------
@@ -207,12 +240,32 @@ class Connection(asyncio.Protocol):
         command = self.stashed if self.stashed is not None else self.adapter.next_command()
         self.stashed = None
         # Quit always passes; Sync is a labeled-response marker, not input.
-        if command is None or self.bucket is None or isinstance(command, FREE) or self.bucket.take():
+        if command is None or isinstance(command, FREE):
+            return command
+        if type(command) is Say:
+            if self.server.output.throttled:  # readers are behind: the sender waits
+                self.stashed = command
+                self.server.output.wait(self)
+                return None
+            size = len(command.text.encode())
+        else:
+            size = 0
+        bucket = self.bucket
+        if bucket is None or bucket.take(size):
             return command
         self.stashed = command
         if self.lag is None and self.server._loop is not None:
-            self.lag = self.server._loop.call_later(self.bucket.delay(), self._lagged)
+            self.lag = self.server._loop.call_later(bucket.delay(size), self._lagged)
         return None
+
+    def budget_released(self) -> None:
+        """The output budget has room again: read and send."""
+        self.budget_wait = False
+        if self.closed or self.transport is None:
+            return
+        if not self.busy and not self.at_eof:
+            self._reading(True)
+        self.pump()
 
     def _lagged(self) -> None:
         self.lag = None
@@ -230,7 +283,7 @@ class Connection(asyncio.Protocol):
     def _pump_commands(self) -> None:
         adapter = self.adapter
         server = self.server
-        while not self.busy and self.lag is None and (command := self._next()) is not None:
+        while not self.busy and self.lag is None and not self.budget_wait and (command := self._next()) is not None:
             self._send_local()
             if type(command) is Sync and command.opens:
                 self.barrier = command  # goes to the hub with the command after it
@@ -254,7 +307,13 @@ class Connection(asyncio.Protocol):
                 break
             self.server.dispatch(self, command)
         self._send_local()
-        if (adapter.closing or self.at_eof) and not self.busy and self.lag is None and not self.closing_later:
+        if (
+            (adapter.closing or self.at_eof)
+            and not self.busy
+            and self.lag is None
+            and not self.budget_wait
+            and not self.closing_later
+        ):
             self.closing_later = True
             self.server.close_after_held(self)
 
@@ -282,7 +341,7 @@ class Connection(asyncio.Protocol):
                 self.enqueue(self.adapter.render(event, {}))
         if self.closed or self.transport is None:
             return
-        if not self.at_eof:
+        if not self.at_eof and not self.budget_wait:
             self._reading(True)
         self._pump()
 
@@ -308,17 +367,37 @@ class Connection(asyncio.Protocol):
         if not out:
             self.server.mark_dirty(self)
         out.append(data)
-        queued = self.queued = self.queued + len(data)
-        if queued > self.sendq:
-            self.close(f"output queue over {self.sendq} bytes", abort=True)
 
-    def flush(self) -> None:
+    def flush(self, force: bool = False) -> None:
+        if self.paused and not force:
+            return  # resume_writing() brings it back
         transport = self.transport
-        if self.out and transport is not None and self.can_write():
-            transport.write(b"".join(self.out) if len(self.out) > 1 else self.out[0])
+        out = self.out
+        if out and transport is not None and self.can_write():
+            if len(out) > BIG_BACKLOG and not force:
+                self._flush_some(transport)
+                return
+            data = b"".join(out) if len(out) > 1 else out[0]
+            self.wrote += len(data)
+            transport.write(data)
             self.written(transport)
-        self.out.clear()
-        self.queued = 0
+        out.clear()
+
+    def _flush_some(self, transport: asyncio.Transport) -> None:
+        """A backlog (a paste storm, a reader catching up): write it a chunk
+        per tick, so that no tick copies megabytes for every reader at once."""
+        out = self.out
+        size = n = 0
+        while n < len(out) and size < CHUNK:
+            size += len(out[n])
+            n += 1
+        chunk = b"".join(out[:n])
+        del out[:n]
+        self.wrote += len(chunk)
+        transport.write(chunk)
+        self.written(transport)
+        if out and not self.paused and not self.closed:
+            self.server.mark_dirty(self)  # the kernel took it all: the next chunk next tick
 
     def can_write(self) -> bool:
         return not self.closed
@@ -337,7 +416,7 @@ class Connection(asyncio.Protocol):
             self.out.clear()
             self.transport.abort()
         else:
-            self.flush()
+            self.flush(force=True)
             self.closed = True
             transport = self.transport
             if self.at_eof or not transport.can_write_eof():

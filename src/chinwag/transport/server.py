@@ -3,22 +3,26 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import errno
 import logging
 import os
 import socket
+import ssl
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from typing import Any
 
 from chinwag.config import Config, networks
 from chinwag.core.auth import Auth
+from chinwag.core.errors import NotSent
 from chinwag.core.events import (
     ChatHistory,
     ChatHistoryReply,
     Checked,
     Command,
     Event,
+    Failed,
     History,
     Join,
     Joined,
@@ -36,6 +40,7 @@ from chinwag.core.events import (
 from chinwag.core.hub import Hub
 from chinwag.protocols.base import Adapter, RenderCache
 from chinwag.protocols.irc.adapter import IrcInfo, IrcProtocol
+from chinwag.protocols.irc.caps import sts_value
 from chinwag.protocols.sanitize import safe_event
 from chinwag.protocols.text import TextProtocol
 from chinwag.storage.base import Store, open_store, room_key
@@ -44,13 +49,22 @@ from chinwag.transport.accounts import AccountService
 from chinwag.transport.admission import Admission
 from chinwag.transport.connection import Connection
 from chinwag.transport.forwarded import is_in
+from chinwag.transport.output import LINE_OVERHEAD, OutputGuard
 from chinwag.transport.passwords import PasswordChecks
 from chinwag.transport.ticker import Ticker, tick_period
+from chinwag.transport.tls import Certificates, TlsLayer
 from chinwag.transport.web import WebListener
 
 log = logging.getLogger("chinwag.server")
 
-LISTENER_NAMES = {"text": "telnet/netcat", "irc": "IRC", "web": "the web client"}
+LISTENER_NAMES = {
+    "text": "telnet/netcat",
+    "irc": "IRC",
+    "web": "the web client",
+    "text_tls": "telnet/netcat over TLS",
+    "irc_tls": "IRC over TLS",
+    "web_tls": "the web client over TLS",
+}
 
 
 class ListenError(Exception):
@@ -76,13 +90,19 @@ class Server:
     def __init__(self, config: Config, hub: Hub | None = None, store: Store | None = None) -> None:
         self.config = config
         self.hub = hub or Hub(config.limits, auth=Auth(config.password, dict(config.operators)))
-        self.store = store or open_store(config.db)
+        self.store = store or open_store(config.db, config.limits.store_timeout)
         # Messages wait here until the store confirms them (on_commit); events
         # behind a waiting message wait too, so everyone sees one order.
         # A connection's local replies (PONG, 461...) queue here too while
-        # output for it is held, so they never overtake it (send_local).
+        # output for it is held, so they never overtake it (send_local),
+        # unless the store is failing: then nothing local waits for it.
         self._held: deque[Outbound | tuple[Connection, bytes | None]] = deque()
-        self._confirmed = 0
+        self._confirmed = 0  # confirmations (on_commit) not applied to _held yet
+        self._refused = 0  # messages the store gave up (on_fail) not applied yet
+        self._senders: deque[int] = deque()  # who sent each message in _held, in order
+        self.store_trouble: str | None = None  # why store writes fail (on_status); /healthz says it
+        self.given_up = 0  # messages the store gave up on, never delivered (senders told)
+        self.lost_at_shutdown = 0  # of those, given up while shutting down: exit status 1
         self._tasks: set[asyncio.Task[None]] = set()
         self._pruner: asyncio.Task[None] | None = None
         # Who may connect: the total cap, per address the unregistered and the
@@ -90,10 +110,12 @@ class Server:
         self.admission = Admission(config.limits, networks(config.exempt))
         self.trusted_proxies = networks(config.trusted_proxies)
         self._unstored: list[Message] = []  # this tick's messages, for the store
+        self._departures: list[tuple[str, tuple[str, ...], str, float]] = []  # waiting for the store
         self._flush_scheduled = False
         self.connections: dict[int, Connection] = {}
         self.listeners: list[asyncio.Server] = []
         self.web: WebListener | None = None  # HTTP: the web client and IRC over WebSocket
+        self.tls: Certificates | None = None  # set in start() when a certificate is configured
         self.addresses: dict[str, tuple[str, int]] = {}  # listener name -> bound address
         self._dirty: list[Connection] = []
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -103,6 +125,8 @@ class Server:
         self.ticker = Ticker(self, tick_period(config.limits))  # PING and deadlines for IRC
         self.passwords = PasswordChecks(self)  # PASS and OPER: in threads, rate-limited
         self.accounts = AccountService(self)  # register, login...: the store and the same threads
+        self.output = OutputGuard(self)  # slow readers, and the budget of all output queues
+        self._crowd_timer: asyncio.TimerHandle | None = None  # big rooms' summaries (core/crowd.py)
 
     # --- start -----------------------------------------------------------
 
@@ -116,24 +140,41 @@ class Server:
         self._loop = asyncio.get_running_loop()
         cfg = self.config
         self.store.on_commit = self._committed
+        self.store.on_fail = self._store_gave_up
+        self.store.on_status = self._store_status
         await self.store.start()
         try:
             last = await self.store.last_msgid()
             if last is not None:
                 self.hub.ids.observe(last)
             self.hub.load_rooms(await self.store.load_rooms())
-            await self._listen(
-                "text",
-                cfg.text_port,
-                lambda: TextProtocol(cfg.limits, cfg.default_room, cfg.history_on_join, bool(cfg.password)),
-            )
+            self.tls = tls = Certificates.load(cfg)  # TlsError: a certificate or key we cannot use
+            text = lambda: TextProtocol(cfg.limits, cfg.default_room, cfg.history_on_join, bool(cfg.password))  # noqa: E731
+            await self._listen("text", cfg.text_port, text)
             irc = IrcInfo.from_config(cfg)
-            await self._listen("irc", cfg.irc_port, lambda: IrcProtocol(irc))
+            # STS needs the TLS port, known once bound: factories run per connection, after start().
+            infos = {"irc": irc, "irc_tls": irc}
+            await self._listen("irc", cfg.irc_port, lambda: IrcProtocol(infos["irc"]))
             self.web = WebListener(self, lambda: IrcProtocol(irc))
             try:
                 self.addresses["web"] = await self.web.start(cfg.host, cfg.web_port)
             except OSError as exc:
                 raise ListenError("web", cfg.host, cfg.web_port, exc) from None
+            if tls is not None:
+                await self._listen("text_tls", cfg.text_tls_port, text, lambda: tls.plain)
+                await self._listen("irc_tls", cfg.irc_tls_port, lambda: IrcProtocol(infos["irc_tls"]), lambda: tls.irc)
+                try:
+                    self.addresses["web_tls"] = await self.web.start_tls(
+                        cfg.host, cfg.web_tls_port, lambda: tls.plain, cfg.limits.tls_handshake_timeout
+                    )
+                except OSError as exc:
+                    raise ListenError("web_tls", cfg.host, cfg.web_tls_port, exc) from None
+                if cfg.sts_duration:
+                    tls_port = self.port("irc_tls")
+                    infos["irc"] = dataclasses.replace(irc, sts=sts_value(False, tls_port, cfg.sts_duration))
+                    infos["irc_tls"] = dataclasses.replace(irc, sts=sts_value(True, tls_port, cfg.sts_duration))
+            elif cfg.sts_duration:
+                log.warning("sts_duration is set but there is no TLS certificate: STS not advertised")
             for listener in self.listeners:
                 await listener.start_serving()
         except BaseException:
@@ -150,12 +191,19 @@ class Server:
         self._pruner = asyncio.get_running_loop().create_task(self._prune_forever())
         self.ticker.start()
 
-    async def _listen(self, name: str, port: int, make: Callable[[], Adapter]) -> None:
-        """Bind (not yet serving: start() serves once every listener is bound)."""
+    async def _listen(
+        self, name: str, port: int, make: Callable[[], Adapter], tls: Callable[[], ssl.SSLContext] | None = None
+    ) -> None:
+        """Bind (not yet serving: start() serves once every listener is bound).
+        With ``tls`` (the context current at accept), connections are TLS."""
         loop = asyncio.get_running_loop()
+        factory: Callable[[], asyncio.Protocol] = lambda: Connection(self, make(), name)  # noqa: E731
+        if tls is not None:
+            plain, timeout = factory, self.config.limits.tls_handshake_timeout
+            factory = lambda: TlsLayer(tls(), plain(), timeout)  # noqa: E731
         try:
             listener = await loop.create_server(
-                lambda: Connection(self, make(), name),
+                factory,
                 self.config.host,
                 port,
                 reuse_address=True,
@@ -195,6 +243,8 @@ class Server:
         self._departing(conn, conn.close_reason)
         self.deliver(self.hub.disconnect(conn.sid, conn.close_reason))
         self._save_rooms()
+        if self.hub.crowded and self._crowd_timer is None:
+            self._arm_crowds()
         if not self.connections:
             self._all_gone.set()
 
@@ -207,8 +257,21 @@ class Server:
         log.info("%s left (%s)", nick, reason)
         rooms = self.hub.rooms_of(conn.sid)
         if rooms:
-            mark, now = self.hub.mark(), self.hub.clock()
-            self.spawn(self.store.record_departure(nick, rooms, mark, now))
+            # One task records every departure waiting, not one task each: a
+            # mass disconnect of 10,000 must stay cheap per departure.
+            if not self._departures:
+                self.spawn(self._record_departures())
+            self._departures.append((nick, rooms, self.hub.mark(), self.hub.clock()))
+
+    async def _record_departures(self) -> None:
+        while self._departures:
+            batch, self._departures = self._departures, []
+            for nick, rooms, mark, now in batch:
+                try:
+                    await self.store.record_departure(nick, rooms, mark, now)
+                except Exception as exc:  # a full disk: catch-up for this name is lost, nothing else
+                    # (and the next departure must still find this task gone or running)
+                    log.error("cannot record where %s left off: %s", nick, exc)
 
     def dispatch(self, conn: Connection, command: Command) -> None:
         if isinstance(command, Quit):  # the hub forgets the session while handling it
@@ -220,7 +283,21 @@ class Server:
         self._save_rooms()
         if log.isEnabledFor(logging.INFO):
             self._log(conn, outbound)
-        self.deliver(outbound)
+        self.deliver(outbound, conn.sid)
+        if self.hub.crowded and self._crowd_timer is None:
+            self._arm_crowds()
+
+    def _arm_crowds(self) -> None:
+        if self._loop is not None:
+            self._crowd_timer = self._loop.call_later(self.config.limits.crowd_interval, self._crowds)
+
+    def _crowds(self) -> None:
+        """Every crowd_interval while any is pending: big rooms' summaries."""
+        self._crowd_timer = None
+        try:
+            self.deliver(self.hub.flush_crowds())
+        except Exception:
+            log.exception("room summaries failed")
 
     def _save_rooms(self) -> None:
         """Hand the rooms whose rules the last command changed to the store.
@@ -254,11 +331,12 @@ class Server:
             self.admission.register(conn)
         if log.isEnabledFor(logging.INFO):
             self._log(conn, outbound)
-        self.deliver(outbound)
+        self.deliver(outbound, conn.sid)
 
-    def deliver(self, outbound: Iterable[Outbound]) -> None:
+    def deliver(self, outbound: Iterable[Outbound], sender: int = 0) -> None:
         """Fan out, except that a message goes to the store first and nothing
-        overtakes a message that is waiting for the store.
+        overtakes a message that is waiting for the store. A message beyond
+        ``held_messages`` waiting is refused: ``sender`` is told it was not sent.
 
         Every event the hub makes passes here first, and is made terminal-safe
         here (``safe_event``), once per event and before any protocol renders
@@ -270,7 +348,13 @@ class Server:
             if event is not out.event:
                 out = Outbound(out.to, event)
             if type(event) is Message:
+                if len(self._senders) >= self.config.limits.held_messages:
+                    self._not_sent(sender, event)
+                    continue
+                # The output budget: how much this message puts in front of its readers.
+                self.output.message((len(event.text) + LINE_OVERHEAD) * len(out.to))
                 held.append(out)
+                self._senders.append(sender)
                 # Stored at the end of the tick, all together: the writer thread
                 # then commits one batch per tick, not one transaction per message.
                 if not self._unstored:
@@ -283,6 +367,42 @@ class Server:
 
     def _committed(self, count: int) -> None:
         self._confirmed += count
+        self._release()
+
+    def _store_gave_up(self, count: int) -> None:
+        """The store could not take the next ``count`` messages: they are
+        never delivered, and each sender is told."""
+        self._refused += count
+        self.given_up += count
+        if self.stopping:
+            self.lost_at_shutdown += count
+        self._release()
+
+    def _store_status(self, trouble: str | None) -> None:
+        self.store_trouble = trouble
+        if trouble is None:
+            log.warning("history store works again")
+            return
+        log.error("history store failing: %s; messages wait for it up to %d s, local replies no longer do",
+                  trouble, self.config.limits.store_timeout)
+        # Local replies already waiting (a PONG) go now: their connection is alive.
+        waiting = [out for out in self._held if isinstance(out, tuple)]
+        if waiting:
+            self._held = deque(out for out in self._held if not isinstance(out, tuple))
+            for conn, data in waiting:
+                if data is None:
+                    conn.close(conn.close_reason)
+                else:
+                    conn.enqueue(data)
+
+    def _not_sent(self, sender: int, msg: Message) -> None:
+        if self.connections.get(sender) is not None:
+            command = "notice" if msg.kind == "notice" else "privmsg"
+            self._fan_out(Outbound([sender], Failed(NotSent(msg.target), command)))
+
+    def _release(self) -> None:
+        """Deliver what the store confirmed, drop what it gave up, and what
+        waited behind them, up to the next unconfirmed message."""
         held = self._held
         while held:
             out = held[0]
@@ -295,9 +415,16 @@ class Server:
                     conn.enqueue(data)
                 continue
             if type(out.event) is Message:
-                if not self._confirmed:
+                if self._confirmed:
+                    self._confirmed -= 1
+                    self._senders.popleft()
+                elif self._refused:
+                    self._refused -= 1
+                    held.popleft()
+                    self._not_sent(self._senders.popleft(), out.event)
+                    continue
+                else:
                     return
-                self._confirmed -= 1
             held.popleft()
             self._fan_out(out)
             if type(out.event) is not Message and self._loop is not None:
@@ -319,7 +446,7 @@ class Server:
         """Output a connection's adapter made itself (PONG, 461, a goodbye):
         it waits behind held output for the same connection, so it never
         overtakes a reply to an earlier command."""
-        if self._held and self._holds_for(conn):
+        if self._held and self.store_trouble is None and self._holds_for(conn):
             self._held.append((conn, data))
         else:
             conn.enqueue(data)
@@ -327,7 +454,7 @@ class Server:
     def close_after_held(self, conn: Connection) -> None:
         """Close a connection that is done (quit, end of input) once what is
         held for it (the echo of its last message, a reply) has gone out."""
-        if self._held and self._holds_for(conn):
+        if self._held and self.store_trouble is None and self._holds_for(conn):
             self._held.append((conn, None))
         else:
             conn.close(conn.close_reason)
@@ -402,7 +529,10 @@ class Server:
                 self.dispatch(conn, Join(room))
             joined = self.hub.rooms_of(conn.sid)
             if departed is not None:
-                await store.forget_departure(nick)
+                try:
+                    await store.forget_departure(nick)
+                except Exception as exc:  # a full disk must not cost the user its connection
+                    log.error("cannot forget where %s left off: %s", nick, exc)
                 keys = [room_key(r) for r in joined]
                 # The newest history_max of what came after the mark: per room
                 # the newest that many, merged; a room that filled its quota
@@ -538,8 +668,11 @@ class Server:
         except TimeoutError:
             log.error("history store did not confirm within %.1f s", self.config.shutdown_grace)
         await asyncio.sleep(0)  # run the commit callbacks the flush raced with
-        notice = ServerShutdown(reason)
-        self.deliver([Outbound(list(self.connections), notice)])
+        notice = Outbound(list(self.connections), ServerShutdown(reason))
+        if self.store_trouble is None:
+            self.deliver([notice])
+        else:  # not behind messages a failing store holds: they may never go
+            self._fan_out(notice)
         for conn in list(self.connections.values()):
             conn.close(reason)
         try:
@@ -554,6 +687,9 @@ class Server:
             await self.web.stop()
         self.ticker.stop()
         self.passwords.close()
+        self.output.stop()
+        if self._crowd_timer is not None:
+            self._crowd_timer.cancel()
         if self._pruner is not None:
             self._pruner.cancel()
         # Departures recorded as the connections closed must reach the store.
@@ -561,4 +697,9 @@ class Server:
             await asyncio.wait(list(self._tasks), timeout=self.config.shutdown_grace)
         self.store_pending()
         await self.store.close()
+        await asyncio.sleep(0)  # run the store's last callbacks (what it gave up)
+        if self._senders:  # never confirmed nor given up: the store is gone
+            self.lost_at_shutdown += len(self._senders)
+        if self.lost_at_shutdown:
+            log.error("%d messages could not be stored and were never delivered", self.lost_at_shutdown)
         log.info("stopped")

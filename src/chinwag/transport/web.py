@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
@@ -22,6 +23,7 @@ from aiohttp import web
 from chinwag.protocols.base import Adapter
 from chinwag.transport.forwarded import client_address
 from chinwag.transport.httpgate import HttpGate
+from chinwag.transport.tls import TlsLayer
 from chinwag.transport.websocket import PROTOCOLS, WsConnection, max_message
 
 if TYPE_CHECKING:
@@ -69,6 +71,36 @@ def origin_allowed(origin: str | None, host: str | None, allowed: tuple[str, ...
     return mine is not None and _host_port(parts.netloc, parts.scheme) == mine
 
 
+class _TlsSite(web.BaseSite):
+    """An aiohttp site whose connections go through chinwag's TlsLayer (its
+    memory per connection is a few KiB, not the 256 KiB of asyncio's own)."""
+
+    __slots__ = ("_host", "_port", "_context", "_timeout", "_gate", "address")
+
+    def __init__(self, runner: web.AppRunner, host: str, port: int, context: Callable[[], ssl.SSLContext],
+                 handshake_timeout: float, backlog: int, gate: Callable[[], asyncio.Protocol]) -> None:
+        super().__init__(runner, backlog=backlog)
+        self._host, self._port, self._context, self._timeout = host, port, context, handshake_timeout
+        self._gate = gate
+        self.address = (host, port)
+
+    @property
+    def name(self) -> str:
+        return f"https://{self._host}:{self.address[1]}"
+
+    async def start(self) -> None:
+        await super().start()
+        # Inside the TLS layer, the same HttpGate as on the plain port: counted
+        # per address and in total, with the header deadline, before aiohttp.
+        context, timeout, gate = self._context, self._timeout, self._gate
+        self._server = server = await asyncio.get_running_loop().create_server(
+            lambda: TlsLayer(context(), gate(), timeout), self._host, self._port,
+            backlog=self._backlog, reuse_address=True,
+        )
+        bound = server.sockets[0].getsockname()
+        self.address = (str(bound[0]), int(bound[1]))
+
+
 class WebListener:
     """aiohttp application and runner; ``start`` returns the bound address."""
 
@@ -104,6 +136,19 @@ class WebListener:
         bound = self.listener.sockets[0].getsockname()
         return str(bound[0]), int(bound[1])
 
+    async def start_tls(
+        self, host: str, port: int, context: Callable[[], ssl.SSLContext], handshake_timeout: float
+    ) -> tuple[str, int]:
+        """The same app over TLS (https, wss), on a second site; call after start()."""
+        assert self.runner is not None
+        aio = self.runner.server
+        assert aio is not None
+        proxied = bool(self.server.trusted_proxies)
+        site = _TlsSite(self.runner, host, port, context, handshake_timeout, self.server.config.limits.listen_backlog,
+                        lambda: HttpGate(self.server, aio, self.gates, proxied))
+        await site.start()
+        return site.address
+
     async def stop(self) -> None:
         if self.listener is not None:
             self.listener.close()  # (its connections: aiohttp's shutdown below, or a gate's linger)
@@ -120,6 +165,10 @@ class WebListener:
     async def _healthz(self, request: web.Request) -> web.Response:
         if self.server.stopping:
             return web.Response(status=503, text="stopping")
+        trouble = self.server.store_trouble
+        if trouble is not None:
+            return web.Response(status=503, text=f"history store unavailable: {trouble}\n"
+                                                 "messages are not being sent")
         return web.Response(text="ok")
 
     @web.middleware

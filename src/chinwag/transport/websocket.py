@@ -2,7 +2,7 @@
 
 :class:`WsConnection` is a :class:`~chinwag.transport.connection.Connection`
 whose bytes travel in WebSocket messages instead of a TCP stream; everything
-else (flood control, query gating, sendq, the once-per-tick flush, shutdown) is
+else (flood control, query gating, the output guard, the once-per-tick flush, shutdown) is
 the shared Connection code. Only three things differ:
 
 * input: each message is one IRC line "without trailing \\r or \\n"; it is
@@ -155,9 +155,9 @@ class WsConnection(Connection):
         return not self.closed and not self.ws.closed
 
     def written(self, transport: asyncio.Transport) -> None:
-        if transport.get_write_buffer_size() > self.sendq:
-            self.out.clear()
-            self.close(f"output queue over {self.sendq} bytes", abort=True)
+        """aiohttp owns the protocol, so no pause_writing() reaches us: look here."""
+        if transport.get_write_buffer_size() > self.lowat:
+            self.server.output.watch(self)
 
     def close(self, reason: str, *, abort: bool = False) -> None:
         """As for TCP; a graceful close ends with the WebSocket closing handshake."""
@@ -168,7 +168,7 @@ class WsConnection(Connection):
             super().close(reason, abort=True)
             return
         self.close_reason = reason
-        self.flush()
+        self.flush(force=True)
         self.closed = True
         self._closer = asyncio.get_running_loop().create_task(self._close_handshake())
 

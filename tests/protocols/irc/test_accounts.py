@@ -63,9 +63,9 @@ def test_success_is_900_then_903_and_a_second_attempt_is_907() -> None:
 def test_pass_account_password_logs_in_after_registering_unless_the_server_has_a_password() -> None:
     p = IrcProtocol(IrcInfo.from_config(Config(), now=0.0))
     p.receive_data(b"PASS alice:secret-password\r\nNICK al\r\nUSER al 0 * :A\r\n")
-    assert p.next_command() == Register("al", (), "", "A")
+    assert p.next_command() == Register("al", (), "", "A", "~al")
     assert p.next_command() == AccountLogin("alice", "secret-password")
     q = IrcProtocol(IrcInfo.from_config(Config(password="srv:pw"), now=0.0))
     q.receive_data(b"PASS srv:pw\r\nNICK al\r\nUSER al 0 * :A\r\n")
-    assert q.next_command() == Register("al", (), "srv:pw", "A")
+    assert q.next_command() == Register("al", (), "srv:pw", "A", "~al")
     assert q.next_command() is None

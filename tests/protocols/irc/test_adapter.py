@@ -6,7 +6,9 @@ from chinwag.config import Config, Limits
 from chinwag.core.events import Join, Message, Register, Registered, Say
 from chinwag.core.extended import ModeChange, Stats
 from chinwag.protocols.base import RenderCache
-from chinwag.protocols.irc.adapter import IrcInfo, IrcProtocol, parse_modes, split_utf8
+from chinwag.protocols.irc.adapter import IrcInfo, IrcProtocol
+from chinwag.protocols.irc.format import split_utf8
+from chinwag.protocols.irc.verbs import parse_modes
 
 
 def proto() -> IrcProtocol:
@@ -18,7 +20,7 @@ def registered(nick: str, *caps: str) -> IrcProtocol:
     if caps:
         p.receive_data(f"CAP REQ :{' '.join(caps)}\r\nCAP END\r\n".encode())
     p.receive_data(f"NICK {nick}\r\nUSER {nick} 0 * :R\r\n".encode())
-    assert p.next_command() == Register(nick, (), "", "R")
+    assert p.next_command() == Register(nick, (), "", "R", "~" + nick)
     p.render(Registered(nick), {})
     assert p.next_command() == Stats()
     p.data_to_send()
@@ -29,7 +31,7 @@ def test_commands_wait_for_registration_answer_and_lines_fed_byte_by_byte() -> N
     p = proto()
     for b in b"NICK al\r\nUSER al 0 * :A\r\nJOIN #a,#b k1\r\n":
         p.receive_data(bytes([b]))
-    assert p.next_command() == Register("al", (), "", "A")
+    assert p.next_command() == Register("al", (), "", "A", "~al")
     assert p.next_command() is None  # JOIN waits for the answer
     p.render(Registered("al"), {})
     assert p.next_command() == Stats()
@@ -42,7 +44,7 @@ def test_ctcp_action_becomes_an_action_and_back() -> None:
     p.receive_data(b"PRIVMSG #a :\x01ACTION waves\x01\r\n")
     assert p.next_command() == Say("#a", "waves", "action")
     m = Message("00ff", 0.0, "bo", "#a", "bows", "action")
-    assert p.render(m, {}) == b":bo!bo@chinwag PRIVMSG #a :\x01ACTION bows\x01\r\n"
+    assert p.render(m, {}) == b":bo!~bo@chinwag PRIVMSG #a :\x01ACTION bows\x01\r\n"
 
 
 def test_render_cache_shared_per_cap_variant() -> None:
@@ -53,7 +55,7 @@ def test_render_cache_shared_per_cap_variant() -> None:
     first = plain1.render(m, cache)
     assert plain2.render(m, cache) is first
     assert tagged.render(m, cache) == (
-        b"@time=2023-11-14T22:13:20.500Z;msgid=0000000000000001 :bo!bo@chinwag PRIVMSG #x :hi\r\n")
+        b"@time=2023-11-14T22:13:20.500Z;msgid=0000000000000001 :bo!~bo@chinwag PRIVMSG #x :hi\r\n")
     assert len(cache) == 2
 
 

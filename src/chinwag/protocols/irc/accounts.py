@@ -1,9 +1,11 @@
 """Accounts on IRC: SASL (IRCv3 3.2: PLAIN, SCRAM-SHA-256), ``PASS account:password``,
 a NickServ pseudo-user for clients without SASL, and how account events look.
 
-Hooked into ``adapter.py`` with a few lines (the AUTHENTICATE verb, PRIVMSG to
-NickServ, PASS at registration, the renderers, WHOIS 330); everything else is
-here. Sans-I/O like the adapter: it turns lines into the account commands of
+Hooked into the other IRC modules with a few lines (verbs.py: AUTHENTICATE,
+REGISTER, VERIFY and PRIVMSG to NickServ; adapter.py: PASS at registration;
+registration.py: CAP LS 302 values and account-tag; render.py: the renderers,
+account-tag and extended-join; lookups.py: WHOIS 330, WHOX ``a``); everything
+else is here. Sans-I/O like the adapter: it turns lines into the account commands of
 core/accounts.py, which the transport answers (transport/accounts.py), and
 renders the events that come back.
 
@@ -41,6 +43,7 @@ from chinwag.core.accounts import (
 from chinwag.core.events import Command, Failed, Joined
 from chinwag.core.names import HIDDEN_HOST, casefold
 from chinwag.protocols.base import RenderCache
+from chinwag.protocols.irc.format import source
 from chinwag.protocols.irc.message import Message as IrcMessage
 
 if TYPE_CHECKING:
@@ -68,8 +71,9 @@ class Sasl:
     active: bool = False  # an exchange is running: its success ends in 903
 
 
-def _mask(nick: str) -> str:
-    return f"{nick}!{nick}@{HIDDEN_HOST}"
+def _mask(nick: str, user: str = "") -> str:
+    """``nick!~user@host``; ``*!*@host`` before NICK and USER (SASL first)."""
+    return f"*!*@{HIDDEN_HOST}" if nick == "*" and not user else source(nick, user)
 
 
 # --- input --------------------------------------------------------------------------
@@ -193,14 +197,14 @@ def render_changed(p: IrcProtocol, e: AccountChanged, cache: RenderCache) -> byt
     if e.nick != me:
         if ACCOUNT_NOTIFY not in p.caps:
             return b""
-        return IrcMessage("ACCOUNT", (e.account or "*",), _mask(e.nick)).to_bytes()
+        return IrcMessage("ACCOUNT", (e.account or "*",), _mask(e.nick, e.user)).to_bytes()
     p.account = e.account
     if e.account is None:
-        p.numeric("901", _mask(me), "You are now logged out")
+        p.numeric("901", _mask(me, p.username), "You are now logged out")
         if p.sasl is None:
             notice(p, "You are now logged out")
         return p.data_to_send()
-    p.numeric("900", _mask(me), e.account, f"You are now logged in as {e.account}")
+    p.numeric("900", _mask(me, p.username), e.account, f"You are now logged in as {e.account}")
     if p.registering and e.created:
         p.registering = False
         p.reply(IrcMessage("REGISTER", ("SUCCESS", e.account, "Account created"), p.info.server_name))
@@ -214,13 +218,12 @@ def render_changed(p: IrcProtocol, e: AccountChanged, cache: RenderCache) -> byt
     return p.data_to_send()
 
 
-def render_joined(p: IrcProtocol, e: Joined, cache: RenderCache) -> bytes:
-    """IRCv3 extended-join: ``JOIN #room account :realname`` (``*``: not logged in)."""
-    if EXTENDED_JOIN not in p.caps:
-        return p._render_joined(e, cache)
+def extended_join(e: Joined, cache: RenderCache) -> bytes:
+    """IRCv3 extended-join: ``JOIN #room account :realname`` (``*``: not logged in);
+    render.render_joined sends it to clients that enabled the cap."""
     data = cache.get(_EXTENDED)
     if data is None:
-        msg = IrcMessage("JOIN", (e.room, e.account or "*", e.realname or e.nick), _mask(e.nick))
+        msg = IrcMessage("JOIN", (e.room, e.account or "*", e.realname or e.nick), _mask(e.nick, e.user))
         data = cache[_EXTENDED] = msg.to_bytes()
     return data
 

@@ -2,6 +2,10 @@
 
 ``draft/chathistory`` is offered because CHATHISTORY is served from the history
 store; ``draft/event-playback`` is not (history holds messages only).
+
+``sts`` (IRCv3 Strict Transport Security) is listed, never requested: a policy
+the client keeps. Plain connections are told the TLS port (``sts=port=6697``),
+TLS ones how long to keep using TLS (``sts=duration=N``).
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ LABELED_RESPONSE: Final = "labeled-response"
 MESSAGE_TAGS: Final = "message-tags"
 MULTI_PREFIX: Final = "multi-prefix"
 SERVER_TIME: Final = "server-time"
+STANDARD_REPLIES: Final = "standard-replies"
 USERHOST_IN_NAMES: Final = "userhost-in-names"
 ACCOUNT_NOTIFY: Final = "account-notify"
 ACCOUNT_TAG: Final = "account-tag"
@@ -39,13 +44,26 @@ SUPPORTED: Final = (
     MULTI_PREFIX,
     SASL,
     SERVER_TIME,
+    STANDARD_REPLIES,
     USERHOST_IN_NAMES,
 )
 
 
-def ls(values: bool) -> str:
-    """The CAP LS list, with values for CAP LS 302 clients."""
-    return " ".join(f"{cap}={VALUES[cap]}" if values and cap in VALUES else cap for cap in SUPPORTED)
+STS: Final = "sts"
+
+
+def sts_value(secure: bool, tls_port: int, duration: int) -> str:
+    """The ``sts`` capability's value for a listener; '' when STS is off."""
+    if duration <= 0:
+        return ""
+    return f"duration={duration}" if secure else f"port={tls_port}"
+
+
+def ls_line(sts: str = "", values: bool = False) -> str:
+    """The capabilities CAP LS lists (``sts`` only when it has a value), with
+    values (``sasl=PLAIN,SCRAM-SHA-256``) for CAP LS 302 clients."""
+    offered = " ".join(f"{cap}={VALUES[cap]}" if values and cap in VALUES else cap for cap in SUPPORTED)
+    return f"{offered} {STS}={sts}" if sts else offered
 
 
 def apply_request(enabled: frozenset[str], request: str, offered: tuple[str, ...] = SUPPORTED) -> frozenset[str] | None:

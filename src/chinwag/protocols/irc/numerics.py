@@ -25,6 +25,8 @@ RPL_LUSEROP: Final = "252"
 RPL_LUSERUNKNOWN: Final = "253"
 RPL_LUSERCHANNELS: Final = "254"
 RPL_LUSERME: Final = "255"
+RPL_LOCALUSERS: Final = "265"
+RPL_GLOBALUSERS: Final = "266"
 RPL_AWAY: Final = "301"
 RPL_USERHOST: Final = "302"
 RPL_ISON: Final = "303"
@@ -33,10 +35,12 @@ RPL_NOWAWAY: Final = "306"
 RPL_WHOISUSER: Final = "311"
 RPL_WHOISSERVER: Final = "312"
 RPL_WHOISOPERATOR: Final = "313"
+RPL_WHOISACCOUNT: Final = "330"
 RPL_ENDOFWHO: Final = "315"
 RPL_WHOISIDLE: Final = "317"
 RPL_ENDOFWHOIS: Final = "318"
 RPL_WHOISCHANNELS: Final = "319"
+RPL_WHOWASUSER: Final = "314"
 RPL_LISTSTART: Final = "321"
 RPL_LIST: Final = "322"
 RPL_LISTEND: Final = "323"
@@ -49,15 +53,20 @@ RPL_INVITING: Final = "341"
 RPL_VERSION: Final = "351"
 RPL_WHOREPLY: Final = "352"
 RPL_NAMREPLY: Final = "353"
+RPL_WHOSPCRPL: Final = "354"
 RPL_ENDOFNAMES: Final = "366"
 RPL_BANLIST: Final = "367"
 RPL_ENDOFBANLIST: Final = "368"
+RPL_ENDOFWHOWAS: Final = "369"
+RPL_INFO: Final = "371"
 RPL_MOTD: Final = "372"
+RPL_ENDOFINFO: Final = "374"
 RPL_MOTDSTART: Final = "375"
 RPL_ENDOFMOTD: Final = "376"
 RPL_YOUREOPER: Final = "381"
 RPL_TIME: Final = "391"
 ERR_NOSUCHNICK: Final = "401"
+ERR_WASNOSUCHNICK: Final = "406"
 ERR_TOOMANYMATCHES: Final = "416"
 ERR_INPUTTOOLONG: Final = "417"
 ERR_UNKNOWNCOMMAND: Final = "421"
@@ -116,6 +125,16 @@ class InputTooLong(ChatError):
         return "input line was too long"
 
 
+def safe_param(param: str) -> str:
+    """A client's word echoed back as a middle parameter (``401 me <nick> :...``):
+    as given if IRC can carry it there, else ``*``. Empty, starting with ``:``
+    or holding a space it would end or shift the parameters (and could not be
+    serialized at all); a reply must never fail over what a client typed."""
+    if not param or param[0] == ":" or " " in param or "\r" in param or "\n" in param or "\0" in param:
+        return "*"
+    return param
+
+
 def error_params(error: ChatError, nick: str) -> tuple[str, tuple[str, ...]]:
     """(numeric, params) for ``error`` sent to ``nick`` ("*" before registration)."""
     code = error.hint
@@ -126,11 +145,21 @@ def error_params(error: ChatError, nick: str) -> tuple[str, tuple[str, ...]]:
     if code in _NO_SUBJECT or not subject:
         return code, (nick, reason)
     if isinstance(error, InvalidModeParam):  # 696 <target> <mode char> <parameter> :<description>
-        return code, (nick, error.room, error.mode, error.subject, reason)
+        return code, (nick, safe_param(terminal_safe(error.room)), safe_param(error.mode), safe_param(subject), reason)
     room = getattr(error, "room", None)
     if isinstance(room, str):
-        return code, (nick, subject, terminal_safe(room), reason)
-    return code, (nick, subject, reason)
+        return code, (nick, safe_param(subject), safe_param(terminal_safe(room)), reason)
+    return code, (nick, safe_param(subject), reason)
+
+
+def not_sent(error: ChatError, command: str, nick: str, standard: bool) -> tuple[str, tuple[str, ...]]:
+    """(command, params) telling ``nick`` its message to ``error.subject`` was not
+    sent: an IRCv3 standard reply (``FAIL PRIVMSG TEMPORARILY_UNAVAILABLE``) to a
+    client with ``standard-replies``, else a server NOTICE any client shows."""
+    target = safe_param(error.subject)
+    if standard:
+        return "FAIL", (command.upper(), "TEMPORARILY_UNAVAILABLE", target, f"Message not sent: {error.reason}")
+    return "NOTICE", (nick, f"*** Message to {target} not sent: {error.reason}")
 
 
 def isupport_tokens(limits: Limits, network: str, history_max: int = 0) -> list[str]:
@@ -146,7 +175,7 @@ def isupport_tokens(limits: Limits, network: str, history_max: int = 0) -> list[
         f"AWAYLEN={limits.away_len}",
         f"CASEMAPPING={CASEMAPPING}",
         f"CHANLIMIT=#:{limits.max_rooms}",
-        "CHANMODES=b,k,l,imnt",
+        "CHANMODES=b,k,l,imnpst",
         f"CHANNELLEN={limits.room_len}",
         "CHANTYPES=#",
         *history,
@@ -161,4 +190,6 @@ def isupport_tokens(limits: Limits, network: str, history_max: int = 0) -> list[
         "PREFIX=(ov)@+",
         f"TARGMAX=PRIVMSG:{t},NOTICE:{t},KICK:{t},JOIN:,PART:,NAMES:,WHOIS:1,USERHOST:5,ISON:",
         f"TOPICLEN={limits.topic_len}",
+        f"USERLEN={limits.user_len}",
+        "WHOX",
     ]

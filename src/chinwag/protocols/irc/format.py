@@ -1,0 +1,76 @@
+"""Facts and helpers every IRC module shares: the server's IrcInfo, the mode
+letters, and the small formatting functions (prefixes, times, UTF-8 cuts)."""
+
+from __future__ import annotations
+
+import itertools
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Final
+
+from chinwag import __version__
+from chinwag.config import Config, Limits
+from chinwag.core.names import HIDDEN_HOST
+from chinwag.protocols.irc import numerics as N
+
+USER_MODES: Final = "iow"
+ROOM_MODES: Final = "biklmnopstv"
+ROOM_MODES_WITH_ARG: Final = "bklov"
+CTL: Final = str.maketrans({"\r": " ", "\n": " ", "\0": " "})
+#: the render-cache key of a line every IRC recipient sees alike
+SHARED: Final = "irc"
+
+
+@dataclass(frozen=True, slots=True)
+class IrcInfo:
+    """Per-server facts every IRC connection shares (built once in Server.start)."""
+
+    server_name: str
+    network: str
+    limits: Limits
+    motd: tuple[str, ...]
+    created: str
+    isupport: tuple[tuple[str, ...], ...]  # 005 token groups, at most 13 per line
+    version: str = f"chinwag-{__version__}"
+    description: str = "chinwag chat server"  # the server's info (312 in WHOIS, VERSION)
+    sts: str = ""  # this listener's IRCv3 STS value (caps.sts_value); '' = none
+    password_required: bool = False  # a server password: PASS is that, not account:password
+
+    @classmethod
+    def from_config(cls, config: Config, now: float | None = None) -> IrcInfo:
+        tokens = N.isupport_tokens(config.limits, config.network, config.history_max)
+        groups = tuple(tuple(tokens[i : i + 13]) for i in range(0, len(tokens), 13))
+        created = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(now))
+        motd = tuple(config.motd.splitlines()) if config.motd.strip() else ()
+        return cls(config.server_name, config.network, config.limits, motd, created, groups,
+                   password_required=bool(config.password))
+
+def source(nick: str, user: str = "") -> str:
+    """``nick!user@host``: the username as the hub keeps it ("~" + USER's), or
+    "~" + nick when the event has none (history, a text user of old)."""
+    return f"{nick}!{user or '~' + nick}@{HIDDEN_HOST}"
+
+
+def iso_time(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def split_utf8(text: str, budget: int) -> list[str]:
+    """Cut ``text`` into pieces of at most ``budget`` UTF-8 bytes, on character boundaries."""
+    data = text.encode()
+    if len(data) <= budget:
+        return [text]
+    budget = max(budget, 4)
+    out = []
+    while data:
+        cut = min(budget, len(data))
+        while cut < len(data) and (data[cut] & 0xC0) == 0x80:
+            cut -= 1
+        out.append(data[:cut].decode())
+        data = data[cut:]
+    return out
+
+
+tokens = itertools.count(1)
+
