@@ -124,6 +124,17 @@ class Limits:
     whowas_max: int = 1000  # nicks WHOWAS remembers, server-wide (the oldest are forgotten)
     # --- limits: metrics ---
     metrics_rooms: int = 10  # rooms whose member counts /metrics shows (the largest)
+    # --- limits: accounts ---
+    # Logins (text /login, SASL, PASS account:password, NickServ IDENTIFY) share
+    # the auth_* limits per connection and per address; besides, each account
+    # counts its own failures from anywhere: past account_failures (draining as
+    # auth_failures_per_ip do) its logins are refused until they drain.
+    account_failures: int = 10
+    password_min: int = 8  # characters in an account password, at least
+    password_max: int = 256  # ... and at most (bounds the hashing work)
+    argon2_time_cost: int = 2  # argon2id passes (OWASP: m=19 MiB, t=2, p=1)
+    argon2_memory_kib: int = 19_456  # argon2id memory per hash, KiB
+    scram_iterations: int = 4096  # PBKDF2 rounds of SCRAM-SHA-256 credentials (RFC 7677 minimum)
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
@@ -140,6 +151,10 @@ class Limits:
             raise ConfigError("limits.auth_delay_max_ms must be at least limits.auth_delay_ms")
         if self.ipv6_prefix > 128:
             raise ConfigError("limits.ipv6_prefix must be 1..128")
+        if self.password_max < self.password_min:
+            raise ConfigError("limits.password_max must be at least limits.password_min")
+        if self.argon2_memory_kib < 8:
+            raise ConfigError("limits.argon2_memory_kib must be at least 8 (argon2's minimum)")
 
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")

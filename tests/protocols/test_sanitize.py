@@ -135,6 +135,8 @@ def _sample(tp: Any, hostile: str = HOSTILE) -> Any:
         return hostile
     if tp is bool:
         return True
+    if tp is bytes:  # (SaslChallenge: sent base64-encoded)
+        return hostile.encode()
     if tp is int:
         return 7
     if tp is float:
@@ -215,7 +217,7 @@ def _irc(event: object = None) -> IrcProtocol:
     # the welcome is rendered once, in answer to the Register the adapter waits on
     p.reg, p.nick = (Reg.WAIT if isinstance(event, Registered) else Reg.DONE), "me"
     p.caps = frozenset(C.SUPPORTED)
-    p._variant = (SHARED, True, True)
+    p._variant = (SHARED, True, True, True)
     return p
 
 
@@ -224,6 +226,7 @@ def _irc(event: object = None) -> IrcProtocol:
 TEXT_SHOWS_NOTHING = {
     "RoomModes", "UserModes", "BanList", "AwayChanged", "OperUp", "WhoisReply", "WhoReply", "ListReply",
     "LookupReply", "ServerStats", "Synced", "ChatHistoryReply", "WhoWasReply", "TagsSent",
+    "AccountChanged", "SaslChallenge",  # (text: only one's own login is shown; SASL is IRC's)
 }
 IRC_SHOWS_NOTHING = {"History", "Synced", "RoomList"}
 

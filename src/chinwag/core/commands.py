@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
 from chinwag.core import channels, crowd, whowas
+from chinwag.core.accounts import AccountChanged, SetAccount
 from chinwag.core.errors import (
     AlreadyRegistered,
     CannotSendToRoom,
@@ -131,7 +132,8 @@ def join(hub: Hub, session: Session, cmd: Join) -> list[Outbound]:
         if existing is None:  # whoever creates (or re-creates) a room is its operator
             room.ops.add(session.sid)
         room.invited.discard(session.sid)
-        joined = Joined(room.name, session.nick or "", session.away, session.user)
+        joined = Joined(room.name, session.nick or "", session.away, session.user,
+                        account=session.account or "", realname=session.realname or session.nick or "")
         if crowd.crowded(room, hub.limits.crowd_size):  # the others hear it in the summary
             hub.note(room, "join", joined.nick, "", session.sid)
             out = [Outbound((session.sid,), joined)]
@@ -192,7 +194,11 @@ def _say(hub: Hub, session: Session, cmd: Say) -> list[Outbound]:
     extra = channels.away_notice(hub, session, recipient) if recipient and cmd.kind != "notice" else []
     ts = hub.clock()
     session.last_active = ts
-    msg = Message(hub.ids.next(ts), ts, session.nick or "", target, cmd.text, cmd.kind, cmd.tags, session.user)
+    accounts = None
+    if recipient is not None and session.account is not None and recipient.account is not None:
+        accounts = (session.account, recipient.account)
+    msg = Message(hub.ids.next(ts), ts, session.nick or "", target, cmd.text, cmd.kind, cmd.tags, session.user,
+                  accounts=accounts, account=session.account or "")
     # The sender is among the recipients: IRC echo-message and the text
     # protocol's private-message receipt both need it; a renderer may skip it.
     return [Outbound(list(to), msg), *extra]
@@ -257,6 +263,21 @@ def list_rooms(hub: Hub, session: Session, cmd: ListRooms) -> list[Outbound]:
     return [Outbound((session.sid,), RoomList(rooms))]
 
 
+def set_account(hub: Hub, session: Session, cmd: SetAccount) -> list[Outbound]:
+    """Only the transport sends this, after checking a password (core/accounts.py).
+    The session hears it; so do those sharing a room with it (IRC account-notify)."""
+    if session.account == cmd.account:
+        return []
+    session.account = cmd.account
+    if session.nick is None:  # (SASL before registration)
+        return [Outbound((session.sid,), AccountChanged("*", cmd.account, cmd.created))]
+    out = [Outbound((session.sid,), AccountChanged(session.nick, cmd.account, cmd.created, session.user))]
+    peers = hub.peers(session)
+    if peers:
+        out.append(Outbound(peers, AccountChanged(session.nick, cmd.account, user=session.user)))
+    return out
+
+
 def quit_(hub: Hub, session: Session, cmd: Quit) -> list[Outbound]:
     return hub.disconnect(session.sid, cmd.reason)
 
@@ -288,4 +309,5 @@ COMMANDS: Final[dict[type, Spec]] = {
     WhoWas: Spec("whowas", whowas.whowas),
     SendTags: Spec("tagmsg", send_tags),
     Sync: Spec("sync", channels.sync, needs_registration=False),
+    SetAccount: Spec("account", set_account, needs_registration=False),
 }

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
+from chinwag.core.accounts import AccountCommand, AccountEvent, SetAccount
 from chinwag.core.errors import ChatError
 from chinwag.core.extended import ClientTags, ExtendedCommand, ExtendedEvent, MemberInfo, Oper
 
@@ -84,7 +85,10 @@ class Checked:
     final: bool = False
 
 
-Command = Register | Join | Part | Say | ChangeNick | Who | ListRooms | Quit | Checked | ExtendedCommand
+Command = (
+    Register | Join | Part | Say | ChangeNick | Who | ListRooms | Quit | Checked | ExtendedCommand | AccountCommand
+    | SetAccount
+)
 
 
 # --- queries: client -> transport (they need the history store, so they are
@@ -158,6 +162,8 @@ class Joined:
     nick: str
     away: str = ""  # the joiner's away message (IRC away-notify announces it after the JOIN)
     user: str = field(default="", compare=False)  # the actor's username (IRC prefix nick!user@host)
+    account: str = field(default="", compare=False)  # for IRCv3 extended-join ("" : not logged in)
+    realname: str = field(default="", compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,6 +202,11 @@ class Message:
     kind: MessageKind
     tags: ClientTags = field(default=(), compare=False)  # client-only tags (not stored: history has none)
     user: str = field(default="", compare=False)  # the sender's username ("" from history: "~" + nick)
+    # A private message between two logged-in users: (sender's account,
+    # recipient's account). Its history then belongs to the two accounts
+    # (storage.base.conversation_key), not to whoever holds the nicks.
+    accounts: tuple[str, str] | None = field(default=None, repr=False, compare=False)
+    account: str = field(default="", compare=False)  # the sender's account (IRCv3 account-tag); live only
     # Computed once: every recipient's renderer asks, hundreds of times per message.
     private: bool = field(init=False, repr=False, compare=False)
 
@@ -293,6 +304,7 @@ Event = (
     | ExtendedEvent
     | History
     | ChatHistoryReply
+    | AccountEvent
 )
 
 

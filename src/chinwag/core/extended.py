@@ -33,6 +33,7 @@ class MemberInfo:
     prefix: str = ""
     away: str = ""
     oper: bool = False
+    account: str = ""  # the account it is logged in to ("" : none)
 
 
 @dataclass(frozen=True, slots=True)

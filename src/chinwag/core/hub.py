@@ -48,7 +48,7 @@ class MessageIds:
 
 class Session:
     __slots__ = ("sid", "nick", "user", "rooms", "realname", "away", "oper", "modes", "signon", "last_active",
-                 "invites", "nick_mark")
+                 "invites", "nick_mark", "account")
 
     def __init__(self, sid: int) -> None:
         self.sid = sid
@@ -66,6 +66,9 @@ class Session:
         # only from there (without accounts, an earlier holder of the nick may
         # have been someone else; see transport/chathistory.py).
         self.nick_mark = ""
+        # The account it is logged in to (display name), set only by SetAccount
+        # after the transport checked a password (core/accounts.py).
+        self.account: str | None = None
 
 
 class Room:
@@ -275,7 +278,7 @@ class Hub:
             sid = session.sid
             prefix = ("@" if sid in room.ops else "") + ("+" if sid in room.voiced else "")
         return MemberInfo(nick, session.user or nick, HIDDEN_HOST, session.realname or nick, prefix, session.away,
-                          session.oper is not None)
+                          session.oper is not None, session.account or "")
 
     # --- rules that outlive a room's members (core/roomstate.py) -------------
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from chinwag.config import Limits
+from chinwag.core.accounts import AccountChanged, AccountError, AccountNote
 from chinwag.core.errors import NameError_, NickInUse, NotSent, PasswordMismatch
 from chinwag.core.events import (
     ChangeNick,
@@ -55,7 +56,7 @@ from chinwag.core.extended import (
 )
 from chinwag.core.names import casefold
 from chinwag.core.numbers import decimal
-from chinwag.protocols import crowd
+from chinwag.protocols import crowd, text_accounts
 from chinwag.protocols.base import LineReader, LineTooLong, RenderCache, decode_line
 from chinwag.protocols.sanitize import strip_controls
 from chinwag.protocols.telnet import TelnetFilter
@@ -193,6 +194,10 @@ TEXT_COMMANDS: Final[dict[str, TextCommand]] = {
     "rooms": TextCommand("/rooms", "rooms and how many are in each", lambda p, a: ListRooms()),
     "history": TextCommand("/history [N]", f"the last N messages of the room ({HISTORY_PAGE})", _history),
     "since": TextCommand("/since 10m|1h|2d", "what was said in that window", _since, needs_arg=True),
+    "register": TextCommand("/register PASSWORD", "make your name an account", text_accounts.register, True),
+    "login": TextCommand("/login NAME PASSWORD", "log in to your account", text_accounts.login, True),
+    "logout": TextCommand("/logout", "log out of your account", text_accounts.logout),
+    "password": TextCommand("/password OLD NEW", "change your account's password", text_accounts.password, True),
     "quit": TextCommand("/quit [reason]", "leave chinwag", _quit),
 }
 
@@ -211,6 +216,7 @@ class TextProtocol:
         self, limits: Limits, default_room: str = "#lobby", history_on_join: int = 20, password_required: bool = False
     ) -> None:
         self.password_required = password_required
+        self.encrypted = False  # (a TLS listener will set it: no "not encrypted" note)
         self._name: str | None = None  # the name, while its password is asked for
         self._password: str | None = None  # kept for another try at the name
         self._trying = ""  # the name whose password is being checked
@@ -441,11 +447,12 @@ class TextProtocol:
                     if self.history_on_join:
                         self._queries.append(HistoryRequest(room, "join", self.history_on_join))
                 return None  # the Members event that follows says it
-            case Members(room, nicks, _, count):
+            case Members(room, nicks, info, count):
                 self._awaiting_reply = False  # (a /join of a room we are in: Members only)
                 if count and not nicks:  # a big room: how many, not who
                     return f"* in {room}: {count} people (/who {room} lists them)"
-                return f"* in {room}: {', '.join(nicks)} ({len(nicks)})"
+                shown = [text_accounts.member(i) for i in info] if len(info) == len(nicks) else list(nicks)
+                return f"* in {room}: {', '.join(shown)} ({len(nicks)})"
             case Parted(room, nick, reason):
                 if nick != me:
                     return f"* {nick} has left {room}" + (f" ({reason})" if reason else "")
@@ -475,6 +482,10 @@ class TextProtocol:
                 self._name, self._password = self._trying, None  # ask again, for the same name
                 wait = f" (next try in {error.retry_after:g} s)" if error.retry_after else ""
                 return f"* wrong password{wait}. Password?"
+            case Failed(error) if isinstance(error, AccountError):
+                return text_accounts.failed(error)
+            case AccountChanged() | AccountNote():
+                return text_accounts.render(event, me)
             case Failed(error):
                 self._awaiting_reply = False
                 self.want_history = None

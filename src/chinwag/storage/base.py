@@ -15,11 +15,13 @@ from typing import Protocol
 from chinwag.core.events import Message
 from chinwag.core.names import casefold
 from chinwag.core.roomstate import RoomState
+from chinwag.storage.accounts import AccountStore
 
 PRIVATE_PREFIX = "@"
 # Nicks cannot contain a comma (names.validate_nick), so "@a,b" splits back
 # into exactly two names, and '@' never starts a room name.
 _SEP = ","
+ACCOUNT_MARK = "="  # before each name in a key by account (account_private_key)
 
 Departure = tuple[tuple[str, ...], str, float]
 """(rooms as displayed, newest msgid assigned when the nick left, when it left)."""
@@ -45,8 +47,19 @@ def key_for(nick: str, target: str) -> str:
     return room_key(target) if target.startswith("#") else private_key(nick, target)
 
 
+def account_private_key(a: str, b: str) -> str:
+    """The key of the private conversation of two accounts: '@=' + sorted
+    casefolded names. '=' is in no nick, so no nick's key or party is ever
+    equal to one of these (private_parties gives '=name', matching no nick)."""
+    x, y = sorted((casefold(a), casefold(b)))
+    return f"{PRIVATE_PREFIX}{ACCOUNT_MARK}{x}{_SEP}{ACCOUNT_MARK}{y}"
+
+
 def conversation_key(msg: Message) -> str:
-    """The key a message is stored under."""
+    """The key a message is stored under: by account when both parties of a
+    private message were logged in, else by nick."""
+    if msg.accounts is not None:
+        return account_private_key(*msg.accounts)
     return key_for(msg.nick, msg.target)
 
 
@@ -59,17 +72,20 @@ def private_parties(key: str) -> tuple[str, str] | None:
 
 
 def visible(key: str, keys: Collection[str] | None, nick: str | None, last_msgid: str = "",
-            private_after: str = "") -> bool:
+            private_after: str = "", account: str | None = None) -> bool:
     """The targets() filter: no filter at all, or in ``keys``, or a private key
-    of ``nick`` whose latest message (``last_msgid``) is newer than ``private_after``."""
-    if keys is None and nick is None:
+    of ``nick`` whose latest message (``last_msgid``) is newer than ``private_after``,
+    or a private key of ``account`` (account_private_key)."""
+    if keys is None and nick is None and account is None:
         return True
     if keys is not None and key in keys:
         return True
-    if nick is not None:
-        parties = private_parties(key)
-        return parties is not None and casefold(nick) in parties and last_msgid > private_after
-    return False
+    parties = private_parties(key)
+    if parties is None:
+        return False
+    if account is not None and ACCOUNT_MARK + casefold(account) in parties:
+        return True
+    return nick is not None and casefold(nick) in parties and last_msgid > private_after
 
 
 class HistoryStore(Protocol):
@@ -163,9 +179,11 @@ class HistoryStore(Protocol):
         keys: Collection[str] | None = None,
         nick: str | None = None,
         private_after: str = "",
+        account: str | None = None,
     ) -> list[tuple[str, float]]:
         """(key, ts of its latest message) for conversations whose latest message
-        is strictly between the two times, ascending by that time.
+        is strictly between the two times, ascending by that time. With
+        ``account``, that account's private conversations (by account) too.
 
         As IRCv3 CHATHISTORY TARGETS (BETWEEN semantics): counted from
         ``start_ts``, so if it is the later time the most recent ``limit`` win.
@@ -226,8 +244,8 @@ class RoomStore(Protocol):
         ...
 
 
-class Store(HistoryStore, RoomStore, Protocol):
-    """What the server needs of a backend: history and room rules, one database."""
+class Store(HistoryStore, RoomStore, AccountStore, Protocol):
+    """What the server needs of a backend: history, room rules and accounts, one database."""
 
 
 MEMORY = ":memory:"

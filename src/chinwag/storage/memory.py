@@ -12,10 +12,13 @@ import heapq
 import logging
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Collection, Sequence
+from dataclasses import replace
 
+from chinwag.core.accounts import Secrets
 from chinwag.core.events import Message
 from chinwag.core.names import casefold
 from chinwag.core.roomstate import RoomState
+from chinwag.storage.accounts import Account, account_key
 from chinwag.storage.base import Departure, conversation_key, room_key, visible
 
 log = logging.getLogger("chinwag.storage")
@@ -42,6 +45,7 @@ class MemoryStore:
         self._ts_sorted: dict[str, bool] = {}
         self._departures: dict[str, Departure] = {}
         self._rooms: dict[str, RoomState] = {}
+        self._accounts: dict[str, Account] = {}
         self._last: str | None = None
         self._closed = False
 
@@ -146,6 +150,7 @@ class MemoryStore:
         keys: Collection[str] | None = None,
         nick: str | None = None,
         private_after: str = "",
+        account: str | None = None,
     ) -> list[tuple[str, float]]:
         if limit <= 0:
             return []
@@ -153,7 +158,7 @@ class MemoryStore:
         found = sorted(
             (msgs[-1].ts, key)
             for key, msgs in self._msgs.items()
-            if msgs and lo < msgs[-1].ts < hi and visible(key, keys, nick, msgs[-1].msgid, private_after)
+            if msgs and lo < msgs[-1].ts < hi and visible(key, keys, nick, msgs[-1].msgid, private_after, account)
         )
         chosen = found[:limit] if start_ts <= end_ts else found[-limit:]
         return [(key, ts) for ts, key in chosen]
@@ -207,6 +212,33 @@ class MemoryStore:
     def delete_room(self, key: str) -> asyncio.Future[None]:
         self._rooms.pop(key, None)
         return _done()
+
+
+    # --- accounts ------------------------------------------------------------
+
+    async def create_account(self, account: Account) -> bool:
+        if account.key in self._accounts:
+            return False
+        self._accounts[account.key] = account
+        return True
+
+    async def get_account(self, name: str) -> Account | None:
+        return self._accounts.get(account_key(name))
+
+    async def set_password(self, name: str, secrets: Secrets) -> bool:
+        account = self._accounts.get(account_key(name))
+        if account is None:
+            return False
+        self._accounts[account.key] = account.with_secrets(secrets)
+        return True
+
+    async def delete_account(self, name: str) -> bool:
+        return self._accounts.pop(account_key(name), None) is not None
+
+    async def touch_account(self, name: str, ts: float) -> None:
+        account = self._accounts.get(account_key(name))
+        if account is not None:
+            self._accounts[account.key] = replace(account, last_seen=ts)
 
 
 def _done() -> asyncio.Future[None]:

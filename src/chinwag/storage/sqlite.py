@@ -28,10 +28,13 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
+from chinwag.core.accounts import Secrets
 from chinwag.core.events import Message
 from chinwag.core.names import casefold
 from chinwag.core.roomstate import RoomState
+from chinwag.storage import accounts as sqlite_accounts
 from chinwag.storage import sqlite_refold, sqlite_rooms
+from chinwag.storage.accounts import Account
 from chinwag.storage.base import Departure, StorageError, conversation_key, visible
 
 log = logging.getLogger("chinwag.storage")
@@ -76,6 +79,7 @@ _MIGRATIONS: tuple[str | Callable[[sqlite3.Connection], None], ...] = (
     _SCHEMA_V1,
     sqlite_rooms.SCHEMA,
     sqlite_refold.migrate,  # keys re-folded for names in every script (PRECIS)
+    sqlite_accounts.SCHEMA,  # accounts (argon2id hash, SCRAM-SHA-256 credentials)
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
 
@@ -268,6 +272,7 @@ class SqliteStore:
         keys: Collection[str] | None = None,
         nick: str | None = None,
         private_after: str = "",
+        account: str | None = None,
     ) -> list[tuple[str, float]]:
         if limit <= 0:
             return []
@@ -282,7 +287,7 @@ class SqliteStore:
             )
             found: list[tuple[str, float]] = []
             for key, ts, last in conn.execute(sql, (lo, hi)):
-                if visible(key, wanted, nick, last, private_after):
+                if visible(key, wanted, nick, last, private_after, account):
                     found.append((key, ts))
                     if len(found) == limit:
                         break
@@ -354,6 +359,23 @@ class SqliteStore:
 
     def delete_room(self, key: str) -> asyncio.Future[None]:
         return self._submit(partial(sqlite_rooms.delete, key))
+
+    # --- accounts (storage/accounts.py) ---------------------------------------
+
+    async def create_account(self, account: Account) -> bool:
+        return await self._write(partial(sqlite_accounts.create, account))
+
+    async def get_account(self, name: str) -> Account | None:
+        return await self._read(partial(sqlite_accounts.get, name))
+
+    async def set_password(self, name: str, secrets: Secrets) -> bool:
+        return await self._write(partial(sqlite_accounts.set_password, name, secrets))
+
+    async def delete_account(self, name: str) -> bool:
+        return await self._write(partial(sqlite_accounts.delete, name))
+
+    async def touch_account(self, name: str, ts: float) -> None:
+        await self._write(partial(sqlite_accounts.touch, name, ts))
 
     # --- plumbing: loop side ---------------------------------------------
 

@@ -13,7 +13,16 @@ Who may read what (the spec leaves it to the server):
   and a new holder of ``bob`` sees nothing bob was sent before. A reconnect
   or a nick change starts from nothing too.
 
-TARGETS lists only those conversations, and a private one only if it has a
+With accounts: a private message between two logged-in users is stored by
+their accounts (``account_private_key``). A logged-in requester reads that
+conversation whole, from any connection and under any nick, when the nick it
+asks for is someone logged in now (their account) or, if nobody holds that nick
+now, an account of that name; otherwise the rule above applies. Someone who
+takes a logged-in user's nick is not logged in to their account, so gets the
+nick rule: nothing from before.
+
+TARGETS also lists a logged-in requester's conversations by account (named by
+the other account). Otherwise it lists only those conversations, and a private one only if it has a
 message its requester may read.
 """
 
@@ -25,7 +34,15 @@ from chinwag.core.errors import ChatError
 from chinwag.core.events import ChatHistory, ChatHistoryReply
 from chinwag.core.hub import Hub
 from chinwag.core.names import casefold, is_room, validate_nick
-from chinwag.storage.base import HistoryStore, private_key, private_parties, room_key
+from chinwag.storage.base import (
+    ACCOUNT_MARK,
+    HistoryStore,
+    Store,
+    account_private_key,
+    private_key,
+    private_parties,
+    room_key,
+)
 from chinwag.storage.chathistory import Floored, Reads, ms, select
 
 log = logging.getLogger("chinwag.server")
@@ -43,13 +60,28 @@ def _key(hub: Hub, sid: int, nick: str, target: str) -> str | None:
     return private_key(nick, target)
 
 
+async def _account_key(hub: Hub, store: Store, sid: int, other: str) -> str | None:
+    """The key of the private conversation between ``sid``'s account and the
+    account ``other`` stands for, if ``sid`` is logged in and ``other`` does."""
+    session = hub.sessions.get(sid)
+    if session is None or session.account is None:
+        return None
+    online = hub.nicks.get(casefold(other))
+    if online is not None:
+        account = hub.sessions[online].account
+    else:
+        found = await store.get_account(other)
+        account = found.name if found is not None else None
+    return account_private_key(session.account, account) if account is not None else None
+
+
 def _mark(hub: Hub, sid: int) -> str:
     """Where the private history ``sid`` may read starts."""
     session = hub.sessions.get(sid)
     return session.nick_mark if session is not None else "~"  # (above any msgid)
 
 
-async def answer(hub: Hub, store: HistoryStore, sid: int, q: ChatHistory, most: int) -> ChatHistoryReply | None:
+async def answer(hub: Hub, store: Store, sid: int, q: ChatHistory, most: int) -> ChatHistoryReply | None:
     """Answer ``q`` for session ``sid`` (None if it is no longer registered);
     at most ``most`` messages or targets."""
     nick = hub.nick_of(sid)
@@ -62,7 +94,13 @@ async def answer(hub: Hub, store: HistoryStore, sid: int, q: ChatHistory, most: 
         key = _key(hub, sid, nick, q.target)
         if key is None:
             return ChatHistoryReply(q, error="INVALID_TARGET")
-        reads: Reads = store if private_parties(key) is None else Floored(store, _mark(hub, sid))
+        reads: Reads = store
+        if private_parties(key) is not None:
+            by_account = await _account_key(hub, store, sid, q.target)
+            if by_account is not None:
+                key = by_account
+            else:
+                reads = Floored(store, _mark(hub, sid))
         return ChatHistoryReply(q, tuple(await select(reads, key, q, limit)))
     except Exception:
         log.exception("CHATHISTORY %s %s failed", q.verb, q.target)
@@ -76,18 +114,24 @@ async def _targets(
         return ()
     lo, hi = sorted((q.start.ms, q.end.ms))
     rooms = {room_key(r): r for r in hub.rooms_of(sid)}
+    session = hub.sessions.get(sid)
+    account = session.account if session is not None else None
     found = await store.targets(q.start.ms / 1000, q.end.ms / 1000, limit, keys=rooms, nick=nick,
-                                private_after=_mark(hub, sid))
+                                private_after=_mark(hub, sid), account=account)
     me = casefold(nick)
-    out = []
+    mine = ACCOUNT_MARK + casefold(account) if account is not None else None
+    out: dict[str, float] = {}  # target -> latest (a nick's and an account's talk may share a name)
     for key, ts in found:
         if not lo < ms(ts) < hi:  # the bounds are whole milliseconds, as the client saw them
             continue
         parties = private_parties(key)
         if parties is None:
-            out.append((rooms.get(key, key), ts))
+            name = rooms.get(key, key)
+        elif mine is not None and mine in parties:  # by account: named by the other account
+            name = (parties[1] if parties[0] == mine else parties[0]).removeprefix(ACCOUNT_MARK)
         else:
             other = parties[1] if parties[0] == me else parties[0]
             online = hub.nicks.get(other)
-            out.append((hub.nick_of(online) or other if online is not None else other, ts))
-    return tuple(out)
+            name = hub.nick_of(online) or other if online is not None else other
+        out[name] = max(ts, out.get(name, ts))
+    return tuple(sorted(out.items(), key=lambda item: item[1]))  # ascending, as the store gives them

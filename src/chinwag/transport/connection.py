@@ -33,6 +33,7 @@ from chinwag.core.extended import Oper, Sync
 from chinwag.core.ratelimit import Flood
 from chinwag.protocols.base import Adapter
 from chinwag.protocols.sanitize import safe_output
+from chinwag.transport.accounts import ACCOUNT_COMMANDS
 from chinwag.transport.tls import fingerprint
 
 if TYPE_CHECKING:
@@ -300,6 +301,9 @@ class Connection(asyncio.Protocol):
                 server.dispatch(self, barrier)
             if isinstance(command, QUERIES):
                 self.server.query(self, command)
+                continue
+            if isinstance(command, ACCOUNT_COMMANDS):
+                server.accounts.handle(self, command)
                 continue
             if isinstance(command, Quit):
                 self.close_reason = command.reason

@@ -23,9 +23,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from chinwag.core.auth import Credential, verify
 from chinwag.core.events import Checked, Register
@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("chinwag.auth")
 _KINDS = {"server password": "server", "operator password": "operator"}  # metric labels
+T = TypeVar("T")
 
 
 class _Turn:
@@ -59,6 +60,8 @@ class PasswordChecks:
         window, tracked = limits.auth_window, limits.auth_tracked
         self.per_conn = Backoff(base, cap, limits.auth_failures, window, tracked)
         self.per_ip = Backoff(base, cap, limits.auth_failures_per_ip, window, tracked)
+        # Account logins (transport/accounts.py) also count per account, from anywhere.
+        self.per_account = Backoff(base, cap, limits.account_failures, window, tracked)
         self._pool = ThreadPoolExecutor(max_workers=limits.auth_checks, thread_name_prefix="chinwag-auth")
         # Bounds what waits in the pool's queue too: a check takes a slot
         # before it is submitted and gives it back when its thread is done.
@@ -155,9 +158,24 @@ class PasswordChecks:
         self.server.dispatch(conn, verdict)
 
     async def _verify(self, cred: Credential) -> bool:
+        return await self.in_thread(verify, cred)
+
+    def track(self, conn: Connection, task: asyncio.Task[None]) -> None:
+        """A check run by someone else (transport/accounts.py): cancelled with its connection."""
+        self._running[conn.sid] = task
+        task.add_done_callback(self._done)
+        task.add_done_callback(lambda t: self._running.pop(conn.sid, None) if self._running.get(conn.sid) is t
+                               else None)
+
+    def turn(self, ip: str) -> contextlib.AbstractAsyncContextManager[None]:
+        """One check at a time per address (see the module docstring)."""
+        return self._turn(ip)
+
+    async def in_thread(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run slow ``fn(*args)`` in the password pool, at most auth_checks at once."""
         await self._slots.acquire()
         try:
-            future = asyncio.get_running_loop().run_in_executor(self._pool, verify, cred)
+            future = asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
         except BaseException:
             self._slots.release()
             raise

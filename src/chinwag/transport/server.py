@@ -45,6 +45,7 @@ from chinwag.protocols.sanitize import safe_event
 from chinwag.protocols.text import TextProtocol
 from chinwag.storage.base import Store, open_store, room_key
 from chinwag.transport import chathistory
+from chinwag.transport.accounts import AccountService
 from chinwag.transport.admission import Admission
 from chinwag.transport.connection import Connection
 from chinwag.transport.forwarded import is_in
@@ -128,6 +129,7 @@ class Server:
         self.stopping = False
         self.ticker = Ticker(self, tick_period(config.limits))  # PING and deadlines for IRC
         self.passwords = PasswordChecks(self)  # PASS and OPER: in threads, rate-limited
+        self.accounts = AccountService(self)  # register, login...: the store and the same threads
         self.output = OutputGuard(self)  # slow readers, and the budget of all output queues
         self._crowd_timer: asyncio.TimerHandle | None = None  # big rooms' summaries (core/crowd.py)
         self.metrics = Metrics(self)  # /metrics (transport/metrics.py)
@@ -257,6 +259,7 @@ class Server:
             return
         self.passwords.forget(conn)
         self.metrics.delivered_gone[conn.kind] += conn.delivered
+        self.accounts.forget(conn)
         self.admission.release(conn)
         self._departing(conn, conn.close_reason)
         self.deliver(self.hub.disconnect(conn.sid, conn.close_reason))

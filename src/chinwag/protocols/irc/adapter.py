@@ -31,6 +31,7 @@ from chinwag.core.errors import ChatError, NotRegistered
 from chinwag.core.events import ChatHistory, Command, Event, Message, Quit, Register
 from chinwag.core.extended import Sync
 from chinwag.protocols.base import RenderCache
+from chinwag.protocols.irc import accounts as irc_accounts
 from chinwag.protocols.irc import caps as C
 from chinwag.protocols.irc import numerics as N
 from chinwag.protocols.irc.format import SHARED, IrcInfo, tokens
@@ -52,7 +53,7 @@ class IrcProtocol:
     __slots__ = (
         "info", "limits", "reader", "closing", "reg", "nick", "wanted_nick", "user_given", "username", "realname",
         "password", "caps", "lookups", "whox", "_lines", "_queue", "_out", "_variant", "_burst", "_capture",
-        "_labels", "_activity", "_started", "_seen", "ping_sent",
+        "_labels", "_activity", "_started", "_seen", "ping_sent", "sasl", "account", "registering",
     )
 
     def __init__(self, info: IrcInfo) -> None:
@@ -68,6 +69,9 @@ class IrcProtocol:
         self.realname = ""
         self.password = ""
         self.caps: frozenset[str] = frozenset()
+        self.sasl: irc_accounts.Sasl | None = None  # SASL and accounts: protocols/irc/accounts.py
+        self.account: str | None = None
+        self.registering = False  # a draft/account-registration REGISTER is in flight
         # Lists, not deques: an empty deque costs ~600 bytes, and with 10,000
         # idle connections that is most of their memory; these stay short.
         self.lookups: list[str] = []  # ISON / USERHOST, answered in order
@@ -75,7 +79,7 @@ class IrcProtocol:
         self._lines: list[IrcMessage | InvalidMessage | InputTooLong] = []
         self._queue: list[Command | ChatHistory] = []
         self._out: list[bytes] = []
-        self._variant: tuple[str, bool, bool] = (SHARED, False, False)
+        self._variant: tuple[str, bool, bool, bool] = (SHARED, False, False, False)
         self._burst = False  # the first ServerStats after 001 completes the welcome
         # labeled-response
         self._capture: list[bytes] | None = None
@@ -155,7 +159,8 @@ class IrcProtocol:
     def maybe_register(self) -> Iterable[Command]:
         if self.reg is Reg.NEW and self.wanted_nick and self.user_given:
             self.reg = advance(self.reg, "ready")
-            return (Register(self.wanted_nick, (), self.password, self.realname, self.username),)
+            password, login = irc_accounts.pass_login(self)
+            return (Register(self.wanted_nick, (), password, self.realname, self.username), *login)
         return ()
 
     # --- liveness ------------------------------------------------------------------

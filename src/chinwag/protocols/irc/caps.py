@@ -22,15 +22,27 @@ MULTI_PREFIX: Final = "multi-prefix"
 SERVER_TIME: Final = "server-time"
 STANDARD_REPLIES: Final = "standard-replies"
 USERHOST_IN_NAMES: Final = "userhost-in-names"
+ACCOUNT_NOTIFY: Final = "account-notify"
+ACCOUNT_TAG: Final = "account-tag"
+ACCOUNT_REGISTRATION: Final = "draft/account-registration"
+EXTENDED_JOIN: Final = "extended-join"
+SASL: Final = "sasl"
+# CAP LS 302 shows values (sasl=PLAIN,SCRAM-SHA-256); older clients get bare names.
+VALUES: Final = {SASL: "PLAIN,SCRAM-SHA-256"}
 
 SUPPORTED: Final = (
+    ACCOUNT_NOTIFY,
+    ACCOUNT_REGISTRATION,
+    ACCOUNT_TAG,
     AWAY_NOTIFY,
     BATCH,
     CHATHISTORY,
     ECHO_MESSAGE,
+    EXTENDED_JOIN,
     LABELED_RESPONSE,
     MESSAGE_TAGS,
     MULTI_PREFIX,
+    SASL,
     SERVER_TIME,
     STANDARD_REPLIES,
     USERHOST_IN_NAMES,
@@ -47,9 +59,10 @@ def sts_value(secure: bool, tls_port: int, duration: int) -> str:
     return f"duration={duration}" if secure else f"port={tls_port}"
 
 
-def ls_line(sts: str = "") -> str:
-    """The capabilities CAP LS lists (``sts`` only when it has a value)."""
-    offered = " ".join(SUPPORTED)
+def ls_line(sts: str = "", values: bool = False) -> str:
+    """The capabilities CAP LS lists (``sts`` only when it has a value), with
+    values (``sasl=PLAIN,SCRAM-SHA-256``) for CAP LS 302 clients."""
+    offered = " ".join(f"{cap}={VALUES[cap]}" if values and cap in VALUES else cap for cap in SUPPORTED)
     return f"{offered} {STS}={sts}" if sts else offered
 
 

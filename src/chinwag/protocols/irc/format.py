@@ -35,6 +35,7 @@ class IrcInfo:
     version: str = f"chinwag-{__version__}"
     description: str = "chinwag chat server"  # the server's info (312 in WHOIS, VERSION)
     sts: str = ""  # this listener's IRCv3 STS value (caps.sts_value); '' = none
+    password_required: bool = False  # a server password: PASS is that, not account:password
 
     @classmethod
     def from_config(cls, config: Config, now: float | None = None) -> IrcInfo:
@@ -42,7 +43,8 @@ class IrcInfo:
         groups = tuple(tuple(tokens[i : i + 13]) for i in range(0, len(tokens), 13))
         created = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(now))
         motd = tuple(config.motd.splitlines()) if config.motd.strip() else ()
-        return cls(config.server_name, config.network, config.limits, motd, created, groups)
+        return cls(config.server_name, config.network, config.limits, motd, created, groups,
+                   password_required=bool(config.password))
 
 def source(nick: str, user: str = "") -> str:
     """``nick!user@host``: the username as the hub keeps it ("~" + USER's), or

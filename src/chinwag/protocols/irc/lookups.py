@@ -30,7 +30,8 @@ def render_whois(p: IrcProtocol, e: WhoisReply, cache: RenderCache) -> bytes:
     p.numeric(N.RPL_WHOISSERVER, i.nick, p.info.server_name, p.info.description)
     if i.oper:
         p.numeric(N.RPL_WHOISOPERATOR, i.nick, "is an IRC operator")
-    # 330 RPL_WHOISACCOUNT goes here once sessions have accounts (MemberInfo has none yet).
+    if i.account:
+        p.numeric(N.RPL_WHOISACCOUNT, i.nick, i.account, "is logged in as")
     if i.away:  # inside the reply, so 318 is the last line (RFC 2812 3.6.2)
         p.numeric(N.RPL_AWAY, i.nick, i.away.translate(CTL))
     p.numeric(N.RPL_WHOISIDLE, i.nick, str(e.idle), str(int(e.signon)), "seconds idle, signon time")
@@ -69,12 +70,12 @@ def render_who(p: IrcProtocol, e: WhoReply, cache: RenderCache) -> bytes:
 
 def _whox_values(p: IrcProtocol, whox: tuple[str, str], room: str, i: MemberInfo, flags: str) -> list[str]:
     """A 354's parameters: t c u i h s n f d l a o r, those asked, in that order.
-    Hosts are hidden, so the IP is 255.255.255.255 (as for a cloaked user); no
-    accounts yet, so ``a`` is 0; no op levels, so ``o`` is n/a."""
+    Hosts are hidden, so the IP is 255.255.255.255 (as for a cloaked user); ``a``
+    is the account, 0 when not logged in; no op levels, so ``o`` is n/a."""
     fields, token = whox
     values = {
         "t": token or "0", "c": room, "u": i.user, "i": "255.255.255.255", "h": i.host,
-        "s": p.info.server_name, "n": i.nick, "f": flags, "d": "0", "l": "0", "a": "0", "o": "n/a",
+        "s": p.info.server_name, "n": i.nick, "f": flags, "d": "0", "l": "0", "a": i.account or "0", "o": "n/a",
         "r": i.realname,
     }
     return [values[f] for f in fields]

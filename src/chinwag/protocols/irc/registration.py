@@ -55,7 +55,8 @@ def cap_command(p: IrcProtocol, params: tuple[str, ...]) -> None:
     me = p.nick or "*"
     if sub == "LS":
         p.reg = advance(p.reg, "cap")
-        p.reply(IrcMessage("CAP", (me, "LS", C.ls_line(p.info.sts)), p.info.server_name))
+        values = len(params) > 1 and params[1].isdigit() and int(params[1]) >= 302
+        p.reply(IrcMessage("CAP", (me, "LS", C.ls_line(p.info.sts, values)), p.info.server_name))
     elif sub == "LIST":
         p.reply(IrcMessage("CAP", (me, "LIST", " ".join(sorted(p.caps))), p.info.server_name))
     elif sub == "REQ":
@@ -67,7 +68,7 @@ def cap_command(p: IrcProtocol, params: tuple[str, ...]) -> None:
         else:
             p.reply(IrcMessage("CAP", (me, "ACK", request), p.info.server_name))
             p.caps = enabled
-            p._variant = (SHARED, C.SERVER_TIME in enabled, C.MESSAGE_TAGS in enabled)
+            p._variant = (SHARED, C.SERVER_TIME in enabled, C.MESSAGE_TAGS in enabled, C.ACCOUNT_TAG in enabled)
     elif sub == "END":
         p.reg = advance(p.reg, "end")
         p._queue.extend(p.maybe_register())

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final
 
+from chinwag.core.accounts import AccountChanged, AccountNote, SaslChallenge
 from chinwag.core.errors import NameError_, NotSent, PasswordMismatch
 from chinwag.core.events import (
     ChatHistoryReply,
@@ -57,6 +58,7 @@ from chinwag.core.extended import (
 from chinwag.core.names import HIDDEN_HOST
 from chinwag.protocols import crowd
 from chinwag.protocols.base import RenderCache
+from chinwag.protocols.irc import accounts as irc_accounts
 from chinwag.protocols.irc import caps as C
 from chinwag.protocols.irc import numerics as N
 from chinwag.protocols.irc.format import (
@@ -109,8 +111,10 @@ def render_message(p: IrcProtocol, m: Message, cache: RenderCache) -> bytes:
 
 
 def format_message(p: IrcProtocol, m: Message) -> bytes:
-    _, with_time, with_tags = p._variant
+    _, with_time, with_tags, with_account = p._variant
     tags = []
+    if with_account and m.account:
+        tags.append(f"account={escape_tag_value(m.account)}")
     if with_time:
         tags.append(f"time={iso_time(m.ts)}")
     if with_tags:
@@ -204,7 +208,10 @@ def render_chathistory(p: IrcProtocol, e: ChatHistoryReply, cache: RenderCache) 
 
 
 def render_joined(p: IrcProtocol, e: Joined, cache: RenderCache) -> bytes:
-    data = shared(p, cache, e, lambda: IrcMessage("JOIN", (e.room,), source(e.nick, e.user)))
+    if C.EXTENDED_JOIN in p.caps:  # JOIN #room account :realname (protocols/irc/accounts.py)
+        data = irc_accounts.extended_join(e, cache)
+    else:
+        data = shared(p, cache, e, lambda: IrcMessage("JOIN", (e.room,), source(e.nick, e.user)))
     if e.away and C.AWAY_NOTIFY in p.caps and e.nick != p.nick:  # away-notify: who joins while away
         data += IrcMessage("AWAY", (e.away.translate(CTL),), source(e.nick, e.user)).to_bytes()
     return data
@@ -289,6 +296,8 @@ def render_topic_info(p: IrcProtocol, e: TopicInfo, cache: RenderCache) -> bytes
 
 
 def render_failed(p: IrcProtocol, e: Failed, cache: RenderCache) -> bytes:
+    if (account_reply := irc_accounts.render_failed(p, e)) is not None:
+        return account_reply
     error = e.error
     if isinstance(error, NotSent):
         command, params = N.not_sent(error, e.command, p.nick or "*", C.STANDARD_REPLIES in p.caps)
@@ -427,4 +436,7 @@ RENDERERS: Final[dict[type, Callable[[IrcProtocol, Any, RenderCache], bytes]]] =
     ServerStats: render_stats,
     Synced: render_synced,
     ChatHistoryReply: render_chathistory,
+    AccountChanged: irc_accounts.render_changed,
+    AccountNote: irc_accounts.render_note,
+    SaslChallenge: irc_accounts.render_challenge,
 }

@@ -49,6 +49,7 @@ from chinwag.core.extended import (
     WhoWas,
 )
 from chinwag.core.names import is_room
+from chinwag.protocols.irc import accounts as irc_accounts
 from chinwag.protocols.irc import caps as C
 from chinwag.protocols.irc import numerics as N
 from chinwag.protocols.irc.format import ROOM_MODES, USER_MODES
@@ -178,6 +179,8 @@ def client_tags(p: IrcProtocol, m: IrcMessage) -> ClientTags:
 
 
 def _privmsg(p: IrcProtocol, m: IrcMessage) -> Iterable[Command]:
+    if len(m.params) > 1 and irc_accounts.is_nickserv(m.params[0]):
+        return irc_accounts.nickserv(p, m.params[1])
     targets = _targets(p, m)
     tags = client_tags(p, m)
     text = m.params[1]
@@ -403,6 +406,9 @@ def _chathistory(p: IrcProtocol, m: IrcMessage) -> Iterable[ChatHistory]:
 VERBS: Final[dict[str, Verb]] = {
     "CAP": Verb(1, _cap, registered=False),
     "PASS": Verb(1, _pass, registered=False),
+    "AUTHENTICATE": Verb(1, irc_accounts.authenticate, registered=False),
+    "REGISTER": Verb(1, irc_accounts.register, registered=False),
+    "VERIFY": Verb(2, irc_accounts.verify, registered=False),
     "NICK": Verb(0, _nick, registered=False),  # 431, not 461, without a nick
     "USER": Verb(4, _user, registered=False),
     "PING": Verb(1, _ping, registered=False),

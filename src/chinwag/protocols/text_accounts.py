@@ -1,0 +1,88 @@
+"""The text protocol's account commands and lines (see protocols/text.py).
+
+``/register PASSWORD`` registers the name in use, ``/login NAME PASSWORD``,
+``/logout``, ``/password OLD NEW``. A password is never written back: the
+commands keep it out of their ``repr`` (so out of logs), and no reply quotes
+it. Telnet is plain text, so each command that carries a password first says
+so (:data:`UNENCRYPTED_NOTE`) unless the connection is encrypted.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Final
+
+from chinwag.core.accounts import (
+    AccountChanged,
+    AccountCommand,
+    AccountError,
+    AccountLogin,
+    AccountLogout,
+    AccountNote,
+    AccountPassword,
+    AccountRegister,
+)
+from chinwag.core.extended import MemberInfo
+
+if TYPE_CHECKING:
+    from chinwag.protocols.text import TextProtocol
+
+UNENCRYPTED_NOTE: Final = "* note: this connection is not encrypted; use TLS (port 2627) if others can see your network"
+
+
+def _note(p: TextProtocol) -> None:
+    if not p.encrypted:
+        p.say(UNENCRYPTED_NOTE)
+
+
+def register(p: TextProtocol, arg: str) -> AccountCommand | None:
+    _note(p)
+    return AccountRegister(arg)
+
+
+def login(p: TextProtocol, arg: str) -> AccountCommand | None:
+    name, _, password = arg.partition(" ")
+    _note(p)
+    if not password.strip():
+        p.usage("login")
+        return None
+    return AccountLogin(name, password.strip())
+
+
+def logout(p: TextProtocol, arg: str) -> AccountCommand:
+    return AccountLogout()
+
+
+def password(p: TextProtocol, arg: str) -> AccountCommand | None:
+    old, _, new = arg.partition(" ")
+    _note(p)
+    if not new.strip():
+        p.usage("password")
+        return None
+    return AccountPassword(old, new.strip())
+
+
+def render(event: AccountChanged | AccountNote, me: str | None) -> str | None:
+    match event:
+        case AccountChanged(nick, account, created) if nick in (me, "*"):
+            if account is None:
+                return "* you are now logged out"
+            if created:
+                return f"* account {account} registered; you are now logged in as {account}"
+            return f"* you are now logged in as {account}"
+        case AccountNote(text):
+            return f"* {text}"
+    return None
+
+
+def failed(error: AccountError) -> str:
+    wait = f" (next try in {error.retry_after:g} s)" if error.retry_after and not error.final else ""
+    return f"error: {error.reason}{wait}"
+
+
+def member(info: MemberInfo) -> str:
+    """A nick in /who: logged-in users are marked, with their account when it differs."""
+    if not info.account:
+        return info.nick
+    if info.account.lower() == info.nick.lower():
+        return f"{info.nick} (logged in)"
+    return f"{info.nick} (logged in as {info.account})"
