@@ -176,7 +176,7 @@ async def test_nobody_can_be_called_nickserv() -> None:
         await c.expect("What is your name?")
         await c.send("nickserv")
         assert await c.expect("invalid name") == (
-            "invalid name: nickserv is one of the server's services. What is your name?")
+            "invalid name: ‘nickserv’ is reserved for the server's services. What is your name?")
         await c.send("eve")
         await c.expect("* in #lobby")
         await c.send("/nick NickServ")
