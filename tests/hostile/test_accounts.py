@@ -180,5 +180,5 @@ async def test_nobody_can_be_called_nickserv() -> None:
         await c.send("eve")
         await c.expect("* in #lobby")
         await c.send("/nick NickServ")
-        assert await c.expect("error:") == "error: invalid name: NickServ is one of the server's services: NickServ"
+        assert await c.expect("error:") == "error: invalid name: ‘NickServ’ is reserved for the server's services"
         await c.close()
