@@ -142,7 +142,9 @@ def one_run(server: str, rnd: int, args: argparse.Namespace, base: Options, serv
         spawned: SpawnedServer | NgircdServer
         if server == "chinwag":
             db = os.path.join(tmp, "bench.db") if args.db == "tmp" else args.db
-            per_ip = {"CHINWAG_LIMITS__MAX_PER_IP": str(base.clients + 100)}  # one address, many clients
+            # One address, many clients connecting at once: lift both per-address caps.
+            caps = ("MAX_PER_IP", "MAX_UNREGISTERED_PER_IP")
+            per_ip = {f"CHINWAG_LIMITS__{k}": str(base.clients + 100) for k in caps}
             spawned = SpawnedServer(base.host, server_cpu, db, env=per_ip)
         else:
             spawned = NgircdServer(server_cpu)
