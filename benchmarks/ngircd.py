@@ -30,6 +30,8 @@ import subprocess
 import tempfile
 import threading
 
+from benchmarks.procinfo import terminate
+
 NAME = "ngircd.bench.local"
 # ngircd listens with a backlog of 10 (conn.c: listen(sock, 10)); connecting faster than it accepts
 # overflows it and the kernel drops the connections. The generator sets up at most this many at once.
@@ -131,14 +133,7 @@ class NgircdServer:
         proc = self.proc
         status: int | None = None
         if proc is not None:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-                try:
-                    proc.wait(timeout)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait(5)
-            status = proc.returncode
+            status = terminate(proc, timeout)
             if status == -signal.SIGTERM:
                 status = 0
         shutil.rmtree(self.dir, ignore_errors=True)

@@ -180,17 +180,7 @@ class SpawnedServer:
 
     def stop(self, timeout: float = 10.0) -> int | None:
         """SIGTERM and wait (the server's own grace is 5 s); SIGKILL past ``timeout``."""
-        proc = self.proc
-        if proc is None:
-            return None
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(5)
-        return proc.returncode
+        return None if self.proc is None else terminate(self.proc, timeout)
 
 
 def report(result: dict[str, Any], ok: bool, as_json: bool) -> int:
@@ -203,3 +193,15 @@ def report(result: dict[str, Any], ok: bool, as_json: bool) -> int:
             print(f"{key:24} {value}")
         print(f"{'result':24} {'OK' if ok else 'FAILED'}")
     return 0 if ok else 1
+
+
+def terminate(proc: subprocess.Popen[Any], timeout: float = 10.0) -> int:
+    """SIGTERM, wait up to ``timeout``, then SIGKILL; the exit status."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+    return proc.returncode
