@@ -9,6 +9,7 @@ import re
 from collections.abc import AsyncIterator
 
 from chinwag.transport.server import Server
+from tests.client.conftest import ngircd  # noqa: F401  (the fixture: a real ngircd on a free port)
 from tests.conftest import IrcClient, IrcConnect, make_config
 from tests.hostile.test_accounts import FAST, PASSWORD
 
@@ -309,3 +310,62 @@ async def test_typing_reaches_room_members_with_message_tags_only_and_is_not_his
     lines = await bob.lines_until_cmd("BATCH")
     lines += await bob.lines_until_cmd("BATCH")
     assert [line for line in lines if "typing" in line or "TAGMSG" in line] == []
+
+
+# --- INVITE against ngircd --------------------------------------------------------------------
+
+
+async def _invite_exchange(port: int) -> list[list[tuple[str, tuple[str, ...]]]]:
+    """(command, parameters but the text of numerics) of each answer; the
+    invited user's INVITE with its source nick."""
+    import asyncio
+
+    from chinwag.protocols.irc.message import Message
+
+    async def client(nick: str) -> IrcClient:
+        r, w = await asyncio.open_connection("127.0.0.1", port)
+        c = IrcClient(r, w)
+        await c.send(f"NICK {nick}", f"USER {nick} 0 * :{nick} real")
+        await c.expect_cmd("251")
+        await c.send("PING :registered")
+        await c.expect("registered")
+        return c
+
+    alice, bob, carol = await client("alice"), await client("bob"), await client("carol")
+    await alice.send("JOIN #inv", "PING :ready")
+    await alice.expect("ready")
+    answers = []
+
+    async def ask(c: IrcClient, line: str) -> None:
+        await c.send(line, "PING :end-of-answer")
+        got = [Message.parse(text) for text in (await c.lines_until_cmd("PONG"))[:-1]]
+        texts = [m.command.isdigit() and m.command != "341" for m in got]  # 341's last is the channel
+        answers.append([(m.command, m.params[:-1] if text else m.params) for m, text in zip(got, texts, strict=True)])
+
+    await ask(alice, "INVITE bob #inv")  # 341 alice bob #inv
+    got = Message.parse(await bob.expect_cmd("INVITE"))
+    answers.append([(got.command, ((got.source or "").split("!")[0], *got.params))])
+    await ask(carol, "INVITE bob #inv")  # not on that channel: 442
+    await ask(alice, "INVITE nobody #inv")  # 401
+    await bob.send("JOIN #inv", "PING :joined")
+    await bob.expect("joined")
+    await alice.send("MODE #inv +i", "PING :moded")
+    await alice.expect("moded")
+    await ask(alice, "INVITE bob #inv")  # already there: 443
+    await ask(bob, "INVITE carol #inv")  # +i and bob no operator: 482
+    for c in (alice, bob, carol):
+        await c.close()
+    return answers
+
+
+async def test_invite_replies_are_ngircds(ngircd: int) -> None:  # noqa: F811
+    theirs = await _invite_exchange(ngircd)
+    srv = Server(make_config())
+    await srv.start()
+    try:
+        ours = await _invite_exchange(srv.port("irc"))
+    finally:
+        await srv.shutdown()
+    assert ours == theirs
+    assert ours[0] == [("341", ("alice", "bob", "#inv"))]  # RFC 2812 says <channel> <nick>; servers send this
+    assert ours[1] == [("INVITE", ("alice", "bob", "#inv"))]
