@@ -233,6 +233,7 @@ async def test_voice_and_op_are_restored_in_the_fallback_and_mode_lists_both() -
         await bob.expect_cmd("JOIN")
         await op.expect_cmd("JOIN")
         await bob.send(f"PRIVMSG NickServ :REGISTER {PASSWORD}")
+        assert await bob.expect_cmd("396") == ":chinwag 396 bob account/bob :is now your displayed host"
         assert await watcher.expect_cmd("QUIT") == ":bob!~bob@chinwag QUIT :Changing hostname"
         assert await watcher.line() == ":bob!~bob@account/bob JOIN #v bob :bob real"
         assert await watcher.line() == ":chinwag MODE #v +ov bob bob"

@@ -10,7 +10,7 @@ as IRC lines), and SETNAME's verb. ``no-implicit-names`` is one test in
   with ``chghost`` (and the user itself) get ``:old CHGHOST user host``; peers
   without it get ``QUIT :Changing hostname``, then per shared room the JOIN
   (extended-join if enabled), the MODE restoring its status and, with
-  away-notify, its AWAY.
+  away-notify, its AWAY; the user itself without chghost gets ``396`` (its new host).
 * An INVITE is shown to the members with ``invite-notify`` who could have sent it.
 """
 
@@ -50,8 +50,9 @@ def render_realname(p: IrcProtocol, e: RealnameChanged, cache: RenderCache) -> b
 
 def render_host_changed(p: IrcProtocol, e: HostChanged, cache: RenderCache) -> bytes:
     cap = C.CHGHOST in p.caps
-    if e.nick == p.nick and not cap:
-        return b""
+    if e.nick == p.nick and not cap:  # RPL_VISIBLEHOST, as ergo and others tell it
+        p.numeric("396", split_user(e.new)[1], "is now your displayed host")
+        return p.data_to_send()
     key = ("CHGHOST", cap)
     data = cache.get(key)
     if data is None:
