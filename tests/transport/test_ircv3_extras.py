@@ -3,11 +3,14 @@ no-implicit-names and the +typing relay, over real sockets, compared whole."""
 
 from __future__ import annotations
 
+import asyncio
+import base64
 import contextlib
 import dataclasses
 import re
 from collections.abc import AsyncIterator
 
+from chinwag.protocols.irc.message import Message
 from chinwag.transport.server import Server
 from tests.client.conftest import ngircd  # noqa: F401  (the fixture: a real ngircd on a free port)
 from tests.conftest import IrcClient, IrcConnect, make_config
@@ -129,8 +132,6 @@ async def test_no_implicit_names_in_a_big_room_sends_no_names_either() -> None:
 
 
 async def _irc_on(srv: Server, nick: str, caps: tuple[str, ...] = ()) -> IrcClient:
-    import asyncio
-
     r, w = await asyncio.open_connection("127.0.0.1", srv.port("irc"))
     c = IrcClient(r, w)
     await c.register(nick, caps)
@@ -251,8 +252,6 @@ async def test_sasl_login_before_registration_is_shown_with_the_account_host_fro
         await owner.send("QUIT")
         await owner.closed()
         await owner.close()
-        import base64
-
         c = await _irc_on_raw(srv)
         await c.send("CAP LS 302", "NICK zed", "USER zed 0 * :Zed", "CAP REQ :sasl")
         await c.expect_cmd("CAP")
@@ -273,8 +272,6 @@ async def test_sasl_login_before_registration_is_shown_with_the_account_host_fro
 
 
 async def _irc_on_raw(srv: Server) -> IrcClient:
-    import asyncio
-
     r, w = await asyncio.open_connection("127.0.0.1", srv.port("irc"))
     return IrcClient(r, w)
 
@@ -319,10 +316,6 @@ async def test_typing_reaches_room_members_with_message_tags_only_and_is_not_his
 async def _invite_exchange(port: int) -> list[list[tuple[str, tuple[str, ...]]]]:
     """(command, parameters but the text of numerics) of each answer; the
     invited user's INVITE with its source nick."""
-    import asyncio
-
-    from chinwag.protocols.irc.message import Message
-
     async def client(nick: str) -> IrcClient:
         r, w = await asyncio.open_connection("127.0.0.1", port)
         c = IrcClient(r, w)
