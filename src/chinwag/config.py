@@ -135,6 +135,8 @@ class Limits:
     argon2_time_cost: int = 2  # argon2id passes (OWASP: m=19 MiB, t=2, p=1)
     argon2_memory_kib: int = 19_456  # argon2id memory per hash, KiB
     scram_iterations: int = 4096  # PBKDF2 rounds of SCRAM-SHA-256 credentials (RFC 7677 minimum)
+    # --- limits: ircv3b ---
+    realname_len: int = 100  # characters of a real name (USER, SETNAME); longer: cut (USER) or FAIL (SETNAME) (NAMELEN)
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
@@ -210,9 +212,15 @@ class Config:
     # /metrics, /healthz and /readyz on an address of their own too ("host:port");
     # empty: only on the web port.
     metrics_address: str = ""
+    # A logged-in user's host as others see it: "{account}" is replaced by the
+    # account name, e.g. "account/{account}". Empty: everyone is shown with the
+    # hidden host (the server's), logged in or not. IRC chghost tells the change.
+    account_host: str = ""
     limits: Limits = field(default_factory=Limits)
 
     def __post_init__(self) -> None:
+        if any(ch.isspace() or ch in "!@:," for ch in self.account_host):
+            raise ConfigError(f"account_host must be one word without ! @ : or ,, got {self.account_host!r}")
         if not 0 <= self.text_port <= 65535:
             raise ConfigError(f"text_port must be 0..65535, got {self.text_port}")
         if self.log_level.upper() not in LOG_LEVELS:

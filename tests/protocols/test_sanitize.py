@@ -216,7 +216,8 @@ def _irc(event: object = None) -> IrcProtocol:
     p = IrcProtocol(IrcInfo.from_config(Config()))
     # the welcome is rendered once, in answer to the Register the adapter waits on
     p.reg, p.nick = (Reg.WAIT if isinstance(event, Registered) else Reg.DONE), "me"
-    p.caps = frozenset(C.SUPPORTED)
+    # all caps but those that make the server send less (no NAMES after a JOIN; CHGHOST instead of QUIT+JOIN)
+    p.caps = frozenset(C.SUPPORTED) - {C.NO_IMPLICIT_NAMES, C.DRAFT_NO_IMPLICIT_NAMES, C.CHGHOST}
     p._variant = (SHARED, True, True, True)
     return p
 
@@ -227,6 +228,7 @@ TEXT_SHOWS_NOTHING = {
     "RoomModes", "UserModes", "BanList", "AwayChanged", "OperUp", "WhoisReply", "WhoReply", "ListReply",
     "LookupReply", "ServerStats", "Synced", "ChatHistoryReply", "WhoWasReply", "TagsSent",
     "AccountChanged", "SaslChallenge",  # (text: only one's own login is shown; SASL is IRC's)
+    "RealnameChanged", "HostChanged", "HostRejoined", "InviteNotice",  # (IRCv3 setname, chghost, invite-notify)
 }
 IRC_SHOWS_NOTHING = {"History", "Synced", "RoomList"}
 

@@ -286,7 +286,8 @@ async def test_cap_negotiation(irc: IrcConnect) -> None:
     await c.send("CAP LS 302", "NICK alice", "USER alice 0 * :A")
     assert await c.line() == (":chinwag CAP * LS :account-notify draft/account-registration account-tag away-notify "
                               "batch draft/chathistory echo-message extended-join labeled-response message-tags "
-                              "multi-prefix sasl=PLAIN,SCRAM-SHA-256 server-time standard-replies userhost-in-names")
+                              "multi-prefix sasl=PLAIN,SCRAM-SHA-256 server-time standard-replies userhost-in-names "
+                              "setname chghost invite-notify no-implicit-names draft/no-implicit-names")
     await c.send("CAP REQ :server-time bogus")
     assert await c.line() == ":chinwag CAP * NAK :server-time bogus"
     await c.send("CAP REQ :server-time echo-message", "CAP LIST", "CAP FOO")

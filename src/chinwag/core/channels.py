@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from chinwag.core import profile
 from chinwag.core.errors import (
     BadRoomKey,
     BannedFromRoom,
@@ -381,7 +382,8 @@ def invite(hub: Hub, session: Session, cmd: Invite) -> list[Outbound]:
         target.invites = set()
     target.invites.add(casefold(room.name))  # so leaving clears it (Hub.disconnect)
     event = Invited(room.name, nick(session), nick(target), session.user)
-    return [Outbound((session.sid, target.sid), event), *away_notice(hub, session, target)]
+    return [Outbound((session.sid, target.sid), event), *away_notice(hub, session, target),
+            *profile.invite_notice(hub, room, session, target)]
 
 
 # --- presence ------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
-from chinwag.core import channels, crowd, whowas
+from chinwag.core import channels, crowd, profile, whowas
 from chinwag.core.accounts import AccountChanged, SetAccount
 from chinwag.core.errors import (
     AlreadyRegistered,
@@ -67,6 +67,7 @@ from chinwag.core.extended import (
     WhoWas,
 )
 from chinwag.core.names import casefold, free_variant, is_room, validate_nick, validate_room
+from chinwag.core.userinfo import SetName
 
 if TYPE_CHECKING:
     from chinwag.core.hub import Hub, Room, Session
@@ -92,6 +93,7 @@ def register(hub: Hub, session: Session, cmd: Register) -> list[Outbound]:
     session.nick_mark = hub.mark()
     session.realname = cmd.realname
     session.user = cmd.user or "~" + nick
+    session.user = profile.shown_user(hub, session)  # (logged in by SASL before: its account's host)
     hub.max_users = max(hub.max_users, len(hub.nicks))
     session.signon = session.last_active = hub.clock()
     out = [Outbound((session.sid,), Registered(nick))]
@@ -144,20 +146,20 @@ def join(hub: Hub, session: Session, cmd: Join) -> list[Outbound]:
         if len(room.members) > hub.limits.crowd_size:
             # Listing every member to every joiner is quadratic: say how many
             # (the IRC adapter asks for NAMES, which Who answers in full).
-            out.append(Outbound((session.sid,), Members(room.name, (), count=len(room.members))))
+            out.append(Outbound((session.sid,), Members(room.name, (), count=len(room.members), on_join=True)))
             return out
     else:
         room = hub.rooms[key]
         out = []
-    out.append(Outbound((session.sid,), members(hub, room)))
+    out.append(Outbound((session.sid,), members(hub, room, on_join=True)))
     return out
 
 
-def members(hub: Hub, room: Room) -> Members:
+def members(hub: Hub, room: Room, on_join: bool = False) -> Members:
     sessions = [hub.sessions[m] for m in room.members]
     kind: RoomKind = "secret" if "s" in room.flags else "private" if "p" in room.flags else "public"
     return Members(room.name, tuple(s.nick or "" for s in sessions), tuple(hub.info(s, room) for s in sessions),
-                   kind=kind)
+                   kind=kind, on_join=on_join)
 
 
 def part(hub: Hub, session: Session, cmd: Part) -> list[Outbound]:
@@ -269,13 +271,13 @@ def set_account(hub: Hub, session: Session, cmd: SetAccount) -> list[Outbound]:
     if session.account == cmd.account:
         return []
     session.account = cmd.account
-    if session.nick is None:  # (SASL before registration)
+    if session.nick is None:  # (SASL before registration; register() gives it the account's host)
         return [Outbound((session.sid,), AccountChanged("*", cmd.account, cmd.created))]
     out = [Outbound((session.sid,), AccountChanged(session.nick, cmd.account, cmd.created, session.user))]
     peers = hub.peers(session)
     if peers:
         out.append(Outbound(peers, AccountChanged(session.nick, cmd.account, user=session.user)))
-    return out
+    return out + profile.host_change(hub, session)
 
 
 def quit_(hub: Hub, session: Session, cmd: Quit) -> list[Outbound]:
@@ -310,4 +312,5 @@ COMMANDS: Final[dict[type, Spec]] = {
     SendTags: Spec("tagmsg", send_tags),
     Sync: Spec("sync", channels.sync, needs_registration=False),
     SetAccount: Spec("account", set_account, needs_registration=False),
+    SetName: Spec("setname", profile.set_name),
 }

@@ -14,6 +14,7 @@ from typing import Literal
 from chinwag.core.accounts import AccountCommand, AccountEvent, SetAccount
 from chinwag.core.errors import ChatError
 from chinwag.core.extended import ClientTags, ExtendedCommand, ExtendedEvent, MemberInfo, Oper
+from chinwag.core.userinfo import UserInfoCommand, UserInfoEvent
 
 MessageKind = Literal["privmsg", "action", "notice"]
 
@@ -88,6 +89,7 @@ class Checked:
 Command = (
     Register | Join | Part | Say | ChangeNick | Who | ListRooms | Quit | Checked | ExtendedCommand | AccountCommand
     | SetAccount
+    | UserInfoCommand
 )
 
 
@@ -180,6 +182,7 @@ class Members:
     # (IRC NAMES, text /who) always lists them.
     count: int = field(default=0, compare=False)
     kind: RoomKind = field(default="public", compare=False)  # +p private, +s secret (IRC 353: = * @)
+    on_join: bool = field(default=False, compare=False)  # sent after a JOIN, unasked (IRCv3 no-implicit-names)
 
 
 @dataclass(frozen=True, slots=True)
@@ -305,6 +308,7 @@ Event = (
     | History
     | ChatHistoryReply
     | AccountEvent
+    | UserInfoEvent
 )
 
 

@@ -53,7 +53,9 @@ class Session:
     def __init__(self, sid: int) -> None:
         self.sid = sid
         self.nick: str | None = None
-        self.user = ""  # the username, fixed at registration (WHO, WHOIS, USERHOST)
+        # The username, fixed at registration (WHO, WHOIS, USERHOST), with "@host"
+        # after it while the host is not the hidden one (core/userinfo.py).
+        self.user = ""
         self.rooms: dict[str, None] = {}  # casefolded room names, join order
         self.realname = ""
         self.away = ""  # away message; "" when present
@@ -112,8 +114,10 @@ class Hub:
         clock: Callable[[], float] = time.time,
         auth: Auth | None = None,
         server_name: str = "chinwag",
+        account_host: str = "",
     ) -> None:
         self.limits = limits or Limits()
+        self.account_host = account_host  # Config.account_host: the host of logged-in users (core/profile.py)
         # Names nobody may take: the services' and the server's own (names.Reserved).
         self.reserved = Reserved((server_name,))
         self.clock = clock
@@ -277,7 +281,8 @@ class Hub:
         if room is not None:
             sid = session.sid
             prefix = ("@" if sid in room.ops else "") + ("+" if sid in room.voiced else "")
-        return MemberInfo(nick, session.user or nick, HIDDEN_HOST, session.realname or nick, prefix, session.away,
+        user, _, host = session.user.partition("@")
+        return MemberInfo(nick, user or nick, host or HIDDEN_HOST, session.realname or nick, prefix, session.away,
                           session.oper is not None, session.account or "")
 
     # --- rules that outlive a room's members (core/roomstate.py) -------------

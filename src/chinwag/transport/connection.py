@@ -29,7 +29,7 @@ from chinwag.core.events import (
     Register,
     Say,
 )
-from chinwag.core.extended import Oper, Sync
+from chinwag.core.extended import Oper, SendTags, Sync
 from chinwag.core.ratelimit import Flood
 from chinwag.protocols.base import Adapter
 from chinwag.protocols.sanitize import safe_output
@@ -41,6 +41,12 @@ if TYPE_CHECKING:
     from chinwag.transport.server import Server
 
 log = logging.getLogger("chinwag.conn")
+
+
+def tags_size(command: SendTags) -> int:
+    """The flood-control size of a TAGMSG: its client tags' bytes (``key=value;``)."""
+    return sum(len(key.encode()) + len(value.encode()) + 2 for key, value in command.tags)
+
 QUERIES = (Recall, HistoryRequest, ChatHistory)
 FREE = (Quit, Sync)
 _ids = itertools.count(1)
@@ -245,12 +251,14 @@ class Connection(asyncio.Protocol):
         # Quit always passes; Sync is a labeled-response marker, not input.
         if command is None or isinstance(command, FREE):
             return command
-        if type(command) is Say:
+        if type(command) is Say or type(command) is SendTags:
             if self.server.output.throttled:  # readers are behind: the sender waits
                 self.stashed = command
                 self.server.output.wait(self)
                 return None
-            size = len(command.text.encode())
+            # A TAGMSG (+typing...) fans out like a message: one line and the
+            # bytes of its tags, as a message costs one line and its text's bytes.
+            size = len(command.text.encode()) if isinstance(command, Say) else tags_size(command)
         else:
             size = 0
         bucket = self.bucket

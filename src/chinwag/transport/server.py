@@ -93,7 +93,8 @@ class Server:
     def __init__(self, config: Config, hub: Hub | None = None, store: Store | None = None) -> None:
         self.config = config
         self.hub = hub or Hub(
-            config.limits, auth=Auth(config.password, dict(config.operators)), server_name=config.server_name
+            config.limits, auth=Auth(config.password, dict(config.operators)), server_name=config.server_name,
+            account_host=config.account_host,
         )
         self.store = store or open_store(config.db, config.limits.store_timeout)
         # Messages wait here until the store confirms them (on_commit); events

@@ -27,6 +27,12 @@ ACCOUNT_TAG: Final = "account-tag"
 ACCOUNT_REGISTRATION: Final = "draft/account-registration"
 EXTENDED_JOIN: Final = "extended-join"
 SASL: Final = "sasl"
+# ircv3b: protocols/irc/userinfo.py
+SETNAME: Final = "setname"
+CHGHOST: Final = "chghost"
+INVITE_NOTIFY: Final = "invite-notify"
+NO_IMPLICIT_NAMES: Final = "no-implicit-names"
+DRAFT_NO_IMPLICIT_NAMES: Final = "draft/no-implicit-names"
 # CAP LS 302 shows values (sasl=PLAIN,SCRAM-SHA-256); older clients get bare names.
 VALUES: Final = {SASL: "PLAIN,SCRAM-SHA-256"}
 
@@ -46,6 +52,12 @@ SUPPORTED: Final = (
     SERVER_TIME,
     STANDARD_REPLIES,
     USERHOST_IN_NAMES,
+    # ircv3b
+    SETNAME,
+    CHGHOST,
+    INVITE_NOTIFY,
+    NO_IMPLICIT_NAMES,
+    DRAFT_NO_IMPLICIT_NAMES,
 )
 
 

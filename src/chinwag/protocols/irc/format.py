@@ -47,8 +47,11 @@ class IrcInfo:
                    password_required=bool(config.password))
 
 def source(nick: str, user: str = "") -> str:
-    """``nick!user@host``: the username as the hub keeps it ("~" + USER's), or
-    "~" + nick when the event has none (history, a text user of old)."""
+    """``nick!user@host``: the username as the hub keeps it ("~" + USER's, with
+    "@host" when the host is not the hidden one: core/userinfo.py), or "~" + nick
+    when the event has none (history, a text user of old)."""
+    if "@" in user:
+        return f"{nick}!{user}"
     return f"{nick}!{user or '~' + nick}@{HIDDEN_HOST}"
 
 

@@ -184,6 +184,7 @@ def isupport_tokens(limits: Limits, network: str, history_max: int = 0) -> list[
         f"MAXLIST=b:{limits.max_bans}",
         f"MAXTARGETS={t}",
         f"MODES={limits.max_modes}",
+        f"NAMELEN={limits.realname_len}",
         *refs,
         f"NETWORK={network}",
         f"NICKLEN={limits.nick_len}",

@@ -61,6 +61,7 @@ from chinwag.protocols.base import RenderCache
 from chinwag.protocols.irc import accounts as irc_accounts
 from chinwag.protocols.irc import caps as C
 from chinwag.protocols.irc import numerics as N
+from chinwag.protocols.irc import userinfo
 from chinwag.protocols.irc.format import (
     CTL,
     ROOM_MODES,
@@ -257,6 +258,8 @@ _NAMES_SYMBOL: Final = {"public": "=", "private": "*", "secret": "@"}
 
 
 def render_members(p: IrcProtocol, e: Members, cache: RenderCache) -> bytes:
+    if e.on_join and (C.NO_IMPLICIT_NAMES in p.caps or C.DRAFT_NO_IMPLICIT_NAMES in p.caps):
+        return b""  # the client asks with NAMES when it wants them
     if e.count and not e.nicks:  # a big room's joiner: NAMES lists it (protocols/crowd.py)
         p._queue.append(Who(e.room))
         return b""
@@ -298,6 +301,8 @@ def render_topic_info(p: IrcProtocol, e: TopicInfo, cache: RenderCache) -> bytes
 def render_failed(p: IrcProtocol, e: Failed, cache: RenderCache) -> bytes:
     if (account_reply := irc_accounts.render_failed(p, e)) is not None:
         return account_reply
+    if e.command == "setname":
+        return userinfo.render_failed(p, e)
     error = e.error
     if isinstance(error, NotSent):
         command, params = N.not_sent(error, e.command, p.nick or "*", C.STANDARD_REPLIES in p.caps)
@@ -439,4 +444,5 @@ RENDERERS: Final[dict[type, Callable[[IrcProtocol, Any, RenderCache], bytes]]] =
     AccountChanged: irc_accounts.render_changed,
     AccountNote: irc_accounts.render_note,
     SaslChallenge: irc_accounts.render_challenge,
+    **userinfo.RENDERERS,
 }

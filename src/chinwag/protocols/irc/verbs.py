@@ -52,6 +52,7 @@ from chinwag.core.names import is_room
 from chinwag.protocols.irc import accounts as irc_accounts
 from chinwag.protocols.irc import caps as C
 from chinwag.protocols.irc import numerics as N
+from chinwag.protocols.irc import userinfo
 from chinwag.protocols.irc.format import ROOM_MODES, USER_MODES
 from chinwag.protocols.irc.message import Message as IrcMessage
 from chinwag.protocols.irc.message import escape_tag_value
@@ -101,7 +102,7 @@ def _user(p: IrcProtocol, m: IrcMessage) -> Iterable[Command]:
         raise N.NeedMoreParams("USER")
     p.user_given = True
     p.username = username(m.params[0], p.limits.user_len)
-    p.realname = m.params[3]
+    p.realname = m.params[3][: p.limits.realname_len]  # cut, as servers do (SETNAME refuses instead)
     return p.maybe_register()
 
 
@@ -440,6 +441,7 @@ VERBS: Final[dict[str, Verb]] = {
     "TIME": Verb(0, _time),
     "MOTD": Verb(0, _motd),
     "INFO": Verb(0, _info),
+    "SETNAME": Verb(1, userinfo.setname),
 }
 
 
