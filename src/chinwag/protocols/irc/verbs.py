@@ -48,9 +48,11 @@ from chinwag.core.extended import (
     WhoQuery,
     WhoWas,
 )
+from chinwag.core.ircv3 import V3Query
 from chinwag.core.names import is_room
 from chinwag.protocols.irc import accounts as irc_accounts
 from chinwag.protocols.irc import caps as C
+from chinwag.protocols.irc import ircv3
 from chinwag.protocols.irc import numerics as N
 from chinwag.protocols.irc.format import ROOM_MODES, USER_MODES
 from chinwag.protocols.irc.message import Message as IrcMessage
@@ -60,7 +62,7 @@ from chinwag.protocols.irc.registration import Reg, cap_command
 if TYPE_CHECKING:
     from chinwag.protocols.irc.adapter import IrcProtocol
 
-Builder = Callable[["IrcProtocol", IrcMessage], Iterable[Command | ChatHistory]]
+Builder = Callable[["IrcProtocol", IrcMessage], Iterable[Command | ChatHistory | V3Query]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,7 +145,7 @@ def _join(p: IrcProtocol, m: IrcMessage) -> Iterable[Command]:
     if m.params[0] == "0":
         return (PartAll(),)
     keys = m.params[1].split(",") if len(m.params) > 1 else []
-    return [Join(room, keys[i] if i < len(keys) else "") for i, room in enumerate(_split(m.params[0]))]
+    return ircv3.joins(p, [Join(room, keys[i] if i < len(keys) else "") for i, room in enumerate(_split(m.params[0]))])
 
 
 def _part(p: IrcProtocol, m: IrcMessage) -> Iterable[Command]:
@@ -440,6 +442,10 @@ VERBS: Final[dict[str, Verb]] = {
     "TIME": Verb(0, _time),
     "MOTD": Verb(0, _motd),
     "INFO": Verb(0, _info),
+    # draft/multiline, draft/message-redaction, draft/read-marker (protocols/irc/ircv3.py)
+    "BATCH": Verb(1, ircv3.batch),
+    "REDACT": Verb(2, ircv3.redact),
+    "MARKREAD": Verb(0, ircv3.markread),  # FAIL MARKREAD NEED_MORE_PARAMS instead of 461
 }
 
 
