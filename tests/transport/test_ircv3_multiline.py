@@ -196,3 +196,20 @@ async def test_no_line_of_a_multiline_message_can_inject_a_protocol_line(srv: Se
         f":{A} PRIVMSG #dev ::evil!e@e KICK #dev bob", f":{A} PRIVMSG #dev :title", f":{A} PRIVMSG #dev :next"]
     for c in (alice, bob, dave):
         await c.close()
+
+
+async def test_a_labeled_batch_is_answered_by_its_echo_labeled_on_the_opening_batch(srv: Server) -> None:
+    alice = await irc(srv, "alice", (*ML, "echo-message", "labeled-response"))
+    await alice.send("@label=L1 BATCH +b1 draft/multiline #dev", "@batch=b1 PRIVMSG #dev :one",
+                     "@batch=b1 PRIVMSG #dev :two", "BATCH -b1")
+    head = await alice.expect_cmd("BATCH")
+    got = [head, *await alice.lines_until_cmd("BATCH")]
+    opening, _ = without_tag(got[0], "msgid")
+    ref = opening.split(" ")[3][1:]
+    assert [opening, *got[1:]] == [
+        f"@label=L1 :{A} BATCH +{ref} draft/multiline #dev",
+        f"@batch={ref} :{A} PRIVMSG #dev one",  # (re-serialized: no colon needed)
+        f"@batch={ref} :{A} PRIVMSG #dev two",
+        f":{SRC} BATCH -{ref}",
+    ]
+    await alice.close()

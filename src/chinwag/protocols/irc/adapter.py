@@ -36,7 +36,7 @@ from chinwag.protocols.irc import accounts as irc_accounts
 from chinwag.protocols.irc import caps as C
 from chinwag.protocols.irc import numerics as N
 from chinwag.protocols.irc.format import SHARED, IrcInfo, tokens
-from chinwag.protocols.irc.ircv3 import OpenBatch, fail_line, in_open_batch
+from chinwag.protocols.irc.ircv3 import OpenBatch, close_label, fail_line, in_open_batch, labeled_open
 from chinwag.protocols.irc.labels import finish_label
 from chinwag.protocols.irc.message import InputTooLong, InvalidMessage, IrcLineReader
 from chinwag.protocols.irc.message import Message as IrcMessage
@@ -127,6 +127,10 @@ class IrcProtocol:
         if self.multiline is not None and in_open_batch(self, msg):
             return
         label = msg.tags.get("label") if C.LABELED_RESPONSE in self.caps else None
+        if msg.command == "BATCH" and msg.params:  # draft/multiline: one label for the batch
+            if label is not None and labeled_open(self, msg, label):
+                return
+            label = close_label(self, msg, label)
         if label is None:
             self._queue.extend(self._run(msg))
             return

@@ -50,6 +50,7 @@ class OpenBatch:
     lines: list[tuple[str, bool]] = field(default_factory=list)
     size: int = 0  # bytes of the combined message so far
     failed: bool = False  # refused: its lines are swallowed until BATCH -ref
+    label: str | None = None  # labeled-response: the label of BATCH +ref, answered at BATCH -ref
 
 
 def _fail(p: IrcProtocol, code: str, *context: str, reason: str) -> None:
@@ -86,6 +87,27 @@ def batch(p: IrcProtocol, m: IrcMessage) -> list[Command]:
         return []
     text = "".join(("" if concat or i == 0 else "\n") + line for i, (line, concat) in enumerate(open_.lines))
     return [Say(open_.target, text, "privmsg", open_.tags, tuple(open_.lines))]
+
+
+def labeled_open(p: IrcProtocol, m: IrcMessage, label: str) -> bool:
+    """labeled-response: a labeled ``BATCH +ref`` opens its batch here and its
+    label answers the whole batch at ``BATCH -ref`` (the echo, labeled on its
+    opening BATCH as the spec says), so nothing answers it now. True if handled
+    (a refused one's FAIL goes out unlabeled)."""
+    if not m.params[0].startswith("+") or p.multiline is not None:
+        return False
+    p._queue.extend(batch(p, m))
+    if p.multiline is not None:
+        p.multiline.label = label
+    return True
+
+
+def close_label(p: IrcProtocol, m: IrcMessage, label: str | None) -> str | None:
+    """The label that answers ``BATCH -ref``: the one its BATCH +ref carried."""
+    open_ = p.multiline
+    if open_ is not None and m.params and m.params[0] == "-" + open_.ref and open_.label is not None:
+        return open_.label
+    return label
 
 
 def in_open_batch(p: IrcProtocol, m: IrcMessage) -> bool:
