@@ -128,7 +128,7 @@ class IrcProtocol:
             return
         label = msg.tags.get("label") if C.LABELED_RESPONSE in self.caps else None
         if msg.command == "BATCH" and msg.params:  # draft/multiline: one label for the batch
-            if label is not None and labeled_open(self, msg, label):
+            if label is not None and labeled_open(self, msg, label, lambda: self._run(msg)):
                 return
             label = close_label(self, msg, label)
         if label is None:

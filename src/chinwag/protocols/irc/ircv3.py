@@ -19,11 +19,14 @@ in it: each becomes its own PRIVMSG.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from chinwag.core.errors import ChatError
-from chinwag.core.events import Command, Failed, Message, Say
+from chinwag.core.events import ChatHistory, Command, Failed, Message, Say
 from chinwag.core.extended import ClientTags
 from chinwag.core.ircv3 import MarkRead, ReadMarker, Redact, Redacted, StandardReplyError, V3Query, redact_error
 from chinwag.core.names import casefold, is_room, validate_nick, validate_room
@@ -37,6 +40,8 @@ if TYPE_CHECKING:
     from chinwag.protocols.irc.adapter import IrcProtocol
 
 CONCAT = "draft/multiline-concat"
+_MSGID = re.compile(r"[0-9a-f]{16}")  # (as hub.ids makes them; anything else is no message of ours)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MULTILINE_BATCH = "draft/multiline"
 
 
@@ -60,10 +65,9 @@ def _fail(p: IrcProtocol, code: str, *context: str, reason: str) -> None:
 # --- BATCH -------------------------------------------------------------------------------
 
 
-def batch(p: IrcProtocol, m: IrcMessage) -> list[Command]:
-    """BATCH +ref draft/multiline <target> opens; BATCH -ref closes (one Say)."""
-    from chinwag.protocols.irc.verbs import client_tags
-
+def batch(p: IrcProtocol, m: IrcMessage, tags: ClientTags) -> list[Command]:
+    """BATCH +ref draft/multiline <target> opens (``tags``: the client-only tags
+    of that line, which go with the message); BATCH -ref closes (one Say)."""
     ref = m.params[0]
     if ref.startswith("+"):
         if len(m.params) < 3 or m.params[1] != MULTILINE_BATCH or C.MULTILINE not in p.caps or len(ref) < 2:
@@ -73,7 +77,7 @@ def batch(p: IrcProtocol, m: IrcMessage) -> list[Command]:
             p.multiline = None
             _fail(p, "MULTILINE_INVALID", reason="Invalid multiline batch: one is already open")
             return []
-        p.multiline = OpenBatch(ref[1:], m.params[2], client_tags(p, m))
+        p.multiline = OpenBatch(ref[1:], m.params[2], tags)
         return []
     open_ = p.multiline
     if not ref.startswith("-") or open_ is None or ref[1:] != open_.ref:
@@ -89,14 +93,14 @@ def batch(p: IrcProtocol, m: IrcMessage) -> list[Command]:
     return [Say(open_.target, text, "privmsg", open_.tags, tuple(open_.lines))]
 
 
-def labeled_open(p: IrcProtocol, m: IrcMessage, label: str) -> bool:
+def labeled_open(p: IrcProtocol, m: IrcMessage, label: str, run: Callable[[], Iterable[Command | ChatHistory]]) -> bool:
     """labeled-response: a labeled ``BATCH +ref`` opens its batch here and its
     label answers the whole batch at ``BATCH -ref`` (the echo, labeled on its
     opening BATCH as the spec says), so nothing answers it now. True if handled
     (a refused one's FAIL goes out unlabeled)."""
     if not m.params[0].startswith("+") or p.multiline is not None:
         return False
-    p._queue.extend(batch(p, m))
+    p._queue.extend(run())  # (IrcProtocol._run: the verb table's BATCH)
     if p.multiline is not None:
         p.multiline.label = label
     return True
@@ -149,8 +153,6 @@ def _refuse(p: IrcProtocol, code: str, *context: str, reason: str) -> bool:
 
 def redact(p: IrcProtocol, m: IrcMessage) -> list[V3Query]:
     """REDACT <target> <msgid> [:reason]."""
-    from chinwag.protocols.irc.verbs import _MSGID
-
     target, msgid = m.params[0], m.params[1]
     reason = m.params[2] if len(m.params) > 2 else ""
     if not _MSGID.fullmatch(msgid):
@@ -160,21 +162,36 @@ def redact(p: IrcProtocol, m: IrcMessage) -> list[V3Query]:
 
 def markread(p: IrcProtocol, m: IrcMessage) -> list[V3Query]:
     """MARKREAD <target> [timestamp=YYYY-MM-DDThh:mm:ss.sssZ]."""
-    from chinwag.protocols.irc.verbs import parse_msgref
-
     if not m.params or not m.params[0]:
         raise StandardReplyError("MARKREAD", "NEED_MORE_PARAMS", (), "Missing parameters")
     target = m.params[0]
     try:
-        (validate_room if is_room(target) else validate_nick)(target, max(p.limits.room_len, p.limits.nick_len))
+        if is_room(target):
+            validate_room(target, p.limits.room_len)
+        else:
+            validate_nick(target, p.limits.nick_len)
     except ChatError:
         raise StandardReplyError("MARKREAD", "INVALID_PARAMS", (target,), "Invalid parameters") from None
     if len(m.params) == 1:
         return [MarkRead(target)]
-    ref = parse_msgref(m.params[1])
-    if ref is None or ref.ms is None or not m.params[1].startswith("timestamp="):
+    ms = timestamp_ms(m.params[1])
+    if ms is None:
         raise StandardReplyError("MARKREAD", "INVALID_PARAMS", (m.params[1],), "Invalid parameters")
-    return [MarkRead(target, ref.ms)]
+    return [MarkRead(target, ms)]
+
+
+def timestamp_ms(param: str) -> int | None:
+    """``timestamp=YYYY-MM-DDThh:mm:ss.sssZ`` (server-time's format) -> ms since the epoch."""
+    kind, _, value = param.partition("=")
+    if kind != "timestamp":
+        return None
+    try:
+        when = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return (when - _EPOCH) // timedelta(milliseconds=1)
 
 
 def joins(p: IrcProtocol, commands: list[Command]) -> list[Command | V3Query]:

@@ -443,7 +443,7 @@ VERBS: Final[dict[str, Verb]] = {
     "MOTD": Verb(0, _motd),
     "INFO": Verb(0, _info),
     # draft/multiline, draft/message-redaction, draft/read-marker (protocols/irc/ircv3.py)
-    "BATCH": Verb(1, ircv3.batch),
+    "BATCH": Verb(1, lambda p, m: ircv3.batch(p, m, client_tags(p, m))),
     "REDACT": Verb(2, ircv3.redact),
     "MARKREAD": Verb(0, ircv3.markread),  # FAIL MARKREAD NEED_MORE_PARAMS instead of 461
 }
