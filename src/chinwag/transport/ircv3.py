@@ -18,7 +18,6 @@ task talks to the store, as account commands do (transport/accounts.py):
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import TYPE_CHECKING
 
@@ -40,13 +39,10 @@ V3_QUERIES = (Redact, MarkRead)
 class V3Service:
     def __init__(self, server: Server) -> None:
         self.server = server
-        self._tasks: set[asyncio.Task[None]] = set()
 
     def handle(self, conn: Connection, query: Redact | MarkRead) -> None:
         conn.pause(gate=False)  # input only: live traffic goes on reaching it
-        task = asyncio.get_running_loop().create_task(self._run(conn, query))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self.server.spawn(self._run(conn, query))  # (shutdown waits for it)
 
     async def _run(self, conn: Connection, query: Redact | MarkRead) -> None:
         try:
