@@ -137,6 +137,12 @@ class Limits:
     scram_iterations: int = 4096  # PBKDF2 rounds of SCRAM-SHA-256 credentials (RFC 7677 minimum)
     # --- limits: ircv3b ---
     realname_len: int = 100  # characters of a real name (USER, SETNAME); longer: cut (USER) or FAIL (SETNAME) (NAMELEN)
+    # --- limits: ircv3a ---
+    # draft/multiline: a client batch becomes one message of at most this many
+    # bytes (its line feeds counted) and lines; more: FAIL BATCH MULTILINE_MAX_*.
+    multiline_max_bytes: int = 4096
+    multiline_max_lines: int = 100
+    read_markers_max: int = 1000  # draft/read-marker targets kept per account; more: FAIL MARKREAD INTERNAL_ERROR
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):

@@ -118,7 +118,8 @@ def test_safe_event_returns_the_same_object_when_nothing_needs_changing() -> Non
 def test_safe_event_cleans_nested_fields_and_error_subjects() -> None:
     m = Message("0001", 0.0, "alice", "bob", HOSTILE, "privmsg")
     clean = safe_event(m)
-    assert clean.text == "x\x02b\x02\x0304r\x0fend" and clean.private and clean.msgid == "0001"
+    # A message's text keeps its line feeds (draft/multiline), each line cleaned on its own.
+    assert clean.text == "x\x02b\x02\x0304r\x0f\nend" and clean.private and clean.msgid == "0001"
     who = safe_event(extended.WhoReply("*", (("#r", extended.MemberInfo("n", "u", "h", HOSTILE)),)))
     assert who.entries[0][1].realname == "x\x02b\x02\x0304r\x0fend"
     failed = safe_event(Failed(UserNotInRoom(HOSTILE, "#r\x1b[2J"), "kick"))
@@ -229,8 +230,10 @@ TEXT_SHOWS_NOTHING = {
     "LookupReply", "ServerStats", "Synced", "ChatHistoryReply", "WhoWasReply", "TagsSent",
     "AccountChanged", "SaslChallenge",  # (text: only one's own login is shown; SASL is IRC's)
     "RealnameChanged", "HostChanged", "HostRejoined", "InviteNotice",  # (IRCv3 setname, chghost, invite-notify)
+    "ReadMarker",  # (IRCv3 draft/read-marker)
 }
-IRC_SHOWS_NOTHING = {"History", "Synced", "RoomList"}
+# ReadMarker: the sample is a JOIN's marker (join=True), which goes out with that JOIN.
+IRC_SHOWS_NOTHING = {"History", "Synced", "RoomList", "ReadMarker"}
 
 
 def _lines(data: bytes) -> list[str]:

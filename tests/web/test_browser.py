@@ -5,6 +5,7 @@ Each test waits on what the page shows (Playwright's expect), never on time.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import re
 from pathlib import Path
@@ -13,7 +14,8 @@ from playwright.async_api import Browser, Locator, Page, WebSocketRoute, expect
 
 from chinwag.client.render import nick_colour
 from chinwag.transport.server import Server
-from tests.conftest import Connect, make_config
+from tests.conftest import Connect, IrcClient, make_config
+from tests.transport.test_ircv3_multiline import without_tag
 from tests.web.conftest import web_url
 
 WAIT_MS = 15_000  # generous: only reached when something is wrong
@@ -223,3 +225,21 @@ async def test_readme_screenshot_command(tmp_path: Path) -> None:
         shot = tmp_path / name
         await take(shot, viewport)
         assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+async def test_a_redacted_message_leaves_the_page(browser: Browser, server: Server) -> None:
+    """IRCv3 draft/message-redaction: the page asks for the cap and drops the line."""
+    alice = await chat(browser, server, "alice")
+    r, w = await asyncio.open_connection("127.0.0.1", server.port("irc"))
+    bob = IrcClient(r, w)
+    await bob.register("bob", ("message-tags", "echo-message", "draft/message-redaction"))
+    await bob.send("JOIN #lobby", "PRIVMSG #lobby :kept", "PRIVMSG #lobby :regretted")
+    await bob.expect_cmd("PRIVMSG")
+    _, msgid = without_tag(await bob.expect_cmd("PRIVMSG"), "msgid")
+    await expect(said(alice, "regretted")).to_have_count(1)
+    await bob.send(f"REDACT #lobby {msgid}")
+    await bob.expect_cmd("REDACT")
+    await expect(said(alice, "regretted")).to_have_count(0)
+    await expect(said(alice, "kept")).to_have_count(1)
+    await bob.close()
+    assert not alice.errors  # type: ignore[attr-defined]

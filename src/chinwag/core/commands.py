@@ -66,7 +66,9 @@ from chinwag.core.extended import (
     WhoQuery,
     WhoWas,
 )
+from chinwag.core.ircv3 import Redaction
 from chinwag.core.names import casefold, free_variant, is_room, validate_nick, validate_room
+from chinwag.core.redaction import redaction
 from chinwag.core.userinfo import SetName
 
 if TYPE_CHECKING:
@@ -200,7 +202,7 @@ def _say(hub: Hub, session: Session, cmd: Say) -> list[Outbound]:
     if recipient is not None and session.account is not None and recipient.account is not None:
         accounts = (session.account, recipient.account)
     msg = Message(hub.ids.next(ts), ts, session.nick or "", target, cmd.text, cmd.kind, cmd.tags, session.user,
-                  accounts=accounts, account=session.account or "")
+                  accounts=accounts, account=session.account or "", lines=cmd.lines)
     # The sender is among the recipients: IRC echo-message and the text
     # protocol's private-message receipt both need it; a renderer may skip it.
     return [Outbound(list(to), msg), *extra]
@@ -313,4 +315,5 @@ COMMANDS: Final[dict[type, Spec]] = {
     Sync: Spec("sync", channels.sync, needs_registration=False),
     SetAccount: Spec("account", set_account, needs_registration=False),
     SetName: Spec("setname", profile.set_name),
+    Redaction: Spec("redact", redaction),
 }

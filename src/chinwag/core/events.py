@@ -14,7 +14,15 @@ from typing import Literal
 from chinwag.core.accounts import AccountCommand, AccountEvent, SetAccount
 from chinwag.core.errors import ChatError
 from chinwag.core.extended import ClientTags, ExtendedCommand, ExtendedEvent, MemberInfo, Oper
+from chinwag.core.ircv3 import Redaction, V3Event, V3Query
 from chinwag.core.userinfo import UserInfoCommand, UserInfoEvent
+
+#: A multi-line message's lines as its sender composed them (IRCv3
+#: draft/multiline): (text, joined to the line before without a line feed).
+Lines = tuple[tuple[str, bool], ...]
+#: Field metadata: this str may hold line feeds between lines; the sanitizer
+#: (protocols/sanitize.py) treats each line on its own and keeps the line feeds.
+LINES = {"lines": True}
 
 MessageKind = Literal["privmsg", "action", "notice"]
 
@@ -50,6 +58,7 @@ class Say:
     text: str
     kind: MessageKind = "privmsg"
     tags: ClientTags = ()  # IRCv3 client-only tags ("+draft/reply", ...), relayed, not stored
+    lines: Lines = ()  # a draft/multiline batch: its lines (``text`` is their combined value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,8 +97,8 @@ class Checked:
 
 Command = (
     Register | Join | Part | Say | ChangeNick | Who | ListRooms | Quit | Checked | ExtendedCommand | AccountCommand
-    | SetAccount
-    | UserInfoCommand
+    | SetAccount | UserInfoCommand | Redaction
+    | V3Query  # (V3Query, like AccountCommand, is the transport's: transport/ircv3.py)
 )
 
 
@@ -201,7 +210,7 @@ class Message:
     ts: float
     nick: str
     target: str
-    text: str
+    text: str = field(metadata=LINES)  # lines of a multi-line message are joined by "\n"
     kind: MessageKind
     tags: ClientTags = field(default=(), compare=False)  # client-only tags (not stored: history has none)
     user: str = field(default="", compare=False)  # the sender's username ("" from history: "~" + nick)
@@ -210,6 +219,8 @@ class Message:
     # (storage.base.conversation_key), not to whoever holds the nicks.
     accounts: tuple[str, str] | None = field(default=None, repr=False, compare=False)
     account: str = field(default="", compare=False)  # the sender's account (IRCv3 account-tag); live only
+    # A draft/multiline message as composed (live only; history has ``text``).
+    lines: Lines = field(default=(), repr=False, compare=False)
     # Computed once: every recipient's renderer asks, hundreds of times per message.
     private: bool = field(init=False, repr=False, compare=False)
 
@@ -309,6 +320,7 @@ Event = (
     | ChatHistoryReply
     | AccountEvent
     | UserInfoEvent
+    | V3Event
 )
 
 

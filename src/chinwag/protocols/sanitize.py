@@ -16,7 +16,9 @@ Two levels, one set of patterns:
 
 :func:`safe_event` applies the terminal-safe level to every ``str`` in an
 event (tuples and nested dataclasses such as ``MemberInfo`` included, and the
-subject of a ``Failed`` event's error). The transport calls it once per event
+subject of a ``Failed`` event's error). A field marked as holding lines
+(``Message.text`` of a draft/multiline message) keeps its line feeds: each
+line is made safe on its own (:func:`safe_lines`). The transport calls it once per event
 before any protocol renders it (``Server.deliver`` and history answers), so a
 new event type cannot forget it; :func:`safe_output` does the same for the
 lines an adapter writes itself (numerics that echo what was typed).
@@ -108,9 +110,16 @@ _PLANS: dict[type, tuple[str, ...] | str | None] = {}
 _SCALARS: Final = frozenset((int, float, bool, type(None)))
 
 
+# type -> its str fields that may hold lines joined by "\n" (field metadata
+# ``{"lines": True}``: a draft/multiline message's text).
+_LINES: dict[type, frozenset[str]] = {}
+
+
 def _plan(cls: type) -> tuple[str, ...] | str | None:
     if dataclasses.is_dataclass(cls):
-        return tuple(f.name for f in dataclasses.fields(cls) if f.init)
+        fields = dataclasses.fields(cls)
+        _LINES[cls] = frozenset(f.name for f in fields if f.metadata.get("lines"))
+        return tuple(f.name for f in fields if f.init)
     if issubclass(cls, BaseException):
         return _ERROR
     return None
@@ -150,7 +159,10 @@ def _clean(value: Any) -> Any:
         if cls is str:
             if fast(old):  # (inline: this loop runs once per fan-out, for every message)
                 continue
-            new = _UNSAFE_TERMINAL.sub("", old)  # (the same object when nothing was removed)
+            if "\n" in old and name in _LINES[type(value)]:
+                new = safe_lines(old)
+            else:
+                new = _UNSAFE_TERMINAL.sub("", old)  # (the same object when nothing was removed)
         elif cls in _SCALARS:
             continue
         else:
@@ -160,6 +172,13 @@ def _clean(value: Any) -> Any:
                 changes = {}
             changes[name] = new
     return value if changes is None else dataclasses.replace(value, **changes)
+
+
+def safe_lines(text: str) -> str:
+    """Lines joined by "\n" (a multi-line message), each made terminal-safe on
+    its own: the line feeds stay, and no sequence reaches across one."""
+    cleaned = "\n".join(_UNSAFE_TERMINAL.sub("", line) for line in text.split("\n"))
+    return text if cleaned == text else cleaned
 
 
 def _clean_error(error: BaseException) -> BaseException:

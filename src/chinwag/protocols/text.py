@@ -54,6 +54,7 @@ from chinwag.core.extended import (
     WallopsSent,
     mode_string,
 )
+from chinwag.core.ircv3 import Redacted
 from chinwag.core.names import casefold
 from chinwag.core.numbers import decimal
 from chinwag.protocols import crowd, text_accounts
@@ -370,7 +371,7 @@ class TextProtocol:
         if m.nick == self.nick:
             if not m.private:
                 return b""  # the sender's terminal already shows what was typed
-            return self._line(f"[{clock_hhmm(m.ts)}] -> *{m.target}* {m.text}")
+            return self._lines(f"[{clock_hhmm(m.ts)}] -> *{m.target}* ", m.text)
         key = _HERE if m.private or m.target == self.current else _AWAY
         data = cache.get(key)
         if data is None:
@@ -378,14 +379,14 @@ class TextProtocol:
             text = m.text
             where = "" if key is _HERE else f"{m.target} "
             if m.private:
-                body = f"* {m.nick} {text}" if m.kind == "action" else f"*{m.nick}* {text}"
+                head = f"* {m.nick} " if m.kind == "action" else f"*{m.nick}* "
             elif m.kind == "action":
-                body = f"{where}* {m.nick} {text}"
+                head = f"{where}* {m.nick} "
             elif m.kind == "notice":
-                body = f"{where}-{m.nick}- {text}"
+                head = f"{where}-{m.nick}- "
             else:
-                body = f"{where}{m.nick}: {text}"
-            data = cache[key] = self._line(f"[{stamp}] {body}")
+                head = f"{where}{m.nick}: "
+            data = cache[key] = self._lines(f"[{stamp}] {head}", text)
         return data
 
     def _render_history(self, h: History) -> bytes:
@@ -408,16 +409,25 @@ class TextProtocol:
             lines.append(f"(only the first {shown} shown)" if h.mode == "since" else "(older messages not shown)")
         for m in h.messages:
             where = "" if h.room is not None or m.target == self.current else f"{m.target} "
-            text = m.text
             if m.kind == "action":
-                body = f"{where}* {m.nick} {text}"
+                head = f"{where}* {m.nick} "
             elif m.kind == "notice":
-                body = f"{where}-{m.nick}- {text}"
+                head = f"{where}-{m.nick}- "
             else:
-                body = f"{where}{m.nick}: {text}"
-            lines.append(f"[{stamp_with_date(m.ts, today)}] {body}")
+                head = f"{where}{m.nick}: "
+            stamp = stamp_with_date(m.ts, today)
+            # A multi-line message (IRCv3 draft/multiline): each line its own, blank ones left out.
+            lines.extend(f"[{stamp}] {head}{line}" for line in m.text.split("\n") if line)
         lines.append("--- end of history ---")
         return b"".join(self._line(line) for line in lines)
+
+    @classmethod
+    def _lines(cls, head: str, text: str) -> bytes:
+        """``head`` + text as one line, or for a multi-line message (IRCv3
+        draft/multiline) one line per line of it, blank ones left out."""
+        if "\n" not in text:
+            return cls._line(head + text)
+        return b"".join(cls._line(head + line) for line in text.split("\n") if line)
 
     @staticmethod
     def _line(line: str) -> bytes:
@@ -524,6 +534,12 @@ class TextProtocol:
                 return f"* you were disconnected by {nick} ({reason})"
             case WallopsSent(nick, text):
                 return f"* wallops from {nick}: {text}"
+            case Redacted(nick=nick, target=target, author=author, reason=reason):
+                # IRCv3 message redaction: the message is gone from history; say who removed one.
+                where = "" if target == self.current or not target.startswith("#") else f" in {target}"
+                whose = "" if author == nick else f" from {author}"
+                why = f" ({reason})" if reason else ""
+                return f"* {nick} removed a message{whose}{where}{why}"
         return None
 
 

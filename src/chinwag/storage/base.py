@@ -16,6 +16,7 @@ from chinwag.core.events import Message
 from chinwag.core.names import casefold
 from chinwag.core.roomstate import RoomState
 from chinwag.storage.accounts import AccountStore
+from chinwag.storage.read_markers import ReadMarkerStore
 
 PRIVATE_PREFIX = "@"
 # Nicks cannot contain a comma (names.validate_nick), so "@a,b" splits back
@@ -193,6 +194,17 @@ class HistoryStore(Protocol):
         """
         ...
 
+    async def find(self, keys: Sequence[str], msgid: str) -> tuple[str, Message] | None:
+        """The message ``msgid`` stored under one of ``keys`` (the first key
+        holding it), with that key; None if none holds it."""
+        ...
+
+    async def redact(self, key: str, msgid: str) -> bool:
+        """Delete the message ``msgid`` of ``key`` (IRCv3 message redaction), durable
+        when the await returns; False if it was not stored. Reads no longer return
+        it, and the conversation's latest message (``targets``) is the one before."""
+        ...
+
     async def has_history(self, keys: Collection[str]) -> set[str]:
         """Those of ``keys`` with at least one stored message (committed ones:
         ``await flush()`` first to count everything appended)."""
@@ -244,8 +256,9 @@ class RoomStore(Protocol):
         ...
 
 
-class Store(HistoryStore, RoomStore, AccountStore, Protocol):
-    """What the server needs of a backend: history, room rules and accounts, one database."""
+class Store(HistoryStore, RoomStore, AccountStore, ReadMarkerStore, Protocol):
+    """What the server needs of a backend: history, room rules, accounts and
+    read markers, one database."""
 
 
 MEMORY = ":memory:"

@@ -46,6 +46,7 @@ class MemoryStore:
         self._departures: dict[str, Departure] = {}
         self._rooms: dict[str, RoomState] = {}
         self._accounts: dict[str, Account] = {}
+        self._markers: dict[str, dict[str, int]] = {}  # account -> target -> ms (casefolded keys)
         self._last: str | None = None
         self._closed = False
 
@@ -55,6 +56,8 @@ class MemoryStore:
     def append(self, msg: Message) -> None:
         if self._closed:
             raise RuntimeError("history store is closed")
+        if msg.lines:  # as SQLite: a multi-line message is stored as its text
+            msg = replace(msg, lines=())
         key = conversation_key(msg)
         msgs = self._msgs.setdefault(key, [])
         if msgs and msgs[-1].ts > msg.ts:
@@ -163,6 +166,25 @@ class MemoryStore:
         chosen = found[:limit] if start_ts <= end_ts else found[-limit:]
         return [(key, ts) for ts, key in chosen]
 
+    async def find(self, keys: Sequence[str], msgid: str) -> tuple[str, Message] | None:
+        for key in keys:
+            msgs = self._msgs.get(key, [])
+            at = bisect_left(msgs, msgid, key=_msgid)
+            if at < len(msgs) and msgs[at].msgid == msgid:
+                return key, msgs[at]
+        return None
+
+    async def redact(self, key: str, msgid: str) -> bool:
+        msgs = self._msgs.get(key, [])
+        at = bisect_left(msgs, msgid, key=_msgid)
+        if at == len(msgs) or msgs[at].msgid != msgid:
+            return False
+        del msgs[at]
+        if not msgs:
+            del self._msgs[key]
+            self._ts_sorted.pop(key, None)
+        return True
+
     async def has_history(self, keys: Collection[str]) -> set[str]:
         return {key for key in keys if self._msgs.get(key)}
 
@@ -239,6 +261,22 @@ class MemoryStore:
         account = self._accounts.get(account_key(name))
         if account is not None:
             self._accounts[account.key] = replace(account, last_seen=ts)
+
+
+    # --- read markers -----------------------------------------------------------
+
+    async def read_marker(self, account: str, target: str) -> int | None:
+        return self._markers.get(casefold(account), {}).get(casefold(target))
+
+    async def set_read_marker(self, account: str, target: str, ms: int, most: int) -> int | None:
+        markers = self._markers.setdefault(casefold(account), {})
+        key = casefold(target)
+        old = markers.get(key)
+        if old is None and len(markers) >= most:
+            return None
+        if old is None or ms > old:
+            markers[key] = ms
+        return markers[key]
 
 
 def _done() -> asyncio.Future[None]:

@@ -33,6 +33,7 @@ from chinwag.core.events import Message
 from chinwag.core.names import casefold
 from chinwag.core.roomstate import RoomState
 from chinwag.storage import accounts as sqlite_accounts
+from chinwag.storage import read_markers as sqlite_markers
 from chinwag.storage import sqlite_refold, sqlite_rooms
 from chinwag.storage.accounts import Account
 from chinwag.storage.base import Departure, StorageError, conversation_key, visible
@@ -80,6 +81,7 @@ _MIGRATIONS: tuple[str | Callable[[sqlite3.Connection], None], ...] = (
     sqlite_rooms.SCHEMA,
     sqlite_refold.migrate,  # keys re-folded for names in every script (PRECIS)
     sqlite_accounts.SCHEMA,  # accounts (argon2id hash, SCRAM-SHA-256 credentials)
+    sqlite_markers.SCHEMA,  # read markers per account and target (IRCv3 draft/read-marker)
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
 
@@ -295,6 +297,22 @@ class SqliteStore:
 
         return await self._read(read)
 
+    async def find(self, keys: Sequence[str], msgid: str) -> tuple[str, Message] | None:
+        wanted = list(dict.fromkeys(keys))
+
+        def read(conn: sqlite3.Connection) -> tuple[str, Message] | None:
+            sql = f"SELECT {_COLS} FROM messages WHERE key = ? AND msgid = ?"
+            for key in wanted:
+                found = _messages(conn.execute(sql, (key, msgid)))
+                if found:
+                    return key, found[0]
+            return None
+
+        return await self._read(read)
+
+    async def redact(self, key: str, msgid: str) -> bool:
+        return await self._write(partial(_redact, key, msgid))
+
     async def has_history(self, keys: Collection[str]) -> set[str]:
         wanted = list(keys)
 
@@ -376,6 +394,14 @@ class SqliteStore:
 
     async def touch_account(self, name: str, ts: float) -> None:
         await self._write(partial(sqlite_accounts.touch, name, ts))
+
+    # --- read markers (storage/read_markers.py) ---------------------------------
+
+    async def read_marker(self, account: str, target: str) -> int | None:
+        return await self._read(partial(sqlite_markers.get, account, target))
+
+    async def set_read_marker(self, account: str, target: str, ms: int, most: int) -> int | None:
+        return await self._write(partial(sqlite_markers.set_forward, account, target, ms, most))
 
     # --- plumbing: loop side ---------------------------------------------
 
@@ -682,6 +708,19 @@ def _probe(conn: sqlite3.Connection) -> None:
         stat = os.statvfs(Path(name).parent)
         if stat.f_bavail * stat.f_frsize < PROBE_FREE_BYTES:
             raise sqlite3.OperationalError(f"database or disk is full ({stat.f_bavail * stat.f_frsize} bytes free)")
+
+
+def _redact(key: str, msgid: str, conn: sqlite3.Connection) -> bool:
+    """Delete one message; its conversation's row follows (count, latest message)."""
+    if conn.execute("DELETE FROM messages WHERE key = ? AND msgid = ?", (key, msgid)).rowcount != 1:
+        return False
+    row = conn.execute("SELECT msgid, ts FROM messages WHERE key = ? ORDER BY msgid DESC LIMIT 1", (key,)).fetchone()
+    if row is None:
+        conn.execute("DELETE FROM conversations WHERE key = ?", (key,))
+    else:
+        conn.execute("UPDATE conversations SET count = count - 1, last_msgid = ?, last_ts = ? WHERE key = ?",
+                     (row[0], row[1], key))
+    return True
 
 
 def _nothing(conn: sqlite3.Connection) -> None:

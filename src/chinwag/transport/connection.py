@@ -34,6 +34,7 @@ from chinwag.core.ratelimit import Flood
 from chinwag.protocols.base import Adapter
 from chinwag.protocols.sanitize import safe_output
 from chinwag.transport.accounts import ACCOUNT_COMMANDS
+from chinwag.transport.ircv3 import V3_QUERIES
 from chinwag.transport.tls import fingerprint
 
 if TYPE_CHECKING:
@@ -47,7 +48,8 @@ def tags_size(command: SendTags) -> int:
     """The flood-control size of a TAGMSG: its client tags' bytes (``key=value;``)."""
     return sum(len(key.encode()) + len(value.encode()) + 2 for key, value in command.tags)
 
-QUERIES = (Recall, HistoryRequest, ChatHistory)
+
+QUERIES = (Recall, HistoryRequest, ChatHistory)  # (V3_QUERIES: transport/ircv3.py)
 FREE = (Quit, Sync)
 _ids = itertools.count(1)
 BIG_BACKLOG = 128  # lines waiting past which flush() writes in chunks (a busy fan-out tick brings ~80)
@@ -309,6 +311,9 @@ class Connection(asyncio.Protocol):
                 server.dispatch(self, barrier)
             if isinstance(command, QUERIES):
                 self.server.query(self, command)
+                continue
+            if isinstance(command, V3_QUERIES):
+                server.v3.handle(self, command)
                 continue
             if isinstance(command, ACCOUNT_COMMANDS):
                 server.accounts.handle(self, command)

@@ -50,6 +50,7 @@ from chinwag.transport.admission import Admission
 from chinwag.transport.connection import Connection
 from chinwag.transport.forwarded import is_in
 from chinwag.transport.health import MetricsListener, Readiness
+from chinwag.transport.ircv3 import V3Service
 from chinwag.transport.metrics import Metrics
 from chinwag.transport.output import LINE_OVERHEAD, OutputGuard
 from chinwag.transport.passwords import PasswordChecks
@@ -131,6 +132,7 @@ class Server:
         self.ticker = Ticker(self, tick_period(config.limits))  # PING and deadlines for IRC
         self.passwords = PasswordChecks(self)  # PASS and OPER: in threads, rate-limited
         self.accounts = AccountService(self)  # register, login...: the store and the same threads
+        self.v3 = V3Service(self)  # REDACT and MARKREAD: the store (transport/ircv3.py)
         self.output = OutputGuard(self)  # slow readers, and the budget of all output queues
         self._crowd_timer: asyncio.TimerHandle | None = None  # big rooms' summaries (core/crowd.py)
         self.metrics = Metrics(self)  # /metrics (transport/metrics.py)

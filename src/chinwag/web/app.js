@@ -13,7 +13,8 @@ import { LoginForm } from "./login.js";
 import { Alerts } from "./notify.js";
 import { el, eventNodes, logNodes, memberNodes, messageNode, showTopic } from "./view.js";
 
-const WANTED_CAPS = ["server-time", "message-tags", "echo-message", "batch", "draft/chathistory"];
+const WANTED_CAPS = ["server-time", "message-tags", "echo-message", "batch", "draft/chathistory",
+  "draft/message-redaction"];
 const MAX_TEXT = 400; // bytes of text per PRIVMSG (the server's line limit is 512 with the command)
 const BACKOFF_MAX = 30_000;
 
@@ -228,6 +229,18 @@ const HANDLERS = {
       addEvent(c, m, "join", `${nick} joined`);
       if (c.key === state.current) renderMembers();
     }
+  },
+  REDACT(m) {
+    // draft/message-redaction: a removed message leaves the log (to us, a
+    // private one is named by the other party: its sender or its recipient).
+    const [target, msgid] = m.params;
+    const where = casefold(target) === casefold(state.me) ? nickOf(m.source) : target;
+    const c = state.convs.get(casefold(where));
+    if (!c || !msgid) return;
+    const at = c.messages.findIndex((x) => x.msgid === msgid);
+    if (at < 0) return;
+    c.messages.splice(at, 1);
+    if (c.key === state.current) renderMessages();
   },
   PART(m) {
     const nick = nickOf(m.source);

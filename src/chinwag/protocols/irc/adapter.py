@@ -30,11 +30,13 @@ from collections.abc import Iterable
 from chinwag.core.errors import ChatError, NotRegistered
 from chinwag.core.events import ChatHistory, Command, Event, Message, Quit, Register
 from chinwag.core.extended import Sync
+from chinwag.core.ircv3 import StandardReplyError, V3Query
 from chinwag.protocols.base import RenderCache
 from chinwag.protocols.irc import accounts as irc_accounts
 from chinwag.protocols.irc import caps as C
 from chinwag.protocols.irc import numerics as N
 from chinwag.protocols.irc.format import SHARED, IrcInfo, tokens
+from chinwag.protocols.irc.ircv3 import OpenBatch, close_label, fail_line, in_open_batch, labeled_open
 from chinwag.protocols.irc.labels import finish_label
 from chinwag.protocols.irc.message import InputTooLong, InvalidMessage, IrcLineReader
 from chinwag.protocols.irc.message import Message as IrcMessage
@@ -54,6 +56,7 @@ class IrcProtocol:
         "info", "limits", "reader", "closing", "reg", "nick", "wanted_nick", "user_given", "username", "realname",
         "password", "caps", "lookups", "whox", "_lines", "_queue", "_out", "_variant", "_burst", "_capture",
         "_labels", "_activity", "_started", "_seen", "ping_sent", "sasl", "account", "registering",
+        "multiline", "marks",
     )
 
     def __init__(self, info: IrcInfo) -> None:
@@ -72,12 +75,14 @@ class IrcProtocol:
         self.sasl: irc_accounts.Sasl | None = None  # SASL and accounts: protocols/irc/accounts.py
         self.account: str | None = None
         self.registering = False  # a draft/account-registration REGISTER is in flight
+        self.multiline: OpenBatch | None = None  # a client's draft/multiline batch (protocols/irc/ircv3.py)
+        self.marks: dict[str, str] = {}  # room -> its read marker, to send with our JOIN (draft/read-marker)
         # Lists, not deques: an empty deque costs ~600 bytes, and with 10,000
         # idle connections that is most of their memory; these stay short.
         self.lookups: list[str] = []  # ISON / USERHOST, answered in order
         self.whox: list[tuple[str, str] | None] = []  # per WHO in order: WHOX (fields, token), None for plain
         self._lines: list[IrcMessage | InvalidMessage | InputTooLong] = []
-        self._queue: list[Command | ChatHistory] = []
+        self._queue: list[Command | ChatHistory | V3Query] = []
         self._out: list[bytes] = []
         self._variant: tuple[str, bool, bool, bool] = (SHARED, False, False, False)
         self._burst = False  # the first ServerStats after 001 completes the welcome
@@ -101,7 +106,7 @@ class IrcProtocol:
         self.reader.feed(data)
         self._lines.extend(self.reader.messages())
 
-    def next_command(self) -> Command | ChatHistory | None:
+    def next_command(self) -> Command | ChatHistory | V3Query | None:
         while not self.closing:
             if self._queue:
                 command = self._queue.pop(0)
@@ -119,7 +124,13 @@ class IrcProtocol:
         return None
 
     def _handle_line(self, msg: IrcMessage) -> None:
+        if self.multiline is not None and in_open_batch(self, msg):
+            return
         label = msg.tags.get("label") if C.LABELED_RESPONSE in self.caps else None
+        if msg.command == "BATCH" and msg.params:  # draft/multiline: one label for the batch
+            if label is not None and labeled_open(self, msg, label, lambda: self._run(msg)):
+                return
+            label = close_label(self, msg, label)
         if label is None:
             self._queue.extend(self._run(msg))
             return
@@ -141,7 +152,7 @@ class IrcProtocol:
         self._labels[token] = (label, local)
         self._queue.extend([Sync(token + "+", opens=True), *commands, Sync(token + "-")])
 
-    def _run(self, msg: IrcMessage) -> Iterable[Command | ChatHistory]:
+    def _run(self, msg: IrcMessage) -> Iterable[Command | ChatHistory | V3Query]:
         verb = VERBS.get(msg.command)
         try:
             if verb is None:
@@ -211,6 +222,9 @@ class IrcProtocol:
         self.reply(IrcMessage(code, (self.nick or "*", *middle, *params[-1:]), self.info.server_name))
 
     def error(self, error: ChatError) -> None:
+        if isinstance(error, StandardReplyError):  # FAIL <command> <code> ... (IRCv3 standard replies)
+            self._send(fail_line(self, error))
+            return
         code, params = N.error_params(error, self.nick or "*")
         self.reply(IrcMessage(code, params, self.info.server_name))
 

@@ -10,7 +10,10 @@ TLS ones how long to keep using TLS (``sts=duration=N``).
 
 from __future__ import annotations
 
-from typing import Final
+from typing import TYPE_CHECKING, Final
+
+if TYPE_CHECKING:
+    from chinwag.config import Limits
 
 AWAY_NOTIFY: Final = "away-notify"
 BATCH: Final = "batch"
@@ -33,8 +36,15 @@ CHGHOST: Final = "chghost"
 INVITE_NOTIFY: Final = "invite-notify"
 NO_IMPLICIT_NAMES: Final = "no-implicit-names"
 DRAFT_NO_IMPLICIT_NAMES: Final = "draft/no-implicit-names"
+MESSAGE_REDACTION: Final = "draft/message-redaction"
+MULTILINE: Final = "draft/multiline"
+READ_MARKER: Final = "draft/read-marker"
 # CAP LS 302 shows values (sasl=PLAIN,SCRAM-SHA-256); older clients get bare names.
-VALUES: Final = {SASL: "PLAIN,SCRAM-SHA-256"}
+# A value with {fields} is filled from config.Limits (the real limits).
+VALUES: Final = {
+    SASL: "PLAIN,SCRAM-SHA-256",
+    MULTILINE: "max-bytes={multiline_max_bytes},max-lines={multiline_max_lines}",
+}
 
 SUPPORTED: Final = (
     ACCOUNT_NOTIFY,
@@ -46,8 +56,11 @@ SUPPORTED: Final = (
     ECHO_MESSAGE,
     EXTENDED_JOIN,
     LABELED_RESPONSE,
+    MESSAGE_REDACTION,
     MESSAGE_TAGS,
+    MULTILINE,
     MULTI_PREFIX,
+    READ_MARKER,
     SASL,
     SERVER_TIME,
     STANDARD_REPLIES,
@@ -71,10 +84,19 @@ def sts_value(secure: bool, tls_port: int, duration: int) -> str:
     return f"duration={duration}" if secure else f"port={tls_port}"
 
 
-def ls_line(sts: str = "", values: bool = False) -> str:
+def ls_line(sts: str = "", values: bool = False, limits: Limits | None = None) -> str:
     """The capabilities CAP LS lists (``sts`` only when it has a value), with
-    values (``sasl=PLAIN,SCRAM-SHA-256``) for CAP LS 302 clients."""
-    offered = " ".join(f"{cap}={VALUES[cap]}" if values and cap in VALUES else cap for cap in SUPPORTED)
+    values (``sasl=PLAIN,SCRAM-SHA-256``, ``draft/multiline=max-bytes=...``)
+    for CAP LS 302 clients."""
+    def value(cap: str) -> str:
+        text = VALUES[cap]
+        if "{" in text:
+            if limits is None:
+                return cap
+            text = text.format_map({f: getattr(limits, f) for f in ("multiline_max_bytes", "multiline_max_lines")})
+        return f"{cap}={text}"
+
+    offered = " ".join(value(cap) if values and cap in VALUES else cap for cap in SUPPORTED)
     return f"{offered} {STS}={sts}" if sts else offered
 
 

@@ -55,13 +55,14 @@ from chinwag.core.extended import (
     WhoWasReply,
     mode_string,
 )
+from chinwag.core.ircv3 import ReadMarker, Redacted
 from chinwag.core.names import HIDDEN_HOST
 from chinwag.protocols import crowd
 from chinwag.protocols.base import RenderCache
 from chinwag.protocols.irc import accounts as irc_accounts
 from chinwag.protocols.irc import caps as C
+from chinwag.protocols.irc import ircv3, userinfo
 from chinwag.protocols.irc import numerics as N
-from chinwag.protocols.irc import userinfo
 from chinwag.protocols.irc.format import (
     CTL,
     ROOM_MODES,
@@ -73,6 +74,7 @@ from chinwag.protocols.irc.format import (
     split_utf8,
     tokens,
 )
+from chinwag.protocols.irc.ircv3 import format_multiline, is_multiline, marker_for_join
 from chinwag.protocols.irc.labels import in_batch
 from chinwag.protocols.irc.lookups import render_list, render_lookup, render_who, render_whois, render_whowas
 from chinwag.protocols.irc.message import Message as IrcMessage
@@ -104,6 +106,13 @@ def render_message(p: IrcProtocol, m: Message, cache: RenderCache) -> bytes:
     me = p.nick
     if m.nick == me and C.ECHO_MESSAGE not in p.caps and m.target != me:
         return b""
+    if m.lines or "\n" in m.text:  # (never cached under the plain variant: see IrcProtocol.render)
+        as_batch = C.MULTILINE in p.caps and C.BATCH in p.caps and is_multiline(m)
+        ml_key = (p._variant, as_batch)
+        data = cache.get(ml_key)
+        if data is None:
+            data = cache[ml_key] = format_multiline(p, m, as_batch) if is_multiline(m) else format_message(p, m)
+        return data
     key = p._variant
     data = cache.get(key)
     if data is None:
@@ -112,6 +121,8 @@ def render_message(p: IrcProtocol, m: Message, cache: RenderCache) -> bytes:
 
 
 def format_message(p: IrcProtocol, m: Message) -> bytes:
+    if is_multiline(m):  # (history: each line its own PRIVMSG)
+        return format_multiline(p, m, False)
     _, with_time, with_tags, with_account = p._variant
     tags = []
     if with_account and m.account:
@@ -215,6 +226,8 @@ def render_joined(p: IrcProtocol, e: Joined, cache: RenderCache) -> bytes:
         data = shared(p, cache, e, lambda: IrcMessage("JOIN", (e.room,), source(e.nick, e.user)))
     if e.away and C.AWAY_NOTIFY in p.caps and e.nick != p.nick:  # away-notify: who joins while away
         data += IrcMessage("AWAY", (e.away.translate(CTL),), source(e.nick, e.user)).to_bytes()
+    if e.nick == p.nick and C.READ_MARKER in p.caps:  # draft/read-marker: after the JOIN, before 366
+        data += marker_for_join(p, e.room)
     return data
 
 
@@ -299,6 +312,8 @@ def render_topic_info(p: IrcProtocol, e: TopicInfo, cache: RenderCache) -> bytes
 
 
 def render_failed(p: IrcProtocol, e: Failed, cache: RenderCache) -> bytes:
+    if (v3_reply := ircv3.render_failed(p, e)) is not None:
+        return v3_reply
     if (account_reply := irc_accounts.render_failed(p, e)) is not None:
         return account_reply
     if e.command == "setname":
@@ -445,4 +460,6 @@ RENDERERS: Final[dict[type, Callable[[IrcProtocol, Any, RenderCache], bytes]]] =
     AccountNote: irc_accounts.render_note,
     SaslChallenge: irc_accounts.render_challenge,
     **userinfo.RENDERERS,
+    Redacted: ircv3.render_redacted,
+    ReadMarker: ircv3.render_read_marker,
 }

@@ -48,11 +48,12 @@ from chinwag.core.extended import (
     WhoQuery,
     WhoWas,
 )
+from chinwag.core.ircv3 import V3Query
 from chinwag.core.names import is_room
 from chinwag.protocols.irc import accounts as irc_accounts
 from chinwag.protocols.irc import caps as C
+from chinwag.protocols.irc import ircv3, userinfo
 from chinwag.protocols.irc import numerics as N
-from chinwag.protocols.irc import userinfo
 from chinwag.protocols.irc.format import ROOM_MODES, USER_MODES
 from chinwag.protocols.irc.message import Message as IrcMessage
 from chinwag.protocols.irc.message import escape_tag_value
@@ -61,7 +62,7 @@ from chinwag.protocols.irc.registration import Reg, cap_command
 if TYPE_CHECKING:
     from chinwag.protocols.irc.adapter import IrcProtocol
 
-Builder = Callable[["IrcProtocol", IrcMessage], Iterable[Command | ChatHistory]]
+Builder = Callable[["IrcProtocol", IrcMessage], Iterable[Command | ChatHistory | V3Query]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,7 +145,7 @@ def _join(p: IrcProtocol, m: IrcMessage) -> Iterable[Command]:
     if m.params[0] == "0":
         return (PartAll(),)
     keys = m.params[1].split(",") if len(m.params) > 1 else []
-    return [Join(room, keys[i] if i < len(keys) else "") for i, room in enumerate(_split(m.params[0]))]
+    return ircv3.joins(p, [Join(room, keys[i] if i < len(keys) else "") for i, room in enumerate(_split(m.params[0]))])
 
 
 def _part(p: IrcProtocol, m: IrcMessage) -> Iterable[Command]:
@@ -442,6 +443,10 @@ VERBS: Final[dict[str, Verb]] = {
     "MOTD": Verb(0, _motd),
     "INFO": Verb(0, _info),
     "SETNAME": Verb(1, userinfo.setname),
+    # draft/multiline, draft/message-redaction, draft/read-marker (protocols/irc/ircv3.py)
+    "BATCH": Verb(1, lambda p, m: ircv3.batch(p, m, client_tags(p, m))),
+    "REDACT": Verb(2, ircv3.redact),
+    "MARKREAD": Verb(0, ircv3.markread),  # FAIL MARKREAD NEED_MORE_PARAMS instead of 461
 }
 
 
