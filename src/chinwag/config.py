@@ -135,6 +135,14 @@ class Limits:
     argon2_time_cost: int = 2  # argon2id passes (OWASP: m=19 MiB, t=2, p=1)
     argon2_memory_kib: int = 19_456  # argon2id memory per hash, KiB
     scram_iterations: int = 4096  # PBKDF2 rounds of SCRAM-SHA-256 credentials (RFC 7677 minimum)
+    # --- limits: webauth ---
+    # Registrations (every protocol and the web form) from one address: at most
+    # max_accounts_per_address per account_window seconds (a leaky count).
+    max_accounts_per_address: int = 3
+    account_window: int = 86_400
+    web_session_days: int = 30  # a browser's login (its session cookie) lasts this long
+    web_sessions_max: int = 10  # live browser logins per account; a new one ends the oldest
+    account_certs_max: int = 8  # client certificates (SASL EXTERNAL) per account
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):

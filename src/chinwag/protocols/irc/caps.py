@@ -59,10 +59,12 @@ def sts_value(secure: bool, tls_port: int, duration: int) -> str:
     return f"duration={duration}" if secure else f"port={tls_port}"
 
 
-def ls_line(sts: str = "", values: bool = False) -> str:
+def ls_line(sts: str = "", values: bool = False, sasl: str = "") -> str:
     """The capabilities CAP LS lists (``sts`` only when it has a value), with
-    values (``sasl=PLAIN,SCRAM-SHA-256``) for CAP LS 302 clients."""
-    offered = " ".join(f"{cap}={VALUES[cap]}" if values and cap in VALUES else cap for cap in SUPPORTED)
+    values (``sasl=PLAIN,SCRAM-SHA-256``; ``sasl``: this listener's mechanisms
+    instead) for CAP LS 302 clients."""
+    given = {**VALUES, SASL: sasl} if sasl else VALUES
+    offered = " ".join(f"{cap}={given[cap]}" if values and cap in given else cap for cap in SUPPORTED)
     return f"{offered} {STS}={sts}" if sts else offered
 
 
