@@ -12,15 +12,20 @@ from pathlib import Path
 import aiohttp
 import trustme
 
-from chinwag.storage.accounts import SESSION
 from chinwag.transport.server import Server
-from chinwag.transport.websession import COOKIE, token_hash
 from tests.conftest import IrcClient
 from tests.hostile.bystander import Bystander
 from tests.hostile.test_accounts import FAST, PASSWORD, registered, serving, text_client
 from tests.tlsutil import Pki, tls_open, tls_serving
 
 SRC = "chinwag"
+COOKIE = "chinwag_session"
+SESSION = "session"  # the store's kind of credential for a web session (storage/accounts.py)
+
+
+def token_hash(token: str) -> str:
+    """What the store keeps of a session token (never the token)."""
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def url(srv: Server, path: str) -> str:
