@@ -273,3 +273,38 @@ async def test_sasl_external_logs_in_with_a_certificate_added_by_its_owner(tmp_p
             await x.close()
         await plain.close()
         await b.close()
+
+
+async def test_the_form_refuses_names_in_use_or_reserved_and_a_new_password_ends_browser_logins() -> None:
+    async with serving() as srv:
+        b = await Bystander.join(srv.port("irc"))
+        b.start()
+        online = await text_client(srv, "ace")
+        async with browser() as http:
+            for name, error in (
+                ("ACE", "ace is online right now; choose another name"),
+                ("\u0430\u0441\u0435", "ace is online right now; choose another name"),  # Cyrillic "асе"
+                ("NickServ", "invalid name: NickServ is one of the server's services"),
+                ("chinwag", "invalid name: ‘chinwag’ is reserved for the server's services"),
+                ("#room", "invalid name: ‘#’ is not allowed in a name (it starts room names)"),
+            ):
+                status, body, cookie = await post(http, srv, name=name, password=PASSWORD, create=True)
+                assert (status, body, cookie) == (400, {"error": error}, ""), name
+            status, body, _ = await post(http, srv, name="carol", password=PASSWORD, create=True)
+            assert status == 200
+            async with http.get(url(srv, "/session")) as r:
+                assert await r.json() == {"account": "carol"}
+            # carol changes her password from telnet: the browser must log in again.
+            carol = await text_client(srv, "carol2")
+            await carol.send(f"/login carol {PASSWORD}")
+            await carol.expect("* you are now logged in as carol")
+            await carol.send(f"/password {PASSWORD} another-long-password")
+            assert await carol.expect("* password") == "* password of account carol changed"
+            async with http.get(url(srv, "/session")) as r:
+                assert await r.json() == {"account": None}
+            assert await srv.store.list_credentials(SESSION, "carol") == []
+        rtt = await b.stop()
+        rtt.assert_served()
+        for c in (online, carol):
+            await c.close()
+        await b.close()

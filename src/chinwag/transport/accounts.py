@@ -68,7 +68,7 @@ from chinwag.core.accounts import (
 from chinwag.core.events import Failed, Outbound
 from chinwag.core.names import casefold
 from chinwag.core.ratelimit import Backoff
-from chinwag.storage.accounts import CERT, Account
+from chinwag.storage.accounts import CERT, SESSION, Account
 
 if TYPE_CHECKING:
     from chinwag.transport.connection import Connection
@@ -188,8 +188,11 @@ class AccountService:
             self.check_password(command.new)
             await self.verify_login(conn, name, command.old)
             secrets = await self.checks.in_thread(make_secrets, command.new, self.params)
-            if not await self.server.store.set_password(name, secrets):
+            store = self.server.store
+            if not await store.set_password(name, secrets):
                 raise NotLoggedIn(reason="your account no longer exists")
+            for token in await store.list_credentials(SESSION, name):  # browsers log in again
+                await store.delete_credential(SESSION, token, name)
             log.info("conn %d changed the password of account %s", conn.sid, name)
             self._note(conn, f"password of account {name} changed")
 

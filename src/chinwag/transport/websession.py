@@ -126,9 +126,13 @@ class Sessions:
         caller = WebCaller(client_ip(server, request))
         try:
             if create:
+                # The checks a nick gets (transport/accounts.py registers the nick in use,
+                # which passed them): valid, not reserved, not someone's online.
                 name = not_a_service(validate_nick(name, server.config.limits.nick_len))
-                if casefold(name) in server.hub.nicks:
-                    raise AccountError(name, f"{name} is in use right now; choose another name")
+                server.hub.reserved.check(name)
+                online = server.hub.lookalike_of(name, 0) or (name if casefold(name) in server.hub.nicks else None)
+                if online is not None:
+                    raise AccountError(name, f"{online} is online right now; choose another name")
                 account = await server.accounts.register(caller, name, password)
             else:
                 account = await server.accounts.verify_login(caller, name, password)
