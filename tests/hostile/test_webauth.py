@@ -308,3 +308,26 @@ async def test_the_form_refuses_names_in_use_or_reserved_and_a_new_password_ends
         for c in (online, carol):
             await c.close()
         await b.close()
+
+
+async def test_over_https_the_cookie_is_secure_and_the_wss_upgrade_logs_in(tmp_path: Path) -> None:
+    pki = Pki.make(tmp_path / "server")
+    ctx = pki.client_context()
+    async with tls_serving(pki) as srv:
+        b = await Bystander.join(srv.port("irc"))
+        b.start()
+        port = srv.addresses["web_tls"][1]
+        base = f"https://localhost:{port}"
+        async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+            async with http.post(f"{base}/session", json={"name": "zoë", "password": PASSWORD, "create": True},
+                                 headers={"Origin": base}, ssl=ctx) as r:
+                assert r.status == 200 and await r.json() == {"account": "zoë", "created": True}
+                attrs = [a.strip().lower() for a in r.headers["Set-Cookie"].split(";")[1:]]
+                assert "secure" in attrs and "httponly" in attrs and "samesite=strict" in attrs
+            ws = await http.ws_connect(f"wss://localhost:{port}/irc", protocols=("text.ircv3.net",), ssl=ctx)
+            first = await ws.receive(timeout=10)
+            assert first.data == ":chinwag 900 * *!*@chinwag zoë :You are now logged in as zoë"
+            await ws.close()
+        rtt = await b.stop()
+        rtt.assert_served()
+        await b.close()
