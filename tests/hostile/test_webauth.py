@@ -331,3 +331,26 @@ async def test_over_https_the_cookie_is_secure_and_the_wss_upgrade_logs_in(tmp_p
         rtt = await b.stop()
         rtt.assert_served()
         await b.close()
+
+
+async def test_past_web_sessions_max_a_new_browser_login_ends_the_oldest() -> None:
+    async with serving(web_sessions_max=2) as srv:
+        owner = await registered(srv, "alice")
+        b = await Bystander.join(srv.port("irc"))
+        b.start()
+        tokens = []
+        for _ in range(3):  # three browsers, one after the other
+            async with browser() as http:
+                status, _body, cookie = await post(http, srv, name="alice", password=PASSWORD)
+                assert status == 200
+                tokens.append(cookie.split(";")[0].partition("=")[2])
+        seen = []
+        for token in tokens:
+            async with aiohttp.ClientSession(cookies={COOKIE: token}) as http, http.get(url(srv, "/session")) as r:
+                seen.append((await r.json())["account"])
+        assert seen == [None, "alice", "alice"]
+        assert len(await srv.store.list_credentials(SESSION, "alice")) == 2
+        rtt = await b.stop()
+        rtt.assert_served()
+        await owner.close()
+        await b.close()

@@ -36,6 +36,10 @@ export class LoginForm {
     this.password = $("password");
     this.create = $("create");
     this.nick.value = localStorage.getItem("chinwag.nick") || "";
+    // As the telnet protocol says: plain http is readable on the way (a page of the
+    // machine itself is not on the network).
+    const local = ["localhost", "127.0.0.1", "[::1]"].includes(location.hostname);
+    $("password-note").hidden = location.protocol === "https:" || local;
     this.create.addEventListener("change", () => {
       this.password.autocomplete = this.create.checked ? "new-password" : "current-password";
     });
