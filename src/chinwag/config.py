@@ -143,6 +143,14 @@ class Limits:
     multiline_max_bytes: int = 4096
     multiline_max_lines: int = 100
     read_markers_max: int = 1000  # draft/read-marker targets kept per account; more: FAIL MARKREAD INTERNAL_ERROR
+    # --- limits: webauth ---
+    # Registrations (every protocol and the web form) from one address: at most
+    # max_accounts_per_address per account_window seconds (a leaky count).
+    max_accounts_per_address: int = 3
+    account_window: int = 86_400
+    web_session_days: int = 30  # a browser's login (its session cookie) lasts this long
+    web_sessions_max: int = 10  # live browser logins per account; a new one ends the oldest
+    account_certs_max: int = 8  # client certificates (SASL EXTERNAL) per account
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):

@@ -13,6 +13,7 @@ import sys
 from chinwag.client.app import Chat
 from chinwag.client.connection import Connection
 from chinwag.client.protocol import JOIN_HISTORY, Session
+from chinwag.client.sasl import Login, read_password_file
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 6667
@@ -31,6 +32,11 @@ def add_connect_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ca", metavar="FILE",
                    help="with --tls: trust the certificates in FILE (a CA, or the server's self-signed cert.pem)")
     p.add_argument("--password", default="", help="server password (IRC PASS)")
+    p.add_argument("--account", metavar="NAME", help="log in to this account (SASL PLAIN; its password: asked, or"
+                   " --password-file)")
+    p.add_argument("--password-file", metavar="FILE", help="with --account: the password is this file's first line")
+    p.add_argument("--cert", metavar="FILE", help="with --tls: present this client certificate (PEM, with its key);"
+                   " without --account, log in with it (SASL EXTERNAL)")
     p.add_argument("--color", "--colour", choices=("auto", "always", "never"), default="auto",
                    help="colours: auto = only on a terminal, and not when NO_COLOR is set")
 
@@ -78,6 +84,25 @@ def ask_nick(default: str) -> str:
     return answer or default
 
 
+def account_login(args: argparse.Namespace, context: ssl.SSLContext | None, interactive: bool) -> Login | None:
+    """--account (PLAIN) or --cert (EXTERNAL), or None: a guest. --cert is loaded into ``context``."""
+    if args.cert:
+        if context is None:
+            raise ValueError("--cert needs --tls")
+        context.load_cert_chain(args.cert)
+    if args.account:
+        if args.password_file:
+            password = read_password_file(args.password_file)
+        elif interactive:
+            password = getpass.getpass(f"password of account {args.account}: ")
+        else:
+            raise ValueError("--account needs --password-file when stdin is not a terminal")
+        return Login("PLAIN", args.account, password)
+    if args.password_file:
+        raise ValueError("--password-file goes with --account")
+    return Login("EXTERNAL") if args.cert else None
+
+
 def connect(args: argparse.Namespace) -> int:
     try:
         host, port = parse_server(args.server, args.tls or bool(args.ca))
@@ -90,16 +115,23 @@ def connect(args: argparse.Namespace) -> int:
         print(f"chinwag connect: cannot read --ca {args.ca}: {getattr(exc, 'strerror', None) or exc}", file=sys.stderr)
         return 2
     interactive = sys.stdin.isatty()
-    nick = args.nick or (ask_nick(login_name()) if interactive else login_name())
+    try:
+        login = account_login(args, context, interactive)
+    except (OSError, ssl.SSLError, ValueError) as exc:
+        print(f"chinwag connect: {getattr(exc, 'strerror', None) or exc}", file=sys.stderr)
+        return 2
+    nick = args.nick or args.account or (ask_nick(login_name()) if interactive else login_name())
     rooms = args.room or [DEFAULT_ROOM]
     if args.color == "auto":
         colour = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
     else:
         colour = args.color == "always"
     chat = Chat()
+    session = Session(nick, rooms, join_history=JOIN_HISTORY if interactive else 0)
+    session.login = login
     conn = Connection(
         # A script (stdin not a terminal) says its lines; the room's past is not its output.
-        host, port, Session(nick, rooms, join_history=JOIN_HISTORY if interactive else 0), chat.on_event,
+        host, port, session, chat.on_event,
         tls=context,
         user=user_name(), password=args.password,
     )

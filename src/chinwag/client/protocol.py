@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 from typing import Final
 
 from chinwag.client import commands as cmd
+from chinwag.client import sasl
 from chinwag.client.events import (
     ClientEvent,
     Info,
@@ -141,6 +142,7 @@ class Session:
             self.rooms.setdefault(casefold(room), room)
         self.last_msgid: dict[str, str] = {}  # casefolded room -> last msgid seen there
         self.seen = SeenIds()
+        self.login: sasl.Login | None = None  # log in with SASL on every (re)connection (client/sasl.py)
 
 
 def _now() -> datetime:
@@ -197,6 +199,7 @@ class ClientProtocol:
         self._batch_count: dict[str, int] = {}
         self._history_last: dict[str, str] = {}  # room cf -> last msgid in current batch
         self._cap_done = False
+        self._sasl_started = False
         self._nick_tries = 0
         self._reader = IrcLineReader()
         self._out: list[bytes] = []
@@ -325,7 +328,12 @@ class ClientProtocol:
                 self.offered[name] = value
             if more or self._cap_done and sub == "LS":
                 return
-            wanted = [c for c in WANTED_CAPS if c in self.offered and c not in self.caps]
+            wanted: list[str] = [c for c in WANTED_CAPS if c in self.offered and c not in self.caps]
+            if self.session.login is not None and not self._cap_done:
+                if "sasl" in self.offered:
+                    wanted.append("sasl")
+                else:
+                    self._emit(ServerError(self.clock(), "the server offers no SASL: not logged in"))
             if wanted:
                 self.send("CAP", "REQ", " ".join(wanted))
             elif not self._cap_done:
@@ -336,7 +344,11 @@ class ClientProtocol:
                     self.caps.discard(name[1:])
                 else:
                     self.caps.add(name)
-            if not self._cap_done:
+            login = self.session.login
+            if login is not None and "sasl" in self.caps and not self._cap_done and not self._sasl_started:
+                self._sasl_started = True
+                self.send("AUTHENTICATE", login.mechanism)
+            elif not self._cap_done and not self._sasl_started:
                 self._cap_end()
         elif sub == "NAK":
             if not self._cap_done:
@@ -345,6 +357,12 @@ class ClientProtocol:
             for name in (args[-1] if args else "").split():
                 self.caps.discard(name)
                 self.offered.pop(name, None)
+
+    def _authenticate(self, msg: Message) -> None:
+        login = self.session.login
+        if login is not None and self._sasl_started and msg.params[:1] == ("+",):
+            for chunk in login.chunks():
+                self.send("AUTHENTICATE", chunk)
 
     def _cap_end(self) -> None:
         self._cap_done = True
@@ -553,7 +571,14 @@ class ClientProtocol:
         code = msg.command
         when = server_time(msg, self.clock)
         p = msg.params
-        if code == "332" and len(p) >= 3:
+        if code in sasl.OK or code in sasl.FAILED:
+            if code in sasl.FAILED:
+                self._emit(ServerError(when, f"SASL login failed: {p[-1] if p else code}", code))
+            if not self._cap_done:
+                self._cap_end()
+        elif code == "900" and len(p) >= 3:
+            self._emit(Info(when, f"logged in as {p[2]}"))
+        elif code == "332" and len(p) >= 3:
             self._emit(Topic(when, p[1], p[2]))
         elif code == "331" and len(p) >= 2:
             self._emit(Topic(when, p[1], ""))
@@ -604,6 +629,7 @@ class ClientProtocol:
 
 _HANDLERS: Final[dict[str, Handler]] = {
     "CAP": ClientProtocol._cap,
+    "AUTHENTICATE": ClientProtocol._authenticate,
     "001": ClientProtocol._welcome,
     "005": ClientProtocol._isupport,
     "433": ClientProtocol._nick_taken,

@@ -37,6 +37,7 @@ from chinwag.core.names import casefold
 
 SCRAM_MECHANISM: Final = "SCRAM-SHA-256"
 PLAIN_MECHANISM: Final = "PLAIN"
+EXTERNAL_MECHANISM: Final = "EXTERNAL"  # a client certificate (TLS listeners only)
 SASL_MECHANISMS: Final = (PLAIN_MECHANISM, SCRAM_MECHANISM)
 _H: Final = "sha256"
 
@@ -260,6 +261,15 @@ class WeakPassword(AccountError):
         return "unacceptable password"
 
 
+class TooManyAccounts(AccountError):
+    """This address registered limits.max_accounts_per_address accounts lately."""
+
+    hint = "400"
+
+    def default_reason(self) -> str:
+        return "too many accounts registered from your address lately; try again later"
+
+
 SERVICES: Final = ("NickServ",)  # pseudo-users the server answers for (protocols/irc/accounts.py)
 
 
@@ -320,7 +330,19 @@ class AccountRegisterV3(AccountRegister):
     """IRCv3 draft/account-registration REGISTER: answered with REGISTER SUCCESS / FAIL REGISTER."""
 
 
-AccountCommand = AccountRegister | AccountLogin | AccountLogout | AccountPassword | SaslResponse | SaslAbort
+@dataclass(frozen=True, slots=True)
+class AccountCert:
+    """Client certificates of the sender's account (SASL EXTERNAL): ``action`` is
+    "add", "del" or "list"; ``fingerprint`` (SHA-256, hex) empty: the one this
+    connection presented."""
+
+    action: str
+    fingerprint: str = ""
+
+
+AccountCommand = (
+    AccountRegister | AccountLogin | AccountLogout | AccountPassword | SaslResponse | SaslAbort | AccountCert
+)
 
 # --- command: transport -> hub --------------------------------------------------------
 

@@ -199,6 +199,8 @@ TEXT_COMMANDS: Final[dict[str, TextCommand]] = {
     "login": TextCommand("/login NAME PASSWORD", "log in to your account", text_accounts.login, True),
     "logout": TextCommand("/logout", "log out of your account", text_accounts.logout),
     "password": TextCommand("/password OLD NEW", "change your account's password", text_accounts.password, True),
+    "cert": TextCommand("/cert add|del|list [FINGERPRINT]", "client certificates that log in (SASL EXTERNAL)",
+                        text_accounts.cert, True),
     "quit": TextCommand("/quit [reason]", "leave chinwag", _quit),
 }
 

@@ -1,7 +1,8 @@
 """The text protocol's account commands and lines (see protocols/text.py).
 
 ``/register PASSWORD`` registers the name in use, ``/login NAME PASSWORD``,
-``/logout``, ``/password OLD NEW``. A password is never written back: the
+``/logout``, ``/password OLD NEW``, ``/cert add|del|list [FINGERPRINT]``
+(client certificates for IRC SASL EXTERNAL). A password is never written back: the
 commands keep it out of their ``repr`` (so out of logs), and no reply quotes
 it. Telnet is plain text, so each command that carries a password first says
 so (:data:`UNENCRYPTED_NOTE`) unless the connection is encrypted.
@@ -12,6 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Final
 
 from chinwag.core.accounts import (
+    AccountCert,
     AccountChanged,
     AccountCommand,
     AccountError,
@@ -59,6 +61,14 @@ def password(p: TextProtocol, arg: str) -> AccountCommand | None:
         p.usage("password")
         return None
     return AccountPassword(old, new.strip())
+
+
+def cert(p: TextProtocol, arg: str) -> AccountCommand | None:
+    action, _, fingerprint = arg.strip().partition(" ")
+    if action.lower() not in ("add", "del", "list"):
+        p.usage("cert")
+        return None
+    return AccountCert(action.lower(), fingerprint.strip())
 
 
 def render(event: AccountChanged | AccountNote, me: str | None) -> str | None:

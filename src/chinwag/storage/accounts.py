@@ -9,13 +9,20 @@ Both the memory store and SQLite implement :class:`AccountStore` (SQLite: the
 ``accounts`` table, schema version 3, written by the store's writer thread and
 read by its reader threads, never on the event loop); PostgreSQL will implement
 the same methods.
+
+Besides its password, an account holds *credentials*: values that log in to it
+without one, each of a ``kind`` (:data:`CERT`: a client certificate's SHA-256
+fingerprint, for SASL EXTERNAL; :data:`SESSION`: the SHA-256 of a web session
+token, never the token itself), unique per kind, with an expiry (0: never).
+Four methods cover both (SQLite: the ``credentials`` table, schema step 5);
+deleting an account deletes its credentials.
 """
 
 from __future__ import annotations
 
 import sqlite3
 from dataclasses import dataclass, field, replace
-from typing import Protocol
+from typing import Final, Protocol
 
 from chinwag.core.accounts import ScramCredentials, Secrets
 from chinwag.core.names import casefold
@@ -41,6 +48,10 @@ def account_key(name: str) -> str:
     return casefold(name)
 
 
+CERT: Final = "cert"  # a client certificate's SHA-256 fingerprint (lowercase hex)
+SESSION: Final = "session"  # SHA-256 (hex) of a web session token
+
+
 class AccountStore(Protocol):
     """Accounts, by casefolded name. Writes are durable when their await returns."""
 
@@ -64,6 +75,24 @@ class AccountStore(Protocol):
         """Note that the account logged in (or was seen) at ``ts``."""
         ...
 
+    async def add_credential(self, kind: str, value: str, name: str, expires: float, now: float) -> bool:
+        """Let ``value`` of ``kind`` log in to account ``name`` until ``expires``
+        (0: forever); False if there is no such account or the value already
+        belongs to an account. Also drops the account's credentials expired at ``now``."""
+        ...
+
+    async def find_credential(self, kind: str, value: str, now: float) -> str | None:
+        """The account (display name) ``value`` logs in to, unless expired at ``now``; or None."""
+        ...
+
+    async def delete_credential(self, kind: str, value: str, name: str | None = None) -> bool:
+        """Forget ``value`` (only if it is account ``name``'s, when given); False if it was not there."""
+        ...
+
+    async def list_credentials(self, kind: str, name: str) -> list[str]:
+        """Account ``name``'s values of ``kind``, the longest-lived (latest expiry) first."""
+        ...
+
 
 # --- SQLite (used by storage/sqlite.py's threads) ---------------------------------
 
@@ -79,6 +108,18 @@ CREATE TABLE IF NOT EXISTS accounts (
     created REAL NOT NULL,
     last_seen REAL NOT NULL
 ) WITHOUT ROWID;
+"""
+
+# Schema step 5: what logs in to an account without its password.
+CREDENTIALS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS credentials (
+    kind TEXT NOT NULL,
+    value TEXT NOT NULL,
+    account TEXT NOT NULL,
+    expires REAL NOT NULL,
+    PRIMARY KEY (kind, value)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS credentials_account ON credentials (account, kind);
 """
 
 _COLS = "name, password_hash, scram_salt, scram_iterations, scram_stored_key, scram_server_key, created, last_seen"
@@ -114,8 +155,46 @@ def set_password(name: str, secrets: Secrets, conn: sqlite3.Connection) -> bool:
 
 
 def delete(name: str, conn: sqlite3.Connection) -> bool:
+    conn.execute("DELETE FROM credentials WHERE account = ?", (account_key(name),))
     return conn.execute("DELETE FROM accounts WHERE key = ?", (account_key(name),)).rowcount == 1
 
 
 def touch(name: str, ts: float, conn: sqlite3.Connection) -> None:
     conn.execute("UPDATE accounts SET last_seen = ? WHERE key = ?", (ts, account_key(name)))
+
+
+def add_credential(kind: str, value: str, name: str, expires: float, now: float, conn: sqlite3.Connection) -> bool:
+    key = account_key(name)
+    conn.execute("DELETE FROM credentials WHERE account = ? AND expires > 0 AND expires <= ?", (key, now))
+    if conn.execute("SELECT 1 FROM accounts WHERE key = ?", (key,)).fetchone() is None:
+        return False
+    cursor = conn.execute("INSERT OR IGNORE INTO credentials (kind, value, account, expires) VALUES (?, ?, ?, ?)",
+                          (kind, value, key, expires))
+    return cursor.rowcount == 1
+
+
+def find_credential(kind: str, value: str, now: float, conn: sqlite3.Connection) -> str | None:
+    row = conn.execute(
+        "SELECT a.name FROM credentials c JOIN accounts a ON a.key = c.account"
+        " WHERE c.kind = ? AND c.value = ? AND (c.expires = 0 OR c.expires > ?)",
+        (kind, value, now),
+    ).fetchone()
+    return None if row is None else str(row[0])
+
+
+def delete_credential(kind: str, value: str, name: str | None, conn: sqlite3.Connection) -> bool:
+    if name is None:
+        cursor = conn.execute("DELETE FROM credentials WHERE kind = ? AND value = ?", (kind, value))
+    else:
+        cursor = conn.execute("DELETE FROM credentials WHERE kind = ? AND value = ? AND account = ?",
+                              (kind, value, account_key(name)))
+    return cursor.rowcount == 1
+
+
+def list_credentials(kind: str, name: str, conn: sqlite3.Connection) -> list[str]:
+    rows = conn.execute(
+        "SELECT value FROM credentials WHERE account = ? AND kind = ?"
+        " ORDER BY CASE WHEN expires = 0 THEN 1 ELSE 0 END DESC, expires DESC, value",
+        (account_key(name), kind),
+    ).fetchall()
+    return [str(row[0]) for row in rows]

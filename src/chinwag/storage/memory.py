@@ -47,6 +47,7 @@ class MemoryStore:
         self._rooms: dict[str, RoomState] = {}
         self._accounts: dict[str, Account] = {}
         self._markers: dict[str, dict[str, int]] = {}  # account -> target -> ms (casefolded keys)
+        self._credentials: dict[tuple[str, str], tuple[str, float]] = {}  # (kind, value) -> (account key, expires)
         self._last: str | None = None
         self._closed = False
 
@@ -255,7 +256,9 @@ class MemoryStore:
         return True
 
     async def delete_account(self, name: str) -> bool:
-        return self._accounts.pop(account_key(name), None) is not None
+        key = account_key(name)
+        self._credentials = {k: v for k, v in self._credentials.items() if v[0] != key}
+        return self._accounts.pop(key, None) is not None
 
     async def touch_account(self, name: str, ts: float) -> None:
         account = self._accounts.get(account_key(name))
@@ -277,6 +280,33 @@ class MemoryStore:
         if old is None or ms > old:
             markers[key] = ms
         return markers[key]
+    async def add_credential(self, kind: str, value: str, name: str, expires: float, now: float) -> bool:
+        key = account_key(name)
+        self._credentials = {k: v for k, v in self._credentials.items() if not (v[0] == key and 0 < v[1] <= now)}
+        if key not in self._accounts or (kind, value) in self._credentials:
+            return False
+        self._credentials[kind, value] = (key, expires)
+        return True
+
+    async def find_credential(self, kind: str, value: str, now: float) -> str | None:
+        found = self._credentials.get((kind, value))
+        if found is None or 0 < found[1] <= now:
+            return None
+        account = self._accounts.get(found[0])
+        return account.name if account is not None else None
+
+    async def delete_credential(self, kind: str, value: str, name: str | None = None) -> bool:
+        found = self._credentials.get((kind, value))
+        if found is None or (name is not None and found[0] != account_key(name)):
+            return False
+        del self._credentials[kind, value]
+        return True
+
+    async def list_credentials(self, kind: str, name: str) -> list[str]:
+        key = account_key(name)
+        mine = [(v[1], value) for (k, value), v in self._credentials.items() if k == kind and v[0] == key]
+        mine.sort(key=lambda e: (e[0] != 0, -e[0], e[1]))  # forever first, then the latest expiry
+        return [value for _, value in mine]
 
 
 def _done() -> asyncio.Future[None]:

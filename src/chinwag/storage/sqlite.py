@@ -82,6 +82,7 @@ _MIGRATIONS: tuple[str | Callable[[sqlite3.Connection], None], ...] = (
     sqlite_refold.migrate,  # keys re-folded for names in every script (PRECIS)
     sqlite_accounts.SCHEMA,  # accounts (argon2id hash, SCRAM-SHA-256 credentials)
     sqlite_markers.SCHEMA,  # read markers per account and target (IRCv3 draft/read-marker)
+    sqlite_accounts.CREDENTIALS_SCHEMA,  # certificate fingerprints and web sessions of accounts
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
 
@@ -402,6 +403,17 @@ class SqliteStore:
 
     async def set_read_marker(self, account: str, target: str, ms: int, most: int) -> int | None:
         return await self._write(partial(sqlite_markers.set_forward, account, target, ms, most))
+    async def add_credential(self, kind: str, value: str, name: str, expires: float, now: float) -> bool:
+        return await self._write(partial(sqlite_accounts.add_credential, kind, value, name, expires, now))
+
+    async def find_credential(self, kind: str, value: str, now: float) -> str | None:
+        return await self._read(partial(sqlite_accounts.find_credential, kind, value, now))
+
+    async def delete_credential(self, kind: str, value: str, name: str | None = None) -> bool:
+        return await self._write(partial(sqlite_accounts.delete_credential, kind, value, name))
+
+    async def list_credentials(self, kind: str, name: str) -> list[str]:
+        return await self._read(partial(sqlite_accounts.list_credentials, kind, name))
 
     # --- plumbing: loop side ---------------------------------------------
 

@@ -19,17 +19,28 @@ behind it, live traffic goes on reaching it), then, in a task:
 
 Passwords never reach a log line: the commands' ``repr`` leaves them out and
 only names and addresses are logged. ``AccountService.verify_login`` and
-``credentials`` are also what the IRC SASL and NickServ front ends call.
+``credentials`` are also what the IRC SASL and NickServ front ends call, and
+the web client's ``/session`` (transport/websession.py), whose caller is an HTTP
+request rather than a connection (:class:`Caller`).
+
+Registrations count per address (``max_accounts_per_address`` per
+``account_window``, whatever the protocol): past that, ``TooManyAccounts``.
+Client certificates (``AccountCert``: NickServ CERT, text ``/cert``) are
+credentials of kind ``cert`` in the store, at most ``account_certs_max`` per
+account; SASL EXTERNAL looks the connection's fingerprint up there.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING
+import re
+from typing import TYPE_CHECKING, Protocol
 
 from chinwag.core.accounts import (
+    EXTERNAL_MECHANISM,
     PLAIN_MECHANISM,
+    AccountCert,
     AccountCommand,
     AccountError,
     AccountExists,
@@ -49,13 +60,15 @@ from chinwag.core.accounts import (
     ScramError,
     ScramServer,
     SetAccount,
+    TooManyAccounts,
     WeakPassword,
     make_secrets,
     verify_password,
 )
 from chinwag.core.events import Failed, Outbound
 from chinwag.core.names import casefold
-from chinwag.storage.accounts import Account
+from chinwag.core.ratelimit import Backoff
+from chinwag.storage.accounts import CERT, SESSION, Account
 
 if TYPE_CHECKING:
     from chinwag.transport.connection import Connection
@@ -63,10 +76,27 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("chinwag.accounts")
 
-ACCOUNT_COMMANDS = (AccountRegister, AccountLogin, AccountLogout, AccountPassword, SaslResponse, SaslAbort)
+ACCOUNT_COMMANDS = (AccountRegister, AccountLogin, AccountLogout, AccountPassword, SaslResponse, SaslAbort,
+                    AccountCert)
 # Failed.command for each (never "register": that is the hub's Register).
 _NAMES = {AccountRegister: "account register", AccountLogin: "login", AccountLogout: "logout",
-          AccountPassword: "password", SaslResponse: "sasl", AccountRegisterV3: "REGISTER"}
+          AccountPassword: "password", SaslResponse: "sasl", AccountRegisterV3: "REGISTER", AccountCert: "cert"}
+_FINGERPRINT = re.compile(r"[0-9a-f]{64}")
+
+
+def fingerprint_of(text: str) -> str | None:
+    """A SHA-256 fingerprint as stored (64 lowercase hex digits), from hex with
+    or without colons, any case; None if it is not one."""
+    fp = text.replace(":", "").strip().lower()
+    return fp if _FINGERPRINT.fullmatch(fp) else None
+
+
+class Caller(Protocol):
+    """Who asks: a connection, or a web request (transport/websession.py)."""
+
+    sid: int  # rate-limit key of its own ("conn {sid}")
+    ip: str
+    closed: bool
 
 
 class _Scram:
@@ -87,6 +117,9 @@ class AccountService:
         self.limits = limits
         self.params = HashParams(limits.argon2_time_cost, limits.argon2_memory_kib, limits.scram_iterations)
         self._scram: dict[int, _Scram] = {}  # conn sid -> its SCRAM exchange
+        # Accounts registered per address (a leaky count: blocked() past the limit).
+        self.registrations = Backoff(1.0, 1.0, limits.max_accounts_per_address, limits.account_window,
+                                     limits.auth_tracked)
 
     def account_of(self, conn: Connection) -> str | None:
         session = self.server.hub.sessions.get(conn.sid)
@@ -146,6 +179,8 @@ class AccountService:
                 self.server.dispatch(conn, SetAccount(account.name))
         elif isinstance(command, SaslResponse):
             await self._sasl(conn, command)
+        elif isinstance(command, AccountCert):
+            await self._cert(conn, command)
         elif isinstance(command, AccountPassword):
             name = self.account_of(conn)
             if name is None:
@@ -153,14 +188,65 @@ class AccountService:
             self.check_password(command.new)
             await self.verify_login(conn, name, command.old)
             secrets = await self.checks.in_thread(make_secrets, command.new, self.params)
-            if not await self.server.store.set_password(name, secrets):
+            store = self.server.store
+            if not await store.set_password(name, secrets):
                 raise NotLoggedIn(reason="your account no longer exists")
+            for token in await store.list_credentials(SESSION, name):  # browsers log in again
+                await store.delete_credential(SESSION, token, name)
             log.info("conn %d changed the password of account %s", conn.sid, name)
             self._note(conn, f"password of account {name} changed")
+
+    async def _cert(self, conn: Connection, command: AccountCert) -> None:
+        name = self.account_of(conn)
+        if name is None:
+            raise NotLoggedIn(reason="log in first to manage your account's certificates")
+        store = self.server.store
+        if command.action == "list":
+            certs = await store.list_credentials(CERT, name)
+            self._note(conn, f"certificates of account {name}: {len(certs)}")
+            for cert in certs:
+                self._note(conn, f"certificate {cert}")
+            return
+        fp = fingerprint_of(command.fingerprint) if command.fingerprint else conn.tls_fingerprint
+        if fp is None:
+            raise AccountError(reason="a certificate fingerprint is 64 hex digits (SHA-256)" if command.fingerprint
+                               else "this connection has no client certificate; give its fingerprint")
+        if command.action == "del":
+            if not await store.delete_credential(CERT, fp, name):
+                raise AccountError(reason=f"{fp} is not a certificate of account {name}")
+            log.info("conn %d removed a certificate from account %s", conn.sid, name)
+            self._note(conn, f"certificate {fp} removed from account {name}")
+            return
+        if len(await store.list_credentials(CERT, name)) >= self.limits.account_certs_max:
+            raise AccountError(reason=f"an account has at most {self.limits.account_certs_max} certificates;"
+                                      " remove one first")
+        if not await store.add_credential(CERT, fp, name, 0, self.server.hub.clock()):
+            raise AccountError(reason=f"certificate {fp} already belongs to an account")
+        log.info("conn %d added a certificate to account %s", conn.sid, name)
+        self._note(conn, f"certificate {fp} added to account {name}: SASL EXTERNAL now logs in with it")
+
+    async def _external(self, conn: Connection, command: SaslResponse) -> None:
+        """SASL EXTERNAL (RFC 4422 appendix A): the TLS client certificate is the
+        credential; the message is an optional authzid, which must name its account."""
+        authzid = command.data.decode("utf-8", "replace")
+        async with self.checks.turn(conn.ip):
+            await self.wait_turn(conn, f"account {casefold(authzid)}" if authzid else f"conn {conn.sid}")
+            fp = conn.tls_fingerprint
+            account = await self.server.store.find_credential(CERT, fp, self.server.hub.clock()) if fp else None
+            if account is None or (authzid and casefold(authzid) != casefold(account)):
+                raise self.failed(conn, authzid or account or f"certificate {fp or '(none)'}", "SASL EXTERNAL")
+        self.checks.per_conn.forget(f"conn {conn.sid}")
+        await self.server.store.touch_account(account, self.server.hub.clock())
+        log.info("conn %d (%s) logged in to account %s (EXTERNAL)", conn.sid, conn.ip, account)
+        if not conn.closed:
+            self.server.dispatch(conn, SetAccount(account))
 
     async def _sasl(self, conn: Connection, command: SaslResponse) -> None:
         if self.account_of(conn) is not None:
             raise AlreadyLoggedIn()
+        if command.mechanism == EXTERNAL_MECHANISM:
+            await self._external(conn, command)
+            return
         if command.mechanism == PLAIN_MECHANISM:
             # RFC 4616: [authzid] NUL authcid NUL passwd
             parts = command.data.decode("utf-8", "replace").split("\0")
@@ -221,11 +307,17 @@ class AccountService:
         if not lo <= len(password) <= hi:
             raise WeakPassword(reason=f"a password must have {lo} to {hi} characters")
 
-    async def register(self, conn: Connection, name: str, password: str) -> Account:
-        """Create account ``name`` (hashing in the pool, one at a time per address)."""
+    async def register(self, conn: Caller, name: str, password: str) -> Account:
+        """Create account ``name`` (hashing in the pool, one at a time per address;
+        at most max_accounts_per_address per account_window from one address)."""
         self.check_password(password)
         store = self.server.store
+        address = self.server.admission.key(conn.ip)  # (None: exempt)
         async with self.checks.turn(conn.ip):
+            if address is not None and self.registrations.blocked(address):
+                log.warning("refusing to register account %s from %s (conn %d): too many accounts from there",
+                            name, conn.ip, conn.sid)
+                raise TooManyAccounts(name)
             if await store.get_account(name) is not None:
                 raise AccountExists(name)
             secrets = await self.checks.in_thread(make_secrets, password, self.params)
@@ -233,10 +325,12 @@ class AccountService:
             account = Account(name, secrets.password_hash, secrets.scram, now, now)
             if not await store.create_account(account):
                 raise AccountExists(name)
+            if address is not None:
+                self.registrations.fail(address)
         log.info("conn %d (%s) registered account %s", conn.sid, conn.ip, name)
         return account
 
-    async def verify_login(self, conn: Connection, name: str, password: str) -> Account:
+    async def verify_login(self, conn: Caller, name: str, password: str) -> Account:
         """The account if ``password`` is its password; LoginFailed otherwise
         (``retry_after``: the wait before the next try; ``final``: no more tries)."""
         checks = self.checks
@@ -255,7 +349,7 @@ class AccountService:
                 return account
             raise self.failed(conn, name, "password")
 
-    async def wait_turn(self, conn: Connection, acct_key: str) -> None:
+    async def wait_turn(self, conn: Caller, acct_key: str) -> None:
         """Wait out earlier failures' delays; LoginFailed(final) if the address
         is blocked, LoginFailed if the account is."""
         checks = self.checks
@@ -276,7 +370,7 @@ class AccountService:
                 return
             await asyncio.sleep(wait)
 
-    def failed(self, conn: Connection, name: str, how: str) -> LoginFailed:
+    def failed(self, conn: Caller, name: str, how: str) -> LoginFailed:
         """Count a failed login everywhere; the error to raise."""
         checks = self.checks
         ip_key, conn_key, acct_key = f"ip {conn.ip}", f"conn {conn.sid}", f"account {casefold(name)}"

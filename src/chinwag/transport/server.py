@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from typing import Any
 
 from chinwag.config import Config, metrics_host_port, networks
+from chinwag.core.accounts import EXTERNAL_MECHANISM
 from chinwag.core.auth import Auth
 from chinwag.core.errors import NotSent
 from chinwag.core.events import (
@@ -164,7 +165,7 @@ class Server:
             await self._listen("text", cfg.text_port, text)
             irc = IrcInfo.from_config(cfg)
             # STS needs the TLS port, known once bound: factories run per connection, after start().
-            infos = {"irc": irc, "irc_tls": irc}
+            infos = {"irc": irc, "irc_tls": dataclasses.replace(irc, sasl=f"{irc.sasl},{EXTERNAL_MECHANISM}")}
             await self._listen("irc", cfg.irc_port, lambda: IrcProtocol(infos["irc"]))
             self.web = WebListener(self, lambda: IrcProtocol(irc))
             try:
@@ -183,7 +184,8 @@ class Server:
                 if cfg.sts_duration:
                     tls_port = self.port("irc_tls")
                     infos["irc"] = dataclasses.replace(irc, sts=sts_value(False, tls_port, cfg.sts_duration))
-                    infos["irc_tls"] = dataclasses.replace(irc, sts=sts_value(True, tls_port, cfg.sts_duration))
+                    secure = sts_value(True, tls_port, cfg.sts_duration)
+                    infos["irc_tls"] = dataclasses.replace(infos["irc_tls"], sts=secure)
             elif cfg.sts_duration:
                 log.warning("sts_duration is set but there is no TLS certificate: STS not advertised")
             if cfg.metrics_address:

@@ -1,5 +1,6 @@
 """The HTTP listener: the web client's files at ``/``, ``/healthz``, ``/readyz``,
-``/metrics`` (transport/health.py), and IRC over
+``/metrics`` (transport/health.py), the browser's login at ``/session``
+(transport/websession.py), and IRC over
 WebSocket at ``/irc``, with aiohttp on the server's own event loop.
 
 A browser sends cookies and credentials with a WebSocket handshake from any
@@ -22,7 +23,7 @@ from urllib.parse import urlsplit
 from aiohttp import web
 
 from chinwag.protocols.base import Adapter
-from chinwag.transport import health
+from chinwag.transport import health, websession
 from chinwag.transport.forwarded import client_address
 from chinwag.transport.httpgate import HttpGate
 from chinwag.transport.tls import TlsLayer
@@ -116,6 +117,7 @@ class WebListener:
         app.router.add_get("/healthz", self._healthz)
         app.router.add_get("/irc", self._irc)
         health.add_routes(app, server)  # /readyz, /metrics
+        websession.Sessions(server, self._origin_ok).add_routes(app)  # /session
         app.router.add_get("/", self._index)
         app.router.add_get("/favicon.ico", self._favicon)
         app.router.add_static("/", STATIC, follow_symlinks=False)
@@ -188,16 +190,23 @@ class WebListener:
         # Browsers ask for /favicon.ico whatever the page links; the icon is an SVG.
         return web.FileResponse(STATIC / "favicon.svg", headers={"Content-Type": "image/svg+xml"})
 
+    def _origin_ok(self, request: web.Request) -> bool:
+        origin = request.headers.get("Origin")
+        if origin_allowed(origin, request.host, self.server.config.web_origins):
+            return True
+        log.warning("refusing %s %s from %s: origin %s not allowed", request.method, request.path, request.remote,
+                    origin)
+        return False
+
     async def _irc(self, request: web.Request) -> web.StreamResponse:
         cfg = self.server.config
-        origin = request.headers.get("Origin")
-        if not origin_allowed(origin, request.host, cfg.web_origins):
-            log.warning("refusing WebSocket from %s: origin %s not allowed", request.remote, origin)
+        if not self._origin_ok(request):
             raise web.HTTPForbidden(text="origin not allowed")
         ws = web.WebSocketResponse(protocols=PROTOCOLS, compress=False, max_msg_size=max_message(self.server),
                                    timeout=cfg.limits.close_linger, autoping=True)
         if not ws.can_prepare(request).ok:
             raise web.HTTPBadRequest(text="this is IRC over WebSocket: connect with a WebSocket client")
+        account = await websession.account_of(self.server, request)  # the session cookie's
         await ws.prepare(request)
         transport = request.transport
         if transport is None:  # the client is already gone
@@ -207,7 +216,7 @@ class WebListener:
         client = client_address(peer, request.headers.getall("Forwarded", []),
                                 request.headers.getall("X-Forwarded-For", []), self.server.trusted_proxies)
         conn = WsConnection(self.server, self.make(), ws, gate, client if client != peer else None)
-        await conn.run(transport)
+        await conn.run(transport, account)
         return ws
 
     async def _headers(self, request: web.Request, response: web.StreamResponse) -> None:

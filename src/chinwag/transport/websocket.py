@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from aiohttp import WSMsgType, web
 
+from chinwag.core.accounts import SetAccount
 from chinwag.protocols.base import Adapter
 from chinwag.transport.admission import Admission, Holder
 from chinwag.transport.connection import Connection
@@ -96,11 +97,15 @@ class WsConnection(Connection):
         self._readable.set()
         self._closer: asyncio.Task[None] | None = None
 
-    async def run(self, transport: asyncio.Transport) -> None:
-        """Attach to the server, feed messages until the WebSocket ends, detach."""
+    async def run(self, transport: asyncio.Transport, account: str | None = None) -> None:
+        """Attach to the server, feed messages until the WebSocket ends, detach.
+        ``account``: the browser's session cookie logged it in (transport/websession.py)."""
         ws = self.ws
         try:
             self.connection_made(transport)  # inside: whatever happens, detach follows
+            if account is not None and not self.closed:
+                self.log.info("logged in to account %s by its browser session", account)
+                self.server.dispatch(self, SetAccount(account))
             while not self.closed:
                 if not self._readable.is_set():
                     await self._readable.wait()

@@ -2,14 +2,16 @@
 // History comes from draft/chathistory: LATEST on join, BEFORE on scroll-up,
 // AFTER the last message id after a reconnect; every message id is shown once.
 // The DOM is built with textContent and elements only: nothing a user sent is
-// ever parsed as HTML.
+// ever parsed as HTML. Accounts: POST /session logs in (or registers) and sets
+// an HttpOnly cookie that the WebSocket upgrade carries, so a reload stays
+// logged in without the page keeping the password; DELETE /session logs out.
 
 import {
   HELP, casefold, closingReason, formatLine, isRoom, mentions, nickOf, parseInput, parseLine, splitUtf8,
   stripFormatting,
 } from "./irc.js";
 import { History } from "./history.js";
-import { LoginForm } from "./login.js";
+import { LoginForm, session } from "./login.js";
 import { Alerts } from "./notify.js";
 import { el, eventNodes, logNodes, memberNodes, messageNode, showTopic } from "./view.js";
 
@@ -22,6 +24,7 @@ const $ = (id) => document.getElementById(id);
 
 const state = {
   wanted: "", // the nick asked for
+  account: null, // the account the session cookie logs in to (GET/POST /session), or null: a guest
   me: "", // the nick the server gave us
   registered: false,
   shown: false, // the chat is on screen (after the first 001; back to the form on a taken name)
@@ -547,6 +550,47 @@ function submit(event) {
 function showApp() {
   state.shown = true;
   login.hide();
+  const out = $("logout");
+  out.hidden = !state.account;
+  out.title = state.account ? `log out of account ${state.account}` : "";
+}
+
+async function submitLogin({ nick, password, create }) {
+  state.backoff = 1000;
+  if (!password) {
+    state.account = null;
+    state.wanted = nick;
+    connect();
+    return;
+  }
+  let answer;
+  try {
+    answer = await session("POST", { name: nick, password, create });
+  } catch {
+    login.error("cannot reach the server; try again in a moment");
+    return;
+  }
+  if (!answer.ok) {
+    login.error(answer.data.error || `the server answered ${answer.status}`, $("password"));
+    return;
+  }
+  login.accepted();
+  state.account = answer.data.account;
+  state.wanted = answer.data.account;
+  connect();
+}
+
+async function logout() {
+  try {
+    await session("DELETE");
+  } catch {
+    // unreachable: the cookie lives on until it expires, but this page forgets it
+  }
+  // A fresh page: nothing of the account's (its private conversations) stays on screen.
+  const ws = state.ws;
+  state.ws = null;
+  if (ws) ws.close(1000);
+  location.reload();
 }
 
 function backToLogin(error) {
@@ -555,6 +599,7 @@ function backToLogin(error) {
   clearTimeout(state.timer);
   if (ws) ws.close(1000);
   offline();
+  $("logout").hidden = true;
   state.shown = false;
   state.restarting = false;
   login.show(state.wanted, error);
@@ -564,12 +609,20 @@ const hist = new History(state, send);
 const alerts = new Alerts($("bell"), (key) => {
   if (state.convs.has(key)) select(key);
 });
-const login = new LoginForm((nick) => {
-  state.wanted = nick;
+const login = new LoginForm((form) => {
   alerts.ask(); // a user gesture: the one moment a browser lets a page ask
-  state.backoff = 1000;
-  connect();
+  submitLogin(form);
 });
+$("logout").addEventListener("click", logout);
+// Logged in before (the session cookie)? Then straight in, as that account.
+session("GET").then(({ data }) => {
+  if (data.account && !state.ws && !state.shown) {
+    state.account = data.account;
+    state.wanted = data.account;
+    login.busy();
+    connect();
+  }
+}, () => {});
 $("send").addEventListener("submit", submit);
 $("log").addEventListener("scroll", () => {
   if ($("log").scrollTop < 40) loadOlder();

@@ -1,4 +1,5 @@
-"""Accounts on IRC: SASL (IRCv3 3.2: PLAIN, SCRAM-SHA-256), ``PASS account:password``,
+"""Accounts on IRC: SASL (IRCv3 3.2: PLAIN, SCRAM-SHA-256, and EXTERNAL on TLS
+listeners: ``IrcInfo.sasl``), ``PASS account:password``,
 a NickServ pseudo-user for clients without SASL, and how account events look.
 
 Hooked into the other IRC modules with a few lines (verbs.py: AUTHENTICATE,
@@ -26,6 +27,7 @@ from typing import TYPE_CHECKING, Final
 
 from chinwag.core.accounts import (
     SASL_MECHANISMS,
+    AccountCert,
     AccountChanged,
     AccountError,
     AccountExists,
@@ -94,8 +96,8 @@ def authenticate(p: IrcProtocol, m: IrcMessage) -> Iterable[Command]:
             p.numeric("907", "You have already authenticated using SASL")
             return ()
         mechanism = arg.upper()
-        if mechanism not in SASL_MECHANISMS:
-            p.numeric("908", SASL_VALUE, "are available SASL mechanisms")
+        if mechanism not in p.info.sasl.split(","):
+            p.numeric("908", p.info.sasl, "are available SASL mechanisms")
             p.numeric("904", "SASL authentication failed")
             return ()
         p.sasl = Sasl(mechanism, active=True)
@@ -166,6 +168,9 @@ NICKSERV_HELP: Final = (
     "IDENTIFY [account] password  - log in",
     "REGISTER password [email]    - make your nick an account",
     "LOGOUT                        - log out",
+    "CERT ADD [fingerprint]        - let a client certificate log in (SASL EXTERNAL);",
+    "                                without one: this connection's certificate",
+    "CERT DEL fingerprint | CERT LIST",
 )
 
 
@@ -180,6 +185,8 @@ def nickserv(p: IrcProtocol, text: str) -> Iterable[Command]:
         return (AccountRegister(args[0], args[1] if len(args) > 1 else ""),)
     if verb == "LOGOUT":
         return (AccountLogout(),)
+    if verb == "CERT" and args and args[0].lower() in ("add", "del", "list"):
+        return (AccountCert(args[0].lower(), args[1] if len(args) > 1 else ""),)
     for line in NICKSERV_HELP:
         notice(p, line)
     return ()

@@ -84,19 +84,21 @@ def sts_value(secure: bool, tls_port: int, duration: int) -> str:
     return f"duration={duration}" if secure else f"port={tls_port}"
 
 
-def ls_line(sts: str = "", values: bool = False, limits: Limits | None = None) -> str:
+def ls_line(sts: str = "", values: bool = False, limits: Limits | None = None, sasl: str = "") -> str:
     """The capabilities CAP LS lists (``sts`` only when it has a value), with
     values (``sasl=PLAIN,SCRAM-SHA-256``, ``draft/multiline=max-bytes=...``)
-    for CAP LS 302 clients."""
+    for CAP LS 302 clients; ``sasl``: this listener's mechanisms instead of VALUES'."""
+    given = {**VALUES, SASL: sasl} if sasl else VALUES
+
     def value(cap: str) -> str:
-        text = VALUES[cap]
+        text = given[cap]
         if "{" in text:
             if limits is None:
                 return cap
             text = text.format_map({f: getattr(limits, f) for f in ("multiline_max_bytes", "multiline_max_lines")})
         return f"{cap}={text}"
 
-    offered = " ".join(value(cap) if values and cap in VALUES else cap for cap in SUPPORTED)
+    offered = " ".join(value(cap) if values and cap in given else cap for cap in SUPPORTED)
     return f"{offered} {STS}={sts}" if sts else offered
 
 

@@ -36,6 +36,7 @@ class IrcInfo:
     description: str = "chinwag chat server"  # the server's info (312 in WHOIS, VERSION)
     sts: str = ""  # this listener's IRCv3 STS value (caps.sts_value); '' = none
     password_required: bool = False  # a server password: PASS is that, not account:password
+    sasl: str = "PLAIN,SCRAM-SHA-256"  # the SASL mechanisms offered (TLS listeners add EXTERNAL)
 
     @classmethod
     def from_config(cls, config: Config, now: float | None = None) -> IrcInfo:

@@ -56,7 +56,7 @@ def cap_command(p: IrcProtocol, params: tuple[str, ...]) -> None:
     if sub == "LS":
         p.reg = advance(p.reg, "cap")
         values = len(params) > 1 and params[1].isdigit() and int(params[1]) >= 302
-        p.reply(IrcMessage("CAP", (me, "LS", C.ls_line(p.info.sts, values, p.limits)), p.info.server_name))
+        p.reply(IrcMessage("CAP", (me, "LS", C.ls_line(p.info.sts, values, p.limits, p.info.sasl)), p.info.server_name))
     elif sub == "LIST":
         p.reply(IrcMessage("CAP", (me, "LIST", " ".join(sorted(p.caps))), p.info.server_name))
     elif sub == "REQ":
