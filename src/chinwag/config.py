@@ -210,6 +210,10 @@ class Config:
     # /metrics, /healthz and /readyz on an address of their own too ("host:port");
     # empty: only on the web port.
     metrics_address: str = ""
+    # IRC clients without draft/chathistory (irssi, WeeChat, HexChat) get the
+    # last this many on join as a playback; logged-in users set their own
+    # (NickServ SET PLAYBACK). 0: none.
+    irc_history_on_join: int = 20
     limits: Limits = field(default_factory=Limits)
 
     def __post_init__(self) -> None:
@@ -230,7 +234,7 @@ class Config:
             if not value or not all(c.isalnum() or c in ".-_" for c in value) or not value.isascii():
                 raise ConfigError(f"{name} must be letters, digits, '.', '-' or '_', got {value!r}")
         _check_secrets(self.password, self.operators)
-        for name in ("history_on_join", "history_max", "retain_messages", "retain_days"):
+        for name in ("history_on_join", "irc_history_on_join", "history_max", "retain_messages", "retain_days"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be >= 0")
         if self.prune_interval <= 0:

@@ -25,10 +25,11 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from chinwag.core.errors import ChatError, NotRegistered
-from chinwag.core.events import ChatHistory, Command, Event, Message, Quit, Register
+from chinwag.core.events import ChatHistory, Command, Event, History, Message, Query, Quit, Register
 from chinwag.core.extended import Sync
 from chinwag.protocols.base import RenderCache
 from chinwag.protocols.irc import accounts as irc_accounts
@@ -38,6 +39,7 @@ from chinwag.protocols.irc.format import SHARED, IrcInfo, tokens
 from chinwag.protocols.irc.labels import finish_label
 from chinwag.protocols.irc.message import InputTooLong, InvalidMessage, IrcLineReader
 from chinwag.protocols.irc.message import Message as IrcMessage
+from chinwag.protocols.irc.playback import after_join, render_history
 from chinwag.protocols.irc.registration import Reg, advance
 from chinwag.protocols.irc.render import RENDERERS, render_message
 from chinwag.protocols.irc.verbs import VERBS
@@ -46,6 +48,8 @@ __all__ = ["IrcInfo", "IrcProtocol", "Reg"]
 
 log = logging.getLogger("chinwag.irc")
 
+_RENDERERS: dict[type, Callable[[IrcProtocol, Any, RenderCache], bytes]] = {**RENDERERS, History: render_history}
+
 
 class IrcProtocol:
     """One IRC connection's protocol state; no I/O, no clock (see ``tick``)."""
@@ -53,7 +57,7 @@ class IrcProtocol:
     __slots__ = (
         "info", "limits", "reader", "closing", "reg", "nick", "wanted_nick", "user_given", "username", "realname",
         "password", "caps", "lookups", "whox", "_lines", "_queue", "_out", "_variant", "_burst", "_capture",
-        "_labels", "_activity", "_started", "_seen", "ping_sent", "sasl", "account", "registering",
+        "_labels", "_activity", "_started", "_seen", "ping_sent", "sasl", "account", "registering", "playback",
     )
 
     def __init__(self, info: IrcInfo) -> None:
@@ -72,12 +76,13 @@ class IrcProtocol:
         self.sasl: irc_accounts.Sasl | None = None  # SASL and accounts: protocols/irc/accounts.py
         self.account: str | None = None
         self.registering = False  # a draft/account-registration REGISTER is in flight
+        self.playback = info.history_on_join  # messages replayed on join without draft/chathistory (playback.py)
         # Lists, not deques: an empty deque costs ~600 bytes, and with 10,000
         # idle connections that is most of their memory; these stay short.
         self.lookups: list[str] = []  # ISON / USERHOST, answered in order
         self.whox: list[tuple[str, str] | None] = []  # per WHO in order: WHOX (fields, token), None for plain
         self._lines: list[IrcMessage | InvalidMessage | InputTooLong] = []
-        self._queue: list[Command | ChatHistory] = []
+        self._queue: list[Command | Query] = []
         self._out: list[bytes] = []
         self._variant: tuple[str, bool, bool, bool] = (SHARED, False, False, False)
         self._burst = False  # the first ServerStats after 001 completes the welcome
@@ -94,14 +99,14 @@ class IrcProtocol:
 
     @property
     def backlog(self) -> int:
-        return len(self._lines)
+        return len(self._lines) + len(self._queue)  # (a join's playback query waits in _queue)
 
     def receive_data(self, data: bytes) -> None:
         self._activity = True
         self.reader.feed(data)
         self._lines.extend(self.reader.messages())
 
-    def next_command(self) -> Command | ChatHistory | None:
+    def next_command(self) -> Command | Query | None:
         while not self.closing:
             if self._queue:
                 command = self._queue.pop(0)
@@ -141,7 +146,7 @@ class IrcProtocol:
         self._labels[token] = (label, local)
         self._queue.extend([Sync(token + "+", opens=True), *commands, Sync(token + "-")])
 
-    def _run(self, msg: IrcMessage) -> Iterable[Command | ChatHistory]:
+    def _run(self, msg: IrcMessage) -> Iterable[Command | Query]:
         verb = VERBS.get(msg.command)
         try:
             if verb is None:
@@ -155,6 +160,10 @@ class IrcProtocol:
             if msg.command != "NOTICE":
                 self.error(exc)
             return ()
+
+    def joined(self, room: str) -> None:
+        """This connection has joined ``room`` (its own JOIN is being rendered)."""
+        after_join(self, room)
 
     def maybe_register(self) -> Iterable[Command]:
         if self.reg is Reg.NEW and self.wanted_nick and self.user_given:
@@ -257,7 +266,7 @@ class IrcProtocol:
                 if self._capture is None:
                     return data
             else:
-                renderer = RENDERERS.get(type(event))
+                renderer = _RENDERERS.get(type(event))
                 data = renderer(self, event, cache) if renderer else b""
         except (ValueError, UnicodeError):
             log.exception("cannot render %r for IRC", type(event).__name__)

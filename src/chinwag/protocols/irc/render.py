@@ -208,6 +208,8 @@ def render_chathistory(p: IrcProtocol, e: ChatHistoryReply, cache: RenderCache) 
 
 
 def render_joined(p: IrcProtocol, e: Joined, cache: RenderCache) -> bytes:
+    if e.nick == p.nick:
+        p.joined(e.room)  # its playback (playback.py)
     if C.EXTENDED_JOIN in p.caps:  # JOIN #room account :realname (protocols/irc/accounts.py)
         data = irc_accounts.extended_join(e, cache)
     else:
