@@ -135,6 +135,8 @@ class Limits:
     argon2_time_cost: int = 2  # argon2id passes (OWASP: m=19 MiB, t=2, p=1)
     argon2_memory_kib: int = 19_456  # argon2id memory per hash, KiB
     scram_iterations: int = 4096  # PBKDF2 rounds of SCRAM-SHA-256 credentials (RFC 7677 minimum)
+    # --- limits: playback ---
+    playback_max: int = 100  # most messages a user may ask to be replayed on join (NickServ SET PLAYBACK)
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):

@@ -6,15 +6,21 @@ The hub's clock is set by each test, so the replayed times are exact.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
+import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 
 import pytest
 
 from chinwag.core.hub import Hub
 from chinwag.transport.server import Server
 from tests.conftest import IrcClient, make_config
+from tests.hostile.test_accounts import FAST, PASSWORD, registered
+from tests.hostile.test_accounts_irc import irc_conn
+from tests.transport.test_chathistory import batch
 
 T0 = 1_700_000_000.0  # 2023-11-14T22:13:20.000Z
 A = "alice!~alice@chinwag"
@@ -38,7 +44,7 @@ async def play() -> AsyncIterator[Callable[..., Awaitable[tuple[Server, Clock, J
 
     async def start(**config: object) -> tuple[Server, Clock, Join]:
         clock = Clock()
-        cfg = dataclasses.replace(make_config(), **config)  # type: ignore[arg-type]
+        cfg = dataclasses.replace(make_config(), **{"irc_history_on_join": 20, **config})  # type: ignore[arg-type]
         srv = Server(cfg, hub=Hub(cfg.limits, clock=clock))
         await srv.start()
         servers.append(srv)
@@ -158,3 +164,101 @@ async def test_irc_history_on_join_zero_turns_it_off_and_an_empty_room_plays_not
     _, _, connect2 = await play()
     carol = await connect2("carol")
     assert await after_names(carol, "#empty") == []
+
+
+NS = ":NickServ!NickServ@services NOTICE"
+
+
+@contextlib.asynccontextmanager
+async def serving(db: str = ":memory:") -> AsyncIterator[Server]:
+    """A server with fast password hashing and the default playback (20)."""
+    srv = Server(dataclasses.replace(make_config(**FAST), db=db, irc_history_on_join=20))
+    await srv.start()
+    try:
+        yield srv
+    finally:
+        await srv.shutdown()
+
+
+async def test_a_logged_in_user_sets_its_own_playback_kept_with_the_account(tmp_path: Path) -> None:
+    async with serving(db=str(tmp_path / "chinwag.db")) as srv:
+        alice = await irc_conn(srv)
+        await alice.register("alice")
+        await chat(alice, Clock())  # (the hub's own clock: stamps are checked by the tests above)
+        guest = await irc_conn(srv)
+        await guest.register("guest")
+        await guest.send("PRIVMSG NickServ :SET PLAYBACK 5")
+        assert await guest.expect_cmd("NOTICE") == (
+            f"{NS} guest :You must be logged in to set PLAYBACK (it is kept with your account)")
+        bob = await irc_conn(srv)
+        await bob.register("bob", ("server-time",))
+        await bob.send(f"PRIVMSG NickServ :REGISTER {PASSWORD}")
+        await bob.expect_cmd("900")
+        await bob.expect_cmd("NOTICE")  # registered
+        await bob.send("PRIVMSG NickServ :SET PLAYBACK 1000")
+        assert await bob.expect_cmd("NOTICE") == f"{NS} bob :SET PLAYBACK takes a number from 0 to 100, off or default"
+        await bob.send("PRIVMSG NickServ :SET PLAYBACK 1")
+        assert await bob.expect_cmd("NOTICE") == (
+            f"{NS} bob :PLAYBACK is now 1 message: replayed when you join a room")
+        lines = await after_names(bob)
+        assert [re.sub(r"^@time=\S+ ", "", line) for line in lines] == [
+            ":chinwag NOTICE #dev :*** Replaying the last message of #dev", f":{A} PRIVMSG #dev :!seen bob",
+            ":chinwag NOTICE #dev :*** End of replay"]
+        await bob.send("PRIVMSG NickServ :SET PLAYBACK off", "PART #dev")
+        assert await bob.expect_cmd("NOTICE") == f"{NS} bob :PLAYBACK is now off: replayed when you join a room"
+        assert await after_names(bob) == []
+        # Kept with the account: another connection that logs in to bob gets none either.
+        phone = await irc_conn(srv)
+        await phone.register("bobphone")
+        await phone.send(f"PRIVMSG NickServ :IDENTIFY bob {PASSWORD}")
+        await phone.expect_cmd("900")
+        await phone.expect_cmd("NOTICE")  # identified
+        assert await after_names(phone) == []
+        # Logged out: the server's default again (20, so all three).
+        await phone.send("PRIVMSG NickServ :LOGOUT", "PART #dev")
+        await phone.expect_cmd("901")
+        assert len(await after_names(phone)) == 5
+        for c in (alice, guest, bob, phone):
+            await c.close()
+
+
+async def test_replayed_messages_carry_the_account_tag_of_a_logged_in_sender(tmp_path: Path) -> None:
+    async with serving(db=str(tmp_path / "chinwag.db")) as srv:
+        alice = await irc_conn(srv)
+        await alice.register("alice")
+        await alice.send(f"PRIVMSG NickServ :REGISTER {PASSWORD}")
+        await alice.expect_cmd("900")
+        guest = await irc_conn(srv)
+        await guest.register("guest")
+        for c, text in ((alice, "signed"), (guest, "anonymous")):
+            await c.send("JOIN #dev", f"PRIVMSG #dev :{text}", "PING :x")
+            await c.expect_cmd("PONG")
+        watcher = await irc_conn(srv)
+        await watcher.register("watcher", ("account-tag",))
+        assert [line.rsplit(" :", 1)[0] for line in (await after_names(watcher))[1:3]] == [
+            "@account=alice :alice!~alice@chinwag PRIVMSG #dev", ":guest!~guest@chinwag PRIVMSG #dev"]
+        # and through CHATHISTORY (read from SQLite)
+        reader = await irc_conn(srv)
+        await reader.register("reader", ("account-tag", "batch", "draft/chathistory"))
+        await reader.send("JOIN #dev")
+        await reader.expect_cmd("366")
+        _, found = await batch(reader, "CHATHISTORY LATEST #dev * 10")
+        assert [line.rsplit(" :", 1)[0] for line in found] == [
+            "@account=alice :alice!~alice@chinwag PRIVMSG #dev", ":guest!~guest@chinwag PRIVMSG #dev"]
+        for c in (alice, guest, watcher, reader):
+            await c.close()
+
+
+async def test_a_text_user_sets_its_history_on_join_with_playback(tmp_path: Path) -> None:
+    async with serving() as srv:
+        alice = await irc_conn(srv)
+        await alice.register("alice")
+        await chat(alice, Clock())
+        tess = await registered(srv, "tess")
+        await tess.send("/playback 1", "/join #dev")
+        assert await tess.expect("history on join") == "* history on join is now 1 messages"
+        lines = await tess.lines_until("--- end of history ---")
+        assert [line for line in lines if line.startswith("[")][-1].endswith("] alice: !seen bob")
+        assert len([line for line in lines if line.startswith("[")]) == 1
+        await alice.close()
+        await tess.close()

@@ -46,6 +46,7 @@ class MemoryStore:
         self._departures: dict[str, Departure] = {}
         self._rooms: dict[str, RoomState] = {}
         self._accounts: dict[str, Account] = {}
+        self._playback: dict[str, int | None] = {}  # account key -> its playback on join
         self._last: str | None = None
         self._closed = False
 
@@ -233,7 +234,18 @@ class MemoryStore:
         return True
 
     async def delete_account(self, name: str) -> bool:
+        self._playback.pop(account_key(name), None)
         return self._accounts.pop(account_key(name), None) is not None
+
+    async def get_playback(self, name: str) -> int | None:
+        return self._playback.get(account_key(name))
+
+    async def set_playback(self, name: str, count: int | None) -> bool:
+        key = account_key(name)
+        if key not in self._accounts:
+            return False
+        self._playback[key] = count
+        return True
 
     async def touch_account(self, name: str, ts: float) -> None:
         account = self._accounts.get(account_key(name))

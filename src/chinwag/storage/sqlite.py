@@ -33,7 +33,7 @@ from chinwag.core.events import Message
 from chinwag.core.names import casefold
 from chinwag.core.roomstate import RoomState
 from chinwag.storage import accounts as sqlite_accounts
-from chinwag.storage import sqlite_refold, sqlite_rooms
+from chinwag.storage import sqlite_playback, sqlite_refold, sqlite_rooms
 from chinwag.storage.accounts import Account
 from chinwag.storage.base import Departure, StorageError, conversation_key, visible
 
@@ -80,11 +80,12 @@ _MIGRATIONS: tuple[str | Callable[[sqlite3.Connection], None], ...] = (
     sqlite_rooms.SCHEMA,
     sqlite_refold.migrate,  # keys re-folded for names in every script (PRECIS)
     sqlite_accounts.SCHEMA,  # accounts (argon2id hash, SCRAM-SHA-256 credentials)
+    sqlite_playback.SCHEMA,  # the sender's account of each message; each account's playback on join
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
 
-_COLS = "msgid, ts, nick, target, text, kind"
-_INSERT = "INSERT INTO messages (key, msgid, ts, nick, target, text, kind) VALUES (?, ?, ?, ?, ?, ?, ?)"
+_COLS = "msgid, ts, nick, target, text, kind, account"
+_INSERT = "INSERT INTO messages (key, msgid, ts, nick, target, text, kind, account) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 _UPSERT_CONVERSATION = """
 INSERT INTO conversations (key, last_msgid, last_ts, count) VALUES (?, ?, ?, ?)
 ON CONFLICT (key) DO UPDATE SET
@@ -121,7 +122,8 @@ _Item = Message | _Job[Any] | None
 
 
 def _messages(rows: Iterable[Any]) -> list[Message]:
-    return [Message(*row) for row in rows]
+    return [Message(msgid, ts, nick, target, text, kind, account=account)
+            for msgid, ts, nick, target, text, kind, account in rows]
 
 
 class SqliteStore:
@@ -377,6 +379,12 @@ class SqliteStore:
     async def touch_account(self, name: str, ts: float) -> None:
         await self._write(partial(sqlite_accounts.touch, name, ts))
 
+    async def get_playback(self, name: str) -> int | None:
+        return await self._read(partial(sqlite_playback.get_playback, name))
+
+    async def set_playback(self, name: str, count: int | None) -> bool:
+        return await self._write(partial(sqlite_playback.set_playback, name, count))
+
     # --- plumbing: loop side ---------------------------------------------
 
     def _submit(self, fn: Callable[[sqlite3.Connection], T]) -> asyncio.Future[T]:
@@ -467,7 +475,7 @@ class SqliteStore:
         appended: a batch is confirmed or given up whole, in order, and never
         skipped in favour of a later one.
         """
-        rows = [(conversation_key(m), m.msgid, m.ts, m.nick, m.target, m.text, m.kind) for m in batch]
+        rows = [(conversation_key(m), m.msgid, m.ts, m.nick, m.target, m.text, m.kind, m.account) for m in batch]
         delay, one_by_one = 0.05, False
         deadline: float | None = None
         while True:

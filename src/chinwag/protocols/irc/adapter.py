@@ -28,6 +28,7 @@ import logging
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from chinwag.core.accounts import PlaybackChanged
 from chinwag.core.errors import ChatError, NotRegistered
 from chinwag.core.events import ChatHistory, Command, Event, History, Message, Query, Quit, Register
 from chinwag.core.extended import Sync
@@ -35,11 +36,11 @@ from chinwag.protocols.base import RenderCache
 from chinwag.protocols.irc import accounts as irc_accounts
 from chinwag.protocols.irc import caps as C
 from chinwag.protocols.irc import numerics as N
+from chinwag.protocols.irc import playback
 from chinwag.protocols.irc.format import SHARED, IrcInfo, tokens
 from chinwag.protocols.irc.labels import finish_label
 from chinwag.protocols.irc.message import InputTooLong, InvalidMessage, IrcLineReader
 from chinwag.protocols.irc.message import Message as IrcMessage
-from chinwag.protocols.irc.playback import after_join, render_history
 from chinwag.protocols.irc.registration import Reg, advance
 from chinwag.protocols.irc.render import RENDERERS, render_message
 from chinwag.protocols.irc.verbs import VERBS
@@ -48,7 +49,8 @@ __all__ = ["IrcInfo", "IrcProtocol", "Reg"]
 
 log = logging.getLogger("chinwag.irc")
 
-_RENDERERS: dict[type, Callable[[IrcProtocol, Any, RenderCache], bytes]] = {**RENDERERS, History: render_history}
+_RENDERERS: dict[type, Callable[[IrcProtocol, Any, RenderCache], bytes]] = {
+    **RENDERERS, History: playback.render_history, PlaybackChanged: playback.render_changed}
 
 
 class IrcProtocol:
@@ -163,7 +165,7 @@ class IrcProtocol:
 
     def joined(self, room: str) -> None:
         """This connection has joined ``room`` (its own JOIN is being rendered)."""
-        after_join(self, room)
+        playback.after_join(self, room)
 
     def maybe_register(self) -> Iterable[Command]:
         if self.reg is Reg.NEW and self.wanted_nick and self.user_given:

@@ -24,8 +24,10 @@ import dataclasses
 import time
 from typing import TYPE_CHECKING
 
+from chinwag.core.accounts import PlaybackChanged
 from chinwag.core.events import History, HistoryRequest
 from chinwag.protocols.base import RenderCache
+from chinwag.protocols.irc import accounts as irc_accounts
 from chinwag.protocols.irc import caps as C
 from chinwag.protocols.irc.format import tokens
 from chinwag.protocols.irc.labels import in_batch
@@ -77,3 +79,17 @@ def render_history(p: IrcProtocol, h: History, cache: RenderCache) -> bytes:
     else:
         lines.append(IrcMessage("NOTICE", (room, "*** End of replay"), server).to_bytes())
     return b"".join(lines)
+
+
+def render_changed(p: IrcProtocol, e: PlaybackChanged, cache: RenderCache) -> bytes:
+    """The account's own playback on join: from now on (and told, if it just set it)."""
+    p.playback = p.info.history_on_join if e.count is None else e.count
+    if not e.note:
+        return b""
+    if e.count is None:
+        what = f"the server's default ({p.playback} messages)"
+    else:
+        what = "off" if e.count == 0 else f"{e.count} message" + ("" if e.count == 1 else "s")
+    extra = " (your client asks for history itself: draft/chathistory)" if C.CHATHISTORY in p.caps else ""
+    irc_accounts.notice(p, f"PLAYBACK is now {what}: replayed when you join a room{extra}")
+    return p.data_to_send()
