@@ -285,7 +285,8 @@ async def test_cap_negotiation(irc: IrcConnect) -> None:
     c = await irc()
     await c.send("CAP LS 302", "NICK alice", "USER alice 0 * :A")
     assert await c.line() == (":chinwag CAP * LS :account-notify draft/account-registration account-tag away-notify "
-                              "batch draft/chathistory echo-message extended-join labeled-response message-tags "
+                              "batch draft/chathistory echo-message draft/event-playback extended-join "
+                              "labeled-response message-tags "
                               "multi-prefix sasl=PLAIN,SCRAM-SHA-256 server-time standard-replies userhost-in-names")
     await c.send("CAP REQ :server-time bogus")
     assert await c.line() == ":chinwag CAP * NAK :server-time bogus"

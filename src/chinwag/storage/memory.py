@@ -19,7 +19,7 @@ from chinwag.core.events import Message
 from chinwag.core.names import casefold
 from chinwag.core.roomstate import RoomState
 from chinwag.storage.accounts import Account, account_key
-from chinwag.storage.base import Departure, conversation_key, room_key, visible
+from chinwag.storage.base import Departure, conversation_key, event_key, room_key, visible
 
 log = logging.getLogger("chinwag.storage")
 
@@ -56,7 +56,18 @@ class MemoryStore:
     def append(self, msg: Message) -> None:
         if self._closed:
             raise RuntimeError("history store is closed")
-        key = conversation_key(msg)
+        self._insert(conversation_key(msg), msg)
+        if self.on_commit is not None:
+            self.on_commit(1)
+
+    def append_events(self, events: Sequence[Message]) -> asyncio.Future[None]:
+        if self._closed:
+            raise RuntimeError("history store is closed")
+        for event in events:
+            self._insert(event_key(event.target), event)
+        return _done()
+
+    def _insert(self, key: str, msg: Message) -> None:
         msgs = self._msgs.setdefault(key, [])
         if msgs and msgs[-1].ts > msg.ts:
             self._ts_sorted[key] = False
@@ -74,8 +85,6 @@ class MemoryStore:
                 self._ts_sorted[key] = False
         if self._last is None or msg.msgid > self._last:
             self._last = msg.msgid
-        if self.on_commit is not None:
-            self.on_commit(1)
 
     async def flush(self) -> None:
         return None

@@ -35,7 +35,7 @@ from chinwag.core.roomstate import RoomState
 from chinwag.storage import accounts as sqlite_accounts
 from chinwag.storage import sqlite_playback, sqlite_refold, sqlite_rooms
 from chinwag.storage.accounts import Account
-from chinwag.storage.base import Departure, StorageError, conversation_key, visible
+from chinwag.storage.base import Departure, StorageError, conversation_key, event_key, visible
 
 log = logging.getLogger("chinwag.storage")
 
@@ -356,6 +356,10 @@ class SqliteStore:
     async def load_rooms(self) -> list[RoomState]:
         return await self._read(sqlite_rooms.load)
 
+    def append_events(self, events: Sequence[Message]) -> asyncio.Future[None]:
+        rows = [(event_key(e.target), e.msgid, e.ts, e.nick, e.target, e.text, e.kind, "") for e in events]
+        return self._submit(partial(_insert_events, rows))
+
     def save_room(self, state: RoomState) -> asyncio.Future[None]:
         return self._submit(partial(sqlite_rooms.save, state))
 
@@ -651,6 +655,12 @@ def _insert_each(conn: sqlite3.Connection, rows: Sequence[tuple[Any, ...]]) -> N
     except BaseException:
         _rollback(conn)
         raise
+
+
+def _insert_events(rows: Sequence[tuple[Any, ...]], conn: sqlite3.Connection) -> None:
+    """Room events, in a job's transaction: rows as messages have them, under event keys."""
+    conn.executemany(_INSERT.replace("INSERT", "INSERT OR IGNORE", 1), rows)
+    conn.executemany(_UPSERT_CONVERSATION, _conversation_rows(rows))
 
 
 def _run_job(conn: sqlite3.Connection, job: _Job[Any]) -> None:
