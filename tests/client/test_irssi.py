@@ -1,5 +1,5 @@
 """Real IRC clients from Debian's packages join a room with history and show it:
-irssi and WeeChat, each in a tmux pane (scripts/test-deps.sh installs them).
+irssi and WeeChat, each in a tmux pane, and ii (scripts/test-deps.sh installs them).
 
 Nothing sleeps: each wait captures the pane whenever it prints, until what is
 expected is on the screen, with a deadline (tests/client/test_tmux.py's Pane).
@@ -8,7 +8,9 @@ expected is on the screen, with a deadline (tests/client/test_tmux.py's Pane).
 from __future__ import annotations
 
 import dataclasses
+import re
 import shlex
+import subprocess
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
@@ -18,6 +20,7 @@ from chinwag.transport.server import Server
 from tests.client.conftest import program
 from tests.client.test_tmux import Pane, Screen
 from tests.conftest import IrcConnect, make_config
+from tests.transport.test_real_client import Ii
 
 Start = Callable[[list[str]], Awaitable[Pane]]
 SAID = ("first words before anyone", "second words, still alone", "!seen bob")
@@ -109,3 +112,27 @@ async def test_weechat_joins_a_room_and_shows_its_history(server: Server, irc: I
                                    *(f"@alice | {text}" for text in SAID), "Notice(chinwag): *** End of replay"),
                              "WeeChat does not show the playback")
     print("\n".join(screen))
+
+
+async def test_ii_joins_a_room_and_gets_the_playback_in_its_channel_file(server: Server, irc: IrcConnect,
+                                                                         tmp_path: Path) -> None:
+    await history(irc)
+    proc = subprocess.Popen(
+        [program("ii"), "-s", "127.0.0.1", "-p", str(server.port("irc")), "-i", str(tmp_path / "ii"), "-n", "ian"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        ii = Ii(tmp_path / "ii", "127.0.0.1", proc)
+        await ii.expect("Welcome to the chinwag IRC Network")
+        await ii.write("/j #dev")
+        # ii asks for no caps: each line's time in front of its text; ii files the
+        # server's notices (the start and end markers) under the server
+        assert (await ii.expect("*** End of replay")).endswith(" *** End of replay")
+        server_out = [line.split(" ", 1)[1] for line in ii.out().splitlines()]
+        assert server_out[-2:] == ["*** Replaying the last 3 messages of #dev", "*** End of replay"]
+        shown = [line.split(" ", 1)[1] for line in ii.out("#dev").splitlines()]
+        assert [re.sub(r"\[(\d{4}-\d\d-\d\d )?\d\d:\d\d\] ", "", line) for line in shown[1:]] == [
+            f"<alice> {text}" for text in SAID], shown
+        assert all(re.match(r"<alice> \[(\d{4}-\d\d-\d\d )?\d\d:\d\d\] ", line) for line in shown[1:]), shown
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
