@@ -256,7 +256,7 @@ async def test_a_text_user_sets_its_history_on_join_with_playback(tmp_path: Path
         await chat(alice, Clock())
         tess = await registered(srv, "tess")
         await tess.send("/playback 1", "/join #dev")
-        assert await tess.expect("history on join") == "* history on join is now 1 messages"
+        assert await tess.expect("history on join") == "* history on join is now 1 message"
         lines = await tess.lines_until("--- end of history ---")
         assert [line for line in lines if line.startswith("[")][-1].endswith("] alice: !seen bob")
         assert len([line for line in lines if line.startswith("[")]) == 1

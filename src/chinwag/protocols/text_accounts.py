@@ -82,7 +82,9 @@ def playback_changed(p: TextProtocol, event: PlaybackChanged) -> str | None:
         return None
     if event.count is None:
         return f"* history on join is now the server's default ({p.history_on_join} messages)"
-    return f"* history on join is now {'off' if event.count == 0 else f'{event.count} messages'}"
+    if event.count == 0:
+        return "* history on join is now off"
+    return f"* history on join is now {event.count} message" + ("" if event.count == 1 else "s")
 
 
 def render(event: AccountChanged | AccountNote, me: str | None) -> str | None:

@@ -338,6 +338,8 @@ class Server:
             found = eventlog.records(self.hub, outbound, rooms)
             if found:
                 self.spawn(self._events_stored(self.store.append_events(found)))
+        except RuntimeError as exc:  # the store is closed (shutting down): nobody will read them
+            log.debug("room events not stored: %s", exc)
         except Exception:
             log.exception("cannot store room events")
 
