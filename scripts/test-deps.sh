@@ -6,7 +6,7 @@
 #   chromium  the browser tests of the web client (driven by Playwright, a dev extra)
 set -eu
 missing=""
-for prog in ngircd tmux ii chromium; do
+for prog in ngircd tmux ii chromium irssi weechat; do
     if ! command -v "$prog" >/dev/null 2>&1 && [ ! -x "/usr/sbin/$prog" ]; then
         missing="$missing $prog"
     fi

@@ -151,6 +151,8 @@ class Limits:
     web_session_days: int = 30  # a browser's login (its session cookie) lasts this long
     web_sessions_max: int = 10  # live browser logins per account; a new one ends the oldest
     account_certs_max: int = 8  # client certificates (SASL EXTERNAL) per account
+    # --- limits: playback ---
+    playback_max: int = 100  # most messages a user may ask to be replayed on join (NickServ SET PLAYBACK)
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
@@ -230,6 +232,10 @@ class Config:
     # account name, e.g. "account/{account}". Empty: everyone is shown with the
     # hidden host (the server's), logged in or not. IRC chghost tells the change.
     account_host: str = ""
+    # IRC clients without draft/chathistory (irssi, WeeChat, HexChat) get the
+    # last this many on join as a playback; logged-in users set their own
+    # (NickServ SET PLAYBACK). 0: none.
+    irc_history_on_join: int = 20
     limits: Limits = field(default_factory=Limits)
 
     def __post_init__(self) -> None:
@@ -252,7 +258,7 @@ class Config:
             if not value or not all(c.isalnum() or c in ".-_" for c in value) or not value.isascii():
                 raise ConfigError(f"{name} must be letters, digits, '.', '-' or '_', got {value!r}")
         _check_secrets(self.password, self.operators)
-        for name in ("history_on_join", "history_max", "retain_messages", "retain_days"):
+        for name in ("history_on_join", "irc_history_on_join", "history_max", "retain_messages", "retain_days"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be >= 0")
         if self.prune_interval <= 0:

@@ -124,6 +124,6 @@ async def test_a_version_1_database_gains_the_room_tables_and_keeps_its_history(
         assert await store.load_rooms() == [VAULT]
     finally:
         await store.close()
-    conn = sqlite3.connect(path)  # (schema 3: names re-folded, 4: accounts, 5: read markers, 6: credentials)
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == sqlite_module.SCHEMA_VERSION == 6
+    conn = sqlite3.connect(path)  # (3: names re-folded, 4: accounts, 5: read markers, 6: credentials, 7: playback)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == sqlite_module.SCHEMA_VERSION == 7
     conn.close()

@@ -285,11 +285,11 @@ async def test_cap_negotiation(irc: IrcConnect) -> None:
     c = await irc()
     await c.send("CAP LS 302", "NICK alice", "USER alice 0 * :A")
     assert await c.line() == (":chinwag CAP * LS :account-notify draft/account-registration account-tag away-notify "
-                              "batch draft/chathistory echo-message extended-join labeled-response "
-                              "draft/message-redaction message-tags draft/multiline=max-bytes=4096,max-lines=100 "
-                              "multi-prefix draft/read-marker sasl=PLAIN,SCRAM-SHA-256 server-time standard-replies "
-                              "userhost-in-names setname chghost invite-notify no-implicit-names "
-                              "draft/no-implicit-names")
+                              "batch draft/chathistory echo-message draft/event-playback extended-join "
+                              "labeled-response draft/message-redaction message-tags "
+                              "draft/multiline=max-bytes=4096,max-lines=100 multi-prefix draft/read-marker "
+                              "sasl=PLAIN,SCRAM-SHA-256 server-time standard-replies userhost-in-names setname chghost "
+                              "invite-notify no-implicit-names draft/no-implicit-names")
     await c.send("CAP REQ :server-time bogus")
     assert await c.line() == ":chinwag CAP * NAK :server-time bogus"
     await c.send("CAP REQ :server-time echo-message", "CAP LIST", "CAP FOO")

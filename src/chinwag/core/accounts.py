@@ -340,8 +340,18 @@ class AccountCert:
     fingerprint: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class AccountPlayback:
+    """Store how many messages the logged-in account is replayed when joining
+    a room (IRC NickServ SET PLAYBACK, text /playback): 0 for none, None for
+    the server's default."""
+
+    count: int | None
+
+
 AccountCommand = (
     AccountRegister | AccountLogin | AccountLogout | AccountPassword | SaslResponse | SaslAbort | AccountCert
+    | AccountPlayback
 )
 
 # --- command: transport -> hub --------------------------------------------------------
@@ -384,4 +394,13 @@ class SaslChallenge:
     data: bytes = field(repr=False)
 
 
-AccountEvent = AccountChanged | AccountNote | SaslChallenge
+@dataclass(frozen=True, slots=True)
+class PlaybackChanged:
+    """The session's playback on join, from its account (at login, or just set:
+    ``note``, so the user is told); None: the server's default."""
+
+    count: int | None
+    note: bool = False
+
+
+AccountEvent = AccountChanged | AccountNote | SaslChallenge | PlaybackChanged

@@ -25,6 +25,9 @@ Lines = tuple[tuple[str, bool], ...]
 LINES = {"lines": True}
 
 MessageKind = Literal["privmsg", "action", "notice"]
+# A room event kept in history for IRCv3 draft/event-playback (storage.base.event_key):
+# a Message record whose ``text`` holds the event's parameter (storage/events.py).
+EventKind = Literal["join", "part", "quit", "kick", "nick", "topic"]
 
 # --- commands: client -> hub -------------------------------------------------
 
@@ -155,6 +158,7 @@ class ChatHistory:
     end: MsgRef | None = None  # for "between" and "targets"
     limit: int = 50
     token: str = ""
+    events: bool = False  # draft/event-playback: a room's joins, parts, ... too (storage/events.py)
 
 
 Query = Recall | HistoryRequest | ChatHistory
@@ -211,7 +215,7 @@ class Message:
     nick: str
     target: str
     text: str = field(metadata=LINES)  # lines of a multi-line message are joined by "\n"
-    kind: MessageKind
+    kind: MessageKind | EventKind  # an EventKind only in history read for draft/event-playback
     tags: ClientTags = field(default=(), compare=False)  # client-only tags (not stored: history has none)
     user: str = field(default="", compare=False)  # the sender's username ("" from history: "~" + nick)
     # A private message between two logged-in users: (sender's account,

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from chinwag.config import Limits
-from chinwag.core.accounts import AccountChanged, AccountError, AccountNote
+from chinwag.core.accounts import AccountChanged, AccountError, AccountNote, PlaybackChanged
 from chinwag.core.errors import NameError_, NickInUse, NotSent, PasswordMismatch
 from chinwag.core.events import (
     ChangeNick,
@@ -201,6 +201,8 @@ TEXT_COMMANDS: Final[dict[str, TextCommand]] = {
     "password": TextCommand("/password OLD NEW", "change your account's password", text_accounts.password, True),
     "cert": TextCommand("/cert add|del|list [FINGERPRINT]", "client certificates that log in (SASL EXTERNAL)",
                         text_accounts.cert, True),
+    "playback": TextCommand("/playback N|off|default", "history shown when you join a room (logged in)",
+                            text_accounts.playback, True),
     "quit": TextCommand("/quit [reason]", "leave chinwag", _quit),
 }
 
@@ -233,6 +235,8 @@ class TextProtocol:
         self.current: str | None = None
         self.closing = False
         self.history_on_join = history_on_join
+        self.history_default = history_on_join  # (history_on_join is the account's own while logged in)
+        self.playback_max = limits.playback_max
         self.register_timeout: float = limits.register_timeout
         self._born: float | None = None
         # The room a /join is waiting for (joins are answered one at a time):
@@ -497,7 +501,11 @@ class TextProtocol:
             case Failed(error) if isinstance(error, AccountError):
                 return text_accounts.failed(error)
             case AccountChanged() | AccountNote():
+                if isinstance(event, AccountChanged) and event.account is None and event.nick in (me, "*"):
+                    self.history_on_join = self.history_default
                 return text_accounts.render(event, me)
+            case PlaybackChanged():
+                return text_accounts.playback_changed(self, event)
             case Failed(error):
                 self._awaiting_reply = False
                 self.want_history = None

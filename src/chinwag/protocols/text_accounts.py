@@ -21,7 +21,9 @@ from chinwag.core.accounts import (
     AccountLogout,
     AccountNote,
     AccountPassword,
+    AccountPlayback,
     AccountRegister,
+    PlaybackChanged,
 )
 from chinwag.core.extended import MemberInfo
 
@@ -69,6 +71,30 @@ def cert(p: TextProtocol, arg: str) -> AccountCommand | None:
         p.usage("cert")
         return None
     return AccountCert(action.lower(), fingerprint.strip())
+
+
+def playback(p: TextProtocol, arg: str) -> AccountCommand | None:
+    """/playback N|off|default: the history shown on join, kept with the account."""
+    word = arg.strip().lower()
+    if word in ("off", "none"):
+        return AccountPlayback(0)
+    if word == "default":
+        return AccountPlayback(None)
+    if word.isascii() and word.isdigit() and int(word) <= p.playback_max:
+        return AccountPlayback(int(word))
+    p.say(f"error: /playback takes a number from 0 to {p.playback_max}, off or default")
+    return None
+
+
+def playback_changed(p: TextProtocol, event: PlaybackChanged) -> str | None:
+    p.history_on_join = p.history_default if event.count is None else event.count
+    if not event.note:
+        return None
+    if event.count is None:
+        return f"* history on join is now the server's default ({p.history_on_join} messages)"
+    if event.count == 0:
+        return "* history on join is now off"
+    return f"* history on join is now {event.count} message" + ("" if event.count == 1 else "s")
 
 
 def render(event: AccountChanged | AccountNote, me: str | None) -> str | None:

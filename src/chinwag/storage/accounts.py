@@ -93,6 +93,16 @@ class AccountStore(Protocol):
         """Account ``name``'s values of ``kind``, the longest-lived (latest expiry) first."""
         ...
 
+    async def get_playback(self, name: str) -> int | None:
+        """How many messages the account wants replayed on join (None: the
+        server's default, also for an unknown account)."""
+        ...
+
+    async def set_playback(self, name: str, count: int | None) -> bool:
+        """Store the account's playback on join (None: back to the server's
+        default); False if there is no such account."""
+        ...
+
 
 # --- SQLite (used by storage/sqlite.py's threads) ---------------------------------
 

@@ -37,6 +37,14 @@ def room_key(room: str) -> str:
     return casefold(room)
 
 
+EVENT_PREFIX = "!"  # before a room key: where its events are kept (no room or private key starts so)
+
+
+def event_key(room: str) -> str:
+    """Where the events (joins, parts, ...) of ``room`` are stored, apart from its messages."""
+    return EVENT_PREFIX + room_key(room)
+
+
 def private_key(a: str, b: str) -> str:
     """One key for both directions of a private conversation: '@' + sorted casefolded pair."""
     x, y = sorted((casefold(a), casefold(b)))
@@ -120,6 +128,14 @@ class HistoryStore(Protocol):
 
     def append(self, msg: Message) -> None:
         """Queue ``msg`` for storage without blocking; called in msgid order."""
+        ...
+
+    def append_events(self, events: Sequence[Message]) -> Awaitable[None]:
+        """Queue room events (records whose ``kind`` is a core.events.EventKind,
+        ``target`` the room) under :func:`event_key` of their room, in order
+        with appends, without blocking. Not counted by on_commit (nobody waits
+        for them); await to know they are durable. Read back with the usual
+        reads on the event key; pruned as any conversation."""
         ...
 
     async def flush(self) -> None:

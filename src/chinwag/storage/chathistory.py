@@ -146,3 +146,31 @@ async def select(store: Reads, key: str, q: ChatHistory, limit: int) -> list[Mes
             return forward
         return [m for m in await before(store, key, start, limit) if _newer(end)(m)]
     raise ValueError(f"not a message selection: {q.verb}")
+
+
+def _forward(q: ChatHistory) -> bool:
+    """Does a BETWEEN count from the older end (start older than end)?"""
+    start, end = q.start, q.end
+    if end is None:
+        return True
+    if start.ms is not None and end.ms is not None:
+        return start.ms < end.ms
+    if start.msgid and end.msgid:
+        return start.msgid < end.msgid
+    return True
+
+
+async def select_with_events(store: Reads, key: str, events_key: str, q: ChatHistory, limit: int) -> list[Message]:
+    """``select`` over a room's messages and its events (draft/event-playback),
+    merged in id order and cut to ``limit`` from the end the query counts from."""
+    found = await select(store, key, q, limit)
+    found += await select(store, events_key, q, limit)
+    found.sort(key=lambda m: m.msgid)
+    if len(found) <= limit:
+        return found
+    if q.verb in ("latest", "before") or (q.verb == "between" and not _forward(q)):
+        return found[-limit:]
+    if q.verb == "around":
+        cut = (len(found) - limit) // 2
+        return found[cut : cut + limit]
+    return found[:limit]

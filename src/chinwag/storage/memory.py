@@ -19,7 +19,7 @@ from chinwag.core.events import Message
 from chinwag.core.names import casefold
 from chinwag.core.roomstate import RoomState
 from chinwag.storage.accounts import Account, account_key
-from chinwag.storage.base import Departure, conversation_key, room_key, visible
+from chinwag.storage.base import Departure, conversation_key, event_key, room_key, visible
 
 log = logging.getLogger("chinwag.storage")
 
@@ -48,6 +48,7 @@ class MemoryStore:
         self._accounts: dict[str, Account] = {}
         self._markers: dict[str, dict[str, int]] = {}  # account -> target -> ms (casefolded keys)
         self._credentials: dict[tuple[str, str], tuple[str, float]] = {}  # (kind, value) -> (account key, expires)
+        self._playback: dict[str, int | None] = {}  # account key -> its playback on join
         self._last: str | None = None
         self._closed = False
 
@@ -59,7 +60,18 @@ class MemoryStore:
             raise RuntimeError("history store is closed")
         if msg.lines:  # as SQLite: a multi-line message is stored as its text
             msg = replace(msg, lines=())
-        key = conversation_key(msg)
+        self._insert(conversation_key(msg), msg)
+        if self.on_commit is not None:
+            self.on_commit(1)
+
+    def append_events(self, events: Sequence[Message]) -> asyncio.Future[None]:
+        if self._closed:
+            raise RuntimeError("history store is closed")
+        for event in events:
+            self._insert(event_key(event.target), event)
+        return _done()
+
+    def _insert(self, key: str, msg: Message) -> None:
         msgs = self._msgs.setdefault(key, [])
         if msgs and msgs[-1].ts > msg.ts:
             self._ts_sorted[key] = False
@@ -77,8 +89,6 @@ class MemoryStore:
                 self._ts_sorted[key] = False
         if self._last is None or msg.msgid > self._last:
             self._last = msg.msgid
-        if self.on_commit is not None:
-            self.on_commit(1)
 
     async def flush(self) -> None:
         return None
@@ -258,7 +268,18 @@ class MemoryStore:
     async def delete_account(self, name: str) -> bool:
         key = account_key(name)
         self._credentials = {k: v for k, v in self._credentials.items() if v[0] != key}
+        self._playback.pop(key, None)
         return self._accounts.pop(key, None) is not None
+
+    async def get_playback(self, name: str) -> int | None:
+        return self._playback.get(account_key(name))
+
+    async def set_playback(self, name: str, count: int | None) -> bool:
+        key = account_key(name)
+        if key not in self._accounts:
+            return False
+        self._playback[key] = count
+        return True
 
     async def touch_account(self, name: str, ts: float) -> None:
         account = self._accounts.get(account_key(name))

@@ -34,9 +34,9 @@ from chinwag.core.names import casefold
 from chinwag.core.roomstate import RoomState
 from chinwag.storage import accounts as sqlite_accounts
 from chinwag.storage import read_markers as sqlite_markers
-from chinwag.storage import sqlite_refold, sqlite_rooms
+from chinwag.storage import sqlite_playback, sqlite_refold, sqlite_rooms
 from chinwag.storage.accounts import Account
-from chinwag.storage.base import Departure, StorageError, conversation_key, visible
+from chinwag.storage.base import Departure, StorageError, conversation_key, event_key, visible
 
 log = logging.getLogger("chinwag.storage")
 
@@ -83,11 +83,12 @@ _MIGRATIONS: tuple[str | Callable[[sqlite3.Connection], None], ...] = (
     sqlite_accounts.SCHEMA,  # accounts (argon2id hash, SCRAM-SHA-256 credentials)
     sqlite_markers.SCHEMA,  # read markers per account and target (IRCv3 draft/read-marker)
     sqlite_accounts.CREDENTIALS_SCHEMA,  # certificate fingerprints and web sessions of accounts
+    sqlite_playback.SCHEMA,  # the sender's account of each message; each account's playback on join
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
 
-_COLS = "msgid, ts, nick, target, text, kind"
-_INSERT = "INSERT INTO messages (key, msgid, ts, nick, target, text, kind) VALUES (?, ?, ?, ?, ?, ?, ?)"
+_COLS = "msgid, ts, nick, target, text, kind, account"
+_INSERT = "INSERT INTO messages (key, msgid, ts, nick, target, text, kind, account) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 _UPSERT_CONVERSATION = """
 INSERT INTO conversations (key, last_msgid, last_ts, count) VALUES (?, ?, ?, ?)
 ON CONFLICT (key) DO UPDATE SET
@@ -124,7 +125,8 @@ _Item = Message | _Job[Any] | None
 
 
 def _messages(rows: Iterable[Any]) -> list[Message]:
-    return [Message(*row) for row in rows]
+    return [Message(msgid, ts, nick, target, text, kind, account=account)
+            for msgid, ts, nick, target, text, kind, account in rows]
 
 
 class SqliteStore:
@@ -373,6 +375,10 @@ class SqliteStore:
     async def load_rooms(self) -> list[RoomState]:
         return await self._read(sqlite_rooms.load)
 
+    def append_events(self, events: Sequence[Message]) -> asyncio.Future[None]:
+        rows = [(event_key(e.target), e.msgid, e.ts, e.nick, e.target, e.text, e.kind, "") for e in events]
+        return self._submit(partial(_insert_events, rows))
+
     def save_room(self, state: RoomState) -> asyncio.Future[None]:
         return self._submit(partial(sqlite_rooms.save, state))
 
@@ -403,6 +409,7 @@ class SqliteStore:
 
     async def set_read_marker(self, account: str, target: str, ms: int, most: int) -> int | None:
         return await self._write(partial(sqlite_markers.set_forward, account, target, ms, most))
+
     async def add_credential(self, kind: str, value: str, name: str, expires: float, now: float) -> bool:
         return await self._write(partial(sqlite_accounts.add_credential, kind, value, name, expires, now))
 
@@ -414,6 +421,12 @@ class SqliteStore:
 
     async def list_credentials(self, kind: str, name: str) -> list[str]:
         return await self._read(partial(sqlite_accounts.list_credentials, kind, name))
+
+    async def get_playback(self, name: str) -> int | None:
+        return await self._read(partial(sqlite_playback.get_playback, name))
+
+    async def set_playback(self, name: str, count: int | None) -> bool:
+        return await self._write(partial(sqlite_playback.set_playback, name, count))
 
     # --- plumbing: loop side ---------------------------------------------
 
@@ -505,7 +518,7 @@ class SqliteStore:
         appended: a batch is confirmed or given up whole, in order, and never
         skipped in favour of a later one.
         """
-        rows = [(conversation_key(m), m.msgid, m.ts, m.nick, m.target, m.text, m.kind) for m in batch]
+        rows = [(conversation_key(m), m.msgid, m.ts, m.nick, m.target, m.text, m.kind, m.account) for m in batch]
         delay, one_by_one = 0.05, False
         deadline: float | None = None
         while True:
@@ -681,6 +694,12 @@ def _insert_each(conn: sqlite3.Connection, rows: Sequence[tuple[Any, ...]]) -> N
     except BaseException:
         _rollback(conn)
         raise
+
+
+def _insert_events(rows: Sequence[tuple[Any, ...]], conn: sqlite3.Connection) -> None:
+    """Room events, in a job's transaction: rows as messages have them, under event keys."""
+    conn.executemany(_INSERT.replace("INSERT", "INSERT OR IGNORE", 1), rows)
+    conn.executemany(_UPSERT_CONVERSATION, _conversation_rows(rows))
 
 
 def _run_job(conn: sqlite3.Connection, job: _Job[Any]) -> None:

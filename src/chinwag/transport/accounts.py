@@ -48,12 +48,14 @@ from chinwag.core.accounts import (
     AccountLogout,
     AccountNote,
     AccountPassword,
+    AccountPlayback,
     AccountRegister,
     AccountRegisterV3,
     AlreadyLoggedIn,
     HashParams,
     LoginFailed,
     NotLoggedIn,
+    PlaybackChanged,
     SaslAbort,
     SaslChallenge,
     SaslResponse,
@@ -77,10 +79,11 @@ if TYPE_CHECKING:
 log = logging.getLogger("chinwag.accounts")
 
 ACCOUNT_COMMANDS = (AccountRegister, AccountLogin, AccountLogout, AccountPassword, SaslResponse, SaslAbort,
-                    AccountCert)
+                    AccountCert, AccountPlayback)
 # Failed.command for each (never "register": that is the hub's Register).
 _NAMES = {AccountRegister: "account register", AccountLogin: "login", AccountLogout: "logout",
-          AccountPassword: "password", SaslResponse: "sasl", AccountRegisterV3: "REGISTER", AccountCert: "cert"}
+          AccountPassword: "password", SaslResponse: "sasl", AccountRegisterV3: "REGISTER", AccountCert: "cert",
+          AccountPlayback: "playback"}
 _FINGERPRINT = re.compile(r"[0-9a-f]{64}")
 
 
@@ -177,6 +180,15 @@ class AccountService:
             account = await self.verify_login(conn, command.name, command.password)
             if not conn.closed:
                 self.server.dispatch(conn, SetAccount(account.name))
+                await self._playback(conn, account.name)
+        elif isinstance(command, AccountPlayback):
+            name = self.account_of(conn)
+            if name is None:
+                raise NotLoggedIn()
+            if not await self.server.store.set_playback(name, command.count):
+                raise NotLoggedIn(reason="your account no longer exists")
+            if not conn.closed:
+                self.server.deliver([Outbound((conn.sid,), PlaybackChanged(command.count, note=True))])
         elif isinstance(command, SaslResponse):
             await self._sasl(conn, command)
         elif isinstance(command, AccountCert):
@@ -255,6 +267,7 @@ class AccountService:
             account = await self.verify_login(conn, parts[1], parts[2])
             if not conn.closed:
                 self.server.dispatch(conn, SetAccount(account.name))
+                await self._playback(conn, account.name)
             return
         state = self._scram.get(conn.sid)
         if command.step == 0 or state is None:
@@ -288,6 +301,14 @@ class AccountService:
         log.info("conn %d (%s) logged in to account %s (SCRAM-SHA-256)", conn.sid, conn.ip, state.account)
         if not conn.closed:
             self.server.dispatch(conn, SetAccount(state.account))
+            await self._playback(conn, state.account)
+
+    async def _playback(self, conn: Connection, name: str) -> None:
+        """Just logged in to ``name``: its own playback on join, if it set one
+        (read before the connection's input resumes, so before its next JOIN)."""
+        count = await self.server.store.get_playback(name)
+        if count is not None and not conn.closed:
+            self.server.deliver([Outbound((conn.sid,), PlaybackChanged(count))])
 
     def _challenge(self, conn: Connection, data: bytes) -> None:
         if not conn.closed:

@@ -36,6 +36,7 @@ from chinwag.core.hub import Hub
 from chinwag.core.names import casefold, is_room, validate_nick
 from chinwag.storage.base import (
     ACCOUNT_MARK,
+    EVENT_PREFIX,
     HistoryStore,
     Store,
     account_private_key,
@@ -43,7 +44,7 @@ from chinwag.storage.base import (
     private_parties,
     room_key,
 )
-from chinwag.storage.chathistory import Floored, Reads, ms, select
+from chinwag.storage.chathistory import Floored, Reads, ms, select, select_with_events
 
 log = logging.getLogger("chinwag.server")
 
@@ -101,6 +102,8 @@ async def answer(hub: Hub, store: Store, sid: int, q: ChatHistory, most: int) ->
                 key = by_account
             else:
                 reads = Floored(store, _mark(hub, sid))
+        if q.events and private_parties(key) is None:  # a room's events too (draft/event-playback)
+            return ChatHistoryReply(q, tuple(await select_with_events(reads, key, EVENT_PREFIX + key, q, limit)))
         return ChatHistoryReply(q, tuple(await select(reads, key, q, limit)))
     except Exception:
         log.exception("CHATHISTORY %s %s failed", q.verb, q.target)

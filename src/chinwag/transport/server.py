@@ -18,6 +18,7 @@ from chinwag.core.accounts import EXTERNAL_MECHANISM
 from chinwag.core.auth import Auth
 from chinwag.core.errors import NotSent
 from chinwag.core.events import (
+    ChangeNick,
     ChatHistory,
     ChatHistoryReply,
     Checked,
@@ -36,6 +37,7 @@ from chinwag.core.events import (
     Recall,
     Register,
     Registered,
+    Say,
     ServerShutdown,
 )
 from chinwag.core.hub import Hub
@@ -45,7 +47,7 @@ from chinwag.protocols.irc.caps import sts_value
 from chinwag.protocols.sanitize import safe_event
 from chinwag.protocols.text import TextProtocol
 from chinwag.storage.base import Store, open_store, room_key
-from chinwag.transport import chathistory
+from chinwag.transport import chathistory, eventlog
 from chinwag.transport.accounts import AccountService
 from chinwag.transport.admission import Admission
 from chinwag.transport.connection import Connection
@@ -267,7 +269,10 @@ class Server:
         self.accounts.forget(conn)
         self.admission.release(conn)
         self._departing(conn, conn.close_reason)
-        self.deliver(self.hub.disconnect(conn.sid, conn.close_reason))
+        rooms = self.hub.rooms_of(conn.sid)
+        outbound = self.hub.disconnect(conn.sid, conn.close_reason)
+        self._store_events(outbound, rooms)
+        self.deliver(outbound)
         self._save_rooms()
         if self.hub.crowded and self._crowd_timer is None:
             self._arm_crowds()
@@ -305,8 +310,11 @@ class Server:
         elif type(command) is Register or (type(command) is Checked and type(command.command) is Register):
             self._register(conn, command)
             return
+        rooms = self.hub.rooms_of(conn.sid) if type(command) in (Quit, ChangeNick) else ()
         outbound = self.hub.handle(conn.sid, command)
         self._save_rooms()
+        if type(command) is not Say:
+            self._store_events(outbound, rooms)
         for out in outbound:  # (usually one: the message, or the command's answer)
             if type(out.event) is Message:
                 self.metrics.messages_in[conn.kind] += 1
@@ -327,6 +335,24 @@ class Server:
             self.deliver(self.hub.flush_crowds())
         except Exception:
             log.exception("room summaries failed")
+
+    def _store_events(self, outbound: list[Outbound], rooms: tuple[str, ...]) -> None:
+        """Joins, parts, quits, ... for draft/event-playback (transport/eventlog.py),
+        queued before the events go out, so in order with the messages around them."""
+        try:
+            found = eventlog.records(self.hub, outbound, rooms)
+            if found:
+                self.spawn(self._events_stored(self.store.append_events(found)))
+        except RuntimeError as exc:  # the store is closed (shutting down): nobody will read them
+            log.debug("room events not stored: %s", exc)
+        except Exception:
+            log.exception("cannot store room events")
+
+    async def _events_stored(self, write: Awaitable[None]) -> None:
+        try:
+            await write
+        except Exception as exc:  # a full disk: the events are lost, nothing else is
+            log.error("storing room events failed: %s", exc)
 
     def _save_rooms(self) -> None:
         """Hand the rooms whose rules the last command changed to the store.

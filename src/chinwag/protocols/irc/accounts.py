@@ -34,6 +34,7 @@ from chinwag.core.accounts import (
     AccountLogin,
     AccountLogout,
     AccountNote,
+    AccountPlayback,
     AccountRegister,
     AccountRegisterV3,
     AlreadyLoggedIn,
@@ -171,6 +172,7 @@ NICKSERV_HELP: Final = (
     "CERT ADD [fingerprint]        - let a client certificate log in (SASL EXTERNAL);",
     "                                without one: this connection's certificate",
     "CERT DEL fingerprint | CERT LIST",
+    "SET PLAYBACK n|off|default    - messages replayed when you join a room",
 )
 
 
@@ -187,9 +189,30 @@ def nickserv(p: IrcProtocol, text: str) -> Iterable[Command]:
         return (AccountLogout(),)
     if verb == "CERT" and args and args[0].lower() in ("add", "del", "list"):
         return (AccountCert(args[0].lower(), args[1] if len(args) > 1 else ""),)
+    if verb == "SET" and len(args) == 2 and args[0].upper() == "PLAYBACK":
+        return set_playback(p, args[1])
     for line in NICKSERV_HELP:
         notice(p, line)
     return ()
+
+
+def set_playback(p: IrcProtocol, word: str) -> Iterable[Command]:
+    """NickServ SET PLAYBACK n|off|default (stored with the account, so logged in only)."""
+    if p.account is None:
+        notice(p, "You must be logged in to set PLAYBACK (it is kept with your account)")
+        return ()
+    most = p.limits.playback_max
+    count: int | None
+    if word.lower() in ("off", "none"):
+        count = 0
+    elif word.lower() == "default":
+        count = None
+    elif word.isascii() and word.isdigit() and int(word) <= most:
+        count = int(word)
+    else:
+        notice(p, f"SET PLAYBACK takes a number from 0 to {most}, off or default")
+        return ()
+    return (AccountPlayback(count),)
 
 
 # --- output ----------------------------------------------------------------------------
@@ -207,6 +230,7 @@ def render_changed(p: IrcProtocol, e: AccountChanged, cache: RenderCache) -> byt
         return IrcMessage("ACCOUNT", (e.account or "*",), _mask(e.nick, e.user)).to_bytes()
     p.account = e.account
     if e.account is None:
+        p.playback = p.info.history_on_join  # the account's own setting goes with it
         p.numeric("901", _mask(me, p.username), "You are now logged out")
         if p.sasl is None:
             notice(p, "You are now logged out")

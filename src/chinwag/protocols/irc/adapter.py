@@ -25,16 +25,19 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
+from chinwag.core.accounts import PlaybackChanged
 from chinwag.core.errors import ChatError, NotRegistered
-from chinwag.core.events import ChatHistory, Command, Event, Message, Quit, Register
+from chinwag.core.events import ChatHistory, Command, Event, History, Message, Query, Quit, Register
 from chinwag.core.extended import Sync
 from chinwag.core.ircv3 import StandardReplyError, V3Query
 from chinwag.protocols.base import RenderCache
 from chinwag.protocols.irc import accounts as irc_accounts
 from chinwag.protocols.irc import caps as C
 from chinwag.protocols.irc import numerics as N
+from chinwag.protocols.irc import playback
 from chinwag.protocols.irc.format import SHARED, IrcInfo, tokens
 from chinwag.protocols.irc.ircv3 import OpenBatch, close_label, fail_line, in_open_batch, labeled_open
 from chinwag.protocols.irc.labels import finish_label
@@ -48,6 +51,9 @@ __all__ = ["IrcInfo", "IrcProtocol", "Reg"]
 
 log = logging.getLogger("chinwag.irc")
 
+_RENDERERS: dict[type, Callable[[IrcProtocol, Any, RenderCache], bytes]] = {
+    **RENDERERS, History: playback.render_history, PlaybackChanged: playback.render_changed}
+
 
 class IrcProtocol:
     """One IRC connection's protocol state; no I/O, no clock (see ``tick``)."""
@@ -55,7 +61,7 @@ class IrcProtocol:
     __slots__ = (
         "info", "limits", "reader", "closing", "reg", "nick", "wanted_nick", "user_given", "username", "realname",
         "password", "caps", "lookups", "whox", "_lines", "_queue", "_out", "_variant", "_burst", "_capture",
-        "_labels", "_activity", "_started", "_seen", "ping_sent", "sasl", "account", "registering",
+        "_labels", "_activity", "_started", "_seen", "ping_sent", "sasl", "account", "registering", "playback",
         "multiline", "marks",
     )
 
@@ -77,12 +83,13 @@ class IrcProtocol:
         self.registering = False  # a draft/account-registration REGISTER is in flight
         self.multiline: OpenBatch | None = None  # a client's draft/multiline batch (protocols/irc/ircv3.py)
         self.marks: dict[str, str] = {}  # room -> its read marker, to send with our JOIN (draft/read-marker)
+        self.playback = info.history_on_join  # messages replayed on join without draft/chathistory (playback.py)
         # Lists, not deques: an empty deque costs ~600 bytes, and with 10,000
         # idle connections that is most of their memory; these stay short.
         self.lookups: list[str] = []  # ISON / USERHOST, answered in order
         self.whox: list[tuple[str, str] | None] = []  # per WHO in order: WHOX (fields, token), None for plain
         self._lines: list[IrcMessage | InvalidMessage | InputTooLong] = []
-        self._queue: list[Command | ChatHistory | V3Query] = []
+        self._queue: list[Command | Query | V3Query] = []
         self._out: list[bytes] = []
         self._variant: tuple[str, bool, bool, bool] = (SHARED, False, False, False)
         self._burst = False  # the first ServerStats after 001 completes the welcome
@@ -99,14 +106,14 @@ class IrcProtocol:
 
     @property
     def backlog(self) -> int:
-        return len(self._lines)
+        return len(self._lines) + len(self._queue)  # (a join's playback query waits in _queue)
 
     def receive_data(self, data: bytes) -> None:
         self._activity = True
         self.reader.feed(data)
         self._lines.extend(self.reader.messages())
 
-    def next_command(self) -> Command | ChatHistory | V3Query | None:
+    def next_command(self) -> Command | Query | V3Query | None:
         while not self.closing:
             if self._queue:
                 command = self._queue.pop(0)
@@ -152,7 +159,7 @@ class IrcProtocol:
         self._labels[token] = (label, local)
         self._queue.extend([Sync(token + "+", opens=True), *commands, Sync(token + "-")])
 
-    def _run(self, msg: IrcMessage) -> Iterable[Command | ChatHistory | V3Query]:
+    def _run(self, msg: IrcMessage) -> Iterable[Command | Query | V3Query]:
         verb = VERBS.get(msg.command)
         try:
             if verb is None:
@@ -166,6 +173,10 @@ class IrcProtocol:
             if msg.command != "NOTICE":
                 self.error(exc)
             return ()
+
+    def joined(self, room: str) -> None:
+        """This connection has joined ``room`` (its own JOIN is being rendered)."""
+        playback.after_join(self, room)
 
     def maybe_register(self) -> Iterable[Command]:
         if self.reg is Reg.NEW and self.wanted_nick and self.user_given:
@@ -271,7 +282,7 @@ class IrcProtocol:
                 if self._capture is None:
                     return data
             else:
-                renderer = RENDERERS.get(type(event))
+                renderer = _RENDERERS.get(type(event))
                 data = renderer(self, event, cache) if renderer else b""
         except (ValueError, UnicodeError):
             log.exception("cannot render %r for IRC", type(event).__name__)

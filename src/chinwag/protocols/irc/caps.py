@@ -1,7 +1,8 @@
 """IRCv3 capabilities chinwag offers, and CAP REQ's all-or-nothing rule.
 
 ``draft/chathistory`` is offered because CHATHISTORY is served from the history
-store; ``draft/event-playback`` is not (history holds messages only).
+store; ``draft/event-playback`` adds a room's joins, parts, quits, kicks, nick and
+topic changes to its answers (transport/eventlog.py).
 
 ``sts`` (IRCv3 Strict Transport Security) is listed, never requested: a policy
 the client keeps. Plain connections are told the TLS port (``sts=port=6697``),
@@ -19,6 +20,7 @@ AWAY_NOTIFY: Final = "away-notify"
 BATCH: Final = "batch"
 CHATHISTORY: Final = "draft/chathistory"
 ECHO_MESSAGE: Final = "echo-message"
+EVENT_PLAYBACK: Final = "draft/event-playback"
 LABELED_RESPONSE: Final = "labeled-response"
 MESSAGE_TAGS: Final = "message-tags"
 MULTI_PREFIX: Final = "multi-prefix"
@@ -54,6 +56,7 @@ SUPPORTED: Final = (
     BATCH,
     CHATHISTORY,
     ECHO_MESSAGE,
+    EVENT_PLAYBACK,
     EXTENDED_JOIN,
     LABELED_RESPONSE,
     MESSAGE_REDACTION,

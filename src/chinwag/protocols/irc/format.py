@@ -37,6 +37,7 @@ class IrcInfo:
     sts: str = ""  # this listener's IRCv3 STS value (caps.sts_value); '' = none
     password_required: bool = False  # a server password: PASS is that, not account:password
     sasl: str = "PLAIN,SCRAM-SHA-256"  # the SASL mechanisms offered (TLS listeners add EXTERNAL)
+    history_on_join: int = 0  # messages replayed on join to clients without draft/chathistory
 
     @classmethod
     def from_config(cls, config: Config, now: float | None = None) -> IrcInfo:
@@ -45,7 +46,7 @@ class IrcInfo:
         created = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(now))
         motd = tuple(config.motd.splitlines()) if config.motd.strip() else ()
         return cls(config.server_name, config.network, config.limits, motd, created, groups,
-                   password_required=bool(config.password))
+                   password_required=bool(config.password), history_on_join=config.irc_history_on_join)
 
 def source(nick: str, user: str = "") -> str:
     """``nick!user@host``: the username as the hub keeps it ("~" + USER's, with

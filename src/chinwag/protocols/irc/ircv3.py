@@ -26,7 +26,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from chinwag.core.errors import ChatError
-from chinwag.core.events import ChatHistory, Command, Failed, Message, Say
+from chinwag.core.events import Command, Failed, Message, Query, Say
 from chinwag.core.extended import ClientTags
 from chinwag.core.ircv3 import MarkRead, ReadMarker, Redact, Redacted, StandardReplyError, V3Query, redact_error
 from chinwag.core.names import casefold, is_room, validate_nick, validate_room
@@ -93,7 +93,7 @@ def batch(p: IrcProtocol, m: IrcMessage, tags: ClientTags) -> list[Command]:
     return [Say(open_.target, text, "privmsg", open_.tags, tuple(open_.lines))]
 
 
-def labeled_open(p: IrcProtocol, m: IrcMessage, label: str, run: Callable[[], Iterable[Command | ChatHistory]]) -> bool:
+def labeled_open(p: IrcProtocol, m: IrcMessage, label: str, run: Callable[[], Iterable[Command | Query]]) -> bool:
     """labeled-response: a labeled ``BATCH +ref`` opens its batch here and its
     label answers the whole batch at ``BATCH -ref`` (the echo, labeled on its
     opening BATCH as the spec says), so nothing answers it now. True if handled

@@ -145,6 +145,36 @@ def format_message(p: IrcProtocol, m: Message) -> bytes:
     return "".join(lines).encode()
 
 
+MESSAGE_KINDS: Final = frozenset(("privmsg", "action", "notice"))
+
+
+def format_event(p: IrcProtocol, m: Message) -> bytes:
+    """A stored room event (transport/eventlog.py) as the line it was, for
+    draft/event-playback: with its time and msgid tags as a message has them."""
+    _, with_time, with_tags, _ = p._variant
+    tags = {}
+    if with_time:
+        tags["time"] = iso_time(m.ts)
+    if with_tags:
+        tags["msgid"] = m.msgid
+    src = source(m.nick)
+    text = m.text.translate(CTL)
+    if m.kind == "join":
+        line = IrcMessage("JOIN", (m.target,), src, tags)
+    elif m.kind == "part":
+        line = IrcMessage("PART", (m.target, text) if text else (m.target,), src, tags)
+    elif m.kind == "quit":
+        line = IrcMessage("QUIT", (text,), src, tags)
+    elif m.kind == "nick":
+        line = IrcMessage("NICK", (text,), src, tags)
+    elif m.kind == "topic":
+        line = IrcMessage("TOPIC", (m.target, text), src, tags)
+    else:  # kick: "kicked-nick reason"
+        kicked, _, reason = text.partition(" ")
+        line = IrcMessage("KICK", (m.target, kicked, reason), src, tags)
+    return line.to_bytes()
+
+
 def client_tags(tags: ClientTags) -> list[str]:
     """Client-only tags as they go on the wire (only to clients with message-tags)."""
     return [f"{key}={escape_tag_value(value)}" if value else key for key, value in tags]
@@ -206,7 +236,7 @@ def render_chathistory(p: IrcProtocol, e: ChatHistoryReply, cache: RenderCache) 
         else:
             kind = ("chathistory", q.target)
             for m in e.messages:
-                data = format_message(p, m)
+                data = format_message(p, m) if m.kind in MESSAGE_KINDS else format_event(p, m)
                 if ref:  # tag every line of it (a long message is several)
                     data = b"\r\n".join(in_batch(line, ref) for line in data.split(b"\r\n") if line) + b"\r\n"
                 lines.append(data)
@@ -220,6 +250,8 @@ def render_chathistory(p: IrcProtocol, e: ChatHistoryReply, cache: RenderCache) 
 
 
 def render_joined(p: IrcProtocol, e: Joined, cache: RenderCache) -> bytes:
+    if e.nick == p.nick:
+        p.joined(e.room)  # its playback (playback.py)
     if C.EXTENDED_JOIN in p.caps:  # JOIN #room account :realname (protocols/irc/accounts.py)
         data = irc_accounts.extended_join(e, cache)
     else:

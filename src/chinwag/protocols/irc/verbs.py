@@ -402,7 +402,7 @@ def _chathistory(p: IrcProtocol, m: IrcMessage) -> Iterable[ChatHistory]:
         return ()
     start, end = refs[0], refs[1] if nrefs == 2 else None
     assert start is not None
-    return (ChatHistory(verb, target, start, end, int(limit)),)
+    return (ChatHistory(verb, target, start, end, int(limit), events=C.EVENT_PLAYBACK in p.caps),)
 
 
 VERBS: Final[dict[str, Verb]] = {
