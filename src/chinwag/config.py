@@ -20,6 +20,10 @@ class ConfigError(ValueError):
     """The configuration is invalid; the message says which key and why."""
 
 
+# Limits for which 0 means something (nick_grace: rename at once); the rest must be > 0.
+_ZERO_ALLOWED = frozenset({"nick_grace"})
+
+
 @dataclass(frozen=True, slots=True)
 class Limits:
     """Security and fairness limits, validated once at load."""
@@ -135,10 +139,16 @@ class Limits:
     argon2_time_cost: int = 2  # argon2id passes (OWASP: m=19 MiB, t=2, p=1)
     argon2_memory_kib: int = 19_456  # argon2id memory per hash, KiB
     scram_iterations: int = 4096  # PBKDF2 rounds of SCRAM-SHA-256 credentials (RFC 7677 minimum)
+    # --- limits: nicks ---
+    # Seconds someone not logged in to account X may hold nick X before being
+    # renamed to a guest nick (0: at once). Told on taking it (core/users.py).
+    nick_grace: int = 60
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
+            if f.name in _ZERO_ALLOWED and isinstance(value, int) and not isinstance(value, bool) and value == 0:
+                continue
             if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
                 raise ConfigError(f"limits.{f.name} must be a positive integer, got {value!r}")
         if self.user_len < 2:
@@ -210,6 +220,9 @@ class Config:
     # /metrics, /healthz and /readyz on an address of their own too ("host:port");
     # empty: only on the web port.
     metrics_address: str = ""
+    # Several connections logged in to one account share one user: its nick,
+    # rooms and away state (core/users.py). False: each connection is its own user.
+    multiclient: bool = True
     limits: Limits = field(default_factory=Limits)
 
     def __post_init__(self) -> None:
@@ -311,6 +324,11 @@ def _coerce(name: str, raw: Any, like: Any) -> Any:
     """Convert env strings to the type of the default they replace."""
     if isinstance(raw, str) and isinstance(like, tuple):  # a list: comma-separated
         return tuple(item.strip() for item in raw.split(",") if item.strip())
+    if isinstance(raw, str) and isinstance(like, bool):  # (bool("false") is True)
+        word = raw.strip().lower()
+        if word not in ("true", "false", "1", "0", "yes", "no"):
+            raise ConfigError(f"{name}: cannot read {raw!r} as true or false")
+        return word in ("true", "1", "yes")
     if isinstance(raw, str) and not isinstance(like, str):
         try:
             return type(like)(raw)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from chinwag.core import users
 from chinwag.core.errors import (
     BadRoomKey,
     BannedFromRoom,
@@ -415,8 +416,9 @@ def kill(hub: Hub, session: Session, cmd: Kill) -> list[Outbound]:
         raise NoPrivileges()
     target = find_user(hub, cmd.nick)
     reason = cmd.reason or "no reason"
-    out = [Outbound((target.sid,), Killed(nick(session), reason, session.user))]
-    return out + hub.disconnect(target.sid, f"Killed ({nick(session)} ({reason}))")
+    # Every connection of the user is told; the user goes, with all of them (core/users.py).
+    out = [Outbound(users.connections_of(hub, target.sid), Killed(nick(session), reason, session.user))]
+    return out + hub.disconnect(target.sid, f"Killed ({nick(session)} ({reason}))", whole=True)
 
 
 def wallops(hub: Hub, session: Session, cmd: Wallops) -> list[Outbound]:

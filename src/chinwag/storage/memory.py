@@ -232,6 +232,9 @@ class MemoryStore:
         self._accounts[account.key] = account.with_secrets(secrets)
         return True
 
+    async def account_names(self) -> list[str]:
+        return [account.name for account in self._accounts.values()]
+
     async def delete_account(self, name: str) -> bool:
         return self._accounts.pop(account_key(name), None) is not None
 

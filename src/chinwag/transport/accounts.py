@@ -89,7 +89,7 @@ class AccountService:
         self._scram: dict[int, _Scram] = {}  # conn sid -> its SCRAM exchange
 
     def account_of(self, conn: Connection) -> str | None:
-        session = self.server.hub.sessions.get(conn.sid)
+        session = self.server.hub.session_of(conn.sid)
         return session.account if session else None
 
     # --- the commands -------------------------------------------------------------

@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from typing import Any
 
 from chinwag.config import Config, metrics_host_port, networks
+from chinwag.core import users
 from chinwag.core.auth import Auth
 from chinwag.core.errors import NotSent
 from chinwag.core.events import (
@@ -51,6 +52,7 @@ from chinwag.transport.connection import Connection
 from chinwag.transport.forwarded import is_in
 from chinwag.transport.health import MetricsListener, Readiness
 from chinwag.transport.metrics import Metrics
+from chinwag.transport.nickguard import NickGuard
 from chinwag.transport.output import LINE_OVERHEAD, OutputGuard
 from chinwag.transport.passwords import PasswordChecks
 from chinwag.transport.ticker import Ticker, tick_period
@@ -93,7 +95,8 @@ class Server:
     def __init__(self, config: Config, hub: Hub | None = None, store: Store | None = None) -> None:
         self.config = config
         self.hub = hub or Hub(
-            config.limits, auth=Auth(config.password, dict(config.operators)), server_name=config.server_name
+            config.limits, auth=Auth(config.password, dict(config.operators)), server_name=config.server_name,
+            multiclient=config.multiclient,
         )
         self.store = store or open_store(config.db, config.limits.store_timeout)
         # Messages wait here until the store confirms them (on_commit); events
@@ -135,6 +138,7 @@ class Server:
         self.metrics = Metrics(self)  # /metrics (transport/metrics.py)
         self.readiness = Readiness(self)  # /readyz (transport/health.py)
         self.metrics_listener: MetricsListener | None = None  # on metrics_address, if set
+        self.nick_guard = NickGuard(self)  # renames at the end of nick grace periods (core/users.py)
 
     # --- start -----------------------------------------------------------
 
@@ -156,6 +160,7 @@ class Server:
             if last is not None:
                 self.hub.ids.observe(last)
             self.hub.load_rooms(await self.store.load_rooms())
+            self.hub.load_accounts(await self.store.account_names())
             self.tls = tls = Certificates.load(cfg)  # TlsError: a certificate or key we cannot use
             text = lambda: TextProtocol(cfg.limits, cfg.default_room, cfg.history_on_join, bool(cfg.password))  # noqa: E731
             await self._listen("text", cfg.text_port, text)
@@ -273,7 +278,7 @@ class Server:
         """Log a registered user's leaving and remember where it was, so that
         the name can catch up when it comes back (however it left)."""
         nick = self.hub.nick_of(conn.sid)
-        if nick is None:
+        if nick is None or not users.is_last(self.hub, conn.sid):  # (its user stays on its other connections)
             return
         log.info("%s left (%s)", nick, reason)
         rooms = self.hub.rooms_of(conn.sid)
@@ -310,6 +315,8 @@ class Server:
         self.deliver(outbound, conn.sid)
         if self.hub.crowded and self._crowd_timer is None:
             self._arm_crowds()
+        if self.hub.guards:
+            self.nick_guard.arm()
 
     def _arm_crowds(self) -> None:
         if self._loop is not None:
@@ -357,6 +364,8 @@ class Server:
         if log.isEnabledFor(logging.INFO):
             self._log(conn, outbound)
         self.deliver(outbound, conn.sid)
+        if self.hub.guards:
+            self.nick_guard.arm()
 
     def deliver(self, outbound: Iterable[Outbound], sender: int = 0) -> None:
         """Fan out, except that a message goes to the store first and nothing
@@ -724,6 +733,7 @@ class Server:
         if self.metrics_listener is not None:
             await self.metrics_listener.stop()
         self.metrics.stop()
+        self.nick_guard.stop()
         self.ticker.stop()
         self.passwords.close()
         self.output.stop()
