@@ -26,6 +26,7 @@ from chinwag.core.events import (
     Say,
     Who,
 )
+from chinwag.core.extended import Kill, Killed
 from chinwag.core.hub import Hub
 
 
@@ -161,3 +162,15 @@ def test_logging_in_after_registering_gives_up_the_own_name_and_multiclient_off_
     two_devices(hub2)
     out = hub2.handle(2, Register("phone", ()))
     assert to(out, 2)[0] == Registered("phone") and hub2.links == {}
+
+
+def test_killing_a_user_with_two_connections_tells_both_and_the_room_once() -> None:
+    hub, _ = make()
+    two_devices(hub)
+    hub.handle(2, Register("phone", ()))
+    hub.sessions[3].oper = "root"  # (OPER itself needs the transport to check a password)
+    out = hub.handle(3, Kill("alice", "spam"))
+    assert out[0] == Outbound([1, 2], Killed("carol", "spam"))
+    assert out[1:] == [Outbound([3], Left("alice", "Killed (carol (spam))"))]
+    assert hub.links == {} and hub.devices == {} and "alice" not in hub.nicks
+    assert hub.handle(2, Quit("closed")) == [] and hub.handle(1, Quit("closed")) == []

@@ -35,7 +35,8 @@ time of ``hub.clock``, and the transport owns the timer.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, KeysView
+from collections.abc import Set as AbstractSet
 from typing import TYPE_CHECKING, Final
 
 from chinwag.core.accounts import AccountChanged
@@ -111,7 +112,11 @@ def spread(hub: Hub, out: Iterable[Outbound], conn: int | None = None, user: int
         event = o.event
         kind = type(event)
         to = o.to
-        if not any(s in devices for s in to):  # nobody with several connections
+        if isinstance(to, KeysView | AbstractSet) and len(devices) < len(to):  # (a room's members: O(1) lookups)
+            hit = any(u in to for u in devices)
+        else:
+            hit = any(s in devices for s in to)
+        if not hit:  # nobody with several connections
             result.append(o)
             continue
         everywhere = kind in EVERYWHERE or (joined and kind in WITH_JOIN)
