@@ -18,6 +18,7 @@ from chinwag.core import users
 from chinwag.core.auth import Auth
 from chinwag.core.errors import NotSent
 from chinwag.core.events import (
+    Attached,
     ChatHistory,
     ChatHistoryReply,
     Checked,
@@ -278,7 +279,10 @@ class Server:
         """Log a registered user's leaving and remember where it was, so that
         the name can catch up when it comes back (however it left)."""
         nick = self.hub.nick_of(conn.sid)
-        if nick is None or not users.is_last(self.hub, conn.sid):  # (its user stays on its other connections)
+        if nick is None:
+            return
+        if not users.is_last(self.hub, conn.sid):
+            log.info("%s: one of its connections left (%s)", nick, reason)
             return
         log.info("%s left (%s)", nick, reason)
         rooms = self.hub.rooms_of(conn.sid)
@@ -695,6 +699,8 @@ class Server:
                     log.info("%s left %s (%s)", nick, room, reason, extra=_about(conn))
                 case NickChanged(old, new):
                     log.info("%s is now known as %s", old, new, extra=_about(conn))
+                case Attached(nick, _, connections):
+                    log.info("conn %d is %s too (%d connections)", conn.sid, nick, connections, extra=_about(conn))
                 case Message() if debug:
                     log.debug("%s -> %s [%s]: %s", event.nick, event.target, event.kind, event.text, extra=_about(conn))
 
