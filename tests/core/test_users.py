@@ -174,3 +174,15 @@ def test_killing_a_user_with_two_connections_tells_both_and_the_room_once() -> N
     assert out[1:] == [Outbound([3], Left("alice", "Killed (carol (spam))"))]
     assert hub.links == {} and hub.devices == {} and "alice" not in hub.nicks
     assert hub.handle(2, Quit("closed")) == [] and hub.handle(1, Quit("closed")) == []
+
+
+def test_a_third_connection_attaching_after_registering_is_told_once_to_each_other_connection() -> None:
+    hub, _ = make()
+    two_devices(hub)
+    hub.handle(2, Register("phone", ()))
+    reg(hub, 4, "tablet", "#a")
+    out = hub.handle(4, SetAccount("alice"))
+    left = Left("tablet", "logged in as alice on another connection")
+    assert [sorted(o.to) for o in out if o.event == left] == [[1, 2, 3]]  # each once
+    assert [type(e) for e in to(out, 4)] == [AccountChanged, Parted, NickChanged, Attached]
+    assert hub.devices == {1: [1, 2, 4]}

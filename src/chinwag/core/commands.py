@@ -293,7 +293,7 @@ def set_account(hub: Hub, session: Session, cmd: SetAccount) -> list[Outbound]:
 
 
 def quit_(hub: Hub, session: Session, cmd: Quit) -> list[Outbound]:
-    return hub.disconnect(session.sid, cmd.reason)
+    return hub.disconnect(session.sid, cmd.reason, spread=False)  # (Hub.handle quits a connection itself)
 
 
 COMMANDS: Final[dict[type, Spec]] = {

@@ -157,10 +157,11 @@ class Hub:
     def connect(self, sid: int) -> None:
         self.sessions[sid] = Session(sid)
 
-    def disconnect(self, sid: int, reason: str = "", whole: bool = False) -> list[Outbound]:
+    def disconnect(self, sid: int, reason: str = "", whole: bool = False, spread: bool = True) -> list[Outbound]:
         """Forget a connection; if it was its user's last (or ``whole``: every
         connection of that user goes), the user goes, and everyone who shared
-        a room with it hears once."""
+        a room with it hears once. ``spread=False``: addressed to users, for a
+        handler (Hub.handle spreads what a handler returns, once)."""
         user = users.detach(self, sid, whole)
         if user is None:
             return []  # the user stays, on its other connections
@@ -192,7 +193,7 @@ class Hub:
             self._remove_member(key, sid)
         self.release_nick(session)
         out = [Outbound(list(seen), Left(session.nick, reason, session.user))] if seen else []
-        return users.spread(self, out) if self.devices and out else out
+        return users.spread(self, out) if spread and self.devices and out else out
 
     def load_accounts(self, names: Iterable[str]) -> None:
         """The names of the registered accounts (nick protection: core/users.py)."""
@@ -204,8 +205,9 @@ class Hub:
         if crowd.note(room, kind, nick, reason, sid):
             self.crowded[casefold(room.name)] = None
 
-    def flush_crowds(self, keys: Iterable[str] | None = None) -> list[Outbound]:
-        """The pending summaries (of ``keys``' rooms only, if given)."""
+    def flush_crowds(self, keys: Iterable[str] | None = None, spread: bool = True) -> list[Outbound]:
+        """The pending summaries (of ``keys``' rooms only, if given);
+        ``spread`` as for disconnect."""
         out: list[Outbound] = []
         for key in list(self.crowded if keys is None else keys):
             if key in self.crowded:
@@ -213,7 +215,7 @@ class Hub:
                 room = self.rooms.get(key)
                 if room is not None:
                     out += crowd.flush(room)
-        return users.spread(self, out) if self.devices and out else out
+        return users.spread(self, out) if spread and self.devices and out else out
 
     # --- dispatch --------------------------------------------------------
 

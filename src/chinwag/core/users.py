@@ -162,10 +162,10 @@ def attach(hub: Hub, session: Session, user_sid: int) -> list[Outbound]:
     if old is not None:
         for key in session.rooms:
             out.append(Outbound((sid,), Parted(hub.rooms[key].name, old, "", session.user)))
-        out += hub.disconnect(sid, f"logged in as {nick} on another connection")
+        out += hub.disconnect(sid, f"logged in as {nick} on another connection", spread=False)
         out.append(Outbound((sid,), NickChanged(old, nick, user.user)))
     else:
-        hub.disconnect(sid)  # (a session not yet registered: nobody to tell)
+        hub.disconnect(sid, spread=False)  # (a session not yet registered: nobody to tell)
         out.append(Outbound((sid,), Registered(nick)))
     conns = hub.devices.setdefault(user_sid, [user_sid])
     conns.append(sid)
@@ -270,7 +270,7 @@ def rename(hub: Hub, session: Session, new: str | None = None) -> list[Outbound]
     hub.take_nick(session, new)
     session.nick_mark = hub.mark()
     # A summary still to come may hold the old nick's JOIN: it goes out first.
-    out = hub.flush_crowds([k for k in session.rooms if k in hub.crowded]) if hub.crowded else []
+    out = hub.flush_crowds([k for k in session.rooms if k in hub.crowded], spread=False) if hub.crowded else []
     return [*out, Outbound([session.sid, *hub.peers(session)], NickChanged(old, new, session.user))]
 
 
