@@ -186,3 +186,14 @@ def test_a_third_connection_attaching_after_registering_is_told_once_to_each_oth
     assert [sorted(o.to) for o in out if o.event == left] == [[1, 2, 3]]  # each once
     assert [type(e) for e in to(out, 4)] == [AccountChanged, Parted, NickChanged, Attached]
     assert hub.devices == {1: [1, 2, 4]}
+
+
+def test_two_connections_logging_in_before_either_registered_do_not_attach_to_a_nameless_user() -> None:
+    hub, _ = make()
+    hub.connect(1)
+    hub.connect(2)
+    hub.handle(1, SetAccount("alice"))
+    hub.handle(2, SetAccount("alice"))
+    assert to(hub.handle(2, Register("b", ())), 2)[0] == Registered("b")
+    assert to(hub.handle(1, Register("a", ())), 1)[0] == Registered("a")
+    assert hub.links == {} and hub.nicks == {"a": 1, "b": 2}

@@ -87,8 +87,8 @@ def register(hub: Hub, session: Session, cmd: Register) -> list[Outbound]:
     if session.nick is not None:
         raise AlreadyRegistered()
     if session.account is not None and hub.multiclient:
-        holder = hub.accounts.get(casefold(session.account))
-        if holder is not None and holder != session.sid:  # (logged in before registering: SASL)
+        holder = users.user_of_account(hub, session.account, session.sid)
+        if holder is not None:  # (logged in before registering: SASL)
             return users.attach(hub, session, holder)
     reclaimed = users.reclaim(hub, session, cmd.nick)
     nick = _available_nick(hub, session, cmd.nick)
@@ -271,8 +271,8 @@ def set_account(hub: Hub, session: Session, cmd: SetAccount) -> list[Outbound]:
         return []
     if cmd.account is not None and cmd.created:
         hub.registered.add(casefold(cmd.account))
-    holder = hub.accounts.get(casefold(cmd.account)) if cmd.account is not None else None
-    if hub.multiclient and holder is not None and holder != session.sid and session.nick is not None:
+    holder = users.user_of_account(hub, cmd.account, session.sid) if cmd.account is not None else None
+    if hub.multiclient and holder is not None and session.nick is not None:
         # The account's user is online: this connection becomes it (core/users.py).
         out = [Outbound((session.sid,), AccountChanged(session.nick, cmd.account, cmd.created, session.user))]
         return out + users.attach(hub, session, holder)

@@ -181,6 +181,14 @@ def attach(hub: Hub, session: Session, user_sid: int) -> list[Outbound]:
     return out
 
 
+def user_of_account(hub: Hub, account: str, sid: int) -> int | None:
+    """The sid of the registered user (other than ``sid``) logged in to ``account``, if any."""
+    holder = hub.accounts.get(casefold(account))
+    if holder is None or holder == sid or hub.sessions[holder].nick is None:
+        return None  # (one still registering, logged in with SASL: nothing to join yet)
+    return holder
+
+
 def detach(hub: Hub, sid: int, whole: bool) -> int | None:
     """Connection ``sid`` goes: the sid of its user if that user goes with it
     (its last connection, or ``whole``), else None."""
