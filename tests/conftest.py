@@ -93,9 +93,10 @@ TEST_FLOOD = {"flood_burst": 100_000, "flood_backlog": 100_000, "flood_burst_byt
 # IRC playback on join is off too (tests that join a room with history and then
 # expect live lines would see it first); tests/transport/test_irc_playback.py
 # and tests/client/test_irssi.py turn it on.
-def make_config(**limits: int) -> Config:
+def make_config(multiclient: bool = True, **limits: int) -> Config:
     return Config(host="127.0.0.1", text_port=0, irc_port=0, web_port=0, db=":memory:", shutdown_grace=2.0,
-                  irc_history_on_join=0, limits=dataclasses.replace(Limits(), **{**TEST_FLOOD, **limits}))
+                  irc_history_on_join=0, multiclient=multiclient,
+                  limits=dataclasses.replace(Limits(), **{**TEST_FLOOD, **limits}))
 
 
 @pytest.fixture

@@ -90,3 +90,13 @@ def test_bad_networks_are_reported(tmp_path: Path, toml: str, message: str) -> N
     f.write_text(toml)
     with pytest.raises(ConfigError, match=message.replace(".", r"\.")):
         load_config(f, {})
+
+
+def test_multiclient_reads_true_and_false_from_env_and_nick_grace_may_be_zero() -> None:
+    assert load_config(env={"CHINWAG_MULTICLIENT": "false"}).multiclient is False
+    assert load_config(env={"CHINWAG_MULTICLIENT": "true"}).multiclient is True
+    with pytest.raises(ConfigError, match="CHINWAG_MULTICLIENT: cannot read 'maybe' as true or false"):
+        load_config(env={"CHINWAG_MULTICLIENT": "maybe"})
+    assert load_config(env={"CHINWAG_LIMITS__NICK_GRACE": "0"}).limits.nick_grace == 0
+    with pytest.raises(ConfigError, match="limits.nick_grace must be a positive integer"):
+        load_config(env={"CHINWAG_LIMITS__NICK_GRACE": "-1"})

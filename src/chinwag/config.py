@@ -20,6 +20,10 @@ class ConfigError(ValueError):
     """The configuration is invalid; the message says which key and why."""
 
 
+# Limits for which 0 means something (nick_grace: rename at once); the rest must be > 0.
+_ZERO_ALLOWED = frozenset({"nick_grace"})
+
+
 @dataclass(frozen=True, slots=True)
 class Limits:
     """Security and fairness limits, validated once at load."""
@@ -153,10 +157,16 @@ class Limits:
     account_certs_max: int = 8  # client certificates (SASL EXTERNAL) per account
     # --- limits: playback ---
     playback_max: int = 100  # most messages a user may ask to be replayed on join (NickServ SET PLAYBACK)
+    # --- limits: nicks ---
+    # Seconds someone not logged in to account X may hold nick X before being
+    # renamed to a guest nick (0: at once). Told on taking it (core/users.py).
+    nick_grace: int = 60
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
+            if f.name in _ZERO_ALLOWED and isinstance(value, int) and not isinstance(value, bool) and value == 0:
+                continue
             if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
                 raise ConfigError(f"limits.{f.name} must be a positive integer, got {value!r}")
         if self.user_len < 2:
@@ -236,6 +246,9 @@ class Config:
     # last this many on join as a playback; logged-in users set their own
     # (NickServ SET PLAYBACK). 0: none.
     irc_history_on_join: int = 20
+    # Several connections logged in to one account share one user: its nick,
+    # rooms and away state (core/users.py). False: each connection is its own user.
+    multiclient: bool = True
     limits: Limits = field(default_factory=Limits)
 
     def __post_init__(self) -> None:
@@ -339,6 +352,11 @@ def _coerce(name: str, raw: Any, like: Any) -> Any:
     """Convert env strings to the type of the default they replace."""
     if isinstance(raw, str) and isinstance(like, tuple):  # a list: comma-separated
         return tuple(item.strip() for item in raw.split(",") if item.strip())
+    if isinstance(raw, str) and isinstance(like, bool):  # (bool("false") is True)
+        word = raw.strip().lower()
+        if word not in ("true", "false", "1", "0", "yes", "no"):
+            raise ConfigError(f"{name}: cannot read {raw!r} as true or false")
+        return word in ("true", "1", "yes")
     if isinstance(raw, str) and not isinstance(like, str):
         try:
             return type(like)(raw)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import dataclasses
 import hashlib
 import hmac
 import logging
@@ -13,9 +14,10 @@ import logging
 import pytest
 
 from chinwag.transport.server import Server
-from tests.conftest import IrcClient
+from tests.conftest import IrcClient, make_config
 from tests.hostile.bystander import Bystander
 from tests.hostile.test_accounts import PASSWORD, registered, serving
+from tests.hostile.test_hostile import serving_config
 from tests.transport.test_chathistory import batch
 
 SRC = "chinwag"
@@ -40,7 +42,9 @@ async def sasl_start(c: IrcClient, nick: str, mechanism: str) -> None:
 
 
 async def test_sasl_plain_logs_in_before_registration_and_whois_shows_the_account() -> None:
-    async with serving() as srv:
+    # Two users of one account, each with a nick of its own: multiclient off
+    # (on, the second would become alice: tests/transport/test_multiclient.py).
+    async with serving_config(dataclasses.replace(make_config(), multiclient=False)) as srv:
         owner = await registered(srv, "alice")
         c = await irc_conn(srv)
         await sasl_start(c, "al", "PLAIN")
@@ -140,7 +144,8 @@ async def test_sasl_unknown_mechanism_abort_and_overlong() -> None:
 
 
 async def test_pass_account_password_and_account_notify() -> None:
-    async with serving() as srv:
+    # (two users of one account, each with its own nick: multiclient off)
+    async with serving_config(dataclasses.replace(make_config(), multiclient=False)) as srv:
         owner = await registered(srv, "alice")
         watcher = await irc_conn(srv)
         await watcher.register("watcher", caps=("account-notify",))
@@ -286,6 +291,10 @@ async def test_draft_account_registration_register_and_verify() -> None:
         await c.close()
         await other.send("NICK Zoe")
         await other.expect_cmd("NICK")
+        # (a registered nick: nick protection warns, core/users.py)
+        assert await other.line() == (
+            ":NickServ!NickServ@services NOTICE Zoe :This nickname is registered. Log in within 60 seconds or"
+            " you will be renamed (/msg NickServ IDENTIFY Zoe <password>)")
         await other.send(f"REGISTER * * {PASSWORD}")
         assert await other.line() == (
             f":{SRC} FAIL REGISTER ACCOUNT_EXISTS Zoe :an account with that name already exists")

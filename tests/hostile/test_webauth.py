@@ -210,7 +210,8 @@ async def test_sasl_external_logs_in_with_a_certificate_added_by_its_owner(tmp_p
     mallory_chain, mallory_fp = client_cert(users, tmp_path, "mallory")
     # (made before the bystander starts: loading a context's CAs takes the test's loop a while)
     alice_ctx, mallory_ctx, none_ctx = context(pki, alice_chain), context(pki, mallory_chain), context(pki, None)
-    async with tls_serving(pki, client_ca=tmp_path / "users-ca.pem", **FAST) as srv:
+    # Each connection its own user (multiclient off), so that al, al2 keep their nicks.
+    async with tls_serving(pki, client_ca=tmp_path / "users-ca.pem", multiclient=False, **FAST) as srv:
         b = await Bystander.join(srv.port("irc"))
         b.start()
         owner = await registered(srv, "alice")

@@ -207,7 +207,10 @@ async def test_a_logged_in_user_sets_its_own_playback_kept_with_the_account(tmp_
         await bob.send("PRIVMSG NickServ :SET PLAYBACK off", "PART #dev")
         assert await bob.expect_cmd("NOTICE") == f"{NS} bob :PLAYBACK is now off: replayed when you join a room"
         assert await after_names(bob) == []
-        # Kept with the account: another connection that logs in to bob gets none either.
+        # Kept with the account: another connection that logs in to bob (once bob has gone,
+        # so that it is not joined to bob's connection: multiclient) gets none either.
+        await bob.send("QUIT")
+        await bob.expect_cmd("ERROR")
         phone = await irc_conn(srv)
         await phone.register("bobphone")
         await phone.send(f"PRIVMSG NickServ :IDENTIFY bob {PASSWORD}")

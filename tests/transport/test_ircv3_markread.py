@@ -25,8 +25,10 @@ NOW = "timestamp=2023-11-14T22:13:20.000Z"  # T0, the hub's clock
 
 @asynccontextmanager
 async def serving(db: str = ":memory:", **limits: int) -> AsyncIterator[Server]:
-    cfg = dataclasses.replace(make_config(**{**FAST, **limits}), db=db)
-    srv = Server(cfg, hub=Hub(cfg.limits, clock=Clock()))
+    # Each device its own user (multiclient off): markers are per account either way; with
+    # multiclient the devices are one user (tests/transport/test_multiclient.py).
+    cfg = dataclasses.replace(make_config(**{**FAST, **limits}), db=db, multiclient=False)
+    srv = Server(cfg, hub=Hub(cfg.limits, clock=Clock(), multiclient=False))
     await srv.start()
     try:
         yield srv

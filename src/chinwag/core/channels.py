@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from chinwag.core import profile
+from chinwag.core import profile, users
 from chinwag.core.errors import (
     BadRoomKey,
     BannedFromRoom,
@@ -361,7 +361,7 @@ def kick(hub: Hub, session: Session, cmd: Kick) -> list[Outbound]:
         raise UserNotInRoom(nick(target), room.name)
     reason = (cmd.reason or nick(session))[: hub.limits.kick_len]
     key = casefold(room.name)
-    out = hub.flush_crowds([key]) if room.crowd is not None else []  # the target's JOIN first
+    out = hub.flush_crowds([key], spread=False) if room.crowd is not None else []  # the target's JOIN first
     out.append(Outbound(list(room.members), Kicked(room.name, nick(session), nick(target), reason, session.user)))
     del target.rooms[key]
     hub._remove_member(key, target.sid)
@@ -417,8 +417,9 @@ def kill(hub: Hub, session: Session, cmd: Kill) -> list[Outbound]:
         raise NoPrivileges()
     target = find_user(hub, cmd.nick)
     reason = cmd.reason or "no reason"
-    out = [Outbound((target.sid,), Killed(nick(session), reason, session.user))]
-    return out + hub.disconnect(target.sid, f"Killed ({nick(session)} ({reason}))")
+    # Every connection of the user is told; the user goes, with all of them (core/users.py).
+    out = [Outbound(users.connections_of(hub, target.sid), Killed(nick(session), reason, session.user))]
+    return out + hub.disconnect(target.sid, f"Killed ({nick(session)} ({reason}))", whole=True, spread=False)
 
 
 def wallops(hub: Hub, session: Session, cmd: Wallops) -> list[Outbound]:

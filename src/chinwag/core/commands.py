@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
-from chinwag.core import channels, crowd, profile, whowas
+from chinwag.core import channels, crowd, profile, users, whowas
 from chinwag.core.accounts import AccountChanged, SetAccount
 from chinwag.core.errors import (
     AlreadyRegistered,
@@ -32,7 +32,6 @@ from chinwag.core.events import (
     ListRooms,
     Members,
     Message,
-    NickChanged,
     Outbound,
     Part,
     Parted,
@@ -90,6 +89,11 @@ class Spec:
 def register(hub: Hub, session: Session, cmd: Register) -> list[Outbound]:
     if session.nick is not None:
         raise AlreadyRegistered()
+    if session.account is not None and hub.multiclient:
+        holder = users.user_of_account(hub, session.account, session.sid)
+        if holder is not None:  # (logged in before registering: SASL)
+            return users.attach(hub, session, holder)
+    reclaimed = users.reclaim(hub, session, cmd.nick)
     nick = _available_nick(hub, session, cmd.nick)
     hub.take_nick(session, nick)
     session.nick_mark = hub.mark()
@@ -98,7 +102,8 @@ def register(hub: Hub, session: Session, cmd: Register) -> list[Outbound]:
     session.user = profile.shown_user(hub, session)  # (logged in by SASL before: its account's host)
     hub.max_users = max(hub.max_users, len(hub.nicks))
     session.signon = session.last_active = hub.clock()
-    out = [Outbound((session.sid,), Registered(nick))]
+    out = [*reclaimed, Outbound((session.sid,), Registered(nick))]
+    out += users.guard(hub, session)
     for room in cmd.autojoin:
         out += join(hub, session, Join(room))
     return out
@@ -244,13 +249,9 @@ def change_nick(hub: Hub, session: Session, cmd: ChangeNick) -> list[Outbound]:
     old = session.nick or ""
     if validate_nick(cmd.nick, hub.limits.nick_len) == old:
         return []
+    reclaimed = users.reclaim(hub, session, cmd.nick)
     new = _available_nick(hub, session, cmd.nick)
-    whowas.remember(hub, session)
-    hub.take_nick(session, new)
-    session.nick_mark = hub.mark()
-    # A summary still to come may hold this nick's JOIN: it goes out first.
-    out = hub.flush_crowds([k for k in session.rooms if k in hub.crowded]) if hub.crowded else []
-    return [*out, Outbound([session.sid, *hub.peers(session)], NickChanged(old, new, session.user))]
+    return [*reclaimed, *users.rename(hub, session, new), *users.guard(hub, session)]
 
 
 def who(hub: Hub, session: Session, cmd: Who) -> list[Outbound]:
@@ -272,18 +273,32 @@ def set_account(hub: Hub, session: Session, cmd: SetAccount) -> list[Outbound]:
     The session hears it; so do those sharing a room with it (IRC account-notify)."""
     if session.account == cmd.account:
         return []
-    session.account = cmd.account
-    if session.nick is None:  # (SASL before registration; register() gives it the account's host)
+    if cmd.account is not None and cmd.created:
+        hub.registered.add(casefold(cmd.account))
+    holder = users.user_of_account(hub, cmd.account, session.sid) if cmd.account is not None else None
+    if hub.multiclient and holder is not None and session.nick is not None:
+        # The account's user is online: this connection becomes it (core/users.py).
+        out = [Outbound((session.sid,), AccountChanged(session.nick, cmd.account, cmd.created, session.user))]
+        return out + users.attach(hub, session, holder)
+    old, session.account = session.account, cmd.account
+    users.index_account(hub, session, old)
+    if session.nick is None:  # (SASL before registration; register() gives it the account's host and attaches it)
         return [Outbound((session.sid,), AccountChanged("*", cmd.account, cmd.created))]
     out = [Outbound((session.sid,), AccountChanged(session.nick, cmd.account, cmd.created, session.user))]
     peers = hub.peers(session)
     if peers:
         out.append(Outbound(peers, AccountChanged(session.nick, cmd.account, user=session.user)))
-    return out + profile.host_change(hub, session)
+    out += profile.host_change(hub, session)
+    if cmd.account is not None and casefold(session.nick) != casefold(cmd.account):
+        # Someone not logged in holds the account's nick: renamed now, and it is ours.
+        reclaimed = users.reclaim(hub, session, cmd.account)
+        if reclaimed:
+            return out + reclaimed + change_nick(hub, session, ChangeNick(cmd.account))
+    return out + users.guard(hub, session)
 
 
 def quit_(hub: Hub, session: Session, cmd: Quit) -> list[Outbound]:
-    return hub.disconnect(session.sid, cmd.reason)
+    return hub.disconnect(session.sid, cmd.reason, spread=False)  # (Hub.handle quits a connection itself)
 
 
 COMMANDS: Final[dict[type, Spec]] = {

@@ -13,7 +13,7 @@ from typing import Literal
 
 from chinwag.core.accounts import AccountCommand, AccountEvent, SetAccount
 from chinwag.core.errors import ChatError
-from chinwag.core.extended import ClientTags, ExtendedCommand, ExtendedEvent, MemberInfo, Oper
+from chinwag.core.extended import ClientTags, ExtendedCommand, ExtendedEvent, MemberInfo, Oper, TopicInfo
 from chinwag.core.ircv3 import Redaction, V3Event, V3Query
 from chinwag.core.userinfo import UserInfoCommand, UserInfoEvent
 
@@ -307,6 +307,37 @@ class Crowd:
     cache: dict[object, object] = field(default_factory=dict, compare=False, repr=False)
 
 
+# --- one user, several connections; nick protection (core/users.py) ---------------
+
+
+@dataclass(frozen=True, slots=True)
+class NickProtected:
+    """``nick`` is an account's name and its holder is not logged in to it:
+    log in within ``grace`` seconds or be renamed (0: renamed now)."""
+
+    nick: str
+    grace: int
+
+
+@dataclass(frozen=True, slots=True)
+class Echo:
+    """A message one of a user's connections sent, for its other connections
+    (which show it as sent by them, whatever their echo settings)."""
+
+    message: Message
+
+
+@dataclass(frozen=True, slots=True)
+class Attached:
+    """This connection logged in to an account whose user is already online:
+    it is that user now, ``nick``, in its rooms (each with its topic, None if
+    unset, and its members), one of ``connections``."""
+
+    nick: str
+    rooms: tuple[tuple[Joined, TopicInfo | None, Members], ...]
+    connections: int
+
+
 Event = (
     Registered
     | Crowd
@@ -325,6 +356,9 @@ Event = (
     | AccountEvent
     | UserInfoEvent
     | V3Event
+    | NickProtected
+    | Echo
+    | Attached
 )
 
 

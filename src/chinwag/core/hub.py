@@ -11,12 +11,12 @@ import time
 from collections.abc import Callable, Iterable
 
 from chinwag.config import Limits
-from chinwag.core import crowd
+from chinwag.core import crowd, users
 from chinwag.core.auth import Auth
 from chinwag.core.commands import COMMANDS
 from chinwag.core.confusables import skeleton
 from chinwag.core.errors import ChatError, NotRegistered, PasswordMismatch
-from chinwag.core.events import Checked, Command, Failed, Left, Outbound
+from chinwag.core.events import Checked, Command, Failed, Left, Outbound, Quit
 from chinwag.core.extended import MemberInfo
 from chinwag.core.names import HIDDEN_HOST, Reserved, casefold
 from chinwag.core.roomstate import RoomState
@@ -47,6 +47,10 @@ class MessageIds:
 
 
 class Session:
+    """A user: what others see (nick, rooms, away, account). Usually one
+    connection's, with the connection's sid; connections that share a user
+    are linked to it (core/users.py)."""
+
     __slots__ = ("sid", "nick", "user", "rooms", "realname", "away", "oper", "modes", "signon", "last_active",
                  "invites", "nick_mark", "account")
 
@@ -115,9 +119,11 @@ class Hub:
         auth: Auth | None = None,
         server_name: str = "chinwag",
         account_host: str = "",
+        multiclient: bool = True,
     ) -> None:
         self.limits = limits or Limits()
         self.account_host = account_host  # Config.account_host: the host of logged-in users (core/profile.py)
+        self.multiclient = multiclient
         # Names nobody may take: the services' and the server's own (names.Reserved).
         self.reserved = Reserved((server_name,))
         self.clock = clock
@@ -142,14 +148,28 @@ class Hub:
         self.changed: dict[str, None] = {}
         self.revived = 0  # rooms re-created from ``saved`` so far (see forget_rules)
         self.crowded: dict[str, None] = {}  # keys of rooms with a summary pending (core/crowd.py)
+        # Several connections, one user; nick protection (core/users.py).
+        self.links: dict[int, int] = {}  # an attached connection's sid -> its user's sid
+        self.devices: dict[int, list[int]] = {}  # user sid -> its live connections, when more than one
+        self.accounts: dict[str, int] = {}  # casefolded account -> sid of a user logged in to it
+        self.registered: set[str] = set()  # casefolded names of all accounts (load_accounts)
+        self.guards: dict[int, float] = {}  # user sid -> when it is renamed (holds a nick not its account's)
+        self.guests = 0  # guest nicks handed out (Guest1, Guest2...)
 
     # --- lifecycle -------------------------------------------------------
 
     def connect(self, sid: int) -> None:
         self.sessions[sid] = Session(sid)
 
-    def disconnect(self, sid: int, reason: str = "") -> list[Outbound]:
-        """Forget a session; everyone who shared a room with it hears once."""
+    def disconnect(self, sid: int, reason: str = "", whole: bool = False, spread: bool = True) -> list[Outbound]:
+        """Forget a connection; if it was its user's last (or ``whole``: every
+        connection of that user goes), the user goes, and everyone who shared
+        a room with it hears once. ``spread=False``: addressed to users, for a
+        handler (Hub.handle spreads what a handler returns, once)."""
+        user = users.detach(self, sid, whole)
+        if user is None:
+            return []  # the user stays, on its other connections
+        sid = user
         session = self.sessions.pop(sid, None)
         self.opers.discard(sid)
         self.invisible.discard(sid)
@@ -157,6 +177,8 @@ class Hub:
             room = self.rooms.get(key)
             if room is not None:
                 room.invited.discard(sid)
+        if session is not None:
+            users.forget(self, session)
         if session is None or session.nick is None:
             return []
         # Members of big rooms hear it in the room's summary: a mass disconnect
@@ -174,7 +196,12 @@ class Hub:
         for key in session.rooms:
             self._remove_member(key, sid)
         self.release_nick(session)
-        return [Outbound(list(seen), Left(session.nick, reason, session.user))] if seen else []
+        out = [Outbound(list(seen), Left(session.nick, reason, session.user))] if seen else []
+        return users.spread(self, out) if spread and self.devices and out else out
+
+    def load_accounts(self, names: Iterable[str]) -> None:
+        """The names of the registered accounts (nick protection: core/users.py)."""
+        self.registered.update(casefold(name) for name in names)
 
     # --- big rooms: summaries (core/crowd.py) ------------------------------
 
@@ -182,8 +209,9 @@ class Hub:
         if crowd.note(room, kind, nick, reason, sid):
             self.crowded[casefold(room.name)] = None
 
-    def flush_crowds(self, keys: Iterable[str] | None = None) -> list[Outbound]:
-        """The pending summaries (of ``keys``' rooms only, if given)."""
+    def flush_crowds(self, keys: Iterable[str] | None = None, spread: bool = True) -> list[Outbound]:
+        """The pending summaries (of ``keys``' rooms only, if given);
+        ``spread`` as for disconnect."""
         out: list[Outbound] = []
         for key in list(self.crowded if keys is None else keys):
             if key in self.crowded:
@@ -191,7 +219,7 @@ class Hub:
                 room = self.rooms.get(key)
                 if room is not None:
                     out += crowd.flush(room)
-        return out
+        return users.spread(self, out) if spread and self.devices and out else out
 
     # --- dispatch --------------------------------------------------------
 
@@ -200,17 +228,21 @@ class Hub:
         if type(command) is Checked:
             verdict, command = command, command.command
         spec = COMMANDS[type(command)]
-        session = self.sessions.get(sid)
+        user = self.links.get(sid, sid)  # (an attached connection speaks for its user)
+        session = self.sessions.get(user)
         if session is None:  # killed, its connection not yet closed
             return []
+        if type(command) is Quit:  # this connection goes (its user, if it was the last)
+            return self.disconnect(sid, command.reason)
         try:
             if spec.needs_registration and session.nick is None:
                 raise NotRegistered()
             if spec.needs_password:
                 self._password_passes(command, verdict)
-            return spec.handler(self, session, command)
+            out = spec.handler(self, session, command)
         except ChatError as exc:
             return [Outbound((sid,), Failed(exc, spec.name))]
+        return users.spread(self, out, sid, user) if self.devices else out
 
     def _password_passes(self, command: Command, verdict: Checked | None) -> None:
         """A command that carries a password runs on the transport's verdict;
@@ -252,8 +284,12 @@ class Hub:
 
     # --- queries used by handlers and adapters ---------------------------
 
+    def session_of(self, sid: int) -> Session | None:
+        """The user connection ``sid`` is (core/users.py)."""
+        return self.sessions.get(self.links.get(sid, sid))
+
     def nick_of(self, sid: int) -> str | None:
-        session = self.sessions.get(sid)
+        session = self.session_of(sid)
         return session.nick if session else None
 
     def peers(self, session: Session) -> list[int]:
@@ -270,7 +306,7 @@ class Hub:
         return self.ids.next(self.clock())
 
     def rooms_of(self, sid: int) -> tuple[str, ...]:
-        session = self.sessions.get(sid)
+        session = self.session_of(sid)
         return tuple(self.rooms[k].name for k in session.rooms) if session else ()
 
     def info(self, session: Session, room: Room | None = None) -> MemberInfo:

@@ -17,9 +17,11 @@ from chinwag.config import Limits
 from chinwag.core.accounts import AccountChanged, AccountError, AccountNote, PlaybackChanged
 from chinwag.core.errors import NameError_, NickInUse, NotSent, PasswordMismatch
 from chinwag.core.events import (
+    Attached,
     ChangeNick,
     Command,
     Crowd,
+    Echo,
     Event,
     Failed,
     History,
@@ -31,6 +33,7 @@ from chinwag.core.events import (
     Members,
     Message,
     NickChanged,
+    NickProtected,
     Part,
     Parted,
     Query,
@@ -57,7 +60,7 @@ from chinwag.core.extended import (
 from chinwag.core.ircv3 import Redacted
 from chinwag.core.names import casefold
 from chinwag.core.numbers import decimal
-from chinwag.protocols import crowd, text_accounts
+from chinwag.protocols import crowd, text_accounts, text_devices
 from chinwag.protocols.base import LineReader, LineTooLong, RenderCache, decode_line
 from chinwag.protocols.sanitize import strip_controls
 from chinwag.protocols.telnet import TelnetFilter
@@ -506,6 +509,8 @@ class TextProtocol:
                 return text_accounts.render(event, me)
             case PlaybackChanged():
                 return text_accounts.playback_changed(self, event)
+            case NickProtected() | Echo() | Attached():
+                return text_devices.render(self, event)
             case Failed(error):
                 self._awaiting_reply = False
                 self.want_history = None

@@ -67,6 +67,10 @@ class AccountStore(Protocol):
         """Replace an account's hash and SCRAM credentials; False if there is no such account."""
         ...
 
+    async def account_names(self) -> list[str]:
+        """Every account's name (the hub protects them as nicks: core/users.py)."""
+        ...
+
     async def delete_account(self, name: str) -> bool:
         """Forget an account; False if there was none."""
         ...
@@ -162,6 +166,10 @@ def set_password(name: str, secrets: Secrets, conn: sqlite3.Connection) -> bool:
         (secrets.password_hash, s.salt, s.iterations, s.stored_key, s.server_key, account_key(name)),
     )
     return cursor.rowcount == 1
+
+
+def names(conn: sqlite3.Connection) -> list[str]:
+    return [name for (name,) in conn.execute("SELECT name FROM accounts")]
 
 
 def delete(name: str, conn: sqlite3.Connection) -> bool:

@@ -265,6 +265,9 @@ class MemoryStore:
         self._accounts[account.key] = account.with_secrets(secrets)
         return True
 
+    async def account_names(self) -> list[str]:
+        return [account.name for account in self._accounts.values()]
+
     async def delete_account(self, name: str) -> bool:
         key = account_key(name)
         self._credentials = {k: v for k, v in self._credentials.items() if v[0] != key}

@@ -396,6 +396,9 @@ class SqliteStore:
     async def set_password(self, name: str, secrets: Secrets) -> bool:
         return await self._write(partial(sqlite_accounts.set_password, name, secrets))
 
+    async def account_names(self) -> list[str]:
+        return await self._read(sqlite_accounts.names)
+
     async def delete_account(self, name: str) -> bool:
         return await self._write(partial(sqlite_accounts.delete, name))
 

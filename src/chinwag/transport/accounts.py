@@ -125,7 +125,7 @@ class AccountService:
                                      limits.auth_tracked)
 
     def account_of(self, conn: Connection) -> str | None:
-        session = self.server.hub.sessions.get(conn.sid)
+        session = self.server.hub.session_of(conn.sid)
         return session.account if session else None
 
     # --- the commands -------------------------------------------------------------

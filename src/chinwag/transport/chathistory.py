@@ -64,7 +64,7 @@ def _key(hub: Hub, sid: int, nick: str, target: str) -> str | None:
 async def _account_key(hub: Hub, store: Store, sid: int, other: str) -> str | None:
     """The key of the private conversation between ``sid``'s account and the
     account ``other`` stands for, if ``sid`` is logged in and ``other`` does."""
-    session = hub.sessions.get(sid)
+    session = hub.session_of(sid)
     if session is None or session.account is None:
         return None
     online = hub.nicks.get(casefold(other))
@@ -78,7 +78,7 @@ async def _account_key(hub: Hub, store: Store, sid: int, other: str) -> str | No
 
 def _mark(hub: Hub, sid: int) -> str:
     """Where the private history ``sid`` may read starts."""
-    session = hub.sessions.get(sid)
+    session = hub.session_of(sid)
     return session.nick_mark if session is not None else "~"  # (above any msgid)
 
 
@@ -117,7 +117,7 @@ async def _targets(
         return ()
     lo, hi = sorted((q.start.ms, q.end.ms))
     rooms = {room_key(r): r for r in hub.rooms_of(sid)}
-    session = hub.sessions.get(sid)
+    session = hub.session_of(sid)
     account = session.account if session is not None else None
     found = await store.targets(q.start.ms / 1000, q.end.ms / 1000, limit, keys=rooms, nick=nick,
                                 private_after=_mark(hub, sid), account=account)

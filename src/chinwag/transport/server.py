@@ -14,10 +14,12 @@ from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from typing import Any
 
 from chinwag.config import Config, metrics_host_port, networks
+from chinwag.core import users
 from chinwag.core.accounts import EXTERNAL_MECHANISM
 from chinwag.core.auth import Auth
 from chinwag.core.errors import NotSent
 from chinwag.core.events import (
+    Attached,
     ChangeNick,
     ChatHistory,
     ChatHistoryReply,
@@ -55,6 +57,7 @@ from chinwag.transport.forwarded import is_in
 from chinwag.transport.health import MetricsListener, Readiness
 from chinwag.transport.ircv3 import V3Service
 from chinwag.transport.metrics import Metrics
+from chinwag.transport.nickguard import NickGuard
 from chinwag.transport.output import LINE_OVERHEAD, OutputGuard
 from chinwag.transport.passwords import PasswordChecks
 from chinwag.transport.ticker import Ticker, tick_period
@@ -99,6 +102,7 @@ class Server:
         self.hub = hub or Hub(
             config.limits, auth=Auth(config.password, dict(config.operators)), server_name=config.server_name,
             account_host=config.account_host,
+            multiclient=config.multiclient,
         )
         self.store = store or open_store(config.db, config.limits.store_timeout)
         # Messages wait here until the store confirms them (on_commit); events
@@ -141,6 +145,7 @@ class Server:
         self.metrics = Metrics(self)  # /metrics (transport/metrics.py)
         self.readiness = Readiness(self)  # /readyz (transport/health.py)
         self.metrics_listener: MetricsListener | None = None  # on metrics_address, if set
+        self.nick_guard = NickGuard(self)  # renames at the end of nick grace periods (core/users.py)
 
     # --- start -----------------------------------------------------------
 
@@ -162,6 +167,7 @@ class Server:
             if last is not None:
                 self.hub.ids.observe(last)
             self.hub.load_rooms(await self.store.load_rooms())
+            self.hub.load_accounts(await self.store.account_names())
             self.tls = tls = Certificates.load(cfg)  # TlsError: a certificate or key we cannot use
             text = lambda: TextProtocol(cfg.limits, cfg.default_room, cfg.history_on_join, bool(cfg.password))  # noqa: E731
             await self._listen("text", cfg.text_port, text)
@@ -285,6 +291,9 @@ class Server:
         nick = self.hub.nick_of(conn.sid)
         if nick is None:
             return
+        if not users.is_last(self.hub, conn.sid):
+            log.info("%s: one of its connections left (%s)", nick, reason)
+            return
         log.info("%s left (%s)", nick, reason)
         rooms = self.hub.rooms_of(conn.sid)
         if rooms:
@@ -323,6 +332,8 @@ class Server:
         self.deliver(outbound, conn.sid)
         if self.hub.crowded and self._crowd_timer is None:
             self._arm_crowds()
+        if self.hub.guards:
+            self.nick_guard.arm()
 
     def _arm_crowds(self) -> None:
         if self._loop is not None:
@@ -388,6 +399,8 @@ class Server:
         if log.isEnabledFor(logging.INFO):
             self._log(conn, outbound)
         self.deliver(outbound, conn.sid)
+        if self.hub.guards:
+            self.nick_guard.arm()
 
     def deliver(self, outbound: Iterable[Outbound], sender: int = 0) -> None:
         """Fan out, except that a message goes to the store first and nothing
@@ -717,6 +730,8 @@ class Server:
                     log.info("%s left %s (%s)", nick, room, reason, extra=_about(conn))
                 case NickChanged(old, new):
                     log.info("%s is now known as %s", old, new, extra=_about(conn))
+                case Attached(nick, _, connections):
+                    log.info("conn %d is %s too (%d connections)", conn.sid, nick, connections, extra=_about(conn))
                 case Message() if debug:
                     log.debug("%s -> %s [%s]: %s", event.nick, event.target, event.kind, event.text, extra=_about(conn))
 
@@ -755,6 +770,7 @@ class Server:
         if self.metrics_listener is not None:
             await self.metrics_listener.stop()
         self.metrics.stop()
+        self.nick_guard.stop()
         self.ticker.stop()
         self.passwords.close()
         self.output.stop()

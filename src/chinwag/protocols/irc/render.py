@@ -14,8 +14,10 @@ from typing import TYPE_CHECKING, Any, Final
 from chinwag.core.accounts import AccountChanged, AccountNote, SaslChallenge
 from chinwag.core.errors import NameError_, NotSent, PasswordMismatch
 from chinwag.core.events import (
+    Attached,
     ChatHistoryReply,
     Crowd,
+    Echo,
     Event,
     Failed,
     Joined,
@@ -23,6 +25,7 @@ from chinwag.core.events import (
     Members,
     Message,
     NickChanged,
+    NickProtected,
     Parted,
     Registered,
     ServerShutdown,
@@ -431,6 +434,30 @@ def render_oper_up(p: IrcProtocol, e: OperUp, cache: RenderCache) -> bytes:
     return p.data_to_send()
 
 
+def render_protected(p: IrcProtocol, e: NickProtected, cache: RenderCache) -> bytes:
+    """Nick protection (core/users.py): a NOTICE from NickServ."""
+    how = f"/msg NickServ IDENTIFY {e.nick} <password>"
+    if e.grace > 0:
+        text = f"This nickname is registered. Log in within {e.grace} seconds or you will be renamed ({how})"
+    else:
+        text = f"This nickname is registered. Log in to use it ({how}); you are being renamed"
+    irc_accounts.notice(p, text)
+    return p.data_to_send()
+
+
+def render_attached(p: IrcProtocol, e: Attached, cache: RenderCache) -> bytes:
+    """This connection joined its account's user (core/users.py): a JOIN, the
+    topic and the names of each of its rooms, as if it had joined them."""
+    p.nick = e.nick
+    data = b""
+    for joined, topic, members in e.rooms:
+        data += render_joined(p, joined, {})
+        if topic is not None:
+            data += render_topic_info(p, topic, {})
+        data += render_members(p, members, {})
+    return data
+
+
 def render_killed(p: IrcProtocol, e: Killed, cache: RenderCache) -> bytes:
     me = p.nick or "*"
     p.reply(IrcMessage("KILL", (me, e.reason.translate(CTL)), source(e.nick, e.user)))
@@ -494,4 +521,7 @@ RENDERERS: Final[dict[type, Callable[[IrcProtocol, Any, RenderCache], bytes]]] =
     **userinfo.RENDERERS,
     Redacted: ircv3.render_redacted,
     ReadMarker: ircv3.render_read_marker,
+    NickProtected: render_protected,
+    Echo: lambda p, e, cache: format_message(p, e.message),  # another connection's message, always shown
+    Attached: render_attached,
 }

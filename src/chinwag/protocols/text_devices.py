@@ -1,0 +1,40 @@
+"""The text protocol's lines for shared users and protected nicks (core/users.py)."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+from chinwag.core.events import Attached, Echo, NickProtected
+
+if TYPE_CHECKING:
+    from chinwag.protocols.text import TextProtocol
+
+
+def render(p: TextProtocol, event: NickProtected | Echo | Attached) -> str | None:
+    match event:
+        case NickProtected(nick, grace) if grace > 0:
+            return (f"* the name {nick} is registered: log in within {grace} seconds (/login {nick} PASSWORD)"
+                    " or you will be renamed")
+        case NickProtected(nick):
+            return f"* the name {nick} is registered: log in to use it (/login {nick} PASSWORD); renaming you"
+        case Echo(m):  # sent by this user from another connection
+            if m.private:
+                return f"[{clock_hhmm(m.ts)}] -> *{m.target}* {m.text}"
+            where = "" if m.target == p.current else f"{m.target} "
+            body = f"* {m.nick} {m.text}" if m.kind == "action" else f"{m.nick}: {m.text}"
+            return f"[{clock_hhmm(m.ts)}] {where}{body}"
+        case Attached(nick, rooms, connections):
+            p.nick = nick
+            p.rooms = [joined.room for joined, _, _ in rooms]
+            p.current = p.rooms[0] if p.rooms else None
+            where = (", ".join(f"{members.room} ({len(members.nicks) or members.count})" for _, _, members in rooms)
+                     if rooms else "none")
+            now = f"; current room is {p.current}" if p.current else ""
+            return f"* you are {nick} on {connections} connections; rooms: {where}{now}"
+    return None
+
+
+def clock_hhmm(ts: float) -> str:
+    """As text.clock_hhmm (text.py imports this module, so not from there)."""
+    return time.strftime("%H:%M", time.localtime(ts))

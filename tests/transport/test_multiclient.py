@@ -1,0 +1,193 @@
+"""Several connections, one account, one user (multiclient), over real sockets.
+
+A second connection logging in to an account whose user is online becomes that
+user: the same nick (no 433), the same rooms; what is said to the nick reaches
+every connection, what one sends is echoed on the others, a nick change or a
+PART from one is one change for everyone else; a connection that quits only
+detaches, and the user quits (seen once) with its last connection.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+
+from chinwag.transport.server import Server
+from tests.conftest import IrcClient, make_config
+from tests.hostile.bystander import Bystander
+from tests.hostile.test_hostile import irc_client, serving_config, text_client
+from tests.transport.test_nick_protection import FAST_HASH, PASSWORD, SRC, config, sync
+
+
+def b64(data: str) -> str:
+    return base64.b64encode(data.encode()).decode()
+
+
+async def registered_irc(srv: Server, nick: str, *rooms: str) -> IrcClient:
+    c = await irc_client(srv, nick)
+    await c.send(f"PRIVMSG NickServ :REGISTER {PASSWORD}")
+    assert await c.expect_cmd("900") == (
+        f":{SRC} 900 {nick} {nick}!~{nick}@chinwag {nick} :You are now logged in as {nick}")
+    for room in rooms:
+        await c.send(f"JOIN {room}")
+        await c.expect_cmd("366")
+    return c
+
+
+async def sasl_irc(srv: Server, nick: str, account: str) -> tuple[IrcClient, list[str]]:
+    """A connection that logs in with SASL PLAIN before registering as ``nick``;
+    the lines from CAP END to the end of the MOTD."""
+    c = await irc_client_raw(srv)
+    await c.send("CAP LS 302", f"NICK {nick}", f"USER {nick} 0 * :{nick}", "CAP REQ :sasl", "AUTHENTICATE PLAIN")
+    await c.expect_cmd("AUTHENTICATE")
+    await c.send("AUTHENTICATE " + b64(f"\0{account}\0{PASSWORD}"))
+    await c.expect_cmd("903")
+    start = len(c.seen)
+    await c.send("CAP END")
+    await c.expect_cmd("422")
+    return c, c.seen[start:]
+
+
+async def irc_client_raw(srv: Server) -> IrcClient:
+    import asyncio
+
+    r, w = await asyncio.open_connection("127.0.0.1", srv.port("irc"))
+    return IrcClient(r, w)
+
+
+async def test_two_irc_connections_one_account_share_the_nick_rooms_and_messages() -> None:
+    async with serving_config(config()) as srv:
+        laptop = await registered_irc(srv, "alice", "#lobby", "#dev")
+        carol = await irc_client(srv, "carol")
+        await carol.send("JOIN #lobby", "JOIN #dev")
+        await carol.expect_cmd("366")
+        await carol.expect_cmd("366")
+        await sync(laptop, "joined")
+        b = await Bystander.join(srv.port("irc"))
+        b.start()
+        phone, welcome = await sasl_irc(srv, "aphone", "alice")
+        # The same nick (no 433), in the same rooms: JOIN, names, after the welcome.
+        assert welcome[0] == f":{SRC} 001 alice :Welcome to the chinwag IRC Network alice!~aphone@chinwag"
+        assert not any(" 433 " in line for line in welcome)
+        rest = await sync(phone, "attached")
+        assert [line for line in welcome + rest if " JOIN " in line or " 353 " in line] == [
+            ":alice!~alice@chinwag JOIN #lobby",
+            f":{SRC} 353 alice = #lobby :@alice carol",
+            ":alice!~alice@chinwag JOIN #dev",
+            f":{SRC} 353 alice = #dev :@alice carol",
+        ]
+        assert await sync(carol, "nothing") == []  # the user did not change: carol sees nothing
+        # To the nick, and to a room: both connections.
+        await carol.send("PRIVMSG alice :hi alice", "PRIVMSG #lobby :hi all")
+        for c in (laptop, phone):
+            assert await c.line() == ":carol!~carol@chinwag PRIVMSG alice :hi alice"
+            assert await c.line() == ":carol!~carol@chinwag PRIVMSG #lobby :hi all"
+        # From one: carol once; the other shows it as its own (echo).
+        await phone.send("PRIVMSG #lobby :from my phone", "PRIVMSG carol :psst")
+        assert await carol.line() == ":alice!~alice@chinwag PRIVMSG #lobby :from my phone"
+        assert await carol.line() == ":alice!~alice@chinwag PRIVMSG carol :psst"
+        assert await laptop.line() == ":alice!~alice@chinwag PRIVMSG #lobby :from my phone"
+        assert await laptop.line() == ":alice!~alice@chinwag PRIVMSG carol :psst"
+        assert await sync(phone, "no-echo") == []  # (no echo-message: its own lines are not sent back)
+        # A nick change from one: both, and carol once.
+        await phone.send("NICK alice_")
+        assert await phone.line() == ":alice!~alice@chinwag NICK alice_"
+        assert await laptop.line() == ":alice!~alice@chinwag NICK alice_"
+        assert await sync(carol, "nick") == [":alice!~alice@chinwag NICK alice_"]
+        # A PART from one parts the user.
+        await laptop.send("PART #dev :bye dev")
+        for c in (laptop, phone, carol):
+            assert await c.line() == ":alice_!~alice@chinwag PART #dev :bye dev"
+        # Away is the user's.
+        await phone.send("AWAY :lunch")
+        await carol.send("WHOIS alice_")
+        assert await carol.expect_cmd("301") == f":{SRC} 301 carol alice_ lunch"
+        await carol.expect_cmd("318")
+        # One quits: nobody sees a QUIT; the other goes on.
+        await phone.send("QUIT :phone off")
+        await phone.closed()
+        await laptop.send("PRIVMSG #lobby :still here")
+        assert await carol.line() == ":alice_!~alice@chinwag PRIVMSG #lobby :still here"
+        assert await sync(carol, "one-left") == []
+        # The last one quits: the QUIT, once.
+        await laptop.send("QUIT :done")
+        await laptop.closed()
+        assert await sync(carol, "all-left") == [":alice_!~alice@chinwag QUIT done"]
+        rtt = await b.stop()
+        rtt.assert_served()
+        await b.close()
+        await carol.close()
+        await phone.close()
+        await laptop.close()
+
+
+async def test_irc_and_text_connections_one_account_and_the_first_one_leaving_first() -> None:
+    async with serving_config(config()) as srv:
+        laptop = await registered_irc(srv, "alice", "#lobby")
+        carol = await irc_client(srv, "carol")
+        await carol.send("JOIN #lobby")
+        await carol.expect_cmd("366")
+        await sync(laptop, "joined")
+        b = await Bystander.join(srv.port("irc"))
+        b.start()
+        telnet = await text_client(srv, "alicetext")
+        assert await carol.expect_cmd("JOIN") == ":alicetext!~alicetext@chinwag JOIN #lobby"
+        await telnet.send(f"/login alice {PASSWORD}")
+        start = len(telnet.seen)
+        await telnet.expect("* you are alice on")
+        assert [line for line in telnet.seen[start:] if not line.startswith("* note:")] == [
+            "* you are now logged in as alice",
+            "* you left #lobby",
+            "* you are now known as alice",
+            "* you are alice on 2 connections; rooms: #lobby (2); current room is #lobby",
+        ]
+        # Its own name quits; alice did not change.
+        assert await sync(carol, "attached") == [
+            ":alicetext!~alicetext@chinwag QUIT :logged in as alice on another connection"]
+        assert await sync(laptop, "attached") == [
+            ":alicetext!~alicetext@chinwag JOIN #lobby",
+            ":alicetext!~alicetext@chinwag QUIT :logged in as alice on another connection"]
+        await carol.send("PRIVMSG #lobby :hello alice")
+        assert (await telnet.line()).endswith("] carol: hello alice")
+        assert await laptop.line() == ":carol!~carol@chinwag PRIVMSG #lobby :hello alice"
+        await telnet.send("hello from telnet")
+        assert await carol.line() == ":alice!~alice@chinwag PRIVMSG #lobby :hello from telnet"
+        assert await laptop.line() == ":alice!~alice@chinwag PRIVMSG #lobby :hello from telnet"
+        await laptop.send("PRIVMSG #lobby :and from irc")
+        assert await carol.line() == ":alice!~alice@chinwag PRIVMSG #lobby :and from irc"
+        assert (await telnet.line()).endswith("] alice: and from irc")
+        await laptop.send("NICK alice2")
+        assert await telnet.line() == "* you are now known as alice2"
+        assert await sync(carol, "nick") == [":alice!~alice@chinwag NICK alice2"]
+        # The first connection (whose id the user has) goes first: nobody sees it.
+        await laptop.send("QUIT :laptop off")
+        await laptop.closed()
+        assert await sync(carol, "laptop-gone") == []
+        await telnet.send("still here")
+        assert await carol.line() == ":alice2!~alice@chinwag PRIVMSG #lobby :still here"
+        await telnet.send("/quit")
+        await telnet.closed()
+        assert await sync(carol, "all-gone") == [":alice2!~alice@chinwag QUIT quit"]
+        rtt = await b.stop()
+        rtt.assert_served()
+        await b.close()
+        await carol.close()
+        await telnet.close()
+        await laptop.close()
+
+
+async def test_with_multiclient_off_the_second_connection_keeps_a_nick_of_its_own() -> None:
+    cfg = dataclasses.replace(make_config(**FAST_HASH), multiclient=False)
+    async with serving_config(cfg) as srv:
+        laptop = await registered_irc(srv, "alice", "#lobby")
+        b = await Bystander.join(srv.port("irc"))
+        b.start()
+        phone, welcome = await sasl_irc(srv, "aphone", "alice")
+        assert welcome[0] == f":{SRC} 001 aphone :Welcome to the chinwag IRC Network aphone!~aphone@chinwag"
+        assert not any(" JOIN " in line for line in welcome)
+        assert await sync(laptop, "separate") == []
+        rtt = await b.stop()
+        rtt.assert_served()
+        await b.close()
+        await phone.close()
+        await laptop.close()
