@@ -246,6 +246,13 @@ class IrcProtocol:
 
     # --- rendering ----------------------------------------------------------------------
 
+    def variant(self, message: Message, senders: frozenset[str]) -> object | None:
+        """The fan-out batch's key (see Adapter.variant): the caps that change
+        a message's bytes; a sender (echo-message) or a label's capture: its own."""
+        if self._capture is not None or self.nick in senders:
+            return None
+        return self._variant
+
     def render(self, event: Event, cache: RenderCache) -> bytes:
         try:
             if type(event) is Message:
