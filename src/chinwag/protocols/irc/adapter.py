@@ -47,6 +47,9 @@ __all__ = ["IrcInfo", "IrcProtocol", "Reg"]
 log = logging.getLogger("chinwag.irc")
 
 
+NO_CAPS: frozenset[str] = frozenset()
+
+
 class IrcProtocol:
     """One IRC connection's protocol state; no I/O, no clock (see ``tick``)."""
 
@@ -68,7 +71,7 @@ class IrcProtocol:
         self.username = ""  # "~" + USER's, or "" (the hub uses "~" + nick)
         self.realname = ""
         self.password = ""
-        self.caps: frozenset[str] = frozenset()
+        self.caps = NO_CAPS  # (shared: each frozenset() is a new 216-byte object)
         self.sasl: irc_accounts.Sasl | None = None  # SASL and accounts: protocols/irc/accounts.py
         self.account: str | None = None
         self.registering = False  # a draft/account-registration REGISTER is in flight
