@@ -5,6 +5,7 @@
     python -m benchmarks.connections --server ngircd --connections 10000    # the same IRC users on ngircd
     python -m benchmarks.connections --room --connections 2000              # IRC users, all in #lobby
     python -m benchmarks.connections --connections 10000 --tls              # IRC over TLS
+    python -m benchmarks.connections --protocol text --connections 2000 --tracemalloc 15   # where it goes
 
 IRC users register and stay out of rooms unless ``--room``. A text user joins #lobby at once, and N
 people joining one room is a join-notice storm (N^2/2 lines, and each joiner's
@@ -17,6 +18,13 @@ machines would. Loopback only; bounded in count and time.
 With ``--tls`` the server gets a fresh self-signed pair (``chinwag
 tls-selfsigned``'s code, which needs the cryptography package) and the IRC
 clients connect to its IRC TLS port, verifying the certificate.
+
+With ``--tracemalloc N`` the spawned chinwag traces its allocations
+(benchmarks/tracemem/sitecustomize.py, which dumps a snapshot on SIGUSR1): one
+snapshot before the clients connect and one after the idle hold; the tool prints
+the N source lines that grew most, in bytes and objects per connection, and the
+total per file. Tracing slows the server several times: take the RSS figure from
+a run without it.
 """
 
 from __future__ import annotations
@@ -24,11 +32,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import asyncio.sslproto
+import os
 import resource
+import signal
 import ssl
 import sys
 import tempfile
 import time
+import tracemalloc
 from pathlib import Path
 from typing import Any
 
@@ -126,12 +137,15 @@ async def run(
     batch: int = 250,  # connect a batch at once, then wait for it to register: bounded backlog
     tls: ssl.SSLContext | None = None,
     burst: int = 0,
+    trace: str = "",
 ) -> dict[str, Any]:
     loop = asyncio.get_running_loop()
     port = server.port if protocol == "text" else server.listener_port("irc_tls" if tls else "irc")
     kind = {"irc": IdleClient, "irc-room": IdleRoomClient, "text": IdleTextClient}[protocol]
     await asyncio.sleep(0.5)  # let the server settle before the idle reading
     idle = rss_kib(server.pid) or 0
+    if trace:
+        await snapshot(server.pid, trace, 1, timeout)
     pongs: asyncio.Queue[str] = asyncio.Queue()
     clients: list[IdleClient] = []
     started = time.monotonic()
@@ -164,6 +178,8 @@ async def run(
             c.transport.write(line)
     await asyncio.sleep(hold)  # idle: what does holding them cost?
     held = rss_kib(server.pid) or 0
+    if trace:
+        await snapshot(server.pid, trace, 2, timeout)
     for c in clients:  # every one still answers
         assert c.transport is not None
         c.transport.write(c.check())
@@ -191,6 +207,36 @@ async def run(
     }
 
 
+async def snapshot(pid: int, out: str, n: int, timeout: float) -> None:
+    """Have the traced server dump its snapshot ``n`` (see tracemem/sitecustomize.py)."""
+    os.kill(pid, signal.SIGUSR1)
+    deadline = time.monotonic() + timeout
+    while not os.path.exists(f"{out}.{n}.done"):
+        if time.monotonic() > deadline:
+            raise TimeoutError("the server wrote no tracemalloc snapshot")
+        await asyncio.sleep(0.1)
+
+
+def trace_report(out: str, n: int, top: int) -> str:
+    """What grew between the two snapshots, per connection: by line, then by file."""
+    before = tracemalloc.Snapshot.load(f"{out}.1")
+    after = tracemalloc.Snapshot.load(f"{out}.2")
+    lines = [f"tracemalloc: what the server holds per connection (after - before) / {n}", "  bytes  objects  where"]
+    stats = after.compare_to(before, "lineno")
+    for stat in stats[:top]:
+        frame = stat.traceback[0]
+        where = "/".join(frame.filename.split("/")[-2:])
+        lines.append(f"{stat.size_diff / n:7.0f}  {stat.count_diff / n:7.2f}  {where}:{frame.lineno}")
+    files = after.compare_to(before, "filename")
+    lines.append("  bytes  objects  file")
+    for stat in files[:top]:
+        where = "/".join(stat.traceback[0].filename.split("/")[-3:])
+        lines.append(f"{stat.size_diff / n:7.0f}  {stat.count_diff / n:7.2f}  {where}")
+    total = sum(s.size_diff for s in files)
+    lines.append(f"{total / n:7.0f}  bytes per connection traced in all (Python allocations only)")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks.connections", description=__doc__.split("\n\n")[0])
     p.add_argument("--protocol", choices=("irc", "text"), default="irc", help="irc (no room) or text (in #lobby)")
@@ -204,6 +250,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--tls", action="store_true", help="IRC over TLS (a self-signed certificate made for the run)")
     p.add_argument("--burst", type=int, default=0, metavar="BYTES",
                    help="after registering, each client sends one line this long (an overlong line: 417)")
+    p.add_argument("--tracemalloc", type=int, default=0, metavar="N",
+                   help="chinwag only: trace the server's allocations and print the N lines that grew most")
     p.add_argument("--json", action="store_true")
     args = p.parse_args(argv)
     if not 1 <= args.connections <= 60_000:
@@ -231,18 +279,26 @@ def main(argv: list[str] | None = None) -> int:
             # The clients' side, not the server's: asyncio's SSL protocol keeps a
             # 256 KiB buffer per connection, 2.5 GiB for 10,000 in this process.
             asyncio.sslproto.SSLProtocol.max_size = 16 * 1024
+        trace = ""
         if args.server == "ngircd":
             if args.protocol != "irc":
                 p.error("ngircd speaks IRC only")
             server, batch = ngircd.NgircdServer(args.server_cpu), ngircd.CONNECT_CONCURRENCY
         else:
+            if args.tracemalloc:
+                trace = str(Path(tmp) / "snapshot")
+                here = str(Path(__file__).resolve().parent / "tracemem")
+                env |= {"CHINWAG_TRACEMALLOC_OUT": trace,
+                        "PYTHONPATH": os.pathsep.join(filter(None, (here, os.environ.get("PYTHONPATH"))))}
             server = SpawnedServer("127.0.0.1", args.server_cpu, env=env)
         server.start(30)
         try:
             result = asyncio.run(run(args.connections, args.hold, args.per_ip, args.timeout, server, protocol, batch,
-                                     tls, args.burst))
+                                     tls, args.burst, trace))
         finally:
             server.stop()
+        if trace:
+            print(trace_report(trace, args.connections, args.tracemalloc))
     result = {"server": args.server, "protocol": protocol, **result}
     ok = result["answered_ping"] == args.connections and result["lost"] == 0
     return report(result, ok, args.json)

@@ -332,7 +332,7 @@ def user_mode(hub: Hub, session: Session, cmd: Mode) -> list[Outbound]:
                 applied.append(ModeChange(False, "o"))
             continue
         if (letter in session.modes) != change.on:
-            (session.modes.add if change.on else session.modes.discard)(letter)
+            session.modes = session.modes | {letter} if change.on else session.modes - {letter}
             if letter == "i":
                 (hub.invisible.add if change.on else hub.invisible.discard)(session.sid)
             applied.append(ModeChange(change.on, letter))

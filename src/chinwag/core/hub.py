@@ -46,6 +46,9 @@ class MessageIds:
         return f"{n:016x}"
 
 
+NO_MODES: frozenset[str] = frozenset()  # shared: since Python 3.10 each frozenset() is a new 216-byte object
+
+
 class Session:
     """A user: what others see (nick, rooms, away, account). Usually one
     connection's, with the connection's sid; connections that share a user
@@ -64,7 +67,7 @@ class Session:
         self.realname = ""
         self.away = ""  # away message; "" when present
         self.oper: str | None = None  # operator name after a successful OPER
-        self.modes: set[str] = set()  # user modes: "i" invisible, "w" wallops
+        self.modes = NO_MODES  # user modes: "i" invisible, "w" wallops (a new frozenset per change)
         self.signon = 0.0
         self.last_active = 0.0  # when the user last spoke (WHOIS idle)
         self.invites: set[str] | None = None  # rooms (casefolded) holding an invite for it

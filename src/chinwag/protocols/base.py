@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Final, Protocol
 
-from chinwag.core.events import Command, Event, Query
+from chinwag.core.events import Command, Event, Message, Query
 
 RenderCache = dict[object, bytes]
 
@@ -34,6 +34,14 @@ class Adapter(Protocol):
     def next_command(self) -> Command | Query | None: ...
     def data_to_send(self) -> bytes: ...
     def render(self, event: Event, cache: RenderCache) -> bytes: ...
+
+    def variant(self, message: Message, senders: frozenset[str]) -> object | None:
+        """The key of the bytes this connection gets for ``message`` and for
+        every message to the same target in the same fan-out batch (sent by
+        ``senders``): connections with equal keys get the very same bytes
+        (transport/fanout.py). None: render for this connection alone (it sent
+        one of them, or a label captures its output)."""
+        ...
 
 
 def decode_line(raw: bytes) -> str:

@@ -394,9 +394,13 @@ class Connection(asyncio.Protocol):
             if len(out) > BIG_BACKLOG and not force:
                 self._flush_some(transport)
                 return
-            data = b"".join(out) if len(out) > 1 else out[0]
-            self.wrote += len(data)
-            transport.write(data)
+            if len(out) > 1:  # several rooms' buffers: no copy where the loop writes vectors (uvloop)
+                self.wrote += sum(map(len, out))
+                transport.writelines(out)
+            else:
+                data = out[0]
+                self.wrote += len(data)
+                transport.write(data)
             self.written(transport)
         out.clear()
 

@@ -53,6 +53,8 @@ from chinwag.transport import chathistory, eventlog
 from chinwag.transport.accounts import AccountService
 from chinwag.transport.admission import Admission
 from chinwag.transport.connection import Connection
+from chinwag.transport.fanout import Batch
+from chinwag.transport.fanout import deliver as deliver_batch
 from chinwag.transport.forwarded import is_in
 from chinwag.transport.health import MetricsListener, Readiness
 from chinwag.transport.ircv3 import V3Service
@@ -132,6 +134,8 @@ class Server:
         self.tls: Certificates | None = None  # set in start() when a certificate is configured
         self.addresses: dict[str, tuple[str, int]] = {}  # listener name -> bound address
         self._dirty: list[Connection] = []
+        self._batch: Batch | None = None  # released messages not fanned out yet (transport/fanout.py)
+        self._gathering = False  # store_pending: settle the batch once, after every append
         self._loop: asyncio.AbstractEventLoop | None = None
         self._all_gone = asyncio.Event()
         self._all_gone.set()
@@ -451,6 +455,7 @@ class Server:
         self._release()
 
     def _store_status(self, trouble: str | None) -> None:
+        self._settle()  # (released messages go before the local replies below)
         self.store_trouble = trouble
         if trouble is None:
             log.warning("history store works again")
@@ -474,11 +479,20 @@ class Server:
 
     def _release(self) -> None:
         """Deliver what the store confirmed, drop what it gave up, and what
-        waited behind them, up to the next unconfirmed message."""
+        waited behind them, up to the next unconfirmed message. Consecutive
+        messages to one room go out as one batch (transport/fanout.py)."""
+        try:
+            self._release_held()
+        finally:
+            if not self._gathering:
+                self._settle()
+
+    def _release_held(self) -> None:
         held = self._held
         while held:
             out = held[0]
             if isinstance(out, tuple):
+                self._settle()
                 held.popleft()
                 conn, data = out
                 if data is None:
@@ -497,6 +511,9 @@ class Server:
                     continue
                 else:
                     return
+                held.popleft()
+                self._gather(out, out.event)
+                continue
             held.popleft()
             self._fan_out(out)
             if type(out.event) is not Message and self._loop is not None:
@@ -531,7 +548,27 @@ class Server:
         else:
             conn.close(conn.close_reason)
 
+    def _gather(self, out: Outbound, event: Message) -> None:
+        """A released message joins the batch of its room, or starts one."""
+        batch = self._batch
+        if batch is not None:
+            if batch.takes(out, event):
+                batch.add(event)
+                return
+            self._settle()
+        self._batch = Batch(out, event)
+
+    def _settle(self) -> None:
+        """Fan the pending batch out: before anything else is queued, so
+        that nothing overtakes it."""
+        batch = self._batch
+        if batch is not None:
+            self._batch = None
+            deliver_batch(self, batch)
+
     def _fan_out(self, out: Outbound) -> None:
+        if self._batch is not None:
+            self._settle()
         conns = self.connections
         event = out.event
         cache: RenderCache = {}
@@ -693,14 +730,21 @@ class Server:
             batch, self._unstored = self._unstored, []
             self.metrics.to_store(len(batch))
             append = self.store.append
-            for message in batch:
-                try:
-                    append(message)
-                except Exception:
-                    # The store is gone (its writer died): say so loudly, and
-                    # keep the chat going rather than hold everything forever.
-                    log.exception("history store failed; message %s delivered unstored", message.msgid)
-                    self._committed(1)
+            # (a store that confirms at once releases them here: one fan-out batch for all)
+            gathering, self._gathering = self._gathering, True
+            try:
+                for message in batch:
+                    try:
+                        append(message)
+                    except Exception:
+                        # The store is gone (its writer died): say so loudly, and
+                        # keep the chat going rather than hold everything forever.
+                        log.exception("history store failed; message %s delivered unstored", message.msgid)
+                        self._committed(1)
+            finally:
+                self._gathering = gathering
+                if not gathering:
+                    self._settle()
 
     def _flush(self) -> None:
         """Once per loop tick: store the tick's messages, then write each

@@ -55,6 +55,9 @@ _RENDERERS: dict[type, Callable[[IrcProtocol, Any, RenderCache], bytes]] = {
     **RENDERERS, History: playback.render_history, PlaybackChanged: playback.render_changed}
 
 
+NO_CAPS: frozenset[str] = frozenset()
+
+
 class IrcProtocol:
     """One IRC connection's protocol state; no I/O, no clock (see ``tick``)."""
 
@@ -77,12 +80,12 @@ class IrcProtocol:
         self.username = ""  # "~" + USER's, or "" (the hub uses "~" + nick)
         self.realname = ""
         self.password = ""
-        self.caps: frozenset[str] = frozenset()
+        self.caps = NO_CAPS  # (shared: each frozenset() is a new 216-byte object)
         self.sasl: irc_accounts.Sasl | None = None  # SASL and accounts: protocols/irc/accounts.py
         self.account: str | None = None
         self.registering = False  # a draft/account-registration REGISTER is in flight
         self.multiline: OpenBatch | None = None  # a client's draft/multiline batch (protocols/irc/ircv3.py)
-        self.marks: dict[str, str] = {}  # room -> its read marker, to send with our JOIN (draft/read-marker)
+        self.marks: dict[str, str] | None = None  # room -> its read marker, to send with our JOIN (draft/read-marker)
         self.playback = info.history_on_join  # messages replayed on join without draft/chathistory (playback.py)
         # Lists, not deques: an empty deque costs ~600 bytes, and with 10,000
         # idle connections that is most of their memory; these stay short.
@@ -270,6 +273,13 @@ class IrcProtocol:
         self._out.extend(finish_label(self.info.server_name, label, lines))
 
     # --- rendering ----------------------------------------------------------------------
+
+    def variant(self, message: Message, senders: frozenset[str]) -> object | None:
+        """The fan-out batch's key (see Adapter.variant): the caps that change
+        a message's bytes; a sender (echo-message) or a label's capture: its own."""
+        if self._capture is not None or self.nick in senders:
+            return None
+        return self._variant
 
     def render(self, event: Event, cache: RenderCache) -> bytes:
         try:

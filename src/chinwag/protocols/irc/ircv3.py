@@ -216,8 +216,8 @@ def render_read_marker(p: IrcProtocol, e: ReadMarker, cache: RenderCache) -> byt
         return b""
     value = f"timestamp={iso_time(e.ms / 1000)}" if e.ms is not None else "*"
     if e.join:  # sent with the JOIN it was asked for (render_joined)
-        if len(p.marks) > 64:  # (joins refused leave theirs: bounded anyway)
-            p.marks.clear()
+        if p.marks is None or len(p.marks) > 64:  # (made when first needed; joins refused leave theirs)
+            p.marks = {}
         p.marks[casefold(e.target)] = value
         return b""
     return IrcMessage("MARKREAD", (e.target, value), p.info.server_name).to_bytes()
@@ -227,7 +227,7 @@ def marker_for_join(p: IrcProtocol, room: str) -> bytes:
     """The MARKREAD that follows our own JOIN (the spec: before its 366)."""
     if C.READ_MARKER not in p.caps:
         return b""
-    value = p.marks.pop(casefold(room), "*")
+    value = p.marks.pop(casefold(room), "*") if p.marks else "*"
     return IrcMessage("MARKREAD", (room, value), p.info.server_name).to_bytes()
 
 
