@@ -135,6 +135,10 @@ class Limits:
     argon2_time_cost: int = 2  # argon2id passes (OWASP: m=19 MiB, t=2, p=1)
     argon2_memory_kib: int = 19_456  # argon2id memory per hash, KiB
     scram_iterations: int = 4096  # PBKDF2 rounds of SCRAM-SHA-256 credentials (RFC 7677 minimum)
+    # --- limits: rooms ---
+    room_op_accounts: int = 50  # accounts on one registered room's op list (ChanServ OP)
+    rooms_per_account: int = 20  # rooms one account may found (ChanServ REGISTER)
+    max_quiets: int = 100  # quiet masks (+q) per room (MAXLIST)
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
@@ -210,6 +214,9 @@ class Config:
     # /metrics, /healthz and /readyz on an address of their own too ("host:port");
     # empty: only on the web port.
     metrics_address: str = ""
+    # Accounts that are server operators once logged in (as after OPER): op in
+    # every registered room (the default room too), its topic and moderation.
+    server_operators: tuple[str, ...] = ()
     limits: Limits = field(default_factory=Limits)
 
     def __post_init__(self) -> None:
@@ -251,6 +258,10 @@ class Config:
         if self.metrics_address:
             metrics_host_port(self.metrics_address)  # raises ConfigError if malformed
         object.__setattr__(self, "web_origins", tuple(o.rstrip("/").lower() for o in origins))
+        operators = self.server_operators
+        if isinstance(operators, str) or not all(isinstance(o, str) and o.strip() for o in operators):
+            raise ConfigError('server_operators must be a list of account names like ["alice"]')
+        object.__setattr__(self, "server_operators", tuple(o.strip() for o in operators))
         for name in ("exempt", "trusted_proxies"):
             value = getattr(self, name)
             networks(value, name)  # raises ConfigError

@@ -107,7 +107,7 @@ async def test_accounts_survive_a_restart_and_an_old_database_gains_the_table(tm
     finally:
         await again.close()
     conn = sqlite3.connect(path)
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == sqlite_module.SCHEMA_VERSION == 4
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == sqlite_module.SCHEMA_VERSION == 5
     conn.close()
 
 

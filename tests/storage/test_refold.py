@@ -69,7 +69,7 @@ async def test_a_version_2_database_is_refolded_and_merged(tmp_path: Path) -> No
     finally:
         await store.close()
     conn = sqlite3.connect(path)
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == sqlite_module.SCHEMA_VERSION == 4
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == sqlite_module.SCHEMA_VERSION == 5
     assert conn.execute("SELECT key, count, last_msgid FROM conversations ORDER BY key").fetchall() == [
         ("#dev{x}", 1, "0000000000000003"), ("#кафе", 3, "0000000000000004")]
     assert conn.execute("SELECT count(*) FROM room_bans").fetchone()[0] == 1

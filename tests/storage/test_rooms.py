@@ -125,5 +125,5 @@ async def test_a_version_1_database_gains_the_room_tables_and_keeps_its_history(
     finally:
         await store.close()
     conn = sqlite3.connect(path)  # (schema 3: names re-folded, 4: accounts)
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == sqlite_module.SCHEMA_VERSION == 4
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == sqlite_module.SCHEMA_VERSION == 5
     conn.close()

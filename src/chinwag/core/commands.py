@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
-from chinwag.core import channels, crowd, whowas
+from chinwag.core import channels, crowd, registered, roomops, whowas
 from chinwag.core.accounts import AccountChanged, SetAccount
 from chinwag.core.errors import (
     AlreadyRegistered,
@@ -129,7 +129,10 @@ def join(hub: Hub, session: Session, cmd: Join) -> list[Outbound]:
         if len(session.rooms) >= hub.limits.max_rooms:
             raise TooManyRooms(name)
         hub._add_member(room, key, session)
-        if existing is None:  # whoever creates (or re-creates) a room is its operator
+        # Whoever creates (or re-creates) a room is its operator, unless it is
+        # registered: then only those who hold op there (core/roomops.py).
+        opped = roomops.op_on_join(room, session, existing is None)
+        if opped:
             room.ops.add(session.sid)
         room.invited.discard(session.sid)
         joined = Joined(room.name, session.nick or "", session.away, session.user,
@@ -139,6 +142,9 @@ def join(hub: Hub, session: Session, cmd: Join) -> list[Outbound]:
             out = [Outbound((session.sid,), joined)]
         else:
             out = [Outbound(list(room.members), joined)]
+        if opped and existing is not None:  # the others see who gave it
+            room.ops.discard(session.sid)
+            out += roomops.grant(hub, room, session)
         if room.topic:
             out.append(Outbound((session.sid,), TopicInfo(room.name, room.topic, room.topic_by, room.topic_ts)))
         if len(room.members) > hub.limits.crowd_size:
@@ -268,14 +274,14 @@ def set_account(hub: Hub, session: Session, cmd: SetAccount) -> list[Outbound]:
     The session hears it; so do those sharing a room with it (IRC account-notify)."""
     if session.account == cmd.account:
         return []
-    session.account = cmd.account
+    old, session.account = session.account, cmd.account
     if session.nick is None:  # (SASL before registration)
         return [Outbound((session.sid,), AccountChanged("*", cmd.account, cmd.created))]
     out = [Outbound((session.sid,), AccountChanged(session.nick, cmd.account, cmd.created, session.user))]
     peers = hub.peers(session)
     if peers:
         out.append(Outbound(peers, AccountChanged(session.nick, cmd.account, user=session.user)))
-    return out
+    return out + roomops.account_changed(hub, session, old)
 
 
 def quit_(hub: Hub, session: Session, cmd: Quit) -> list[Outbound]:
@@ -310,4 +316,5 @@ COMMANDS: Final[dict[type, Spec]] = {
     SendTags: Spec("tagmsg", send_tags),
     Sync: Spec("sync", channels.sync, needs_registration=False),
     SetAccount: Spec("account", set_account, needs_registration=False),
+    **{kind: Spec(name, handler) for kind, (name, handler) in registered.HANDLERS.items()},
 }

@@ -14,6 +14,7 @@ from typing import Literal
 from chinwag.core.accounts import AccountCommand, AccountEvent, SetAccount
 from chinwag.core.errors import ChatError
 from chinwag.core.extended import ClientTags, ExtendedCommand, ExtendedEvent, MemberInfo, Oper
+from chinwag.core.rooms import RoomCommand, RoomEvent
 
 MessageKind = Literal["privmsg", "action", "notice"]
 
@@ -87,7 +88,7 @@ class Checked:
 
 Command = (
     Register | Join | Part | Say | ChangeNick | Who | ListRooms | Quit | Checked | ExtendedCommand | AccountCommand
-    | SetAccount
+    | SetAccount | RoomCommand
 )
 
 
@@ -305,6 +306,7 @@ Event = (
     | History
     | ChatHistoryReply
     | AccountEvent
+    | RoomEvent
 )
 
 

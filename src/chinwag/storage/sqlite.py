@@ -80,6 +80,7 @@ _MIGRATIONS: tuple[str | Callable[[sqlite3.Connection], None], ...] = (
     sqlite_rooms.SCHEMA,
     sqlite_refold.migrate,  # keys re-folded for names in every script (PRECIS)
     sqlite_accounts.SCHEMA,  # accounts (argon2id hash, SCRAM-SHA-256 credentials)
+    sqlite_rooms.REGISTERED,  # registered rooms: founder, op list; quiets
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
 

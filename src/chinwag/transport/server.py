@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from typing import Any
 
 from chinwag.config import Config, metrics_host_port, networks
+from chinwag.core import registered
 from chinwag.core.auth import Auth
 from chinwag.core.errors import NotSent
 from chinwag.core.events import (
@@ -93,7 +94,8 @@ class Server:
     def __init__(self, config: Config, hub: Hub | None = None, store: Store | None = None) -> None:
         self.config = config
         self.hub = hub or Hub(
-            config.limits, auth=Auth(config.password, dict(config.operators)), server_name=config.server_name
+            config.limits, auth=Auth(config.password, dict(config.operators)), server_name=config.server_name,
+            server_operators=config.server_operators,
         )
         self.store = store or open_store(config.db, config.limits.store_timeout)
         # Messages wait here until the store confirms them (on_commit); events
@@ -156,6 +158,8 @@ class Server:
             if last is not None:
                 self.hub.ids.observe(last)
             self.hub.load_rooms(await self.store.load_rooms())
+            registered.register_default(self.hub, cfg.default_room)  # founder: the server (core/rooms.py)
+            self._save_rooms()
             self.tls = tls = Certificates.load(cfg)  # TlsError: a certificate or key we cannot use
             text = lambda: TextProtocol(cfg.limits, cfg.default_room, cfg.history_on_join, bool(cfg.password))  # noqa: E731
             await self._listen("text", cfg.text_port, text)

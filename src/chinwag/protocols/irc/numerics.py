@@ -57,6 +57,8 @@ RPL_WHOSPCRPL: Final = "354"
 RPL_ENDOFNAMES: Final = "366"
 RPL_BANLIST: Final = "367"
 RPL_ENDOFBANLIST: Final = "368"
+RPL_QUIETLIST: Final = "728"
+RPL_ENDOFQUIETLIST: Final = "729"
 RPL_ENDOFWHOWAS: Final = "369"
 RPL_INFO: Final = "371"
 RPL_MOTD: Final = "372"
@@ -175,13 +177,14 @@ def isupport_tokens(limits: Limits, network: str, history_max: int = 0) -> list[
         f"AWAYLEN={limits.away_len}",
         f"CASEMAPPING={CASEMAPPING}",
         f"CHANLIMIT=#:{limits.max_rooms}",
-        "CHANMODES=b,k,l,imnpst",
+        "CHANMODES=bq,k,l,imnpst",
         f"CHANNELLEN={limits.room_len}",
         "CHANTYPES=#",
+        "EXTBAN=~,a",
         *history,
         f"KICKLEN={limits.kick_len}",
         f"LINELEN={limits.irc_line}",
-        f"MAXLIST=b:{limits.max_bans}",
+        f"MAXLIST=b:{limits.max_bans},q:{limits.max_quiets}",
         f"MAXTARGETS={t}",
         f"MODES={limits.max_modes}",
         *refs,
