@@ -273,7 +273,7 @@ def _apply_room_mode(hub: Hub, room: Room, session: Session, change: ModeChange)
         if not arg:
             return None
         mask = _list_mask(room, letter, arg)
-        key = casefold(mask)
+        key = roomops.mask_key(mask)
         masks, most = (room.bans, hub.limits.max_bans) if letter == "b" else (room.quiets, hub.limits.max_quiets)
         if on:
             limit = hub.limits.mask_len

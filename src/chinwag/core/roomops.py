@@ -31,6 +31,14 @@ if TYPE_CHECKING:
 ACCOUNT_EXTBAN: Final = "~a:"
 
 
+def mask_key(mask: str) -> str:
+    """How a ban or quiet mask is kept: casefolded, but ``~a:`` stays itself
+    (rfc1459 casefolding would make the ``~`` a ``^``)."""
+    if mask.startswith(ACCOUNT_EXTBAN):
+        return ACCOUNT_EXTBAN + casefold(mask[3:])
+    return casefold(mask)
+
+
 def holds_op(room: Room, session: Session) -> bool:
     """``session`` is an operator of registered ``room`` by right."""
     if not room.registered:
