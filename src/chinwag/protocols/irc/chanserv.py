@@ -23,6 +23,7 @@ from chinwag.core.rooms import RoomDetails, RoomHelp, RoomNote, RoomRegister
 from chinwag.protocols import roomservice
 from chinwag.protocols.base import RenderCache
 from chinwag.protocols.irc import accounts as irc_accounts
+from chinwag.protocols.irc import numerics as N
 from chinwag.protocols.irc.message import Message as IrcMessage
 
 if TYPE_CHECKING:
@@ -58,6 +59,11 @@ def cs_verb(p: IrcProtocol, m: IrcMessage) -> Iterable[Command]:
 
 def register_verb(p: IrcProtocol, m: IrcMessage) -> Iterable[Command]:
     """REGISTER: a room (``REGISTER #room``) or, as before, an account."""
+    if N.safe_param(m.params[0]) != m.params[0]:  # (empty, or a space in it: not a name to echo back)
+        p.reply(IrcMessage("FAIL", ("REGISTER", "INVALID_PARAMS", "*",
+                                    "Usage: REGISTER <account> <email> <password>, or REGISTER #room"),
+                           p.info.server_name))
+        return ()
     if not m.params[0].startswith("#"):
         return irc_accounts.register(p, m)
     if p.nick is None:
