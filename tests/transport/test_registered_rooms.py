@@ -7,6 +7,7 @@ mute. Hashing runs at argon2's cheapest cost here (accounts are not the subject)
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import dataclasses
 import re
@@ -311,3 +312,22 @@ async def test_oper_gets_op_in_registered_rooms_it_is_in() -> None:
         await ian.close()
     finally:
         await srv.shutdown()
+
+
+async def test_a_server_operator_logged_in_by_sasl_before_registering_gets_op_in_the_lobby() -> None:
+    async with serving(operators=("root",)) as srv:
+        made = await text_account(srv, "root")
+        await made.close()
+        r, w = await asyncio.open_connection("127.0.0.1", srv.port("irc"))
+        root = IrcClient(r, w)
+        plain = base64.b64encode(f"\0root\0{PASSWORD}".encode()).decode()
+        await root.send("CAP LS 302", "NICK boss", "USER boss 0 * :boss", "CAP REQ :sasl", "AUTHENTICATE PLAIN")
+        await root.expect_cmd("AUTHENTICATE")
+        await root.send(f"AUTHENTICATE {plain}")
+        await root.expect_cmd("903")
+        await root.send("CAP END")
+        burst = await root.lines_until_cmd("422")
+        assert ":chinwag 381 boss :You are now an IRC operator" in burst
+        assert (await sync(root, "JOIN #lobby"))[:2] == [
+            ":boss!~boss@chinwag JOIN #lobby", ":chinwag 353 boss = #lobby @boss"]
+        await root.close()

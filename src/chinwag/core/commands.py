@@ -95,6 +95,8 @@ def register(hub: Hub, session: Session, cmd: Register) -> list[Outbound]:
     hub.max_users = max(hub.max_users, len(hub.nicks))
     session.signon = session.last_active = hub.clock()
     out = [Outbound((session.sid,), Registered(nick))]
+    if session.account is not None:  # logged in before registering (SASL): a server operator's status
+        out += roomops.account_changed(hub, session, None)
     for room in cmd.autojoin:
         out += join(hub, session, Join(room))
     return out

@@ -62,8 +62,10 @@ def grant(hub: Hub, room: Room, session: Session) -> list[Outbound]:
     if session.sid in room.ops or session.sid not in room.members or not holds_op(room, session):
         return []
     room.ops.add(session.sid)
+    # A big room's summary may still hold the JOIN: it goes out before the MODE.
+    out = hub.flush_crowds([casefold(room.name)]) if room.crowd is not None else []
     change = ModeChanged(room.name, SERVICE, (ModeChange(True, "o", session.nick or ""),), SERVICE)
-    return [Outbound(list(room.members), change)]
+    return [*out, Outbound(list(room.members), change)]
 
 
 def grant_all(hub: Hub, session: Session) -> list[Outbound]:
