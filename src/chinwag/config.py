@@ -161,6 +161,10 @@ class Limits:
     # Seconds someone not logged in to account X may hold nick X before being
     # renamed to a guest nick (0: at once). Told on taking it (core/users.py).
     nick_grace: int = 60
+    # --- limits: rooms ---
+    room_op_accounts: int = 50  # accounts on one registered room's op list (ChanServ OP)
+    rooms_per_account: int = 20  # rooms one account may found (ChanServ REGISTER)
+    max_quiets: int = 100  # quiet masks (+q) per room (MAXLIST)
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
@@ -249,6 +253,9 @@ class Config:
     # Several connections logged in to one account share one user: its nick,
     # rooms and away state (core/users.py). False: each connection is its own user.
     multiclient: bool = True
+    # Accounts that are server operators once logged in (as after OPER): op in
+    # every registered room (the default room too), its topic and moderation.
+    server_operators: tuple[str, ...] = ()
     limits: Limits = field(default_factory=Limits)
 
     def __post_init__(self) -> None:
@@ -292,6 +299,10 @@ class Config:
         if self.metrics_address:
             metrics_host_port(self.metrics_address)  # raises ConfigError if malformed
         object.__setattr__(self, "web_origins", tuple(o.rstrip("/").lower() for o in origins))
+        operators = self.server_operators
+        if isinstance(operators, str) or not all(isinstance(o, str) and o.strip() for o in operators):
+            raise ConfigError('server_operators must be a list of account names like ["alice"]')
+        object.__setattr__(self, "server_operators", tuple(o.strip() for o in operators))
         for name in ("exempt", "trusted_proxies"):
             value = getattr(self, name)
             networks(value, name)  # raises ConfigError

@@ -57,12 +57,12 @@ async def test_vasya_nguyen_and_zoe_chat_from_telnet_irc_and_websocket() -> None
         # (the username is an ident: ASCII letters of what USER gave, with "~")
         assert nguyen.seen[0] == ":chinwag 001 Nguyễn :Welcome to the chinwag IRC Network Nguyễn!~Nguyen@chinwag"
         await nguyen.send("JOIN #lobby")
-        assert await nguyen.expect_cmd("353") == ":chinwag 353 Nguyễn = #lobby :@Вася Nguyễn"
+        assert await nguyen.expect_cmd("353") == ":chinwag 353 Nguyễn = #lobby :Вася Nguyễn"
         await nguyen.expect_cmd("366")
         assert await vasya.line() == "* Nguyễn has joined #lobby"
         zoe = await ws_client(srv, "Zoë")
         await zoe.send("JOIN #lobby")
-        assert await zoe.expect_cmd("353") == ":chinwag 353 Zoë = #lobby :@Вася Nguyễn Zoë"
+        assert await zoe.expect_cmd("353") == ":chinwag 353 Zoë = #lobby :Вася Nguyễn Zoë"
         await zoe.expect_cmd("366")
         assert await vasya.line() == "* Zoë has joined #lobby"
         assert await nguyen.line() == ":Zoë!~Zo@chinwag JOIN #lobby"  # USER's username: ASCII, as idents are

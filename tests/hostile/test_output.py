@@ -203,7 +203,7 @@ async def test_big_room_announces_joins_and_leaves_in_summaries() -> None:
         irc = await irc_client(srv, "ircy")
         await irc.send("JOIN #lobby")
         names = await irc.lines_until_cmd("366")  # 4 members: the joiner still gets NAMES in full
-        assert [s for s in names if irc_command(s) == "353"][0].endswith(":@alice bob carol ircy")
+        assert [s for s in names if irc_command(s) == "353"][0].endswith(":alice bob carol ircy")  # (no op: #lobby)
         dave = await text_client(srv, "dave")
         assert dave.seen[-1] == "* in #lobby: 5 people (/who #lobby lists them)"
         # Nobody heard ircy and dave one by one: one summary after crowd_interval.

@@ -38,16 +38,17 @@ async def test_rules_without_members_or_history_are_forgotten_at_prune(tmp_path:
                    "PRIVMSG #spoken :kept", "JOIN #live", "TOPIC #live :still here",
                    "PART #quiet", "PART #spoken")
         await store.flush()
-        assert sorted(s.name for s in await store.load_rooms()) == ["#live", "#quiet", "#spoken"]
+        # (#lobby: registered by the server, kept whatever happens)
+        assert sorted(s.name for s in await store.load_rooms()) == ["#live", "#lobby", "#quiet", "#spoken"]
         await srv._forget_idle_rules()
         # #quiet had nobody and nothing said: its rules go; #live has its owner in it
-        assert sorted(srv.hub.saved) == ["#live", "#spoken"]
+        assert sorted(srv.hub.saved) == ["#live", "#lobby", "#spoken"]
         await store.flush()
-        assert sorted(s.name for s in await store.load_rooms()) == ["#live", "#spoken"]
+        assert sorted(s.name for s in await store.load_rooms()) == ["#live", "#lobby", "#spoken"]
         # once pruning takes #spoken's last message, its rules go too
         await store.prune(0, 1, srv.hub.clock() + 2 * 86400)
         await srv._forget_idle_rules()
-        assert sorted(srv.hub.saved) == ["#live"]
+        assert sorted(srv.hub.saved) == ["#live", "#lobby"]
         stranger = await irc(srv, "stranger")
         lines = await sync(stranger, "JOIN #spoken", "JOIN #quiet")
         assert ":chinwag 353 stranger = #spoken @stranger" in lines  # a fresh room, and theirs
@@ -59,7 +60,8 @@ async def test_rules_without_members_or_history_are_forgotten_at_prune(tmp_path:
     again = SqliteStore(tmp_path / "chinwag.db")
     await again.start()
     try:
-        [live] = await again.load_rooms()
+        live, lobby = await again.load_rooms()
+        assert (lobby.name, lobby.founder) == ("#lobby", "") and lobby.registered
         assert (live.name, live.topic, live.topic_by) == ("#live", "still here", "owner")
     finally:
         await again.close()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 from pathlib import Path
 
 from playwright.async_api import async_playwright, expect
@@ -42,16 +43,17 @@ async def _user(server: Server, name: str) -> LineClient:
 
 
 async def _topic_setter(server: Server) -> LineClient:
-    """An IRC user who is first in #lobby (so its operator) and sets the topic."""
+    """An IRC server operator (so op in #lobby, which the server registered) who sets the topic."""
     reader, writer = await asyncio.open_connection("127.0.0.1", server.port("irc"))
     irc = LineClient(reader, writer)
-    await irc.send("NICK frank", "USER frank 0 * :frank", "JOIN #lobby", f"TOPIC #lobby :{TOPIC}")
+    await irc.send("NICK frank", "USER frank 0 * :frank", "OPER frank screenshots", "JOIN #lobby",
+                   f"TOPIC #lobby :{TOPIC}")
     await irc.expect(f"TOPIC #lobby :{TOPIC}")
     return irc
 
 
 async def take(path: Path, viewport: tuple[int, int] = DESKTOP) -> None:
-    server = Server(make_config())
+    server = Server(dataclasses.replace(make_config(), operators={"frank": "screenshots"}))
     await server.start()
     users: dict[str, LineClient] = {}
     width, height = viewport

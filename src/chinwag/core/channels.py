@@ -4,6 +4,8 @@ Same contract as :mod:`chinwag.core.commands` (which lists them in COMMANDS):
 ``handler(hub, session, command) -> list[Outbound]``, raising ChatError.
 
 Room operators: whoever creates a room is its operator; ``+o`` makes more.
+In a registered room (core/rooms.py) op goes on join only to the accounts that
+hold it (core/roomops.py), and they are never refused by their room's rules.
 Server operators (OPER) count as room operators everywhere, even outside the
 room, but they obey +i/+k/+l/+b when joining like anyone else, except into a
 room with nobody in it: its rules outlive its members (core/roomstate.py), and
@@ -18,7 +20,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from chinwag.core import profile, users
+from chinwag.core import profile, roomops, users
 from chinwag.core.errors import (
     BadRoomKey,
     BannedFromRoom,
@@ -122,15 +124,13 @@ def require_room_op(room: Room, session: Session) -> None:
 
 
 def is_banned(hub: Hub, room: Room, session: Session) -> bool:
-    if not room.bans:
-        return False
-    info = hub.info(session)
-    full = casefold(f"{info.nick}!{info.user}@{info.host}")
-    return any(compile_mask(mask).match_folded(full) for mask in room.bans)
+    return bool(room.bans) and roomops.matches(hub, room.bans, session)
 
 
 def check_join(hub: Hub, room: Room, session: Session, key: str) -> None:
     """Raise the reason ``session`` may not join ``room`` (471/473/474/475), if any."""
+    if roomops.holds_op(room, session):
+        return  # a registered room's founder, op list and server operators
     invited = session.sid in room.invited
     empty_keyed = False
     if not room.members:  # re-creating a room that kept its rules (Hub.new_room)
@@ -167,6 +167,8 @@ def can_speak(hub: Hub, room: Room, session: Session) -> str | None:
         return "the room is moderated (+m)"
     if is_banned(hub, room, session):
         return "you are banned (+b)"
+    if room.quiets and roomops.matches(hub, room.quiets, session):
+        return "you are muted in this room (+q)"
     return None
 
 
@@ -267,21 +269,24 @@ def _apply_room_mode(hub: Hub, room: Room, session: Session, change: ModeChange)
             return None
         (group.add if on else group.discard)(target.sid)
         return ModeChange(on, letter, nick(target))
-    if letter == "b":
+    if letter in "bq":
         if not arg:
             return None
-        mask = collapse(normalize_mask(arg))
-        key = casefold(mask)
+        mask = _list_mask(room, letter, arg)
+        key = roomops.mask_key(mask)
+        masks, most = (room.bans, hub.limits.max_bans) if letter == "b" else (room.quiets, hub.limits.max_quiets)
         if on:
             limit = hub.limits.mask_len
             if len(mask) > limit:
-                raise InvalidModeParam(room.name, "b", mask[:limit], f"ban mask too long (max {limit} characters)")
-            if key in room.bans or len(room.bans) >= hub.limits.max_bans:
+                what = "ban" if letter == "b" else "quiet"
+                reason = f"{what} mask too long (max {limit} characters)"
+                raise InvalidModeParam(room.name, letter, mask[:limit], reason)
+            if key in masks or len(masks) >= most:
                 return None
-            room.bans[key] = (nick(session), hub.clock())
-        elif room.bans.pop(key, None) is None:
+            masks[key] = (nick(session), hub.clock())
+        elif masks.pop(key, None) is None:
             return None
-        return ModeChange(on, "b", mask)
+        return ModeChange(on, letter, mask)
     if letter == "k":
         if on:
             # As ergo: a key JOIN could not send (empty, only spaces, a space
@@ -308,6 +313,15 @@ def _apply_room_mode(hub: Hub, room: Room, session: Session, change: ModeChange)
         room.limit = 0
         return ModeChange(False, "l")
     raise UnknownMode(letter)
+
+
+def _list_mask(room: Room, letter: str, arg: str) -> str:
+    """A ban or quiet mask as kept: ``nick!user@host`` completed, or ``~a:account``."""
+    if arg.startswith("~"):
+        if arg[:3].lower() != roomops.ACCOUNT_EXTBAN or len(arg) == 3:
+            raise InvalidModeParam(room.name, letter, arg, "unknown extban: only ~a:ACCOUNT is supported")
+        return roomops.ACCOUNT_EXTBAN + arg[3:]
+    return collapse(normalize_mask(arg))
 
 
 def user_mode(hub: Hub, session: Session, cmd: Mode) -> list[Outbound]:
@@ -346,8 +360,9 @@ def user_mode(hub: Hub, session: Session, cmd: Mode) -> list[Outbound]:
 
 def list_bans(hub: Hub, session: Session, cmd: ListBans) -> list[Outbound]:
     room = find_room(hub, cmd.room)
-    bans = tuple((mask, by, ts) for mask, (by, ts) in room.bans.items())
-    return [Outbound((session.sid,), BanList(room.name, bans))]
+    masks = room.quiets if cmd.mode == "q" else room.bans
+    bans = tuple((mask, by, ts) for mask, (by, ts) in masks.items())
+    return [Outbound((session.sid,), BanList(room.name, bans, cmd.mode))]
 
 
 # --- kick and invite ---------------------------------------------------------------
@@ -409,7 +424,7 @@ def part_all(hub: Hub, session: Session, cmd: PartAll) -> list[Outbound]:
 def oper(hub: Hub, session: Session, cmd: Oper) -> list[Outbound]:
     session.oper = cmd.name
     hub.opers.add(session.sid)
-    return [Outbound((session.sid,), OperUp(nick(session)))]
+    return [Outbound((session.sid,), OperUp(nick(session))), *roomops.grant_all(hub, session)]
 
 
 def kill(hub: Hub, session: Session, cmd: Kill) -> list[Outbound]:

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
-from chinwag.core import channels, crowd, profile, users, whowas
+from chinwag.core import channels, crowd, profile, registered, roomops, users, whowas
 from chinwag.core.accounts import AccountChanged, SetAccount
 from chinwag.core.errors import (
     AlreadyRegistered,
@@ -103,6 +103,8 @@ def register(hub: Hub, session: Session, cmd: Register) -> list[Outbound]:
     hub.max_users = max(hub.max_users, len(hub.nicks))
     session.signon = session.last_active = hub.clock()
     out = [*reclaimed, Outbound((session.sid,), Registered(nick))]
+    if session.account is not None:  # logged in before registering (SASL): a server operator's status
+        out += roomops.account_changed(hub, session, None)
     out += users.guard(hub, session)
     for room in cmd.autojoin:
         out += join(hub, session, Join(room))
@@ -138,7 +140,10 @@ def join(hub: Hub, session: Session, cmd: Join) -> list[Outbound]:
         if len(session.rooms) >= hub.limits.max_rooms:
             raise TooManyRooms(name)
         hub._add_member(room, key, session)
-        if existing is None:  # whoever creates (or re-creates) a room is its operator
+        # Whoever creates (or re-creates) a room is its operator, unless it is
+        # registered: then only those who hold op there (core/roomops.py).
+        opped = roomops.op_on_join(room, session, existing is None)
+        if opped:
             room.ops.add(session.sid)
         room.invited.discard(session.sid)
         joined = Joined(room.name, session.nick or "", session.away, session.user,
@@ -148,6 +153,9 @@ def join(hub: Hub, session: Session, cmd: Join) -> list[Outbound]:
             out = [Outbound((session.sid,), joined)]
         else:
             out = [Outbound(list(room.members), joined)]
+        if opped and existing is not None:  # the others see who gave it
+            room.ops.discard(session.sid)
+            out += roomops.grant(hub, room, session)
         if room.topic:
             out.append(Outbound((session.sid,), TopicInfo(room.name, room.topic, room.topic_by, room.topic_ts)))
         if len(room.members) > hub.limits.crowd_size:
@@ -289,6 +297,7 @@ def set_account(hub: Hub, session: Session, cmd: SetAccount) -> list[Outbound]:
     if peers:
         out.append(Outbound(peers, AccountChanged(session.nick, cmd.account, user=session.user)))
     out += profile.host_change(hub, session)
+    out += roomops.account_changed(hub, session, old)
     if cmd.account is not None and casefold(session.nick) != casefold(cmd.account):
         # Someone not logged in holds the account's nick: renamed now, and it is ours.
         reclaimed = users.reclaim(hub, session, cmd.account)
@@ -331,4 +340,5 @@ COMMANDS: Final[dict[type, Spec]] = {
     SetAccount: Spec("account", set_account, needs_registration=False),
     SetName: Spec("setname", profile.set_name),
     Redaction: Spec("redact", redaction),
+    **{kind: Spec(name, handler) for kind, (name, handler) in registered.HANDLERS.items()},
 }

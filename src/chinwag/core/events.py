@@ -15,6 +15,7 @@ from chinwag.core.accounts import AccountCommand, AccountEvent, SetAccount
 from chinwag.core.errors import ChatError
 from chinwag.core.extended import ClientTags, ExtendedCommand, ExtendedEvent, MemberInfo, Oper, TopicInfo
 from chinwag.core.ircv3 import Redaction, V3Event, V3Query
+from chinwag.core.rooms import RoomCommand, RoomEvent
 from chinwag.core.userinfo import UserInfoCommand, UserInfoEvent
 
 #: A multi-line message's lines as its sender composed them (IRCv3
@@ -100,7 +101,7 @@ class Checked:
 
 Command = (
     Register | Join | Part | Say | ChangeNick | Who | ListRooms | Quit | Checked | ExtendedCommand | AccountCommand
-    | SetAccount | UserInfoCommand | Redaction
+    | SetAccount | UserInfoCommand | Redaction | RoomCommand
     | V3Query  # (V3Query, like AccountCommand, is the transport's: transport/ircv3.py)
 )
 
@@ -359,6 +360,7 @@ Event = (
     | NickProtected
     | Echo
     | Attached
+    | RoomEvent
 )
 
 

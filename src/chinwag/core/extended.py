@@ -67,6 +67,7 @@ class Mode:
 @dataclass(frozen=True, slots=True)
 class ListBans:
     room: str
+    mode: str = "b"  # "q": the quiet list
 
 
 @dataclass(frozen=True, slots=True)
@@ -246,6 +247,7 @@ class ModeChanged:
 class BanList:
     room: str
     bans: tuple[tuple[str, str, float], ...]  # (mask, set by, when)
+    mode: str = "b"  # "q": the quiet list
 
 
 @dataclass(frozen=True, slots=True)

@@ -82,7 +82,7 @@ class Session:
 
 class Room:
     __slots__ = ("name", "members", "created", "topic", "topic_by", "topic_ts", "flags", "key", "limit",
-                 "bans", "invited", "ops", "voiced", "crowd")
+                 "bans", "invited", "ops", "voiced", "crowd", "registered", "founder", "op_accounts", "quiets")
 
     def __init__(self, name: str, created: float = 0.0) -> None:
         self.name = name
@@ -99,12 +99,20 @@ class Room:
         self.ops: set[int] = set()
         self.voiced: set[int] = set()
         self.crowd: crowd.Pending | None = None  # membership changes not yet told (a big room)
+        # Registered rooms (core/rooms.py): when (0: not registered), the founder
+        # account ("": the server), the op list (casefolded account -> as written).
+        self.registered = 0.0
+        self.founder = ""
+        self.op_accounts: dict[str, str] = {}
+        self.quiets: dict[str, tuple[str, float]] = {}  # +q, like bans: mask -> (set by, when)
 
     def state(self) -> RoomState:
         """Its rules, as kept beyond its members (core/roomstate.py)."""
         bans = tuple((mask, by, ts) for mask, (by, ts) in self.bans.items())
+        quiets = tuple((mask, by, ts) for mask, (by, ts) in self.quiets.items())
         return RoomState(self.name, self.created, "".join(sorted(self.flags)), self.key, self.limit, bans,
-                         self.topic, self.topic_by, self.topic_ts)
+                         self.topic, self.topic_by, self.topic_ts, self.registered, self.founder,
+                         tuple(self.op_accounts.values()), quiets)
 
     def restore(self, state: RoomState) -> None:
         self.name, self.created = state.name, state.created
@@ -112,6 +120,9 @@ class Room:
         self.key, self.limit = state.key, state.limit
         self.bans = {mask: (by, ts) for mask, by, ts in state.bans}
         self.topic, self.topic_by, self.topic_ts = state.topic, state.topic_by, state.topic_ts
+        self.registered, self.founder = state.registered, state.founder
+        self.op_accounts = {casefold(a): a for a in state.op_accounts}
+        self.quiets = {mask: (by, ts) for mask, by, ts in state.quiets}
 
 
 class Hub:
@@ -123,6 +134,7 @@ class Hub:
         server_name: str = "chinwag",
         account_host: str = "",
         multiclient: bool = True,
+        server_operators: Iterable[str] = (),
     ) -> None:
         self.limits = limits or Limits()
         self.account_host = account_host  # Config.account_host: the host of logged-in users (core/profile.py)
@@ -130,6 +142,8 @@ class Hub:
         # Names nobody may take: the services' and the server's own (names.Reserved).
         self.reserved = Reserved((server_name,))
         self.clock = clock
+        # Accounts that are server operators once logged in (config server_operators; core/rooms.py).
+        self.server_operators = frozenset(casefold(a) for a in server_operators)
         self.auth = auth or Auth()
         self.ids = MessageIds()
         self.sessions: dict[int, Session] = {}
@@ -343,8 +357,11 @@ class Hub:
         self.changed[key] = None
 
     def forget_rules(self, key: str) -> None:
-        """Drop the rules of room ``key`` (the server's prune: no members, no history)."""
-        if key not in self.rooms and self.saved.pop(key, None) is not None:
+        """Drop the rules of room ``key`` (the server's prune: no members, no
+        history), unless it is registered: those are kept until it is dropped."""
+        state = self.saved.get(key)
+        if key not in self.rooms and state is not None and not state.registered:
+            del self.saved[key]
             self.changed[key] = None
 
     def take_changed(self) -> list[tuple[str, RoomState | None]]:

@@ -60,7 +60,8 @@ from chinwag.core.extended import (
 from chinwag.core.ircv3 import Redacted
 from chinwag.core.names import casefold
 from chinwag.core.numbers import decimal
-from chinwag.protocols import crowd, text_accounts, text_devices
+from chinwag.core.rooms import RoomDetails, RoomNote
+from chinwag.protocols import crowd, roomservice, text_accounts, text_devices, text_rooms
 from chinwag.protocols.base import LineReader, LineTooLong, RenderCache, decode_line
 from chinwag.protocols.sanitize import strip_controls
 from chinwag.protocols.telnet import TelnetFilter
@@ -123,6 +124,8 @@ def _msg(p: TextProtocol, arg: str) -> Command | None:
     if not text:
         p.usage("msg")
         return None
+    if casefold(nick) in text_rooms.SERVICE_NAMES:
+        return text_rooms.service(p, text)
     if text.startswith("/me "):
         return Say(nick, text[4:], "action")
     return Say(nick, text)
@@ -198,7 +201,8 @@ TEXT_COMMANDS: Final[dict[str, TextCommand]] = {
     "rooms": TextCommand("/rooms", "rooms and how many are in each", lambda p, a: ListRooms()),
     "history": TextCommand("/history [N]", f"the last N messages of the room ({HISTORY_PAGE})", _history),
     "since": TextCommand("/since 10m|1h|2d", "what was said in that window", _since, needs_arg=True),
-    "register": TextCommand("/register PASSWORD", "make your name an account", text_accounts.register, True),
+    "register": TextCommand("/register PASSWORD|#room", "make your name an account; or register a room you run",
+                            text_rooms.register, True),
     "login": TextCommand("/login NAME PASSWORD", "log in to your account", text_accounts.login, True),
     "logout": TextCommand("/logout", "log out of your account", text_accounts.logout),
     "password": TextCommand("/password OLD NEW", "change your account's password", text_accounts.password, True),
@@ -206,6 +210,17 @@ TEXT_COMMANDS: Final[dict[str, TextCommand]] = {
                         text_accounts.cert, True),
     "playback": TextCommand("/playback N|off|default", "history shown when you join a room (logged in)",
                             text_accounts.playback, True),
+    # Rooms (text_rooms.py): these act on the current room; you must be its operator.
+    "topic": TextCommand("/topic [text|-]", "show, set or (-) clear the room's topic", text_rooms.topic),
+    "kick": TextCommand("/kick NICK [reason]", "put someone out of the room", text_rooms.kick, True),
+    "ban": TextCommand("/ban NICK|MASK", "keep someone out (MASK: nick!user@host or ~a:ACCOUNT)", text_rooms.ban, True),
+    "unban": TextCommand("/unban NICK|MASK", "lift a ban", text_rooms.unban, True),
+    "mute": TextCommand("/mute NICK|MASK", "stop someone speaking in the room (+q)", text_rooms.mute, True),
+    "unmute": TextCommand("/unmute NICK|MASK", "let them speak again", text_rooms.unmute, True),
+    "op": TextCommand("/op NICK", "make someone a room operator", text_rooms.op, True),
+    "deop": TextCommand("/deop NICK", "take operator status away", text_rooms.deop, True),
+    "cs": TextCommand("/cs COMMAND ...", "the room service: /register #room, /cs help, /cs info #room",
+                      text_rooms.service, True),
     "quit": TextCommand("/quit [reason]", "leave chinwag", _quit),
 }
 
@@ -392,6 +407,8 @@ class TextProtocol:
             if data is None:
                 data = cache[TextProtocol] = self._line(crowd.text_line(event))
             return data
+        if type(event) is RoomDetails:
+            return b"".join(self._line(f"* ChanServ: {line}") for line in roomservice.details(event))
         line = self._render_other(event)
         return self._line(line) if line is not None else b""
 
@@ -537,6 +554,8 @@ class TextProtocol:
                 return text_accounts.playback_changed(self, event)
             case NickProtected() | Echo() | Attached():
                 return text_devices.render(self, event)
+            case RoomNote(text):
+                return f"* ChanServ: {text}"
             case Failed(error):
                 self._awaiting_reply = False
                 self.want_history = None
@@ -552,7 +571,7 @@ class TextProtocol:
                     return f"* {nick} cleared the topic of {room}"
                 return f"* {nick} set the topic of {room} to: {text}"
             case TopicInfo(room, text, setter):
-                return f"* topic of {room}: {text} (set by {setter})" if text else None
+                return f"* topic of {room}: {text} (set by {setter})" if text else f"* {room} has no topic"
             case Kicked(room, nick, target, reason):
                 why = f" ({reason})" if reason else ""
                 if target != me:

@@ -255,8 +255,10 @@ class RoomStore(Protocol):
     Keyed by :func:`room_key` of ``RoomState.name``. Writes are queued when
     called, in call order with every other write (``HistoryStore.append``
     included), and never block the caller; await the result to know the write
-    is durable. A later backend (PostgreSQL) implements the same methods;
-    accounts and registered rooms will come as further tables behind it.
+    is durable. A later backend (PostgreSQL) implements the same methods.
+    A registered room's founder, op list (accounts) and quiets are part of its
+    ``RoomState``: a backend stores and returns every field (SQLite: the
+    ``rooms``, ``room_bans`` and ``room_ops`` tables, sqlite_rooms.py).
     """
 
     async def load_rooms(self) -> list[RoomState]:

@@ -84,6 +84,7 @@ _MIGRATIONS: tuple[str | Callable[[sqlite3.Connection], None], ...] = (
     sqlite_markers.SCHEMA,  # read markers per account and target (IRCv3 draft/read-marker)
     sqlite_accounts.CREDENTIALS_SCHEMA,  # certificate fingerprints and web sessions of accounts
     sqlite_playback.SCHEMA,  # the sender's account of each message; each account's playback on join
+    sqlite_rooms.REGISTERED,  # registered rooms: founder, op list; quiets
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
 

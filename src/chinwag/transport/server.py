@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from typing import Any
 
 from chinwag.config import Config, metrics_host_port, networks
-from chinwag.core import users
+from chinwag.core import registered, users
 from chinwag.core.accounts import EXTERNAL_MECHANISM
 from chinwag.core.auth import Auth
 from chinwag.core.errors import NotSent
@@ -105,6 +105,7 @@ class Server:
             config.limits, auth=Auth(config.password, dict(config.operators)), server_name=config.server_name,
             account_host=config.account_host,
             multiclient=config.multiclient,
+            server_operators=config.server_operators,
         )
         self.store = store or open_store(config.db, config.limits.store_timeout)
         # Messages wait here until the store confirms them (on_commit); events
@@ -172,6 +173,8 @@ class Server:
                 self.hub.ids.observe(last)
             self.hub.load_rooms(await self.store.load_rooms())
             self.hub.load_accounts(await self.store.account_names())
+            registered.register_default(self.hub, cfg.default_room)  # founder: the server (core/rooms.py)
+            self._save_rooms()
             self.tls = tls = Certificates.load(cfg)  # TlsError: a certificate or key we cannot use
             text = lambda: TextProtocol(cfg.limits, cfg.default_room, cfg.history_on_join, bool(cfg.password))  # noqa: E731
             await self._listen("text", cfg.text_port, text)

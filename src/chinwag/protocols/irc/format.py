@@ -15,8 +15,8 @@ from chinwag.core.names import HIDDEN_HOST
 from chinwag.protocols.irc import numerics as N
 
 USER_MODES: Final = "iow"
-ROOM_MODES: Final = "biklmnopstv"
-ROOM_MODES_WITH_ARG: Final = "bklov"
+ROOM_MODES: Final = "biklmnopqstv"
+ROOM_MODES_WITH_ARG: Final = "bklovq"
 CTL: Final = str.maketrans({"\r": " ", "\n": " ", "\0": " "})
 #: the render-cache key of a line every IRC recipient sees alike
 SHARED: Final = "irc"

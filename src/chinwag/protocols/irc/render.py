@@ -60,11 +60,12 @@ from chinwag.core.extended import (
 )
 from chinwag.core.ircv3 import ReadMarker, Redacted
 from chinwag.core.names import HIDDEN_HOST
+from chinwag.core.rooms import RoomDetails, RoomNote
 from chinwag.protocols import crowd
 from chinwag.protocols.base import RenderCache
 from chinwag.protocols.irc import accounts as irc_accounts
 from chinwag.protocols.irc import caps as C
-from chinwag.protocols.irc import ircv3, userinfo
+from chinwag.protocols.irc import chanserv, ircv3, userinfo
 from chinwag.protocols.irc import numerics as N
 from chinwag.protocols.irc.format import (
     CTL,
@@ -353,6 +354,8 @@ def render_failed(p: IrcProtocol, e: Failed, cache: RenderCache) -> bytes:
         return account_reply
     if e.command == "setname":
         return userinfo.render_failed(p, e)
+    if (service_reply := chanserv.render_failed(p, e)) is not None:
+        return service_reply
     error = e.error
     if isinstance(error, NotSent):
         command, params = N.not_sent(error, e.command, p.nick or "*", C.STANDARD_REPLIES in p.caps)
@@ -397,6 +400,11 @@ def render_user_modes(p: IrcProtocol, e: UserModes, cache: RenderCache) -> bytes
 
 
 def render_ban_list(p: IrcProtocol, e: BanList, cache: RenderCache) -> bytes:
+    if e.mode == "q":  # 728/729 as ergo and InspIRCd send the quiet list
+        for mask, by, ts in e.bans:
+            p.numeric(N.RPL_QUIETLIST, e.room, "q", mask, by, str(int(ts)))
+        p.numeric(N.RPL_ENDOFQUIETLIST, e.room, "q", "End of channel quiet list")
+        return p.data_to_send()
     for mask, by, ts in e.bans:
         p.numeric(N.RPL_BANLIST, e.room, mask, by, str(int(ts)))
     p.numeric(N.RPL_ENDOFBANLIST, e.room, "End of channel ban list")
@@ -517,6 +525,8 @@ RENDERERS: Final[dict[type, Callable[[IrcProtocol, Any, RenderCache], bytes]]] =
     ChatHistoryReply: render_chathistory,
     AccountChanged: irc_accounts.render_changed,
     AccountNote: irc_accounts.render_note,
+    RoomNote: chanserv.render_note,
+    RoomDetails: chanserv.render_details,
     SaslChallenge: irc_accounts.render_challenge,
     **userinfo.RENDERERS,
     Redacted: ircv3.render_redacted,

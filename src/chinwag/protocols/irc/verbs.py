@@ -52,7 +52,7 @@ from chinwag.core.ircv3 import V3Query
 from chinwag.core.names import is_room
 from chinwag.protocols.irc import accounts as irc_accounts
 from chinwag.protocols.irc import caps as C
-from chinwag.protocols.irc import ircv3, userinfo
+from chinwag.protocols.irc import chanserv, ircv3, userinfo
 from chinwag.protocols.irc import numerics as N
 from chinwag.protocols.irc.format import ROOM_MODES, USER_MODES
 from chinwag.protocols.irc.message import Message as IrcMessage
@@ -183,6 +183,8 @@ def client_tags(p: IrcProtocol, m: IrcMessage) -> ClientTags:
 def _privmsg(p: IrcProtocol, m: IrcMessage) -> Iterable[Command]:
     if len(m.params) > 1 and irc_accounts.is_nickserv(m.params[0]):
         return irc_accounts.nickserv(p, m.params[1])
+    if len(m.params) > 1 and chanserv.is_chanserv(m.params[0]):
+        return chanserv.chanserv(p, m.params[1])
     targets = _targets(p, m)
     tags = client_tags(p, m)
     text = m.params[1]
@@ -285,8 +287,9 @@ def _mode(p: IrcProtocol, m: IrcMessage) -> Iterable[Command]:
     if unknown:
         for letter in unknown if room else unknown[:1]:
             p.error(UnknownMode(letter, "is an unknown mode character") if room else UnknownUserMode())
-    if room and any(c.mode == "b" and c.arg is None for c in changes):
-        return (ListBans(target),)
+    if room and any(c.mode in "bq" and c.arg is None for c in changes):
+        listed = next(c.mode for c in changes if c.mode in "bq" and c.arg is None)
+        return (ListBans(target, listed),)
     if not changes:
         return () if unknown else (Mode(target),)
     return (Mode(target, tuple(changes)),)
@@ -409,7 +412,9 @@ VERBS: Final[dict[str, Verb]] = {
     "CAP": Verb(1, _cap, registered=False),
     "PASS": Verb(1, _pass, registered=False),
     "AUTHENTICATE": Verb(1, irc_accounts.authenticate, registered=False),
-    "REGISTER": Verb(1, irc_accounts.register, registered=False),
+    "REGISTER": Verb(1, chanserv.register_verb, registered=False),  # an account, or a room (#)
+    "CS": Verb(1, chanserv.cs_verb),
+    "CHANSERV": Verb(1, chanserv.cs_verb),
     "VERIFY": Verb(2, irc_accounts.verify, registered=False),
     "NICK": Verb(0, _nick, registered=False),  # 431, not 461, without a nick
     "USER": Verb(4, _user, registered=False),
@@ -453,7 +458,7 @@ VERBS: Final[dict[str, Verb]] = {
 def parse_modes(modestr: str, args: Iterable[str], room: bool) -> tuple[list[ModeChange], list[str]]:
     """``+ov-k alice bob key`` -> typed changes, and the letters we do not know.
 
-    Room modes taking an argument: o, v, b (without one, b lists the bans),
+    Room modes taking an argument: o, v, b, q (without one, b lists the bans, q the quiets),
     k when set (optional when unset), l when set.
     """
     rest = deque(args)
@@ -469,9 +474,9 @@ def parse_modes(modestr: str, args: Iterable[str], room: bool) -> tuple[list[Mod
             unknown.append(letter)
             continue
         arg: str | None = None
-        if room and (letter in "ovb" or (letter == "k" and (on or rest)) or (letter == "l" and on)):
+        if room and (letter in "ovbq" or (letter == "k" and (on or rest)) or (letter == "l" and on)):
             arg = rest.popleft() if rest else None
-            if arg is None and letter != "b":
+            if arg is None and letter not in "bq":
                 continue  # a change missing its argument is ignored
         changes.append(ModeChange(on, letter, arg))
     return changes, unknown
