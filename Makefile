@@ -40,6 +40,7 @@ test: $(DEV_STAMP) lint
 	$(PY) -m benchmarks.bigroom --smoke
 	$(PY) -m benchmarks.connections --connections 200 --tls --hold 1
 	$(PY) -m benchmarks.connections --protocol text --connections 200 --hold 0.5
+	$(PY) -m benchmarks.connections --protocol text --connections 50 --hold 0.5 --tracemalloc 5
 	$(PY) -m benchmarks --compare ngircd --smoke
 	$(PY) -m benchmarks.fanout --members 20 --messages 50
 

@@ -4,6 +4,7 @@
 #   tmux    the end-to-end terminal test of `chinwag connect`
 #   ii      a standard IRC client, to prove chinwag's IRC listener serves real clients
 #   chromium  the browser tests of the web client (driven by Playwright, a dev extra)
+#   irssi, weechat  classic IRC clients under tmux: history replayed on join (tests/client/test_irssi.py)
 set -eu
 missing=""
 for prog in ngircd tmux ii chromium irssi weechat; do
