@@ -11,7 +11,6 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Final
 
 from chinwag.core.errors import AlreadyRegistered, ChatError, NoText, UnknownMode, UnknownUserMode
@@ -352,7 +351,6 @@ _HISTORY_VERBS: Final[dict[str, HistoryVerb]] = {
     "TARGETS": "targets",
 }
 _MSGID: Final = re.compile(r"[0-9a-f]{16}")
-_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def parse_msgref(param: str, star: bool = False) -> MsgRef | None:
@@ -363,13 +361,8 @@ def parse_msgref(param: str, star: bool = False) -> MsgRef | None:
     if kind == "msgid" and _MSGID.fullmatch(value):
         return MsgRef(msgid=value)
     if kind == "timestamp":
-        try:
-            when = datetime.fromisoformat(value)
-        except ValueError:
-            return None
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=UTC)
-        return MsgRef(ms=(when - _EPOCH) // timedelta(milliseconds=1))
+        ms = ircv3.timestamp_ms(param)
+        return None if ms is None else MsgRef(ms=ms)
     return None
 
 
