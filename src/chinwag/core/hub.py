@@ -10,7 +10,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable
 
-from chinwag.config import Limits
 from chinwag.core import crowd, users
 from chinwag.core.auth import Auth
 from chinwag.core.commands import COMMANDS
@@ -18,6 +17,7 @@ from chinwag.core.confusables import skeleton
 from chinwag.core.errors import ChatError, NotRegistered, PasswordMismatch
 from chinwag.core.events import Checked, Command, Failed, Left, Outbound, Quit
 from chinwag.core.extended import MemberInfo
+from chinwag.core.limits import Limits
 from chinwag.core.names import HIDDEN_HOST, Reserved, casefold
 from chinwag.core.roomstate import RoomState
 from chinwag.core.whowas import WhowasMemory, remember
