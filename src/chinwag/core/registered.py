@@ -17,9 +17,9 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final
 
 from chinwag.core import roomops
-from chinwag.core.channels import hidden_from, require_room_for_rules, require_room_op
 from chinwag.core.errors import NoSuchRoom
 from chinwag.core.events import Outbound
+from chinwag.core.handlers.checks import hidden_from, require_room_for_rules, require_room_op
 from chinwag.core.names import casefold, validate_room
 from chinwag.core.rooms import (
     NeedAccount,

@@ -1,7 +1,8 @@
 """Who is a room's operator by right, and masks that name accounts.
 
-Shared by core/channels.py (joins, bans, quiets, OPER), core/commands.py (JOIN,
-logging in) and core/registered.py (the room service); it imports none of them.
+Shared by the handlers in core/handlers/ (checks: joins, bans, quiets; moderation:
+OPER; rooms: JOIN; presence: logging in) and core/registered.py (the room
+service); it imports none of them.
 
 * In a registered room (core/rooms.py) op is given on join only to those who
   hold it: the founder account, the accounts on the op list, and server

@@ -66,6 +66,7 @@ from chinwag.core.extended import (
     TopicInfo,
     WallopsSent,
 )
+from chinwag.core.handlers.checks import members
 from chinwag.core.names import casefold, validate_nick
 from chinwag.core.whowas import remember
 
@@ -152,8 +153,6 @@ def attach(hub: Hub, session: Session, user_sid: int) -> list[Outbound]:
     """Connection ``session`` (logged in to the account of user ``user_sid``)
     becomes that user: a name of its own is given up (those who shared a room
     with it see it quit), and it gets the user's nick and rooms."""
-    from chinwag.core.commands import members  # (commands imports this module)
-
     sid = session.sid
     user = hub.sessions[user_sid]
     nick = user.nick or ""
