@@ -92,7 +92,6 @@ class StandardReplyError(ChatError):
     """A refusal answered on IRC as ``FAIL <command> <code> <context...> :<reason>``
     (IRCv3 standard replies); the text protocol shows ``error: <reason>``."""
 
-    hint = "FAIL"
 
     def __init__(self, command: str, code: str, context: tuple[str, ...], reason: str) -> None:
         super().__init__(context[0] if context else "", reason)

@@ -91,7 +91,6 @@ RoomEvent = RoomNote | RoomDetails
 class RoomServiceError(ChatError):
     """A room-service command was refused; ``reason`` says why."""
 
-    hint = "400"
 
     def default_reason(self) -> str:
         return "room service command refused"
@@ -113,7 +112,6 @@ class RoomNotRegistered(RoomServiceError):
 
 
 class NotFounder(RoomServiceError):
-    hint = "482"
 
     def default_reason(self) -> str:
         return "only the room's founder (or a server operator) can do that"

@@ -87,7 +87,6 @@ UserInfoEvent = RealnameChanged | HostChanged | HostRejoined | InviteNotice
 class InvalidRealname(ChatError):
     """A real name that is empty or over ``limits.realname_len`` (IRC: FAIL SETNAME INVALID_REALNAME)."""
 
-    hint = "400"
 
     def default_reason(self) -> str:
         return "Realname is not valid"
