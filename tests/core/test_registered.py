@@ -8,9 +8,9 @@ from chinwag.config import Limits
 from chinwag.core import registered
 from chinwag.core.accounts import SetAccount
 from chinwag.core.events import Failed, Join, Part, Register
-from chinwag.core.extended import ModeChange, ModeChanged, OperUp
 from chinwag.core.hub import Hub
 from chinwag.core.rooms import RoomAccess, RoomDrop, RoomListFull, RoomNote, RoomRegister, UnknownAccount
+from chinwag.core.types.moderation import ModeChange, ModeChanged, OperUp
 
 
 def hub_with(*nicks: str, **limits: int) -> Hub:

@@ -26,8 +26,8 @@ from chinwag.core.events import (
     Say,
     Who,
 )
-from chinwag.core.extended import Kill, Killed
 from chinwag.core.hub import Hub
+from chinwag.core.types.moderation import Kill, Killed
 
 
 class Clock:

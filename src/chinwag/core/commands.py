@@ -29,29 +29,14 @@ from chinwag.core.events import (
     Say,
     Who,
 )
-from chinwag.core.extended import (
-    Invite,
-    Kick,
-    Kill,
-    ListBans,
-    ListQuery,
-    Lookup,
-    Mode,
-    Oper,
-    PartAll,
-    SendTags,
-    SetAway,
-    Stats,
-    Sync,
-    Topic,
-    Wallops,
-    Whois,
-    WhoQuery,
-    WhoWas,
-)
 from chinwag.core.handlers import chat, lookup, moderation, presence, rooms
 from chinwag.core.ircv3 import Redaction
 from chinwag.core.redaction import redaction
+from chinwag.core.types.chat import SendTags
+from chinwag.core.types.lookup import Lookup, Stats, Sync, Whois, WhoQuery, WhoWas
+from chinwag.core.types.moderation import Kick, Kill, ListBans, Mode, Oper, Wallops
+from chinwag.core.types.presence import SetAway
+from chinwag.core.types.rooms import Invite, ListQuery, PartAll, Topic
 from chinwag.core.userinfo import SetName
 
 if TYPE_CHECKING:

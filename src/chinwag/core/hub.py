@@ -16,10 +16,10 @@ from chinwag.core.commands import COMMANDS
 from chinwag.core.confusables import skeleton
 from chinwag.core.errors import ChatError, NotRegistered, PasswordMismatch
 from chinwag.core.events import Checked, Command, Failed, Left, Outbound, Quit
-from chinwag.core.extended import MemberInfo
 from chinwag.core.limits import Limits
 from chinwag.core.names import HIDDEN_HOST, Reserved, casefold
 from chinwag.core.roomstate import RoomState
+from chinwag.core.types.lookup import MemberInfo
 from chinwag.core.whowas import WhowasMemory, remember
 
 

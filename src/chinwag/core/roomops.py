@@ -19,10 +19,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Final
 
 from chinwag.core.events import Outbound
-from chinwag.core.extended import ModeChange, ModeChanged, OperUp
 from chinwag.core.masks import compile_mask
 from chinwag.core.names import casefold
 from chinwag.core.rooms import SERVICE
+from chinwag.core.types.moderation import ModeChange, ModeChanged, OperUp
 
 if TYPE_CHECKING:
     from collections.abc import Iterable

@@ -56,18 +56,12 @@ from chinwag.core.events import (
     Parted,
     Registered,
 )
-from chinwag.core.extended import (
-    AwayChanged,
-    Kicked,
-    Killed,
-    ModeChanged,
-    TagsSent,
-    TopicChanged,
-    TopicInfo,
-    WallopsSent,
-)
 from chinwag.core.handlers.checks import members
 from chinwag.core.names import casefold, validate_nick
+from chinwag.core.types.chat import TagsSent
+from chinwag.core.types.moderation import Kicked, Killed, ModeChanged, WallopsSent
+from chinwag.core.types.presence import AwayChanged
+from chinwag.core.types.rooms import TopicChanged, TopicInfo
 from chinwag.core.whowas import remember
 
 if TYPE_CHECKING:

@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING
 
 from chinwag.core.errors import CannotSendToRoom, ChatError, NoSuchNick, NoSuchRoom, NoText
 from chinwag.core.events import Message, Outbound, Say
-from chinwag.core.extended import SendTags, TagsSent
 from chinwag.core.handlers.checks import away_notice, can_speak
 from chinwag.core.names import casefold, is_room
+from chinwag.core.types.chat import SendTags, TagsSent
 
 if TYPE_CHECKING:
     from chinwag.core.hub import Hub, Session

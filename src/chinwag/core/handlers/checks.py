@@ -19,8 +19,8 @@ from chinwag.core.errors import (
     RoomRulesFull,
 )
 from chinwag.core.events import Members, Outbound, RoomKind
-from chinwag.core.extended import IsAway
 from chinwag.core.names import casefold
+from chinwag.core.types.presence import IsAway
 
 if TYPE_CHECKING:
     from chinwag.core.hub import Hub, Room, Session

@@ -9,7 +9,10 @@ from typing import TYPE_CHECKING
 
 from chinwag.core.errors import MaskTooLong
 from chinwag.core.events import Outbound
-from chinwag.core.extended import (
+from chinwag.core.handlers.checks import find_user, hidden_from
+from chinwag.core.masks import compile_mask
+from chinwag.core.names import casefold, is_room
+from chinwag.core.types.lookup import (
     Lookup,
     LookupReply,
     MemberInfo,
@@ -22,9 +25,6 @@ from chinwag.core.extended import (
     WhoQuery,
     WhoReply,
 )
-from chinwag.core.handlers.checks import find_user, hidden_from
-from chinwag.core.masks import compile_mask
-from chinwag.core.names import casefold, is_room
 
 if TYPE_CHECKING:
     from chinwag.core.hub import Hub, Session

@@ -27,7 +27,11 @@ from chinwag.core.errors import (
     UsersDontMatch,
 )
 from chinwag.core.events import Failed, Outbound
-from chinwag.core.extended import (
+from chinwag.core.handlers.checks import find_room, find_user, nick, require_room_for_rules, require_room_op
+from chinwag.core.masks import collapse
+from chinwag.core.names import casefold, is_room, normalize_mask
+from chinwag.core.numbers import decimal
+from chinwag.core.types.moderation import (
     BanList,
     Kick,
     Kicked,
@@ -44,10 +48,6 @@ from chinwag.core.extended import (
     Wallops,
     WallopsSent,
 )
-from chinwag.core.handlers.checks import find_room, find_user, nick, require_room_for_rules, require_room_op
-from chinwag.core.masks import collapse
-from chinwag.core.names import casefold, is_room, normalize_mask
-from chinwag.core.numbers import decimal
 
 if TYPE_CHECKING:
     from chinwag.core.hub import Hub, Room, Session

@@ -12,10 +12,10 @@ from chinwag.core import profile, roomops, users
 from chinwag.core.accounts import AccountChanged, SetAccount
 from chinwag.core.errors import AlreadyRegistered, NickInUse
 from chinwag.core.events import ChangeNick, Join, Outbound, Quit, Register, Registered
-from chinwag.core.extended import AwayChanged, SetAway
 from chinwag.core.handlers.checks import nick
 from chinwag.core.handlers.rooms import join
 from chinwag.core.names import casefold, free_variant, validate_nick
+from chinwag.core.types.presence import AwayChanged, SetAway
 
 if TYPE_CHECKING:
     from chinwag.core.hub import Hub, Session

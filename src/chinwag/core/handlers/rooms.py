@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING
 from chinwag.core import crowd, profile, roomops
 from chinwag.core.errors import NoSuchRoom, NotInRoom, NotRoomOperator, TooManyRooms, UserInRoom
 from chinwag.core.events import Join, Joined, ListRooms, Members, Outbound, Part, Parted, RoomList, Who
-from chinwag.core.extended import Invite, Invited, ListQuery, ListReply, PartAll, Topic, TopicChanged, TopicInfo
 from chinwag.core.handlers.checks import (
     away_notice,
     check_join,
@@ -27,6 +26,7 @@ from chinwag.core.handlers.checks import (
     require_room_for_rules,
 )
 from chinwag.core.names import casefold, validate_room
+from chinwag.core.types.rooms import Invite, Invited, ListQuery, ListReply, PartAll, Topic, TopicChanged, TopicInfo
 
 if TYPE_CHECKING:
     from chinwag.core.hub import Hub, Session

@@ -31,36 +31,33 @@ from chinwag.core.events import (
     ServerShutdown,
     Who,
 )
-from chinwag.core.extended import (
-    AwayChanged,
-    BanList,
-    ClientTags,
-    Invited,
-    IsAway,
-    Kicked,
-    Killed,
-    ListReply,
-    LookupReply,
-    MemberInfo,
-    ModeChanged,
-    OperUp,
-    RoomModes,
-    ServerStats,
-    Stats,
-    Synced,
-    TagsSent,
-    TopicChanged,
-    TopicInfo,
-    UserModes,
-    WallopsSent,
-    WhoisReply,
-    WhoReply,
-    WhoWasReply,
-    mode_string,
-)
 from chinwag.core.ircv3 import ReadMarker, Redacted
 from chinwag.core.names import HIDDEN_HOST
 from chinwag.core.rooms import RoomDetails, RoomNote
+from chinwag.core.types.chat import ClientTags, TagsSent
+from chinwag.core.types.lookup import (
+    LookupReply,
+    MemberInfo,
+    ServerStats,
+    Stats,
+    Synced,
+    WhoisReply,
+    WhoReply,
+    WhoWasReply,
+)
+from chinwag.core.types.moderation import (
+    BanList,
+    Kicked,
+    Killed,
+    ModeChanged,
+    OperUp,
+    RoomModes,
+    UserModes,
+    WallopsSent,
+    mode_string,
+)
+from chinwag.core.types.presence import AwayChanged, IsAway
+from chinwag.core.types.rooms import Invited, ListReply, TopicChanged, TopicInfo
 from chinwag.protocols import crowd
 from chinwag.protocols.base import RenderCache
 from chinwag.protocols.irc import accounts as irc_accounts
