@@ -81,7 +81,7 @@ class Config:
     # (NickServ SET PLAYBACK). 0: none.
     irc_history_on_join: int = 20
     # Several connections logged in to one account share one user: its nick,
-    # rooms and away state (core/users.py). False: each connection is its own user.
+    # rooms and away state (core/handlers/users.py). False: each connection is its own user.
     multiclient: bool = True
     # Accounts that are server operators once logged in (as after OPER): op in
     # every registered room (the default room too), its topic and moderation.

@@ -1,8 +1,8 @@
 """The one command table: command type -> handler and who may run it.
 
 The handlers live in modules by subject: core/handlers/ (chat, rooms,
-moderation, presence, lookup), plus core/registered.py (registered rooms),
-core/profile.py (SETNAME), core/redaction.py (REDACT) and core/whowas.py.
+moderation, presence, lookup), plus core/handlers/registered.py (registered rooms),
+core/handlers/profile.py (SETNAME), core/handlers/redaction.py (REDACT) and core/handlers/whowas.py.
 
 Every command goes through ``Hub.handle``, which checks registration once; the
 handlers only do their own work and raise ChatError for the adapter to map.
@@ -16,7 +16,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
-from chinwag.core import profile, registered, whowas
 from chinwag.core.accounts import SetAccount
 from chinwag.core.events import (
     ChangeNick,
@@ -29,15 +28,15 @@ from chinwag.core.events import (
     Say,
     Who,
 )
-from chinwag.core.handlers import chat, lookup, moderation, presence, rooms
-from chinwag.core.ircv3 import Redaction
-from chinwag.core.redaction import redaction
+from chinwag.core.handlers import chat, lookup, moderation, presence, profile, registered, rooms, whowas
+from chinwag.core.handlers.redaction import redaction
 from chinwag.core.types.chat import SendTags
+from chinwag.core.types.ircv3 import Redaction
 from chinwag.core.types.lookup import Lookup, Stats, Sync, Whois, WhoQuery, WhoWas
 from chinwag.core.types.moderation import Kick, Kill, ListBans, Mode, Oper, Wallops
 from chinwag.core.types.presence import SetAway
 from chinwag.core.types.rooms import Invite, ListQuery, PartAll, Topic
-from chinwag.core.userinfo import SetName
+from chinwag.core.types.userinfo import SetName
 
 if TYPE_CHECKING:
     from chinwag.core.hub import Hub, Session

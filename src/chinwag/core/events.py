@@ -13,9 +13,8 @@ from typing import Literal
 
 from chinwag.core.accounts import AccountCommand, AccountEvent, SetAccount
 from chinwag.core.errors import ChatError
-from chinwag.core.ircv3 import Redaction, V3Event, V3Query
-from chinwag.core.rooms import RoomCommand, RoomEvent
 from chinwag.core.types.chat import ClientTags, SendTags, TagsSent
+from chinwag.core.types.ircv3 import Redaction, V3Event, V3Query
 from chinwag.core.types.lookup import (
     Lookup,
     LookupReply,
@@ -48,8 +47,9 @@ from chinwag.core.types.moderation import (
     WallopsSent,
 )
 from chinwag.core.types.presence import AwayChanged, IsAway, SetAway
+from chinwag.core.types.registered import RoomCommand, RoomEvent
 from chinwag.core.types.rooms import Invite, Invited, ListQuery, ListReply, PartAll, Topic, TopicChanged, TopicInfo
-from chinwag.core.userinfo import UserInfoCommand, UserInfoEvent
+from chinwag.core.types.userinfo import UserInfoCommand, UserInfoEvent
 
 #: A multi-line message's lines as its sender composed them (IRCv3
 #: draft/multiline): (text, joined to the line before without a line feed).
@@ -344,7 +344,7 @@ class Crowd:
     cache: dict[object, object] = field(default_factory=dict, compare=False, repr=False)
 
 
-# --- one user, several connections; nick protection (core/users.py) ---------------
+# --- one user, several connections; nick protection (core/handlers/users.py) ---------------
 
 
 @dataclass(frozen=True, slots=True)

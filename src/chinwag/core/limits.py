@@ -152,7 +152,7 @@ class Limits:
     playback_max: int = 100  # most messages a user may ask to be replayed on join (NickServ SET PLAYBACK)
     # --- limits: nicks ---
     # Seconds someone not logged in to account X may hold nick X before being
-    # renamed to a guest nick (0: at once). Told on taking it (core/users.py).
+    # renamed to a guest nick (0: at once). Told on taking it (core/handlers/users.py).
     nick_grace: int = 60
     # --- limits: rooms ---
     room_op_accounts: int = 50  # accounts on one registered room's op list (ChanServ OP)

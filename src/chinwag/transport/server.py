@@ -14,7 +14,6 @@ from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from typing import Any
 
 from chinwag.config import Config, metrics_host_port, networks
-from chinwag.core import registered, users
 from chinwag.core.accounts import EXTERNAL_MECHANISM
 from chinwag.core.auth import Auth
 from chinwag.core.errors import NotSent
@@ -42,6 +41,7 @@ from chinwag.core.events import (
     Say,
     ServerShutdown,
 )
+from chinwag.core.handlers import registered, users
 from chinwag.core.hub import Hub
 from chinwag.protocols.base import Adapter, RenderCache
 from chinwag.protocols.irc.adapter import IrcInfo, IrcProtocol

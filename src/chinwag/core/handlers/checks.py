@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from chinwag.core import roomops
 from chinwag.core.errors import (
     BadRoomKey,
     BannedFromRoom,
@@ -19,6 +18,7 @@ from chinwag.core.errors import (
     RoomRulesFull,
 )
 from chinwag.core.events import Members, Outbound, RoomKind
+from chinwag.core.handlers import roomops
 from chinwag.core.names import casefold
 from chinwag.core.types.presence import IsAway
 

@@ -1,6 +1,6 @@
 """Handlers for looking people and the server up: WHOIS, WHO, ISON/USERHOST
 (lookup), LUSERS (stats) and the labeled-response marker (sync). WHOWAS is
-core/whowas.py.
+core/handlers/whowas.py.
 """
 
 from __future__ import annotations

@@ -2,8 +2,8 @@
 ops and voice), KICK, and the server operators' OPER, KILL and WALLOPS.
 
 Room operators: whoever creates a room is its operator; ``+o`` makes more.
-In a registered room (core/rooms.py) op goes on join only to the accounts that
-hold it (core/roomops.py), and they are never refused by their room's rules.
+In a registered room (core/types/registered.py) op goes on join only to the accounts that
+hold it (core/handlers/roomops.py), and they are never refused by their room's rules.
 Server operators (OPER) count as room operators everywhere, even outside the
 room, but they obey +i/+k/+l/+b when joining like anyone else, except into a
 room with nobody in it: its rules outlive its members (core/roomstate.py), and
@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from chinwag.core import roomops, users
 from chinwag.core.errors import (
     InvalidModeParam,
     NoPrivileges,
@@ -27,6 +26,7 @@ from chinwag.core.errors import (
     UsersDontMatch,
 )
 from chinwag.core.events import Failed, Outbound
+from chinwag.core.handlers import roomops, users
 from chinwag.core.handlers.checks import find_room, find_user, nick, require_room_for_rules, require_room_op
 from chinwag.core.masks import collapse
 from chinwag.core.names import casefold, is_room, normalize_mask
@@ -244,7 +244,7 @@ def kill(hub: Hub, session: Session, cmd: Kill) -> list[Outbound]:
         raise NoPrivileges()
     target = find_user(hub, cmd.nick)
     reason = cmd.reason or "no reason"
-    # Every connection of the user is told; the user goes, with all of them (core/users.py).
+    # Every connection of the user is told; the user goes, with all of them (core/handlers/users.py).
     out = [Outbound(users.connections_of(hub, target.sid), Killed(nick(session), reason, session.user))]
     return out + hub.disconnect(target.sid, f"Killed ({nick(session)} ({reason}))", whole=True, spread=False)
 

@@ -1,17 +1,17 @@
 """Handlers for who someone is: registering, changing nick, being away, logging
 in or out of an account (the transport sends SetAccount once it has checked a
 password), and quitting. Several connections of one user and nick protection
-are core/users.py.
+are core/handlers/users.py.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from chinwag.core import profile, roomops, users
 from chinwag.core.accounts import AccountChanged, SetAccount
 from chinwag.core.errors import AlreadyRegistered, NickInUse
 from chinwag.core.events import ChangeNick, Join, Outbound, Quit, Register, Registered
+from chinwag.core.handlers import profile, roomops, users
 from chinwag.core.handlers.checks import nick
 from chinwag.core.handlers.rooms import join
 from chinwag.core.names import casefold, free_variant, validate_nick
@@ -86,7 +86,7 @@ def set_account(hub: Hub, session: Session, cmd: SetAccount) -> list[Outbound]:
         hub.registered.add(casefold(cmd.account))
     holder = users.user_of_account(hub, cmd.account, session.sid) if cmd.account is not None else None
     if hub.multiclient and holder is not None and session.nick is not None:
-        # The account's user is online: this connection becomes it (core/users.py).
+        # The account's user is online: this connection becomes it (core/handlers/users.py).
         out = [Outbound((session.sid,), AccountChanged(session.nick, cmd.account, cmd.created, session.user))]
         return out + users.attach(hub, session, holder)
     old, session.account = session.account, cmd.account

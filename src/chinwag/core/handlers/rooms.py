@@ -1,6 +1,6 @@
 """Handlers for rooms: joining and leaving, topics, invitations, the member list
 (NAMES) and the room lists (/rooms, LIST). Registered rooms (ChanServ) are in
-core/registered.py; modes, kicks and bans in core/handlers/moderation.py.
+core/handlers/registered.py; modes, kicks and bans in core/handlers/moderation.py.
 
 A room with nobody in it is created afresh on join but with the rules it had
 (core/roomstate.py). Every change to a room's rules (modes other than +o/+v,
@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from chinwag.core import crowd, profile, roomops
+from chinwag.core import crowd
 from chinwag.core.errors import NoSuchRoom, NotInRoom, NotRoomOperator, TooManyRooms, UserInRoom
 from chinwag.core.events import Join, Joined, ListRooms, Members, Outbound, Part, Parted, RoomList, Who
+from chinwag.core.handlers import profile, roomops
 from chinwag.core.handlers.checks import (
     away_notice,
     check_join,
@@ -45,7 +46,7 @@ def join(hub: Hub, session: Session, cmd: Join) -> list[Outbound]:
             raise TooManyRooms(name)
         hub._add_member(room, key, session)
         # Whoever creates (or re-creates) a room is its operator, unless it is
-        # registered: then only those who hold op there (core/roomops.py).
+        # registered: then only those who hold op there (core/handlers/roomops.py).
         opped = roomops.op_on_join(room, session, existing is None)
         if opped:
             room.ops.add(session.sid)

@@ -49,10 +49,10 @@ from chinwag.core.errors import (
     UserNotInRoom,
     UsersDontMatch,
 )
-from chinwag.core.ircv3 import StandardReplyError
 from chinwag.core.names import CASEMAPPING
-from chinwag.core.rooms import NotFounder, RoomServiceError
-from chinwag.core.userinfo import InvalidRealname
+from chinwag.core.types.ircv3 import StandardReplyError
+from chinwag.core.types.registered import NotFounder, RoomServiceError
+from chinwag.core.types.userinfo import InvalidRealname
 from chinwag.protocols.sanitize import terminal_safe
 
 RPL_WELCOME: Final = "001"

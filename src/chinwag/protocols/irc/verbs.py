@@ -27,9 +27,9 @@ from chinwag.core.events import (
     Say,
     Who,
 )
-from chinwag.core.ircv3 import V3Query
 from chinwag.core.names import is_room
 from chinwag.core.types.chat import ClientTags, SendTags
+from chinwag.core.types.ircv3 import V3Query
 from chinwag.core.types.lookup import Lookup, Stats, Whois, WhoQuery, WhoWas
 from chinwag.core.types.moderation import Kick, Kill, ListBans, Mode, ModeChange, Oper, Wallops
 from chinwag.core.types.presence import SetAway

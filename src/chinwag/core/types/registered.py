@@ -1,4 +1,4 @@
-"""Registered rooms: the commands, events and errors (the handlers are in core/registered.py).
+"""Registered rooms: the commands, events and errors (the handlers are in core/handlers/registered.py).
 
 A logged-in room operator registers a room to their account (IRC ``ChanServ
 REGISTER #room`` or ``REGISTER #room``, text ``/register #room``). From then on

@@ -4,7 +4,7 @@
 (IRCv3 ``invite-notify``).
 
 Frozen, slotted dataclasses joined in :mod:`chinwag.core.events`' unions;
-the handlers are in :mod:`chinwag.core.profile`. Nothing here is wire syntax.
+the handlers are in :mod:`chinwag.core.handlers.profile`. Nothing here is wire syntax.
 
 A user's ``user`` string, as the hub keeps it (``Session.user``) and as events
 carry it, is the username, or ``username@host`` once the host is not the

@@ -57,12 +57,12 @@ from chinwag.core.events import (
     Registered,
 )
 from chinwag.core.handlers.checks import members
+from chinwag.core.handlers.whowas import remember
 from chinwag.core.names import casefold, validate_nick
 from chinwag.core.types.chat import TagsSent
 from chinwag.core.types.moderation import Kicked, Killed, ModeChanged, WallopsSent
 from chinwag.core.types.presence import AwayChanged
 from chinwag.core.types.rooms import TopicChanged, TopicInfo
-from chinwag.core.whowas import remember
 
 if TYPE_CHECKING:
     from chinwag.core.hub import Hub, Session
