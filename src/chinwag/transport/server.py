@@ -48,7 +48,8 @@ from chinwag.protocols.irc.adapter import IrcInfo, IrcProtocol
 from chinwag.protocols.irc.caps import sts_value
 from chinwag.protocols.sanitize import safe_event
 from chinwag.protocols.text import TextProtocol
-from chinwag.storage.base import Store, open_store, room_key
+from chinwag.storage.base import Store, room_key
+from chinwag.storage.open import open_store
 from chinwag.transport import chathistory, eventlog
 from chinwag.transport.accounts import AccountService
 from chinwag.transport.admission import Admission
