@@ -26,8 +26,8 @@ from typing import Any
 
 from chinwag.config import Config, Limits
 from chinwag.core.events import Register
-from chinwag.core.extended import WhoQuery, WhoReply
 from chinwag.core.hub import Hub
+from chinwag.core.types.lookup import WhoQuery, WhoReply
 from chinwag.protocols.irc.adapter import IrcInfo, IrcProtocol
 
 MAX_USERS = 100_000

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from chinwag.core.auth import Auth, hash_password, verify
 from chinwag.core.events import Register, Say
-from chinwag.core.extended import Oper
+from chinwag.core.types.moderation import Oper
 
 
 def test_which_commands_carry_a_password() -> None:

@@ -182,7 +182,7 @@ def test_message_ids_continue_after_a_stored_id_from_the_future() -> None:
 
 
 def test_an_invite_is_forgotten_when_the_invitee_leaves(hub: Hub) -> None:
-    from chinwag.core.extended import Invite
+    from chinwag.core.types.rooms import Invite
 
     reg(hub, 1, "alice", "#club")
     reg(hub, 2, "bob")
@@ -199,7 +199,7 @@ def test_passwords_are_taken_only_as_the_transports_verdict(monkeypatch: pytest.
     from chinwag.core.auth import Auth
     from chinwag.core.errors import PasswordMismatch
     from chinwag.core.events import Checked
-    from chinwag.core.extended import Oper, OperUp
+    from chinwag.core.types.moderation import Oper, OperUp
 
     def no_hashing(stored: str, given: str) -> bool:
         raise AssertionError("the hub hashed a password")

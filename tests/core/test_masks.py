@@ -15,10 +15,11 @@ from hypothesis import strategies as st
 from chinwag.config import Limits
 from chinwag.core.errors import BannedFromRoom, InvalidModeParam, MaskTooLong
 from chinwag.core.events import Failed, Join, Part, Register
-from chinwag.core.extended import Mode, ModeChange, ModeChanged, WhoQuery, WhoReply
 from chinwag.core.hub import Hub
 from chinwag.core.masks import Mask, collapse, compile_mask
 from chinwag.core.names import casefold
+from chinwag.core.types.lookup import WhoQuery, WhoReply
+from chinwag.core.types.moderation import Mode, ModeChange, ModeChanged
 
 TABLE = [
     ("*", "", True),

@@ -1,16 +1,16 @@
-"""The room service in the hub alone (core/registered.py, core/roomops.py): plain objects, no sockets."""
+"""The room service in the hub alone (core/handlers/registered.py, roomops.py): plain objects, no sockets."""
 
 from __future__ import annotations
 
 import dataclasses
 
 from chinwag.config import Limits
-from chinwag.core import registered
 from chinwag.core.accounts import SetAccount
 from chinwag.core.events import Failed, Join, Part, Register
-from chinwag.core.extended import ModeChange, ModeChanged, OperUp
+from chinwag.core.handlers import registered
 from chinwag.core.hub import Hub
-from chinwag.core.rooms import RoomAccess, RoomDrop, RoomListFull, RoomNote, RoomRegister, UnknownAccount
+from chinwag.core.types.moderation import ModeChange, ModeChanged, OperUp
+from chinwag.core.types.registered import RoomAccess, RoomDrop, RoomListFull, RoomNote, RoomRegister, UnknownAccount
 
 
 def hub_with(*nicks: str, **limits: int) -> Hub:

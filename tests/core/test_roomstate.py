@@ -6,9 +6,10 @@ from chinwag.config import Limits
 from chinwag.core.auth import Auth
 from chinwag.core.errors import BadRoomKey, BannedFromRoom, InviteOnly
 from chinwag.core.events import Checked, Failed, Join, Joined, Outbound, Part, Register
-from chinwag.core.extended import Mode, ModeChange, Oper, Topic, TopicInfo
 from chinwag.core.hub import Hub
 from chinwag.core.roomstate import RoomState
+from chinwag.core.types.moderation import Mode, ModeChange, Oper
+from chinwag.core.types.rooms import Topic, TopicInfo
 
 T0 = 1_700_000_000.0
 

@@ -1,5 +1,5 @@
 """Users with several connections and nick protection, driven in the pure hub
-with an injected clock (core/users.py); the socket tests are
+with an injected clock (core/handlers/users.py); the socket tests are
 tests/transport/test_multiclient.py and test_nick_protection.py."""
 
 from __future__ import annotations
@@ -7,7 +7,6 @@ from __future__ import annotations
 import dataclasses
 
 from chinwag.config import Limits
-from chinwag.core import users
 from chinwag.core.accounts import AccountChanged, SetAccount
 from chinwag.core.events import (
     Attached,
@@ -26,8 +25,9 @@ from chinwag.core.events import (
     Say,
     Who,
 )
-from chinwag.core.extended import Kill, Killed
+from chinwag.core.handlers import users
 from chinwag.core.hub import Hub
+from chinwag.core.types.moderation import Kill, Killed
 
 
 class Clock:

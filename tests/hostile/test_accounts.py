@@ -68,7 +68,7 @@ async def test_register_then_log_in_from_another_connection_and_who_marks_it() -
         await bob.send(f"/login ALICE {PASSWORD}")
         assert await bob.expect("* you are now") == "* you are now logged in as alice"
         # Logged out, alice holds a registered nick not hers: bob's login takes it
-        # back at once (nick protection, core/users.py).
+        # back at once (nick protection, core/handlers/users.py).
         assert await bob.expect("* you are now known as") == "* you are now known as alice"
         await bob.send("/who")
         assert await bob.expect("* in #lobby:") == "* in #lobby: Guest1, alice (logged in) (2)"

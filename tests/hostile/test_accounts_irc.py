@@ -291,7 +291,7 @@ async def test_draft_account_registration_register_and_verify() -> None:
         await c.close()
         await other.send("NICK Zoe")
         await other.expect_cmd("NICK")
-        # (a registered nick: nick protection warns, core/users.py)
+        # (a registered nick: nick protection warns, core/handlers/users.py)
         assert await other.line() == (
             ":NickServ!NickServ@services NOTICE Zoe :This nickname is registered. Log in within 60 seconds or"
             " you will be renamed (/msg NickServ IDENTIFY Zoe <password>)")

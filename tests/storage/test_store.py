@@ -23,12 +23,12 @@ from chinwag.storage.base import (
     StorageError,
     conversation_key,
     key_for,
-    open_store,
     private_key,
     private_parties,
     room_key,
 )
 from chinwag.storage.memory import MemoryStore
+from chinwag.storage.open import open_store
 from chinwag.storage.sqlite import SqliteStore
 
 T0 = 1_700_000_000.0

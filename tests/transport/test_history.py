@@ -12,8 +12,9 @@ from pathlib import Path
 from chinwag.config import Limits
 from chinwag.core.events import Message
 from chinwag.core.hub import Hub
-from chinwag.storage.base import open_store, room_key
+from chinwag.storage.base import room_key
 from chinwag.storage.memory import MemoryStore
+from chinwag.storage.open import open_store
 from chinwag.transport.server import Server
 from tests.conftest import Connect, LineClient, make_config
 from tests.test_cli import named, start

@@ -215,7 +215,6 @@ class ScramServer:
 class AccountError(ChatError):
     """An account operation was refused; ``reason`` says why, for the user."""
 
-    hint = "400"
 
     def __init__(self, subject: str = "", reason: str = "", *, retry_after: float = 0.0, final: bool = False) -> None:
         super().__init__(subject, reason)
@@ -229,14 +228,12 @@ class AccountError(ChatError):
 class LoginFailed(AccountError):
     """Wrong account name or password (the two are never told apart)."""
 
-    hint = "904"
 
     def default_reason(self) -> str:
         return "invalid account name or password"
 
 
 class AccountExists(AccountError):
-    hint = "400"
 
     def default_reason(self) -> str:
         return "an account with that name already exists"
@@ -248,14 +245,12 @@ class NotLoggedIn(AccountError):
 
 
 class AlreadyLoggedIn(AccountError):
-    hint = "907"
 
     def default_reason(self) -> str:
         return "you are already logged in"
 
 
 class WeakPassword(AccountError):
-    hint = "400"
 
     def default_reason(self) -> str:
         return "unacceptable password"
@@ -264,7 +259,6 @@ class WeakPassword(AccountError):
 class TooManyAccounts(AccountError):
     """This address registered limits.max_accounts_per_address accounts lately."""
 
-    hint = "400"
 
     def default_reason(self) -> str:
         return "too many accounts registered from your address lately; try again later"

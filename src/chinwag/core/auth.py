@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from chinwag.core.events import Register
-from chinwag.core.extended import Oper
+from chinwag.core.types.moderation import Oper
 
 SCHEME: Final = "pbkdf2"
 DEFAULT_ITERATIONS: Final = 200_000

@@ -35,14 +35,14 @@ InvalidModeParam carries ``room`` and ``mode`` besides the refused parameter
 (its subject). Errors that concern a user *and* a room (UserNotInRoom, UserInRoom) carry the
 room in ``room``.
 
-``hint`` is the closest IRC numeric, so the IRC adapter needs no isinstance chain.
+The errors carry no wire codes: each protocol maps the types at its edge (IRC:
+protocols/irc/numerics.py ERROR_NUMERICS; text: TextProtocol).
 """
 
 from __future__ import annotations
 
 
 class ChatError(Exception):
-    hint: str = "400"
 
     def __init__(self, subject: str = "", reason: str = "") -> None:
         super().__init__(subject, reason)
@@ -63,7 +63,6 @@ class NameError_(ChatError):
 
 
 class NickInUse(NameError_):
-    hint = "433"
 
     def __init__(self, subject: str = "", reason: str = "", suggestion: str = "") -> None:
         super().__init__(subject, reason)
@@ -74,56 +73,48 @@ class NickInUse(NameError_):
 
 
 class ErroneousNick(NameError_):
-    hint = "432"
 
     def default_reason(self) -> str:
         return "invalid name"
 
 
 class RoomNameError(ChatError):
-    hint = "479"
 
     def default_reason(self) -> str:
         return "invalid room name"
 
 
 class NoSuchNick(ChatError):
-    hint = "401"
 
     def default_reason(self) -> str:
         return "no such nick"
 
 
 class NoSuchRoom(ChatError):
-    hint = "403"
 
     def default_reason(self) -> str:
         return "no such room"
 
 
 class NotInRoom(ChatError):
-    hint = "442"
 
     def default_reason(self) -> str:
         return "you are not in that room"
 
 
 class NoText(ChatError):
-    hint = "412"
 
     def default_reason(self) -> str:
         return "no text to send"
 
 
 class NotRegistered(ChatError):
-    hint = "451"
 
     def default_reason(self) -> str:
         return "you have not registered"
 
 
 class AlreadyRegistered(ChatError):
-    hint = "462"
 
     def default_reason(self) -> str:
         return "you are already registered"
@@ -133,7 +124,6 @@ class PasswordMismatch(ChatError):
     """``retry_after``: seconds before the next check (0: not known);
     ``final``: no more tries on this connection, it is being closed."""
 
-    hint = "464"
 
     def __init__(self, subject: str = "", reason: str = "", *, retry_after: float = 0.0, final: bool = False) -> None:
         super().__init__(subject, reason)
@@ -145,21 +135,18 @@ class PasswordMismatch(ChatError):
 
 
 class NoPrivileges(ChatError):
-    hint = "481"
 
     def default_reason(self) -> str:
         return "permission denied: you are not a server operator"
 
 
 class CannotSendToRoom(ChatError):
-    hint = "404"
 
     def default_reason(self) -> str:
         return "cannot send to room"
 
 
 class TooManyRooms(ChatError):
-    hint = "405"
 
     def default_reason(self) -> str:
         return "you have joined too many rooms"
@@ -175,14 +162,12 @@ class _UserAndRoom(ChatError):
 
 
 class UserNotInRoom(_UserAndRoom):
-    hint = "441"
 
     def default_reason(self) -> str:
         return "they are not in that room"
 
 
 class UserInRoom(_UserAndRoom):
-    hint = "443"
 
     def default_reason(self) -> str:
         return "is already in that room"
@@ -193,77 +178,66 @@ class CannotJoin(ChatError):
 
 
 class RoomIsFull(CannotJoin):
-    hint = "471"
 
     def default_reason(self) -> str:
         return "cannot join room (+l): it is full"
 
 
 class InviteOnly(CannotJoin):
-    hint = "473"
 
     def default_reason(self) -> str:
         return "cannot join room (+i): invitation only"
 
 
 class BannedFromRoom(CannotJoin):
-    hint = "474"
 
     def default_reason(self) -> str:
         return "cannot join room (+b): you are banned"
 
 
 class BadRoomKey(CannotJoin):
-    hint = "475"
 
     def default_reason(self) -> str:
         return "cannot join room (+k): wrong or missing key"
 
 
 class NotRoomOperator(ChatError):
-    hint = "482"
 
     def default_reason(self) -> str:
         return "you are not a room operator"
 
 
 class RoomRulesFull(ChatError):
-    hint = "400"
 
     def default_reason(self) -> str:
         return "the server keeps no more room rules (modes, key, bans, topic); try later"
 
 
 class UnknownMode(ChatError):
-    hint = "472"
 
     def default_reason(self) -> str:
         return "unknown mode character"
 
 
 class UnknownUserMode(ChatError):
-    hint = "501"
 
     def default_reason(self) -> str:
         return "unknown user mode flag"
 
 
 class UsersDontMatch(ChatError):
-    hint = "502"
 
     def default_reason(self) -> str:
         return "you cannot change modes of other users"
 
 
 class MaskTooLong(ChatError):
-    hint = "416"  # ERR_QUERYTOOLONG (ircu)
 
     def default_reason(self) -> str:
         return "mask too long"
 
 
 class InvalidModeParam(ChatError):
-    hint = "696"  # ERR_INVALIDMODEPARAM
 
     def __init__(self, room: str, mode: str, param: str, reason: str = "") -> None:
         super().__init__(param, reason)
@@ -281,7 +255,6 @@ class NotSent(ChatError):
     """A message the history store could not take: it was never delivered.
     ``subject`` is the message's target."""
 
-    hint = "400"
 
     def default_reason(self) -> str:
         return "history store unavailable (disk full?)"

@@ -13,10 +13,43 @@ from typing import Literal
 
 from chinwag.core.accounts import AccountCommand, AccountEvent, SetAccount
 from chinwag.core.errors import ChatError
-from chinwag.core.extended import ClientTags, ExtendedCommand, ExtendedEvent, MemberInfo, Oper, TopicInfo
-from chinwag.core.ircv3 import Redaction, V3Event, V3Query
-from chinwag.core.rooms import RoomCommand, RoomEvent
-from chinwag.core.userinfo import UserInfoCommand, UserInfoEvent
+from chinwag.core.types.chat import ClientTags, SendTags, TagsSent
+from chinwag.core.types.ircv3 import Redaction, V3Event, V3Query
+from chinwag.core.types.lookup import (
+    Lookup,
+    LookupReply,
+    MemberInfo,
+    ServerStats,
+    Stats,
+    Sync,
+    Synced,
+    Whois,
+    WhoisReply,
+    WhoQuery,
+    WhoReply,
+    WhoWas,
+    WhoWasReply,
+)
+from chinwag.core.types.moderation import (
+    BanList,
+    Kick,
+    Kicked,
+    Kill,
+    Killed,
+    ListBans,
+    Mode,
+    ModeChanged,
+    Oper,
+    OperUp,
+    RoomModes,
+    UserModes,
+    Wallops,
+    WallopsSent,
+)
+from chinwag.core.types.presence import AwayChanged, IsAway, SetAway
+from chinwag.core.types.registered import RoomCommand, RoomEvent
+from chinwag.core.types.rooms import Invite, Invited, ListQuery, ListReply, PartAll, Topic, TopicChanged, TopicInfo
+from chinwag.core.types.userinfo import UserInfoCommand, UserInfoEvent
 
 #: A multi-line message's lines as its sender composed them (IRCv3
 #: draft/multiline): (text, joined to the line before without a line feed).
@@ -100,7 +133,10 @@ class Checked:
 
 
 Command = (
-    Register | Join | Part | Say | ChangeNick | Who | ListRooms | Quit | Checked | ExtendedCommand | AccountCommand
+    Register | Join | Part | Say | ChangeNick | Who | ListRooms | Quit | Checked
+    | Topic | Mode | ListBans | Kick | Invite | SetAway | Oper | Kill | Wallops | PartAll  # (core/types/)
+    | Whois | WhoQuery | ListQuery | Lookup | Stats | Sync | WhoWas | SendTags
+    | AccountCommand
     | SetAccount | UserInfoCommand | Redaction | RoomCommand
     | V3Query  # (V3Query, like AccountCommand, is the transport's: transport/ircv3.py)
 )
@@ -308,7 +344,7 @@ class Crowd:
     cache: dict[object, object] = field(default_factory=dict, compare=False, repr=False)
 
 
-# --- one user, several connections; nick protection (core/users.py) ---------------
+# --- one user, several connections; nick protection (core/handlers/users.py) ---------------
 
 
 @dataclass(frozen=True, slots=True)
@@ -351,7 +387,27 @@ Event = (
     | RoomList
     | Failed
     | ServerShutdown
-    | ExtendedEvent
+    | TopicInfo
+    | TopicChanged
+    | RoomModes
+    | UserModes
+    | ModeChanged
+    | BanList
+    | Kicked
+    | Invited
+    | AwayChanged
+    | IsAway
+    | OperUp
+    | Killed
+    | WallopsSent
+    | WhoisReply
+    | WhoReply
+    | ListReply
+    | LookupReply
+    | ServerStats
+    | Synced
+    | WhoWasReply
+    | TagsSent
     | History
     | ChatHistoryReply
     | AccountEvent

@@ -10,17 +10,18 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable
 
-from chinwag.config import Limits
-from chinwag.core import crowd, users
+from chinwag.core import crowd
 from chinwag.core.auth import Auth
 from chinwag.core.commands import COMMANDS
 from chinwag.core.confusables import skeleton
 from chinwag.core.errors import ChatError, NotRegistered, PasswordMismatch
 from chinwag.core.events import Checked, Command, Failed, Left, Outbound, Quit
-from chinwag.core.extended import MemberInfo
+from chinwag.core.handlers import users
+from chinwag.core.handlers.whowas import WhowasMemory, remember
+from chinwag.core.limits import Limits
 from chinwag.core.names import HIDDEN_HOST, Reserved, casefold
 from chinwag.core.roomstate import RoomState
-from chinwag.core.whowas import WhowasMemory, remember
+from chinwag.core.types.lookup import MemberInfo
 
 
 class MessageIds:
@@ -52,7 +53,7 @@ NO_MODES: frozenset[str] = frozenset()  # shared: since Python 3.10 each frozens
 class Session:
     """A user: what others see (nick, rooms, away, account). Usually one
     connection's, with the connection's sid; connections that share a user
-    are linked to it (core/users.py)."""
+    are linked to it (core/handlers/users.py)."""
 
     __slots__ = ("sid", "nick", "user", "rooms", "realname", "away", "oper", "modes", "signon", "last_active",
                  "invites", "nick_mark", "account")
@@ -61,7 +62,7 @@ class Session:
         self.sid = sid
         self.nick: str | None = None
         # The username, fixed at registration (WHO, WHOIS, USERHOST), with "@host"
-        # after it while the host is not the hidden one (core/userinfo.py).
+        # after it while the host is not the hidden one (core/types/userinfo.py).
         self.user = ""
         self.rooms: dict[str, None] = {}  # casefolded room names, join order
         self.realname = ""
@@ -99,7 +100,7 @@ class Room:
         self.ops: set[int] = set()
         self.voiced: set[int] = set()
         self.crowd: crowd.Pending | None = None  # membership changes not yet told (a big room)
-        # Registered rooms (core/rooms.py): when (0: not registered), the founder
+        # Registered rooms (core/types/registered.py): when (0: not registered), the founder
         # account ("": the server), the op list (casefolded account -> as written).
         self.registered = 0.0
         self.founder = ""
@@ -137,12 +138,12 @@ class Hub:
         server_operators: Iterable[str] = (),
     ) -> None:
         self.limits = limits or Limits()
-        self.account_host = account_host  # Config.account_host: the host of logged-in users (core/profile.py)
+        self.account_host = account_host  # Config.account_host: the host of logged-in users (core/handlers/profile.py)
         self.multiclient = multiclient
         # Names nobody may take: the services' and the server's own (names.Reserved).
         self.reserved = Reserved((server_name,))
         self.clock = clock
-        # Accounts that are server operators once logged in (config server_operators; core/rooms.py).
+        # Accounts that are server operators once logged in (config server_operators; core/types/registered.py).
         self.server_operators = frozenset(casefold(a) for a in server_operators)
         self.auth = auth or Auth()
         self.ids = MessageIds()
@@ -165,7 +166,7 @@ class Hub:
         self.changed: dict[str, None] = {}
         self.revived = 0  # rooms re-created from ``saved`` so far (see forget_rules)
         self.crowded: dict[str, None] = {}  # keys of rooms with a summary pending (core/crowd.py)
-        # Several connections, one user; nick protection (core/users.py).
+        # Several connections, one user; nick protection (core/handlers/users.py).
         self.links: dict[int, int] = {}  # an attached connection's sid -> its user's sid
         self.devices: dict[int, list[int]] = {}  # user sid -> its live connections, when more than one
         self.accounts: dict[str, int] = {}  # casefolded account -> sid of a user logged in to it
@@ -217,7 +218,7 @@ class Hub:
         return users.spread(self, out) if spread and self.devices and out else out
 
     def load_accounts(self, names: Iterable[str]) -> None:
-        """The names of the registered accounts (nick protection: core/users.py)."""
+        """The names of the registered accounts (nick protection: core/handlers/users.py)."""
         self.registered.update(casefold(name) for name in names)
 
     # --- big rooms: summaries (core/crowd.py) ------------------------------
@@ -302,7 +303,7 @@ class Hub:
     # --- queries used by handlers and adapters ---------------------------
 
     def session_of(self, sid: int) -> Session | None:
-        """The user connection ``sid`` is (core/users.py)."""
+        """The user connection ``sid`` is (core/handlers/users.py)."""
         return self.sessions.get(self.links.get(sid, sid))
 
     def nick_of(self, sid: int) -> str | None:

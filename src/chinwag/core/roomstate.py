@@ -7,7 +7,7 @@ open its history to the next person who re-creates it: re-creating it restores
 them. Who is in it, who holds +o/+v now and its invitations are not rules: they
 belong to sessions and end with them.
 
-A *registered* room (core/rooms.py) also keeps its founder account and the
+A *registered* room (core/types/registered.py) also keeps its founder account and the
 accounts on its op list, and its rules are kept for ever (until it is dropped),
 history or not. Its quiet list (+q) is kept like its bans.
 

@@ -1,7 +1,7 @@
 """The room service's command line, shared by IRC (``PRIVMSG ChanServ :...``,
 ``CS``/``CHANSERV``) and the text protocol (``/cs ...``, ``/msg ChanServ ...``).
 
-``parse("OP #dev alice")`` -> a core/rooms.py command, :class:`RoomHelp` for
+``parse("OP #dev alice")`` -> a core/types/registered.py command, :class:`RoomHelp` for
 HELP (or anything unknown), or a usage string when arguments are missing.
 Sans-I/O; each protocol shows the answers its own way.
 """
@@ -11,7 +11,15 @@ from __future__ import annotations
 import time
 from typing import Final
 
-from chinwag.core.rooms import RoomAccess, RoomCommand, RoomDetails, RoomDrop, RoomHelp, RoomInfo, RoomRegister
+from chinwag.core.types.registered import (
+    RoomAccess,
+    RoomCommand,
+    RoomDetails,
+    RoomDrop,
+    RoomHelp,
+    RoomInfo,
+    RoomRegister,
+)
 
 HELP: Final = (
     "ChanServ commands (you must be logged in to an account):",

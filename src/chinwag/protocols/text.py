@@ -46,21 +46,13 @@ from chinwag.core.events import (
     ServerShutdown,
     Who,
 )
-from chinwag.core.extended import (
-    Invited,
-    IsAway,
-    Kicked,
-    Killed,
-    ModeChanged,
-    TopicChanged,
-    TopicInfo,
-    WallopsSent,
-    mode_string,
-)
-from chinwag.core.ircv3 import Redacted
 from chinwag.core.names import casefold
 from chinwag.core.numbers import decimal
-from chinwag.core.rooms import RoomDetails, RoomNote
+from chinwag.core.types.ircv3 import Redacted
+from chinwag.core.types.moderation import Kicked, Killed, ModeChanged, WallopsSent, mode_string
+from chinwag.core.types.presence import IsAway
+from chinwag.core.types.registered import RoomDetails, RoomNote
+from chinwag.core.types.rooms import Invited, TopicChanged, TopicInfo
 from chinwag.protocols import crowd, roomservice, text_accounts, text_devices, text_rooms
 from chinwag.protocols.base import LineReader, LineTooLong, RenderCache, decode_line
 from chinwag.protocols.sanitize import strip_controls

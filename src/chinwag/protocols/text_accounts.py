@@ -25,7 +25,7 @@ from chinwag.core.accounts import (
     AccountRegister,
     PlaybackChanged,
 )
-from chinwag.core.extended import MemberInfo
+from chinwag.core.types.lookup import MemberInfo
 
 if TYPE_CHECKING:
     from chinwag.protocols.text import TextProtocol

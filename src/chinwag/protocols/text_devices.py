@@ -1,4 +1,4 @@
-"""The text protocol's lines for shared users and protected nicks (core/users.py)."""
+"""The text protocol's lines for shared users and protected nicks (core/handlers/users.py)."""
 
 from __future__ import annotations
 

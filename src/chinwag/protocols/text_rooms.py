@@ -15,8 +15,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Final
 
 from chinwag.core.events import Command
-from chinwag.core.extended import Kick, Mode, ModeChange, Topic
-from chinwag.core.rooms import RoomHelp, RoomRegister
+from chinwag.core.types.moderation import Kick, Mode, ModeChange
+from chinwag.core.types.registered import RoomHelp, RoomRegister
+from chinwag.core.types.rooms import Topic
 from chinwag.protocols import roomservice, text_accounts
 
 if TYPE_CHECKING:

@@ -2,7 +2,7 @@
 CHATHISTORY) and the rules of rooms that outlive their members.
 
 Import the contract from :mod:`chinwag.storage.base`; the backends are chosen
-by :func:`~chinwag.storage.base.open_store` and nothing else should name them.
+by :func:`~chinwag.storage.open.open_store` and nothing else should name them.
 """
 
 from chinwag.storage.base import (
@@ -12,10 +12,10 @@ from chinwag.storage.base import (
     Store,
     conversation_key,
     key_for,
-    open_store,
     private_key,
     room_key,
 )
+from chinwag.storage.open import open_store
 
 __all__ = ["HistoryStore", "RoomStore", "StorageError", "Store", "conversation_key", "key_for", "open_store",
            "private_key", "room_key"]

@@ -68,7 +68,7 @@ class AccountStore(Protocol):
         ...
 
     async def account_names(self) -> list[str]:
-        """Every account's name (the hub protects them as nicks: core/users.py)."""
+        """Every account's name (the hub protects them as nicks: core/handlers/users.py)."""
         ...
 
     async def delete_account(self, name: str) -> bool:

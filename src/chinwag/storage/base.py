@@ -1,7 +1,7 @@
 """The history store contract: what the server may ask of any backend.
 
 Nothing outside ``chinwag.storage`` knows which backend is in use; the server
-talks to :class:`HistoryStore` only, and :func:`open_store` picks the backend
+talks to :class:`HistoryStore` only, and :func:`chinwag.storage.open.open_store` picks the backend
 from the ``db`` setting. Every message is appended before anyone receives it
 and the store says when it is durable (``on_commit``), so a crash loses nothing
 that was shown to anyone.
@@ -277,19 +277,3 @@ class RoomStore(Protocol):
 class Store(HistoryStore, RoomStore, AccountStore, ReadMarkerStore, Protocol):
     """What the server needs of a backend: history, room rules, accounts and
     read markers, one database."""
-
-
-MEMORY = ":memory:"
-
-
-def open_store(db: str, write_timeout: float = 5.0) -> Store:
-    """``:memory:`` keeps history in the process (tests, throwaway servers);
-    anything else is a SQLite file path. Nothing is opened until start().
-    ``write_timeout``: seconds a failing write is retried before on_fail."""
-    if db == MEMORY:
-        from chinwag.storage.memory import MemoryStore
-
-        return MemoryStore()
-    from chinwag.storage.sqlite import SqliteStore
-
-    return SqliteStore(db, write_timeout)

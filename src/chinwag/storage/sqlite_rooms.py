@@ -37,7 +37,7 @@ CREATE TABLE IF NOT EXISTS room_bans (
 ) WITHOUT ROWID;
 """
 
-# Schema version 5: registered rooms (core/rooms.py) and quiets.
+# Schema version 5: registered rooms (core/types/registered.py) and quiets.
 REGISTERED = """
 ALTER TABLE rooms ADD COLUMN registered REAL NOT NULL DEFAULT 0;
 ALTER TABLE rooms ADD COLUMN founder TEXT NOT NULL DEFAULT '';

@@ -29,8 +29,10 @@ from chinwag.core.events import (
     Register,
     Say,
 )
-from chinwag.core.extended import Oper, SendTags, Sync
 from chinwag.core.ratelimit import Flood
+from chinwag.core.types.chat import SendTags
+from chinwag.core.types.lookup import Sync
+from chinwag.core.types.moderation import Oper
 from chinwag.protocols.base import Adapter
 from chinwag.protocols.sanitize import safe_output
 from chinwag.transport.accounts import ACCOUNT_COMMANDS

@@ -24,9 +24,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from chinwag.core.events import EventKind, Joined, Left, Message, NickChanged, Outbound, Parted
-from chinwag.core.extended import Kicked, TopicChanged
 from chinwag.core.hub import Hub
 from chinwag.core.names import casefold
+from chinwag.core.types.moderation import Kicked
+from chinwag.core.types.rooms import TopicChanged
 
 _EVENTS = (Joined, Parted, Left, NickChanged, Kicked, TopicChanged)
 

@@ -22,8 +22,8 @@ import logging
 from typing import TYPE_CHECKING
 
 from chinwag.core.events import Failed, Outbound
-from chinwag.core.ircv3 import MarkRead, ReadMarker, Redact, Redacted, Redaction, StandardReplyError
 from chinwag.core.names import casefold, is_room
+from chinwag.core.types.ircv3 import MarkRead, ReadMarker, Redact, Redacted, Redaction, StandardReplyError
 from chinwag.storage.base import private_key, room_key
 from chinwag.transport.chathistory import _account_key, _mark
 

@@ -14,7 +14,7 @@ import logging
 import math
 from typing import TYPE_CHECKING
 
-from chinwag.core import users
+from chinwag.core.handlers import users
 
 if TYPE_CHECKING:
     from chinwag.transport.server import Server

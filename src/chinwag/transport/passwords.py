@@ -29,8 +29,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from chinwag.core.auth import Credential, verify
 from chinwag.core.events import Checked, Register
-from chinwag.core.extended import Oper, Sync
 from chinwag.core.ratelimit import Backoff
+from chinwag.core.types.lookup import Sync
+from chinwag.core.types.moderation import Oper
 
 if TYPE_CHECKING:
     from chinwag.transport.connection import Connection

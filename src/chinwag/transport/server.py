@@ -14,7 +14,6 @@ from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from typing import Any
 
 from chinwag.config import Config, metrics_host_port, networks
-from chinwag.core import registered, users
 from chinwag.core.accounts import EXTERNAL_MECHANISM
 from chinwag.core.auth import Auth
 from chinwag.core.errors import NotSent
@@ -42,13 +41,15 @@ from chinwag.core.events import (
     Say,
     ServerShutdown,
 )
+from chinwag.core.handlers import registered, users
 from chinwag.core.hub import Hub
 from chinwag.protocols.base import Adapter, RenderCache
 from chinwag.protocols.irc.adapter import IrcInfo, IrcProtocol
 from chinwag.protocols.irc.caps import sts_value
 from chinwag.protocols.sanitize import safe_event
 from chinwag.protocols.text import TextProtocol
-from chinwag.storage.base import Store, open_store, room_key
+from chinwag.storage.base import Store, room_key
+from chinwag.storage.open import open_store
 from chinwag.transport import chathistory, eventlog
 from chinwag.transport.accounts import AccountService
 from chinwag.transport.admission import Admission

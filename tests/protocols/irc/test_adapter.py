@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from chinwag.config import Config, Limits
 from chinwag.core.events import Join, Message, Register, Registered, Say
-from chinwag.core.extended import ModeChange, Stats
+from chinwag.core.types.lookup import Stats
+from chinwag.core.types.moderation import ModeChange
 from chinwag.protocols.base import RenderCache
 from chinwag.protocols.irc.adapter import IrcInfo, IrcProtocol
 from chinwag.protocols.irc.format import split_utf8

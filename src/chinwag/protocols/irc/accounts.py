@@ -287,7 +287,7 @@ def render_failed(p: IrcProtocol, e: Failed) -> bytes | None:
         return p.data_to_send()
     if e.command == "sasl":
         p.sasl = None
-        if error.hint == "907":
+        if isinstance(error, AlreadyLoggedIn):
             p.numeric("907", "You have already authenticated using SASL")
         else:
             p.numeric("904", "SASL authentication failed")

@@ -31,8 +31,8 @@ from typing import Any
 from chinwag.core.accounts import PlaybackChanged
 from chinwag.core.errors import ChatError, NotRegistered
 from chinwag.core.events import ChatHistory, Command, Event, History, Message, Query, Quit, Register
-from chinwag.core.extended import Sync
-from chinwag.core.ircv3 import StandardReplyError, V3Query
+from chinwag.core.types.ircv3 import StandardReplyError, V3Query
+from chinwag.core.types.lookup import Sync
 from chinwag.protocols.base import RenderCache
 from chinwag.protocols.irc import accounts as irc_accounts
 from chinwag.protocols.irc import caps as C

@@ -3,7 +3,7 @@
 ``PRIVMSG ChanServ :REGISTER #room`` (what ``/msg ChanServ`` and ``/cs`` send),
 the ``CS`` / ``CHANSERV`` verbs some clients send instead, and ``REGISTER
 #room`` (told apart from draft/account-registration's ``REGISTER <account>``
-by the ``#``) all become the commands of core/rooms.py (parsed by
+by the ``#``) all become the commands of core/types/registered.py (parsed by
 protocols/roomservice.py). Every answer, success or failure, is a NOTICE from
 ChanServ, as NickServ's are (protocols/irc/accounts.py).
 
@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Final
 
 from chinwag.core.events import Command, Failed
 from chinwag.core.names import casefold
-from chinwag.core.rooms import RoomDetails, RoomHelp, RoomNote, RoomRegister
+from chinwag.core.types.registered import RoomDetails, RoomHelp, RoomNote, RoomRegister
 from chinwag.protocols import roomservice
 from chinwag.protocols.base import RenderCache
 from chinwag.protocols.irc import accounts as irc_accounts

@@ -50,7 +50,7 @@ class IrcInfo:
 
 def source(nick: str, user: str = "") -> str:
     """``nick!user@host``: the username as the hub keeps it ("~" + USER's, with
-    "@host" when the host is not the hidden one: core/userinfo.py), or "~" + nick
+    "@host" when the host is not the hidden one: core/types/userinfo.py), or "~" + nick
     when the event has none (history, a text user of old)."""
     if "@" in user:
         return f"{nick}!{user}"

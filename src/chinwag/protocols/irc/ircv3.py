@@ -27,9 +27,9 @@ from typing import TYPE_CHECKING
 
 from chinwag.core.errors import ChatError
 from chinwag.core.events import Command, Failed, Message, Query, Say
-from chinwag.core.extended import ClientTags
-from chinwag.core.ircv3 import MarkRead, ReadMarker, Redact, Redacted, StandardReplyError, V3Query, redact_error
 from chinwag.core.names import casefold, is_room, validate_nick, validate_room
+from chinwag.core.types.chat import ClientTags
+from chinwag.core.types.ircv3 import MarkRead, ReadMarker, Redact, Redacted, StandardReplyError, V3Query, redact_error
 from chinwag.protocols.base import RenderCache
 from chinwag.protocols.irc import caps as C
 from chinwag.protocols.irc.format import CTL, iso_time, source, split_utf8, tokens

@@ -6,7 +6,8 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
-from chinwag.core.extended import ListReply, LookupReply, MemberInfo, WhoisReply, WhoReply, WhoWasReply
+from chinwag.core.types.lookup import LookupReply, MemberInfo, WhoisReply, WhoReply, WhoWasReply
+from chinwag.core.types.rooms import ListReply
 from chinwag.protocols.base import RenderCache
 from chinwag.protocols.irc import caps as C
 from chinwag.protocols.irc import numerics as N

@@ -1,7 +1,8 @@
 """Numeric replies: ChatError -> numeric at the edge, and the ISUPPORT tokens.
 
 ``error_reply`` is the one place a domain error becomes IRC: the numeric is the
-error's ``hint`` (see core/errors.py), the parameters follow the numeric's
+error type's entry in ``ERROR_NUMERICS`` (core/errors.py's errors carry no
+IRC codes), the parameters follow the numeric's
 shape, and the text is the error's human reason.
 """
 
@@ -10,8 +11,48 @@ from __future__ import annotations
 from typing import Final
 
 from chinwag.config import Limits
-from chinwag.core.errors import ChatError, InvalidModeParam
+from chinwag.core.accounts import (
+    AccountError,
+    AccountExists,
+    AlreadyLoggedIn,
+    LoginFailed,
+    TooManyAccounts,
+    WeakPassword,
+)
+from chinwag.core.errors import (
+    AlreadyRegistered,
+    BadRoomKey,
+    BannedFromRoom,
+    CannotSendToRoom,
+    ChatError,
+    ErroneousNick,
+    InvalidModeParam,
+    InviteOnly,
+    MaskTooLong,
+    NickInUse,
+    NoPrivileges,
+    NoSuchNick,
+    NoSuchRoom,
+    NoText,
+    NotInRoom,
+    NotRegistered,
+    NotRoomOperator,
+    NotSent,
+    PasswordMismatch,
+    RoomIsFull,
+    RoomNameError,
+    RoomRulesFull,
+    TooManyRooms,
+    UnknownMode,
+    UnknownUserMode,
+    UserInRoom,
+    UserNotInRoom,
+    UsersDontMatch,
+)
 from chinwag.core.names import CASEMAPPING
+from chinwag.core.types.ircv3 import StandardReplyError
+from chinwag.core.types.registered import NotFounder, RoomServiceError
+from chinwag.core.types.userinfo import InvalidRealname
 from chinwag.protocols.sanitize import terminal_safe
 
 RPL_WELCOME: Final = "001"
@@ -86,45 +127,94 @@ _NO_SUBJECT: Final = frozenset(
 
 
 class NoRecipient(ChatError):
-    hint = "411"
-
     def default_reason(self) -> str:
         return "no recipient given"
 
 
 class TooManyTargets(ChatError):
-    hint = "407"
-
     def default_reason(self) -> str:
         return "too many targets"
 
 
 class UnknownCommand(ChatError):
-    hint = "421"
-
     def default_reason(self) -> str:
         return "unknown command"
 
 
 class NoNicknameGiven(ChatError):
-    hint = "431"
-
     def default_reason(self) -> str:
         return "no nickname given"
 
 
 class NeedMoreParams(ChatError):
-    hint = "461"
-
     def default_reason(self) -> str:
         return "not enough parameters"
 
 
 class InputTooLong(ChatError):
-    hint = "417"
-
     def default_reason(self) -> str:
         return "input line was too long"
+
+
+# --- typed errors -> numerics (core raises plain typed errors; IRC maps them here) ---
+
+# The closest numeric for each error type; an error type not listed takes its
+# nearest listed base class's (ChatError: 400), so a subclass needs no entry.
+ERROR_NUMERICS: Final[dict[type[ChatError], str]] = {
+    ChatError: "400",
+    NickInUse: "433",
+    ErroneousNick: "432",
+    RoomNameError: "479",
+    NoSuchNick: "401",
+    NoSuchRoom: "403",
+    NotInRoom: "442",
+    NoText: "412",
+    NotRegistered: "451",
+    AlreadyRegistered: "462",
+    PasswordMismatch: "464",
+    NoPrivileges: "481",
+    CannotSendToRoom: "404",
+    TooManyRooms: "405",
+    UserNotInRoom: "441",
+    UserInRoom: "443",
+    RoomIsFull: "471",
+    InviteOnly: "473",
+    BannedFromRoom: "474",
+    BadRoomKey: "475",
+    NotRoomOperator: "482",
+    RoomRulesFull: "400",
+    UnknownMode: "472",
+    UnknownUserMode: "501",
+    UsersDontMatch: "502",
+    MaskTooLong: "416",  # ERR_QUERYTOOLONG (ircu)
+    InvalidModeParam: "696",  # ERR_INVALIDMODEPARAM
+    NotSent: "400",
+    AccountError: "400",
+    LoginFailed: "904",
+    AccountExists: "400",
+    AlreadyLoggedIn: "907",
+    WeakPassword: "400",
+    TooManyAccounts: "400",
+    StandardReplyError: "FAIL",
+    RoomServiceError: "400",
+    NotFounder: "482",
+    InvalidRealname: "400",
+    NoRecipient: "411",
+    TooManyTargets: "407",
+    UnknownCommand: "421",
+    NoNicknameGiven: "431",
+    NeedMoreParams: "461",
+    InputTooLong: "417",
+}
+
+
+def numeric_of(error: ChatError) -> str:
+    """The numeric that answers ``error`` (ERROR_NUMERICS, by the error's class or its nearest base)."""
+    for cls in type(error).__mro__:
+        code = ERROR_NUMERICS.get(cls)
+        if code is not None:
+            return code
+    return "400"
 
 
 def safe_param(param: str) -> str:
@@ -139,7 +229,7 @@ def safe_param(param: str) -> str:
 
 def error_params(error: ChatError, nick: str) -> tuple[str, tuple[str, ...]]:
     """(numeric, params) for ``error`` sent to ``nick`` ("*" before registration)."""
-    code = error.hint
+    code = numeric_of(error)
     reason = terminal_safe(error.reason)
     # An error the adapter raised itself echoes what was typed (472 for a mode
     # letter): terminal-safe, and left out if nothing is left of it.

@@ -31,36 +31,33 @@ from chinwag.core.events import (
     ServerShutdown,
     Who,
 )
-from chinwag.core.extended import (
-    AwayChanged,
-    BanList,
-    ClientTags,
-    Invited,
-    IsAway,
-    Kicked,
-    Killed,
-    ListReply,
+from chinwag.core.names import HIDDEN_HOST
+from chinwag.core.types.chat import ClientTags, TagsSent
+from chinwag.core.types.ircv3 import ReadMarker, Redacted
+from chinwag.core.types.lookup import (
     LookupReply,
     MemberInfo,
-    ModeChanged,
-    OperUp,
-    RoomModes,
     ServerStats,
     Stats,
     Synced,
-    TagsSent,
-    TopicChanged,
-    TopicInfo,
-    UserModes,
-    WallopsSent,
     WhoisReply,
     WhoReply,
     WhoWasReply,
+)
+from chinwag.core.types.moderation import (
+    BanList,
+    Kicked,
+    Killed,
+    ModeChanged,
+    OperUp,
+    RoomModes,
+    UserModes,
+    WallopsSent,
     mode_string,
 )
-from chinwag.core.ircv3 import ReadMarker, Redacted
-from chinwag.core.names import HIDDEN_HOST
-from chinwag.core.rooms import RoomDetails, RoomNote
+from chinwag.core.types.presence import AwayChanged, IsAway
+from chinwag.core.types.registered import RoomDetails, RoomNote
+from chinwag.core.types.rooms import Invited, ListReply, TopicChanged, TopicInfo
 from chinwag.protocols import crowd
 from chinwag.protocols.base import RenderCache
 from chinwag.protocols.irc import accounts as irc_accounts
@@ -443,7 +440,7 @@ def render_oper_up(p: IrcProtocol, e: OperUp, cache: RenderCache) -> bytes:
 
 
 def render_protected(p: IrcProtocol, e: NickProtected, cache: RenderCache) -> bytes:
-    """Nick protection (core/users.py): a NOTICE from NickServ."""
+    """Nick protection (core/handlers/users.py): a NOTICE from NickServ."""
     how = f"/msg NickServ IDENTIFY {e.nick} <password>"
     if e.grace > 0:
         text = f"This nickname is registered. Log in within {e.grace} seconds or you will be renamed ({how})"
@@ -454,7 +451,7 @@ def render_protected(p: IrcProtocol, e: NickProtected, cache: RenderCache) -> by
 
 
 def render_attached(p: IrcProtocol, e: Attached, cache: RenderCache) -> bytes:
-    """This connection joined its account's user (core/users.py): a JOIN, the
+    """This connection joined its account's user (core/handlers/users.py): a JOIN, the
     topic and the names of each of its rooms, as if it had joined them."""
     p.nick = e.nick
     data = b""

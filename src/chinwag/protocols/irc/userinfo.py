@@ -1,4 +1,4 @@
-"""IRCv3 ``setname``, ``chghost`` and ``invite-notify`` (core/userinfo.py's events
+"""IRCv3 ``setname``, ``chghost`` and ``invite-notify`` (core/types/userinfo.py's events
 as IRC lines), and SETNAME's verb. ``no-implicit-names`` is one test in
 ``render.render_members``.
 
@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, Final
 
 from chinwag.core.events import Command, Failed
-from chinwag.core.userinfo import HostChanged, HostRejoined, InviteNotice, RealnameChanged, SetName, split_user
+from chinwag.core.types.userinfo import HostChanged, HostRejoined, InviteNotice, RealnameChanged, SetName, split_user
 from chinwag.protocols.base import RenderCache
 from chinwag.protocols.irc import caps as C
 from chinwag.protocols.irc.format import CTL, source

@@ -26,29 +26,13 @@ from chinwag.core.events import (
     Say,
     Who,
 )
-from chinwag.core.extended import (
-    ClientTags,
-    Invite,
-    Kick,
-    Kill,
-    ListBans,
-    ListQuery,
-    Lookup,
-    Mode,
-    ModeChange,
-    Oper,
-    PartAll,
-    SendTags,
-    SetAway,
-    Stats,
-    Topic,
-    Wallops,
-    Whois,
-    WhoQuery,
-    WhoWas,
-)
-from chinwag.core.ircv3 import V3Query
 from chinwag.core.names import is_room
+from chinwag.core.types.chat import ClientTags, SendTags
+from chinwag.core.types.ircv3 import V3Query
+from chinwag.core.types.lookup import Lookup, Stats, Whois, WhoQuery, WhoWas
+from chinwag.core.types.moderation import Kick, Kill, ListBans, Mode, ModeChange, Oper, Wallops
+from chinwag.core.types.presence import SetAway
+from chinwag.core.types.rooms import Invite, ListQuery, PartAll, Topic
 from chinwag.protocols.irc import accounts as irc_accounts
 from chinwag.protocols.irc import caps as C
 from chinwag.protocols.irc import chanserv, ircv3, userinfo

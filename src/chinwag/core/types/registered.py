@@ -1,4 +1,4 @@
-"""Registered rooms: the commands, events and errors (the handlers are in core/registered.py).
+"""Registered rooms: the commands, events and errors (the handlers are in core/handlers/registered.py).
 
 A logged-in room operator registers a room to their account (IRC ``ChanServ
 REGISTER #room`` or ``REGISTER #room``, text ``/register #room``). From then on
@@ -91,7 +91,6 @@ RoomEvent = RoomNote | RoomDetails
 class RoomServiceError(ChatError):
     """A room-service command was refused; ``reason`` says why."""
 
-    hint = "400"
 
     def default_reason(self) -> str:
         return "room service command refused"
@@ -113,7 +112,6 @@ class RoomNotRegistered(RoomServiceError):
 
 
 class NotFounder(RoomServiceError):
-    hint = "482"
 
     def default_reason(self) -> str:
         return "only the room's founder (or a server operator) can do that"

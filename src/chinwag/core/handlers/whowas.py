@@ -8,8 +8,8 @@ from collections import deque
 from typing import TYPE_CHECKING
 
 from chinwag.core.events import Outbound
-from chinwag.core.extended import MemberInfo, WhoWas, WhoWasReply
 from chinwag.core.names import casefold
+from chinwag.core.types.lookup import MemberInfo, WhoWas, WhoWasReply
 
 if TYPE_CHECKING:
     from chinwag.core.hub import Hub, Session

@@ -1,9 +1,10 @@
 """Who is a room's operator by right, and masks that name accounts.
 
-Shared by core/channels.py (joins, bans, quiets, OPER), core/commands.py (JOIN,
-logging in) and core/registered.py (the room service); it imports none of them.
+Shared by the handlers in core/handlers/ (checks: joins, bans, quiets; moderation:
+OPER; rooms: JOIN; presence: logging in) and core/handlers/registered.py (the room
+service); it imports none of them.
 
-* In a registered room (core/rooms.py) op is given on join only to those who
+* In a registered room (core/types/registered.py) op is given on join only to those who
   hold it: the founder account, the accounts on the op list, and server
   operators (OPER, or an account in the config's ``server_operators``). In an
   unregistered room whoever creates it gets op, as before.
@@ -18,10 +19,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Final
 
 from chinwag.core.events import Outbound
-from chinwag.core.extended import ModeChange, ModeChanged, OperUp
 from chinwag.core.masks import compile_mask
 from chinwag.core.names import casefold
-from chinwag.core.rooms import SERVICE
+from chinwag.core.types.moderation import ModeChange, ModeChanged, OperUp
+from chinwag.core.types.registered import SERVICE
 
 if TYPE_CHECKING:
     from collections.abc import Iterable

@@ -4,7 +4,7 @@
 (IRCv3 ``invite-notify``).
 
 Frozen, slotted dataclasses joined in :mod:`chinwag.core.events`' unions;
-the handlers are in :mod:`chinwag.core.profile`. Nothing here is wire syntax.
+the handlers are in :mod:`chinwag.core.handlers.profile`. Nothing here is wire syntax.
 
 A user's ``user`` string, as the hub keeps it (``Session.user``) and as events
 carry it, is the username, or ``username@host`` once the host is not the
@@ -87,7 +87,6 @@ UserInfoEvent = RealnameChanged | HostChanged | HostRejoined | InviteNotice
 class InvalidRealname(ChatError):
     """A real name that is empty or over ``limits.realname_len`` (IRC: FAIL SETNAME INVALID_REALNAME)."""
 
-    hint = "400"
 
     def default_reason(self) -> str:
         return "Realname is not valid"

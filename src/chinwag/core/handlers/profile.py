@@ -1,4 +1,4 @@
-"""Handlers for what others see of a user (core/userinfo.py): SETNAME, the host
+"""Handlers for what others see of a user (core/types/userinfo.py): SETNAME, the host
 that follows a login (``Config.account_host``), and invite notices.
 
 Same contract as :mod:`chinwag.core.commands`: ``handler(hub, session, command)
@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from chinwag.core.events import Outbound
-from chinwag.core.userinfo import (
+from chinwag.core.types.userinfo import (
     HostChanged,
     HostRejoined,
     InvalidRealname,

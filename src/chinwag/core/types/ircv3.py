@@ -6,7 +6,7 @@ to its unions there. Nothing here is wire syntax.
 
 * ``Redact`` is a query: the transport looks the message up in the history
   store, then hands the hub a ``Redaction`` saying who wrote it; the hub
-  decides (core/redaction.py) and answers ``Redacted`` to whoever a message to
+  decides (core/handlers/redaction.py) and answers ``Redacted`` to whoever a message to
   that target reaches. The transport removes the message from history first.
 * ``MarkRead`` is a query too: read markers live in the store, per account.
   The transport answers ``ReadMarker`` to the asker, or to every connection
@@ -92,7 +92,6 @@ class StandardReplyError(ChatError):
     """A refusal answered on IRC as ``FAIL <command> <code> <context...> :<reason>``
     (IRCv3 standard replies); the text protocol shows ``error: <reason>``."""
 
-    hint = "FAIL"
 
     def __init__(self, command: str, code: str, context: tuple[str, ...], reason: str) -> None:
         super().__init__(context[0] if context else "", reason)

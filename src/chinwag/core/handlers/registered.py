@@ -1,4 +1,4 @@
-"""The room service's handlers (the types are in core/rooms.py): register,
+"""The room service's handlers (the types are in core/types/registered.py): register,
 drop, info and the op list of a room.
 
 Same contract as core/commands.py: ``handler(hub, session, command) ->
@@ -16,12 +16,13 @@ import dataclasses
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final
 
-from chinwag.core import roomops
-from chinwag.core.channels import hidden_from, require_room_for_rules, require_room_op
 from chinwag.core.errors import NoSuchRoom
 from chinwag.core.events import Outbound
+from chinwag.core.handlers import roomops
+from chinwag.core.handlers.checks import hidden_from, require_room_for_rules, require_room_op
 from chinwag.core.names import casefold, validate_room
-from chinwag.core.rooms import (
+from chinwag.core.roomstate import RoomState
+from chinwag.core.types.registered import (
     NeedAccount,
     NotFounder,
     RoomAccess,
@@ -36,7 +37,6 @@ from chinwag.core.rooms import (
     RoomServiceError,
     UnknownAccount,
 )
-from chinwag.core.roomstate import RoomState
 
 if TYPE_CHECKING:
     from chinwag.core.hub import Hub, Room, Session

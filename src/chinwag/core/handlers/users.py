@@ -56,18 +56,13 @@ from chinwag.core.events import (
     Parted,
     Registered,
 )
-from chinwag.core.extended import (
-    AwayChanged,
-    Kicked,
-    Killed,
-    ModeChanged,
-    TagsSent,
-    TopicChanged,
-    TopicInfo,
-    WallopsSent,
-)
+from chinwag.core.handlers.checks import members
+from chinwag.core.handlers.whowas import remember
 from chinwag.core.names import casefold, validate_nick
-from chinwag.core.whowas import remember
+from chinwag.core.types.chat import TagsSent
+from chinwag.core.types.moderation import Kicked, Killed, ModeChanged, WallopsSent
+from chinwag.core.types.presence import AwayChanged
+from chinwag.core.types.rooms import TopicChanged, TopicInfo
 
 if TYPE_CHECKING:
     from chinwag.core.hub import Hub, Session
@@ -152,8 +147,6 @@ def attach(hub: Hub, session: Session, user_sid: int) -> list[Outbound]:
     """Connection ``session`` (logged in to the account of user ``user_sid``)
     becomes that user: a name of its own is given up (those who shared a room
     with it see it quit), and it gets the user's nick and rooms."""
-    from chinwag.core.commands import members  # (commands imports this module)
-
     sid = session.sid
     user = hub.sessions[user_sid]
     nick = user.nick or ""

@@ -20,8 +20,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from chinwag.core.events import Outbound
-from chinwag.core.ircv3 import Redacted, Redaction, redact_error
 from chinwag.core.names import casefold, is_room
+from chinwag.core.types.ircv3 import Redacted, Redaction, redact_error
 
 if TYPE_CHECKING:
     from chinwag.core.hub import Hub, Session
