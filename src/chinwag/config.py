@@ -135,6 +135,10 @@ class Limits:
     argon2_time_cost: int = 2  # argon2id passes (OWASP: m=19 MiB, t=2, p=1)
     argon2_memory_kib: int = 19_456  # argon2id memory per hash, KiB
     scram_iterations: int = 4096  # PBKDF2 rounds of SCRAM-SHA-256 credentials (RFC 7677 minimum)
+    # --- limits: postgres ---
+    # Connections one server keeps to PostgreSQL (config postgres): one writes,
+    # the others serve history reads and pruning.
+    postgres_pool: int = 8
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
@@ -210,6 +214,9 @@ class Config:
     # /metrics, /healthz and /readyz on an address of their own too ("host:port");
     # empty: only on the web port.
     metrics_address: str = ""
+    # PostgreSQL (postgresql://user[:password]@host[:port]/db) for history,
+    # room rules and accounts instead of the SQLite file ``db``. Empty: SQLite.
+    postgres: str = ""
     limits: Limits = field(default_factory=Limits)
 
     def __post_init__(self) -> None:
@@ -248,6 +255,8 @@ class Config:
         for origin in origins:
             if origin != "*" and not origin.startswith(("http://", "https://")):
                 raise ConfigError(f"web_origins: {origin!r} is not http(s)://host[:port] or \"*\"")
+        if self.postgres and not self.postgres.startswith(("postgresql://", "postgres://")):
+            raise ConfigError("postgres must be a URL like \"postgresql://chinwag@db.example.org:5432/chinwag\"")
         if self.metrics_address:
             metrics_host_port(self.metrics_address)  # raises ConfigError if malformed
         object.__setattr__(self, "web_origins", tuple(o.rstrip("/").lower() for o in origins))

@@ -29,6 +29,7 @@ from chinwag.storage.base import (
     room_key,
 )
 from chinwag.storage.memory import MemoryStore
+from chinwag.storage.postgres import PostgresStore
 from chinwag.storage.sqlite import SqliteStore
 
 T0 = 1_700_000_000.0
@@ -68,13 +69,15 @@ class History:
         assert sum(self.commits) == len(self.sent)
 
 
-def new_store(kind: str, path: Path) -> HistoryStore:
+def new_store(kind: str, path: Path, request: pytest.FixtureRequest) -> HistoryStore:
+    if kind == "postgres":
+        return PostgresStore(request.getfixturevalue("pg_url"))
     return MemoryStore() if kind == "memory" else SqliteStore(path)
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", "postgres"])
 async def h(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[History]:
-    history = History(new_store(request.param, tmp_path / "history.db"))
+    history = History(new_store(request.param, tmp_path / "history.db", request))
     await history.store.start()
     yield history
     await history.store.close()
@@ -111,6 +114,8 @@ def test_conversation_key_of_messages() -> None:
 def test_open_store_chooses_by_db(tmp_path: Path) -> None:
     assert isinstance(open_store(":memory:"), MemoryStore)
     assert isinstance(open_store(str(tmp_path / "x.db")), SqliteStore)
+    # A PostgreSQL URL wins over db (nothing is opened before start()).
+    assert isinstance(open_store(str(tmp_path / "x.db"), postgres="postgresql://u@127.0.0.1:1/d"), PostgresStore)
 
 
 # --- appending and confirmation -------------------------------------------
