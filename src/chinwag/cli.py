@@ -79,7 +79,7 @@ async def serve(config: Config) -> int:
     except TlsError as exc:
         return _fail(str(exc), exc.key)
     except StorageError as exc:
-        return _fail(str(exc), "db")
+        return _fail(str(exc), "postgres" if config.postgres else "db")
     if nofile is not None:
         log.info("open file limit: %d", nofile)
     # Everything allocated so far lives as long as the server: keep it out of

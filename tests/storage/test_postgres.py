@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
+from pathlib import Path
 
 import asyncpg
 import pytest
 
+from chinwag.config import ConfigError, load_config
 from chinwag.core.events import Message
 from chinwag.core.roomstate import RoomState
 from chinwag.storage.base import StorageError, private_key, room_key
@@ -219,3 +222,29 @@ async def test_postgres_going_away_gives_up_after_the_timeout_then_recovers() ->
             await h.store.close()
     finally:
         await asyncio.to_thread(pg.close)
+
+
+def test_postgres_is_chosen_by_flag_env_or_file_and_must_be_a_url(tmp_path: Path) -> None:
+    url = "postgresql://chinwag@127.0.0.1:5432/chinwag"
+    assert load_config(None, {}).postgres == ""  # default: SQLite, no service needed
+    assert load_config(None, {"CHINWAG_POSTGRES": url}).postgres == url
+    f = tmp_path / "c.toml"
+    f.write_text(f'postgres = "{url}"\n')
+    assert load_config(f, {}).postgres == url
+    assert load_config(f, {}, {"postgres": url + "2"}).postgres == url + "2"
+    with pytest.raises(ConfigError, match="postgres must be a URL like"):
+        load_config(None, {"CHINWAG_POSTGRES": "db.example.org"})
+
+
+async def test_serve_with_postgres_unreachable_exits_2_naming_the_flag_not_the_password() -> None:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "chinwag", "serve", "--text-port", "0", "--irc-port", "0", "--web-port", "0",
+        "--postgres", f"postgresql://chinwag:hunter2@127.0.0.1:{free_port()}/chinwag",
+        stderr=asyncio.subprocess.PIPE,
+    )
+    _, err = await asyncio.wait_for(proc.communicate(), 30)
+    assert proc.returncode == 2
+    line = err.decode().strip().splitlines()[-1]
+    assert line.startswith("chinwag: cannot use PostgreSQL database postgresql://chinwag@127.0.0.1:")
+    assert line.endswith("(change --postgres / postgres)")
+    assert "hunter2" not in err.decode()
