@@ -20,6 +20,7 @@ PostgreSQL is back.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections import deque
@@ -105,6 +106,7 @@ class PostgresStore:
         self._queue: deque[_Item] = deque()
         self._wake: asyncio.Event | None = None
         self._pool: Any = None
+        self._wconn: Any = None  # the writer's connection (_writer_conn)
         self._writer: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closed = False
@@ -316,6 +318,7 @@ class PostgresStore:
     async def _writer_main(self) -> None:
         try:
             await self._write_loop()
+            await self._drop_writer_conn()
         except BaseException:
             log.exception("history writer failed; no more messages will be stored")
             self._closed = True
@@ -375,7 +378,8 @@ class PostgresStore:
         assert self._pool is not None
         while True:
             try:
-                async with self._pool.acquire() as conn, conn.transaction():
+                conn = await self._writer_conn()
+                async with conn.transaction():
                     await history.insert(conn, await history.fresh(conn, rows) if careful else rows)
                 break
             except asyncpg.UniqueViolationError:
@@ -386,6 +390,7 @@ class PostgresStore:
             except _CONTENTION:
                 continue
             except Exception as exc:  # _FAILURES, or a row PostgreSQL cannot take
+                await self._drop_writer_conn()
                 if not isinstance(exc, _FAILURES):
                     log.exception("storing %d messages failed", len(batch))
                 self._report(_words(exc))
@@ -406,6 +411,19 @@ class PostgresStore:
             self._down, self._given_up = False, 0
             self._report(None)
         self._call(self.on_commit, len(batch))
+
+    async def _writer_conn(self) -> Any:
+        """The writer's own connection, kept between batches (a pool release
+        costs a reset round trip); a new one after a failure."""
+        if self._wconn is None:
+            self._wconn = await self._pool.acquire()
+        return self._wconn
+
+    async def _drop_writer_conn(self) -> None:
+        conn, self._wconn = self._wconn, None
+        if conn is not None:
+            with contextlib.suppress(*_FAILURES):
+                await self._pool.release(conn, timeout=CONNECT_TIMEOUT)
 
     def _give_up(self, count: int, exc: BaseException) -> None:
         if self._stopping:
