@@ -30,6 +30,7 @@ from chinwag.storage.base import (
 )
 from chinwag.storage.memory import MemoryStore
 from chinwag.storage.postgres import PostgresStore
+from chinwag.storage.postgres import history as pg_history
 from chinwag.storage.sqlite import SqliteStore
 
 T0 = 1_700_000_000.0
@@ -377,6 +378,8 @@ async def test_prune_in_small_steps(h: History, monkeypatch: pytest.MonkeyPatch)
     """More rows than one prune transaction may delete, across many keys."""
     monkeypatch.setattr(sqlite_module, "PRUNE_BUDGET", 3)
     monkeypatch.setattr(sqlite_module, "PRUNE_KEYS", 2)
+    monkeypatch.setattr(pg_history, "PRUNE_BUDGET", 3)
+    monkeypatch.setattr(pg_history, "PRUNE_KEYS", 2)
     rooms = [f"#r{i}" for i in range(5)]
     for i in range(50):
         h.say(rooms[i % 5])
@@ -394,6 +397,7 @@ async def test_prune_does_not_chase_appends(h: History, monkeypatch: pytest.Monk
     """Appends keep arriving between the many small prune transactions; the
     prune still ends and only ever removes the oldest."""
     monkeypatch.setattr(sqlite_module, "PRUNE_BUDGET", 2)
+    monkeypatch.setattr(pg_history, "PRUNE_BUDGET", 2)
     h.many(20)
     await h.settled()
     pruning = asyncio.ensure_future(h.store.prune(5, 0, h.now))

@@ -1,11 +1,11 @@
 """Messages and departures in PostgreSQL: the HistoryStore statements.
 
 ``insert`` stores one batch (everything appended in a loop tick or more) in
-one transaction: a single upsert on ``conversations`` takes, per key, a block
-of ``seq`` numbers (``UPDATE ... RETURNING``, the row lock making writers of a
-conversation on every node take turns), then a single INSERT from arrays
-(``unnest``) writes the rows, each with its seq: gap-free and in msgid order
-within a node's batch. Reads are by msgid, as the contract says; seq is there
+one statement, so one round trip and one transaction: an upsert on
+``conversations`` takes, per key, a block of ``seq`` numbers (``UPDATE ...
+RETURNING``, the row lock making writers of a conversation on every node take
+turns), and an INSERT from arrays (``unnest``) writes the rows, each with its
+seq: gap-free, and in msgid order within a node's batch. Reads are by msgid, as the contract says; seq is there
 for the cluster (gap detection, one order on every node).
 """
 
@@ -24,22 +24,27 @@ log = logging.getLogger("chinwag.storage")
 
 COLS = "msgid, ts, nick, target, text, kind"
 
-# Keys in sorted order, so two nodes' transactions lock conversation rows in
-# the same order and cannot deadlock each other.
-_BUMP = """
-INSERT INTO conversations AS c (key, seq, count, last_msgid, last_ts)
-SELECT * FROM unnest($1::text[], $2::bigint[], $2::bigint[], $3::text[], $4::float8[]) ORDER BY 1
-ON CONFLICT (key) DO UPDATE SET
-    seq = c.seq + excluded.seq,
-    count = c.count + excluded.count,
-    last_ts = CASE WHEN excluded.last_msgid > c.last_msgid THEN excluded.last_ts ELSE c.last_ts END,
-    last_msgid = greatest(c.last_msgid, excluded.last_msgid)
-RETURNING key, seq
-"""
-_INSERT = """
+# One statement, so one round trip and atomic without BEGIN/COMMIT: the upsert
+# takes each key's block of seq numbers (keys in sorted order, so two nodes'
+# statements lock conversation rows in the same order and cannot deadlock
+# each other), and the INSERT gives each row its number from the block:
+# seq_after - n + pos, pos counting 1.. in msgid order within the key.
+_STORE = """
+WITH bumped AS (
+    INSERT INTO conversations AS c (key, seq, count, last_msgid, last_ts)
+    SELECT * FROM unnest($1::text[], $2::bigint[], $2::bigint[], $3::text[], $4::float8[]) ORDER BY 1
+    ON CONFLICT (key) DO UPDATE SET
+        seq = c.seq + excluded.seq,
+        count = c.count + excluded.count,
+        last_ts = CASE WHEN excluded.last_msgid > c.last_msgid THEN excluded.last_ts ELSE c.last_ts END,
+        last_msgid = greatest(c.last_msgid, excluded.last_msgid)
+    RETURNING key, seq
+)
 INSERT INTO messages (key, msgid, seq, ts, nick, target, text, kind)
-SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::float8[], $5::text[], $6::text[], $7::text[],
-                     $8::text[])
+SELECT r.key, r.msgid, b.seq - r.n + r.pos, r.ts, r.nick, r.target, r.text, r.kind
+FROM unnest($5::text[], $6::text[], $7::bigint[], $8::bigint[], $9::float8[], $10::text[], $11::text[],
+            $12::text[], $13::text[]) AS r(key, msgid, pos, n, ts, nick, target, text, kind)
+JOIN bumped AS b ON b.key = r.key
 """
 _STORED = """
 SELECT m.key, m.msgid FROM messages m
@@ -74,31 +79,26 @@ async def fresh(conn: Any, batch: list[Row]) -> list[Row]:
     return out
 
 
-async def insert(conn: Any, batch: list[Row]) -> dict[str, int]:
-    """Store ``batch`` in the open transaction of ``conn``; per key, the last seq given."""
+async def insert(conn: Any, batch: list[Row]) -> None:
+    """Store ``batch`` (no msgid in it stored yet) in one statement."""
     if not batch:
-        return {}
+        return
     by_key: dict[str, list[Row]] = {}
     for row in batch:
         by_key.setdefault(row[0], []).append(row)
     keys = sorted(by_key)
     counts, lasts, last_ts = [], [], []
+    cols: list[list[Any]] = [[] for _ in range(9)]
     for key in keys:
         group = by_key[key]
         group.sort(key=lambda r: r[1])  # appends come in msgid order; be sure
         counts.append(len(group))
         lasts.append(group[-1][1])
         last_ts.append(group[-1][2])
-    top = {key: seq for key, seq in await conn.fetch(_BUMP, keys, counts, lasts, last_ts)}
-    cols: list[list[Any]] = [[] for _ in range(8)]
-    for key in keys:
-        group = by_key[key]
-        first = top[key] - len(group) + 1
-        for n, (k, msgid, ts, nick, target, text, kind) in enumerate(group):
-            for col, value in zip(cols, (k, msgid, first + n, ts, nick, target, text, kind), strict=True):
+        for pos, (k, msgid, ts, nick, target, text, kind) in enumerate(group, start=1):
+            for col, value in zip(cols, (k, msgid, pos, len(group), ts, nick, target, text, kind), strict=True):
                 col.append(value)
-    await conn.execute(_INSERT, *cols)
-    return top
+    await conn.execute(_STORE, keys, counts, lasts, last_ts, *cols)
 
 
 def messages(records: Sequence[Any]) -> list[Message]:

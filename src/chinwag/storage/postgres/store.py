@@ -379,8 +379,9 @@ class PostgresStore:
         while True:
             try:
                 conn = await self._writer_conn()
-                async with conn.transaction():
-                    await history.insert(conn, await history.fresh(conn, rows) if careful else rows)
+                # One statement: atomic by itself. (Careful: another node may
+                # store one of the ids between the two; then this goes round again.)
+                await history.insert(conn, await history.fresh(conn, rows) if careful else rows)
                 break
             except asyncpg.UniqueViolationError:
                 # A reused msgid, a commit whose answer was lost, or another
