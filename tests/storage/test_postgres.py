@@ -248,3 +248,22 @@ async def test_serve_with_postgres_unreachable_exits_2_naming_the_flag_not_the_p
     assert line.startswith("chinwag: cannot use PostgreSQL database postgresql://chinwag@127.0.0.1:")
     assert line.endswith("(change --postgres / postgres)")
     assert "hunter2" not in err.decode()
+
+
+async def test_writes_queued_before_close_are_stored(pg_url: str) -> None:
+    """As the server's shutdown does: departures recorded, then close() at once."""
+    store = PostgresStore(pg_url)
+    await store.start()
+    recorded = asyncio.ensure_future(store.record_departure("alice", ["#room"], "0001", T0))
+    saved = store.save_room(RoomState("#kept", T0, "nt"))
+    await asyncio.sleep(0)  # record_departure has queued its job
+    await store.close()
+    await recorded
+    await saved
+    again = PostgresStore(pg_url)
+    await again.start()
+    try:
+        assert await again.departure("ALICE") == (("#room",), "0001", T0)
+        assert [r.name for r in await again.load_rooms()] == ["#kept"]
+    finally:
+        await again.close()

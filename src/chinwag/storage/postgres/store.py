@@ -307,6 +307,10 @@ class PostgresStore:
     async def _transaction(self, fn: Job[T]) -> T:
         if self._closed or self._pool is None:
             raise RuntimeError("history store is not open")
+        return await self._in_transaction(fn)
+
+    async def _in_transaction(self, fn: Job[T]) -> T:
+        """(The writer's jobs come here directly: those queued before close() still run.)"""
         try:
             async with self._pool.acquire() as conn, conn.transaction():
                 return await fn(conn)
@@ -356,7 +360,7 @@ class PostgresStore:
             job.future.set_result(None)
             return
         try:
-            result = await self._transaction(job.fn)
+            result = await self._in_transaction(job.fn)
         except BaseException as exc:
             if not job.future.done():
                 job.future.set_exception(exc)
