@@ -169,7 +169,8 @@ class PostgresStore:
             self._queue.append(None)
             assert self._wake is not None
             self._wake.set()
-            await self._writer
+            with contextlib.suppress(Exception):  # a writer that failed has logged why
+                await self._writer
         if self._pool is not None:
             try:
                 await asyncio.wait_for(self._pool.close(), CONNECT_TIMEOUT)
