@@ -8,8 +8,9 @@ postgres user, 127.0.0.1 and a free port; stopped at the end), then runs
 ``--postgres URL`` (a fresh schema each run), and prints per run and as
 medians: deliveries/s, the chinwag server's CPU per delivery, and PostgreSQL's
 own CPU per delivery (its postmaster and backends, read from /proc over the
-whole run, so an upper bound on the measured window's share). Bounded: each
-run is the load generator's own bounded run; loopback only.
+whole run, so an upper bound on the measured window's share). Exit status 1
+if any run lost or duplicated a delivery. Bounded: each run is the load
+generator's own bounded run; loopback only. Smoke: ``--rounds 1 -- --smoke``.
 """
 
 from __future__ import annotations
@@ -71,6 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     pg.start()
     assert pg.proc is not None
     rows: dict[str, list[tuple[float, float, float | None]]] = {"sqlite": [], "postgres": []}
+    all_ok = True
     try:
         for i in range(args.rounds):
             for kind in ("sqlite", "postgres") if i % 2 == 0 else ("postgres", "sqlite"):
@@ -83,6 +85,7 @@ def main(argv: list[str] | None = None) -> int:
                 server_us = float(r["server_us_per_delivery"] or 0)  # type: ignore[arg-type]
                 pg_us = pg_cpu * 1e6 / got if kind == "postgres" and got else None
                 rows[kind].append((per_s, server_us, pg_us))
+                all_ok = all_ok and bool(r["ok"])
                 print(f"round {i + 1} {kind:8} {per_s:10.0f} deliveries/s  server {server_us:.3f} us/delivery"
                       + (f"  PostgreSQL {pg_us:.3f} us/delivery" if pg_us is not None else "")
                       + ("" if r["ok"] else "  (NOT OK: loss or duplicates)"), flush=True)
@@ -95,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
           f" PostgreSQL {pg_med:.3f} us/delivery")
     print(f"ratio postgres/sqlite: deliveries/s {med['postgres'][0] / med['sqlite'][0]:.3f},"
           f" server CPU per delivery {med['postgres'][1] / med['sqlite'][1]:.3f}")
-    return 0
+    return 0 if all_ok else 1
 
 
 if __name__ == "__main__":

@@ -7,8 +7,8 @@ SCRAM-SHA-256 credentials (core/accounts.py), never itself.
 
 Both the memory store and SQLite implement :class:`AccountStore` (SQLite: the
 ``accounts`` table, schema version 3, written by the store's writer thread and
-read by its reader threads, never on the event loop); PostgreSQL will implement
-the same methods.
+read by its reader threads, never on the event loop); PostgreSQL implements the
+same methods in storage/postgres/accounts.py.
 """
 
 from __future__ import annotations

@@ -227,8 +227,8 @@ class RoomStore(Protocol):
     Keyed by :func:`room_key` of ``RoomState.name``. Writes are queued when
     called, in call order with every other write (``HistoryStore.append``
     included), and never block the caller; await the result to know the write
-    is durable. A later backend (PostgreSQL) implements the same methods;
-    accounts and registered rooms will come as further tables behind it.
+    is durable. PostgreSQL (storage/postgres/rooms.py) implements the same
+    methods; registered rooms will come as further tables behind it.
     """
 
     async def load_rooms(self) -> list[RoomState]:
