@@ -165,6 +165,10 @@ class Limits:
     room_op_accounts: int = 50  # accounts on one registered room's op list (ChanServ OP)
     rooms_per_account: int = 20  # rooms one account may found (ChanServ REGISTER)
     max_quiets: int = 100  # quiet masks (+q) per room (MAXLIST)
+    # --- limits: postgres ---
+    # Connections one server keeps to PostgreSQL (config postgres): one writes,
+    # the others serve history reads and pruning.
+    postgres_pool: int = 8
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
@@ -256,6 +260,9 @@ class Config:
     # Accounts that are server operators once logged in (as after OPER): op in
     # every registered room (the default room too), its topic and moderation.
     server_operators: tuple[str, ...] = ()
+    # PostgreSQL (postgresql://user[:password]@host[:port]/db) for history,
+    # room rules and accounts instead of the SQLite file ``db``. Empty: SQLite.
+    postgres: str = ""
     limits: Limits = field(default_factory=Limits)
 
     def __post_init__(self) -> None:
@@ -296,6 +303,8 @@ class Config:
         for origin in origins:
             if origin != "*" and not origin.startswith(("http://", "https://")):
                 raise ConfigError(f"web_origins: {origin!r} is not http(s)://host[:port] or \"*\"")
+        if self.postgres and not self.postgres.startswith(("postgresql://", "postgres://")):
+            raise ConfigError("postgres must be a URL like \"postgresql://chinwag@db.example.org:5432/chinwag\"")
         if self.metrics_address:
             metrics_host_port(self.metrics_address)  # raises ConfigError if malformed
         object.__setattr__(self, "web_origins", tuple(o.rstrip("/").lower() for o in origins))

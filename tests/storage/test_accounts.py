@@ -13,6 +13,7 @@ from chinwag.storage import sqlite as sqlite_module
 from chinwag.storage.accounts import Account
 from chinwag.storage.base import Store
 from chinwag.storage.memory import MemoryStore
+from chinwag.storage.postgres import PostgresStore
 from chinwag.storage.sqlite import SqliteStore
 
 T0 = 1_700_000_000.0
@@ -24,9 +25,13 @@ def alice(name: str = "Alice") -> Account:
     return Account(name, "$argon2id$fake", SCRAM, T0, T0)
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", "postgres"])
 async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    s: Store = MemoryStore() if request.param == "memory" else SqliteStore(tmp_path / "accounts.db")
+    s: Store
+    if request.param == "postgres":
+        s = PostgresStore(request.getfixturevalue("pg_url"))
+    else:
+        s = MemoryStore() if request.param == "memory" else SqliteStore(tmp_path / "accounts.db")
     await s.start()
     yield s
     await s.close()
