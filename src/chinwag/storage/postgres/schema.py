@@ -90,8 +90,53 @@ CREATE TABLE accounts (
 );
 """
 
+# Registered rooms (core/rooms.py) and quiets, as SQLite's step 8
+# (sqlite_rooms.REGISTERED): a room's founder and registration time, its
+# masks' kind ("b" ban, "q" quiet), its op list (accounts) in order.
+REGISTERED = """
+ALTER TABLE rooms ADD COLUMN registered double precision NOT NULL DEFAULT 0;
+ALTER TABLE rooms ADD COLUMN founder text NOT NULL DEFAULT '';
+ALTER TABLE room_bans ADD COLUMN kind text NOT NULL DEFAULT 'b';
+CREATE TABLE room_ops (
+    key text COLLATE "C" NOT NULL,
+    pos integer NOT NULL,
+    account text NOT NULL,
+    PRIMARY KEY (key, pos)
+);
+"""
+
+# What logs in to an account without its password (storage/accounts.py:
+# certificate fingerprints, web session token hashes), as SQLite's step 6.
+CREDENTIALS = """
+CREATE TABLE credentials (
+    kind text COLLATE "C" NOT NULL,
+    value text COLLATE "C" NOT NULL,
+    account text COLLATE "C" NOT NULL,
+    expires double precision NOT NULL,
+    PRIMARY KEY (kind, value)
+);
+CREATE INDEX credentials_account ON credentials (account, kind);
+"""
+
+# The sender's account of each message ('' if none); each account's playback
+# on join (NULL: the server's default), as SQLite's step 7 (sqlite_playback.py).
+PLAYBACK = """
+ALTER TABLE messages ADD COLUMN account text NOT NULL DEFAULT '';
+ALTER TABLE accounts ADD COLUMN playback integer;
+"""
+
+# Read markers per account and target (IRCv3 draft/read-marker), as SQLite's step 5.
+READ_MARKERS = """
+CREATE TABLE read_markers (
+    account text COLLATE "C" NOT NULL,
+    target text COLLATE "C" NOT NULL,
+    ms bigint NOT NULL,
+    PRIMARY KEY (account, target)
+);
+"""
+
 # Step N takes the database from version N-1 to N.
-MIGRATIONS: tuple[str, ...] = (HISTORY, ROOMS, ACCOUNTS)
+MIGRATIONS: tuple[str, ...] = (HISTORY, ROOMS, ACCOUNTS, REGISTERED)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
