@@ -80,6 +80,22 @@ async def test_touch_and_delete(store: Store) -> None:
     assert not await store.delete_account("alice")
 
 
+async def test_account_names_and_playback_on_join(store: Store) -> None:
+    assert await store.account_names() == []
+    await store.create_account(alice())
+    await store.create_account(alice("[bob]"))
+    assert sorted(await store.account_names()) == ["Alice", "[bob]"]  # as registered
+    assert await store.get_playback("alice") is None  # the server's default
+    assert await store.set_playback("ALICE", 0)
+    assert await store.get_playback("alice") == 0  # none, not the default
+    assert await store.set_playback("alice", 25)
+    assert await store.get_playback("Alice") == 25
+    assert await store.set_playback("alice", None)
+    assert await store.get_playback("alice") is None
+    assert not await store.set_playback("nobody", 5)
+    assert await store.get_playback("nobody") is None
+
+
 async def test_the_password_itself_is_never_stored(tmp_path: Path) -> None:
     path = tmp_path / "a.db"
     store = SqliteStore(path)

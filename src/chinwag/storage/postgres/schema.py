@@ -136,7 +136,7 @@ CREATE TABLE read_markers (
 """
 
 # Step N takes the database from version N-1 to N.
-MIGRATIONS: tuple[str, ...] = (HISTORY, ROOMS, ACCOUNTS, REGISTERED)
+MIGRATIONS: tuple[str, ...] = (HISTORY, ROOMS, ACCOUNTS, REGISTERED, CREDENTIALS, PLAYBACK, READ_MARKERS)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

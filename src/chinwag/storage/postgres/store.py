@@ -275,11 +275,32 @@ class PostgresStore:
     async def set_password(self, name: str, secrets: Secrets) -> bool:
         return await self._write(partial(pg_accounts.set_password, name, secrets))
 
+    async def account_names(self) -> list[str]:
+        return await self._read(pg_accounts.names)
+
     async def delete_account(self, name: str) -> bool:
         return await self._write(partial(pg_accounts.delete, name))
 
     async def touch_account(self, name: str, ts: float) -> None:
         await self._write(partial(pg_accounts.touch, name, ts))
+
+    async def add_credential(self, kind: str, value: str, name: str, expires: float, now: float) -> bool:
+        return await self._write(partial(pg_accounts.add_credential, kind, value, name, expires, now))
+
+    async def find_credential(self, kind: str, value: str, now: float) -> str | None:
+        return await self._read(pg_accounts.find_credential, kind, value, now)
+
+    async def delete_credential(self, kind: str, value: str, name: str | None = None) -> bool:
+        return await self._write(partial(pg_accounts.delete_credential, kind, value, name))
+
+    async def list_credentials(self, kind: str, name: str) -> list[str]:
+        return await self._read(pg_accounts.list_credentials, kind, name)
+
+    async def get_playback(self, name: str) -> int | None:
+        return await self._read(pg_accounts.get_playback, name)
+
+    async def set_playback(self, name: str, count: int | None) -> bool:
+        return await self._write(partial(pg_accounts.set_playback, name, count))
 
     # --- plumbing: loop side ---------------------------------------------
 
