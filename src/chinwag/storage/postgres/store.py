@@ -37,7 +37,7 @@ from chinwag.core.roomstate import RoomState
 from chinwag.storage.accounts import Account
 from chinwag.storage.base import Departure, StorageError
 from chinwag.storage.postgres import accounts as pg_accounts
-from chinwag.storage.postgres import history, rooms, schema
+from chinwag.storage.postgres import history, read_markers, rooms, schema
 
 log = logging.getLogger("chinwag.storage")
 
@@ -301,6 +301,14 @@ class PostgresStore:
 
     async def set_playback(self, name: str, count: int | None) -> bool:
         return await self._write(partial(pg_accounts.set_playback, name, count))
+
+    # --- read markers (read_markers.py) ------------------------------------------
+
+    async def read_marker(self, account: str, target: str) -> int | None:
+        return await self._read(read_markers.get, account, target)
+
+    async def set_read_marker(self, account: str, target: str, ms: int, most: int) -> int | None:
+        return await self._write(partial(read_markers.set_forward, account, target, ms, most))
 
     # --- plumbing: loop side ---------------------------------------------
 
