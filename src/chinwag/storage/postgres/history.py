@@ -18,11 +18,11 @@ from typing import Any
 
 from chinwag.core.events import Message
 from chinwag.core.names import casefold
-from chinwag.storage.base import Departure, conversation_key, visible
+from chinwag.storage.base import Departure, conversation_key, event_key, visible
 
 log = logging.getLogger("chinwag.storage")
 
-COLS = "msgid, ts, nick, target, text, kind"
+COLS = "msgid, ts, nick, target, text, kind, account"
 
 # One statement, so one round trip and atomic without BEGIN/COMMIT: the upsert
 # takes each key's block of seq numbers (keys in sorted order, so two nodes'
@@ -40,10 +40,10 @@ WITH bumped AS (
         last_msgid = greatest(c.last_msgid, excluded.last_msgid)
     RETURNING key, seq
 )
-INSERT INTO messages (key, msgid, seq, ts, nick, target, text, kind)
-SELECT r.key, r.msgid, b.seq - r.n + r.pos, r.ts, r.nick, r.target, r.text, r.kind
+INSERT INTO messages (key, msgid, seq, ts, nick, target, text, kind, account)
+SELECT r.key, r.msgid, b.seq - r.n + r.pos, r.ts, r.nick, r.target, r.text, r.kind, r.account
 FROM unnest($5::text[], $6::text[], $7::bigint[], $8::bigint[], $9::float8[], $10::text[], $11::text[],
-            $12::text[], $13::text[]) AS r(key, msgid, pos, n, ts, nick, target, text, kind)
+            $12::text[], $13::text[], $14::text[]) AS r(key, msgid, pos, n, ts, nick, target, text, kind, account)
 JOIN bumped AS b ON b.key = r.key
 """
 _STORED = """
@@ -51,7 +51,7 @@ SELECT m.key, m.msgid FROM messages m
 JOIN unnest($1::text[], $2::text[]) AS b(key, msgid) ON m.key = b.key AND m.msgid = b.msgid
 """
 
-Row = tuple[str, str, float, str, str, str, str]  # key, msgid, ts, nick, target, text, kind
+Row = tuple[str, str, float, str, str, str, str, str]  # key, msgid, ts, nick, target, text, kind, account
 
 
 def _text(value: str) -> str:
@@ -61,18 +61,25 @@ def _text(value: str) -> str:
 
 
 def rows(batch: Sequence[Message]) -> list[Row]:
-    return [(conversation_key(m), m.msgid, m.ts, _text(m.nick), _text(m.target), _text(m.text), m.kind)
-            for m in batch]
+    return [(conversation_key(m), m.msgid, m.ts, _text(m.nick), _text(m.target), _text(m.text), m.kind,
+             _text(m.account)) for m in batch]
 
 
-async def fresh(conn: Any, batch: list[Row]) -> list[Row]:
+def event_rows(events: Sequence[Message]) -> list[Row]:
+    """Room events, stored as messages are under their room's event key (no account)."""
+    return [(event_key(e.target), e.msgid, e.ts, _text(e.nick), _text(e.target), _text(e.text), e.kind, "")
+            for e in events]
+
+
+async def fresh(conn: Any, batch: list[Row], *, quiet: bool = False) -> list[Row]:
     """``batch`` without the msgids already stored (or repeated in it): a
-    reused msgid keeps the first message, as in every backend."""
+    reused msgid keeps the first message, as in every backend (logged unless ``quiet``)."""
     stored = {(k, i) for k, i in await conn.fetch(_STORED, [r[0] for r in batch], [r[1] for r in batch])}
     out = []
     for row in batch:
         if (row[0], row[1]) in stored:
-            log.error("msgid %s already stored under %s; the new message was not stored", row[1], row[0])
+            if not quiet:
+                log.error("msgid %s already stored under %s; the new message was not stored", row[1], row[0])
             continue
         stored.add((row[0], row[1]))
         out.append(row)
@@ -88,21 +95,33 @@ async def insert(conn: Any, batch: list[Row]) -> None:
         by_key.setdefault(row[0], []).append(row)
     keys = sorted(by_key)
     counts, lasts, last_ts = [], [], []
-    cols: list[list[Any]] = [[] for _ in range(9)]
+    cols: list[list[Any]] = [[] for _ in range(10)]
     for key in keys:
         group = by_key[key]
         group.sort(key=lambda r: r[1])  # appends come in msgid order; be sure
         counts.append(len(group))
         lasts.append(group[-1][1])
         last_ts.append(group[-1][2])
-        for pos, (k, msgid, ts, nick, target, text, kind) in enumerate(group, start=1):
-            for col, value in zip(cols, (k, msgid, pos, len(group), ts, nick, target, text, kind), strict=True):
+        for pos, (k, msgid, ts, nick, target, text, kind, account) in enumerate(group, start=1):
+            values = (k, msgid, pos, len(group), ts, nick, target, text, kind, account)
+            for col, value in zip(cols, values, strict=True):
                 col.append(value)
     await conn.execute(_STORE, keys, counts, lasts, last_ts, *cols)
 
 
+async def insert_events(batch: list[Row], conn: Any) -> None:
+    """Room events, in a job's transaction: those not stored yet (a repeat is ignored, as in SQLite)."""
+    if batch:
+        await insert(conn, await fresh(conn, batch, quiet=True))
+
+
+def message(r: Sequence[Any]) -> Message:
+    msgid, ts, nick, target, text, kind, account = r
+    return Message(msgid, ts, nick, target, text, kind, account=account)
+
+
 def messages(records: Sequence[Any]) -> list[Message]:
-    return [Message(*r) for r in records]
+    return [message(r) for r in records]
 
 
 # --- reads (conn: any pool connection) ------------------------------------------
@@ -154,7 +173,7 @@ async def after_many(conn: Any, keys: list[str], msgid: str, limit: int) -> list
     )
     parts: dict[str, list[Message]] = {}
     for r in await conn.fetch(sql, keys, msgid, limit):
-        parts.setdefault(r[0], []).append(Message(*r[1:]))
+        parts.setdefault(r[0], []).append(message(r[1:]))
     for part in parts.values():
         part.sort(key=lambda m: m.msgid)
     return list(heapq.merge(*parts.values(), key=lambda m: m.msgid))[:limit]
@@ -176,6 +195,34 @@ async def targets(
                 if len(found) == limit:
                     break
     return found
+
+
+async def find(conn: Any, keys: list[str], msgid: str) -> tuple[str, Message] | None:
+    sql = f"SELECT key, {COLS} FROM messages WHERE key = ANY($1::text[]) AND msgid = $2"
+    found = {r[0]: message(r[1:]) for r in await conn.fetch(sql, keys, msgid)}
+    for key in keys:  # the first key holding it
+        if key in found:
+            return key, found[key]
+    return None
+
+
+async def redact(key: str, msgid: str, conn: Any) -> bool:
+    """Delete one message (in a job's transaction); its conversation's row follows
+    (count, latest message). The row is locked first, as inserts lock it, so
+    writers of the conversation on other nodes take turns with this. An
+    emptied conversation keeps its row (count 0), so seq never goes back."""
+    if await conn.fetchval("SELECT 1 FROM conversations WHERE key = $1 FOR UPDATE", key) is None:
+        return False
+    status: str = await conn.execute("DELETE FROM messages WHERE key = $1 AND msgid = $2", key, msgid)
+    if status != "DELETE 1":
+        return False
+    row = await conn.fetchrow("SELECT msgid, ts FROM messages WHERE key = $1 ORDER BY msgid DESC LIMIT 1", key)
+    if row is None:
+        await conn.execute("UPDATE conversations SET count = 0 WHERE key = $1", key)
+    else:
+        await conn.execute("UPDATE conversations SET count = count - 1, last_msgid = $1, last_ts = $2 WHERE key = $3",
+                           row[0], row[1], key)
+    return True
 
 
 async def has_history(conn: Any, keys: list[str]) -> set[str]:

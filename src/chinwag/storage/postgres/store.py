@@ -222,6 +222,13 @@ class PostgresStore:
         found = await self._read(history.targets, lo, hi, order, limit, wanted, nick, private_after, account)
         return found if order == "ASC" else found[::-1]
 
+    async def find(self, keys: Sequence[str], msgid: str) -> tuple[str, Message] | None:
+        wanted = list(dict.fromkeys(keys))
+        return None if not wanted else await self._read(history.find, wanted, msgid)
+
+    async def redact(self, key: str, msgid: str) -> bool:
+        return await self._write(partial(history.redact, key, msgid))
+
     async def has_history(self, keys: Collection[str]) -> set[str]:
         wanted = list(keys)
         return set() if not wanted else await self._read(history.has_history, wanted)
@@ -257,6 +264,9 @@ class PostgresStore:
 
     async def load_rooms(self) -> list[RoomState]:
         return await self._read(rooms.load)
+
+    def append_events(self, events: Sequence[Message]) -> asyncio.Future[None]:
+        return self._submit(partial(history.insert_events, history.event_rows(events)))
 
     def save_room(self, state: RoomState) -> asyncio.Future[None]:
         return self._submit(partial(rooms.save, state))
