@@ -72,7 +72,7 @@ async def test_two_irc_connections_one_account_share_the_nick_rooms_and_messages
         rest = await sync(phone, "attached")
         assert [line for line in welcome + rest if " JOIN " in line or " 353 " in line] == [
             ":alice!~alice@chinwag JOIN #lobby",
-            f":{SRC} 353 alice = #lobby :@alice carol",
+            f":{SRC} 353 alice = #lobby :alice carol",  # (#lobby is registered: no op by arrival)
             ":alice!~alice@chinwag JOIN #dev",
             f":{SRC} 353 alice = #dev :@alice carol",
         ]

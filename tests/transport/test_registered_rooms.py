@@ -217,9 +217,11 @@ async def test_an_account_ban_keeps_a_logged_in_user_out_under_any_nick() -> Non
         assert await alice.expect("sets mode") == "* alice sets mode +b ~a:mallory on #den"
         await mallory.send("/nick innocent", "/join #den")
         assert await mallory.expect("error") == "error: cannot join room (+b): you are banned: #den"
-        other = await irc(srv, "someone", "mallory")  # the same account from IRC, another nick
+        # The same account from IRC under another nick: with multiclient it joins mallory's
+        # user, now called innocent; banned all the same.
+        other = await irc(srv, "someone", "mallory")
         assert await sync(other, "JOIN #den") == [
-            ":chinwag 474 someone #den :cannot join room (+b): you are banned"]
+            ":chinwag 474 innocent #den :cannot join room (+b): you are banned"]
         await mallory.send("/logout", "/join #den")  # logged out, she is just a nick
         await mallory.expect("* in #den:")
         await close(alice, mallory, other)
