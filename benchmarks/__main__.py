@@ -19,6 +19,7 @@ import sys
 import tempfile
 from collections.abc import Callable, Coroutine
 from typing import Any
+from urllib.parse import urlsplit
 
 from benchmarks import creceiver, pyspy
 from benchmarks.loadgen import Bench, BenchError, Options, Result
@@ -73,6 +74,11 @@ def _parser() -> argparse.ArgumentParser:
         "--db",
         default=":memory:",
         help="history store of the spawned server: :memory: (default), 'tmp' for a throwaway SQLite file, or a path",
+    )
+    p.add_argument(
+        "--postgres",
+        metavar="URL",
+        help="the spawned server stores history in this PostgreSQL (on a loopback address) instead of --db",
     )
     p.add_argument("--server-cpu", type=int, help="pin the spawned server to this CPU (taskset)")
     p.add_argument("--client-cpu", type=int, help="pin this load generator to this CPU")
@@ -138,8 +144,10 @@ def _options(args: argparse.Namespace) -> Options:
         raise BenchError("--drain must be 0..60 and --connect-timeout 0..120")
     if args.port is None and args.server_pid is not None:
         raise BenchError("--server-pid goes with --port (a spawned server's pid is known)")
-    if args.port is not None and (args.server_cpu is not None or args.db != ":memory:"):
-        raise BenchError("--server-cpu and --db apply to a spawned server; start your own as you like")
+    if args.port is not None and (args.server_cpu is not None or args.db != ":memory:" or args.postgres):
+        raise BenchError("--server-cpu, --db and --postgres apply to a spawned server; start your own as you like")
+    if args.postgres:
+        _loopback(urlsplit(args.postgres).hostname or "")
     return Options(
         **values,
         drain=args.drain,
@@ -272,6 +280,10 @@ def main(argv: list[str] | None = None) -> int:
             # (procinfo lifts the flood limits; versions without a limit ignore it).
             per_ip = {"CHINWAG_LIMITS__MAX_PER_IP": str(opts.clients + 100),
                       "CHINWAG_LIMITS__MAX_UNREGISTERED_PER_IP": str(opts.clients + 100)}
+            if args.postgres:  # the server's CHINWAG_POSTGRES: it wins over --db
+                per_ip["CHINWAG_POSTGRES"] = args.postgres
+                where = urlsplit(args.postgres)
+                args.db = f"(PostgreSQL {where.hostname}:{where.port or 5432}{where.path})"  # as the report shows it
             server = SpawnedServer(opts.host, args.server_cpu, db, env=per_ip)
             port = server.start(timeout=opts.connect_timeout)
             if opts.protocol != "text":

@@ -12,6 +12,18 @@ for prog in ngircd tmux ii chromium irssi weechat; do
         missing="$missing $prog"
     fi
 done
+# Services the storage and cluster tests start themselves (tests/services.py),
+# each on 127.0.0.1 and a free port with its data in a temp dir:
+#   postgresql    run as the postgres user; its programs are in
+#                 /usr/lib/postgresql/N/bin, not on PATH
+#   redis-server  nothing saved to disk
+# (Installing would also start them as services; the policy-rc.d below forbids it.)
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+    missing="$missing postgresql"
+fi
+if ! command -v redis-server >/dev/null 2>&1 && [ ! -x /usr/bin/redis-server ]; then
+    missing="$missing redis-server"
+fi
 [ -z "$missing" ] && exit 0
 echo "test-deps: installing$missing" >&2
 sudo=""

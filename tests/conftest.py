@@ -11,6 +11,7 @@ import pytest
 
 from chinwag.config import Config, Limits
 from chinwag.transport.server import Server
+from tests.services import Postgres, Redis
 
 TIMEOUT = 5.0  # generous: only reached when something is wrong
 
@@ -192,3 +193,34 @@ async def irc(server: Server) -> AsyncIterator[IrcConnect]:
     yield _connect
     for c in clients:
         await c.close()
+
+
+# --- real services (tests/services.py): one of each per session, started on first use ---
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[Postgres]:
+    pg = Postgres()
+    try:
+        pg.start()
+        yield pg
+    finally:
+        pg.close()
+
+
+@pytest.fixture
+def pg_url(postgres_server: Postgres) -> str:
+    """The URL of a new, empty database of the session's PostgreSQL."""
+    if postgres_server.proc is None or postgres_server.proc.poll() is not None:
+        postgres_server.start()  # a test stopped it (and failed before starting it again)
+    return postgres_server.database()
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[Redis]:
+    r = Redis()
+    try:
+        r.start()
+        yield r
+    finally:
+        r.close()

@@ -79,7 +79,7 @@ async def serve(config: Config) -> int:
     except TlsError as exc:
         return _fail(str(exc), exc.key)
     except StorageError as exc:
-        return _fail(str(exc), "db")
+        return _fail(str(exc), "postgres" if config.postgres else "db")
     if nofile is not None:
         log.info("open file limit: %d", nofile)
     # Everything allocated so far lives as long as the server: keep it out of
@@ -137,6 +137,8 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--web-tls-port", type=int, help="https/wss port (default 8443; 0 = any)")
     s.add_argument("--metrics-address", help="also serve /metrics, /healthz, /readyz on HOST:PORT (default: none)")
     s.add_argument("--db", help="history database path (default chinwag.db)")
+    s.add_argument("--postgres", metavar="URL",
+                   help="postgresql://USER@HOST:PORT/DB: history, rooms and accounts there instead of --db")
     s.add_argument("--log-level", type=str.upper, choices=LOG_LEVELS)
     s.add_argument("--log-format", type=str.lower, choices=LOG_FORMATS, help="text (default) or json lines")
     sub.add_parser("hash-password", help="read a password on stdin, print a hash for the config file")
@@ -187,6 +189,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "web_tls_port": args.web_tls_port,
                 "metrics_address": args.metrics_address,
                 "db": args.db,
+                "postgres": args.postgres,
                 "log_level": args.log_level,
                 "log_format": args.log_format,
             },

@@ -86,6 +86,9 @@ class Config:
     # Accounts that are server operators once logged in (as after OPER): op in
     # every registered room (the default room too), its topic and moderation.
     server_operators: tuple[str, ...] = ()
+    # PostgreSQL (postgresql://user[:password]@host[:port]/db) for history,
+    # room rules and accounts instead of the SQLite file ``db``. Empty: SQLite.
+    postgres: str = ""
     limits: Limits = field(default_factory=Limits)
 
     def __post_init__(self) -> None:
@@ -126,6 +129,8 @@ class Config:
         for origin in origins:
             if origin != "*" and not origin.startswith(("http://", "https://")):
                 raise ConfigError(f"web_origins: {origin!r} is not http(s)://host[:port] or \"*\"")
+        if self.postgres and not self.postgres.startswith(("postgresql://", "postgres://")):
+            raise ConfigError("postgres must be a URL like \"postgresql://chinwag@db.example.org:5432/chinwag\"")
         if self.metrics_address:
             metrics_host_port(self.metrics_address)  # raises ConfigError if malformed
         object.__setattr__(self, "web_origins", tuple(o.rstrip("/").lower() for o in origins))

@@ -13,6 +13,7 @@ from chinwag.storage import sqlite as sqlite_module
 from chinwag.storage.accounts import Account
 from chinwag.storage.base import Store
 from chinwag.storage.memory import MemoryStore
+from chinwag.storage.postgres import PostgresStore
 from chinwag.storage.sqlite import SqliteStore
 
 T0 = 1_700_000_000.0
@@ -24,9 +25,13 @@ def alice(name: str = "Alice") -> Account:
     return Account(name, "$argon2id$fake", SCRAM, T0, T0)
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", "postgres"])
 async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    s: Store = MemoryStore() if request.param == "memory" else SqliteStore(tmp_path / "accounts.db")
+    s: Store
+    if request.param == "postgres":
+        s = PostgresStore(request.getfixturevalue("pg_url"))
+    else:
+        s = MemoryStore() if request.param == "memory" else SqliteStore(tmp_path / "accounts.db")
     await s.start()
     yield s
     await s.close()
@@ -73,6 +78,22 @@ async def test_touch_and_delete(store: Store) -> None:
     assert await store.delete_account("Alice")
     assert await store.get_account("alice") is None
     assert not await store.delete_account("alice")
+
+
+async def test_account_names_and_playback_on_join(store: Store) -> None:
+    assert await store.account_names() == []
+    await store.create_account(alice())
+    await store.create_account(alice("[bob]"))
+    assert sorted(await store.account_names()) == ["Alice", "[bob]"]  # as registered
+    assert await store.get_playback("alice") is None  # the server's default
+    assert await store.set_playback("ALICE", 0)
+    assert await store.get_playback("alice") == 0  # none, not the default
+    assert await store.set_playback("alice", 25)
+    assert await store.get_playback("Alice") == 25
+    assert await store.set_playback("alice", None)
+    assert await store.get_playback("alice") is None
+    assert not await store.set_playback("nobody", 5)
+    assert await store.get_playback("nobody") is None
 
 
 async def test_the_password_itself_is_never_stored(tmp_path: Path) -> None:

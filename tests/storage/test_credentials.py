@@ -12,18 +12,18 @@ import pytest
 from chinwag.storage import sqlite as sqlite_module
 from chinwag.storage.accounts import Account
 from chinwag.storage.base import Store
-from chinwag.storage.memory import MemoryStore
 from chinwag.storage.sqlite import SqliteStore
 from tests.storage.test_accounts import SCRAM, T0, alice
+from tests.storage.test_rooms import new_store
 
 CERT, SESSION = "cert", "session"  # the kinds of storage/accounts.py
 FP = "ab" * 32
 FP2 = "cd" * 32
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", "postgres"])
 async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    s: Store = MemoryStore() if request.param == "memory" else SqliteStore(tmp_path / "credentials.db")
+    s = new_store(request.param, tmp_path / "credentials.db", request)
     await s.start()
     await s.create_account(alice())
     await s.create_account(Account("bob", "$argon2id$fake", SCRAM, T0, T0))

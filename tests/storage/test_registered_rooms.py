@@ -12,8 +12,8 @@ import pytest
 from chinwag.core.roomstate import RoomState
 from chinwag.storage import sqlite as sqlite_module
 from chinwag.storage.base import Store
-from chinwag.storage.memory import MemoryStore
 from chinwag.storage.sqlite import SqliteStore
+from tests.storage.test_rooms import new_store
 
 T0 = 1_700_000_000.0
 
@@ -24,9 +24,9 @@ DEN = RoomState(
 )
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", "postgres"])
 async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    s: Store = MemoryStore() if request.param == "memory" else SqliteStore(tmp_path / "rooms.db")
+    s = new_store(request.param, tmp_path / "rooms.db", request)
     await s.start()
     yield s
     await s.close()

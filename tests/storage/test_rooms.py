@@ -13,6 +13,7 @@ from chinwag.core.roomstate import RoomState
 from chinwag.storage import sqlite as sqlite_module
 from chinwag.storage.base import Store, private_key, room_key
 from chinwag.storage.memory import MemoryStore
+from chinwag.storage.postgres import PostgresStore
 from chinwag.storage.sqlite import SqliteStore
 
 T0 = 1_700_000_000.0
@@ -24,13 +25,15 @@ VAULT = RoomState(
 )
 
 
-def new_store(kind: str, path: Path) -> Store:
+def new_store(kind: str, path: Path, request: pytest.FixtureRequest) -> Store:
+    if kind == "postgres":
+        return PostgresStore(request.getfixturevalue("pg_url"))
     return MemoryStore() if kind == "memory" else SqliteStore(path)
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", "postgres"])
 async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    s = new_store(request.param, tmp_path / "rooms.db")
+    s = new_store(request.param, tmp_path / "rooms.db", request)
     await s.start()
     yield s
     await s.close()

@@ -29,6 +29,8 @@ from chinwag.storage.base import (
 )
 from chinwag.storage.memory import MemoryStore
 from chinwag.storage.open import open_store
+from chinwag.storage.postgres import PostgresStore
+from chinwag.storage.postgres import history as pg_history
 from chinwag.storage.sqlite import SqliteStore
 
 T0 = 1_700_000_000.0
@@ -68,13 +70,15 @@ class History:
         assert sum(self.commits) == len(self.sent)
 
 
-def new_store(kind: str, path: Path) -> HistoryStore:
+def new_store(kind: str, path: Path, request: pytest.FixtureRequest) -> HistoryStore:
+    if kind == "postgres":
+        return PostgresStore(request.getfixturevalue("pg_url"))
     return MemoryStore() if kind == "memory" else SqliteStore(path)
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", "postgres"])
 async def h(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[History]:
-    history = History(new_store(request.param, tmp_path / "history.db"))
+    history = History(new_store(request.param, tmp_path / "history.db", request))
     await history.store.start()
     yield history
     await history.store.close()
@@ -111,6 +115,8 @@ def test_conversation_key_of_messages() -> None:
 def test_open_store_chooses_by_db(tmp_path: Path) -> None:
     assert isinstance(open_store(":memory:"), MemoryStore)
     assert isinstance(open_store(str(tmp_path / "x.db")), SqliteStore)
+    # A PostgreSQL URL wins over db (nothing is opened before start()).
+    assert isinstance(open_store(str(tmp_path / "x.db"), postgres="postgresql://u@127.0.0.1:1/d"), PostgresStore)
 
 
 # --- appending and confirmation -------------------------------------------
@@ -372,6 +378,8 @@ async def test_prune_in_small_steps(h: History, monkeypatch: pytest.MonkeyPatch)
     """More rows than one prune transaction may delete, across many keys."""
     monkeypatch.setattr(sqlite_module, "PRUNE_BUDGET", 3)
     monkeypatch.setattr(sqlite_module, "PRUNE_KEYS", 2)
+    monkeypatch.setattr(pg_history, "PRUNE_BUDGET", 3)
+    monkeypatch.setattr(pg_history, "PRUNE_KEYS", 2)
     rooms = [f"#r{i}" for i in range(5)]
     for i in range(50):
         h.say(rooms[i % 5])
@@ -389,6 +397,7 @@ async def test_prune_does_not_chase_appends(h: History, monkeypatch: pytest.Monk
     """Appends keep arriving between the many small prune transactions; the
     prune still ends and only ever removes the oldest."""
     monkeypatch.setattr(sqlite_module, "PRUNE_BUDGET", 2)
+    monkeypatch.setattr(pg_history, "PRUNE_BUDGET", 2)
     h.many(20)
     await h.settled()
     pruning = asyncio.ensure_future(h.store.prune(5, 0, h.now))

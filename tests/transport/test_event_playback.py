@@ -26,9 +26,9 @@ PLAIN = ("batch", "server-time", "draft/chathistory")
 async def start() -> AsyncIterator[Callable[..., object]]:
     servers: list[Server] = []
 
-    async def _start(db: str = ":memory:", **limits: int) -> tuple[Server, Clock]:
+    async def _start(db: str = ":memory:", *, postgres: str = "", **limits: int) -> tuple[Server, Clock]:
         clock = Clock()
-        cfg = dataclasses.replace(make_config(**limits), db=db)
+        cfg = dataclasses.replace(make_config(**limits), db=db, postgres=postgres)
         srv = Server(cfg, hub=Hub(cfg.limits, clock=clock))
         await srv.start()
         servers.append(srv)
@@ -57,11 +57,12 @@ def who(nick: str) -> str:
     return f"{nick}!~{nick}@chinwag"
 
 
-@pytest.mark.parametrize("store", ["memory", "sqlite"])
+@pytest.mark.parametrize("store", ["memory", "sqlite", "postgres"])
 async def test_event_playback_replays_joins_parts_quits_kicks_nicks_and_topics(
-        start: Callable[..., object], store: str, tmp_path: Path) -> None:
+        start: Callable[..., object], store: str, tmp_path: Path, request: pytest.FixtureRequest) -> None:
     db = ":memory:" if store == "memory" else str(tmp_path / "chinwag.db")
-    srv, clock = await start(db)  # type: ignore[operator]
+    pg = request.getfixturevalue("pg_url") if store == "postgres" else ""
+    srv, clock = await start(db, postgres=pg)  # type: ignore[operator]
     alice = await connect(srv, "alice", EVENTS)
     await step(alice, clock, 0, "JOIN #dev")
     bob = await connect(srv, "bob")

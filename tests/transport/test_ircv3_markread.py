@@ -10,6 +10,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import pytest
+
 from chinwag.core.hub import Hub
 from chinwag.transport.server import Server
 from tests.conftest import IrcClient, make_config
@@ -24,10 +26,10 @@ NOW = "timestamp=2023-11-14T22:13:20.000Z"  # T0, the hub's clock
 
 
 @asynccontextmanager
-async def serving(db: str = ":memory:", **limits: int) -> AsyncIterator[Server]:
+async def serving(db: str = ":memory:", *, postgres: str = "", **limits: int) -> AsyncIterator[Server]:
     # Each device its own user (multiclient off): markers are per account either way; with
     # multiclient the devices are one user (tests/transport/test_multiclient.py).
-    cfg = dataclasses.replace(make_config(**{**FAST, **limits}), db=db, multiclient=False)
+    cfg = dataclasses.replace(make_config(**{**FAST, **limits}), db=db, postgres=postgres, multiclient=False)
     srv = Server(cfg, hub=Hub(cfg.limits, clock=Clock(), multiclient=False))
     await srv.start()
     try:
@@ -122,14 +124,17 @@ async def test_markread_errors_are_the_specs() -> None:
         await alice.close()
 
 
-async def test_markers_outlive_a_restart_of_a_sqlite_server(tmp_path: Path) -> None:
+@pytest.mark.parametrize("store", ["sqlite", "postgres"])
+async def test_markers_outlive_a_restart_of_the_server(store: str, tmp_path: Path,
+                                                       request: pytest.FixtureRequest) -> None:
     db = str(tmp_path / "chinwag.db")
-    async with serving(db) as srv:
+    pg = request.getfixturevalue("pg_url") if store == "postgres" else ""
+    async with serving(db, postgres=pg) as srv:
         alice = await owner(srv, "alice")
         await alice.send("MARKREAD #dev timestamp=2023-11-14T22:13:19.500Z")
         assert await until_pong(alice, "1") == [marker("#dev", "timestamp=2023-11-14T22:13:19.500Z")]
         await alice.close()
-    async with serving(db) as srv:
+    async with serving(db, postgres=pg) as srv:
         phone = await device(srv, "phone", "alice")
         await phone.send("MARKREAD #DEV")
         assert await until_pong(phone, "2") == [marker("#DEV", "timestamp=2023-11-14T22:13:19.500Z")]

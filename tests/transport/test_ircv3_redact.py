@@ -20,10 +20,11 @@ SRC = "chinwag"
 RED = ("message-tags", "echo-message", "draft/message-redaction")
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", "postgres"])
 async def srv(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Server]:
     db = ":memory:" if request.param == "memory" else str(tmp_path / "history.db")
-    server = Server(dataclasses.replace(make_config(), db=db))
+    pg = request.getfixturevalue("pg_url") if request.param == "postgres" else ""
+    server = Server(dataclasses.replace(make_config(), db=db, postgres=pg))
     await server.start()
     yield server
     await server.shutdown()
@@ -44,6 +45,10 @@ async def text(srv: Server, name: str) -> LineClient:
     c = LineClient(r, w)
     await c.send(name, "/join #dev")
     await c.expect("* in #dev")
+    # Input waits while the join's history is read (a slower store may read
+    # what is said meanwhile): answered, so what follows is live.
+    await c.send("/rooms")
+    await c.expect("* rooms: ")
     return c
 
 

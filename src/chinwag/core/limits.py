@@ -158,6 +158,10 @@ class Limits:
     room_op_accounts: int = 50  # accounts on one registered room's op list (ChanServ OP)
     rooms_per_account: int = 20  # rooms one account may found (ChanServ REGISTER)
     max_quiets: int = 100  # quiet masks (+q) per room (MAXLIST)
+    # --- limits: postgres ---
+    # Connections one server keeps to PostgreSQL (config postgres): one writes,
+    # the others serve history reads and pruning.
+    postgres_pool: int = 8
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):

@@ -7,8 +7,8 @@ SCRAM-SHA-256 credentials (core/accounts.py), never itself.
 
 Both the memory store and SQLite implement :class:`AccountStore` (SQLite: the
 ``accounts`` table, schema version 3, written by the store's writer thread and
-read by its reader threads, never on the event loop); PostgreSQL will implement
-the same methods.
+read by its reader threads, never on the event loop); PostgreSQL implements the
+same methods in storage/postgres/accounts.py.
 
 Besides its password, an account holds *credentials*: values that log in to it
 without one, each of a ``kind`` (:data:`CERT`: a client certificate's SHA-256

@@ -2,7 +2,7 @@
 
 Nothing outside ``chinwag.storage`` knows which backend is in use; the server
 talks to :class:`HistoryStore` only, and :func:`chinwag.storage.open.open_store` picks the backend
-from the ``db`` setting. Every message is appended before anyone receives it
+from the ``postgres`` and ``db`` settings. Every message is appended before anyone receives it
 and the store says when it is durable (``on_commit``), so a crash loses nothing
 that was shown to anyone.
 """
@@ -255,7 +255,7 @@ class RoomStore(Protocol):
     Keyed by :func:`room_key` of ``RoomState.name``. Writes are queued when
     called, in call order with every other write (``HistoryStore.append``
     included), and never block the caller; await the result to know the write
-    is durable. A later backend (PostgreSQL) implements the same methods.
+    is durable. PostgreSQL (storage/postgres/rooms.py) implements the same methods.
     A registered room's founder, op list (accounts) and quiets are part of its
     ``RoomState``: a backend stores and returns every field (SQLite: the
     ``rooms``, ``room_bans`` and ``room_ops`` tables, sqlite_rooms.py).

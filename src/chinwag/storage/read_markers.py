@@ -5,8 +5,8 @@ epoch) of the last message that account's user read there, on any device.
 Keys are casefolded (``names.casefold``) account names and targets (a room
 or a nick), so ``#Dev`` and ``#dev`` share a marker. A marker only moves
 forward. Both the memory store and SQLite implement :class:`ReadMarkerStore`
-(SQLite: the ``read_markers`` table, schema step 5); PostgreSQL will implement
-the same two methods.
+(SQLite: the ``read_markers`` table, schema step 5); PostgreSQL implements
+the same two methods in storage/postgres/read_markers.py.
 """
 
 from __future__ import annotations

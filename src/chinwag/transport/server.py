@@ -108,7 +108,8 @@ class Server:
             multiclient=config.multiclient,
             server_operators=config.server_operators,
         )
-        self.store = store or open_store(config.db, config.limits.store_timeout)
+        self.store = store or open_store(config.db, config.limits.store_timeout, config.postgres,
+                                          config.limits.postgres_pool)
         # Messages wait here until the store confirms them (on_commit); events
         # behind a waiting message wait too, so everyone sees one order.
         # A connection's local replies (PONG, 461...) queue here too while

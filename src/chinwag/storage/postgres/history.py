@@ -1,0 +1,319 @@
+"""Messages and departures in PostgreSQL: the HistoryStore statements.
+
+``insert`` stores one batch (everything appended in a loop tick or more) in
+one statement, so one round trip and one transaction: an upsert on
+``conversations`` takes, per key, a block of ``seq`` numbers (``UPDATE ...
+RETURNING``, the row lock making writers of a conversation on every node take
+turns), and an INSERT from arrays (``unnest``) writes the rows, each with its
+seq: gap-free, and in msgid order within a node's batch. Reads are by msgid, as the contract says; seq is there
+for the cluster (gap detection, one order on every node).
+"""
+
+from __future__ import annotations
+
+import heapq
+import logging
+from collections.abc import Collection, Sequence
+from typing import Any
+
+from chinwag.core.events import Message
+from chinwag.core.names import casefold
+from chinwag.storage.base import Departure, conversation_key, event_key, visible
+
+log = logging.getLogger("chinwag.storage")
+
+COLS = "msgid, ts, nick, target, text, kind, account"
+
+# One statement, so one round trip and atomic without BEGIN/COMMIT: the upsert
+# takes each key's block of seq numbers (keys in sorted order, so two nodes'
+# statements lock conversation rows in the same order and cannot deadlock
+# each other), and the INSERT gives each row its number from the block:
+# seq_after - n + pos, pos counting 1.. in msgid order within the key.
+_STORE = """
+WITH bumped AS (
+    INSERT INTO conversations AS c (key, seq, count, last_msgid, last_ts)
+    SELECT * FROM unnest($1::text[], $2::bigint[], $2::bigint[], $3::text[], $4::float8[]) ORDER BY 1
+    ON CONFLICT (key) DO UPDATE SET
+        seq = c.seq + excluded.seq,
+        count = c.count + excluded.count,
+        last_ts = CASE WHEN excluded.last_msgid > c.last_msgid THEN excluded.last_ts ELSE c.last_ts END,
+        last_msgid = greatest(c.last_msgid, excluded.last_msgid)
+    RETURNING key, seq
+)
+INSERT INTO messages (key, msgid, seq, ts, nick, target, text, kind, account)
+SELECT r.key, r.msgid, b.seq - r.n + r.pos, r.ts, r.nick, r.target, r.text, r.kind, r.account
+FROM unnest($5::text[], $6::text[], $7::bigint[], $8::bigint[], $9::float8[], $10::text[], $11::text[],
+            $12::text[], $13::text[], $14::text[]) AS r(key, msgid, pos, n, ts, nick, target, text, kind, account)
+JOIN bumped AS b ON b.key = r.key
+"""
+_STORED = """
+SELECT m.key, m.msgid FROM messages m
+JOIN unnest($1::text[], $2::text[]) AS b(key, msgid) ON m.key = b.key AND m.msgid = b.msgid
+"""
+
+Row = tuple[str, str, float, str, str, str, str, str]  # key, msgid, ts, nick, target, text, kind, account
+
+
+def _text(value: str) -> str:
+    # PostgreSQL text cannot hold NUL (SQLite can); delivery never shows one
+    # either (protocols/sanitize.py), so history shows what was seen.
+    return value.replace("\x00", "\ufffd") if "\x00" in value else value
+
+
+def rows(batch: Sequence[Message]) -> list[Row]:
+    return [(conversation_key(m), m.msgid, m.ts, _text(m.nick), _text(m.target), _text(m.text), m.kind,
+             _text(m.account)) for m in batch]
+
+
+def event_rows(events: Sequence[Message]) -> list[Row]:
+    """Room events, stored as messages are under their room's event key (no account)."""
+    return [(event_key(e.target), e.msgid, e.ts, _text(e.nick), _text(e.target), _text(e.text), e.kind, "")
+            for e in events]
+
+
+async def fresh(conn: Any, batch: list[Row], *, quiet: bool = False) -> list[Row]:
+    """``batch`` without the msgids already stored (or repeated in it): a
+    reused msgid keeps the first message, as in every backend (logged unless ``quiet``)."""
+    stored = {(k, i) for k, i in await conn.fetch(_STORED, [r[0] for r in batch], [r[1] for r in batch])}
+    out = []
+    for row in batch:
+        if (row[0], row[1]) in stored:
+            if not quiet:
+                log.error("msgid %s already stored under %s; the new message was not stored", row[1], row[0])
+            continue
+        stored.add((row[0], row[1]))
+        out.append(row)
+    return out
+
+
+async def insert(conn: Any, batch: list[Row]) -> None:
+    """Store ``batch`` (no msgid in it stored yet) in one statement."""
+    if not batch:
+        return
+    by_key: dict[str, list[Row]] = {}
+    for row in batch:
+        by_key.setdefault(row[0], []).append(row)
+    keys = sorted(by_key)
+    counts, lasts, last_ts = [], [], []
+    cols: list[list[Any]] = [[] for _ in range(10)]
+    for key in keys:
+        group = by_key[key]
+        group.sort(key=lambda r: r[1])  # appends come in msgid order; be sure
+        counts.append(len(group))
+        lasts.append(group[-1][1])
+        last_ts.append(group[-1][2])
+        for pos, (k, msgid, ts, nick, target, text, kind, account) in enumerate(group, start=1):
+            values = (k, msgid, pos, len(group), ts, nick, target, text, kind, account)
+            for col, value in zip(cols, values, strict=True):
+                col.append(value)
+    await conn.execute(_STORE, keys, counts, lasts, last_ts, *cols)
+
+
+async def insert_events(batch: list[Row], conn: Any) -> None:
+    """Room events, in a job's transaction: those not stored yet (a repeat is ignored, as in SQLite)."""
+    if batch:
+        await insert(conn, await fresh(conn, batch, quiet=True))
+
+
+def message(r: Sequence[Any]) -> Message:
+    msgid, ts, nick, target, text, kind, account = r
+    return Message(msgid, ts, nick, target, text, kind, account=account)
+
+
+def messages(records: Sequence[Any]) -> list[Message]:
+    return [message(r) for r in records]
+
+
+# --- reads (conn: any pool connection) ------------------------------------------
+
+
+async def latest(conn: Any, key: str, limit: int) -> list[Message]:
+    sql = f"SELECT {COLS} FROM messages WHERE key = $1 ORDER BY msgid DESC LIMIT $2"
+    return messages(await conn.fetch(sql, key, limit))[::-1]
+
+
+async def before(conn: Any, key: str, msgid: str, limit: int) -> list[Message]:
+    sql = f"SELECT {COLS} FROM messages WHERE key = $1 AND msgid < $2 ORDER BY msgid DESC LIMIT $3"
+    return messages(await conn.fetch(sql, key, msgid, limit))[::-1]
+
+
+async def after(conn: Any, key: str, msgid: str, limit: int) -> list[Message]:
+    sql = f"SELECT {COLS} FROM messages WHERE key = $1 AND msgid > $2 ORDER BY msgid LIMIT $3"
+    return messages(await conn.fetch(sql, key, msgid, limit))
+
+
+async def between(conn: Any, key: str, start_msgid: str, end_msgid: str, limit: int) -> list[Message]:
+    lo, hi = sorted((start_msgid, end_msgid))
+    order = "ASC" if start_msgid <= end_msgid else "DESC"
+    sql = f"SELECT {COLS} FROM messages WHERE key = $1 AND msgid > $2 AND msgid < $3 ORDER BY msgid {order} LIMIT $4"
+    found = messages(await conn.fetch(sql, key, lo, hi, limit))
+    return found if order == "ASC" else found[::-1]
+
+
+async def around(conn: Any, key: str, msgid: str, limit: int) -> list[Message]:
+    older = limit // 2
+    sql = f"SELECT {COLS} FROM messages WHERE key = $1 AND msgid < $2 ORDER BY msgid DESC LIMIT $3"
+    early = messages(await conn.fetch(sql, key, msgid, older))[::-1]
+    sql = f"SELECT {COLS} FROM messages WHERE key = $1 AND msgid >= $2 ORDER BY msgid LIMIT $3"
+    return early + messages(await conn.fetch(sql, key, msgid, limit - older))
+
+
+async def since(conn: Any, key: str, ts: float, limit: int) -> list[Message]:
+    # (ts, msgid) order walks the (key, ts) index; shown in msgid order like every other read.
+    sql = f"SELECT {COLS} FROM messages WHERE key = $1 AND ts >= $2 ORDER BY ts, msgid LIMIT $3"
+    return sorted(messages(await conn.fetch(sql, key, ts, limit)), key=lambda m: m.msgid)
+
+
+async def after_many(conn: Any, keys: list[str], msgid: str, limit: int) -> list[Message]:
+    # One index range scan per key, each stopping at ``limit`` (LATERAL), then merged.
+    sql = (
+        f"SELECT k.key, {', '.join('m.' + c for c in COLS.split(', '))} FROM unnest($1::text[]) AS k(key)"
+        f" CROSS JOIN LATERAL (SELECT {COLS} FROM messages WHERE key = k.key AND msgid > $2"
+        " ORDER BY msgid LIMIT $3) AS m"
+    )
+    parts: dict[str, list[Message]] = {}
+    for r in await conn.fetch(sql, keys, msgid, limit):
+        parts.setdefault(r[0], []).append(message(r[1:]))
+    for part in parts.values():
+        part.sort(key=lambda m: m.msgid)
+    return list(heapq.merge(*parts.values(), key=lambda m: m.msgid))[:limit]
+
+
+async def targets(
+    conn: Any, lo: float, hi: float, order: str, limit: int, wanted: Collection[str] | None, nick: str | None,
+    private_after: str, account: str | None,
+) -> list[tuple[str, float]]:
+    sql = (
+        "SELECT key, last_ts, last_msgid FROM conversations WHERE count > 0 AND last_ts > $1 AND last_ts < $2"
+        f" ORDER BY last_ts {order}, key {order}"
+    )
+    found: list[tuple[str, float]] = []
+    async with conn.transaction():  # a cursor: stop reading at ``limit`` visible keys
+        async for key, ts, last in conn.cursor(sql, lo, hi, prefetch=max(50, min(limit * 2, 1000))):
+            if visible(key, wanted, nick, last, private_after, account):
+                found.append((key, ts))
+                if len(found) == limit:
+                    break
+    return found
+
+
+async def find(conn: Any, keys: list[str], msgid: str) -> tuple[str, Message] | None:
+    sql = f"SELECT key, {COLS} FROM messages WHERE key = ANY($1::text[]) AND msgid = $2"
+    found = {r[0]: message(r[1:]) for r in await conn.fetch(sql, keys, msgid)}
+    for key in keys:  # the first key holding it
+        if key in found:
+            return key, found[key]
+    return None
+
+
+async def redact(key: str, msgid: str, conn: Any) -> bool:
+    """Delete one message (in a job's transaction); its conversation's row follows
+    (count, latest message). The row is locked first, as inserts lock it, so
+    writers of the conversation on other nodes take turns with this. An
+    emptied conversation keeps its row (count 0), so seq never goes back."""
+    if await conn.fetchval("SELECT 1 FROM conversations WHERE key = $1 FOR UPDATE", key) is None:
+        return False
+    status: str = await conn.execute("DELETE FROM messages WHERE key = $1 AND msgid = $2", key, msgid)
+    if status != "DELETE 1":
+        return False
+    row = await conn.fetchrow("SELECT msgid, ts FROM messages WHERE key = $1 ORDER BY msgid DESC LIMIT 1", key)
+    if row is None:
+        await conn.execute("UPDATE conversations SET count = 0 WHERE key = $1", key)
+    else:
+        await conn.execute("UPDATE conversations SET count = count - 1, last_msgid = $1, last_ts = $2 WHERE key = $3",
+                           row[0], row[1], key)
+    return True
+
+
+async def has_history(conn: Any, keys: list[str]) -> set[str]:
+    sql = "SELECT key FROM conversations WHERE count > 0 AND key = ANY($1::text[])"
+    return {r[0] for r in await conn.fetch(sql, keys)}
+
+
+async def last_msgid(conn: Any) -> str | None:
+    found: str | None = await conn.fetchval("SELECT max(last_msgid) FROM conversations WHERE count > 0")
+    return found
+
+
+# --- departures -------------------------------------------------------------------
+
+
+async def record_departure(nick: str, rooms: Sequence[str], last_msgid: str, ts: float, conn: Any) -> None:
+    await conn.execute(
+        "INSERT INTO departures (nick, rooms, last_msgid, ts) VALUES ($1, $2, $3, $4)"
+        " ON CONFLICT (nick) DO UPDATE SET rooms = excluded.rooms, last_msgid = excluded.last_msgid,"
+        " ts = excluded.ts",
+        casefold(nick), [_text(r) for r in rooms], last_msgid, ts,
+    )
+
+
+async def departure(conn: Any, nick: str) -> Departure | None:
+    row = await conn.fetchrow("SELECT rooms, last_msgid, ts FROM departures WHERE nick = $1", casefold(nick))
+    if row is None:
+        return None
+    return tuple(row[0]), row[1], row[2]
+
+
+async def forget_departure(nick: str, conn: Any) -> None:
+    await conn.execute("DELETE FROM departures WHERE nick = $1", casefold(nick))
+
+
+# --- pruning (its own small transactions, beside the writer: MVCC lets them run together) ---
+
+PRUNE_BUDGET = 5000  # rows one prune transaction may delete
+PRUNE_KEYS = 256  # keys one prune transaction visits
+
+PrunePlan = list[tuple[str, str | None, str]]
+
+
+async def prune_plan(conn: Any, max_per_room: int, cutoff: float | None) -> PrunePlan:
+    """Per key to visit: (key, delete ids below this for the count limit, newest id now).
+    Fixed before deleting anything, so a busy room cannot keep the prune chasing it."""
+    rows = await conn.fetch("SELECT key, count, last_msgid FROM conversations WHERE count > $1",
+                            max_per_room if cutoff is None else 0)
+    plan: PrunePlan = []
+    for key, count, newest in rows:
+        below = None
+        if 0 < max_per_room < count:
+            below = await conn.fetchval(
+                "SELECT msgid FROM messages WHERE key = $1 ORDER BY msgid DESC LIMIT 1 OFFSET $2",
+                key, max_per_room - 1)
+        if below is not None or cutoff is not None:
+            plan.append((key, below, newest))
+    return plan
+
+
+async def prune_step(plan: PrunePlan, start: int, cutoff: float | None, conn: Any) -> tuple[int, int]:
+    """Prune keys from ``start`` within one budget; (deleted, where to go on)."""
+    budget, i, deleted = PRUNE_BUDGET, start, 0
+    end = min(len(plan), start + PRUNE_KEYS)
+    while i < end:
+        key, below, newest = plan[i]
+        deleted += await _prune_key(conn, key, below, newest, cutoff, budget - deleted)
+        if deleted >= budget:
+            break  # this key may have more: the next step starts with it again
+        i += 1
+    return deleted, i
+
+
+async def _prune_key(conn: Any, key: str, below: str | None, newest: str, cutoff: float | None, budget: int) -> int:
+    deleted = 0
+    if cutoff is not None:
+        status = await conn.execute(
+            "DELETE FROM messages WHERE key = $1 AND msgid IN"
+            " (SELECT msgid FROM messages WHERE key = $1 AND ts < $2 AND msgid <= $3 LIMIT $4)",
+            key, cutoff, newest, budget)
+        deleted += int(status.split()[-1])
+    if below is not None and deleted < budget:
+        status = await conn.execute(
+            "DELETE FROM messages WHERE key = $1 AND msgid IN"
+            " (SELECT msgid FROM messages WHERE key = $1 AND msgid < $2 ORDER BY msgid LIMIT $3)",
+            key, below, budget - deleted)
+        deleted += int(status.split()[-1])
+    if deleted:
+        await conn.execute("UPDATE conversations SET count = count - $1 WHERE key = $2", deleted, key)
+    return deleted
+
+
+async def prune_departures(cutoff: float, conn: Any) -> None:
+    await conn.execute("DELETE FROM departures WHERE ts < $1", cutoff)
