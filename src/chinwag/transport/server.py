@@ -17,7 +17,6 @@ from chinwag.config import Config, metrics_host_port, networks
 from chinwag.core import registered, users
 from chinwag.core.accounts import EXTERNAL_MECHANISM
 from chinwag.core.auth import Auth
-from chinwag.core.errors import NotSent
 from chinwag.core.events import (
     Attached,
     ChangeNick,
@@ -26,7 +25,6 @@ from chinwag.core.events import (
     Checked,
     Command,
     Event,
-    Failed,
     History,
     Join,
     Joined,
@@ -43,7 +41,7 @@ from chinwag.core.events import (
     ServerShutdown,
 )
 from chinwag.core.hub import Hub
-from chinwag.protocols.base import Adapter, RenderCache
+from chinwag.protocols.base import Adapter
 from chinwag.protocols.irc.adapter import IrcInfo, IrcProtocol
 from chinwag.protocols.irc.caps import sts_value
 from chinwag.protocols.sanitize import safe_event
@@ -53,14 +51,13 @@ from chinwag.transport import chathistory, eventlog
 from chinwag.transport.accounts import AccountService
 from chinwag.transport.admission import Admission
 from chinwag.transport.connection import Connection
-from chinwag.transport.fanout import Batch
-from chinwag.transport.fanout import deliver as deliver_batch
 from chinwag.transport.forwarded import is_in
 from chinwag.transport.health import MetricsListener, Readiness
 from chinwag.transport.ircv3 import V3Service
 from chinwag.transport.metrics import Metrics
 from chinwag.transport.nickguard import NickGuard
-from chinwag.transport.output import LINE_OVERHEAD, OutputGuard
+from chinwag.transport.outbox import Outbox
+from chinwag.transport.output import OutputGuard
 from chinwag.transport.passwords import PasswordChecks
 from chinwag.transport.ticker import Ticker, tick_period
 from chinwag.transport.tls import Certificates, TlsLayer
@@ -108,35 +105,18 @@ class Server:
             server_operators=config.server_operators,
         )
         self.store = store or open_store(config.db, config.limits.store_timeout)
-        # Messages wait here until the store confirms them (on_commit); events
-        # behind a waiting message wait too, so everyone sees one order.
-        # A connection's local replies (PONG, 461...) queue here too while
-        # output for it is held, so they never overtake it (send_local),
-        # unless the store is failing: then nothing local waits for it.
-        self._held: deque[Outbound | tuple[Connection, bytes | None]] = deque()
-        self._confirmed = 0  # confirmations (on_commit) not applied to _held yet
-        self._refused = 0  # messages the store gave up (on_fail) not applied yet
-        self._senders: deque[int] = deque()  # who sent each message in _held, in order
-        self.store_trouble: str | None = None  # why store writes fail (on_status); /healthz says it
-        self.given_up = 0  # messages the store gave up on, never delivered (senders told)
-        self.lost_at_shutdown = 0  # of those, given up while shutting down: exit status 1
         self._tasks: set[asyncio.Task[None]] = set()
         self._pruner: asyncio.Task[None] | None = None
         # Who may connect: the total cap, per address the unregistered and the
         # registered caps (web connections included from the moment they connect).
         self.admission = Admission(config.limits, networks(config.exempt))
         self.trusted_proxies = networks(config.trusted_proxies)
-        self._unstored: list[Message] = []  # this tick's messages, for the store
         self._departures: list[tuple[str, tuple[str, ...], str, float]] = []  # waiting for the store
-        self._flush_scheduled = False
         self.connections: dict[int, Connection] = {}
         self.listeners: list[asyncio.Server] = []
         self.web: WebListener | None = None  # HTTP: the web client and IRC over WebSocket
         self.tls: Certificates | None = None  # set in start() when a certificate is configured
         self.addresses: dict[str, tuple[str, int]] = {}  # listener name -> bound address
-        self._dirty: list[Connection] = []
-        self._batch: Batch | None = None  # released messages not fanned out yet (transport/fanout.py)
-        self._gathering = False  # store_pending: settle the batch once, after every append
         self._loop: asyncio.AbstractEventLoop | None = None
         self._all_gone = asyncio.Event()
         self._all_gone.set()
@@ -146,6 +126,8 @@ class Server:
         self.accounts = AccountService(self)  # register, login...: the store and the same threads
         self.v3 = V3Service(self)  # REDACT and MARKREAD: the store (transport/ircv3.py)
         self.output = OutputGuard(self)  # slow readers, and the budget of all output queues
+        # The commit gate, fan-out and the once-per-tick flush (transport/outbox.py).
+        self.outbox = Outbox(self)
         self._crowd_timer: asyncio.TimerHandle | None = None  # big rooms' summaries (core/crowd.py)
         self.metrics = Metrics(self)  # /metrics (transport/metrics.py)
         self.readiness = Readiness(self)  # /readyz (transport/health.py)
@@ -161,11 +143,9 @@ class Server:
         raises :class:`ListenError` (a bad database ``StorageError``) with what
         was already opened closed again.
         """
-        self._loop = asyncio.get_running_loop()
+        self._loop = self.outbox.loop = asyncio.get_running_loop()
         cfg = self.config
-        self.store.on_commit = self._committed
-        self.store.on_fail = self._store_gave_up
-        self.store.on_status = self._store_status
+        self.outbox.attach_store()
         await self.store.start()
         try:
             last = await self.store.last_msgid()
@@ -409,195 +389,56 @@ class Server:
         if self.hub.guards:
             self.nick_guard.arm()
 
+    # --- the outbox (transport/outbox.py) ----------------------------------
+
     def deliver(self, outbound: Iterable[Outbound], sender: int = 0) -> None:
-        """Fan out, except that a message goes to the store first and nothing
-        overtakes a message that is waiting for the store. A message beyond
-        ``held_messages`` waiting is refused: ``sender`` is told it was not sent.
-
-        Every event the hub makes passes here first, and is made terminal-safe
-        here (``safe_event``), once per event and before any protocol renders
-        it: what anyone typed reaches nobody's terminal raw, and is stored clean.
-        """
-        held = self._held
-        for out in outbound:
-            event = safe_event(out.event)
-            if event is not out.event:
-                out = Outbound(out.to, event)
-            if type(event) is Message:
-                if len(self._senders) >= self.config.limits.held_messages:
-                    self._not_sent(sender, event)
-                    continue
-                # The output budget: how much this message puts in front of its readers.
-                self.output.message((len(event.text) + LINE_OVERHEAD) * len(out.to))
-                self.metrics.accept(event.msgid)
-                held.append(out)
-                self._senders.append(sender)
-                # Stored at the end of the tick, all together: the writer thread
-                # then commits one batch per tick, not one transaction per message.
-                if not self._unstored:
-                    self._schedule_flush()
-                self._unstored.append(event)
-            elif held:
-                held.append(out)
-            else:
-                self._fan_out(out)
-
-    def _committed(self, count: int) -> None:
-        self.metrics.stored(count)
-        self._confirmed += count
-        self._release()
-
-    def _store_gave_up(self, count: int) -> None:
-        """The store could not take the next ``count`` messages: they are
-        never delivered, and each sender is told."""
-        self._refused += count
-        self.given_up += count
-        self.metrics.stored(count, committed=False)
-        if self.stopping:
-            self.lost_at_shutdown += count
-        self._release()
-
-    def _store_status(self, trouble: str | None) -> None:
-        self._settle()  # (released messages go before the local replies below)
-        self.store_trouble = trouble
-        if trouble is None:
-            log.warning("history store works again")
-            return
-        log.error("history store failing: %s; messages wait for it up to %d s, local replies no longer do",
-                  trouble, self.config.limits.store_timeout)
-        # Local replies already waiting (a PONG) go now: their connection is alive.
-        waiting = [out for out in self._held if isinstance(out, tuple)]
-        if waiting:
-            self._held = deque(out for out in self._held if not isinstance(out, tuple))
-            for conn, data in waiting:
-                if data is None:
-                    conn.close(conn.close_reason)
-                else:
-                    conn.enqueue(data)
-
-    def _not_sent(self, sender: int, msg: Message) -> None:
-        if self.connections.get(sender) is not None:
-            command = "notice" if msg.kind == "notice" else "privmsg"
-            self._fan_out(Outbound([sender], Failed(NotSent(msg.target), command)))
-
-    def _release(self) -> None:
-        """Deliver what the store confirmed, drop what it gave up, and what
-        waited behind them, up to the next unconfirmed message. Consecutive
-        messages to one room go out as one batch (transport/fanout.py)."""
-        try:
-            self._release_held()
-        finally:
-            if not self._gathering:
-                self._settle()
-
-    def _release_held(self) -> None:
-        held = self._held
-        while held:
-            out = held[0]
-            if isinstance(out, tuple):
-                self._settle()
-                held.popleft()
-                conn, data = out
-                if data is None:
-                    conn.close(conn.close_reason)
-                else:
-                    conn.enqueue(data)
-                continue
-            if type(out.event) is Message:
-                if self._confirmed:
-                    self._confirmed -= 1
-                    self._senders.popleft()
-                elif self._refused:
-                    self._refused -= 1
-                    held.popleft()
-                    self._not_sent(self._senders.popleft(), out.event)
-                    continue
-                else:
-                    return
-                held.popleft()
-                self._gather(out, out.event)
-                continue
-            held.popleft()
-            self._fan_out(out)
-            if type(out.event) is not Message and self._loop is not None:
-                # A reply that waited here (a registration or join answer, an
-                # error) may be what a connection's held-back input waits for.
-                for sid in out.to:
-                    waiting = self.connections.get(sid)
-                    if waiting is not None and waiting.adapter.backlog and not waiting.pump_due:
-                        waiting.pump_due = True
-                        self._loop.call_soon(waiting.pump)
-
-    def _holds_for(self, conn: Connection) -> bool:
-        """Is output for ``conn`` waiting for the store? (The scan is over what
-        the store has not confirmed yet: short unless the disk stalls.)"""
-        sid = conn.sid
-        return any(out[0] is conn if isinstance(out, tuple) else sid in out.to for out in reversed(self._held))
+        """Every event the hub makes goes out here: see :meth:`Outbox.deliver`."""
+        self.outbox.deliver(outbound, sender)
 
     def send_local(self, conn: Connection, data: bytes) -> None:
-        """Output a connection's adapter made itself (PONG, 461, a goodbye):
-        it waits behind held output for the same connection, so it never
-        overtakes a reply to an earlier command."""
-        if self._held and self.store_trouble is None and self._holds_for(conn):
-            self._held.append((conn, data))
-        else:
-            conn.enqueue(data)
+        self.outbox.send_local(conn, data)
 
     def close_after_held(self, conn: Connection) -> None:
-        """Close a connection that is done (quit, end of input) once what is
-        held for it (the echo of its last message, a reply) has gone out."""
-        if self._held and self.store_trouble is None and self._holds_for(conn):
-            self._held.append((conn, None))
-        else:
-            conn.close(conn.close_reason)
+        self.outbox.close_after_held(conn)
 
-    def _gather(self, out: Outbound, event: Message) -> None:
-        """A released message joins the batch of its room, or starts one."""
-        batch = self._batch
-        if batch is not None:
-            if batch.takes(out, event):
-                batch.add(event)
-                return
-            self._settle()
-        self._batch = Batch(out, event)
+    def mark_dirty(self, conn: Connection) -> None:
+        self.outbox.mark_dirty(conn)
 
-    def _settle(self) -> None:
-        """Fan the pending batch out: before anything else is queued, so
-        that nothing overtakes it."""
-        batch = self._batch
-        if batch is not None:
-            self._batch = None
-            deliver_batch(self, batch)
+    def store_pending(self) -> None:
+        self.outbox.store_pending()
 
-    def _fan_out(self, out: Outbound) -> None:
-        if self._batch is not None:
-            self._settle()
-        conns = self.connections
-        event = out.event
-        cache: RenderCache = {}
-        is_message = type(event) is Message
-        if isinstance(event, Message):
-            self.metrics.fanning_out(event.msgid)  # (its latency ends at this tick's flush)
-            self._schedule_flush()
-        for sid in out.to:
-            conn = conns.get(sid)
-            if conn is None:
-                continue
-            gated = conn.gated
-            # While a query runs, its messages wait; once one waits, so does
-            # everything after it (a "has left" must not overtake the "bye").
-            if gated is not None and (is_message or gated):
-                gated.append(event)
-                continue
-            try:
-                data = conn.adapter.render(event, cache)
-            except Exception:
-                conn.log.exception("cannot render %s; closing this connection", type(event).__name__)
-                conn.close("internal error", abort=True)
-                continue
-            if data:
-                conn.enqueue(data)
-                conn.delivered += 1
+    def _schedule_flush(self) -> None:
+        self.outbox.schedule_flush()
+
+    def _flush(self) -> None:
+        self.outbox.flush()
+
+    @property
+    def store_trouble(self) -> str | None:
+        """Why store writes fail (None: they work); /healthz says it."""
+        return self.outbox.store_trouble
+
+    @property
+    def given_up(self) -> int:
+        """Messages the store gave up on, never delivered (senders told)."""
+        return self.outbox.given_up
+
+    @property
+    def lost_at_shutdown(self) -> int:
+        """Of those, given up while shutting down: exit status 1."""
+        return self.outbox.lost_at_shutdown
+
+    @property
+    def _held(self) -> deque[Outbound | tuple[Connection, bytes | None]]:
+        return self.outbox.held
+
+    @property
+    def _unstored(self) -> list[Message]:
+        return self.outbox.unstored
+
+    @property
+    def _dirty(self) -> list[Connection]:
+        return self.outbox.dirty
 
     # --- queries: answered from the store, off the hub ----------------------
 
@@ -716,52 +557,6 @@ class Server:
         if forgotten:
             log.info("forgot the rules of %d empty rooms without history", len(forgotten))
 
-    def mark_dirty(self, conn: Connection) -> None:
-        if not self._dirty:
-            self._schedule_flush()
-        self._dirty.append(conn)
-
-    def _schedule_flush(self) -> None:
-        if not self._flush_scheduled and self._loop is not None:
-            self._flush_scheduled = True
-            self._loop.call_soon(self._flush)
-
-    def store_pending(self) -> None:
-        """Hand this tick's messages to the store (the memory store confirms,
-        and so releases them for delivery, at once)."""
-        if self._unstored:
-            batch, self._unstored = self._unstored, []
-            self.metrics.to_store(len(batch))
-            append = self.store.append
-            # (a store that confirms at once releases them here: one fan-out batch for all)
-            gathering, self._gathering = self._gathering, True
-            try:
-                for message in batch:
-                    try:
-                        append(message)
-                    except Exception:
-                        # The store is gone (its writer died): say so loudly, and
-                        # keep the chat going rather than hold everything forever.
-                        log.exception("history store failed; message %s delivered unstored", message.msgid)
-                        self._committed(1)
-            finally:
-                self._gathering = gathering
-                if not gathering:
-                    self._settle()
-
-    def _flush(self) -> None:
-        """Once per loop tick: store the tick's messages, then write each
-        connection's pending output in one write()."""
-        try:
-            self.store_pending()  # (may release messages: their output joins this flush)
-        finally:
-            self._flush_scheduled = False  # never wedged, whatever happened above
-        dirty, self._dirty = self._dirty, []
-        for conn in dirty:
-            conn.flush()
-        if self.metrics.fanned:
-            self.metrics.written()
-
     # --- logging ---------------------------------------------------------
 
     def _log(self, conn: Connection, outbound: list[Outbound]) -> None:
@@ -801,7 +596,7 @@ class Server:
         if self.store_trouble is None:
             self.deliver([notice])
         else:  # not behind messages a failing store holds: they may never go
-            self._fan_out(notice)
+            self.outbox.fan_out(notice)
         for conn in list(self.connections.values()):
             conn.close(reason)
         try:
@@ -831,8 +626,8 @@ class Server:
         self.store_pending()
         await self.store.close()
         await asyncio.sleep(0)  # run the store's last callbacks (what it gave up)
-        if self._senders:  # never confirmed nor given up: the store is gone
-            self.lost_at_shutdown += len(self._senders)
+        if self.outbox.unconfirmed():  # never confirmed nor given up: the store is gone
+            self.outbox.lost_at_shutdown += self.outbox.unconfirmed()
         if self.lost_at_shutdown:
             log.error("%d messages could not be stored and were never delivered", self.lost_at_shutdown)
         log.info("stopped")
