@@ -20,13 +20,9 @@ from chinwag.core.auth import Auth
 from chinwag.core.events import (
     Attached,
     ChangeNick,
-    ChatHistory,
-    ChatHistoryReply,
     Checked,
     Command,
     Event,
-    History,
-    Join,
     Joined,
     Message,
     NickChanged,
@@ -34,7 +30,6 @@ from chinwag.core.events import (
     Parted,
     Query,
     Quit,
-    Recall,
     Register,
     Registered,
     Say,
@@ -44,15 +39,15 @@ from chinwag.core.hub import Hub
 from chinwag.protocols.base import Adapter
 from chinwag.protocols.irc.adapter import IrcInfo, IrcProtocol
 from chinwag.protocols.irc.caps import sts_value
-from chinwag.protocols.sanitize import safe_event
 from chinwag.protocols.text import TextProtocol
-from chinwag.storage.base import Store, open_store, room_key
-from chinwag.transport import chathistory, eventlog
+from chinwag.storage.base import Store, open_store
+from chinwag.transport import eventlog
 from chinwag.transport.accounts import AccountService
 from chinwag.transport.admission import Admission
 from chinwag.transport.connection import Connection
 from chinwag.transport.forwarded import is_in
 from chinwag.transport.health import MetricsListener, Readiness
+from chinwag.transport.history import HistoryService
 from chinwag.transport.ircv3 import V3Service
 from chinwag.transport.metrics import Metrics
 from chinwag.transport.nickguard import NickGuard
@@ -128,6 +123,7 @@ class Server:
         self.output = OutputGuard(self)  # slow readers, and the budget of all output queues
         # The commit gate, fan-out and the once-per-tick flush (transport/outbox.py).
         self.outbox = Outbox(self)
+        self.history = HistoryService(self)  # join history, recall, /history, CHATHISTORY (transport/history.py)
         self._crowd_timer: asyncio.TimerHandle | None = None  # big rooms' summaries (core/crowd.py)
         self.metrics = Metrics(self)  # /metrics (transport/metrics.py)
         self.readiness = Readiness(self)  # /readyz (transport/health.py)
@@ -453,74 +449,8 @@ class Server:
             log.error("background task failed", exc_info=task.exception())
 
     def query(self, conn: Connection, query: Query) -> None:
-        self.metrics.history_queries += 1
-        conn.pause()
-        self.spawn(self._answer(conn, query))
-
-    async def _answer(self, conn: Connection, query: Query) -> None:
-        shown: set[str] = set()
-        try:
-            for history in await self._histories(conn, query):
-                shown.update(m.msgid for m in history.messages)
-                if not conn.closed:  # (stored clean; made safe again in case it was not)
-                    conn.enqueue(conn.adapter.render(safe_event(history), {}))
-        except Exception:
-            conn.log.exception("history query failed")
-            conn.close("internal error", abort=True)
-        finally:
-            conn.resume(shown)
-
-    async def _histories(self, conn: Connection, query: Query) -> list[History] | list[ChatHistoryReply]:
-        store, cfg = self.store, self.config
-        nick = self.hub.nick_of(conn.sid)
-        if nick is None:
-            return []
-        self.store_pending()
-        await store.flush()  # what was delivered before the query is in the answer
-        if isinstance(query, ChatHistory):
-            reply = await chathistory.answer(self.hub, store, conn.sid, query, cfg.history_max)
-            return [reply] if reply is not None else []
-        if isinstance(query, Recall):
-            departed = await store.departure(nick)
-            rooms = departed[0] if departed else query.rooms
-            for room in rooms:
-                self.dispatch(conn, Join(room))
-            joined = self.hub.rooms_of(conn.sid)
-            if departed is not None:
-                try:
-                    await store.forget_departure(nick)
-                except Exception as exc:  # a full disk must not cost the user its connection
-                    log.error("cannot forget where %s left off: %s", nick, exc)
-                keys = [room_key(r) for r in joined]
-                # The newest history_max of what came after the mark: per room
-                # the newest that many, merged; a room that filled its quota
-                # may have more (left to /history).
-                found, more = [], False
-                for key in keys:
-                    recent = await store.latest(key, cfg.history_max)
-                    newer = [m for m in recent if m.msgid > departed[1]]
-                    more = more or len(newer) == cfg.history_max
-                    found += newer
-                found.sort(key=lambda m: m.msgid)
-                more = more or len(found) > cfg.history_max
-                return [History(None, "away", tuple(found[-cfg.history_max :]), more)]
-            if not cfg.history_on_join:
-                return []
-            out = []
-            for room in joined:
-                found = await store.latest(room_key(room), cfg.history_on_join)
-                out.append(History(room, "join", tuple(found)))
-            return out
-        limit = min(query.limit or cfg.history_max, cfg.history_max)
-        key = room_key(query.room)
-        if key not in (room_key(r) for r in self.hub.rooms_of(conn.sid)):
-            return []  # a room's history is for its members only (left, kicked, never let in)
-        if query.mode == "since":
-            since = self.hub.clock() - query.seconds
-            found = await store.since(key, since, limit + 1)
-            return [History(query.room, "since", tuple(found[:limit]), len(found) > limit, query.seconds)]
-        found = await store.latest(key, limit)
-        return [History(query.room, query.mode, tuple(found))]
+        """Answered from the store by the history service (transport/history.py)."""
+        self.history.query(conn, query)
 
     async def _prune_forever(self) -> None:
         cfg = self.config
