@@ -1,21 +1,22 @@
-"""Listeners, the connection registry, once-per-tick flushing and shutdown."""
+"""The server: its parts put together, start and shutdown, connections in
+and out, and commands dispatched to the hub.
+
+The parts, each with one job: the listeners and the protocol each makes
+(transport/listeners.py), the outbox (commit gate, fan-out, the per-tick
+flush: transport/outbox.py), the history service (transport/history.py),
+and the services that talk to the store off the hub (passwords, accounts,
+ircv3). A ``Connection`` sees only the narrow ``Host`` (transport/host.py)."""
 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
-import errno
 import logging
-import os
-import socket
-import ssl
 from collections import deque
-from collections.abc import Awaitable, Callable, Coroutine, Iterable
+from collections.abc import Awaitable, Coroutine, Iterable
 from typing import Any
 
-from chinwag.config import Config, metrics_host_port, networks
+from chinwag.config import Config, networks
 from chinwag.core import registered, users
-from chinwag.core.accounts import EXTERNAL_MECHANISM
 from chinwag.core.auth import Auth
 from chinwag.core.events import (
     Attached,
@@ -36,10 +37,6 @@ from chinwag.core.events import (
     ServerShutdown,
 )
 from chinwag.core.hub import Hub
-from chinwag.protocols.base import Adapter
-from chinwag.protocols.irc.adapter import IrcInfo, IrcProtocol
-from chinwag.protocols.irc.caps import sts_value
-from chinwag.protocols.text import TextProtocol
 from chinwag.storage.base import Store, open_store
 from chinwag.transport import eventlog
 from chinwag.transport.accounts import AccountService
@@ -49,41 +46,19 @@ from chinwag.transport.forwarded import is_in
 from chinwag.transport.health import MetricsListener, Readiness
 from chinwag.transport.history import HistoryService
 from chinwag.transport.ircv3 import V3Service
+from chinwag.transport.listeners import ListenError, Listeners
 from chinwag.transport.metrics import Metrics
 from chinwag.transport.nickguard import NickGuard
 from chinwag.transport.outbox import Outbox
 from chinwag.transport.output import OutputGuard
 from chinwag.transport.passwords import PasswordChecks
 from chinwag.transport.ticker import Ticker, tick_period
-from chinwag.transport.tls import Certificates, TlsLayer
+from chinwag.transport.tls import Certificates
 from chinwag.transport.web import WebListener
 
+__all__ = ["ListenError", "Server"]  # (ListenError: where cli.py and the tests find it)
+
 log = logging.getLogger("chinwag.server")
-
-LISTENER_NAMES = {
-    "text": "telnet/netcat",
-    "irc": "IRC",
-    "web": "the web client",
-    "text_tls": "telnet/netcat over TLS",
-    "irc_tls": "IRC over TLS",
-    "web_tls": "the web client over TLS",
-    "metrics": "metrics",
-}
-
-
-class ListenError(Exception):
-    """A listener could not bind; ``key`` is the config key to change (its port,
-    or the host when the address itself is the problem)."""
-
-    def __init__(self, name: str, host: str, port: int, exc: OSError) -> None:
-        if isinstance(exc, socket.gaierror):  # not an address we can resolve
-            reason, self.key = str(exc.strerror).lower(), "host"
-        else:
-            reason = os.strerror(exc.errno).lower() if exc.errno else str(exc)
-            self.key = "host" if exc.errno == errno.EADDRNOTAVAIL else f"{name}_port"
-        super().__init__(f"cannot listen for {LISTENER_NAMES.get(name, name)} on {host}:{port}: {reason}")
-        self.name = name
-
 
 def _about(conn: Connection) -> dict[str, object]:
     """A log record's connection fields (see chinwag/logs.py)."""
@@ -108,10 +83,7 @@ class Server:
         self.trusted_proxies = networks(config.trusted_proxies)
         self._departures: list[tuple[str, tuple[str, ...], str, float]] = []  # waiting for the store
         self.connections: dict[int, Connection] = {}
-        self.listeners: list[asyncio.Server] = []
-        self.web: WebListener | None = None  # HTTP: the web client and IRC over WebSocket
-        self.tls: Certificates | None = None  # set in start() when a certificate is configured
-        self.addresses: dict[str, tuple[str, int]] = {}  # listener name -> bound address
+        self.registry = Listeners(self)  # which listeners, which adapter each makes, TLS (transport/listeners.py)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._all_gone = asyncio.Event()
         self._all_gone.set()
@@ -127,7 +99,6 @@ class Server:
         self._crowd_timer: asyncio.TimerHandle | None = None  # big rooms' summaries (core/crowd.py)
         self.metrics = Metrics(self)  # /metrics (transport/metrics.py)
         self.readiness = Readiness(self)  # /readyz (transport/health.py)
-        self.metrics_listener: MetricsListener | None = None  # on metrics_address, if set
         self.nick_guard = NickGuard(self)  # renames at the end of nick grace periods (core/users.py)
 
     # --- start -----------------------------------------------------------
@@ -151,89 +122,37 @@ class Server:
             self.hub.load_accounts(await self.store.account_names())
             registered.register_default(self.hub, cfg.default_room)  # founder: the server (core/rooms.py)
             self._save_rooms()
-            self.tls = tls = Certificates.load(cfg)  # TlsError: a certificate or key we cannot use
-            text = lambda: TextProtocol(cfg.limits, cfg.default_room, cfg.history_on_join, bool(cfg.password))  # noqa: E731
-            await self._listen("text", cfg.text_port, text)
-            irc = IrcInfo.from_config(cfg)
-            # STS needs the TLS port, known once bound: factories run per connection, after start().
-            infos = {"irc": irc, "irc_tls": dataclasses.replace(irc, sasl=f"{irc.sasl},{EXTERNAL_MECHANISM}")}
-            await self._listen("irc", cfg.irc_port, lambda: IrcProtocol(infos["irc"]))
-            self.web = WebListener(self, lambda: IrcProtocol(irc))
-            try:
-                self.addresses["web"] = await self.web.start(cfg.host, cfg.web_port)
-            except OSError as exc:
-                raise ListenError("web", cfg.host, cfg.web_port, exc) from None
-            if tls is not None:
-                await self._listen("text_tls", cfg.text_tls_port, text, lambda: tls.plain)
-                await self._listen("irc_tls", cfg.irc_tls_port, lambda: IrcProtocol(infos["irc_tls"]), lambda: tls.irc)
-                try:
-                    self.addresses["web_tls"] = await self.web.start_tls(
-                        cfg.host, cfg.web_tls_port, lambda: tls.plain, cfg.limits.tls_handshake_timeout
-                    )
-                except OSError as exc:
-                    raise ListenError("web_tls", cfg.host, cfg.web_tls_port, exc) from None
-                if cfg.sts_duration:
-                    tls_port = self.port("irc_tls")
-                    infos["irc"] = dataclasses.replace(irc, sts=sts_value(False, tls_port, cfg.sts_duration))
-                    secure = sts_value(True, tls_port, cfg.sts_duration)
-                    infos["irc_tls"] = dataclasses.replace(infos["irc_tls"], sts=secure)
-            elif cfg.sts_duration:
-                log.warning("sts_duration is set but there is no TLS certificate: STS not advertised")
-            if cfg.metrics_address:
-                host, port = metrics_host_port(cfg.metrics_address)
-                self.metrics_listener = MetricsListener(self)
-                try:
-                    self.addresses["metrics"] = await self.metrics_listener.start(host, port)
-                except OSError as exc:
-                    error = ListenError("metrics", host, port, exc)
-                    error.key = "metrics_address"  # (the address is one key)
-                    raise error from None
-            for listener in self.listeners:
-                await listener.start_serving()
+            await self.registry.open()  # (closes what it opened if one cannot be bound)
         except BaseException:
-            for listener in self.listeners:
-                listener.close()
-                await listener.wait_closed()
-            self.listeners.clear()
-            if self.web is not None:
-                await self.web.stop()
-            if self.metrics_listener is not None:
-                await self.metrics_listener.stop()
             await self.store.close()
             raise
-        for name, address in self.addresses.items():
-            log.info("%s listener on %s:%d", name, *address)
         self._pruner = asyncio.get_running_loop().create_task(self._prune_forever())
         self.ticker.start()
         self.metrics.start()
 
-    async def _listen(
-        self, name: str, port: int, make: Callable[[], Adapter], tls: Callable[[], ssl.SSLContext] | None = None
-    ) -> None:
-        """Bind (not yet serving: start() serves once every listener is bound).
-        With ``tls`` (the context current at accept), connections are TLS."""
-        loop = asyncio.get_running_loop()
-        factory: Callable[[], asyncio.Protocol] = lambda: Connection(self, make(), name)  # noqa: E731
-        if tls is not None:
-            plain, timeout = factory, self.config.limits.tls_handshake_timeout
-            factory = lambda: TlsLayer(tls(), plain(), timeout)  # noqa: E731
-        try:
-            listener = await loop.create_server(
-                factory,
-                self.config.host,
-                port,
-                reuse_address=True,
-                backlog=self.config.limits.listen_backlog,
-                start_serving=False,
-            )
-        except OSError as exc:
-            raise ListenError(name, self.config.host, port, exc) from None
-        self.listeners.append(listener)
-        sockname = listener.sockets[0].getsockname()
-        self.addresses[name] = (sockname[0], sockname[1])
-
     def port(self, name: str = "text") -> int:
-        return self.addresses[name][1]
+        return self.registry.port(name)
+
+    # (the listener registry's parts, by their old names: health.py, cli.py, tests)
+    @property
+    def listeners(self) -> list[asyncio.Server]:
+        return self.registry.listeners
+
+    @property
+    def web(self) -> WebListener | None:
+        return self.registry.web
+
+    @property
+    def tls(self) -> Certificates | None:
+        return self.registry.tls
+
+    @property
+    def addresses(self) -> dict[str, tuple[str, int]]:
+        return self.registry.addresses
+
+    @property
+    def metrics_listener(self) -> MetricsListener | None:
+        return self.registry.metrics_listener
 
     # --- connections -----------------------------------------------------
 
@@ -512,8 +431,7 @@ class Server:
     async def shutdown(self, reason: str = "server is shutting down") -> None:
         """Tell everyone, let the goodbye reach them, close, and wait (bounded)."""
         self.stopping = True
-        for listener in self.listeners:
-            listener.close()
+        self.registry.stop_accepting()
         # Let messages already sent reach the store and their readers first:
         # the notice must not be queued behind them and then find everyone closed.
         self.store_pending()
@@ -535,12 +453,7 @@ class Server:
             for conn in list(self.connections.values()):
                 if conn.transport is not None:
                     conn.transport.abort()  # (close() ignores an already closing one)
-        for listener in self.listeners:
-            await listener.wait_closed()
-        if self.web is not None:
-            await self.web.stop()
-        if self.metrics_listener is not None:
-            await self.metrics_listener.stop()
+        await self.registry.close()
         self.metrics.stop()
         self.nick_guard.stop()
         self.ticker.stop()
