@@ -130,6 +130,11 @@ class Server:
         self.ticker.start()
         self.metrics.start()
 
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop | None:
+        """The running loop, once started (timers: transport/host.py)."""
+        return self._loop
+
     def port(self, name: str = "text") -> int:
         return self.registry.port(name)
 
