@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import Awaitable, Coroutine, Iterable
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from typing import Any
 
 from chinwag.config import Config, networks
@@ -94,7 +94,13 @@ class Server:
         self.v3 = V3Service(self)  # REDACT and MARKREAD: the store (transport/ircv3.py)
         self.output = OutputGuard(self)  # slow readers, and the budget of all output queues
         # The commit gate, fan-out and the once-per-tick flush (transport/outbox.py).
-        self.outbox = Outbox(self)
+        self.outbox = outbox = Outbox(self)
+        self.send_local: Callable[[Connection, bytes], None] = outbox.send_local
+        self.close_after_held: Callable[[Connection], None] = outbox.close_after_held
+        self.mark_dirty: Callable[[Connection], None] = outbox.mark_dirty
+        # (the one hook that holds this tick's messages back from the store: Outbox.flush calls it)
+        self.store_pending: Callable[[], None] = outbox.store_pending
+        self._flush: Callable[[], None] = outbox.flush
         self.history = HistoryService(self)  # join history, recall, /history, CHATHISTORY (transport/history.py)
         self._crowd_timer: asyncio.TimerHandle | None = None  # big rooms' summaries (core/crowd.py)
         self.metrics = Metrics(self)  # /metrics (transport/metrics.py)
@@ -310,28 +316,16 @@ class Server:
             self.nick_guard.arm()
 
     # --- the outbox (transport/outbox.py) ----------------------------------
+    # Its other entry points are bound in __init__ (send_local,
+    # close_after_held, mark_dirty, store_pending, _flush): no extra call per
+    # connection on the hot path.
 
     def deliver(self, outbound: Iterable[Outbound], sender: int = 0) -> None:
         """Every event the hub makes goes out here: see :meth:`Outbox.deliver`."""
         self.outbox.deliver(outbound, sender)
 
-    def send_local(self, conn: Connection, data: bytes) -> None:
-        self.outbox.send_local(conn, data)
-
-    def close_after_held(self, conn: Connection) -> None:
-        self.outbox.close_after_held(conn)
-
-    def mark_dirty(self, conn: Connection) -> None:
-        self.outbox.mark_dirty(conn)
-
-    def store_pending(self) -> None:
-        self.outbox.store_pending()
-
     def _schedule_flush(self) -> None:
         self.outbox.schedule_flush()
-
-    def _flush(self) -> None:
-        self.outbox.flush()
 
     @property
     def store_trouble(self) -> str | None:
