@@ -74,7 +74,7 @@ class Session:
         self.invites: set[str] | None = None  # rooms (casefolded) holding an invite for it
         # Hub.mark() when it took its current nick: it may read private history
         # only from there (without accounts, an earlier holder of the nick may
-        # have been someone else; see transport/chathistory.py).
+        # have been someone else; see transport/history.py).
         self.nick_mark = ""
         # The account it is logged in to (display name), set only by SetAccount
         # after the transport checked a password (core/accounts.py).

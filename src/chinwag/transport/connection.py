@@ -41,7 +41,7 @@ from chinwag.transport.tls import fingerprint
 
 if TYPE_CHECKING:
     from chinwag.transport.admission import Admission
-    from chinwag.transport.server import Server
+    from chinwag.transport.host import Host
 
 log = logging.getLogger("chinwag.conn")
 
@@ -103,7 +103,7 @@ class Connection(asyncio.Protocol):
         "delivered",
     )
 
-    def __init__(self, server: Server, adapter: Adapter, kind: str) -> None:
+    def __init__(self, server: Host, adapter: Adapter, kind: str) -> None:
         self.server = server
         self.adapter = adapter
         self.kind = kind
@@ -119,7 +119,7 @@ class Connection(asyncio.Protocol):
         self.gated: list[Event] | None = None
         self.at_eof = False
         limits = server.config.limits
-        self.pump_due = False  # a pump is scheduled (see Server._committed)
+        self.pump_due = False  # a pump is scheduled (see Outbox.release)
         self.closing_later = False  # closes once output held for it is out
         self.lowat = limits.kernel_sendq  # over this in the transport: backed up (OutputGuard)
         self.bucket: Flood | None = Flood(
@@ -269,9 +269,9 @@ class Connection(asyncio.Protocol):
         if bucket is None or bucket.take(size):
             return command
         self.stashed = command
-        if self.lag is None and self.server._loop is not None:
+        if self.lag is None and self.server.loop is not None:
             self.server.metrics.flood_throttles += 1
-            self.lag = self.server._loop.call_later(bucket.delay(size), self._lagged)
+            self.lag = self.server.loop.call_later(bucket.delay(size), self._lagged)
         return None
 
     def budget_released(self) -> None:
@@ -374,7 +374,7 @@ class Connection(asyncio.Protocol):
 
     def _send_local(self) -> None:
         """What the adapter wrote itself (numerics that echo what was typed,
-        PONG, a goodbye): terminal-safe like every event (Server.deliver)."""
+        PONG, a goodbye): terminal-safe like every event (Outbox.deliver)."""
         data = self.adapter.data_to_send()
         if data:
             self.server.send_local(self, safe_output(data))
@@ -453,6 +453,6 @@ class Connection(asyncio.Protocol):
             except OSError:  # the peer is already gone
                 transport.close()
                 return
-            loop = self.server._loop
+            loop = self.server.loop
             if loop is not None:
                 loop.call_later(self.server.config.limits.close_linger, transport.abort)

@@ -14,7 +14,7 @@ capture) has no variant (None): its lines are rendered for it alone, one
 message at a time, through the same per-message render caches, so the other
 senders' lines are cache hits, never rendered again.
 
-Order is kept: a batch is settled (``Server._settle``) before anything else is
+Order is kept: a batch is settled (``Outbox.settle``) before anything else is
 fanned out or queued, so every connection sees exactly the byte sequence the
 per-message fan-out produced.
 """
@@ -59,7 +59,7 @@ def deliver(server: Server, batch: Batch) -> None:
     metrics = server.metrics
     for event in events:
         metrics.fanning_out(event.msgid)  # (its latency ends at this tick's flush)
-    server._schedule_flush()
+    server.outbox.schedule_flush()
     conns = server.connections
     first = events[0]
     senders = frozenset(batch.senders)

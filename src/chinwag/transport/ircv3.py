@@ -1,4 +1,4 @@
-"""REDACT and MARKREAD on the server side: the queries of core/ircv3.py,
+"""REDACT and MARKREAD on the server side: the queries of core/types/ircv3.py,
 answered with the history store.
 
 Each pauses its connection's input (live traffic goes on reaching it) while a
@@ -6,7 +6,7 @@ task talks to the store, as account commands do (transport/accounts.py):
 
 * ``Redact``: the message is looked up where its requester's history is
   (the room, or the private conversation by nick and, when both are logged
-  in, by account); the hub decides (core/redaction.py); when it allows it,
+  in, by account); the hub decides (core/handlers/redaction.py); when it allows it,
   the message leaves the history store first, then everyone a message to the
   target reaches now hears ``Redacted`` (IRC: REDACT to clients with
   draft/message-redaction; text users see a line).
@@ -25,7 +25,7 @@ from chinwag.core.events import Failed, Outbound
 from chinwag.core.names import casefold, is_room
 from chinwag.core.types.ircv3 import MarkRead, ReadMarker, Redact, Redacted, Redaction, StandardReplyError
 from chinwag.storage.base import private_key, room_key
-from chinwag.transport.chathistory import _account_key, _mark
+from chinwag.transport.history import account_key, read_mark
 
 if TYPE_CHECKING:
     from chinwag.transport.connection import Connection
@@ -73,14 +73,14 @@ class V3Service:
             keys = [room_key(query.target)]
         else:
             keys = [private_key(nick, query.target)]
-            by_account = await _account_key(hub, store, conn.sid, query.target)
+            by_account = await account_key(hub, store, conn.sid, query.target)
             if by_account is not None:
                 keys.insert(0, by_account)
         server.store_pending()
         await store.flush()  # a message just sent can be redacted
         found = await store.find(keys, query.msgid) if query.msgid else None
         by_nick = not is_room(query.target) and found is not None and found[0] == keys[-1]
-        if by_nick and query.msgid <= _mark(hub, conn.sid):
+        if by_nick and query.msgid <= read_mark(hub, conn.sid):
             found = None  # by nick, from before it took its nick: not its conversation (as CHATHISTORY)
         author = found[1].nick if found is not None else ""
         if conn.closed:

@@ -10,10 +10,10 @@ no lock: only the event loop writes it). Each server has its own
 Hooks, each one line where the thing happens:
 
 * ``Server.dispatch``: registrations and messages in (per command, not per recipient);
-* ``Server._fan_out``: ``conn.delivered += 1`` per recipient written to, and the
-  accept time of each message fanned out; ``Server._flush`` observes those
+* ``Outbox.fan_out``: ``conn.delivered += 1`` per recipient written to, and the
+  accept time of each message fanned out; ``Outbox.flush`` observes those
   once per tick, when they have been written to the sockets;
-* ``Server.store_pending`` / ``_committed``: store write latency (append to
+* ``Outbox.store_pending`` / ``committed``: store write latency (append to
   commit, per tick's batch) and the store queue's depth;
 * ``Connection``: flood throttles and cut-offs, slow readers cut off;
 * ``PasswordChecks``: wrong and refused passwords.
@@ -210,10 +210,10 @@ class _Collector(Collector):
         yield m.store_write.family("chinwag_store_write_seconds",
                                    "From a tick's messages being handed to the store to their commit")
         g = GaugeMetricFamily("chinwag_store_queue_messages", "Messages handed to the store, not yet committed")
-        g.add_metric([], m.store_queue + len(server._unstored))
+        g.add_metric([], m.store_queue + len(server.outbox.unstored))
         yield g
         g = GaugeMetricFamily("chinwag_held_events", "Events waiting behind a message the store has not confirmed")
-        g.add_metric([], len(server._held))
+        g.add_metric([], len(server.outbox.held))
         yield g
         c = _counter("chinwag_history_queries", "History queries answered from the store (join, /history, CHATHISTORY)")
         c.add_metric([], m.history_queries)

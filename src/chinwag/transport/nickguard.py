@@ -1,4 +1,4 @@
-"""The timer behind nick protection (core/users.py): one at a time, for the
+"""The timer behind nick protection (core/handlers/users.py): one at a time, for the
 earliest deadline.
 
 The hub keeps each grace period's end as data (``hub.guards``, times of

@@ -1,33 +1,28 @@
-"""Listeners, the connection registry, once-per-tick flushing and shutdown."""
+"""The server: its parts put together, start and shutdown, connections in
+and out, and commands dispatched to the hub.
+
+The parts, each with one job: the listeners and the protocol each makes
+(transport/listeners.py), the outbox (commit gate, fan-out, the per-tick
+flush: transport/outbox.py), the history service (transport/history.py),
+and the services that talk to the store off the hub (passwords, accounts,
+ircv3). A ``Connection`` sees only the narrow ``Host`` (transport/host.py)."""
 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
-import errno
 import logging
-import os
-import socket
-import ssl
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from typing import Any
 
-from chinwag.config import Config, metrics_host_port, networks
-from chinwag.core.accounts import EXTERNAL_MECHANISM
+from chinwag.config import Config, networks
 from chinwag.core.auth import Auth
-from chinwag.core.errors import NotSent
 from chinwag.core.events import (
     Attached,
     ChangeNick,
-    ChatHistory,
-    ChatHistoryReply,
     Checked,
     Command,
     Event,
-    Failed,
-    History,
-    Join,
     Joined,
     Message,
     NickChanged,
@@ -35,7 +30,6 @@ from chinwag.core.events import (
     Parted,
     Query,
     Quit,
-    Recall,
     Register,
     Registered,
     Say,
@@ -43,56 +37,29 @@ from chinwag.core.events import (
 )
 from chinwag.core.handlers import registered, users
 from chinwag.core.hub import Hub
-from chinwag.protocols.base import Adapter, RenderCache
-from chinwag.protocols.irc.adapter import IrcInfo, IrcProtocol
-from chinwag.protocols.irc.caps import sts_value
-from chinwag.protocols.sanitize import safe_event
-from chinwag.protocols.text import TextProtocol
-from chinwag.storage.base import Store, room_key
+from chinwag.storage.base import Store
 from chinwag.storage.open import open_store
-from chinwag.transport import chathistory, eventlog
+from chinwag.transport import eventlog
 from chinwag.transport.accounts import AccountService
 from chinwag.transport.admission import Admission
 from chinwag.transport.connection import Connection
-from chinwag.transport.fanout import Batch
-from chinwag.transport.fanout import deliver as deliver_batch
 from chinwag.transport.forwarded import is_in
 from chinwag.transport.health import MetricsListener, Readiness
+from chinwag.transport.history import HistoryService
 from chinwag.transport.ircv3 import V3Service
+from chinwag.transport.listeners import ListenError, Listeners
 from chinwag.transport.metrics import Metrics
 from chinwag.transport.nickguard import NickGuard
-from chinwag.transport.output import LINE_OVERHEAD, OutputGuard
+from chinwag.transport.outbox import Outbox
+from chinwag.transport.output import OutputGuard
 from chinwag.transport.passwords import PasswordChecks
 from chinwag.transport.ticker import Ticker, tick_period
-from chinwag.transport.tls import Certificates, TlsLayer
+from chinwag.transport.tls import Certificates
 from chinwag.transport.web import WebListener
 
+__all__ = ["ListenError", "Server"]  # (ListenError: where cli.py and the tests find it)
+
 log = logging.getLogger("chinwag.server")
-
-LISTENER_NAMES = {
-    "text": "telnet/netcat",
-    "irc": "IRC",
-    "web": "the web client",
-    "text_tls": "telnet/netcat over TLS",
-    "irc_tls": "IRC over TLS",
-    "web_tls": "the web client over TLS",
-    "metrics": "metrics",
-}
-
-
-class ListenError(Exception):
-    """A listener could not bind; ``key`` is the config key to change (its port,
-    or the host when the address itself is the problem)."""
-
-    def __init__(self, name: str, host: str, port: int, exc: OSError) -> None:
-        if isinstance(exc, socket.gaierror):  # not an address we can resolve
-            reason, self.key = str(exc.strerror).lower(), "host"
-        else:
-            reason = os.strerror(exc.errno).lower() if exc.errno else str(exc)
-            self.key = "host" if exc.errno == errno.EADDRNOTAVAIL else f"{name}_port"
-        super().__init__(f"cannot listen for {LISTENER_NAMES.get(name, name)} on {host}:{port}: {reason}")
-        self.name = name
-
 
 def _about(conn: Connection) -> dict[str, object]:
     """A log record's connection fields (see chinwag/logs.py)."""
@@ -110,35 +77,15 @@ class Server:
         )
         self.store = store or open_store(config.db, config.limits.store_timeout, config.postgres,
                                           config.limits.postgres_pool)
-        # Messages wait here until the store confirms them (on_commit); events
-        # behind a waiting message wait too, so everyone sees one order.
-        # A connection's local replies (PONG, 461...) queue here too while
-        # output for it is held, so they never overtake it (send_local),
-        # unless the store is failing: then nothing local waits for it.
-        self._held: deque[Outbound | tuple[Connection, bytes | None]] = deque()
-        self._confirmed = 0  # confirmations (on_commit) not applied to _held yet
-        self._refused = 0  # messages the store gave up (on_fail) not applied yet
-        self._senders: deque[int] = deque()  # who sent each message in _held, in order
-        self.store_trouble: str | None = None  # why store writes fail (on_status); /healthz says it
-        self.given_up = 0  # messages the store gave up on, never delivered (senders told)
-        self.lost_at_shutdown = 0  # of those, given up while shutting down: exit status 1
         self._tasks: set[asyncio.Task[None]] = set()
         self._pruner: asyncio.Task[None] | None = None
         # Who may connect: the total cap, per address the unregistered and the
         # registered caps (web connections included from the moment they connect).
         self.admission = Admission(config.limits, networks(config.exempt))
         self.trusted_proxies = networks(config.trusted_proxies)
-        self._unstored: list[Message] = []  # this tick's messages, for the store
         self._departures: list[tuple[str, tuple[str, ...], str, float]] = []  # waiting for the store
-        self._flush_scheduled = False
         self.connections: dict[int, Connection] = {}
-        self.listeners: list[asyncio.Server] = []
-        self.web: WebListener | None = None  # HTTP: the web client and IRC over WebSocket
-        self.tls: Certificates | None = None  # set in start() when a certificate is configured
-        self.addresses: dict[str, tuple[str, int]] = {}  # listener name -> bound address
-        self._dirty: list[Connection] = []
-        self._batch: Batch | None = None  # released messages not fanned out yet (transport/fanout.py)
-        self._gathering = False  # store_pending: settle the batch once, after every append
+        self.registry = Listeners(self)  # which listeners, which adapter each makes, TLS (transport/listeners.py)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._all_gone = asyncio.Event()
         self._all_gone.set()
@@ -148,11 +95,19 @@ class Server:
         self.accounts = AccountService(self)  # register, login...: the store and the same threads
         self.v3 = V3Service(self)  # REDACT and MARKREAD: the store (transport/ircv3.py)
         self.output = OutputGuard(self)  # slow readers, and the budget of all output queues
+        # The commit gate, fan-out and the once-per-tick flush (transport/outbox.py).
+        self.outbox = outbox = Outbox(self)
+        self.send_local: Callable[[Connection, bytes], None] = outbox.send_local
+        self.close_after_held: Callable[[Connection], None] = outbox.close_after_held
+        self.mark_dirty: Callable[[Connection], None] = outbox.mark_dirty
+        # (the one hook that holds this tick's messages back from the store: Outbox.flush calls it)
+        self.store_pending: Callable[[], None] = outbox.store_pending
+        self._flush: Callable[[], None] = outbox.flush
+        self.history = HistoryService(self)  # join history, recall, /history, CHATHISTORY (transport/history.py)
         self._crowd_timer: asyncio.TimerHandle | None = None  # big rooms' summaries (core/crowd.py)
         self.metrics = Metrics(self)  # /metrics (transport/metrics.py)
         self.readiness = Readiness(self)  # /readyz (transport/health.py)
-        self.metrics_listener: MetricsListener | None = None  # on metrics_address, if set
-        self.nick_guard = NickGuard(self)  # renames at the end of nick grace periods (core/users.py)
+        self.nick_guard = NickGuard(self)  # renames at the end of nick grace periods (core/handlers/users.py)
 
     # --- start -----------------------------------------------------------
 
@@ -163,11 +118,9 @@ class Server:
         raises :class:`ListenError` (a bad database ``StorageError``) with what
         was already opened closed again.
         """
-        self._loop = asyncio.get_running_loop()
+        self._loop = self.outbox.loop = asyncio.get_running_loop()
         cfg = self.config
-        self.store.on_commit = self._committed
-        self.store.on_fail = self._store_gave_up
-        self.store.on_status = self._store_status
+        self.outbox.attach_store()
         await self.store.start()
         try:
             last = await self.store.last_msgid()
@@ -175,91 +128,44 @@ class Server:
                 self.hub.ids.observe(last)
             self.hub.load_rooms(await self.store.load_rooms())
             self.hub.load_accounts(await self.store.account_names())
-            registered.register_default(self.hub, cfg.default_room)  # founder: the server (core/rooms.py)
+            registered.register_default(self.hub, cfg.default_room)  # founder: the server (core/types/registered.py)
             self._save_rooms()
-            self.tls = tls = Certificates.load(cfg)  # TlsError: a certificate or key we cannot use
-            text = lambda: TextProtocol(cfg.limits, cfg.default_room, cfg.history_on_join, bool(cfg.password))  # noqa: E731
-            await self._listen("text", cfg.text_port, text)
-            irc = IrcInfo.from_config(cfg)
-            # STS needs the TLS port, known once bound: factories run per connection, after start().
-            infos = {"irc": irc, "irc_tls": dataclasses.replace(irc, sasl=f"{irc.sasl},{EXTERNAL_MECHANISM}")}
-            await self._listen("irc", cfg.irc_port, lambda: IrcProtocol(infos["irc"]))
-            self.web = WebListener(self, lambda: IrcProtocol(irc))
-            try:
-                self.addresses["web"] = await self.web.start(cfg.host, cfg.web_port)
-            except OSError as exc:
-                raise ListenError("web", cfg.host, cfg.web_port, exc) from None
-            if tls is not None:
-                await self._listen("text_tls", cfg.text_tls_port, text, lambda: tls.plain)
-                await self._listen("irc_tls", cfg.irc_tls_port, lambda: IrcProtocol(infos["irc_tls"]), lambda: tls.irc)
-                try:
-                    self.addresses["web_tls"] = await self.web.start_tls(
-                        cfg.host, cfg.web_tls_port, lambda: tls.plain, cfg.limits.tls_handshake_timeout
-                    )
-                except OSError as exc:
-                    raise ListenError("web_tls", cfg.host, cfg.web_tls_port, exc) from None
-                if cfg.sts_duration:
-                    tls_port = self.port("irc_tls")
-                    infos["irc"] = dataclasses.replace(irc, sts=sts_value(False, tls_port, cfg.sts_duration))
-                    secure = sts_value(True, tls_port, cfg.sts_duration)
-                    infos["irc_tls"] = dataclasses.replace(infos["irc_tls"], sts=secure)
-            elif cfg.sts_duration:
-                log.warning("sts_duration is set but there is no TLS certificate: STS not advertised")
-            if cfg.metrics_address:
-                host, port = metrics_host_port(cfg.metrics_address)
-                self.metrics_listener = MetricsListener(self)
-                try:
-                    self.addresses["metrics"] = await self.metrics_listener.start(host, port)
-                except OSError as exc:
-                    error = ListenError("metrics", host, port, exc)
-                    error.key = "metrics_address"  # (the address is one key)
-                    raise error from None
-            for listener in self.listeners:
-                await listener.start_serving()
+            await self.registry.open()  # (closes what it opened if one cannot be bound)
         except BaseException:
-            for listener in self.listeners:
-                listener.close()
-                await listener.wait_closed()
-            self.listeners.clear()
-            if self.web is not None:
-                await self.web.stop()
-            if self.metrics_listener is not None:
-                await self.metrics_listener.stop()
             await self.store.close()
             raise
-        for name, address in self.addresses.items():
-            log.info("%s listener on %s:%d", name, *address)
         self._pruner = asyncio.get_running_loop().create_task(self._prune_forever())
         self.ticker.start()
         self.metrics.start()
 
-    async def _listen(
-        self, name: str, port: int, make: Callable[[], Adapter], tls: Callable[[], ssl.SSLContext] | None = None
-    ) -> None:
-        """Bind (not yet serving: start() serves once every listener is bound).
-        With ``tls`` (the context current at accept), connections are TLS."""
-        loop = asyncio.get_running_loop()
-        factory: Callable[[], asyncio.Protocol] = lambda: Connection(self, make(), name)  # noqa: E731
-        if tls is not None:
-            plain, timeout = factory, self.config.limits.tls_handshake_timeout
-            factory = lambda: TlsLayer(tls(), plain(), timeout)  # noqa: E731
-        try:
-            listener = await loop.create_server(
-                factory,
-                self.config.host,
-                port,
-                reuse_address=True,
-                backlog=self.config.limits.listen_backlog,
-                start_serving=False,
-            )
-        except OSError as exc:
-            raise ListenError(name, self.config.host, port, exc) from None
-        self.listeners.append(listener)
-        sockname = listener.sockets[0].getsockname()
-        self.addresses[name] = (sockname[0], sockname[1])
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop | None:
+        """The running loop, once started (timers: transport/host.py)."""
+        return self._loop
 
     def port(self, name: str = "text") -> int:
-        return self.addresses[name][1]
+        return self.registry.port(name)
+
+    # (the listener registry's parts, by their old names: health.py, cli.py, tests)
+    @property
+    def listeners(self) -> list[asyncio.Server]:
+        return self.registry.listeners
+
+    @property
+    def web(self) -> WebListener | None:
+        return self.registry.web
+
+    @property
+    def tls(self) -> Certificates | None:
+        return self.registry.tls
+
+    @property
+    def addresses(self) -> dict[str, tuple[str, int]]:
+        return self.registry.addresses
+
+    @property
+    def metrics_listener(self) -> MetricsListener | None:
+        return self.registry.metrics_listener
 
     # --- connections -----------------------------------------------------
 
@@ -411,195 +317,44 @@ class Server:
         if self.hub.guards:
             self.nick_guard.arm()
 
+    # --- the outbox (transport/outbox.py) ----------------------------------
+    # Its other entry points are bound in __init__ (send_local,
+    # close_after_held, mark_dirty, store_pending, _flush): no extra call per
+    # connection on the hot path.
+
     def deliver(self, outbound: Iterable[Outbound], sender: int = 0) -> None:
-        """Fan out, except that a message goes to the store first and nothing
-        overtakes a message that is waiting for the store. A message beyond
-        ``held_messages`` waiting is refused: ``sender`` is told it was not sent.
+        """Every event the hub makes goes out here: see :meth:`Outbox.deliver`."""
+        self.outbox.deliver(outbound, sender)
 
-        Every event the hub makes passes here first, and is made terminal-safe
-        here (``safe_event``), once per event and before any protocol renders
-        it: what anyone typed reaches nobody's terminal raw, and is stored clean.
-        """
-        held = self._held
-        for out in outbound:
-            event = safe_event(out.event)
-            if event is not out.event:
-                out = Outbound(out.to, event)
-            if type(event) is Message:
-                if len(self._senders) >= self.config.limits.held_messages:
-                    self._not_sent(sender, event)
-                    continue
-                # The output budget: how much this message puts in front of its readers.
-                self.output.message((len(event.text) + LINE_OVERHEAD) * len(out.to))
-                self.metrics.accept(event.msgid)
-                held.append(out)
-                self._senders.append(sender)
-                # Stored at the end of the tick, all together: the writer thread
-                # then commits one batch per tick, not one transaction per message.
-                if not self._unstored:
-                    self._schedule_flush()
-                self._unstored.append(event)
-            elif held:
-                held.append(out)
-            else:
-                self._fan_out(out)
+    def _schedule_flush(self) -> None:
+        self.outbox.schedule_flush()
 
-    def _committed(self, count: int) -> None:
-        self.metrics.stored(count)
-        self._confirmed += count
-        self._release()
+    @property
+    def store_trouble(self) -> str | None:
+        """Why store writes fail (None: they work); /healthz says it."""
+        return self.outbox.store_trouble
 
-    def _store_gave_up(self, count: int) -> None:
-        """The store could not take the next ``count`` messages: they are
-        never delivered, and each sender is told."""
-        self._refused += count
-        self.given_up += count
-        self.metrics.stored(count, committed=False)
-        if self.stopping:
-            self.lost_at_shutdown += count
-        self._release()
+    @property
+    def given_up(self) -> int:
+        """Messages the store gave up on, never delivered (senders told)."""
+        return self.outbox.given_up
 
-    def _store_status(self, trouble: str | None) -> None:
-        self._settle()  # (released messages go before the local replies below)
-        self.store_trouble = trouble
-        if trouble is None:
-            log.warning("history store works again")
-            return
-        log.error("history store failing: %s; messages wait for it up to %d s, local replies no longer do",
-                  trouble, self.config.limits.store_timeout)
-        # Local replies already waiting (a PONG) go now: their connection is alive.
-        waiting = [out for out in self._held if isinstance(out, tuple)]
-        if waiting:
-            self._held = deque(out for out in self._held if not isinstance(out, tuple))
-            for conn, data in waiting:
-                if data is None:
-                    conn.close(conn.close_reason)
-                else:
-                    conn.enqueue(data)
+    @property
+    def lost_at_shutdown(self) -> int:
+        """Of those, given up while shutting down: exit status 1."""
+        return self.outbox.lost_at_shutdown
 
-    def _not_sent(self, sender: int, msg: Message) -> None:
-        if self.connections.get(sender) is not None:
-            command = "notice" if msg.kind == "notice" else "privmsg"
-            self._fan_out(Outbound([sender], Failed(NotSent(msg.target), command)))
+    @property
+    def _held(self) -> deque[Outbound | tuple[Connection, bytes | None]]:
+        return self.outbox.held
 
-    def _release(self) -> None:
-        """Deliver what the store confirmed, drop what it gave up, and what
-        waited behind them, up to the next unconfirmed message. Consecutive
-        messages to one room go out as one batch (transport/fanout.py)."""
-        try:
-            self._release_held()
-        finally:
-            if not self._gathering:
-                self._settle()
+    @property
+    def _unstored(self) -> list[Message]:
+        return self.outbox.unstored
 
-    def _release_held(self) -> None:
-        held = self._held
-        while held:
-            out = held[0]
-            if isinstance(out, tuple):
-                self._settle()
-                held.popleft()
-                conn, data = out
-                if data is None:
-                    conn.close(conn.close_reason)
-                else:
-                    conn.enqueue(data)
-                continue
-            if type(out.event) is Message:
-                if self._confirmed:
-                    self._confirmed -= 1
-                    self._senders.popleft()
-                elif self._refused:
-                    self._refused -= 1
-                    held.popleft()
-                    self._not_sent(self._senders.popleft(), out.event)
-                    continue
-                else:
-                    return
-                held.popleft()
-                self._gather(out, out.event)
-                continue
-            held.popleft()
-            self._fan_out(out)
-            if type(out.event) is not Message and self._loop is not None:
-                # A reply that waited here (a registration or join answer, an
-                # error) may be what a connection's held-back input waits for.
-                for sid in out.to:
-                    waiting = self.connections.get(sid)
-                    if waiting is not None and waiting.adapter.backlog and not waiting.pump_due:
-                        waiting.pump_due = True
-                        self._loop.call_soon(waiting.pump)
-
-    def _holds_for(self, conn: Connection) -> bool:
-        """Is output for ``conn`` waiting for the store? (The scan is over what
-        the store has not confirmed yet: short unless the disk stalls.)"""
-        sid = conn.sid
-        return any(out[0] is conn if isinstance(out, tuple) else sid in out.to for out in reversed(self._held))
-
-    def send_local(self, conn: Connection, data: bytes) -> None:
-        """Output a connection's adapter made itself (PONG, 461, a goodbye):
-        it waits behind held output for the same connection, so it never
-        overtakes a reply to an earlier command."""
-        if self._held and self.store_trouble is None and self._holds_for(conn):
-            self._held.append((conn, data))
-        else:
-            conn.enqueue(data)
-
-    def close_after_held(self, conn: Connection) -> None:
-        """Close a connection that is done (quit, end of input) once what is
-        held for it (the echo of its last message, a reply) has gone out."""
-        if self._held and self.store_trouble is None and self._holds_for(conn):
-            self._held.append((conn, None))
-        else:
-            conn.close(conn.close_reason)
-
-    def _gather(self, out: Outbound, event: Message) -> None:
-        """A released message joins the batch of its room, or starts one."""
-        batch = self._batch
-        if batch is not None:
-            if batch.takes(out, event):
-                batch.add(event)
-                return
-            self._settle()
-        self._batch = Batch(out, event)
-
-    def _settle(self) -> None:
-        """Fan the pending batch out: before anything else is queued, so
-        that nothing overtakes it."""
-        batch = self._batch
-        if batch is not None:
-            self._batch = None
-            deliver_batch(self, batch)
-
-    def _fan_out(self, out: Outbound) -> None:
-        if self._batch is not None:
-            self._settle()
-        conns = self.connections
-        event = out.event
-        cache: RenderCache = {}
-        is_message = type(event) is Message
-        if isinstance(event, Message):
-            self.metrics.fanning_out(event.msgid)  # (its latency ends at this tick's flush)
-            self._schedule_flush()
-        for sid in out.to:
-            conn = conns.get(sid)
-            if conn is None:
-                continue
-            gated = conn.gated
-            # While a query runs, its messages wait; once one waits, so does
-            # everything after it (a "has left" must not overtake the "bye").
-            if gated is not None and (is_message or gated):
-                gated.append(event)
-                continue
-            try:
-                data = conn.adapter.render(event, cache)
-            except Exception:
-                conn.log.exception("cannot render %s; closing this connection", type(event).__name__)
-                conn.close("internal error", abort=True)
-                continue
-            if data:
-                conn.enqueue(data)
-                conn.delivered += 1
+    @property
+    def _dirty(self) -> list[Connection]:
+        return self.outbox.dirty
 
     # --- queries: answered from the store, off the hub ----------------------
 
@@ -614,74 +369,8 @@ class Server:
             log.error("background task failed", exc_info=task.exception())
 
     def query(self, conn: Connection, query: Query) -> None:
-        self.metrics.history_queries += 1
-        conn.pause()
-        self.spawn(self._answer(conn, query))
-
-    async def _answer(self, conn: Connection, query: Query) -> None:
-        shown: set[str] = set()
-        try:
-            for history in await self._histories(conn, query):
-                shown.update(m.msgid for m in history.messages)
-                if not conn.closed:  # (stored clean; made safe again in case it was not)
-                    conn.enqueue(conn.adapter.render(safe_event(history), {}))
-        except Exception:
-            conn.log.exception("history query failed")
-            conn.close("internal error", abort=True)
-        finally:
-            conn.resume(shown)
-
-    async def _histories(self, conn: Connection, query: Query) -> list[History] | list[ChatHistoryReply]:
-        store, cfg = self.store, self.config
-        nick = self.hub.nick_of(conn.sid)
-        if nick is None:
-            return []
-        self.store_pending()
-        await store.flush()  # what was delivered before the query is in the answer
-        if isinstance(query, ChatHistory):
-            reply = await chathistory.answer(self.hub, store, conn.sid, query, cfg.history_max)
-            return [reply] if reply is not None else []
-        if isinstance(query, Recall):
-            departed = await store.departure(nick)
-            rooms = departed[0] if departed else query.rooms
-            for room in rooms:
-                self.dispatch(conn, Join(room))
-            joined = self.hub.rooms_of(conn.sid)
-            if departed is not None:
-                try:
-                    await store.forget_departure(nick)
-                except Exception as exc:  # a full disk must not cost the user its connection
-                    log.error("cannot forget where %s left off: %s", nick, exc)
-                keys = [room_key(r) for r in joined]
-                # The newest history_max of what came after the mark: per room
-                # the newest that many, merged; a room that filled its quota
-                # may have more (left to /history).
-                found, more = [], False
-                for key in keys:
-                    recent = await store.latest(key, cfg.history_max)
-                    newer = [m for m in recent if m.msgid > departed[1]]
-                    more = more or len(newer) == cfg.history_max
-                    found += newer
-                found.sort(key=lambda m: m.msgid)
-                more = more or len(found) > cfg.history_max
-                return [History(None, "away", tuple(found[-cfg.history_max :]), more)]
-            if not cfg.history_on_join:
-                return []
-            out = []
-            for room in joined:
-                found = await store.latest(room_key(room), cfg.history_on_join)
-                out.append(History(room, "join", tuple(found)))
-            return out
-        limit = min(query.limit or cfg.history_max, cfg.history_max)
-        key = room_key(query.room)
-        if key not in (room_key(r) for r in self.hub.rooms_of(conn.sid)):
-            return []  # a room's history is for its members only (left, kicked, never let in)
-        if query.mode == "since":
-            since = self.hub.clock() - query.seconds
-            found = await store.since(key, since, limit + 1)
-            return [History(query.room, "since", tuple(found[:limit]), len(found) > limit, query.seconds)]
-        found = await store.latest(key, limit)
-        return [History(query.room, query.mode, tuple(found))]
+        """Answered from the store by the history service (transport/history.py)."""
+        self.history.query(conn, query)
 
     async def _prune_forever(self) -> None:
         cfg = self.config
@@ -718,52 +407,6 @@ class Server:
         if forgotten:
             log.info("forgot the rules of %d empty rooms without history", len(forgotten))
 
-    def mark_dirty(self, conn: Connection) -> None:
-        if not self._dirty:
-            self._schedule_flush()
-        self._dirty.append(conn)
-
-    def _schedule_flush(self) -> None:
-        if not self._flush_scheduled and self._loop is not None:
-            self._flush_scheduled = True
-            self._loop.call_soon(self._flush)
-
-    def store_pending(self) -> None:
-        """Hand this tick's messages to the store (the memory store confirms,
-        and so releases them for delivery, at once)."""
-        if self._unstored:
-            batch, self._unstored = self._unstored, []
-            self.metrics.to_store(len(batch))
-            append = self.store.append
-            # (a store that confirms at once releases them here: one fan-out batch for all)
-            gathering, self._gathering = self._gathering, True
-            try:
-                for message in batch:
-                    try:
-                        append(message)
-                    except Exception:
-                        # The store is gone (its writer died): say so loudly, and
-                        # keep the chat going rather than hold everything forever.
-                        log.exception("history store failed; message %s delivered unstored", message.msgid)
-                        self._committed(1)
-            finally:
-                self._gathering = gathering
-                if not gathering:
-                    self._settle()
-
-    def _flush(self) -> None:
-        """Once per loop tick: store the tick's messages, then write each
-        connection's pending output in one write()."""
-        try:
-            self.store_pending()  # (may release messages: their output joins this flush)
-        finally:
-            self._flush_scheduled = False  # never wedged, whatever happened above
-        dirty, self._dirty = self._dirty, []
-        for conn in dirty:
-            conn.flush()
-        if self.metrics.fanned:
-            self.metrics.written()
-
     # --- logging ---------------------------------------------------------
 
     def _log(self, conn: Connection, outbound: list[Outbound]) -> None:
@@ -789,8 +432,7 @@ class Server:
     async def shutdown(self, reason: str = "server is shutting down") -> None:
         """Tell everyone, let the goodbye reach them, close, and wait (bounded)."""
         self.stopping = True
-        for listener in self.listeners:
-            listener.close()
+        self.registry.stop_accepting()
         # Let messages already sent reach the store and their readers first:
         # the notice must not be queued behind them and then find everyone closed.
         self.store_pending()
@@ -803,7 +445,7 @@ class Server:
         if self.store_trouble is None:
             self.deliver([notice])
         else:  # not behind messages a failing store holds: they may never go
-            self._fan_out(notice)
+            self.outbox.fan_out(notice)
         for conn in list(self.connections.values()):
             conn.close(reason)
         try:
@@ -812,12 +454,7 @@ class Server:
             for conn in list(self.connections.values()):
                 if conn.transport is not None:
                     conn.transport.abort()  # (close() ignores an already closing one)
-        for listener in self.listeners:
-            await listener.wait_closed()
-        if self.web is not None:
-            await self.web.stop()
-        if self.metrics_listener is not None:
-            await self.metrics_listener.stop()
+        await self.registry.close()
         self.metrics.stop()
         self.nick_guard.stop()
         self.ticker.stop()
@@ -833,8 +470,8 @@ class Server:
         self.store_pending()
         await self.store.close()
         await asyncio.sleep(0)  # run the store's last callbacks (what it gave up)
-        if self._senders:  # never confirmed nor given up: the store is gone
-            self.lost_at_shutdown += len(self._senders)
+        if self.outbox.unconfirmed():  # never confirmed nor given up: the store is gone
+            self.outbox.lost_at_shutdown += self.outbox.unconfirmed()
         if self.lost_at_shutdown:
             log.error("%d messages could not be stored and were never delivered", self.lost_at_shutdown)
         log.info("stopped")

@@ -30,7 +30,7 @@ from chinwag.transport.admission import Admission, Holder
 from chinwag.transport.connection import Connection
 
 if TYPE_CHECKING:
-    from chinwag.transport.server import Server
+    from chinwag.transport.host import Host
 
 TEXT_PROTOCOL: Final = "text.ircv3.net"
 BINARY_PROTOCOL: Final = "binary.ircv3.net"
@@ -64,7 +64,7 @@ def frames(data: bytes, opcode: int = OP_TEXT) -> bytes:
     return b"".join(out)
 
 
-def max_message(server: Server) -> int:
+def max_message(server: Host) -> int:
     """Largest message accepted: room for tags and body (the binding counts them
     without CRLF), doubled so that a slightly long line gets the IRC adapter's
     417 ERR_INPUTTOOLONG, as on TCP, rather than a closed socket (1009)."""
@@ -82,7 +82,7 @@ class WsConnection(Connection):
 
     def __init__(
         self,
-        server: Server,
+        server: Host,
         adapter: Adapter,
         ws: web.WebSocketResponse,
         gate: Holder | None = None,

@@ -90,7 +90,7 @@ CREATE TABLE accounts (
 );
 """
 
-# Registered rooms (core/rooms.py) and quiets, as SQLite's step 8
+# Registered rooms (core/types/registered.py) and quiets, as SQLite's step 8
 # (sqlite_rooms.REGISTERED): a room's founder and registration time, its
 # masks' kind ("b" ban, "q" quiet), its op list (accounts) in order.
 REGISTERED = """

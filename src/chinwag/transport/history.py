@@ -1,6 +1,15 @@
-"""Answering CHATHISTORY from the history store, with access control.
+"""The history service: everything answered from the history store, off the hub.
 
-Who may read what (the spec leaves it to the server):
+* join history, the catch-up of a returning name (``Recall``), ``/history``
+  (``HistoryRequest``) and IRC CHATHISTORY with draft/event-playback
+  (``ChatHistory``): :class:`HistoryService`, which pauses the asking
+  connection (its live messages wait, see ``Connection.pause``) while the
+  store answers;
+* who may read what (below): the access rules, also used by REDACT and
+  MARKREAD (transport/ircv3.py).
+
+Who may read what in CHATHISTORY (the spec leaves it to the server):
+
 
 * a room's history: only its current members (someone who left, was kicked
   or never joined gets INVALID_TARGET, the same answer as for a room that
@@ -29,11 +38,13 @@ message its requester may read.
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 from chinwag.core.errors import ChatError
-from chinwag.core.events import ChatHistory, ChatHistoryReply
+from chinwag.core.events import ChatHistory, ChatHistoryReply, History, Join, Query, Recall
 from chinwag.core.hub import Hub
 from chinwag.core.names import casefold, is_room, validate_nick
+from chinwag.protocols.sanitize import safe_event
 from chinwag.storage.base import (
     ACCOUNT_MARK,
     EVENT_PREFIX,
@@ -45,6 +56,10 @@ from chinwag.storage.base import (
     room_key,
 )
 from chinwag.storage.chathistory import Floored, Reads, ms, select, select_with_events
+
+if TYPE_CHECKING:
+    from chinwag.transport.connection import Connection
+    from chinwag.transport.server import Server
 
 log = logging.getLogger("chinwag.server")
 
@@ -61,7 +76,7 @@ def _key(hub: Hub, sid: int, nick: str, target: str) -> str | None:
     return private_key(nick, target)
 
 
-async def _account_key(hub: Hub, store: Store, sid: int, other: str) -> str | None:
+async def account_key(hub: Hub, store: Store, sid: int, other: str) -> str | None:
     """The key of the private conversation between ``sid``'s account and the
     account ``other`` stands for, if ``sid`` is logged in and ``other`` does."""
     session = hub.session_of(sid)
@@ -76,7 +91,7 @@ async def _account_key(hub: Hub, store: Store, sid: int, other: str) -> str | No
     return account_private_key(session.account, account) if account is not None else None
 
 
-def _mark(hub: Hub, sid: int) -> str:
+def read_mark(hub: Hub, sid: int) -> str:
     """Where the private history ``sid`` may read starts."""
     session = hub.session_of(sid)
     return session.nick_mark if session is not None else "~"  # (above any msgid)
@@ -97,11 +112,11 @@ async def answer(hub: Hub, store: Store, sid: int, q: ChatHistory, most: int) ->
             return ChatHistoryReply(q, error="INVALID_TARGET")
         reads: Reads = store
         if private_parties(key) is not None:
-            by_account = await _account_key(hub, store, sid, q.target)
+            by_account = await account_key(hub, store, sid, q.target)
             if by_account is not None:
                 key = by_account
             else:
-                reads = Floored(store, _mark(hub, sid))
+                reads = Floored(store, read_mark(hub, sid))
         if q.events and private_parties(key) is None:  # a room's events too (draft/event-playback)
             return ChatHistoryReply(q, tuple(await select_with_events(reads, key, EVENT_PREFIX + key, q, limit)))
         return ChatHistoryReply(q, tuple(await select(reads, key, q, limit)))
@@ -120,7 +135,7 @@ async def _targets(
     session = hub.session_of(sid)
     account = session.account if session is not None else None
     found = await store.targets(q.start.ms / 1000, q.end.ms / 1000, limit, keys=rooms, nick=nick,
-                                private_after=_mark(hub, sid), account=account)
+                                private_after=read_mark(hub, sid), account=account)
     me = casefold(nick)
     mine = ACCOUNT_MARK + casefold(account) if account is not None else None
     out: dict[str, float] = {}  # target -> latest (a nick's and an account's talk may share a name)
@@ -138,3 +153,81 @@ async def _targets(
             name = hub.nick_of(online) or other if online is not None else other
         out[name] = max(ts, out.get(name, ts))
     return tuple(sorted(out.items(), key=lambda item: item[1]))  # ascending, as the store gives them
+
+
+class HistoryService:
+    """Queries answered from the store: the connection waits, the hub does not."""
+
+    def __init__(self, server: Server) -> None:
+        self.server = server
+
+    def query(self, conn: Connection, query: Query) -> None:
+        self.server.metrics.history_queries += 1
+        conn.pause()
+        self.server.spawn(self._answer(conn, query))
+
+    async def _answer(self, conn: Connection, query: Query) -> None:
+        shown: set[str] = set()
+        try:
+            for history in await self._histories(conn, query):
+                shown.update(m.msgid for m in history.messages)
+                if not conn.closed:  # (stored clean; made safe again in case it was not)
+                    conn.enqueue(conn.adapter.render(safe_event(history), {}))
+        except Exception:
+            conn.log.exception("history query failed")
+            conn.close("internal error", abort=True)
+        finally:
+            conn.resume(shown)
+
+    async def _histories(self, conn: Connection, query: Query) -> list[History] | list[ChatHistoryReply]:
+        server = self.server
+        store, cfg, hub = server.store, server.config, server.hub
+        nick = hub.nick_of(conn.sid)
+        if nick is None:
+            return []
+        server.store_pending()
+        await store.flush()  # what was delivered before the query is in the answer
+        if isinstance(query, ChatHistory):
+            reply = await answer(hub, store, conn.sid, query, cfg.history_max)
+            return [reply] if reply is not None else []
+        if isinstance(query, Recall):
+            departed = await store.departure(nick)
+            rooms = departed[0] if departed else query.rooms
+            for room in rooms:
+                server.dispatch(conn, Join(room))
+            joined = hub.rooms_of(conn.sid)
+            if departed is not None:
+                try:
+                    await store.forget_departure(nick)
+                except Exception as exc:  # a full disk must not cost the user its connection
+                    log.error("cannot forget where %s left off: %s", nick, exc)
+                keys = [room_key(r) for r in joined]
+                # The newest history_max of what came after the mark: per room
+                # the newest that many, merged; a room that filled its quota
+                # may have more (left to /history).
+                found, more = [], False
+                for key in keys:
+                    recent = await store.latest(key, cfg.history_max)
+                    newer = [m for m in recent if m.msgid > departed[1]]
+                    more = more or len(newer) == cfg.history_max
+                    found += newer
+                found.sort(key=lambda m: m.msgid)
+                more = more or len(found) > cfg.history_max
+                return [History(None, "away", tuple(found[-cfg.history_max :]), more)]
+            if not cfg.history_on_join:
+                return []
+            out = []
+            for room in joined:
+                found = await store.latest(room_key(room), cfg.history_on_join)
+                out.append(History(room, "join", tuple(found)))
+            return out
+        limit = min(query.limit or cfg.history_max, cfg.history_max)
+        key = room_key(query.room)
+        if key not in (room_key(r) for r in hub.rooms_of(conn.sid)):
+            return []  # a room's history is for its members only (left, kicked, never let in)
+        if query.mode == "since":
+            since = hub.clock() - query.seconds
+            found = await store.since(key, since, limit + 1)
+            return [History(query.room, "since", tuple(found[:limit]), len(found) > limit, query.seconds)]
+        found = await store.latest(key, limit)
+        return [History(query.room, query.mode, tuple(found))]
