@@ -165,6 +165,11 @@ class Limits:
     room_op_accounts: int = 50  # accounts on one registered room's op list (ChanServ OP)
     rooms_per_account: int = 20  # rooms one account may found (ChanServ REGISTER)
     max_quiets: int = 100  # quiet masks (+q) per room (MAXLIST)
+    # --- limits: readcap ---
+    # Bytes of one connection's input parsed and run per loop iteration; more
+    # waits (reading paused) for the next, so one big read (asyncio takes up to
+    # 256 KiB: 5,000 short lines) cannot hold everyone else up while it is handled.
+    input_per_tick: int = 4096
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):

@@ -99,6 +99,8 @@ class Connection(asyncio.Protocol):
         "drained",
         "drained_at",
         "delivered",
+        "unread",
+        "eof_later",
     )
 
     def __init__(self, server: Server, adapter: Adapter, kind: str) -> None:
@@ -133,6 +135,10 @@ class Connection(asyncio.Protocol):
         self.ip = ""
         self.barrier: Sync | None = None  # an opening Sync, waiting for its command
         self.delivered = 0  # events fan-out wrote to this connection (transport/metrics.py)
+        # Input read but not yet handed to the adapter: a big read is handled
+        # input_per_tick bytes per loop iteration, with reading paused meanwhile.
+        self.unread: memoryview | None = None
+        self.eof_later = False  # the peer's EOF came while input was still unread
 
     @property
     def log(self) -> logging.LoggerAdapter[logging.Logger]:
@@ -167,6 +173,48 @@ class Connection(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         if self.closed:
             return
+        step = self.server.config.limits.input_per_tick
+        if self.unread is not None:  # (reading is paused: a layer above may still hold some)
+            self.unread = memoryview(bytes(self.unread) + data)
+            return
+        if len(data) > step:
+            # One read can carry 256 KiB (5,000 lines): take a slice now and
+            # the rest a slice per loop iteration, reading paused until it is
+            # all in, so the lines reach flood control in the same order.
+            self.unread = memoryview(data)[step:]
+            data = data[:step]
+            self._reading(False)
+            asyncio.get_running_loop().call_soon(self._read_more)
+        self._handle(data)
+
+    def _read_more(self) -> None:
+        """The next slice of a big read (called once per loop iteration)."""
+        rest = self.unread
+        if rest is None:
+            return
+        if self.closed:
+            self.unread = None
+            return
+        step = self.server.config.limits.input_per_tick
+        if len(rest) > step:
+            self.unread = rest[step:]
+            asyncio.get_running_loop().call_soon(self._read_more)
+        else:
+            self.unread = None
+            if self.eof_later:
+                self.eof_later = False
+                self._handle(bytes(rest))
+                if not self.closed:
+                    self.eof_received()
+                return
+            if not self.busy and not self.budget_wait and not self.at_eof and self.transport is not None:
+                self._reading(True)
+        self._handle(bytes(rest[:step]))
+
+    def _handle(self, data: bytes) -> None:
+        """Bytes to the adapter, flood control on its backlog, then commands."""
+        if self.closed:
+            return
         adapter = self.adapter
         adapter.receive_data(data)
         limits = self.server.config.limits
@@ -186,6 +234,9 @@ class Connection(asyncio.Protocol):
     def eof_received(self) -> bool:
         if self.closed:
             return False  # the peer finished a lingering close
+        if self.unread is not None:
+            self.eof_later = True  # after the input read before it
+            return True
         # `printf 'alice\nhello\n' | nc` may half-close before its lines are
         # handled (a query can be in flight): finish them, then close.
         self.close_reason = "connection closed"
@@ -277,7 +328,7 @@ class Connection(asyncio.Protocol):
         self.budget_wait = False
         if self.closed or self.transport is None:
             return
-        if not self.busy and not self.at_eof:
+        if not self.busy and not self.at_eof and self.unread is None:
             self._reading(True)
         self.pump()
 
@@ -358,7 +409,7 @@ class Connection(asyncio.Protocol):
                 self.enqueue(self.adapter.render(event, {}))
         if self.closed or self.transport is None:
             return
-        if not self.at_eof and not self.budget_wait:
+        if not self.at_eof and not self.budget_wait and self.unread is None:
             self._reading(True)
         self._pump()
 
