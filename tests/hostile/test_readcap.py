@@ -14,15 +14,19 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import os
+import ssl
 import struct
+from pathlib import Path
 
 import pytest
 
 from chinwag.transport.server import Server
-from tests.conftest import IrcClient, LineClient
+from tests.conftest import TIMEOUT, IrcClient, LineClient
 from tests.hostile.bystander import Bystander
 from tests.hostile.test_hostile import serving
+from tests.tlsutil import Pki, close_all, tls_irc, tls_serving
 
 LINES = 5_000  # pipelined in one write per attacker
 ATTACKERS = 10  # writing at once: their reads land in one loop iteration
@@ -157,3 +161,33 @@ async def test_websocket_clients_sending_5000_lines_at_once_do_not_stall_a_bysta
         rtt = await b.stop()
         rtt.assert_served()
         await b.close()
+
+
+async def tls_closed(c: LineClient) -> list[str]:
+    """What came until the server closed (cleanly, or by a reset)."""
+    got: list[str] = []
+    with contextlib.suppress(ConnectionResetError, ssl.SSLError):
+        while raw := await asyncio.wait_for(c.reader.readline(), TIMEOUT):
+            got.append(raw.decode().rstrip("\r\n"))
+    return got
+
+
+async def test_tls_irc_clients_writing_5000_lines_at_once_do_not_stall_a_bystander(tmp_path: Path) -> None:
+    pki = Pki.make(tmp_path / "pki")
+    ctx = pki.client_context()  # once: it loads the system's CAs, in this process
+    async with tls_serving(pki, **FLOOD) as srv:
+        b = await Bystander.join(srv.port("irc"))
+        b.start(interval=0)  # always a PING in flight: no stall falls between two
+        for n in range(ROUNDS):
+            attackers = [await tls_irc(srv, ctx, f"evil{n}x{i}") for i in range(ATTACKERS)]
+            for c in attackers:
+                c.writer.write(irc_flood("ping", c.nick))
+            for c in attackers:
+                rest = await tls_closed(c)
+                # (its goodbye is lost when the close crosses input still in flight: a reset)
+                assert not rest or rest[-1] == f"ERROR :Closing Link: {c.nick} (excess flood)", rest[-3:]
+            await close_all(*attackers)
+        rtt = await b.stop()
+        rtt.assert_served()
+        await b.close()
+
