@@ -100,6 +100,7 @@ class Connection(asyncio.Protocol):
         "drained_at",
         "delivered",
         "unread",
+        "unread_lines",
         "eof_later",
     )
 
@@ -138,6 +139,7 @@ class Connection(asyncio.Protocol):
         # Input read but not yet handed to the adapter: a big read is handled
         # input_per_tick bytes per loop iteration, with reading paused meanwhile.
         self.unread: memoryview | None = None
+        self.unread_lines = 0  # line ends in it: flood control counts them as waiting
         self.eof_later = False  # the peer's EOF came while input was still unread
 
     @property
@@ -176,12 +178,14 @@ class Connection(asyncio.Protocol):
         step = self.server.config.limits.input_per_tick
         if self.unread is not None:  # (reading is paused: a layer above may still hold some)
             self.unread = memoryview(bytes(self.unread) + data)
+            self.unread_lines += data.count(b"\n")
             return
         if len(data) > step:
             # One read can carry 256 KiB (5,000 lines): take a slice now and
             # the rest a slice per loop iteration, reading paused until it is
             # all in, so the lines reach flood control in the same order.
             self.unread = memoryview(data)[step:]
+            self.unread_lines = data.count(b"\n", step)
             data = data[:step]
             self._reading(False)
             asyncio.get_running_loop().call_soon(self._read_more)
@@ -196,20 +200,23 @@ class Connection(asyncio.Protocol):
             self.unread = None
             return
         step = self.server.config.limits.input_per_tick
+        data = bytes(rest[:step])
+        self.unread_lines -= data.count(b"\n")
         if len(rest) > step:
             self.unread = rest[step:]
             asyncio.get_running_loop().call_soon(self._read_more)
         else:
             self.unread = None
+            self.unread_lines = 0
             if self.eof_later:
                 self.eof_later = False
-                self._handle(bytes(rest))
+                self._handle(data)
                 if not self.closed:
                     self.eof_received()
                 return
             if not self.busy and not self.budget_wait and not self.at_eof and self.transport is not None:
                 self._reading(True)
-        self._handle(bytes(rest[:step]))
+        self._handle(data)
 
     def _handle(self, data: bytes) -> None:
         """Bytes to the adapter, flood control on its backlog, then commands."""
@@ -218,8 +225,10 @@ class Connection(asyncio.Protocol):
         adapter = self.adapter
         adapter.receive_data(data)
         limits = self.server.config.limits
-        if adapter.backlog > limits.flood_backlog and not adapter.closing:
-            self.log.warning("%s: excess flood (%d lines waiting)", self.peer, adapter.backlog)
+        # Lines of a big read not handed over yet wait as much as the adapter's.
+        waiting = adapter.backlog + self.unread_lines
+        if waiting > limits.flood_backlog and not adapter.closing:
+            self.log.warning("%s: excess flood (%d lines waiting)", self.peer, waiting)
             self.server.metrics.flood_cutoffs += 1
             self._cut("excess flood")
         elif self.lag is not None or self.budget_wait:
