@@ -196,8 +196,9 @@ class Connection(asyncio.Protocol):
         rest = self.unread
         if rest is None:
             return
-        if self.closed:
-            self.unread = None
+        if self.closed or self.adapter.closing:
+            self.unread = None  # cut off, or gone (QUIT): what it sent after is not read
+            self.unread_lines = 0
             return
         step = self.server.config.limits.input_per_tick
         data = bytes(rest[:step])
