@@ -162,6 +162,11 @@ class Limits:
     # Connections one server keeps to PostgreSQL (config postgres): one writes,
     # the others serve history reads and pruning.
     postgres_pool: int = 8
+    # --- limits: readcap ---
+    # Bytes of one connection's input parsed and run per loop iteration; more
+    # waits (reading paused) for the next, so one big read (asyncio takes up to
+    # 256 KiB: 5,000 short lines) cannot hold everyone else up while it is handled.
+    input_per_tick: int = 2048
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):

@@ -101,6 +101,9 @@ class Connection(asyncio.Protocol):
         "drained",
         "drained_at",
         "delivered",
+        "unread",
+        "unread_lines",
+        "eof_later",
     )
 
     def __init__(self, server: Host, adapter: Adapter, kind: str) -> None:
@@ -135,6 +138,11 @@ class Connection(asyncio.Protocol):
         self.ip = ""
         self.barrier: Sync | None = None  # an opening Sync, waiting for its command
         self.delivered = 0  # events fan-out wrote to this connection (transport/metrics.py)
+        # Input read but not yet handed to the adapter: a big read is handled
+        # input_per_tick bytes per loop iteration, with reading paused meanwhile.
+        self.unread: memoryview | None = None
+        self.unread_lines = 0  # line ends in it: flood control counts them as waiting
+        self.eof_later = False  # the peer's EOF came while input was still unread
 
     @property
     def log(self) -> logging.LoggerAdapter[logging.Logger]:
@@ -169,11 +177,61 @@ class Connection(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         if self.closed:
             return
+        step = self.server.config.limits.input_per_tick
+        if self.unread is not None:  # (reading is paused: a layer above may still hold some)
+            self.unread = memoryview(bytes(self.unread) + data)
+            self.unread_lines += data.count(b"\n")
+            return
+        if len(data) > step:
+            # One read can carry 256 KiB (5,000 lines): take a slice now and
+            # the rest a slice per loop iteration, reading paused until it is
+            # all in, so the lines reach flood control in the same order.
+            self.unread = memoryview(data)[step:]
+            self.unread_lines = data.count(b"\n", step)
+            data = data[:step]
+            self._reading(False)
+            asyncio.get_running_loop().call_soon(self._read_more)
+        self._handle(data)
+
+    def _read_more(self) -> None:
+        """The next slice of a big read (called once per loop iteration)."""
+        rest = self.unread
+        if rest is None:
+            return
+        if self.closed or self.adapter.closing:
+            self.unread = None  # cut off, or gone (QUIT): what it sent after is not read
+            self.unread_lines = 0
+            return
+        step = self.server.config.limits.input_per_tick
+        data = bytes(rest[:step])
+        self.unread_lines -= data.count(b"\n")
+        if len(rest) > step:
+            self.unread = rest[step:]
+            asyncio.get_running_loop().call_soon(self._read_more)
+        else:
+            self.unread = None
+            self.unread_lines = 0
+            if self.eof_later:
+                self.eof_later = False
+                self._handle(data)
+                if not self.closed:
+                    self.eof_received()
+                return
+            if not self.busy and not self.budget_wait and not self.at_eof and self.transport is not None:
+                self._reading(True)
+        self._handle(data)
+
+    def _handle(self, data: bytes) -> None:
+        """Bytes to the adapter, flood control on its backlog, then commands."""
+        if self.closed:
+            return
         adapter = self.adapter
         adapter.receive_data(data)
         limits = self.server.config.limits
-        if adapter.backlog > limits.flood_backlog and not adapter.closing:
-            self.log.warning("%s: excess flood (%d lines waiting)", self.peer, adapter.backlog)
+        # Lines of a big read not handed over yet wait as much as the adapter's.
+        waiting = adapter.backlog + self.unread_lines
+        if waiting > limits.flood_backlog and not adapter.closing:
+            self.log.warning("%s: excess flood (%d lines waiting)", self.peer, waiting)
             self.server.metrics.flood_cutoffs += 1
             self._cut("excess flood")
         elif self.lag is not None or self.budget_wait:
@@ -188,6 +246,9 @@ class Connection(asyncio.Protocol):
     def eof_received(self) -> bool:
         if self.closed:
             return False  # the peer finished a lingering close
+        if self.unread is not None:
+            self.eof_later = True  # after the input read before it
+            return True
         # `printf 'alice\nhello\n' | nc` may half-close before its lines are
         # handled (a query can be in flight): finish them, then close.
         self.close_reason = "connection closed"
@@ -279,7 +340,7 @@ class Connection(asyncio.Protocol):
         self.budget_wait = False
         if self.closed or self.transport is None:
             return
-        if not self.busy and not self.at_eof:
+        if not self.busy and not self.at_eof and self.unread is None:
             self._reading(True)
         self.pump()
 
@@ -360,7 +421,7 @@ class Connection(asyncio.Protocol):
                 self.enqueue(self.adapter.render(event, {}))
         if self.closed or self.transport is None:
             return
-        if not self.at_eof and not self.budget_wait:
+        if not self.at_eof and not self.budget_wait and self.unread is None:
             self._reading(True)
         self._pump()
 

@@ -147,7 +147,7 @@ class TlsLayer(asyncio.transports._FlowControlMixin, asyncio.Protocol):
 
     __slots__ = (
         "_app", "_raw", "_in", "_out", "_ssl", "_ctx", "_ready", "_closing", "_paused", "_cipher",
-        "_early", "_timer", "_timeout", "_app_made", "_eof",
+        "_early", "_timer", "_timeout", "_app_made", "_eof", "_yielding",
     )
 
     def __init__(self, ctx: ssl.SSLContext, app: asyncio.Protocol, handshake_timeout: float) -> None:
@@ -167,6 +167,7 @@ class TlsLayer(asyncio.transports._FlowControlMixin, asyncio.Protocol):
         self._timeout = handshake_timeout
         self._app_made = False
         self._eof = False  # the peer's close_notify came: the app was told, input is over
+        self._yielding = False  # READ bytes went up in one callback: the rest waits an iteration
 
     # --- the transport below calls these ------------------------------------
 
@@ -237,6 +238,7 @@ class TlsLayer(asyncio.transports._FlowControlMixin, asyncio.Protocol):
         """Feed, handshake, decrypt and deliver until input runs out or the
         app pauses reading; send what OpenSSL has to send."""
         raw = self._raw
+        delivered = 0
         try:
             while raw is not None and not raw.is_closing():
                 if not self._ready:
@@ -266,10 +268,29 @@ class TlsLayer(asyncio.transports._FlowControlMixin, asyncio.Protocol):
                         self.close()
                     break
                 self._app.data_received(data)
+                delivered += len(data)
+                if delivered >= READ and not self._paused:
+                    # Many small records in one read: the rest on the next loop
+                    # iteration, so that no read's plaintext is handled at once.
+                    self._yield()
+                    break
         except ssl.SSLError as exc:
             self._failed(exc)
             return
         self._flush()
+
+    def _yield(self) -> None:
+        if self._raw is not None and not self._yielding:
+            self._yielding = True
+            self._raw.pause_reading()
+            asyncio.get_running_loop().call_soon(self._go_on)
+
+    def _go_on(self) -> None:
+        self._yielding = False
+        if self._paused or self._raw is None or self._raw.is_closing():
+            return  # the app paused reading: its resume_reading() goes on
+        self._raw.resume_reading()
+        self._process()
 
     def _handshake_done(self) -> None:
         self._ready = True

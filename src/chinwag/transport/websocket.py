@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import struct
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, cast
 
 from aiohttp import WSMsgType, web
 
@@ -40,6 +40,10 @@ PROTOCOLS: Final = (TEXT_PROTOCOL, BINARY_PROTOCOL)
 OP_TEXT: Final = 0x1
 OP_BINARY: Final = 0x2
 _DATA: Final = (WSMsgType.TEXT, WSMsgType.BINARY)
+#: What a message costs of ``limits.input_per_tick`` at least: handling a line
+#: (parse, run, a reply framed) costs about as much whatever its length, and
+#: a TCP read of tiny lines is cut by flood control sooner than messages are.
+LINE_COST: Final = 64
 
 
 def frames(data: bytes, opcode: int = OP_TEXT) -> bytes:
@@ -101,6 +105,13 @@ class WsConnection(Connection):
         """Attach to the server, feed messages until the WebSocket ends, detach.
         ``account``: the browser's session cookie logged it in (transport/websession.py)."""
         ws = self.ws
+        step = self.server.config.limits.input_per_tick
+        taken = 0  # bytes handled since the loop last ran others
+        if hasattr(transport, "max_size"):
+            # asyncio reads up to 256 KiB at once, and aiohttp parses every frame
+            # of a read in one callback (5,000 PINGs: 80 KiB): read less at a
+            # time. (uvloop reads 256 KiB whatever: see docs/reliability.md.)
+            cast(Any, transport).max_size = step
         try:
             self.connection_made(transport)  # inside: whatever happens, detach follows
             if account is not None and not self.closed:
@@ -122,6 +133,12 @@ class WsConnection(Connection):
                     self.close("one IRC line per WebSocket message", abort=True)
                     break
                 self.data_received(line + b"\n")
+                # receive() does not yield while aiohttp holds parsed messages
+                # (5,000 of them from one read): let the others run.
+                taken += max(len(line) + 2, LINE_COST)
+                if taken >= step:
+                    taken = 0
+                    await asyncio.sleep(0)
         finally:
             if self._closer is not None:
                 await asyncio.shield(self._closer)
