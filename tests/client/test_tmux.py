@@ -104,8 +104,11 @@ async def test_incoming_line_goes_above_the_half_typed_one(pane: Pane, server: S
     await pane.wait(lambda s: last_line(s) == "#lobby> half typed li", "the typing is not on the prompt")
 
     bob.type("hello from bob\r")
-    screen = await pane.wait(lambda s: any(x.endswith("bob: hello from bob") for x in s),
-                             "bob's message not shown")
+    # Wait for the whole redraw: the line is printed first, then the prompt is drawn again
+    # below it; a capture between the two would catch the line where the prompt was.
+    screen = await pane.wait(lambda s: any(x.endswith("bob: hello from bob") for x in s)
+                             and last_line(s) == "#lobby> half typed li",
+                             "bob's message not shown above the half-typed line")
     incoming = next(i for i, x in enumerate(screen) if x.endswith("bob: hello from bob"))
     prompt = max(i for i, x in enumerate(screen) if x.strip())
     assert incoming < prompt, screen
