@@ -62,12 +62,17 @@ export class History {
   // the mode it answered. A full AFTER page asks for the next one.
   merge(c, fresh) {
     const mode = this.done(c) || "latest";
+    // A live message can arrive before the batch that also holds it (LATEST asked
+    // on join, the message stored meanwhile): keep one of each msgid.
+    const have = new Set(c.messages.map((m) => m.msgid).filter(Boolean));
+    const got = fresh;
+    fresh = got.filter((m) => !m.msgid || !have.has(m.msgid));
     if (mode === "after") {
       c.messages = c.messages.concat(fresh);
-      if (fresh.length >= PAGE) this.request(c, "after", `msgid=${fresh[fresh.length - 1].msgid}`, PAGE);
+      if (got.length >= PAGE) this.request(c, "after", `msgid=${got[got.length - 1].msgid}`, PAGE);
     } else {
       c.messages = fresh.concat(c.messages);
-      if (fresh.length < PAGE) c.exhausted = true;
+      if (got.length < PAGE) c.exhausted = true;
     }
     c.messages.sort((a, b) => a.ts - b.ts); // stable: equal times keep their order
     return mode;
