@@ -11,12 +11,18 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import re
 
+import pytest
+
+from chinwag.config import Config
 from chinwag.transport.server import Server
 from tests.conftest import IrcClient, make_config
 from tests.hostile.bystander import Bystander
 from tests.hostile.test_hostile import irc_client, serving_config, text_client
 from tests.transport.test_nick_protection import FAST_HASH, PASSWORD, SRC, config, sync
+
+NS = ":NickServ!NickServ@services NOTICE"
 
 
 def b64(data: str) -> str:
@@ -190,4 +196,129 @@ async def test_with_multiclient_off_the_second_connection_keeps_a_nick_of_its_ow
         rtt.assert_served()
         await b.close()
         await phone.close()
+        await laptop.close()
+
+
+# --- what an attached connection is shown: the account's playback, its read markers ----------
+
+
+def playback_config() -> Config:
+    """The server replays 20 messages on join (IRC clients without draft/chathistory)."""
+    return dataclasses.replace(config(), irc_history_on_join=20)
+
+
+async def phone_with(srv: Server, nick: str, caps: tuple[str, ...]) -> IrcClient:
+    c = await irc_client_raw(srv)
+    await c.register(nick, caps)
+    return c
+
+
+async def login(srv: Server, how: str, nick: str, account: str, caps: tuple[str, ...]) -> tuple[IrcClient, list[str]]:
+    """A connection logging in to ``account``, by NickServ IDENTIFY once registered as
+    ``nick`` or with SASL PLAIN before registering; every line from the login on."""
+    if how == "sasl":
+        c = await irc_client_raw(srv)
+        await c.send("CAP LS 302", f"NICK {nick}", f"USER {nick} 0 * :{nick}",
+                     f"CAP REQ :{' '.join(('sasl', *caps))}", "AUTHENTICATE PLAIN")
+        await c.expect_cmd("AUTHENTICATE")
+        await c.send("AUTHENTICATE " + b64(f"\0{account}\0{PASSWORD}"))
+        await c.expect_cmd("903")
+        start = len(c.seen)
+        await c.send("CAP END")
+    else:
+        c = await phone_with(srv, nick, caps)
+        start = len(c.seen)
+        await c.send(f"PRIVMSG NickServ :IDENTIFY {account} {PASSWORD}")
+    await sync(c, "attached")
+    return c, [re.sub(r"^@time=\S+ ", "", line) for line in c.seen[start:-1]]
+
+
+@pytest.mark.parametrize(("setting", "replayed"), [
+    ("off", []),
+    ("2", [":chinwag NOTICE #dev :*** Replaying the last 2 messages of #dev",
+           ":alice!~alice@chinwag PRIVMSG #dev :two", ":alice!~alice@chinwag PRIVMSG #dev :three",
+           ":chinwag NOTICE #dev :*** End of replay"]),
+])
+async def test_a_phone_attaching_is_replayed_its_rooms_by_the_accounts_playback(
+        setting: str, replayed: list[str]) -> None:
+    async with serving_config(playback_config()) as srv:
+        laptop = await registered_irc(srv, "alice", "#dev")
+        await laptop.send("PRIVMSG #dev :one", "PRIVMSG #dev :two", "PRIVMSG #dev :three",
+                          f"PRIVMSG NickServ :SET PLAYBACK {setting}")
+        what = "off" if setting == "off" else f"{setting} messages"
+        assert (await sync(laptop, "set"))[-1] == f"{NS} alice :PLAYBACK is now {what}: replayed when you join a room"
+        b = await Bystander.join(srv.port("irc"))
+        b.start()
+        # A phone without draft/chathistory (server-time: no [HH:MM] in the replayed text) identifies.
+        phone, lines = await login(srv, "identify", "aphone", "alice", ("server-time",))
+        assert [line for line in lines if "#dev" in line] == [
+            ":alice!~alice@chinwag JOIN #dev",
+            f":{SRC} 353 alice = #dev @alice",
+            f":{SRC} 366 alice #dev :End of /NAMES list",
+            *replayed,
+        ]
+        rtt = await b.stop()
+        rtt.assert_served()
+        await b.close()
+        await phone.close()
+        await laptop.close()
+
+
+@pytest.mark.parametrize("how", ["identify", "sasl"])
+async def test_a_phone_with_read_markers_attaching_gets_each_rooms_markread_with_its_join(how: str) -> None:
+    async with serving_config(config()) as srv:
+        laptop = await phone_with(srv, "alice", ("draft/read-marker",))
+        await laptop.send(f"PRIVMSG NickServ :REGISTER {PASSWORD}")
+        await laptop.expect_cmd("900")
+        await laptop.send("JOIN #dev", "JOIN #ops", "MARKREAD #dev timestamp=2023-11-14T22:13:19.000Z")
+        assert (await sync(laptop, "marked"))[-1] == f":{SRC} MARKREAD #dev timestamp=2023-11-14T22:13:19.000Z"
+        b = await Bystander.join(srv.port("irc"))
+        b.start()
+        phone, lines = await login(srv, how, "aphone", "alice", ("draft/read-marker",))
+        # Each room as after a JOIN of its own: the JOIN, its MARKREAD, then the names.
+        assert [line for line in lines if "#dev" in line or "#ops" in line] == [
+            ":alice!~alice@chinwag JOIN #dev",
+            f":{SRC} MARKREAD #dev timestamp=2023-11-14T22:13:19.000Z",
+            f":{SRC} 353 alice = #dev @alice",
+            f":{SRC} 366 alice #dev :End of /NAMES list",
+            ":alice!~alice@chinwag JOIN #ops",
+            f":{SRC} MARKREAD #ops *",
+            f":{SRC} 353 alice = #ops @alice",
+            f":{SRC} 366 alice #ops :End of /NAMES list",
+        ]
+        rtt = await b.stop()
+        rtt.assert_served()
+        await b.close()
+        await phone.close()
+        await laptop.close()
+
+
+async def test_a_telnet_connection_attaching_is_replayed_its_current_room_by_the_accounts_playback() -> None:
+    async with serving_config(config()) as srv:  # (text history on join: 20 by default)
+        laptop = await registered_irc(srv, "alice", "#dev")
+        await laptop.send("PRIVMSG #dev :one", "PRIVMSG #dev :two", "PRIVMSG #dev :three",
+                          "PRIVMSG NickServ :SET PLAYBACK 2")
+        assert (await sync(laptop, "set"))[-1] == (
+            f"{NS} alice :PLAYBACK is now 2 messages: replayed when you join a room")
+        b = await Bystander.join(srv.port("irc"))
+        b.start()
+        telnet = await text_client(srv, "alicetext")
+        await telnet.send(f"/login alice {PASSWORD}")
+        start = len(telnet.seen)
+        await telnet.expect("--- end of history ---")
+        assert [re.sub(r"^\[\d\d:\d\d\] ", "[hh:mm] ", line) for line in telnet.seen[start:]
+                if not line.startswith("* note:")] == [
+            "* you are now logged in as alice",
+            "* you left #lobby",
+            "* you are now known as alice",
+            "* you are alice on 2 connections; rooms: #dev (1); current room is #dev",
+            "--- history of #dev ---",
+            "[hh:mm] alice: two",
+            "[hh:mm] alice: three",
+            "--- end of history ---",
+        ]
+        rtt = await b.stop()
+        rtt.assert_served()
+        await b.close()
+        await telnet.close()
         await laptop.close()

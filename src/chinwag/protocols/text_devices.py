@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
-from chinwag.core.events import Attached, Echo, NickProtected
+from chinwag.core.events import Attached, Echo, HistoryRequest, NickProtected
 
 if TYPE_CHECKING:
     from chinwag.protocols.text import TextProtocol
@@ -31,6 +31,8 @@ def render(p: TextProtocol, event: NickProtected | Echo | Attached) -> str | Non
             where = (", ".join(f"{members.room} ({len(members.nicks) or members.count})" for _, _, members in rooms)
                      if rooms else "none")
             now = f"; current room is {p.current}" if p.current else ""
+            if p.current and p.history_on_join:  # its recent history, by the account's /playback (as on /join)
+                p._queries.append(HistoryRequest(p.current, "join", p.history_on_join))
             return f"* you are {nick} on {connections} connections; rooms: {where}{now}"
     return None
 

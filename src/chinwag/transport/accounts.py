@@ -14,7 +14,9 @@ behind it, live traffic goes on reaching it), then, in a task:
   connection past ``auth_failures`` is closed, an account past
   ``account_failures`` refuses logins until its failures drain;
 * on success the hub gets ``SetAccount``, the one way a session's account
-  changes; on failure the connection gets a ``Failed`` with an
+  changes (after the account's playback setting, and the read markers of the
+  rooms a connection that attaches is put in, reached the connection:
+  ``AccountService._login``); on failure the connection gets a ``Failed`` with an
   ``AccountError``. A wrong name and a wrong password cost and answer the same.
 
 Passwords never reach a log line: the commands' ``repr`` leaves them out and
@@ -68,8 +70,12 @@ from chinwag.core.accounts import (
     verify_password,
 )
 from chinwag.core.events import Failed, Outbound
+from chinwag.core.handlers import users
 from chinwag.core.names import casefold
 from chinwag.core.ratelimit import Backoff
+from chinwag.core.types.ircv3 import ReadMarker
+from chinwag.protocols.irc.adapter import IrcProtocol
+from chinwag.protocols.irc.caps import READ_MARKER
 from chinwag.storage.accounts import CERT, SESSION, Account
 
 if TYPE_CHECKING:
@@ -85,6 +91,7 @@ _NAMES = {AccountRegister: "account register", AccountLogin: "login", AccountLog
           AccountPassword: "password", SaslResponse: "sasl", AccountRegisterV3: "REGISTER", AccountCert: "cert",
           AccountPlayback: "playback"}
 _FINGERPRINT = re.compile(r"[0-9a-f]{64}")
+_MARK_ROUNDS = 3  # lookups of an attaching connection's read markers, rooms read again each time (_join_markers)
 
 
 def fingerprint_of(text: str) -> str | None:
@@ -178,9 +185,7 @@ class AccountService:
             if self.account_of(conn) is not None:
                 raise AlreadyLoggedIn()
             account = await self.verify_login(conn, command.name, command.password)
-            if not conn.closed:
-                self.server.dispatch(conn, SetAccount(account.name))
-                await self._playback(conn, account.name)
+            await self._login(conn, account.name)
         elif isinstance(command, AccountPlayback):
             name = self.account_of(conn)
             if name is None:
@@ -250,8 +255,7 @@ class AccountService:
         self.checks.per_conn.forget(f"conn {conn.sid}")
         await self.server.store.touch_account(account, self.server.hub.clock())
         log.info("conn %d (%s) logged in to account %s (EXTERNAL)", conn.sid, conn.ip, account)
-        if not conn.closed:
-            self.server.dispatch(conn, SetAccount(account))
+        await self._login(conn, account)
 
     async def _sasl(self, conn: Connection, command: SaslResponse) -> None:
         if self.account_of(conn) is not None:
@@ -265,9 +269,7 @@ class AccountService:
             if len(parts) != 3 or not parts[1] or (parts[0] and casefold(parts[0]) != casefold(parts[1])):
                 raise self.failed(conn, parts[1] if len(parts) == 3 else "", "SASL PLAIN message")
             account = await self.verify_login(conn, parts[1], parts[2])
-            if not conn.closed:
-                self.server.dispatch(conn, SetAccount(account.name))
-                await self._playback(conn, account.name)
+            await self._login(conn, account.name)
             return
         state = self._scram.get(conn.sid)
         if command.step == 0 or state is None:
@@ -299,16 +301,54 @@ class AccountService:
         self.checks.per_account.forget(f"account {casefold(state.account)}")
         await self.server.store.touch_account(state.account, self.server.hub.clock())
         log.info("conn %d (%s) logged in to account %s (SCRAM-SHA-256)", conn.sid, conn.ip, state.account)
-        if not conn.closed:
-            self.server.dispatch(conn, SetAccount(state.account))
-            await self._playback(conn, state.account)
+        await self._login(conn, state.account)
 
-    async def _playback(self, conn: Connection, name: str) -> None:
-        """Just logged in to ``name``: its own playback on join, if it set one
-        (read before the connection's input resumes, so before its next JOIN)."""
+    async def _login(self, conn: Connection, name: str) -> None:
+        """The password (or certificate) for ``name`` checked out: log ``conn`` in.
+
+        What the account keeps for its connections is read first and given to
+        the connection *before* the hub hears ``SetAccount``, because a
+        connection whose account's user is online attaches to it right there
+        (core/handlers/users.py attach), and its rooms are shown at once, each
+        as a JOIN of its own: its playback on join (``PlaybackChanged``: the
+        JOINs replay by the account's setting, not the server's) and, when it
+        will attach, the read marker of each of the user's rooms
+        (``ReadMarker(join=True)``: the MARKREAD that goes with each JOIN).
+        Read before the connection's input resumes, so before its next JOIN too."""
         count = await self.server.store.get_playback(name)
-        if count is not None and not conn.closed:
-            self.server.deliver([Outbound((conn.sid,), PlaybackChanged(count))])
+        marks = await self._join_markers(conn, name)
+        if conn.closed:
+            return
+        out = [Outbound((conn.sid,), ReadMarker(room, ms, join=True)) for room, ms in marks.items()]
+        if count is not None:
+            out.insert(0, Outbound((conn.sid,), PlaybackChanged(count)))
+        if out:
+            self.server.deliver(out)
+        self.server.dispatch(conn, SetAccount(name))
+
+    async def _join_markers(self, conn: Connection, name: str) -> dict[str, int | None]:
+        """Room -> the account's read marker, for each room of the account's
+        online user, when ``conn`` will attach to it and asked for read markers
+        (draft/read-marker); empty otherwise. The rooms are read again after
+        each round of lookups (the user may join one meanwhile), at most
+        ``_MARK_ROUNDS`` times: a room joined later still than that gets ``*``."""
+        hub = self.server.hub
+        adapter = conn.adapter
+        if not (hub.multiclient and isinstance(adapter, IrcProtocol) and READ_MARKER in adapter.caps):
+            return {}
+        store = self.server.store
+        marks: dict[str, int | None] = {}
+        for _ in range(_MARK_ROUNDS):
+            holder = users.user_of_account(hub, name, conn.sid)
+            if holder is None or conn.closed:
+                break
+            rooms = [hub.rooms[key].name for key in hub.sessions[holder].rooms if key in hub.rooms]
+            missing = [room for room in rooms if room not in marks]
+            if not missing:
+                break
+            for room in missing:
+                marks[room] = await store.read_marker(name, room)
+        return marks
 
     def _challenge(self, conn: Connection, data: bytes) -> None:
         if not conn.closed:
