@@ -167,6 +167,14 @@ class Limits:
     # waits (reading paused) for the next, so one big read (asyncio takes up to
     # 256 KiB: 5,000 short lines) cannot hold everyone else up while it is handled.
     input_per_tick: int = 2048
+    # --- limits: polish ---
+    # MARKREAD values an IRC connection keeps for JOINs it has asked them for
+    # (draft/read-marker), at least max_rooms (an attach brings one per room);
+    # past that the kept ones are dropped (those of JOINs that were refused).
+    join_markers_kept: int = 64
+    # Times an attaching connection's rooms are read for their read markers: the
+    # user may join one during the lookups; a room joined later still gets "*".
+    attach_marker_rounds: int = 3
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
