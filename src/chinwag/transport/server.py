@@ -19,7 +19,6 @@ from chinwag.config import Config, networks
 from chinwag.core.auth import Auth
 from chinwag.core.events import (
     Attached,
-    ChangeNick,
     Checked,
     Command,
     Event,
@@ -234,7 +233,7 @@ class Server:
         elif type(command) is Register or (type(command) is Checked and type(command.command) is Register):
             self._register(conn, command)
             return
-        rooms = self.hub.rooms_of(conn.sid) if type(command) in (Quit, ChangeNick) else ()
+        rooms = eventlog.rooms_before(self.hub, conn.sid, command) if type(command) in eventlog.BEFORE else ()
         outbound = self.hub.handle(conn.sid, command)
         self._save_rooms()
         if type(command) is not Say:
