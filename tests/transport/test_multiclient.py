@@ -18,7 +18,7 @@ import pytest
 
 from chinwag.config import Config
 from chinwag.transport.server import Server
-from tests.conftest import IrcClient, make_config
+from tests.conftest import IrcClient, LineClient, make_config
 from tests.hostile.bystander import Bystander
 from tests.hostile.test_hostile import irc_client, serving_config, text_client
 from tests.transport.test_nick_protection import FAST_HASH, PASSWORD, SRC, config, sync
@@ -58,6 +58,15 @@ async def sasl_irc(srv: Server, nick: str, account: str) -> tuple[IrcClient, lis
 async def irc_client_raw(srv: Server) -> IrcClient:
     r, w = await asyncio.open_connection("127.0.0.1", srv.port("irc"))
     return IrcClient(r, w)
+
+
+async def served(b: Bystander, *clients: LineClient) -> None:
+    """The bystander was answered throughout (its RTT printed); then everyone goes."""
+    rtt = await b.stop()
+    rtt.assert_served()
+    await b.close()
+    for c in clients:
+        await c.close()
 
 
 async def test_two_irc_connections_one_account_share_the_nick_rooms_and_messages() -> None:
@@ -118,12 +127,7 @@ async def test_two_irc_connections_one_account_share_the_nick_rooms_and_messages
         await laptop.send("QUIT :done")
         await laptop.closed()
         assert await sync(carol, "all-left") == [":alice_!~alice@chinwag QUIT done"]
-        rtt = await b.stop()
-        rtt.assert_served()
-        await b.close()
-        await carol.close()
-        await phone.close()
-        await laptop.close()
+        await served(b, carol, phone, laptop)
 
 
 async def test_irc_and_text_connections_one_account_and_the_first_one_leaving_first() -> None:
@@ -173,12 +177,7 @@ async def test_irc_and_text_connections_one_account_and_the_first_one_leaving_fi
         await telnet.send("/quit")
         await telnet.closed()
         assert await sync(carol, "all-gone") == [":alice2!~alice@chinwag QUIT quit"]
-        rtt = await b.stop()
-        rtt.assert_served()
-        await b.close()
-        await carol.close()
-        await telnet.close()
-        await laptop.close()
+        await served(b, carol, telnet, laptop)
 
 
 async def test_with_multiclient_off_the_second_connection_keeps_a_nick_of_its_own() -> None:
@@ -191,11 +190,7 @@ async def test_with_multiclient_off_the_second_connection_keeps_a_nick_of_its_ow
         assert welcome[0] == f":{SRC} 001 aphone :Welcome to the chinwag IRC Network aphone!~aphone@chinwag"
         assert not any(" JOIN " in line for line in welcome)
         assert await sync(laptop, "separate") == []
-        rtt = await b.stop()
-        rtt.assert_served()
-        await b.close()
-        await phone.close()
-        await laptop.close()
+        await served(b, phone, laptop)
 
 
 # --- what an attached connection is shown: the account's playback, its read markers ----------
@@ -256,11 +251,7 @@ async def test_a_phone_attaching_is_replayed_its_rooms_by_the_accounts_playback(
             f":{SRC} 366 alice #dev :End of /NAMES list",
             *replayed,
         ]
-        rtt = await b.stop()
-        rtt.assert_served()
-        await b.close()
-        await phone.close()
-        await laptop.close()
+        await served(b, phone, laptop)
 
 
 @pytest.mark.parametrize("how", ["identify", "sasl"])
@@ -285,11 +276,7 @@ async def test_a_phone_with_read_markers_attaching_gets_each_rooms_markread_with
             f":{SRC} 353 alice = #ops @alice",
             f":{SRC} 366 alice #ops :End of /NAMES list",
         ]
-        rtt = await b.stop()
-        rtt.assert_served()
-        await b.close()
-        await phone.close()
-        await laptop.close()
+        await served(b, phone, laptop)
 
 
 @pytest.mark.parametrize(("rounds", "ops_marker"), [(3, "timestamp=2023-11-14T22:13:18.000Z"), (1, "*")])
@@ -323,11 +310,7 @@ async def test_a_room_joined_while_an_attaching_phones_markers_are_read_is_read_
         c, lines = await phone
         assert [line for line in lines if "MARKREAD" in line] == [
             f":{SRC} MARKREAD #dev timestamp=2023-11-14T22:13:19.000Z", f":{SRC} MARKREAD #ops {ops_marker}"]
-        rtt = await b.stop()
-        rtt.assert_served()
-        await b.close()
-        await c.close()
-        await laptop.close()
+        await served(b, c, laptop)
 
 
 async def test_a_room_the_other_connection_joins_comes_to_an_attached_phone_with_its_stored_markread() -> None:
@@ -361,11 +344,7 @@ async def test_a_room_the_other_connection_joins_comes_to_an_attached_phone_with
         moved = f":{SRC} MARKREAD #r timestamp=2023-11-14T22:13:20.000Z"
         assert await sync(phone, "moved") == [moved]
         assert await sync(laptop, "moved") == [moved]
-        rtt = await b.stop()
-        rtt.assert_served()
-        await b.close()
-        await phone.close()
-        await laptop.close()
+        await served(b, phone, laptop)
 
 
 async def test_a_telnet_connection_attaching_is_replayed_its_current_room_by_the_accounts_playback() -> None:
@@ -392,8 +371,4 @@ async def test_a_telnet_connection_attaching_is_replayed_its_current_room_by_the
             "[hh:mm] alice: three",
             "--- end of history ---",
         ]
-        rtt = await b.stop()
-        rtt.assert_served()
-        await b.close()
-        await telnet.close()
-        await laptop.close()
+        await served(b, telnet, laptop)
