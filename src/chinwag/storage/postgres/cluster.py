@@ -162,3 +162,10 @@ class PgCluster:
             return {k: s for k, s in rows}
 
         return await self.store._read(read)
+
+
+if TYPE_CHECKING:
+    from chinwag.storage.cluster import ClusterStore
+
+    def _implements(c: PgCluster) -> ClusterStore:  # mypy: PgCluster is a ClusterStore
+        return c
