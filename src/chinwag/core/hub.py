@@ -28,13 +28,28 @@ class MessageIds:
     """Sortable, unique, opaque ids: microseconds since the epoch plus a counter.
 
     Fixed-width lowercase hex, so string order is time order; monotonic even if
-    the wall clock steps back.
+    the wall clock steps back. With a ``slot`` (0..SLOTS-1: a cluster node's
+    row in cluster_nodes, unique among live nodes) every id is congruent to the
+    slot modulo SLOTS, so the ids of two nodes never collide; 16 ids per
+    microsecond per node instead of 256.
     """
 
-    __slots__ = ("_last",)
+    SLOTS = 16
 
-    def __init__(self) -> None:
+    __slots__ = ("_last", "slot")
+
+    def __init__(self, slot: int | None = None) -> None:
         self._last = 0
+        self.slot: int | None = None
+        self.use_slot(slot)
+
+    def use_slot(self, slot: int | None) -> None:
+        """From now on, ids of ``slot`` (None: any id, as a lone server);
+        still above every id handed out or observed so far. (A cluster node
+        gets its slot when it joins, after the store's last msgid was observed.)"""
+        if slot is not None and not 0 <= slot < self.SLOTS:
+            raise ValueError(f"msgid slot {slot} is not in 0..{self.SLOTS - 1}")
+        self.slot = slot
 
     def observe(self, msgid: str) -> None:
         """Never hand out an id at or below one already stored (a restart
@@ -43,6 +58,8 @@ class MessageIds:
 
     def next(self, ts: float) -> str:
         n = max(int(ts * 1_000_000) << 8, self._last + 1)
+        if self.slot is not None:
+            n += (self.slot - n) % self.SLOTS  # the next id of this node's residue
         self._last = n
         return f"{n:016x}"
 
