@@ -10,6 +10,7 @@ import dataclasses
 import ipaddress
 import os
 import tomllib
+import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -137,7 +138,7 @@ class Config:
                 raise ConfigError(f"web_origins: {origin!r} is not http(s)://host[:port] or \"*\"")
         if self.postgres and not self.postgres.startswith(("postgresql://", "postgres://")):
             raise ConfigError("postgres must be a URL like \"postgresql://chinwag@db.example.org:5432/chinwag\"")
-        if self.redis and not self.redis.startswith(("redis://", "rediss://")):
+        if self.redis and not _redis_url_ok(self.redis):
             raise ConfigError("redis must be a URL like \"redis://redis.example.org:6379/0\" (or rediss:// for TLS)")
         if self.redis and not self.postgres:
             raise ConfigError("redis is set but postgres is not: a cluster needs PostgreSQL (set postgres too)")
@@ -184,6 +185,17 @@ def metrics_host_port(address: str) -> tuple[str, int]:
     if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
         raise ConfigError(f"metrics_address must be host:port like \"127.0.0.1:9108\", got {address!r}")
     return host, int(port)
+
+
+def _redis_url_ok(url: str) -> bool:
+    """redis:// or rediss://, a host, a port that is a number, a db that is one."""
+    parts = urllib.parse.urlsplit(url)
+    try:
+        parts.port  # noqa: B018 (raises ValueError if not a port number)
+    except ValueError:
+        return False
+    db = parts.path.strip("/")
+    return parts.scheme in ("redis", "rediss") and bool(parts.hostname) and (db == "" or db.isdigit())
 
 
 def _check_secrets(password: object, operators: object) -> None:

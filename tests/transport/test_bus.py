@@ -57,8 +57,8 @@ async def make_bus() -> AsyncIterator[Make]:
     buses: list[Bus] = []
     channel = f"chinwag:test{os.getpid()}_{next(_channels)}"
 
-    async def make(url: str, **limits: Any) -> tuple[Bus, Node]:
-        node = Node()
+    async def make(url: str, node: Node | None = None, **limits: Any) -> tuple[Bus, Node]:
+        node = node or Node()
         bus = Bus(url, channel, dataclasses.replace(Limits(), **limits), node.on_message, node.on_status)
         buses.append(bus)
         await bus.start()
@@ -174,3 +174,29 @@ async def test_the_password_never_appears_in_the_logs(make_bus: Make, caplog: py
     assert "hunter2" not in caplog.text
     assert shown_url("rediss://chinwag:s3cret@[::1]:6380/2") == "rediss://[::1]:6380/2"
     assert shown_url("redis://:s3cret@redis.example.org") == "redis://redis.example.org:6379/0"
+
+
+class Picky(Node):
+    """A node whose on_message fails on one message."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: list[bytes] = []
+
+    def on_message(self, data: bytes) -> None:
+        self.seen.append(data)
+        if data == b"bad":
+            raise RuntimeError("the node's bug")
+        super().on_message(data)
+
+
+async def test_a_failing_on_message_is_logged_and_the_next_message_still_arrives(
+        redis_server: Redis, make_bus: Make, caplog: pytest.LogCaptureFixture) -> None:
+    node = Picky()
+    a, _ = await make_bus(redis_server.url, node)
+    a.publish(b"bad")
+    a.publish(b"good")
+    await node.until(lambda: node.messages == [b"good"])
+    assert node.seen == [b"bad", b"good"]
+    assert (a.up, node.statuses, a.received) == (True, [True], 2)
+    assert "cluster bus: on_message failed" in caplog.text
