@@ -85,6 +85,11 @@ async def test_two_buses_see_each_others_messages_in_the_same_order(redis_server
     assert [m for m in na.messages if m.startswith(b"b")] == [b"b%d" % i for i in range(200)]
     assert (a.published, a.received, a.dropped) == (200, 400, 0)
     assert (b.published, b.received, b.dropped) == (200, 400, 0)
+    every_byte = bytes(range(256)) + b"\r\n*3\r\n$7\r\n"  # binary-safe, RESP look-alikes included
+    b.publish(every_byte)
+    b.publish(b"")
+    await na.until(lambda: len(na.messages) == 402)
+    assert na.messages[400:] == [every_byte, b""]
 
 
 async def test_redis_stopped_both_go_down_publish_drops_and_both_come_back(own_redis: Redis,

@@ -222,7 +222,9 @@ class Bus:
             # else: the answer to our PING (["pong", ""]); nothing else comes on it
 
     async def _send(self, pub: AbstractConnection) -> None:
-        channel = self._channel
+        # PUBLISH <channel> <data> in RESP, packed here: redis-py's general
+        # pack_command was 40% of the bus's CPU per message.
+        head = b"*3\r\n$7\r\nPUBLISH\r\n$%d\r\n%s\r\n" % (len(self._channel), self._channel)
         while True:
             if not self._queue:
                 self._wake.clear()
@@ -231,8 +233,8 @@ class Bus:
             batch, self._queue = self._queue, collections.deque()
             self._in_flight = len(batch)
             async with asyncio.timeout(self._deadline):
-                await pub.send_packed_command(pub.pack_commands(("PUBLISH", channel, d) for d in batch),
-                                              check_health=False)
+                wire = b"".join([b"%s$%d\r\n%s\r\n" % (head, len(d), d) for d in batch])
+                await pub.send_packed_command(wire, check_health=False)
                 for _ in batch:
                     await pub.read_response()  # the number of subscribers; an error raises
             self.published += len(batch)
