@@ -92,8 +92,9 @@ async def test_two_buses_see_each_others_messages_in_the_same_order(redis_server
     assert na.messages[400:] == [every_byte, b""]
 
 
-async def test_redis_stopped_both_go_down_publish_drops_and_both_come_back(own_redis: Redis,
-                                                                           make_bus: Make) -> None:
+async def test_redis_stopped_both_go_down_publish_drops_and_both_come_back(
+        own_redis: Redis, make_bus: Make, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="chinwag")
     a, na = await make_bus(own_redis.url)
     b, nb = await make_bus(own_redis.url)
     a.publish(b"before")
@@ -113,6 +114,7 @@ async def test_redis_stopped_both_go_down_publish_drops_and_both_come_back(own_r
     await na.until(lambda: na.messages[-1:] == [b"after"])
     assert na.messages == [b"before", b"after"]  # nothing published while down is replayed
     assert (a.dropped, a.published, b.published, a.received) == (1000, 1, 1, 2)
+    assert f"cluster bus up: {own_redis.url} channel {a.channel} (1000 messages dropped while down)" in caplog.text
 
 
 async def test_a_bus_started_while_redis_is_down_comes_up_when_it_starts(own_redis: Redis, make_bus: Make) -> None:

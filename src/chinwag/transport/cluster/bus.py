@@ -73,7 +73,7 @@ class Bus:
         self._task: asyncio.Task[None] | None = None
         self._last_heard = 0.0  # loop time of the last thing the subscription received
         self._dropped_before = 0  # self.dropped when the bus went down (for the log line when it is back)
-        self.dropped = 0  # messages given to publish() that were never sent
+        self.dropped = 0  # messages given to publish() not known to be published (a batch cut short counts whole)
         self.published = 0  # messages Redis acknowledged
         self.received = 0  # messages on the channel handed to on_message
 
@@ -138,6 +138,7 @@ class Bus:
         # RESP2: messages arrive as plain replies, ["message", channel, data]
         # (RESP3 would hand them to a push handler instead of read_response).
         kwargs["protocol"] = 2
+        kwargs["decode_responses"] = False  # bytes in, bytes out, whatever the URL says
         conn: AbstractConnection = cls(**kwargs)
         return conn
 
@@ -163,6 +164,10 @@ class Bus:
             if self._task is None:  # the first attempt: say why once (a lost session says it too)
                 log.warning("cluster bus %s: cannot connect (%s); retrying", self.where, _reason(exc))
             return False
+        except Exception:  # not a failure we know: a bug, said every time, but the bus keeps trying
+            await self._disconnect()
+            log.exception("cluster bus %s: connecting failed unexpectedly; retrying", self.where)
+            return False
         self._last_heard = asyncio.get_running_loop().time()
         self._up = True
         lost = self.dropped - self._dropped_before
@@ -183,11 +188,12 @@ class Bus:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
         why = next((t.exception() for t in done if not t.cancelled() and t.exception() is not None), None)
-        log.warning("cluster bus %s lost: %s; reconnecting", self.where, _reason(why) if why else "closed")
+        log.warning("cluster bus %s lost: %s; reconnecting", self.where, _reason(why) if why else "closed",
+                    exc_info=why if why is not None and not isinstance(why, FAILURES) else None)
 
     def _went_down(self) -> None:
-        self.dropped += len(self._queue) + self._in_flight
         self._dropped_before = self.dropped
+        self.dropped += len(self._queue) + self._in_flight
         self._queue.clear()
         self._in_flight = 0
         self._up = False
