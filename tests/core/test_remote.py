@@ -331,3 +331,28 @@ def test_a_message_from_another_node_reaches_local_members_and_the_nicks_holder(
     # bob on two connections: both get it.
     b.hub.links[5], b.hub.devices[1] = 1, [1, 5]
     assert remote.recipients(b.hub, sent.event) == [1, 5]
+
+
+def test_renames_in_the_same_change_are_followed_on_the_other_node() -> None:
+    a, b = pair(Limits(nick_grace=0))
+    a.hub.load_accounts(["alice"])
+    b.hub.load_accounts(["alice"])
+    b.reg(1, "bob", "#r")
+    # Registering as a protected name, not logged in: renamed at once.
+    seen = a.reg(1, "alice", "#r")
+    assert a.ops[-3:] == [cluster.Arrive(RemoteUser("alice", "~alice", "", signon=NOW)),
+                          cluster.Nick("alice", "Guest1"), cluster.Join("Guest1", "#r")]
+    assert to(seen["b"], 1) == [Joined("#r", "Guest1", user="~alice", realname="Guest1")]
+    # Logging in to the account whose name someone else holds: that one is renamed, and the name is ours.
+    a, b = pair(Limits(nick_grace=30))
+    for node in (a, b):
+        node.hub.load_accounts(["alice"])
+    b.reg(1, "bob", "#r")
+    a.reg(2, "al", "#r")
+    a.reg(3, "alice", "#r")  # not logged in: renamed when the account's user logs in
+    seen = a.do(2, SetAccount("alice"))
+    assert a.ops[-3:] == [cluster.Account("al", "alice"), cluster.Nick("alice", "Guest1"), cluster.Nick("al", "alice")]
+    assert [e for e in to(seen["b"], 1) if not isinstance(e, AccountChanged)] == [
+        NickChanged("alice", "Guest1", "~alice"), NickChanged("al", "alice", "~al")]
+    assert b.hub.sessions[b.hub.nicks["alice"]].account == "alice"
+    assert b.hub.sessions[b.hub.nicks["guest1"]].account is None

@@ -53,11 +53,6 @@ def is_ghost(sid: int) -> bool:
 __all__ = ["apply", "drop_node", "is_ghost", "local", "ops_for", "reconcile", "recipients", "snapshot"]
 
 
-def _local_user(hub: Hub, nick: str) -> Session | None:
-    sid = hub.nicks.get(casefold(nick))
-    return hub.sessions[sid] if sid is not None and sid > 0 else None
-
-
 def remote_user(session: Session) -> RemoteUser:
     return RemoteUser(session.nick or "", session.user, session.realname, session.account or "", session.away,
                       "".join(sorted(session.modes)), session.oper is not None, session.signon)
@@ -80,16 +75,32 @@ def ops_for(hub: Hub, outbound: Iterable[Outbound]) -> list[PresenceOp]:
         ops.append(cluster.Quit(left.nick, left.reason))
         gone.add(casefold(left.nick))
     hub.departed.clear()
+    out = outbound if isinstance(outbound, list) else list(outbound)
+    # Renames in this batch (a user registering, then renamed by nick protection;
+    # logging in, then taking the account's nick): an event names the user as it
+    # was then. (Not an attach's NICK to the connection: its old name quit.)
+    renames = [(i, casefold(e.old), casefold(e.new)) for i, o in enumerate(out)
+               if type(e := o.event) is NickChanged and casefold(e.old) not in gone]
+
+    def user(nick: str, i: int) -> Session | None:
+        """The local user named ``nick`` by the batch's ``i``th event."""
+        key = casefold(nick)
+        for at, old, new in renames:
+            if at > i and old == key:
+                key = new
+        sid = hub.nicks.get(key)
+        return hub.sessions[sid] if sid is not None and sid > 0 else None
+
     joins: dict[tuple[str, str], int] = {}  # (room, nick) -> index of its Join in ops
     once: set[tuple[str, str, str | None]] = set()  # events sent to the user and to its peers: one op
-    for o in outbound:
+    for i, o in enumerate(out):
         event = o.event
         kind = type(event)
         if kind is Message:
             continue
         if kind is Joined or kind is Parted:
             assert isinstance(event, Joined | Parted)
-            session = _local_user(hub, event.nick)
+            session = user(event.nick, i)
             key = casefold(event.room)
             room = hub.rooms.get(key)
             if session is None:
@@ -102,19 +113,19 @@ def ops_for(hub: Hub, outbound: Iterable[Outbound]) -> list[PresenceOp]:
                 ops.append(cluster.Part(event.nick, event.room, event.reason))
         elif kind is Registered:
             assert isinstance(event, Registered)
-            session = _local_user(hub, event.nick)
+            session = user(event.nick, i)
             if session is not None and session.sid in o.to:  # (not a connection attaching to it)
-                ops.append(cluster.Arrive(remote_user(session)))
+                ops.append(cluster.Arrive(dataclasses.replace(remote_user(session), nick=event.nick)))
         elif kind is NickChanged:
             assert isinstance(event, NickChanged)
-            if _local_user(hub, event.new) is not None and casefold(event.old) not in gone:
-                ops.append(cluster.Nick(event.old, event.new))  # (not an attach: its old name quit)
+            if casefold(event.old) not in gone and user(event.new, i) is not None:
+                ops.append(cluster.Nick(event.old, event.new))
         elif kind is ModeChanged:
             assert isinstance(event, ModeChanged)
-            _mode_ops(hub, event, ops, joins)
+            _mode_ops(hub, event, ops, joins, user(event.target, i))
         elif kind is OperUp:
             assert isinstance(event, OperUp)
-            if _local_user(hub, event.nick) is not None:
+            if user(event.nick, i) is not None:
                 ops.append(cluster.Modes(event.nick, event.nick, (ModeChange(True, "o"),)))
         elif kind is TopicChanged:
             assert isinstance(event, TopicChanged)
@@ -123,17 +134,17 @@ def ops_for(hub: Hub, outbound: Iterable[Outbound]) -> list[PresenceOp]:
                 ops.append(cluster.Topic(event.nick, room.name, event.text, event.ts))
         elif kind is AwayChanged:
             assert isinstance(event, AwayChanged)
-            if _local_user(hub, event.nick) is not None and ("away", event.nick, event.message) not in once:
+            if ("away", event.nick, event.message) not in once and user(event.nick, i) is not None:
                 once.add(("away", event.nick, event.message))
                 ops.append(cluster.Away(event.nick, event.message))
         elif kind is AccountChanged:
             assert isinstance(event, AccountChanged)
-            if _local_user(hub, event.nick) is not None and ("account", event.nick, event.account) not in once:
+            if ("account", event.nick, event.account) not in once and user(event.nick, i) is not None:
                 once.add(("account", event.nick, event.account))
                 ops.append(cluster.Account(event.nick, event.account))
         elif kind is RealnameChanged or kind is HostChanged:
             assert isinstance(event, RealnameChanged | HostChanged)
-            session = _local_user(hub, event.nick)
+            session = user(event.nick, i)
             if session is not None and ("info", event.nick, None) not in once:
                 once.add(("info", event.nick, None))
                 ops.append(cluster.UserInfo(event.nick, session.realname, session.user))
@@ -148,9 +159,10 @@ def ops_for(hub: Hub, outbound: Iterable[Outbound]) -> list[PresenceOp]:
     return ops
 
 
-def _mode_ops(hub: Hub, event: ModeChanged, ops: list[PresenceOp], joins: dict[tuple[str, str], int]) -> None:
+def _mode_ops(hub: Hub, event: ModeChanged, ops: list[PresenceOp], joins: dict[tuple[str, str], int],
+              target: Session | None) -> None:
     if not is_room(event.target):  # user modes, told to the user only
-        if _local_user(hub, event.target) is not None:
+        if target is not None:
             ops.append(cluster.Modes(event.nick, event.target, event.changes, event.user))
         return
     key = casefold(event.target)
