@@ -247,6 +247,14 @@ def test_no_connection_attaches_to_a_ghost_and_nick_protection_leaves_ghosts_alo
     assert [type(e) for e in to(seen["b"], 1)] == [AccountChanged]
     assert b.hub.links == {} and b.hub.devices == {} and b.hub.nick_of(1) == "al"
     assert remote.is_ghost(b.hub.nicks["alice"]) and b.hub.guards == {}
+    # A ghost holding a registered name it is not logged in to (its node runs its grace period):
+    # logging in to that account here does not take the name from it.
+    remote.apply(b.hub, "a", cluster.Arrive(RemoteUser("carol", "~carol", "carol")))
+    b.hub.load_accounts(["carol"])
+    b.reg(2, "cee")
+    seen = b.do(2, SetAccount("carol"))
+    assert [type(e) for e in to(seen["b"], 2)] == [AccountChanged]
+    assert b.hub.nick_of(2) == "cee" and remote.is_ghost(b.hub.nicks["carol"])
     # KILL of a user of another node is refused here.
     b.do(1, Checked(Oper("root", "x"), True))
     [failed] = b.hub.handle(1, Kill("alice", "no"))
