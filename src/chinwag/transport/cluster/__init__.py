@@ -1,1 +1,1 @@
-"""A node of a cluster (docs/cluster.md): the bus between the nodes, and the node itself."""
+"""A node of a cluster (docs/cluster.md): the bus between the nodes (bus.py), what they tell each other (wire.py), the node (node.py) and its delivery order (sequencer.py)."""
