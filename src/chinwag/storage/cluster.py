@@ -41,6 +41,10 @@ class ClusterStore(Protocol):
         """The nodes whose lease has ended (dead), by name."""
         ...
 
+    async def nodes(self) -> list[str]:
+        """The nodes whose lease is live, by name."""
+        ...
+
     async def forget_node(self, node: str) -> None:
         """Delete ``node``'s row and its nick claims; nothing if there are none."""
         ...

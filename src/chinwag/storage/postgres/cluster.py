@@ -97,6 +97,13 @@ class PgCluster:
 
         return await self.store._read(read)
 
+    async def nodes(self) -> list[str]:
+        async def read(conn: Any) -> list[str]:
+            rows = await conn.fetch(f"SELECT name FROM cluster_nodes WHERE lease_until > {NOW} ORDER BY name")
+            return [r[0] for r in rows]
+
+        return await self.store._read(read)
+
     async def forget_node(self, node: str) -> None:
         async def step(conn: Any) -> None:
             await conn.execute("DELETE FROM cluster_nicks WHERE node = $1", node)

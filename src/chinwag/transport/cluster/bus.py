@@ -68,6 +68,8 @@ class Bus:
         self._queue: collections.deque[bytes] = collections.deque()
         self._in_flight = 0  # messages sent in the current batch, their replies not read yet
         self._wake = asyncio.Event()  # something was queued
+        self._idle = asyncio.Event()  # nothing queued nor in flight (flush)
+        self._idle.set()
         self._up = False
         self._conns: list[AbstractConnection] = []
         self._task: asyncio.Task[None] | None = None
@@ -98,7 +100,15 @@ class Bus:
             self.dropped += 1
             return
         self._queue.append(data)
+        self._idle.clear()
         self._wake.set()
+
+    async def flush(self) -> None:
+        """Wait until what is queued has been published (or the bus went down:
+        then it was dropped). A leaving node says its last words so."""
+        while self._up and (self._queue or self._in_flight):
+            self._idle.clear()
+            await self._idle.wait()
 
     async def close(self) -> None:
         """Stop for good: no reconnecting, and ``on_status`` is not called."""
@@ -197,6 +207,7 @@ class Bus:
         self._queue.clear()
         self._in_flight = 0
         self._up = False
+        self._idle.set()
         self._tell(False)
 
     async def _disconnect(self, nowait: bool = True) -> None:
@@ -233,6 +244,7 @@ class Bus:
         head = b"*3\r\n$7\r\nPUBLISH\r\n$%d\r\n%s\r\n" % (len(self._channel), self._channel)
         while True:
             if not self._queue:
+                self._idle.set()
                 self._wake.clear()
                 await self._wake.wait()
                 continue

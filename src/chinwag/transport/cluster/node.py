@@ -26,16 +26,16 @@ import secrets
 import socket
 import time
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from chinwag.core.commands import COMMANDS
 from chinwag.core.errors import NickInUse
 from chinwag.core.events import ChangeNick, Checked, Command, Failed, Message, Outbound, Register
 from chinwag.core.handlers import remote
-from chinwag.core.hub import MessageIds
 from chinwag.core.names import casefold
 from chinwag.core.types.cluster import Arrive, Join, Nick, PresenceOp, Quit
 from chinwag.storage.base import conversation_key, private_parties, room_key
+from chinwag.storage.cluster import ClusterStore
 from chinwag.transport.cluster import wire
 from chinwag.transport.cluster.bus import Bus
 from chinwag.transport.cluster.sequencer import Sequencer
@@ -47,7 +47,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("chinwag.cluster")
 
 TAIL_POLL = 2.0  # seconds between polls of moved conversations while the bus works (its lost tails)
-POLL_OVERLAP = 2.0  # seconds each poll reaches back: a row touched before its commit is still seen
 
 
 def default_name(irc_port: int) -> str:
@@ -61,7 +60,8 @@ class ClusterNode:
         self.hub = server.hub
         self.limits = cfg.limits
         self.name = cfg.node_name
-        self.db: Any = server.store.cluster  # type: ignore[attr-defined]  # (PostgresStore only: config checks it)
+        # (only PostgresStore has one: the config refuses `redis` without `postgres`)
+        self.db: ClusterStore = server.store.cluster  # type: ignore[attr-defined]
         self.bus = Bus(cfg.redis, f"chinwag:{cfg.cluster_name}", cfg.limits, self._received, self._bus_status)
         self.epoch = secrets.token_hex(4)
         self.pseq = 0  # presence ops published in this run
@@ -89,7 +89,7 @@ class ClusterNode:
         slot = await self.db.join(self.name, self.limits.cluster_lease)
         self._set_slot(slot)
         self.alive_since = time.monotonic()
-        self.since = (await self.db.recent(float("inf")))[0] - POLL_OVERLAP
+        self.since = (await self.db.recent(float("inf")))[0]
         self.server.outbox.on_confirmed = self.sequencer.confirmed
         loop = asyncio.get_running_loop()
         await self.bus.start()
@@ -103,9 +103,7 @@ class ClusterNode:
                  "up" if self.bus.up else "down (retrying)")
 
     def _set_slot(self, slot: int) -> None:
-        ids = MessageIds(slot)
-        ids.observe(f"{self.hub.ids.last:016x}")
-        self.hub.ids = ids
+        self.hub.ids.use_slot(slot)
 
     def shutdown_reason(self) -> str:
         return f"node {self.name} is shutting down: reconnect to another node"
@@ -240,8 +238,8 @@ class ClusterNode:
             elif previous is not None and previous != key:
                 self._claims.put_nowait(("release", previous, conn.sid, True))
         else:
-            reason = "in use on another node" if holder else "cannot be checked now (the database is down)"
-            error = NickInUse(nick, reason)
+            # (held by a user of another node: the usual "in use"; no answer from the database: say so)
+            error = NickInUse(nick) if holder else NickInUse(nick, "cannot be checked now (the database is down)")
             server.deliver([Outbound((conn.sid,), Failed(error, COMMANDS[type(inner)].name))], conn.sid)
         conn.resume(set())
 
@@ -370,8 +368,7 @@ class ClusterNode:
                 log.error("polling PostgreSQL for new messages failed: %s", exc)
 
     async def _poll(self) -> None:
-        now, moved = await self.db.recent(self.since)
-        self.since = now - POLL_OVERLAP
+        self.since, moved = await self.db.recent(self.since)  # (that time reaches back: see PgCluster.recent)
         for key, seq in moved:
             if self.sequencer.knows(key):
                 self.sequencer.moved(key, seq)

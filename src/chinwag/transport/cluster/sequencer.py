@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from chinwag.core.events import Message, Outbound
 from chinwag.core.handlers import remote
@@ -223,7 +223,6 @@ class Sequencer:
 
     def _own(self, msg: Message) -> bool:
         """Made by this run of this node (its confirmation will come)?"""
-        ids: Any = self.node.hub.ids
-        slot = getattr(ids, "slot", None)
+        slot = self.node.hub.ids.slot
         return (slot is not None and self.first_own != "" and msg.msgid >= self.first_own
                 and int(msg.msgid, 16) % 16 == slot)
