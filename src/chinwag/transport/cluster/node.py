@@ -311,8 +311,7 @@ class ClusterNode:
                 log.warning("bus works again: resynchronising presence")
             self.down_since = None
             if not self.stopping:
-                self._hello()
-                self._publish(wire.want(self.name, ""))
+                self._hello()  # (every node answers with its snapshot)
         elif self.down_since is None:
             self.down_since = time.time()
             log.error("bus down: messages of other nodes come from PostgreSQL every %.1f s",
