@@ -19,6 +19,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
+import os
+import signal
 import statistics
 import sys
 import time
@@ -72,27 +74,18 @@ async def one_round(url: str, channel: str, messages: int, size: int, burst: int
     return messages / elapsed, cpu / messages * 1e6, ok
 
 
-async def run(args: argparse.Namespace) -> int:
-    sys.path.insert(0, str(ROOT))
-    sys.path.insert(0, str(ROOT / "src"))
-    from tests.services import Redis
-
-    redis = Redis()
-    redis.start()
+async def run(args: argparse.Namespace, url: str) -> int:
     rates: list[float] = []
     cpus: list[float] = []
     bad = False
-    try:
-        for n in range(args.rounds):
-            rate, cpu_us, ok = await asyncio.wait_for(
-                one_round(redis.url, f"chinwag:bench{n}", args.messages, args.size, args.burst), 130)
-            rates.append(rate)
-            cpus.append(cpu_us)
-            bad |= not ok
-            print(f"round {n + 1}: {rate:,.0f} messages/s, {cpu_us:.1f} µs CPU per message"
-                  f"{'' if ok else '  LOST, DROPPED OR OUT OF ORDER'}")
-    finally:
-        redis.close()
+    for n in range(args.rounds):
+        rate, cpu_us, ok = await asyncio.wait_for(
+            one_round(url, f"chinwag:bench{n}", args.messages, args.size, args.burst), 130)
+        rates.append(rate)
+        cpus.append(cpu_us)
+        bad |= not ok
+        print(f"round {n + 1}: {rate:,.0f} messages/s, {cpu_us:.1f} µs CPU per message"
+              f"{'' if ok else '  LOST, DROPPED OR OUT OF ORDER'}")
     print(f"median of {args.rounds}: {statistics.median(rates):,.0f} messages/s, "
           f"{statistics.median(cpus):.1f} µs CPU per message ({args.messages} messages of {args.size} bytes, "
           f"bursts of {args.burst}, 2 subscribers in this process)")
@@ -108,11 +101,27 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     if args.messages < 1 or args.size < 10 or args.burst < 1 or args.rounds < 1:
         p.error("--messages, --burst and --rounds must be positive, --size at least 10")
+    sys.path.insert(0, str(ROOT))
+    sys.path.insert(0, str(ROOT / "src"))
+    from tests.services import Redis
+
+    redis = Redis()
+
+    def terminated(*_: object) -> None:
+        # The redis-server is in a session of its own: it would outlive us.
+        redis.close()
+        os._exit(143)
+
+    signal.signal(signal.SIGTERM, terminated)
     try:
-        import uvloop
-    except ImportError:
-        return asyncio.run(run(args))
-    return uvloop.run(run(args))
+        redis.start()
+        try:
+            import uvloop
+        except ImportError:
+            return asyncio.run(run(args, redis.url))
+        return uvloop.run(run(args, redis.url))
+    finally:
+        redis.close()
 
 
 if __name__ == "__main__":
