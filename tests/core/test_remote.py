@@ -36,12 +36,12 @@ from chinwag.core.handlers import remote
 from chinwag.core.hub import Hub
 from chinwag.core.types import cluster
 from chinwag.core.types.cluster import Presence, RemoteUser
-from chinwag.core.types.lookup import Lookup, LookupReply, Stats, Whois, WhoisReply, WhoQuery, WhoReply
+from chinwag.core.types.lookup import Lookup, LookupReply, ServerStats, Stats, Whois, WhoisReply, WhoQuery, WhoReply
 from chinwag.core.types.moderation import Kick, Kicked, Kill, Mode, ModeChange, ModeChanged, Oper
 from chinwag.core.types.presence import AwayChanged, SetAway
 from chinwag.core.types.registered import RoomRegister
 from chinwag.core.types.rooms import Invite, Invited, ListQuery, ListReply, Topic, TopicChanged
-from chinwag.core.types.userinfo import RealnameChanged, SetName
+from chinwag.core.types.userinfo import HostChanged, HostRejoined, RealnameChanged, SetName
 
 NOW = 1_700_000_000.0
 
@@ -49,9 +49,9 @@ NOW = 1_700_000_000.0
 class Node:
     """One node: its hub, and the other nodes its changes are applied to."""
 
-    def __init__(self, name: str, limits: Limits | None = None) -> None:
+    def __init__(self, name: str, limits: Limits | None = None, account_host: str = "") -> None:
         self.name = name
-        self.hub = Hub(limits or Limits(), clock=lambda: NOW)
+        self.hub = Hub(limits or Limits(), clock=lambda: NOW, account_host=account_host)
         self.peers: list[Node] = []
         self.ops: list[cluster.PresenceOp] = []  # what it published
 
@@ -72,8 +72,8 @@ class Node:
         return seen
 
 
-def pair(limits: Limits | None = None) -> tuple[Node, Node]:
-    a, b = Node("a", limits), Node("b", limits)
+def pair(limits: Limits | None = None, account_host: str = "") -> tuple[Node, Node]:
+    a, b = Node("a", limits, account_host), Node("b", limits, account_host)
     a.peers, b.peers = [b], [a]
     return a, b
 
@@ -364,3 +364,24 @@ def test_renames_in_the_same_change_are_followed_on_the_other_node() -> None:
         NickChanged("alice", "Guest1", "~alice"), NickChanged("al", "alice", "~al")]
     assert b.hub.sessions[b.hub.nicks["alice"]].account == "alice"
     assert b.hub.sessions[b.hub.nicks["guest1"]].account is None
+
+
+def test_a_login_with_its_host_oper_and_user_modes_show_on_the_other_node() -> None:
+    a, b = pair(account_host="account/{account}")
+    b.reg(1, "bob", "#r")
+    a.reg(1, "alice", "#r")
+    seen = a.do(1, SetAccount("alice", created=True))
+    assert to(seen["b"], 1) == [
+        AccountChanged("alice", "alice"),
+        HostChanged("alice", "~alice", "~alice@account/alice"),
+        HostRejoined("#r", "alice", "~alice@account/alice", "", "alice", "alice"),
+    ]
+    a.do(1, Checked(Oper("root", "x"), True))
+    a.do(1, Mode("alice", (ModeChange(True, "i"),)))
+    whois = ask(b, 1, Whois("alice"))
+    assert isinstance(whois, WhoisReply) and whois.info.oper and whois.info.host == "account/alice"
+    stats = ask(b, 1, Stats())
+    assert isinstance(stats, ServerStats) and (stats.users, stats.opers, stats.invisible) == (2, 1, 1)
+    a.do(1, Mode("alice", (ModeChange(False, "o"), ModeChange(False, "i"))))
+    stats = ask(b, 1, Stats())
+    assert isinstance(stats, ServerStats) and (stats.opers, stats.invisible) == (0, 0)

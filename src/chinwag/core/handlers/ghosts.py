@@ -85,6 +85,8 @@ def quit_ghost(hub: Hub, sid: int, reason: str) -> list[Outbound]:
 
 def apply_arrive(hub: Hub, node: str, op: cluster.Arrive) -> list[Outbound]:
     u = op.user
+    if not u.nick or is_room(u.nick):
+        return []  # (no name a node would have let anyone take)
     holder = hub.nicks.get(casefold(u.nick))
     out: list[Outbound] = []
     if holder is not None:

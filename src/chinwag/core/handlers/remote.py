@@ -213,14 +213,14 @@ def apply(hub: Hub, node: str, op: PresenceOp) -> list[Outbound]:
     return _spread(hub, _APPLY[type(op)](hub, node, op))
 
 
+def _presence(hub: Hub, session: Session) -> Presence:
+    rooms = tuple((hub.rooms[key].name, status(hub.rooms[key], session.sid)) for key in session.rooms)
+    return Presence(remote_user(session), rooms)
+
+
 def snapshot(hub: Hub) -> list[Presence]:
     """Every local registered user, with its rooms and status in each."""
-    result = []
-    for sid, session in hub.sessions.items():
-        if sid > 0 and session.nick is not None:
-            rooms = tuple((hub.rooms[key].name, status(hub.rooms[key], sid)) for key in session.rooms)
-            result.append(Presence(remote_user(session), rooms))
-    return result
+    return [_presence(hub, session) for sid, session in hub.sessions.items() if sid > 0 and session.nick is not None]
 
 
 def reconcile(hub: Hub, node: str, presences: Iterable[Presence]) -> list[Outbound]:
@@ -243,6 +243,8 @@ def reconcile(hub: Hub, node: str, presences: Iterable[Presence]) -> list[Outbou
             out += ghosts.apply_arrive(hub, node, cluster.Arrive(u))
         else:
             ghost = hub.sessions[holder]
+            if presence == _presence(hub, ghost):
+                continue  # (the usual case: nothing missed)
             out += ghosts.apply_account(hub, node, cluster.Account(u.nick, u.account or None))
             out += ghosts.apply_away(hub, node, cluster.Away(u.nick, u.away))
             out += ghosts.apply_userinfo(hub, node, cluster.UserInfo(u.nick, u.realname, u.user))
