@@ -190,6 +190,7 @@ class ClientProtocol:
         self.server = ""  # its name, from 001
         self.quitting = False  # we said QUIT: the server's ERROR is a goodbye
         self.fatal = ""  # set when retrying cannot help (e.g. an invalid nick)
+        self.closed_by_server = ""  # the text of the server's ERROR: it is closing this link
         self.caps: set[str] = set()
         self.offered: dict[str, str] = {}
         self.isupport: dict[str, str] = {}
@@ -545,6 +546,15 @@ class ClientProtocol:
         )
         reason = msg.params[0] if msg.params else ""
         self._emit(Quit(server_time(msg, self.clock), nick, reason, rooms))
+        self._reclaim(nick)
+
+    def _reclaim(self, freed: str) -> None:
+        """``freed`` is no longer in use: if it is the nick we asked for and did not
+        get (registering took ``alice_`` while ``alice``, our own connection to a
+        node that died, was still there), ask for it again."""
+        wanted = self.session.nick
+        if self.registered and self.fold(freed) == self.fold(wanted) and not self.is_me(wanted):
+            self.send("NICK", wanted)
 
     def _nick(self, msg: Message) -> None:
         if not msg.params or msg.source is None:
@@ -558,6 +568,8 @@ class ClientProtocol:
             self.nick = new
             self.session.nick = new
         self._emit(NickChanged(server_time(msg, self.clock), old, new, own))
+        if not own:
+            self._reclaim(old)
 
     def _topic(self, msg: Message) -> None:
         if len(msg.params) < 2 or msg.source is None:
@@ -623,6 +635,7 @@ class ClientProtocol:
 
     def _server_error(self, msg: Message) -> None:
         text = msg.params[-1] if msg.params else ""
+        self.closed_by_server = text or "ERROR"
         when = server_time(msg, self.clock)
         self._emit(Info(when, text) if self.quitting else ServerError(when, text, "ERROR"))
 
