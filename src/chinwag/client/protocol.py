@@ -13,7 +13,10 @@ seen a message id in asks ``CHATHISTORY AFTER #room msgid=<last>``, paging on
 while full batches come back; the first join of a room asks for its latest
 messages (``CHATHISTORY LATEST #room * 20``), as the web client shows them.
 Every PRIVMSG/NOTICE with a ``msgid`` already seen is dropped, so replays from
-history show each message exactly once.
+history show each message exactly once. While a room's history is on its way,
+live messages to it are held and shown after it (those the history brought
+too, once, in their place): what the window shows stays in order, and the next
+page asks AFTER the history's last message, not a live one (no gap).
 """
 
 from __future__ import annotations
@@ -60,6 +63,8 @@ HISTORY_BATCHES: Final = frozenset({"chathistory", "draft/chathistory"})
 HISTORY_PAGE: Final = 100
 #: Messages shown on the first join of a room (CHATHISTORY LATEST), at most a page.
 JOIN_HISTORY: Final = 20
+#: Live messages held per room while its history is on its way; beyond, shown at once.
+HELD_MAX: Final = 1000
 #: How many message ids to remember for de-duplication.
 SEEN_IDS: Final = 20_000
 VERSION: Final = "chinwag connect"
@@ -198,7 +203,7 @@ class ClientProtocol:
         self._names: dict[str, list[str]] = {}
         self._batches: dict[str, tuple[str, str]] = {}  # ref -> (type, target)
         self._batch_count: dict[str, int] = {}
-        self._history_last: dict[str, str] = {}  # room cf -> last msgid in current batch
+        self._held: dict[str, list[Said]] = {}  # room cf -> live messages waiting for its history
         self._cap_done = False
         self._sasl_started = False
         self._nick_tries = 0
@@ -436,23 +441,42 @@ class ClientProtocol:
             self._emit(Info(when, text))  # a server notice ("*** Looking up your hostname")
             return
         msgid = msg.tags.get("msgid")
-        if msgid:
-            if msgid in self.session.seen:
-                return
-            self.session.seen.add(msgid)
         batch = self._batches.get(msg.tags.get("batch", ""))
         history = batch is not None and batch[0] in HISTORY_BATCHES
-        if batch is not None and history:
-            ref = msg.tags["batch"]
-            self._batch_count[ref] = self._batch_count.get(ref, 0) + 1
-        own = self.is_me(nick)
         room = self.is_room(target)
+        if history:
+            ref = msg.tags["batch"]
+            self._batch_count[ref] = self._batch_count.get(ref, 0) + 1  # a full page pages on
+            if msgid and room:  # the next page starts after it, shown before or not
+                self.session.last_msgid[self.fold(target)] = msgid
+        if msgid and msgid in self.session.seen:
+            return
+        own = self.is_me(nick)
         peer = "" if room else (target if own else nick)
-        if msgid and room:
-            self.session.last_msgid[self.fold(target)] = msgid
         mention = not own and self._mentions(text)
-        self._emit(Said(when, nick, target, text, kind, own=own, private=not room, peer=peer,
-                        mention=mention, msgid=msgid, history=history))
+        said = Said(when, nick, target, text, kind, own=own, private=not room, peer=peer,
+                    mention=mention, msgid=msgid, history=history)
+        held = self._held.get(self.fold(target)) if room else None
+        if held is not None:
+            if not history and len(held) < HELD_MAX:
+                held.append(said)  # shown once the history before it has been
+                return
+            if msgid:  # the history has it too: shown from there, in its place
+                held[:] = [h for h in held if h.msgid != msgid]
+        self._show(said)
+
+    def _show(self, said: Said) -> None:
+        if said.msgid:
+            self.session.seen.add(said.msgid)
+            if not said.private:
+                self.session.last_msgid[self.fold(said.target)] = said.msgid
+        self._emit(said)
+
+    def _release(self, key: str) -> None:
+        """The history of room ``key`` is all here (or will not come): show what was held."""
+        for said in self._held.pop(key, []):
+            if not said.msgid or said.msgid not in self.session.seen:
+                self._show(said)
 
     def _from_server(self, source: str) -> bool:
         return not self.registered or "." in source or source == self.server
@@ -473,6 +497,8 @@ class ClientProtocol:
             count = self._batch_count.pop(ref[1:], 0)
             if kind in HISTORY_BATCHES and target and count >= self._history_page():
                 self._fetch_history(target)  # a full page: there may be more
+            elif kind in HISTORY_BATCHES and target:
+                self._release(self.fold(target))
 
     def _history_page(self) -> int:
         limit = self.isupport.get("CHATHISTORY", "")
@@ -483,11 +509,17 @@ class ClientProtocol:
         ``joining`` a room we have seen nothing of, its latest messages."""
         if "draft/chathistory" not in self.caps:
             return
-        last = self.session.last_msgid.get(self.fold(room))
+        key = self.fold(room)
+        last = self.session.last_msgid.get(key)
         if last:
             self.send("CHATHISTORY", "AFTER", room, f"msgid={last}", str(self._history_page()))
         elif joining and self.session.join_history > 0:
             self.send("CHATHISTORY", "LATEST", room, "*", str(min(self.session.join_history, self._history_page())))
+        else:
+            self._release(key)
+            return
+        if "batch" in self.caps:  # the answer is a batch: its end releases what is held
+            self._held.setdefault(key, [])
 
     # --------------------------------------------------------- membership
 
@@ -511,6 +543,7 @@ class ClientProtocol:
         """Forget ``nick`` in ``room``; True when that was us."""
         key = self.fold(room)
         if self.is_me(nick):
+            self._release(key)
             self.session.rooms.pop(key, None)
             self.members.pop(key, None)
             return True
@@ -631,6 +664,9 @@ class ClientProtocol:
     def _fail(self, msg: Message) -> None:
         text = msg.params[-1] if msg.params else ""
         command = msg.params[0] if msg.params else ""
+        if command.upper() == "CHATHISTORY":  # no history is coming: show what waited for it
+            for key in list(self._held):
+                self._release(key)
         self._emit(ServerError(server_time(msg, self.clock), f"{command}: {text}", msg.command))
 
     def _server_error(self, msg: Message) -> None:
