@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from chinwag.client import protocol
 from chinwag.client.connection import Backoff, Connection
 from chinwag.client.events import ClientEvent, Status
 from chinwag.client.protocol import ClientProtocol, Session
@@ -141,8 +142,10 @@ async def serve_node(pg_url: str) -> tuple[asyncio.subprocess.Process, int]:
 
 
 @pytest.fixture
-async def node_b(pg_url: str) -> AsyncIterator[Server]:
-    srv = Server(dataclasses.replace(make_config(), postgres=pg_url))
+async def node_b(pg_url: str, request: pytest.FixtureRequest) -> AsyncIterator[Server]:
+    """Node B in this process, on the same database; ``playback``: its IRC history on join."""
+    playback: int = getattr(request, "param", 0)
+    srv = Server(dataclasses.replace(make_config(), postgres=pg_url, irc_history_on_join=playback))
     await srv.start()
     yield srv
     await srv.shutdown()
@@ -151,10 +154,21 @@ async def node_b(pg_url: str) -> AsyncIterator[Server]:
 LINE = re.compile(r"\b(?:alice|bob|carol): (?:before|mine|missed) \d\b")
 
 
-@pytest.mark.parametrize("death", [signal.SIGKILL, signal.SIGTERM], ids=["kill-9", "shutdown"])
+# chathistory: the client asks CHATHISTORY AFTER its last msgid. playback: the
+# client does not use draft/chathistory, B plays the room's last 20 messages on
+# join (old and new), and the client drops the msgids it has shown.
+@pytest.mark.parametrize(
+    ("death", "catch_up", "node_b"),
+    [(signal.SIGKILL, "chathistory", 0), (signal.SIGTERM, "chathistory", 0), (signal.SIGKILL, "playback", 20)],
+    ids=["kill-9", "shutdown", "kill-9-playback"],
+    indirect=["node_b"],
+)
 async def test_node_a_dies_the_client_catches_up_on_b_exactly_once(
-    pg_url: str, node_b: Server, headless: MakeHeadless, death: signal.Signals
+    pg_url: str, node_b: Server, headless: MakeHeadless, monkeypatch: pytest.MonkeyPatch,
+    death: signal.Signals, catch_up: str,
 ) -> None:
+    if catch_up == "playback":
+        monkeypatch.setattr(protocol, "WANTED_CAPS", tuple(c for c in protocol.WANTED_CAPS if c != "draft/chathistory"))
     node_a, port_a = await serve_node(pg_url)
     port_b = node_b.port("irc")
     # alice knows both nodes; a long backoff keeps her away until retry_now().
@@ -187,6 +201,8 @@ async def test_node_a_dies_the_client_catches_up_on_b_exactly_once(
     alice.type("back 1\r")
     await bob.expect("alice: back 1")
     await alice.chat.conn.roundtrip()  # anything else in flight has arrived
+    proto = alice.chat.conn.protocol
+    assert proto is not None and ("draft/chathistory" in proto.caps) == (catch_up == "chathistory")
 
     shown = [m.group(0) for line in alice.ui.transcript if (m := LINE.search(line))]
     assert shown == ["carol: before 1", "carol: before 2", "alice: mine 1",
