@@ -211,3 +211,41 @@ async def test_node_a_dies_the_client_catches_up_on_b_exactly_once(
     assert alice.chat.nick == "alice"
     assert alice.chat.current == "#room"
 
+
+
+async def test_script_mode_carries_on_on_the_next_server(headless: MakeHeadless) -> None:
+    """A piped ``chinwag connect A B``: A shuts down between two input lines;
+    the second line is said on B."""
+    a, b = Server(make_config()), Server(make_config())
+    await a.start()
+    await b.start()
+    try:
+        on_a, on_b = await headless(a.port("irc"), "bob"), await headless(b.port("irc"), "carol")
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "chinwag", "connect", f"127.0.0.1:{a.port('irc')}", f"127.0.0.1:{b.port('irc')}",
+            "--nick", "bot", stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+        )
+        SPAWNED.append(proc)
+        assert proc.stdin is not None and proc.stdout is not None
+        out: list[str] = []
+
+        async def until(fragment: str) -> None:
+            assert proc.stdout is not None
+            while not any(fragment in line for line in out):
+                line = await asyncio.wait_for(proc.stdout.readline(), TIMEOUT)
+                assert line, f"{fragment!r} not printed: {out}"
+                out.append(line.decode())
+
+        proc.stdin.write(b"one\n")
+        await on_a.expect("bot: one")
+        await a.shutdown()
+        await until(f"reconnected to 127.0.0.1:{b.port('irc')}")
+        proc.stdin.write(b"two\n")
+        proc.stdin.close()
+        await on_b.expect("bot: two")
+        assert await asyncio.wait_for(proc.wait(), TIMEOUT) == 0
+        assert any("connection lost: closed by the server" in line for line in out), out
+    finally:
+        for srv in (a, b):
+            if not srv.stopping:
+                await srv.shutdown()
