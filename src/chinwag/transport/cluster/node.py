@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import secrets
 import socket
 import time
@@ -46,11 +47,14 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("chinwag.cluster")
 
+PRUNE_EVERY = 30  # polls between two prunes of the conversations followed (a minute while the bus works)
 TAIL_POLL = 2.0  # seconds between polls of moved conversations while the bus works (its lost tails)
 
 
-def default_name(irc_port: int) -> str:
-    return f"{socket.gethostname()}:{irc_port}"
+def default_name(irc_port: int, shared: bool = False) -> str:
+    """<hostname>:<irc port>, and the process id when nodes share the port (reuse_port)."""
+    name = f"{socket.gethostname()}:{irc_port}"
+    return f"{name}:{os.getpid()}" if shared else name
 
 
 class ClusterNode:
@@ -82,7 +86,7 @@ class ClusterNode:
 
     async def start(self) -> None:
         if not self.name:
-            self.name = default_name(self.server.port("irc"))
+            self.name = default_name(self.server.port("irc"), self.server.config.reuse_port)
         # A fresh run: what an earlier run of this name left (after kill -9) goes first
         # (its nick rows would refuse this run's users their own names).
         await self.db.forget_node(self.name)
@@ -357,8 +361,12 @@ class ClusterNode:
             self._node_gone(node, "stopped answering")
 
     async def _poll_forever(self) -> None:
+        polls = 0
         while True:
             await asyncio.sleep(self.limits.cluster_poll if self.down_since is not None else TAIL_POLL)
+            polls += 1
+            if polls % PRUNE_EVERY == 0:
+                self.sequencer.prune(self._followed)
             try:
                 await self._poll()
             except asyncio.CancelledError:
@@ -373,6 +381,13 @@ class ClusterNode:
                 self.sequencer.moved(key, seq)
             elif self.down_since is not None and self._ours(key):
                 self.sequencer.adopt(key, seq, self.down_since)
+
+    def _followed(self, key: str) -> bool:
+        """Does a user of this node take part in conversation ``key``?"""
+        room = self.hub.rooms.get(key)
+        if room is not None:
+            return any(sid > 0 for sid in room.members)
+        return self._ours(key)
 
     def _ours(self, key: str) -> bool:
         """A private conversation one of this node's users is part of."""
