@@ -81,5 +81,12 @@ async def test_two_nodes_bind_one_port_and_users_on_either_talk(two_nodes: tuple
     assert await until(rb, "PRIVMSG") == f":{a}!~{a}@chinwag PRIVMSG #shared :one port, two nodes"
     wb.write(f"PRIVMSG {a} :and back\r\n".encode())
     assert await until(ra, "PRIVMSG") == f":{b}!~{b}@chinwag PRIVMSG {a} :and back"
+    # LUSERS counts the other node as a server, its users as global only.
+    local = sum(1 for sid in first.hub.nicks.values() if sid > 0)
+    wa.write(b"LUSERS\r\n")
+    assert (await until(ra, " 251 ")).endswith(f"There are {len(writers)} users and 0 invisible on 2 servers")
+    assert (await until(ra, " 255 ")).endswith(f":I have {local} clients and 1 servers")
+    assert f"Current local users {local}," in await until(ra, " 265 ")
+    assert f"Current global users {len(writers)}," in await until(ra, " 266 ")
     for writer in writers:
         writer.close()

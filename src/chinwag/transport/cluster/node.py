@@ -284,10 +284,12 @@ class ClusterNode:
             if known is None or known[0] != item.epoch or item.pseq != known[1] + 1:
                 self._publish(wire.want(self.name, node))  # a gap: its snapshot repairs it
             self.peers[node] = (item.epoch, item.pseq)
+            self.hub.nodes = len(self.peers) + 1
             self._deliver(remote.apply(self.hub, node, item.op))
         elif kind in ("snap", "hello"):
             self.dead.pop(node, None)
             self.peers[node] = (item.epoch, item.pseq)
+            self.hub.nodes = len(self.peers) + 1
             self._deliver(remote.reconcile(self.hub, node, item.presences))
             if kind == "hello":
                 self._publish(wire.snap(self.name, self.epoch, self.pseq, remote.snapshot(self.hub), to=node))
@@ -303,6 +305,7 @@ class ClusterNode:
 
     def _node_gone(self, node: str, why: str) -> None:
         self.peers.pop(node, None)
+        self.hub.nodes = len(self.peers) + 1
         self.dead[node] = None
         out = remote.drop_node(self.hub, node, f"{node} {why}")
         if out:
