@@ -66,6 +66,7 @@ class ClusterNode:
         self.name = cfg.node_name
         # (only PostgresStore has one: the config refuses `redis` without `postgres`)
         self.db: ClusterStore = server.store.cluster  # type: ignore[attr-defined]
+        self.db_store = server.store
         self.bus = Bus(cfg.redis, f"chinwag:{cfg.cluster_name}", cfg.limits, self._received, self._bus_status)
         self.epoch = secrets.token_hex(4)
         self.pseq = 0  # presence ops published in this run
@@ -356,12 +357,42 @@ class ClusterNode:
         if now - self.alive_since < limits.cluster_lease:
             return  # only a node in steady contact may declare others dead
         live = set(await self.db.nodes())
-        for node in await self.db.expired():
+        ended = await self.db.ended()
+        for node in ended:
             if node != self.name:
                 await self.db.forget_node(node)
                 live.discard(node)
-        for node in {n for n in self.hub.remote.values()} - live:
+        gone = {n for n in self.hub.remote.values()} - live
+        if gone and self.name == min(live | {self.name}):  # (one node records, the others agree who)
+            # Its last heartbeat: what it delivered before then, its users saw.
+            beats = [ended[n] - limits.cluster_lease for n in gone if n in ended]
+            since = min(beats) if beats else self.hub.clock() - limits.cluster_lease - limits.cluster_heartbeat
+            self.server.spawn(self._record_departures(self._whereabouts(gone), since))
+        for node in gone:
             self._node_gone(node, "stopped answering")
+
+    def _whereabouts(self, nodes: set[str]) -> list[tuple[str, tuple[str, ...]]]:
+        """(nick, rooms) of every user of ``nodes``."""
+        hub = self.hub
+        found = []
+        for sid, node in hub.remote.items():
+            session = hub.sessions.get(sid)
+            if node in nodes and session is not None and session.nick and session.rooms:
+                found.append((session.nick, tuple(hub.rooms[k].name for k in session.rooms if k in hub.rooms)))
+        return found
+
+    async def _record_departures(self, users: list[tuple[str, tuple[str, ...]]], since: float) -> None:
+        """The users of a node that died never said where they left off: the
+        text protocol's catch-up (its Recall) starts them from the node's last
+        heartbeat (``since``, db clock), so nothing after the failure is missed
+        (what came in the last heartbeat interval before it is shown again)."""
+        now = self.hub.clock()
+        mark = f"{int(since * 1_000_000) << 8:016x}"  # (a MessageIds id of that time)
+        for nick, rooms in users:
+            try:
+                await self.db_store.record_departure(nick, rooms, mark, now)
+            except Exception as exc:
+                log.error("cannot record where %s left off: %s", nick, exc)
 
     async def _poll_forever(self) -> None:
         polls = 0
