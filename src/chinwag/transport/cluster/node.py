@@ -78,7 +78,9 @@ class ClusterNode:
         self.since = 0.0  # db time of the last poll of moved conversations
         self.stopping = False
         self._tasks: list[asyncio.Task[None]] = []
-        self._claims: asyncio.Queue[tuple[str, str, int, bool]] = asyncio.Queue()
+        # Nick rows to claim or release, and presence ops waiting behind them: in order.
+        self._claims: asyncio.Queue[tuple[str, str, int, bytes]] = asyncio.Queue()
+        self._working = False  # _claim_forever is on an item
         self.dead: dict[str, None] = {}  # nodes declared dead (their late ops are ignored until they say hello)
         self.refills = 0  # metrics: gaps refilled from PostgreSQL
         self.published = 0
@@ -117,6 +119,8 @@ class ClusterNode:
         """After the connections closed (their quits published): say bye, give
         the nicks and the node row back, stop."""
         self.stopping = True
+        with contextlib.suppress(Exception):  # (the quits waiting behind their nicks' release go first)
+            await asyncio.wait_for(self._claims.join(), 2.0)
         self._publish(wire.bye(self.name, self.epoch))
         for task in self._tasks:
             task.cancel()
@@ -137,8 +141,14 @@ class ClusterNode:
             return
         for op in ops:
             self.pseq += 1
-            self._publish(wire.presence(self.name, self.epoch, self.pseq, op))
             self._follow(op)
+            data = wire.presence(self.name, self.epoch, self.pseq, op)
+            if self._claims.qsize() or self._working:
+                # Behind a nick row's change: a Quit is seen once its nick is free
+                # (another node's user may take it the moment it sees the quit).
+                self._claims.put_nowait(("publish", "", 0, data))
+            else:
+                self._publish(data)
 
     def _follow(self, op: PresenceOp) -> None:
         """Nick rows follow what the hub did (renames by the server too)."""
@@ -160,21 +170,25 @@ class ClusterNode:
         sid = self.hub.nicks.get(key)
         if sid is not None and sid > 0 and self.claimed.get(sid) != key:
             self.claimed[sid] = key
-            self._claims.put_nowait(("claim", key, sid, True))
+            self._claims.put_nowait(("claim", key, sid, b""))
 
     def _release_later(self, nick: str) -> None:
         key = casefold(nick)
         for sid, held in list(self.claimed.items()):
             if held == key and self.hub.nicks.get(key) != sid:
                 del self.claimed[sid]
-                self._claims.put_nowait(("release", key, sid, True))
+                self._claims.put_nowait(("release", key, sid, b""))
 
     async def _claim_forever(self) -> None:
-        """The nick rows of changes the hub made itself, in order, one at a time."""
+        """The nick rows of changes the hub made itself, in order, one at a
+        time, and the presence ops behind them."""
         while True:
-            what, key, sid, _ = await self._claims.get()
+            what, key, sid, data = await self._claims.get()
+            self._working = True
             try:
-                if what == "claim":
+                if what == "publish":
+                    self._publish(data)
+                elif what == "claim":
                     session = self.hub.sessions.get(sid)
                     nick = session.nick if session is not None and session.nick else key
                     holder = await self.db.claim_nick(key, nick, self.name, sid)
@@ -184,6 +198,9 @@ class ClusterNode:
                     await self.db.release_nick(key, self.name, sid)
             except Exception as exc:
                 log.error("cannot %s nick %s: %s", what, key, exc)
+            finally:
+                self._working = self._claims.qsize() > 0
+                self._claims.task_done()
 
     def publish_message(self, key: str, seq: int, msg: Message) -> None:
         self._publish(wire.message(self.name, key, seq, msg))
@@ -225,7 +242,7 @@ class ClusterNode:
         server = self.server
         if server.connections.get(conn.sid) is not conn:  # gone meanwhile
             if holder is None:
-                self._claims.put_nowait(("release", key, conn.sid, True))
+                self._claims.put_nowait(("release", key, conn.sid, b""))
             return
         if holder is None:
             previous = self.claimed.get(conn.sid)
@@ -239,9 +256,9 @@ class ClusterNode:
                 self.claimed.pop(conn.sid, None)  # the hub refused it (bad name...)
                 if previous is not None:
                     self.claimed[conn.sid] = previous
-                self._claims.put_nowait(("release", key, conn.sid, True))
+                self._claims.put_nowait(("release", key, conn.sid, b""))
             elif previous is not None and previous != key:
-                self._claims.put_nowait(("release", previous, conn.sid, True))
+                self._claims.put_nowait(("release", previous, conn.sid, b""))
         else:
             # (held by a user of another node: the usual "in use"; no answer from the database: say so)
             error = NickInUse(nick) if holder else NickInUse(nick, "cannot be checked now (the database is down)")
@@ -253,7 +270,7 @@ class ClusterNode:
         key = self.claimed.get(sid)
         if key is not None and self.hub.nicks.get(key) != sid:
             del self.claimed[sid]
-            self._claims.put_nowait(("release", key, sid, True))
+            self._claims.put_nowait(("release", key, sid, b""))
 
     # --- the bus in -------------------------------------------------------------
 
@@ -348,7 +365,7 @@ class ClusterNode:
             self._set_slot(await self.db.join(self.name, limits.cluster_lease))
             self.alive_since = time.monotonic()
             for sid, key in list(self.claimed.items()):
-                self._claims.put_nowait(("claim", key, sid, True))
+                self._claims.put_nowait(("claim", key, sid, b""))
             self._hello()
             return
         now = time.monotonic()
