@@ -210,69 +210,76 @@ class Member:
 
     async def _attempt(self, node: Node, first: bool) -> bool:
         conn = await Conn.open(self.proto, node)
-        held: list[str] = []  # live lines that came during the catch-up: after it
+        self.node = node
         try:
-            if self.proto == "text":
-                await conn.send(self.nick)
-                while "Welcome to chinwag" not in (line := await conn.line(STEP)):
-                    if line.startswith("name taken"):
-                        return False
-                    if TOKEN.search(line):
-                        self.take(line, live=False)  # the text catch-up of a returning name
-                await conn.send(f"/join {self.room_name}")
-                while not (line := await conn.line(STEP)).startswith(f"* in {self.room_name}:"):
-                    if TOKEN.search(line):
-                        self.take(line, live=False)
-                if not first:  # what a person does on coming back: /history (merged by token)
-                    await conn.send("/history 1000")
-                    inside = False
-                    while not (line := await conn.line(STEP)).startswith(("--- end of history", "--- no history")):
-                        if line.startswith("--- history of"):
-                            inside = True
-                        elif TOKEN.search(line):
-                            if inside:
-                                self.take(line, live=False)
-                            else:
-                                held.append(line)  # live, before the answer
-            else:
-                await conn.send("CAP LS 302", f"NICK {self.nick}", f"USER {self.nick} 0 * :{self.nick}",
-                                f"CAP REQ :{CAPS}", "CAP END")
-                while True:
-                    line = await conn.line(STEP)
-                    cmd = _command(line)
-                    if cmd in ("001", "422", "376"):
-                        if cmd != "001":
-                            break
-                    elif cmd in ("433", "436"):
-                        return False
-                    elif cmd == "PING":
-                        await conn.send("PONG" + line[4:])
-                await conn.send(f"JOIN {self.room_name}")
-                while _command(line := await conn.line(STEP)) != "366":
-                    if _command(line) == "PRIVMSG":
-                        held.append(line)
-                if not first and self.last_msgid:
-                    await conn.send(f"CHATHISTORY AFTER {self.room_name} msgid={self.last_msgid} 1000")
-                    ref = ""
-                    while True:
-                        line = await conn.line(STEP)
-                        cmd = _command(line)
-                        if cmd == "BATCH" and " +" in line and not ref:
-                            ref = line.split(" +", 1)[1].split()[0]
-                        elif cmd == "BATCH" and ref and f" -{ref}" in line:
-                            break
-                        elif cmd == "PRIVMSG":
-                            if ref and f"batch={ref}" in line:
-                                self.take(line, live=False)
-                            else:
-                                held.append(line)
-                        elif cmd == "FAIL":
-                            break
+            if await self._register(conn, first):
+                return True
         except BaseException:
             await conn.close()
             raise
+        await conn.close()
+        return False
+
+    async def _register(self, conn: Conn, first: bool) -> bool:
+        """Name, room and (after a loss) catch-up on ``conn``; False if the name is still held."""
+        held: list[str] = []  # live lines that came during the catch-up: after it
+        if self.proto == "text":
+            await conn.send(self.nick)
+            while "Welcome to chinwag" not in (line := await conn.line(STEP)):
+                if line.startswith("name taken"):
+                    return False
+                if TOKEN.search(line):
+                    self.take(line, live=False)  # the text catch-up of a returning name
+            await conn.send(f"/join {self.room_name}")
+            while not (line := await conn.line(STEP)).startswith(f"* in {self.room_name}:"):
+                if TOKEN.search(line):
+                    self.take(line, live=False)
+            if not first:  # what a person does on coming back: /history (merged by token)
+                await conn.send("/history 1000")
+                inside = False
+                while not (line := await conn.line(STEP)).startswith(("--- end of history", "--- no history")):
+                    if line.startswith("--- history of"):
+                        inside = True
+                    elif TOKEN.search(line):
+                        if inside:
+                            self.take(line, live=False)
+                        else:
+                            held.append(line)  # live, before the answer
+        else:
+            await conn.send("CAP LS 302", f"NICK {self.nick}", f"USER {self.nick} 0 * :{self.nick}",
+                            f"CAP REQ :{CAPS}", "CAP END")
+            while True:
+                line = await conn.line(STEP)
+                cmd = _command(line)
+                if cmd in ("001", "422", "376"):
+                    if cmd != "001":
+                        break
+                elif cmd in ("433", "436"):
+                    return False
+                elif cmd == "PING":
+                    await conn.send("PONG" + line[4:])
+            await conn.send(f"JOIN {self.room_name}")
+            while _command(line := await conn.line(STEP)) != "366":
+                if _command(line) == "PRIVMSG":
+                    held.append(line)
+            if not first and self.last_msgid:
+                await conn.send(f"CHATHISTORY AFTER {self.room_name} msgid={self.last_msgid} 1000")
+                ref = ""
+                while True:
+                    line = await conn.line(STEP)
+                    cmd = _command(line)
+                    if cmd == "BATCH" and " +" in line and not ref:
+                        ref = line.split(" +", 1)[1].split()[0]
+                    elif cmd == "BATCH" and ref and f" -{ref}" in line:
+                        break
+                    elif cmd == "PRIVMSG":
+                        if ref and f"batch={ref}" in line:
+                            self.take(line, live=False)
+                        else:
+                            held.append(line)
+                    elif cmd == "FAIL":
+                        break
         self.conn = conn
-        self.node = node
         for line in held:
             self.take(line, live=True)
         return True
@@ -530,7 +537,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     if args.smoke:
         args.clients, args.rooms, args.senders, args.rate = 12, 2, 6, 20.0
-        args.duration, args.kill_every, args.baseline, args.drain = 14.0, 4.0, 3.0, 15.0
+        args.duration, args.kill_every, args.baseline, args.drain = 16.0, 4.0, 3.0, 15.0
     if not (1 <= args.nodes <= 8 and 1 <= args.clients <= 300 and 1 <= args.rooms <= args.clients
             and 1 <= args.senders <= args.clients and 0 < args.rate <= 2000 and 0 < args.duration <= 600
             and 0 < args.drain <= 120 and 1 <= args.receivers <= 2000 and 1 <= args.window <= 64
