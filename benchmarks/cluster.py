@@ -13,7 +13,7 @@ text with ``/history``. Afterwards PostgreSQL's messages (by seq) are the truth:
 * lost: expected and never received (live or in a catch-up);
 * duplicated: received live more than once by one member (a catch-up's overlap
   with what was already seen is not a duplicate: clients merge it away);
-* reordered: received after a message of a later seq;
+* reordered: received after a message of a later seq (live, or in a catch-up);
 * phantom: received but not stored (must never happen).
 
 It also reports reconnect-and-catch-up times (connection lost -> caught up;
@@ -143,6 +143,7 @@ class Member:
     live: dict[tuple[int, int], int] = field(default_factory=dict)  # (sender, k) -> times received live
     order: list[tuple[int, int]] = field(default_factory=list)  # first arrivals, in the order merged
     order_set: set[tuple[int, int]] = field(default_factory=set)
+    caught_up: set[tuple[int, int]] = field(default_factory=set)  # first received in a catch-up
     msgids: set[str] = field(default_factory=set)
     last_msgid: str = ""
     reconnects: list[float] = field(default_factory=list)
@@ -183,6 +184,8 @@ class Member:
         if token not in self.order_set:
             self.order_set.add(token)
             self.order.append(token)
+            if not live:
+                self.caught_up.add(token)
 
     # --- (re)connecting ---
 
@@ -431,21 +434,23 @@ async def run_once(pg_url: str, redis_url: str, args: argparse.Namespace, nodes:
         stored = await truth(pg_url, args.rooms)
     for r in range(args.rooms):
         seq = {t: i for i, t in enumerate(stored[r])}
-        row = {"stored": len(stored[r]), "expected": 0, "lost": 0, "duplicated": 0, "reordered": 0, "phantom": 0}
+        row = {"stored": len(stored[r]), "expected": 0, "lost": 0, "duplicated": 0, "reordered": 0, "phantom": 0,
+               "reordered_in_catch_up": 0}
         for m in (m for m in members if m.room == r):
             expected = [t for t in stored[r] if t[0] != m.index]
             got = m.order_set
             lost = sum(1 for t in expected if t not in got)
             dup = sum(n - 1 for n in m.live.values() if n > 1)
             phantom = sum(1 for t in got if t not in seq)
-            high, reordered = -1, 0
+            high, reordered, in_catch_up = -1, 0, 0
             for t in m.order:
                 if t in seq:
                     if seq[t] < high:
                         reordered += 1
+                        in_catch_up += t in m.caught_up
                     high = max(high, seq[t])
             for key, n in (("expected", len(expected)), ("lost", lost), ("duplicated", dup),
-                           ("reordered", reordered), ("phantom", phantom)):
+                           ("reordered", reordered), ("phantom", phantom), ("reordered_in_catch_up", in_catch_up)):
                 row[key] += n
                 p = result.by_protocol.setdefault(m.proto, {})
                 p[key] = p.get(key, 0) + n
@@ -462,7 +467,8 @@ def print_run(title: str, run: Run) -> None:
     print(f"{title}: {run.nodes} node(s), {run.kills} kill -9, {run.seconds:.1f} s")
     for r, row in run.rooms.items():
         print(f"  #r{r}: stored {row['stored']}, deliveries expected {row['expected']}, lost {row['lost']}, "
-              f"duplicated {row['duplicated']}, reordered {row['reordered']}, phantom {row['phantom']}")
+              f"duplicated {row['duplicated']}, reordered {row['reordered']} ({row['reordered_in_catch_up']} of them "
+              f"in a catch-up), phantom {row['phantom']}")
     for proto, row in sorted(run.by_protocol.items()):
         print(f"  {proto:4}: expected {row['expected']}, lost {row['lost']}, duplicated {row['duplicated']}, "
               f"reordered {row['reordered']}")
@@ -492,7 +498,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--smoke", action="store_true", help="a short run (well under a minute): exit 1 on any loss")
     p.add_argument("--fanout", action="store_true", help="fan-out deliveries/s on 1, 2, 3 nodes instead")
     p.add_argument("--receivers", type=int, default=150, help="--fanout: IRC receivers (150)")
-    p.add_argument("--window", type=int, default=8, help="--fanout: messages in flight per sender (8)")
+    p.add_argument("--window", type=int, default=32, help="--fanout: messages in flight per sender (32)")
     p.add_argument("--warmup", type=float, default=2.0, help="--fanout: seconds of load before measuring (2)")
     p.add_argument("--fanout-seconds", type=float, default=8.0, help="--fanout: measured seconds per run (8)")
     p.add_argument("--rounds", type=int, default=1, help="--fanout: rounds, alternating order (1)")

@@ -128,6 +128,8 @@ class Node:
                         return m
                     i += 1
                 if self._eof:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self.proc.wait(), 5)
                     raise NodeError(f"{self.name} exited (status {self.proc.returncode}) before logging "
                                     f"{regex.pattern!r}:\n" + self.tail())
                 self._changed.clear()
