@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import os
+import signal
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 
 import pytest
@@ -223,4 +225,18 @@ def redis_server() -> Iterator[Redis]:
         r.start()
         yield r
     finally:
+        r.close()
+
+
+@pytest.fixture
+def own_redis() -> Iterator[Redis]:
+    """A redis-server of the test's own, started: the test may stop it and start it again (same port)."""
+    r = Redis()
+    try:
+        r.start()
+        yield r
+    finally:
+        if r.proc is not None and r.proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(r.proc.pid, signal.SIGCONT)  # a test that froze it and failed
         r.close()

@@ -113,3 +113,25 @@ def test_bench_passes_its_options_to_the_load_generator() -> None:
     )
     assert out.returncode == 0
     assert "--senders" in out.stdout and "--smoke" in out.stdout
+
+
+def test_serve_help_shows_the_cluster_flags() -> None:
+    import subprocess
+
+    out = subprocess.run(
+        [sys.executable, "-m", "chinwag", "serve", "--help"], capture_output=True, text=True, timeout=30
+    )
+    assert out.returncode == 0
+    for flag in ("--redis URL", "--node-name NAME", "--cluster-name NAME"):
+        assert flag in out.stdout, flag
+
+
+async def test_redis_without_postgres_exits_2_saying_a_cluster_needs_it() -> None:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "chinwag", "serve", "--redis", "redis://127.0.0.1:1/0",
+        stderr=asyncio.subprocess.PIPE, env={k: v for k, v in os.environ.items() if not k.startswith("CHINWAG_")},
+    )
+    _, err = await asyncio.wait_for(proc.communicate(), 10)
+    assert proc.returncode == 2
+    assert err.decode().strip() == (
+        "chinwag: redis is set but postgres is not: a cluster needs PostgreSQL (set postgres too)")

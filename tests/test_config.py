@@ -100,3 +100,51 @@ def test_multiclient_reads_true_and_false_from_env_and_nick_grace_may_be_zero() 
     assert load_config(env={"CHINWAG_LIMITS__NICK_GRACE": "0"}).limits.nick_grace == 0
     with pytest.raises(ConfigError, match="limits.nick_grace must be a positive integer"):
         load_config(env={"CHINWAG_LIMITS__NICK_GRACE": "-1"})
+
+
+def test_cluster_settings_from_file_env_and_flags(tmp_path: Path) -> None:
+    d = load_config(env={})
+    assert (d.redis, d.node_name, d.cluster_name) == ("", "", "chinwag")
+    assert (d.limits.cluster_heartbeat, d.limits.cluster_lease, d.limits.cluster_gap_wait,
+            d.limits.cluster_poll, d.limits.cluster_bus_queue) == (2.0, 8.0, 0.05, 0.5, 10_000)
+    f = tmp_path / "c.toml"
+    f.write_text('postgres = "postgresql://pg/chinwag"\nredis = "redis://file:6379/0"\ncluster_name = "school"\n'
+                 "[limits]\ncluster_heartbeat = 1\ncluster_lease = 2.5\ncluster_bus_queue = 50\n")
+    c = load_config(f, {"CHINWAG_REDIS": "rediss://:pw@env:6380/1", "CHINWAG_LIMITS__CLUSTER_POLL": "0.25"},
+                    {"node_name": "node-a:6667", "cluster_name": None})
+    assert (c.postgres, c.redis, c.node_name, c.cluster_name) == (
+        "postgresql://pg/chinwag", "rediss://:pw@env:6380/1", "node-a:6667", "school")
+    assert (c.limits.cluster_heartbeat, c.limits.cluster_lease, c.limits.cluster_poll,
+            c.limits.cluster_bus_queue) == (1.0, 2.5, 0.25, 50)
+    assert isinstance(c.limits.cluster_heartbeat, float)  # an int in the file is read as seconds all the same
+
+
+@pytest.mark.parametrize(
+    ("toml", "env", "message"),
+    [
+        ('redis = "redis://127.0.0.1:6379/0"\n', {}, "a cluster needs PostgreSQL"),
+        ("", {"CHINWAG_REDIS": "redis://r:6379/0"}, "a cluster needs PostgreSQL"),
+        ('postgres = "postgresql://pg/db"\nredis = "127.0.0.1:6379"\n', {}, "redis must be a URL like"),
+        ('postgres = "postgresql://pg/db"\nredis = "http://r"\n', {}, "redis must be a URL like"),
+        ('postgres = "postgresql://pg/db"\nredis = "redis://r:port/0"\n', {}, "redis must be a URL like"),
+        ('postgres = "postgresql://pg/db"\nredis = "redis://r:6379/zero"\n', {}, "redis must be a URL like"),
+        ('postgres = "postgresql://pg/db"\nredis = "redis:///0"\n', {}, "redis must be a URL like"),
+        ('cluster_name = "my net"\n', {}, "cluster_name must be letters, digits"),
+        ('cluster_name = ""\n', {}, "cluster_name must be letters, digits"),
+        ('node_name = "a b"\n', {}, "node_name must be one word"),
+        ("[limits]\ncluster_heartbeat = 4.0\n", {}, "cluster_lease must be more than twice limits.cluster_heartbeat"),
+        ("[limits]\ncluster_lease = 4.0\n", {}, "cluster_lease must be more than twice limits.cluster_heartbeat"),
+        ("[limits]\ncluster_heartbeat = 0\n", {}, "limits.cluster_heartbeat must be a positive number"),
+        ("[limits]\ncluster_gap_wait = -0.1\n", {}, "limits.cluster_gap_wait must be a positive number"),
+        ('[limits]\ncluster_poll = "fast"\n', {}, "limits.cluster_poll must be a positive number"),
+        ("[limits]\ncluster_poll = nan\n", {}, "limits.cluster_poll must be a positive number"),
+        ("[limits]\ncluster_bus_queue = 0\n", {}, "limits.cluster_bus_queue must be a positive integer"),
+        ("[limits]\ncluster_bus_queue = 1.5\n", {}, "limits.cluster_bus_queue must be a positive integer"),
+        ("", {"CHINWAG_LIMITS__CLUSTER_HEARTBEAT": "soon"}, "CHINWAG_LIMITS__CLUSTER_HEARTBEAT: cannot read"),
+    ],
+)
+def test_bad_cluster_config_is_reported(tmp_path: Path, toml: str, env: dict[str, str], message: str) -> None:
+    f = tmp_path / "c.toml"
+    f.write_text(toml)
+    with pytest.raises(ConfigError, match=message):
+        load_config(f, env)

@@ -83,18 +83,21 @@ def test_runtime_install_set_is_the_runtime_dependencies_and_what_they_need(tmp_
     dev = {canonicalize_name(Requirement(r).name) for r in project["optional-dependencies"]["dev"]}
     assert runtime <= installed.keys()
     assert not dev & installed.keys(), dev & installed.keys()
-    # Everything else is needed by something in the set (markers for this Python).
-    reachable, todo = set(), ["chinwag"]
+    # Everything else is needed by something in the set (markers for this Python),
+    # with the extras asked for (redis[hiredis] brings hiredis).
+    reachable: set[tuple[str, str]] = set()
+    todo: list[tuple[str, str]] = [("chinwag", "")]
     while todo:
-        name = todo.pop()
-        if name in reachable or name not in installed:
+        name, extra = todo.pop()
+        if (name, extra) in reachable or name not in installed:
             continue
-        reachable.add(name)
+        reachable.add((name, extra))
         for spec in installed[name]:
             req = Requirement(spec)
-            if req.marker is None or req.marker.evaluate({"extra": ""}):
-                todo.append(canonicalize_name(req.name))
-    assert installed.keys() == reachable, installed.keys() - reachable
+            if req.marker is None or req.marker.evaluate({"extra": extra}):
+                todo += [(canonicalize_name(req.name), e) for e in ("", *sorted(req.extras))]
+    reached = {name for name, _ in reachable}
+    assert installed.keys() == reached, installed.keys() - reached
 
 
 def test_license_is_an_spdx_string_and_setuptools_can_read_it() -> None:

@@ -139,6 +139,11 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--db", help="history database path (default chinwag.db)")
     s.add_argument("--postgres", metavar="URL",
                    help="postgresql://USER@HOST:PORT/DB: history, rooms and accounts there instead of --db")
+    s.add_argument("--redis", metavar="URL",
+                   help="redis://[:PASSWORD@]HOST:PORT/DB: run as a node of a cluster (needs --postgres)")
+    s.add_argument("--node-name", metavar="NAME", help="this node's name in the cluster (default HOSTNAME:IRC_PORT)")
+    s.add_argument("--cluster-name", metavar="NAME",
+                   help="nodes with the same cluster name and Redis are one network (default chinwag)")
     s.add_argument("--log-level", type=str.upper, choices=LOG_LEVELS)
     s.add_argument("--log-format", type=str.lower, choices=LOG_FORMATS, help="text (default) or json lines")
     sub.add_parser("hash-password", help="read a password on stdin, print a hash for the config file")
@@ -190,6 +195,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "metrics_address": args.metrics_address,
                 "db": args.db,
                 "postgres": args.postgres,
+                "redis": args.redis,
+                "node_name": args.node_name,
+                "cluster_name": args.cluster_name,
                 "log_level": args.log_level,
                 "log_format": args.log_format,
             },

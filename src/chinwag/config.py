@@ -10,6 +10,7 @@ import dataclasses
 import ipaddress
 import os
 import tomllib
+import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -89,6 +90,12 @@ class Config:
     # PostgreSQL (postgresql://user[:password]@host[:port]/db) for history,
     # room rules and accounts instead of the SQLite file ``db``. Empty: SQLite.
     postgres: str = ""
+    # A cluster (docs/cluster.md): Redis (redis[s]://[:password@]host[:port]/db)
+    # carries messages and presence between the nodes; needs postgres. Empty:
+    # one process on its own, as always.
+    redis: str = ""
+    node_name: str = ""  # this node in the cluster; "" = "<hostname>:<irc port>"
+    cluster_name: str = "chinwag"  # nodes with the same name (and Redis) are one network: bus channel chinwag:<name>
     limits: Limits = field(default_factory=Limits)
 
     def __post_init__(self) -> None:
@@ -131,6 +138,15 @@ class Config:
                 raise ConfigError(f"web_origins: {origin!r} is not http(s)://host[:port] or \"*\"")
         if self.postgres and not self.postgres.startswith(("postgresql://", "postgres://")):
             raise ConfigError("postgres must be a URL like \"postgresql://chinwag@db.example.org:5432/chinwag\"")
+        if self.redis and not _redis_url_ok(self.redis):
+            raise ConfigError("redis must be a URL like \"redis://redis.example.org:6379/0\" (or rediss:// for TLS)")
+        if self.redis and not self.postgres:
+            raise ConfigError("redis is set but postgres is not: a cluster needs PostgreSQL (set postgres too)")
+        if any(ch.isspace() or not ch.isprintable() for ch in self.node_name) or len(self.node_name) > 100:
+            raise ConfigError(f"node_name must be one word of at most 100 characters, got {self.node_name!r}")
+        if not self.cluster_name or not all(c.isalnum() or c in ".-_" for c in self.cluster_name) \
+                or not self.cluster_name.isascii():
+            raise ConfigError(f"cluster_name must be letters, digits, '.', '-' or '_', got {self.cluster_name!r}")
         if self.metrics_address:
             metrics_host_port(self.metrics_address)  # raises ConfigError if malformed
         object.__setattr__(self, "web_origins", tuple(o.rstrip("/").lower() for o in origins))
@@ -169,6 +185,17 @@ def metrics_host_port(address: str) -> tuple[str, int]:
     if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
         raise ConfigError(f"metrics_address must be host:port like \"127.0.0.1:9108\", got {address!r}")
     return host, int(port)
+
+
+def _redis_url_ok(url: str) -> bool:
+    """redis:// or rediss://, a host, a port that is a number, a db that is one."""
+    parts = urllib.parse.urlsplit(url)
+    try:
+        parts.port  # noqa: B018 (raises ValueError if not a port number)
+    except ValueError:
+        return False
+    db = parts.path.strip("/")
+    return parts.scheme in ("redis", "rediss") and bool(parts.hostname) and (db == "" or db.isdigit())
 
 
 def _check_secrets(password: object, operators: object) -> None:

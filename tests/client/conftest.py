@@ -12,7 +12,7 @@ import shutil
 import socket
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from datetime import UTC
 from pathlib import Path
 
@@ -106,12 +106,15 @@ async def headless() -> AsyncIterator[MakeHeadless]:
     made: list[Headless] = []
     with contextlib.ExitStack() as stack:
 
-        async def make(port: int, nick: str, rooms: Iterable[str] = ("#lobby",), *,
+        async def make(port: int | Sequence[int], nick: str, rooms: Iterable[str] = ("#lobby",), *,
                        output: Output | None = None, colour: bool = True, backoff: Backoff = FAST) -> Headless:
+            """``port``: the server's IRC port, or several (the client tries them in turn)."""
             pipe = stack.enter_context(create_pipe_input())
             chat = Chat(Renderer(tz=UTC))
             rooms = tuple(rooms)
-            conn = Connection("127.0.0.1", port, Session(nick, rooms), chat.on_event, backoff=backoff)
+            ports = [port] if isinstance(port, int) else list(port)
+            servers = [("127.0.0.1", p) for p in ports]
+            conn = Connection(servers, Session(nick, rooms), chat.on_event, backoff=backoff)
             chat.attach(conn)
             ui = TerminalUI(chat, conn, colour=colour, input=pipe, output=output or DummyOutput())
             h = Headless(ui, pipe, asyncio.create_task(ui.run()))

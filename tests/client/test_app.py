@@ -9,7 +9,7 @@ import pytest
 
 from chinwag.client.app import KEPT, Chat
 from chinwag.client.events import Joined, Parted, ServerError
-from chinwag.client.main import parse_server, tls_context
+from chinwag.client.main import parse_server, parse_servers, tls_context
 from chinwag.client.render import Line
 
 T = datetime(2024, 5, 1, tzinfo=UTC)
@@ -74,6 +74,19 @@ def test_quit_is_local_until_the_front_end_acts() -> None:
 )
 def test_parse_server(text: str, tls: bool, address: tuple[str, int]) -> None:
     assert parse_server(text, tls) == address
+
+
+@pytest.mark.parametrize(
+    ("texts", "servers"),
+    [
+        ([], [("127.0.0.1", 6667)]),
+        (["a:7000", "b"], [("a", 7000), ("b", 6667)]),
+        (["a:7000,b, [::1]:7001"], [("a", 7000), ("b", 6667), ("::1", 7001)]),
+        (["a,", "c:1"], [("a", 6667), ("c", 1)]),
+    ],
+)
+def test_parse_servers(texts: list[str], servers: list[tuple[str, int]]) -> None:
+    assert parse_servers(texts) == servers
 
 
 def test_bad_port() -> None:

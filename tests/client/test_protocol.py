@@ -278,8 +278,8 @@ def test_rejoin_after_reconnect_fetches_history_after_last_msgid() -> None:
     session = Session("alice", ("#lobby",))
     first = ClientProtocol(session, clock=lambda: T0)
     register(first, ALL)
-    feed(first, ":alice!a@h JOIN #lobby", "@msgid=m1 :bob!b@h PRIVMSG #lobby :one",
-         "@msgid=m2 :bob!b@h PRIVMSG #lobby :two")
+    feed(first, ":alice!a@h JOIN #lobby", ":srv BATCH +h0 chathistory #lobby", ":srv BATCH -h0",  # LATEST: none
+         "@msgid=m1 :bob!b@h PRIVMSG #lobby :one", "@msgid=m2 :bob!b@h PRIVMSG #lobby :two")
     sent(first)
     # the connection drops; a new protocol on the same session
     second = ClientProtocol(session, clock=lambda: T0)
@@ -338,3 +338,70 @@ def test_casefold_and_seen_ids() -> None:
     for msgid in ("a", "b", "a", "c"):
         seen.add(msgid)
     assert "a" not in seen and "b" in seen and "c" in seen
+
+
+def rejoin_after(last: str) -> ClientProtocol:
+    """A reconnected protocol that has just rejoined #lobby and asked AFTER ``last``."""
+    session = Session("alice", ("#lobby",))
+    session.last_msgid["#lobby"] = last
+    p = ClientProtocol(session, clock=lambda: T0)
+    register(p, ALL)
+    feed(p, ":alice!a@h JOIN #lobby")
+    assert sent(p) == [f"CHATHISTORY AFTER #lobby msgid={last} 50"]
+    return p
+
+
+def said(events: list[object]) -> list[str]:
+    return [e.text for e in events if isinstance(e, Said)]
+
+
+def test_live_lines_wait_for_the_catch_up_and_show_in_order_once() -> None:
+    p = rejoin_after("m1")
+    assert said(feed(p, "@msgid=m4 :bob!b@h PRIVMSG #lobby :four")) == []  # live, before the history: held
+    events = feed(
+        p,
+        ":srv BATCH +h chathistory #lobby",
+        "@batch=h;msgid=m2 :bob!b@h PRIVMSG #lobby :two",
+        "@batch=h;msgid=m3 :bob!b@h PRIVMSG #lobby :three",
+        "@batch=h;msgid=m4 :bob!b@h PRIVMSG #lobby :four",  # the held one, in its place
+        "@batch=h;msgid=m5 :bob!b@h PRIVMSG #lobby :five",
+        ":srv BATCH -h",
+        "@msgid=m5 :bob!b@h PRIVMSG #lobby :five",  # live again: dropped
+        "@msgid=m6 :bob!b@h PRIVMSG #lobby :six",
+    )
+    assert said(events) == ["two", "three", "four", "five", "six"]
+    assert p.session.last_msgid["#lobby"] == "m6"
+
+
+def test_a_held_line_newer_than_the_history_comes_after_it() -> None:
+    p = rejoin_after("m1")
+    events = feed(
+        p,
+        "@msgid=m3 :bob!b@h PRIVMSG #lobby :three",
+        ":srv BATCH +h chathistory #lobby",
+        "@batch=h;msgid=m2 :bob!b@h PRIVMSG #lobby :two",
+        ":srv BATCH -h",
+    )
+    assert said(events) == ["two", "three"]
+
+
+def test_paging_goes_on_after_the_history_not_after_a_live_line() -> None:
+    """A live line during a paged catch-up must not move the next page past what
+    the pages have not brought yet (a gap)."""
+    p = rejoin_after("m0")
+    lines = [f"@batch=b;msgid=n{i:02} :bob!b@h PRIVMSG #lobby :{i}" for i in range(50)]
+    events = feed(p, "@msgid=z :bob!b@h PRIVMSG #lobby :live", ":srv BATCH +b chathistory #lobby", *lines,
+                  ":srv BATCH -b")
+    assert sent(p) == ["CHATHISTORY AFTER #lobby msgid=n49 50"]
+    assert said(events) == [str(i) for i in range(50)]  # the live line still waits
+    events = feed(p, ":srv BATCH +c chathistory #lobby", "@batch=c;msgid=n50 :bob!b@h PRIVMSG #lobby :50",
+                  ":srv BATCH -c")
+    assert said(events) == ["50", "live"]
+    assert sent(p) == []
+
+
+def test_a_failed_catch_up_shows_what_was_held() -> None:
+    p = rejoin_after("m1")
+    assert said(feed(p, "@msgid=m4 :bob!b@h PRIVMSG #lobby :four")) == []
+    events = feed(p, "FAIL CHATHISTORY MESSAGE_ERROR AFTER #lobby :Messages could not be retrieved")
+    assert said(events) == ["four"]

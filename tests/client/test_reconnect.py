@@ -49,8 +49,8 @@ async def test_reconnect_keeps_the_typed_line_and_rejoins(
     await alice.typed("half typed")
     start = alice.mark()
     await first.shutdown()
-    await alice.expect("disconnected: ", start)
-    await alice.expect("reconnecting in ", start)
+    await alice.expect("connection lost: closed by the server (Closing Link: alice (server is shutting down))", start)
+    await alice.expect(f"reconnecting to 127.0.0.1:{port} in ", start)
     assert alice.text == "half typed"
     alice.type("\r")  # Enter while offline: refused, and the line comes back
     await alice.expect("not connected: your line is kept", start)
@@ -58,6 +58,7 @@ async def test_reconnect_keeps_the_typed_line_and_rejoins(
 
     await restart()
     await alice.expect("connected as alice", start)
+    await alice.expect(f"reconnected to 127.0.0.1:{port}", start)
     await alice.expect("now talking in #lobby", start)
     await alice.expect("you joined #dev", start)
     assert alice.chat.current == "#lobby"
@@ -72,7 +73,7 @@ async def test_catch_up_after_restart_shows_each_missed_message_once(
     first, restart = restartable
     port = first.port("irc")
     # alice waits a long backoff, so she is away until we call retry_now().
-    alice = await headless(port, "alice", backoff=Backoff(initial=60.0, jitter=0.0))
+    alice = await headless(port, "alice", backoff=Backoff(initial=60.0, maximum=60.0, jitter=0.0))
     proto = alice.chat.conn.protocol if alice.chat.conn else None
     assert proto is not None
     assert "draft/chathistory" in proto.offered  # catch-up needs it
@@ -82,7 +83,7 @@ async def test_catch_up_after_restart_shows_each_missed_message_once(
     start, bob_start = alice.mark(), bob.mark()
 
     await restart()
-    await alice.expect("reconnecting in ", start)
+    await alice.expect("reconnecting to ", start)
     await bob.expect("now talking in #lobby", bob_start)
     for i in range(1, 4):
         bob.type(f"missed {i}\r")

@@ -181,6 +181,37 @@ def test_message_ids_continue_after_a_stored_id_from_the_future() -> None:
     assert ids.next(1.0) == "7fffffffffffff01"
 
 
+def test_message_ids_of_a_slot_are_all_congruent_to_it_and_still_sorted() -> None:
+    """A cluster node's ids (slot n) are all n mod 16: two nodes never make the same id."""
+    a, b = MessageIds(slot=3), MessageIds(slot=12)
+    times = (100.0, 100.0, 100.0, 99.0, 100.000001, 101.0)
+    ours = [a.next(t) for t in times]
+    theirs = [b.next(t) for t in times]
+    assert ours == sorted(ours) and len(set(ours)) == len(times)
+    assert all(len(i) == 16 for i in ours + theirs)
+    assert {int(i, 16) % 16 for i in ours} == {3}
+    assert {int(i, 16) % 16 for i in theirs} == {12}
+    assert not set(ours) & set(theirs)
+    # still time-sortable: an id of a later microsecond sorts after the earlier ones of any node
+    assert a.next(102.0) > max(ours + theirs)
+    assert int(a.next(103.0), 16) >> 8 == 103_000_000
+
+
+def test_a_slot_given_later_keeps_ids_above_those_already_observed() -> None:
+    ids = MessageIds()
+    ids.observe("7fffffffffffff00")
+    ids.use_slot(5)
+    assert ids.next(1.0) == "7fffffffffffff05"
+    assert ids.next(1.0) == "7fffffffffffff15"
+
+
+def test_message_ids_refuse_a_slot_outside_0_to_15() -> None:
+    with pytest.raises(ValueError):
+        MessageIds(slot=16)
+    with pytest.raises(ValueError):
+        MessageIds(slot=-1)
+
+
 def test_an_invite_is_forgotten_when_the_invitee_leaves(hub: Hub) -> None:
     from chinwag.core.types.rooms import Invite
 

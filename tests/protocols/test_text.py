@@ -146,3 +146,11 @@ def test_stripped_text_has_no_controls(text: str) -> None:
 def test_strip_controls_keeps_ordinary_text() -> None:
     assert strip_controls("héllo wörld ✓ 你好\t!") == "héllo wörld ✓ 你好\t!"
     assert strip_controls("\x02bold\x02 \x0304red\x03 \x1b[1;31mx\x1b[0m") == "bold red x"
+
+
+def test_clock_hhmm_is_defined_once_for_the_text_protocol_and_its_device_lines() -> None:
+    from chinwag.protocols import text, text_devices
+
+    assert text.clock_hhmm is text_devices.clock_hhmm
+    ts = time.mktime((2026, 1, 2, 9, 5, 0, 0, 0, -1))
+    assert text.clock_hhmm(ts) == "09:05"

@@ -18,7 +18,7 @@ import pytest
 from chinwag.config import ConfigError, load_config
 from chinwag.core.events import Message
 from chinwag.core.roomstate import RoomState
-from chinwag.storage.base import StorageError, private_key, room_key
+from chinwag.storage.base import Receipt, StorageError, private_key, room_key
 from chinwag.storage.postgres import PostgresStore
 from chinwag.storage.postgres.schema import SCHEMA_VERSION
 from chinwag.storage.postgres.store import describe
@@ -117,6 +117,8 @@ async def test_concurrent_appends_from_two_nodes_get_a_gap_free_ordered_seq(pg_u
     each committing many small batches: every conversation's seq is 1..N with
     no gap and no repeat, and each node's own messages keep their order."""
     a, b = PostgresStore(pg_url), PostgresStore(pg_url)
+    receipts: dict[str, list[Receipt]] = {"a": [], "b": []}
+    a.on_commit, b.on_commit = receipts["a"].extend, receipts["b"].extend
     for s in (a, b):
         await s.start()
     try:
@@ -143,6 +145,11 @@ async def test_concurrent_appends_from_two_nodes_get_a_gap_free_ordered_seq(pg_u
             assert {msgid[0] for _, msgid in mine[: len(mine) // 2]} == {"a", "b"}
         counts = await query(pg_url, "SELECT key, seq, count FROM conversations ORDER BY key")
         assert [(k, s, c) for k, s, c in counts] == [(room_key(r), 400, 400) for r in sorted(rooms)]
+        # Each node's receipts: its messages in append order, each with the seq it was stored with.
+        stored = {msgid: (key, seq) for key, seq, msgid in rows}
+        for node, got in receipts.items():
+            assert [r.msgid for r in got] == [f"{node}{i:06d}" for i in range(per_node)]
+            assert [(r.key, r.seq) for r in got] == [stored[r.msgid] for r in got]
     finally:
         for s in (a, b):
             await s.close()
@@ -170,6 +177,8 @@ async def test_the_same_msgid_from_two_nodes_is_stored_once_without_a_seq_gap(
     pg_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     a, b = PostgresStore(pg_url), PostgresStore(pg_url)
+    confirmed: list[Receipt] = []
+    b.on_commit = confirmed.extend
     for s in (a, b):
         await s.start()
     try:
@@ -182,6 +191,8 @@ async def test_the_same_msgid_from_two_nodes_is_stored_once_without_a_seq_gap(
         assert "already stored" in caplog.text
         rows = await query(pg_url, "SELECT seq, text FROM messages ORDER BY seq")
         assert [tuple(r) for r in rows] == [(1, "first"), (2, "second")]
+        # The careful path still confirms both, the skipped one with the seq it is stored under.
+        assert confirmed == [Receipt("0001", KEY, 1), Receipt("0002", KEY, 2)]
     finally:
         for s in (a, b):
             await s.close()
@@ -195,7 +206,7 @@ async def test_postgres_going_away_gives_up_after_the_timeout_then_recovers() ->
     pg.start()
     try:
         h = History(PostgresStore(pg.database(), write_timeout=0.5))
-        failed: list[int] = []
+        failed: list[list[str]] = []
         status: list[str | None] = []
         h.store.on_fail = failed.append
         h.store.on_status = status.append
@@ -206,14 +217,14 @@ async def test_postgres_going_away_gives_up_after_the_timeout_then_recovers() ->
             await asyncio.to_thread(pg.stop)
             lost = h.say()
             await h.store.flush()
-            assert failed == [1] and sum(h.commits) == 2
+            assert failed == [[lost.msgid]] and sum(h.commits) == 2
             assert status and status[0] is not None and status[0].startswith("PostgreSQL")
             with pytest.raises(StorageError):
                 await h.store.check_writable()
             await asyncio.to_thread(pg.start)
             after = h.say()
             await h.store.flush()
-            assert sum(h.commits) == 3 and failed == [1]
+            assert sum(h.commits) == 3 and failed == [[lost.msgid]]
             assert status[-1] is None
             await h.store.check_writable()
             assert await h.store.latest(KEY, 10) == [*before, after]

@@ -21,8 +21,8 @@ T0 = 1_700_000_000.0
 async def test_full_disk_is_reported_given_up_in_order_then_recovered(tmp_path: Path) -> None:
     store = SqliteStore(tmp_path / "h.db", write_timeout=0.2)
     seen: list[tuple[str, object]] = []
-    store.on_commit = lambda n: seen.append(("commit", n))
-    store.on_fail = lambda n: seen.append(("fail", n))
+    store.on_commit = lambda receipts: seen.append(("commit", [r.msgid for r in receipts]))
+    store.on_fail = lambda msgids: seen.append(("fail", msgids))
     store.on_status = lambda why: seen.append(("status", why))
     ids = MessageIds()
 
@@ -40,21 +40,20 @@ async def test_full_disk_is_reported_given_up_in_order_then_recovered(tmp_path: 
 
     try:
         await store._write(fill)
-        say("a")
-        say("b")
+        a, b = say("a"), say("b")
         await store.flush()  # returns once they are given up
         assert seen[0] == ("status", "database or disk is full")
         assert {kind for kind, _ in seen[1:]} == {"fail"}
-        assert sum(n for _, n in seen[1:] if isinstance(n, int)) == 2
-        say("c")  # the store is down: refused without waiting the timeout again
+        assert [i for _, given_up in seen[1:] if isinstance(given_up, list) for i in given_up] == [a.msgid, b.msgid]
+        c = say("c")  # the store is down: refused without waiting the timeout again
         await store.flush()
-        assert seen[-1] == ("fail", 1)
+        assert seen[-1] == ("fail", [c.msgid])
 
         seen.clear()
         writer[0].execute(f"PRAGMA max_page_count = {1 << 30}")  # room again
         back = say("d")
         await store.flush()
-        assert seen == [("status", None), ("commit", 1)]
+        assert seen == [("status", None), ("commit", [back.msgid])]
         assert await store.latest("#room", 10) == [back]
     finally:
         await store.close()

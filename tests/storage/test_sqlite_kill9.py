@@ -34,8 +34,10 @@ async def main(path):
     waiting = deque()
     out = sys.stdout
 
-    def committed(n):
-        out.write("".join(waiting.popleft() + "\n" for _ in range(n)))
+    def committed(receipts):
+        for r in receipts:
+            assert waiting.popleft() == r.msgid  # confirmed in append order
+        out.write("".join(r.msgid + "\n" for r in receipts))
         out.flush()
 
     store.on_commit = committed

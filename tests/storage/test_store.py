@@ -20,6 +20,7 @@ from chinwag.core.hub import MessageIds
 from chinwag.storage import sqlite as sqlite_module
 from chinwag.storage.base import (
     HistoryStore,
+    Receipt,
     StorageError,
     conversation_key,
     key_for,
@@ -47,12 +48,14 @@ class History:
         self.ids = MessageIds()
         self.now = T0
         self.sent: list[Message] = []
-        self.commits: list[int] = []
+        self.commits: list[int] = []  # how many each on_commit confirmed
+        self.receipts: list[Receipt] = []
         self.commit_threads: set[int] = set()
         store.on_commit = self._committed
 
-    def _committed(self, count: int) -> None:
-        self.commits.append(count)
+    def _committed(self, receipts: list[Receipt]) -> None:
+        self.commits.append(len(receipts))
+        self.receipts.extend(receipts)
         self.commit_threads.add(threading.get_ident())
 
     def say(self, target: str = ROOM, nick: str = "alice", *, ts: float | None = None) -> Message:
@@ -68,6 +71,8 @@ class History:
     async def settled(self) -> None:
         await self.store.flush()
         assert sum(self.commits) == len(self.sent)
+        # one receipt per message, in append order, with the key it is stored under
+        assert [(r.msgid, r.key) for r in self.receipts] == [(m.msgid, conversation_key(m)) for m in self.sent]
 
 
 def new_store(kind: str, path: Path, request: pytest.FixtureRequest) -> HistoryStore:

@@ -9,12 +9,13 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import re
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 
 import pytest
 
 from chinwag.core.events import Message
 from chinwag.core.hub import Hub
+from chinwag.storage.base import Receipt
 from chinwag.storage.memory import MemoryStore
 from chinwag.transport.server import Server
 from tests.conftest import IrcClient, irc_command, make_config
@@ -293,21 +294,19 @@ class SlowStore(MemoryStore):
 
     def __init__(self) -> None:
         super().__init__()
-        self.pending = 0
-        self.confirm: Callable[[int], None] | None = None
+        self.pending: list[Receipt] = []
 
     def append(self, msg: Message) -> None:
-        self.confirm, self.on_commit = self.on_commit, None
+        confirm, self.on_commit = self.on_commit, self.pending.extend
         try:
             super().append(msg)
         finally:
-            self.on_commit = self.confirm
-        self.pending += 1
+            self.on_commit = confirm
 
     def release(self) -> None:
-        count, self.pending = self.pending, 0
-        if count and self.on_commit is not None:
-            self.on_commit(count)
+        receipts, self.pending = self.pending, []
+        if receipts and self.on_commit is not None:
+            self.on_commit(receipts)
 
     async def flush(self) -> None:
         self.release()

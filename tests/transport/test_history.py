@@ -12,7 +12,7 @@ from pathlib import Path
 from chinwag.config import Limits
 from chinwag.core.events import Message
 from chinwag.core.hub import Hub
-from chinwag.storage.base import room_key
+from chinwag.storage.base import Receipt, room_key
 from chinwag.storage.memory import MemoryStore
 from chinwag.storage.open import open_store
 from chinwag.transport.server import Server
@@ -211,8 +211,8 @@ class SlowStore(MemoryStore):
     def __init__(self) -> None:
         super().__init__()
         self.holding = False
-        self.unconfirmed = 0
-        self._real_on_commit: Callable[[int], None] | None = None
+        self.unconfirmed: list[Receipt] = []
+        self._real_on_commit: Callable[[list[Receipt]], None] | None = None
 
     def append(self, msg: Message) -> None:
         if self._real_on_commit is None:
@@ -220,14 +220,14 @@ class SlowStore(MemoryStore):
         self.on_commit = self._count if self.holding else self._real_on_commit
         super().append(msg)
 
-    def _count(self, n: int) -> None:
-        self.unconfirmed += n
+    def _count(self, receipts: list[Receipt]) -> None:
+        self.unconfirmed += receipts
 
     def release(self) -> None:
         self.holding = False
-        n, self.unconfirmed = self.unconfirmed, 0
+        receipts, self.unconfirmed = self.unconfirmed, []
         assert self._real_on_commit is not None
-        self._real_on_commit(n)
+        self._real_on_commit(receipts)
 
 
 async def test_input_behind_a_delayed_registration_is_not_stranded() -> None:

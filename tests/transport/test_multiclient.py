@@ -9,6 +9,7 @@ detaches, and the user quits (seen once) with its last connection.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import dataclasses
 import re
@@ -17,7 +18,7 @@ import pytest
 
 from chinwag.config import Config
 from chinwag.transport.server import Server
-from tests.conftest import IrcClient, make_config
+from tests.conftest import IrcClient, LineClient, make_config
 from tests.hostile.bystander import Bystander
 from tests.hostile.test_hostile import irc_client, serving_config, text_client
 from tests.transport.test_nick_protection import FAST_HASH, PASSWORD, SRC, config, sync
@@ -55,10 +56,17 @@ async def sasl_irc(srv: Server, nick: str, account: str) -> tuple[IrcClient, lis
 
 
 async def irc_client_raw(srv: Server) -> IrcClient:
-    import asyncio
-
     r, w = await asyncio.open_connection("127.0.0.1", srv.port("irc"))
     return IrcClient(r, w)
+
+
+async def served(b: Bystander, *clients: LineClient) -> None:
+    """The bystander was answered throughout (its RTT printed); then everyone goes."""
+    rtt = await b.stop()
+    rtt.assert_served()
+    await b.close()
+    for c in clients:
+        await c.close()
 
 
 async def test_two_irc_connections_one_account_share_the_nick_rooms_and_messages() -> None:
@@ -119,12 +127,7 @@ async def test_two_irc_connections_one_account_share_the_nick_rooms_and_messages
         await laptop.send("QUIT :done")
         await laptop.closed()
         assert await sync(carol, "all-left") == [":alice_!~alice@chinwag QUIT done"]
-        rtt = await b.stop()
-        rtt.assert_served()
-        await b.close()
-        await carol.close()
-        await phone.close()
-        await laptop.close()
+        await served(b, carol, phone, laptop)
 
 
 async def test_irc_and_text_connections_one_account_and_the_first_one_leaving_first() -> None:
@@ -174,12 +177,7 @@ async def test_irc_and_text_connections_one_account_and_the_first_one_leaving_fi
         await telnet.send("/quit")
         await telnet.closed()
         assert await sync(carol, "all-gone") == [":alice2!~alice@chinwag QUIT quit"]
-        rtt = await b.stop()
-        rtt.assert_served()
-        await b.close()
-        await carol.close()
-        await telnet.close()
-        await laptop.close()
+        await served(b, carol, telnet, laptop)
 
 
 async def test_with_multiclient_off_the_second_connection_keeps_a_nick_of_its_own() -> None:
@@ -192,11 +190,7 @@ async def test_with_multiclient_off_the_second_connection_keeps_a_nick_of_its_ow
         assert welcome[0] == f":{SRC} 001 aphone :Welcome to the chinwag IRC Network aphone!~aphone@chinwag"
         assert not any(" JOIN " in line for line in welcome)
         assert await sync(laptop, "separate") == []
-        rtt = await b.stop()
-        rtt.assert_served()
-        await b.close()
-        await phone.close()
-        await laptop.close()
+        await served(b, phone, laptop)
 
 
 # --- what an attached connection is shown: the account's playback, its read markers ----------
@@ -257,11 +251,7 @@ async def test_a_phone_attaching_is_replayed_its_rooms_by_the_accounts_playback(
             f":{SRC} 366 alice #dev :End of /NAMES list",
             *replayed,
         ]
-        rtt = await b.stop()
-        rtt.assert_served()
-        await b.close()
-        await phone.close()
-        await laptop.close()
+        await served(b, phone, laptop)
 
 
 @pytest.mark.parametrize("how", ["identify", "sasl"])
@@ -286,11 +276,75 @@ async def test_a_phone_with_read_markers_attaching_gets_each_rooms_markread_with
             f":{SRC} 353 alice = #ops @alice",
             f":{SRC} 366 alice #ops :End of /NAMES list",
         ]
-        rtt = await b.stop()
-        rtt.assert_served()
-        await b.close()
-        await phone.close()
-        await laptop.close()
+        await served(b, phone, laptop)
+
+
+@pytest.mark.parametrize(("rounds", "ops_marker"), [(3, "timestamp=2023-11-14T22:13:18.000Z"), (1, "*")])
+async def test_a_room_joined_while_an_attaching_phones_markers_are_read_is_read_in_the_next_round(
+        rounds: int, ops_marker: str) -> None:
+    async with serving_config(config(attach_marker_rounds=rounds)) as srv:
+        laptop = await phone_with(srv, "alice", ("draft/read-marker",))
+        await laptop.send(f"PRIVMSG NickServ :REGISTER {PASSWORD}")
+        await laptop.expect_cmd("900")
+        await laptop.send("JOIN #dev", "MARKREAD #dev timestamp=2023-11-14T22:13:19.000Z",
+                          "MARKREAD #ops timestamp=2023-11-14T22:13:18.000Z")
+        await sync(laptop, "marked")
+        # The phone's first lookup waits until the laptop has joined #ops meanwhile.
+        entered, release = asyncio.Event(), asyncio.Event()
+        read_marker = srv.store.read_marker
+
+        async def gated(account: str, target: str) -> int | None:
+            if not entered.is_set():
+                entered.set()
+                await release.wait()
+            return await read_marker(account, target)
+
+        srv.store.read_marker = gated  # type: ignore[method-assign]
+        b = await Bystander.join(srv.port("irc"))
+        b.start()
+        phone = asyncio.create_task(login(srv, "identify", "aphone", "alice", ("draft/read-marker",)))
+        await entered.wait()
+        await laptop.send("JOIN #ops")
+        await laptop.expect_cmd("366")
+        release.set()
+        c, lines = await phone
+        assert [line for line in lines if "MARKREAD" in line] == [
+            f":{SRC} MARKREAD #dev timestamp=2023-11-14T22:13:19.000Z", f":{SRC} MARKREAD #ops {ops_marker}"]
+        await served(b, c, laptop)
+
+
+async def test_a_room_the_other_connection_joins_comes_to_an_attached_phone_with_its_stored_markread() -> None:
+    async with serving_config(config()) as srv:
+        laptop = await phone_with(srv, "alice", ("draft/read-marker",))
+        await laptop.send(f"PRIVMSG NickServ :REGISTER {PASSWORD}")
+        await laptop.expect_cmd("900")
+        phone, _ = await login(srv, "sasl", "aphone", "alice", ("draft/read-marker",))
+        await laptop.send("MARKREAD #r timestamp=2023-11-14T22:13:19.000Z")
+        stored = f":{SRC} MARKREAD #r timestamp=2023-11-14T22:13:19.000Z"
+        assert (await sync(laptop, "marked"))[-1] == stored
+        assert await sync(phone, "marked") == [stored]  # (a marker that moved: every connection)
+        b = await Bystander.join(srv.port("irc"))
+        b.start()
+        await laptop.send("JOIN #r", "JOIN #new")
+        # Each JOIN as the joining connection sees it: its MARKREAD before the names.
+        expected = [
+            ":alice!~alice@chinwag JOIN #r",
+            stored,
+            f":{SRC} 353 alice = #r @alice",
+            f":{SRC} 366 alice #r :End of /NAMES list",
+            ":alice!~alice@chinwag JOIN #new",
+            f":{SRC} MARKREAD #new *",
+            f":{SRC} 353 alice = #new @alice",
+            f":{SRC} 366 alice #new :End of /NAMES list",
+        ]
+        assert [line for line in await sync(laptop, "joined") if "#" in line] == expected
+        assert [line for line in await sync(phone, "joined") if "#" in line] == expected
+        # The phone's own MARKREAD is the account's too (before: an attached connection's was dropped).
+        await phone.send("MARKREAD #r timestamp=2023-11-14T22:13:20.000Z")
+        moved = f":{SRC} MARKREAD #r timestamp=2023-11-14T22:13:20.000Z"
+        assert await sync(phone, "moved") == [moved]
+        assert await sync(laptop, "moved") == [moved]
+        await served(b, phone, laptop)
 
 
 async def test_a_telnet_connection_attaching_is_replayed_its_current_room_by_the_accounts_playback() -> None:
@@ -317,8 +371,4 @@ async def test_a_telnet_connection_attaching_is_replayed_its_current_room_by_the
             "[hh:mm] alice: three",
             "--- end of history ---",
         ]
-        rtt = await b.stop()
-        rtt.assert_served()
-        await b.close()
-        await telnet.close()
-        await laptop.close()
+        await served(b, telnet, laptop)

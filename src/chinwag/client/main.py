@@ -22,8 +22,9 @@ DEFAULT_ROOM = "#lobby"
 
 
 def add_connect_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("server", nargs="?", default=DEFAULT_HOST, metavar="HOST[:PORT]",
-                   help=f"IRC server (default {DEFAULT_HOST}:{DEFAULT_PORT}, {DEFAULT_TLS_PORT} with --tls)")
+    p.add_argument("server", nargs="*", default=[], metavar="HOST[:PORT]",
+                   help=f"IRC server (default {DEFAULT_HOST}:{DEFAULT_PORT}, {DEFAULT_TLS_PORT} with --tls); several"
+                   " (or a comma list): the nodes of one network, tried in turn when a connection is lost")
     p.add_argument("--nick", help="your nick (default: asked, suggesting your login name)")
     p.add_argument("--room", action="append", default=[], metavar="#ROOM",
                    help=f"join this room (repeatable; default {DEFAULT_ROOM})")
@@ -54,6 +55,13 @@ def parse_server(text: str, tls: bool = False) -> tuple[str, int]:
     if port and not port.isdigit():
         raise ValueError(f"bad port in {text!r}")
     return host or DEFAULT_HOST, int(port) if port else default
+
+
+def parse_servers(texts: list[str], tls: bool = False) -> list[tuple[str, int]]:
+    """Positional servers, each possibly a comma list -> (host, port) pairs, in order."""
+    items = [item.strip() for text in texts for item in text.split(",")]
+    servers = [parse_server(item, tls) for item in items if item]
+    return servers or [parse_server(DEFAULT_HOST, tls)]
 
 
 def tls_context(insecure: bool, ca: str | None = None) -> ssl.SSLContext:
@@ -105,7 +113,7 @@ def account_login(args: argparse.Namespace, context: ssl.SSLContext | None, inte
 
 def connect(args: argparse.Namespace) -> int:
     try:
-        host, port = parse_server(args.server, args.tls or bool(args.ca))
+        servers = parse_servers(args.server, args.tls or bool(args.ca))
     except ValueError as exc:
         print(f"chinwag connect: {exc}", file=sys.stderr)
         return 2
@@ -131,7 +139,7 @@ def connect(args: argparse.Namespace) -> int:
     session.login = login
     conn = Connection(
         # A script (stdin not a terminal) says its lines; the room's past is not its output.
-        host, port, session, chat.on_event,
+        servers, session, chat.on_event,
         tls=context,
         user=user_name(), password=args.password,
     )

@@ -8,25 +8,25 @@ message ids were already shown. Registration::
     CAP ACK|NAK               ->  CAP END  ->  001: JOIN every room of the session
 
 Nick taken during registration (433): retry with a suffix (``alice_``,
-``alice_2``...). With ``draft/chathistory``, every (re)join of a room we have
-seen a message id in asks ``CHATHISTORY AFTER #room msgid=<last>``, paging on
-while full batches come back; the first join of a room asks for its latest
-messages (``CHATHISTORY LATEST #room * 20``), as the web client shows them.
-Every PRIVMSG/NOTICE with a ``msgid`` already seen is dropped, so replays from
-history show each message exactly once.
+``alice_2``...), and ask for the nick again when its holder quits or renames.
+After a (re)join, :mod:`~chinwag.client.catchup` fetches what was missed
+(``CHATHISTORY AFTER`` the last msgid seen, or the latest messages on a first
+join) and holds live lines to the room meanwhile. Every PRIVMSG/NOTICE with a
+``msgid`` already seen is dropped, so replays from history (or a server's join
+playback) show each message exactly once. The :class:`Session` and the name
+helpers live in :mod:`~chinwag.client.session`.
 """
 
 from __future__ import annotations
 
 import re
-import unicodedata
-from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Final
 
 from chinwag.client import commands as cmd
 from chinwag.client import sasl
+from chinwag.client.catchup import HISTORY_BATCHES, CatchUp
 from chinwag.client.events import (
     ClientEvent,
     Info,
@@ -45,6 +45,7 @@ from chinwag.client.events import (
     ServerError,
     Topic,
 )
+from chinwag.client.session import JOIN_HISTORY, SeenIds, Session, casefold, split_text
 from chinwag.protocols.irc.message import (
     InputTooLong,
     InvalidMessage,
@@ -53,15 +54,11 @@ from chinwag.protocols.irc.message import (
     parse_source,
 )
 
+__all__ = ["JOIN_FAILED", "JOIN_HISTORY", "WANTED_CAPS", "ClientProtocol", "SeenIds", "Session", "casefold",
+           "split_text"]
+
 #: Capabilities we use, requested when the server offers them.
 WANTED_CAPS: Final = ("server-time", "message-tags", "echo-message", "batch", "draft/chathistory")
-HISTORY_BATCHES: Final = frozenset({"chathistory", "draft/chathistory"})
-#: Messages per CHATHISTORY request when the server does not say (ISUPPORT CHATHISTORY).
-HISTORY_PAGE: Final = 100
-#: Messages shown on the first join of a room (CHATHISTORY LATEST), at most a page.
-JOIN_HISTORY: Final = 20
-#: How many message ids to remember for de-duplication.
-SEEN_IDS: Final = 20_000
 VERSION: Final = "chinwag connect"
 
 # Numerics the core handles itself or that are noise in a chat window.
@@ -71,79 +68,6 @@ _QUIET: Final = frozenset(
 )
 # Join failures: the room is not ours to rejoin.
 JOIN_FAILED: Final = frozenset({"403", "405", "471", "473", "474", "475", "476", "477", "479"})
-
-_RFC1459: Final = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ[]\\~", "abcdefghijklmnopqrstuvwxyz{}|^")
-_ASCII: Final = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
-
-
-def casefold(name: str, mapping: str = "rfc8265") -> str:
-    """IRC casefolding: ``ascii``; ``rfc1459`` where ``[]\\~`` fold to ``{}|^``;
-    ``rfc8265`` (chinwag's, PRECIS): as rfc1459 for ASCII, and for other names
-    fullwidth forms mapped, lowercased and NFC-normalised, ``[]\\~`` kept as rfc1459's."""
-    if mapping == "ascii":
-        return name.translate(_ASCII)
-    if mapping != "rfc8265" or name.isascii():
-        return name.translate(_RFC1459)
-    narrow = "".join(_narrow(c) for c in name)
-    return unicodedata.normalize("NFC", narrow.lower()).translate(_RFC1459)
-
-
-def _narrow(c: str) -> str:
-    if unicodedata.decomposition(c).startswith(("<wide>", "<narrow>")):
-        plain = unicodedata.normalize("NFKC", c)
-        if len(plain) == 1:
-            return plain
-    return c
-
-
-def split_text(text: str, limit: int) -> list[str]:
-    """Cut ``text`` into pieces of at most ``limit`` UTF-8 bytes, at spaces when possible."""
-    out: list[str] = []
-    while len(text.encode("utf-8")) > limit:
-        cut = len(text.encode("utf-8")[:limit].decode("utf-8", "ignore"))
-        space = text.rfind(" ", 0, cut)
-        if space > cut // 2:
-            cut = space
-        out.append(text[:cut])
-        text = text[cut:].lstrip(" ")
-    if text or not out:
-        out.append(text)
-    return out
-
-
-class SeenIds:
-    """A bounded set of message ids: the last ``size`` ids added."""
-
-    def __init__(self, size: int = SEEN_IDS) -> None:
-        self._order: deque[str] = deque()
-        self._ids: set[str] = set()
-        self._size = size
-
-    def __contains__(self, msgid: object) -> bool:
-        return msgid in self._ids
-
-    def add(self, msgid: str) -> None:
-        if msgid in self._ids:
-            return
-        self._ids.add(msgid)
-        self._order.append(msgid)
-        if len(self._order) > self._size:
-            self._ids.discard(self._order.popleft())
-
-
-class Session:
-    """What survives a reconnect: who we want to be, where, and what we have seen."""
-
-    def __init__(self, nick: str, rooms: Iterable[str] = (), join_history: int = JOIN_HISTORY) -> None:
-        self.nick = nick  # the nick we ask for (the one we really got may have a suffix)
-        self.join_history = join_history  # latest messages shown on a room's first join (0: none)
-        self.rooms: dict[str, str] = {}  # casefolded -> name, in join order
-        for room in rooms:
-            self.rooms.setdefault(casefold(room), room)
-        self.last_msgid: dict[str, str] = {}  # casefolded room -> last msgid seen there
-        self.seen = SeenIds()
-        self.login: sasl.Login | None = None  # log in with SASL on every (re)connection (client/sasl.py)
-
 
 def _now() -> datetime:
     return datetime.now(UTC)
@@ -190,14 +114,14 @@ class ClientProtocol:
         self.server = ""  # its name, from 001
         self.quitting = False  # we said QUIT: the server's ERROR is a goodbye
         self.fatal = ""  # set when retrying cannot help (e.g. an invalid nick)
+        self.closed_by_server = ""  # the text of the server's ERROR: it is closing this link
         self.caps: set[str] = set()
         self.offered: dict[str, str] = {}
         self.isupport: dict[str, str] = {}
         self.members: dict[str, dict[str, str]] = {}  # room cf -> nick cf -> nick
         self._names: dict[str, list[str]] = {}
         self._batches: dict[str, tuple[str, str]] = {}  # ref -> (type, target)
-        self._batch_count: dict[str, int] = {}
-        self._history_last: dict[str, str] = {}  # room cf -> last msgid in current batch
+        self.catchup = CatchUp(self)  # CHATHISTORY after a (re)join, live lines held meanwhile
         self._cap_done = False
         self._sasl_started = False
         self._nick_tries = 0
@@ -435,23 +359,19 @@ class ClientProtocol:
             self._emit(Info(when, text))  # a server notice ("*** Looking up your hostname")
             return
         msgid = msg.tags.get("msgid")
-        if msgid:
-            if msgid in self.session.seen:
-                return
-            self.session.seen.add(msgid)
-        batch = self._batches.get(msg.tags.get("batch", ""))
+        ref = msg.tags.get("batch", "")
+        batch = self._batches.get(ref)
         history = batch is not None and batch[0] in HISTORY_BATCHES
-        if batch is not None and history:
-            ref = msg.tags["batch"]
-            self._batch_count[ref] = self._batch_count.get(ref, 0) + 1
-        own = self.is_me(nick)
         room = self.is_room(target)
+        if history:
+            self.catchup.in_history(ref, target if room else None, msgid)
+        if msgid and msgid in self.session.seen:
+            return
+        own = self.is_me(nick)
         peer = "" if room else (target if own else nick)
-        if msgid and room:
-            self.session.last_msgid[self.fold(target)] = msgid
         mention = not own and self._mentions(text)
-        self._emit(Said(when, nick, target, text, kind, own=own, private=not room, peer=peer,
-                        mention=mention, msgid=msgid, history=history))
+        self.catchup.offer(Said(when, nick, target, text, kind, own=own, private=not room, peer=peer,
+                                mention=mention, msgid=msgid, history=history))
 
     def _from_server(self, source: str) -> bool:
         return not self.registered or "." in source or source == self.server
@@ -469,24 +389,7 @@ class ClientProtocol:
             self._batches[ref[1:]] = (msg.params[1], target)
         elif ref.startswith("-"):
             kind, target = self._batches.pop(ref[1:], ("", ""))
-            count = self._batch_count.pop(ref[1:], 0)
-            if kind in HISTORY_BATCHES and target and count >= self._history_page():
-                self._fetch_history(target)  # a full page: there may be more
-
-    def _history_page(self) -> int:
-        limit = self.isupport.get("CHATHISTORY", "")
-        return min(HISTORY_PAGE, int(limit)) if limit.isascii() and limit.isdigit() and int(limit) > 0 else HISTORY_PAGE
-
-    def _fetch_history(self, room: str, joining: bool = False) -> None:
-        """What we missed in ``room`` since the last message we saw there; on
-        ``joining`` a room we have seen nothing of, its latest messages."""
-        if "draft/chathistory" not in self.caps:
-            return
-        last = self.session.last_msgid.get(self.fold(room))
-        if last:
-            self.send("CHATHISTORY", "AFTER", room, f"msgid={last}", str(self._history_page()))
-        elif joining and self.session.join_history > 0:
-            self.send("CHATHISTORY", "LATEST", room, "*", str(min(self.session.join_history, self._history_page())))
+            self.catchup.ended(ref[1:], kind, target)
 
     # --------------------------------------------------------- membership
 
@@ -501,7 +404,7 @@ class ClientProtocol:
             self.session.rooms[key] = room
             self.members[key] = {}
             self._emit(Joined(when, room, nick, own=True))
-            self._fetch_history(room, joining=True)
+            self.catchup.fetch(room, joining=True)
         else:
             self.members.setdefault(key, {})[self.fold(nick)] = nick
             self._emit(Joined(when, room, nick))
@@ -510,6 +413,7 @@ class ClientProtocol:
         """Forget ``nick`` in ``room``; True when that was us."""
         key = self.fold(room)
         if self.is_me(nick):
+            self.catchup.release(key)
             self.session.rooms.pop(key, None)
             self.members.pop(key, None)
             return True
@@ -545,6 +449,15 @@ class ClientProtocol:
         )
         reason = msg.params[0] if msg.params else ""
         self._emit(Quit(server_time(msg, self.clock), nick, reason, rooms))
+        self._reclaim(nick)
+
+    def _reclaim(self, freed: str) -> None:
+        """``freed`` is no longer in use: if it is the nick we asked for and did not
+        get (registering took ``alice_`` while ``alice``, our own connection to a
+        node that died, was still there), ask for it again."""
+        wanted = self.session.nick
+        if self.registered and self.fold(freed) == self.fold(wanted) and not self.is_me(wanted):
+            self.send("NICK", wanted)
 
     def _nick(self, msg: Message) -> None:
         if not msg.params or msg.source is None:
@@ -558,6 +471,8 @@ class ClientProtocol:
             self.nick = new
             self.session.nick = new
         self._emit(NickChanged(server_time(msg, self.clock), old, new, own))
+        if not own:
+            self._reclaim(old)
 
     def _topic(self, msg: Message) -> None:
         if len(msg.params) < 2 or msg.source is None:
@@ -619,10 +534,13 @@ class ClientProtocol:
     def _fail(self, msg: Message) -> None:
         text = msg.params[-1] if msg.params else ""
         command = msg.params[0] if msg.params else ""
+        if command.upper() == "CHATHISTORY":  # no history is coming: show what waited for it
+            self.catchup.failed()
         self._emit(ServerError(server_time(msg, self.clock), f"{command}: {text}", msg.command))
 
     def _server_error(self, msg: Message) -> None:
         text = msg.params[-1] if msg.params else ""
+        self.closed_by_server = text or "ERROR"
         when = server_time(msg, self.clock)
         self._emit(Info(when, text) if self.quitting else ServerError(when, text, "ERROR"))
 

@@ -61,7 +61,7 @@ LINES = {"lines": True}
 MessageKind = Literal["privmsg", "action", "notice"]
 # A room event kept in history for IRCv3 draft/event-playback (storage.base.event_key):
 # a Message record whose ``text`` holds the event's parameter (storage/events.py).
-EventKind = Literal["join", "part", "quit", "kick", "nick", "topic"]
+EventKind = Literal["join", "part", "quit", "kick", "nick", "topic", "mode"]
 
 # --- commands: client -> hub -------------------------------------------------
 

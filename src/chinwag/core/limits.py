@@ -15,6 +15,8 @@ class ConfigError(ValueError):
 
 # Limits for which 0 means something (nick_grace: rename at once); the rest must be > 0.
 _ZERO_ALLOWED = frozenset({"nick_grace"})
+# Limits in seconds that may be fractions (floats); every other limit is an integer.
+_SECONDS = frozenset({"cluster_heartbeat", "cluster_lease", "cluster_gap_wait", "cluster_poll"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,10 +169,32 @@ class Limits:
     # waits (reading paused) for the next, so one big read (asyncio takes up to
     # 256 KiB: 5,000 short lines) cannot hold everyone else up while it is handled.
     input_per_tick: int = 2048
+    # --- limits: polish ---
+    # MARKREAD values an IRC connection keeps for JOINs it has asked them for
+    # (draft/read-marker), at least max_rooms (an attach brings one per room);
+    # past that the kept ones are dropped (those of JOINs that were refused).
+    join_markers_kept: int = 64
+    # Times an attaching connection's rooms are read for their read markers: the
+    # user may join one during the lookups; a room joined later still gets "*".
+    attach_marker_rounds: int = 3
+    # --- limits: cluster ---
+    # Nodes of one cluster (config redis + postgres; docs/cluster.md). Seconds,
+    # fractions allowed. A node renews its lease every cluster_heartbeat; one
+    # not renewed for cluster_lease is dead (its users quit everywhere).
+    cluster_heartbeat: float = 2.0
+    cluster_lease: float = 8.0  # > 2 * cluster_heartbeat: one late heartbeat is not a death
+    cluster_gap_wait: float = 0.05  # a gap in a conversation's seq waits this long for the bus, then PostgreSQL
+    cluster_poll: float = 0.5  # with the bus (Redis) down: how often moved conversations are read from PostgreSQL
+    cluster_bus_queue: int = 10_000  # ops waiting to be published on the bus; more: dropped, counted (receivers refill)
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
+            if f.name in _SECONDS:  # fractions allowed: any positive number, kept as a float
+                if not isinstance(value, int | float) or isinstance(value, bool) or not 0 < value < float("inf"):
+                    raise ConfigError(f"limits.{f.name} must be a positive number, got {value!r}")
+                object.__setattr__(self, f.name, float(value))
+                continue
             if f.name in _ZERO_ALLOWED and isinstance(value, int) and not isinstance(value, bool) and value == 0:
                 continue
             if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
@@ -189,3 +213,5 @@ class Limits:
             raise ConfigError("limits.password_max must be at least limits.password_min")
         if self.argon2_memory_kib < 8:
             raise ConfigError("limits.argon2_memory_kib must be at least 8 (argon2's minimum)")
+        if self.cluster_lease <= 2 * self.cluster_heartbeat:
+            raise ConfigError("limits.cluster_lease must be more than twice limits.cluster_heartbeat")

@@ -57,6 +57,7 @@ from chinwag.protocols import crowd, roomservice, text_accounts, text_devices, t
 from chinwag.protocols.base import LineReader, LineTooLong, RenderCache, decode_line
 from chinwag.protocols.sanitize import strip_controls
 from chinwag.protocols.telnet import TelnetFilter
+from chinwag.protocols.text_devices import clock_hhmm
 
 GREETING: Final = "Welcome to chinwag! What is your name?"
 NAME_PROMPT: Final = "What is your name?"
@@ -64,10 +65,6 @@ PASSWORD_PROMPT: Final = "This server has a password. Password?"
 QUIT_REASON: Final = "quit"
 HISTORY_PAGE: Final = 50  # /history without N (the server still caps it at history_max)
 MAX_WINDOW: Final = 3650 * 86400  # /since: anything longer is a typo, not a window
-
-
-def clock_hhmm(ts: float) -> str:
-    return time.strftime("%H:%M", time.localtime(ts))
 
 
 def stamp_with_date(ts: float, today: str) -> str:

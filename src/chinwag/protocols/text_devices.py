@@ -38,5 +38,5 @@ def render(p: TextProtocol, event: NickProtected | Echo | Attached) -> str | Non
 
 
 def clock_hhmm(ts: float) -> str:
-    """As text.clock_hhmm (text.py imports this module, so not from there)."""
+    """A line's time, local ``HH:MM`` (text.py uses it too: it imports this module)."""
     return time.strftime("%H:%M", time.localtime(ts))

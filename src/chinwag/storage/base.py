@@ -10,7 +10,7 @@ that was shown to anyone.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Collection, Sequence
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from chinwag.core.events import Message
 from chinwag.core.names import casefold
@@ -26,6 +26,16 @@ ACCOUNT_MARK = "="  # before each name in a key by account (account_private_key)
 
 Departure = tuple[tuple[str, ...], str, float]
 """(rooms as displayed, newest msgid assigned when the nick left, when it left)."""
+
+
+class Receipt(NamedTuple):
+    """A message made durable (``HistoryStore.on_commit``): its msgid, the key it
+    is stored under (:func:`conversation_key`) and its per-conversation seq
+    (1, 2, 3, ... with no gap, in PostgreSQL; 0 in SQLite and memory)."""
+
+    msgid: str
+    key: str
+    seq: int
 
 
 class StorageError(Exception):
@@ -105,14 +115,15 @@ class HistoryStore(Protocol):
     been committed (``await flush()`` first to include everything appended).
     """
 
-    on_commit: Callable[[int], None] | None
-    """Set before start(). Called on the event loop thread with how many of the
-    appended messages (in append order) became durable. The server holds
+    on_commit: Callable[[list[Receipt]], None] | None
+    """Set before start(). Called on the event loop thread with a receipt for
+    each of the appended messages that became durable, in append order (the
+    next ones after those confirmed or given up before). The server holds
     messages back from delivery until this confirms them."""
 
-    on_fail: Callable[[int], None] | None
-    """Set before start(). Called on the event loop thread with how many of the
-    appended messages (the next ones in append order, as for on_commit) the
+    on_fail: Callable[[list[str]], None] | None
+    """Set before start(). Called on the event loop thread with the msgids of
+    the appended messages (the next ones in append order, as for on_commit) the
     store gave up on: not stored, so the server never delivers them and tells
     their senders. A store gives up only on writes that keep failing (a full
     disk) for its write timeout, or at close()."""

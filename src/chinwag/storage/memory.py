@@ -19,7 +19,7 @@ from chinwag.core.events import Message
 from chinwag.core.names import casefold
 from chinwag.core.roomstate import RoomState
 from chinwag.storage.accounts import Account, account_key
-from chinwag.storage.base import Departure, conversation_key, event_key, room_key, visible
+from chinwag.storage.base import Departure, Receipt, conversation_key, event_key, room_key, visible
 
 log = logging.getLogger("chinwag.storage")
 
@@ -36,8 +36,8 @@ class MemoryStore:
     """Per key, a list of messages in msgid order, searched by bisection."""
 
     def __init__(self) -> None:
-        self.on_commit: Callable[[int], None] | None = None
-        self.on_fail: Callable[[int], None] | None = None  # (never: memory does not fill up)
+        self.on_commit: Callable[[list[Receipt]], None] | None = None
+        self.on_fail: Callable[[list[str]], None] | None = None  # (never: memory does not fill up)
         self.on_status: Callable[[str | None], None] | None = None
         self._msgs: dict[str, list[Message]] = {}
         # Keys whose ts never went backwards (the usual case): since() may
@@ -60,9 +60,10 @@ class MemoryStore:
             raise RuntimeError("history store is closed")
         if msg.lines:  # as SQLite: a multi-line message is stored as its text
             msg = replace(msg, lines=())
-        self._insert(conversation_key(msg), msg)
+        key = conversation_key(msg)
+        self._insert(key, msg)
         if self.on_commit is not None:
-            self.on_commit(1)
+            self.on_commit([Receipt(msg.msgid, key, 0)])
 
     def append_events(self, events: Sequence[Message]) -> asyncio.Future[None]:
         if self._closed:

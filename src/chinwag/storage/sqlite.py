@@ -36,7 +36,7 @@ from chinwag.storage import accounts as sqlite_accounts
 from chinwag.storage import read_markers as sqlite_markers
 from chinwag.storage import sqlite_playback, sqlite_refold, sqlite_rooms
 from chinwag.storage.accounts import Account
-from chinwag.storage.base import Departure, StorageError, conversation_key, event_key, visible
+from chinwag.storage.base import Departure, Receipt, StorageError, conversation_key, event_key, visible
 
 log = logging.getLogger("chinwag.storage")
 
@@ -136,8 +136,8 @@ class SqliteStore:
     def __init__(self, path: str | Path, write_timeout: float = 5.0) -> None:
         self.path = str(path)
         self.write_timeout = write_timeout
-        self.on_commit: Callable[[int], None] | None = None
-        self.on_fail: Callable[[int], None] | None = None
+        self.on_commit: Callable[[list[Receipt]], None] | None = None
+        self.on_fail: Callable[[list[str]], None] | None = None
         self.on_status: Callable[[str | None], None] | None = None
         self._queue: queue.SimpleQueue[_Item] = queue.SimpleQueue()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -518,9 +518,10 @@ class SqliteStore:
         keeps refusing for ``write_timeout`` seconds (at once if the previous
         batch was given up too, or at shutdown).
 
-        Confirmations are counts, so they must cover a prefix of what was
-        appended: a batch is confirmed or given up whole, in order, and never
-        skipped in favour of a later one.
+        Confirmations cover a prefix of what was appended: a batch is
+        confirmed or given up whole, in order, and never skipped in favour of
+        a later one. (A message whose msgid was stored already is confirmed
+        too: the first message keeps the id, as in every backend.)
         """
         rows = [(conversation_key(m), m.msgid, m.ts, m.nick, m.target, m.text, m.kind, m.account) for m in batch]
         delay, one_by_one = 0.05, False
@@ -541,7 +542,7 @@ class SqliteStore:
                     deadline = now if self._down else now + self.write_timeout
                 if self._abandoned or now >= deadline or (self._stopping and delay >= RETRY_MAX_DELAY):
                     # Unconfirmed, so never delivered: nobody saw what is lost.
-                    self._give_up(len(rows), exc)
+                    self._give_up([r[1] for r in rows], exc)
                     return
                 if delay == 0.05:
                     log.error("storing %d messages failed (%s); retrying for up to %.1f s",
@@ -552,9 +553,10 @@ class SqliteStore:
             log.warning("history store writes again (%d messages were given up meanwhile)", self._given_up)
             self._down, self._given_up = False, 0
             self._report(None)
-        self._confirm(len(rows))
+        self._confirm([Receipt(r[1], r[0], 0) for r in rows])
 
-    def _give_up(self, count: int, exc: sqlite3.Error) -> None:
+    def _give_up(self, msgids: list[str], exc: sqlite3.Error) -> None:
+        count = len(msgids)
         if self._stopping:
             log.error("giving up storing %d messages at shutdown: %s", count, exc)
             self._abandoned = True
@@ -562,7 +564,7 @@ class SqliteStore:
             log.error("giving up storing %d messages (%s); refusing messages until a write works", count, exc)
         self._down = True
         self._given_up += count
-        self._call(self.on_fail, count)
+        self._call(self.on_fail, msgids)
 
     def _report(self, trouble: str | None) -> None:
         """Tell the loop when writes start failing and when they work again."""
@@ -570,8 +572,8 @@ class SqliteStore:
             self._trouble = trouble
             self._call(self.on_status, trouble)
 
-    def _confirm(self, count: int) -> None:
-        self._call(self.on_commit, count)
+    def _confirm(self, receipts: list[Receipt]) -> None:
+        self._call(self.on_commit, receipts)
 
     def _call(self, callback: Callable[[Any], None] | None, arg: Any) -> None:
         loop = self._loop

@@ -91,7 +91,6 @@ _NAMES = {AccountRegister: "account register", AccountLogin: "login", AccountLog
           AccountPassword: "password", SaslResponse: "sasl", AccountRegisterV3: "REGISTER", AccountCert: "cert",
           AccountPlayback: "playback"}
 _FINGERPRINT = re.compile(r"[0-9a-f]{64}")
-_MARK_ROUNDS = 3  # lookups of an attaching connection's read markers, rooms read again each time (_join_markers)
 
 
 def fingerprint_of(text: str) -> str | None:
@@ -331,14 +330,14 @@ class AccountService:
         online user, when ``conn`` will attach to it and asked for read markers
         (draft/read-marker); empty otherwise. The rooms are read again after
         each round of lookups (the user may join one meanwhile), at most
-        ``_MARK_ROUNDS`` times: a room joined later still than that gets ``*``."""
+        ``attach_marker_rounds`` times: a room joined later still than that gets ``*``."""
         hub = self.server.hub
         adapter = conn.adapter
         if not (hub.multiclient and isinstance(adapter, IrcProtocol) and READ_MARKER in adapter.caps):
             return {}
         store = self.server.store
         marks: dict[str, int | None] = {}
-        for _ in range(_MARK_ROUNDS):
+        for _ in range(self.limits.attach_marker_rounds):
             holder = users.user_of_account(hub, name, conn.sid)
             if holder is None or conn.closed:
                 break

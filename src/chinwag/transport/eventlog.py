@@ -8,33 +8,59 @@ merges them in for clients that enabled ``draft/event-playback``.
 
 Bounded so crowds do not multiply them: joins, parts, quits and nick changes
 are kept only for rooms below ``crowd_size`` members (a big room tells them as
-summaries, core/crowd.py, and nobody replays a crowd); kicks and topic changes,
-operator actions, always. A quit or nick change is one record per room the
-user was in. Retention is the messages' (``retain_messages`` per room's events,
-``retain_days``). Not kept: KILL (its victim's rooms are gone before we see
-it), modes, and anything in a big room but kicks and topics.
+summaries, core/crowd.py, and nobody replays a crowd); kicks, topic and room
+mode changes, operator actions, always. A quit or nick change is one record per
+room the user was in (read before the command: ``rooms_before``). A KILL is
+kept as its victim's quit, as the rooms saw it (``QUIT :Killed (oper (reason))``).
+Retention is the messages' (``retain_messages`` per room's events,
+``retain_days``). Not kept: user modes, and anything in a big room but kicks,
+topics and modes.
 
 A record's fields: ``nick`` the actor (the kicker, the old nick), ``target``
 the room, ``text`` the event's parameter (part or quit reason, the new nick,
-the topic, or "kicked-nick reason").
+the topic, "kicked-nick reason", or the modes as MODE has them: "+o-v bob carol").
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from chinwag.core.events import EventKind, Joined, Left, Message, NickChanged, Outbound, Parted
+from chinwag.core.events import (
+    ChangeNick,
+    Command,
+    EventKind,
+    Joined,
+    Left,
+    Message,
+    NickChanged,
+    Outbound,
+    Parted,
+    Quit,
+)
 from chinwag.core.hub import Hub
-from chinwag.core.names import casefold
-from chinwag.core.types.moderation import Kicked
+from chinwag.core.names import casefold, is_room
+from chinwag.core.types.moderation import Kicked, Kill, ModeChanged, mode_string
 from chinwag.core.types.rooms import TopicChanged
 
-_EVENTS = (Joined, Parted, Left, NickChanged, Kicked, TopicChanged)
+_EVENTS = (Joined, Parted, Left, NickChanged, Kicked, TopicChanged, ModeChanged)
+_ALWAYS = ("kick", "topic", "mode")  # operator actions: kept in big rooms too
+
+#: Commands whose records need the rooms someone was in before the hub handled them.
+BEFORE = (Quit, ChangeNick, Kill)
+
+
+def rooms_before(hub: Hub, sid: int, command: Command) -> tuple[str, ...]:
+    """The rooms a quit or nick change that ``command`` (one of ``BEFORE``) may
+    make is recorded in: the acting user's, or a KILL's victim's."""
+    if isinstance(command, Kill):
+        victim = hub.nicks.get(casefold(command.nick))
+        return hub.rooms_of(victim) if victim is not None else ()
+    return hub.rooms_of(sid)
 
 
 def records(hub: Hub, outbound: Sequence[Outbound], rooms: Sequence[str]) -> list[Message]:
-    """The room events in ``outbound`` as records to store; ``rooms``: those the
-    acting session was in before the command (for a quit or nick change)."""
+    """The room events in ``outbound`` as records to store; ``rooms``: those
+    ``rooms_before`` found (for a quit or nick change)."""
     found: list[tuple[str, EventKind, str, str]] = []
     for out in outbound:
         e = out.event
@@ -48,6 +74,10 @@ def records(hub: Hub, outbound: Sequence[Outbound], rooms: Sequence[str]) -> lis
             found.append((e.room, "kick", e.nick, f"{e.target} {e.reason}"))
         elif isinstance(e, TopicChanged):
             found.append((e.room, "topic", e.nick, e.text))
+        elif isinstance(e, ModeChanged):
+            if is_room(e.target):
+                letters, args = mode_string(e.changes)
+                found.append((e.target, "mode", e.nick, " ".join((letters, *args))))
         elif isinstance(e, Left):
             found += [(room, "quit", e.nick, e.reason) for room in rooms]
         elif isinstance(e, NickChanged):
@@ -63,7 +93,7 @@ def records(hub: Hub, outbound: Sequence[Outbound], rooms: Sequence[str]) -> lis
         if key in seen:  # (one event, several Outbounds: the actor's and the others')
             continue
         seen.add(key)
-        if kind not in ("kick", "topic"):
+        if kind not in _ALWAYS:
             present = hub.rooms.get(casefold(room))
             if present is not None and len(present.members) >= size:
                 continue

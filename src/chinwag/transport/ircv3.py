@@ -22,6 +22,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from chinwag.core.events import Failed, Outbound
+from chinwag.core.handlers import users
 from chinwag.core.names import casefold, is_room
 from chinwag.core.types.ircv3 import MarkRead, ReadMarker, Redact, Redacted, Redaction, StandardReplyError
 from chinwag.storage.base import private_key, room_key
@@ -98,7 +99,7 @@ class V3Service:
 
     async def _mark(self, conn: Connection, query: MarkRead) -> None:
         server, hub = self.server, self.server.hub
-        session = hub.sessions.get(conn.sid)
+        session = hub.session_of(conn.sid)  # (an attached connection's is its user's)
         if session is None or session.nick is None:
             return
         account = session.account
@@ -112,7 +113,10 @@ class V3Service:
         store = server.store
         if query.ms is None:
             ms = await store.read_marker(account, query.target)
-            server.deliver([Outbound((conn.sid,), ReadMarker(query.target, ms, query.join))], conn.sid)
+            # A JOIN's marker goes to every connection of the user: the JOIN reaches them all
+            # (an attached device, core/handlers/users.py), each with its MARKREAD (render_joined).
+            asked = users.connections_of(hub, users.user_of(hub, conn.sid)) if query.join else [conn.sid]
+            server.deliver([Outbound(asked, ReadMarker(query.target, ms, query.join))], conn.sid)
             return
         before = await store.read_marker(account, query.target)
         # Clamped to now: a marker in the future would hide messages yet to come.
@@ -127,5 +131,6 @@ class V3Service:
             to: list[int] = [conn.sid]
         else:
             folded = casefold(account)
-            to = [sid for sid, s in hub.sessions.items() if s.account is not None and casefold(s.account) == folded]
+            to = [c for sid, s in hub.sessions.items() if s.account is not None and casefold(s.account) == folded
+                  for c in users.connections_of(hub, sid)]
         server.deliver([Outbound(to, ReadMarker(query.target, ms))], conn.sid)

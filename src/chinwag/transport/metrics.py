@@ -244,3 +244,20 @@ class _Collector(Collector):
         yield g
         yield m.loop_lags.family("chinwag_event_loop_lag_distribution_seconds",
                                  f"How late a timer fired, sampled every {LAG_INTERVAL} s")
+        cluster = m.server.cluster
+        if cluster is not None:  # a node of a cluster (transport/cluster/node.py)
+            g = GaugeMetricFamily("chinwag_cluster_bus_up", "1 while the Redis bus is subscribed and publishing")
+            g.add_metric([], 1.0 if cluster.bus.up else 0.0)
+            yield g
+            g = GaugeMetricFamily("chinwag_cluster_nodes", "Other nodes this node hears from")
+            g.add_metric([], len(cluster.peers))
+            yield g
+            g = GaugeMetricFamily("chinwag_cluster_remote_users", "Users of other nodes (ghosts) known here")
+            g.add_metric([], len(hub.remote))
+            yield g
+            c = _counter("chinwag_cluster_refills", "Gaps in a conversation's sequence read back from PostgreSQL")
+            c.add_metric([], cluster.refills)
+            yield c
+            c = _counter("chinwag_cluster_bus_dropped", "Bus messages dropped (Redis down or the queue full)")
+            c.add_metric([], cluster.bus.dropped)
+            yield c

@@ -14,13 +14,14 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 from chinwag.core.errors import NotSent
 from chinwag.core.events import Failed, Message, Outbound
 from chinwag.protocols.base import RenderCache
 from chinwag.protocols.sanitize import safe_event
+from chinwag.storage.base import Receipt, conversation_key
 from chinwag.transport.fanout import Batch
 from chinwag.transport.fanout import deliver as deliver_batch
 from chinwag.transport.output import LINE_OVERHEAD
@@ -39,8 +40,13 @@ class Outbox:
         self.server = server
         self.limits = server.config.limits
         self.held: deque[Outbound | tuple[Connection, bytes | None]] = deque()
-        self.confirmed = 0  # confirmations (on_commit) not applied to held yet
-        self.refused = 0  # messages the store gave up (on_fail) not applied yet
+        self.confirmed: deque[Receipt] = deque()  # confirmations (on_commit) not applied to held yet
+        self.refused: deque[str] = deque()  # msgids the store gave up (on_fail) not applied yet
+        # The cluster's hook (transport/cluster): called with each message the
+        # store confirmed, and its seq; when it returns False the message is not
+        # fanned out here (the cluster delivers it later, in seq order).
+        self.on_confirmed: Callable[[Outbound, Message, int], bool] | None = None
+        self.released_seq = 0  # the seq of the last message confirmed (0 outside PostgreSQL)
         self.senders: deque[int] = deque()  # who sent each message in held, in order
         self.store_trouble: str | None = None  # why store writes fail (on_status); /healthz says it
         self.given_up = 0  # messages the store gave up on, never delivered (senders told)
@@ -120,15 +126,17 @@ class Outbox:
 
     # --- the store's answers -------------------------------------------------
 
-    def committed(self, count: int) -> None:
-        self.server.metrics.stored(count)
-        self.confirmed += count
+    def committed(self, receipts: list[Receipt]) -> None:
+        """The store made these messages durable (the next ones held, in order)."""
+        self.server.metrics.stored(len(receipts))
+        self.confirmed.extend(receipts)
         self.release()
 
-    def store_gave_up(self, count: int) -> None:
-        """The store could not take the next ``count`` messages: they are
-        never delivered, and each sender is told."""
-        self.refused += count
+    def store_gave_up(self, msgids: list[str]) -> None:
+        """The store could not take these messages (the next ones held): they
+        are never delivered, and each sender is told."""
+        count = len(msgids)
+        self.refused.extend(msgids)
         self.given_up += count
         self.server.metrics.stored(count, committed=False)
         if self.server.stopping:
@@ -181,19 +189,31 @@ class Outbox:
                 else:
                     conn.enqueue(data)
                 continue
-            if type(out.event) is Message:
-                if self.confirmed:
-                    self.confirmed -= 1
+            event = out.event
+            if type(event) is Message:
+                msgid = event.msgid
+                confirmed, refused = self.confirmed, self.refused
+                # Answers come in append order: the head of one of them is this message.
+                if confirmed and (confirmed[0].msgid == msgid or not (refused and refused[0] == msgid)):
+                    receipt = confirmed.popleft()
+                    if receipt.msgid != msgid:
+                        log.error("store confirmed %s but %s was next; released anyway", receipt.msgid, msgid)
                     self.senders.popleft()
-                elif self.refused:
-                    self.refused -= 1
+                elif refused:
+                    given_up = refused.popleft()
+                    if given_up != msgid:
+                        log.error("store gave up %s but %s was next; not sent", given_up, msgid)
                     held.popleft()
-                    self.not_sent(self.senders.popleft(), out.event)
+                    self.not_sent(self.senders.popleft(), event)
                     continue
                 else:
                     return
                 held.popleft()
-                self.gather(out, out.event)
+                self.released_seq = receipt.seq
+                hook = self.on_confirmed
+                if hook is not None and hook(out, event, receipt.seq) is False:
+                    continue  # the cluster delivers it, in seq order
+                self.gather(out, event)
                 continue
             held.popleft()
             self.fan_out(out)
@@ -284,7 +304,7 @@ class Outbox:
                         # The store is gone (its writer died): say so loudly, and
                         # keep the chat going rather than hold everything forever.
                         log.exception("history store failed; message %s delivered unstored", message.msgid)
-                        self.committed(1)
+                        self.committed([Receipt(message.msgid, conversation_key(message), 0)])
             finally:
                 self.gathering = gathering
                 if not gathering:

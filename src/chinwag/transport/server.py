@@ -13,13 +13,12 @@ import asyncio
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chinwag.config import Config, networks
 from chinwag.core.auth import Auth
 from chinwag.core.events import (
     Attached,
-    ChangeNick,
     Checked,
     Command,
     Event,
@@ -56,6 +55,9 @@ from chinwag.transport.passwords import PasswordChecks
 from chinwag.transport.ticker import Ticker, tick_period
 from chinwag.transport.tls import Certificates
 from chinwag.transport.web import WebListener
+
+if TYPE_CHECKING:
+    from chinwag.transport.cluster.node import ClusterNode
 
 __all__ = ["ListenError", "Server"]  # (ListenError: where cli.py and the tests find it)
 
@@ -108,6 +110,9 @@ class Server:
         self.metrics = Metrics(self)  # /metrics (transport/metrics.py)
         self.readiness = Readiness(self)  # /readyz (transport/health.py)
         self.nick_guard = NickGuard(self)  # renames at the end of nick grace periods (core/handlers/users.py)
+        # A node of a cluster (config `redis`): presence, nicks and messages shared
+        # with the other nodes (transport/cluster/node.py); None: on its own.
+        self.cluster: ClusterNode | None = None
 
     # --- start -----------------------------------------------------------
 
@@ -131,7 +136,15 @@ class Server:
             registered.register_default(self.hub, cfg.default_room)  # founder: the server (core/types/registered.py)
             self._save_rooms()
             await self.registry.open()  # (closes what it opened if one cannot be bound)
+            if cfg.redis:
+                from chinwag.transport.cluster.node import ClusterNode  # (redis: imported only for a cluster)
+
+                self.cluster = ClusterNode(self)
+                await self.cluster.start()
         except BaseException:
+            if self.cluster is not None:
+                await self.cluster.close()
+            await self.registry.close()
             await self.store.close()
             raise
         self._pruner = asyncio.get_running_loop().create_task(self._prune_forever())
@@ -189,6 +202,8 @@ class Server:
         self.metrics.delivered_gone[conn.kind] += conn.delivered
         self.accounts.forget(conn)
         self.admission.release(conn)
+        if self.cluster is not None:
+            self.cluster.forget(conn.sid)
         self._departing(conn, conn.close_reason)
         rooms = self.hub.rooms_of(conn.sid)
         outbound = self.hub.disconnect(conn.sid, conn.close_reason)
@@ -229,12 +244,14 @@ class Server:
                     log.error("cannot record where %s left off: %s", nick, exc)
 
     def dispatch(self, conn: Connection, command: Command) -> None:
+        if self.cluster is not None and self.cluster.claim_first(conn, command):
+            return  # (a nick is claimed across the cluster first; dispatched again then)
         if isinstance(command, Quit):  # the hub forgets the session while handling it
             self._departing(conn, command.reason)
         elif type(command) is Register or (type(command) is Checked and type(command.command) is Register):
             self._register(conn, command)
             return
-        rooms = self.hub.rooms_of(conn.sid) if type(command) in (Quit, ChangeNick) else ()
+        rooms = eventlog.rooms_before(self.hub, conn.sid, command) if type(command) in eventlog.BEFORE else ()
         outbound = self.hub.handle(conn.sid, command)
         self._save_rooms()
         if type(command) is not Say:
@@ -323,7 +340,12 @@ class Server:
     # connection on the hot path.
 
     def deliver(self, outbound: Iterable[Outbound], sender: int = 0) -> None:
-        """Every event the hub makes goes out here: see :meth:`Outbox.deliver`."""
+        """Every event the hub makes goes out here: see :meth:`Outbox.deliver`.
+        A node of a cluster also publishes what it changes for the others."""
+        if self.cluster is not None:
+            if type(outbound) is not list:
+                outbound = list(outbound)
+            self.cluster.local(outbound)
         self.outbox.deliver(outbound, sender)
 
     def _schedule_flush(self) -> None:
@@ -432,6 +454,8 @@ class Server:
     async def shutdown(self, reason: str = "server is shutting down") -> None:
         """Tell everyone, let the goodbye reach them, close, and wait (bounded)."""
         self.stopping = True
+        if self.cluster is not None:
+            reason = self.cluster.shutdown_reason()
         self.registry.stop_accepting()
         # Let messages already sent reach the store and their readers first:
         # the notice must not be queued behind them and then find everyone closed.
@@ -455,6 +479,8 @@ class Server:
                 if conn.transport is not None:
                     conn.transport.abort()  # (close() ignores an already closing one)
         await self.registry.close()
+        if self.cluster is not None:
+            await self.cluster.close()  # (after the quits: they are published as the connections close)
         self.metrics.stop()
         self.nick_guard.stop()
         self.ticker.stop()

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from chinwag.config import Config, Limits
-from chinwag.core.events import Join, Message, Register, Registered, Say
+from chinwag.core.events import Join, Joined, Message, Register, Registered, Say
+from chinwag.core.types.ircv3 import ReadMarker
 from chinwag.core.types.lookup import Stats
 from chinwag.core.types.moderation import ModeChange
 from chinwag.protocols.base import RenderCache
@@ -106,3 +109,27 @@ def test_garbage_never_raises() -> None:
         pass
     out = p.data_to_send()
     assert b" 417 al " in out and b" 461 al MODE " in out
+
+
+def test_markers_kept_for_joins_are_bounded_by_join_markers_kept() -> None:
+    """The MARKREAD values asked for JOINs that were refused stay until the bound
+    (at least max_rooms); past it they go, and a JOIN of those rooms gets ``*``."""
+
+    def joined_a_after_refusals(**limits: int) -> list[str]:
+        cfg = Config(limits=dataclasses.replace(Limits(), **limits))
+        p = IrcProtocol(IrcInfo.from_config(cfg, now=0.0))
+        p.receive_data(b"CAP REQ :draft/read-marker\r\nCAP END\r\nNICK al\r\nUSER al 0 * :R\r\n")
+        assert isinstance(p.next_command(), Register)
+        p.render(Registered("al"), {})
+        p.data_to_send()
+        p.render(ReadMarker("#a", 1_700_000_000_000, join=True), {})
+        for n in range(6):  # JOINs refused (banned, full...): their markers stay
+            p.render(ReadMarker(f"#refused{n}", None, join=True), {})
+        return p.render(Joined("#a", "al"), {}).decode().splitlines()
+
+    assert joined_a_after_refusals() == [
+        ":al!~al@chinwag JOIN #a", ":chinwag MARKREAD #a timestamp=2023-11-14T22:13:20.000Z"]
+    assert joined_a_after_refusals(join_markers_kept=3, max_rooms=3) == [
+        ":al!~al@chinwag JOIN #a", ":chinwag MARKREAD #a *"]
+    assert joined_a_after_refusals(join_markers_kept=3, max_rooms=10) == [  # (never below max_rooms)
+        ":al!~al@chinwag JOIN #a", ":chinwag MARKREAD #a timestamp=2023-11-14T22:13:20.000Z"]

@@ -243,6 +243,8 @@ def kill(hub: Hub, session: Session, cmd: Kill) -> list[Outbound]:
     if session.oper is None:
         raise NoPrivileges()
     target = find_user(hub, cmd.nick)
+    if target.sid < 0:  # a ghost (core/handlers/remote.py): its own node may disconnect it, not this one
+        raise NoSuchNick(cmd.nick, "no such nick on this server (connected to another node: KILL it there)")
     reason = cmd.reason or "no reason"
     # Every connection of the user is told; the user goes, with all of them (core/handlers/users.py).
     out = [Outbound(users.connections_of(hub, target.sid), Killed(nick(session), reason, session.user))]

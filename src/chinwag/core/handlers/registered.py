@@ -96,7 +96,7 @@ def _keep(hub: Hub, room: Room | None, state: RoomState) -> None:
         hub.saved.pop(key, None)
     else:
         hub.saved[key] = state
-    hub.changed[key] = None
+    hub.rules_moved(key)
 
 
 def _note(session: Session, text: str) -> list[Outbound]:

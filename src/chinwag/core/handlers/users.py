@@ -177,8 +177,8 @@ def attach(hub: Hub, session: Session, user_sid: int) -> list[Outbound]:
 def user_of_account(hub: Hub, account: str, sid: int) -> int | None:
     """The sid of the registered user (other than ``sid``) logged in to ``account``, if any."""
     holder = hub.accounts.get(casefold(account))
-    if holder is None or holder == sid or hub.sessions[holder].nick is None:
-        return None  # (one still registering, logged in with SASL: nothing to join yet)
+    if holder is None or holder == sid or holder < 0 or hub.sessions[holder].nick is None:
+        return None  # (one still registering, logged in with SASL: nothing to join yet; never a ghost)
     return holder
 
 
@@ -289,8 +289,8 @@ def reclaim(hub: Hub, session: Session, wanted: str) -> list[Outbound]:
     if key != casefold(session.account):
         return []
     holder = hub.nicks.get(key)
-    if holder is None or holder == session.sid:
-        return []
+    if holder is None or holder == session.sid or holder < 0:
+        return []  # (a ghost: its node renames it if need be, never this one)
     other = hub.sessions[holder]
     if not protected(hub, other, nick):
         return []  # (logged in to it: another user of the account, multiclient off)

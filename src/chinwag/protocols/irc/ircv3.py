@@ -217,7 +217,8 @@ def render_read_marker(p: IrcProtocol, e: ReadMarker, cache: RenderCache) -> byt
     value = f"timestamp={iso_time(e.ms / 1000)}" if e.ms is not None else "*"
     if e.join:  # sent with the JOIN it was asked for (render_joined)
         # (made when first needed; joins refused leave theirs; an attach brings one per room: up to max_rooms)
-        if p.marks is None or len(p.marks) > max(64, p.info.limits.max_rooms):
+        limits = p.info.limits
+        if p.marks is None or len(p.marks) > max(limits.join_markers_kept, limits.max_rooms):
             p.marks = {}
         p.marks[casefold(e.target)] = value
         return b""

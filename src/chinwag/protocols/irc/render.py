@@ -170,6 +170,8 @@ def format_event(p: IrcProtocol, m: Message) -> bytes:
         line = IrcMessage("NICK", (text,), src, tags)
     elif m.kind == "topic":
         line = IrcMessage("TOPIC", (m.target, text), src, tags)
+    elif m.kind == "mode":  # "+o-v bob carol"
+        line = IrcMessage("MODE", (m.target, *text.split(" ")), src, tags)
     else:  # kick: "kicked-nick reason"
         kicked, _, reason = text.partition(" ")
         line = IrcMessage("KICK", (m.target, kicked, reason), src, tags)

@@ -28,28 +28,39 @@ COLS = "msgid, ts, nick, target, text, kind, account"
 # takes each key's block of seq numbers (keys in sorted order, so two nodes'
 # statements lock conversation rows in the same order and cannot deadlock
 # each other), and the INSERT gives each row its number from the block:
-# seq_after - n + pos, pos counting 1.. in msgid order within the key.
+# seq_after - n + pos, pos counting 1.. in msgid order within the key. The
+# statement returns each key's block end (seq_after), so the caller knows every
+# message's seq (insert). ``touched`` is PostgreSQL's clock when the block was
+# taken, for the cluster's poll (cluster.recent). (A data-modifying WITH part
+# always runs to completion, whether or not the SELECT reads it.)
 _STORE = """
 WITH bumped AS (
-    INSERT INTO conversations AS c (key, seq, count, last_msgid, last_ts)
-    SELECT * FROM unnest($1::text[], $2::bigint[], $2::bigint[], $3::text[], $4::float8[]) ORDER BY 1
+    INSERT INTO conversations AS c (key, seq, count, last_msgid, last_ts, touched)
+    SELECT k, n, n, m, t, extract(epoch from clock_timestamp())
+    FROM unnest($1::text[], $2::bigint[], $3::text[], $4::float8[]) AS u(k, n, m, t) ORDER BY 1
     ON CONFLICT (key) DO UPDATE SET
         seq = c.seq + excluded.seq,
         count = c.count + excluded.count,
         last_ts = CASE WHEN excluded.last_msgid > c.last_msgid THEN excluded.last_ts ELSE c.last_ts END,
-        last_msgid = greatest(c.last_msgid, excluded.last_msgid)
+        last_msgid = greatest(c.last_msgid, excluded.last_msgid),
+        touched = extract(epoch from clock_timestamp())
     RETURNING key, seq
+), stored AS (
+    INSERT INTO messages (key, msgid, seq, ts, nick, target, text, kind, account)
+    SELECT r.key, r.msgid, b.seq - r.n + r.pos, r.ts, r.nick, r.target, r.text, r.kind, r.account
+    FROM unnest($5::text[], $6::text[], $7::bigint[], $8::bigint[], $9::float8[], $10::text[], $11::text[],
+                $12::text[], $13::text[], $14::text[]) AS r(key, msgid, pos, n, ts, nick, target, text, kind, account)
+    JOIN bumped AS b ON b.key = r.key
 )
-INSERT INTO messages (key, msgid, seq, ts, nick, target, text, kind, account)
-SELECT r.key, r.msgid, b.seq - r.n + r.pos, r.ts, r.nick, r.target, r.text, r.kind, r.account
-FROM unnest($5::text[], $6::text[], $7::bigint[], $8::bigint[], $9::float8[], $10::text[], $11::text[],
-            $12::text[], $13::text[], $14::text[]) AS r(key, msgid, pos, n, ts, nick, target, text, kind, account)
-JOIN bumped AS b ON b.key = r.key
+SELECT key, seq FROM bumped
 """
 _STORED = """
-SELECT m.key, m.msgid FROM messages m
+SELECT m.key, m.msgid, m.seq FROM messages m
 JOIN unnest($1::text[], $2::text[]) AS b(key, msgid) ON m.key = b.key AND m.msgid = b.msgid
 """
+
+Seqs = dict[tuple[str, str], int]
+"""(key, msgid) -> the message's seq in its conversation."""
 
 Row = tuple[str, str, float, str, str, str, str, str]  # key, msgid, ts, nick, target, text, kind, account
 
@@ -71,10 +82,13 @@ def event_rows(events: Sequence[Message]) -> list[Row]:
             for e in events]
 
 
-async def fresh(conn: Any, batch: list[Row], *, quiet: bool = False) -> list[Row]:
+async def fresh(conn: Any, batch: list[Row], *, quiet: bool = False) -> tuple[list[Row], Seqs]:
     """``batch`` without the msgids already stored (or repeated in it): a
-    reused msgid keeps the first message, as in every backend (logged unless ``quiet``)."""
-    stored = {(k, i) for k, i in await conn.fetch(_STORED, [r[0] for r in batch], [r[1] for r in batch])}
+    reused msgid keeps the first message, as in every backend (logged unless
+    ``quiet``); and the seqs of those already stored."""
+    found = await conn.fetch(_STORED, [r[0] for r in batch], [r[1] for r in batch])
+    seqs: Seqs = {(k, i): seq for k, i, seq in found}
+    stored = set(seqs)
     out = []
     for row in batch:
         if (row[0], row[1]) in stored:
@@ -83,13 +97,15 @@ async def fresh(conn: Any, batch: list[Row], *, quiet: bool = False) -> list[Row
             continue
         stored.add((row[0], row[1]))
         out.append(row)
-    return out
+    return out, seqs
 
 
-async def insert(conn: Any, batch: list[Row]) -> None:
-    """Store ``batch`` (no msgid in it stored yet) in one statement."""
+async def insert(conn: Any, batch: list[Row]) -> Seqs:
+    """Store ``batch`` (no msgid in it stored yet) in one statement; the seq
+    each message got (from its key's block: block end - n + 1 .. block end,
+    in msgid order)."""
     if not batch:
-        return
+        return {}
     by_key: dict[str, list[Row]] = {}
     for row in batch:
         by_key.setdefault(row[0], []).append(row)
@@ -106,13 +122,20 @@ async def insert(conn: Any, batch: list[Row]) -> None:
             values = (k, msgid, pos, len(group), ts, nick, target, text, kind, account)
             for col, value in zip(cols, values, strict=True):
                 col.append(value)
-    await conn.execute(_STORE, keys, counts, lasts, last_ts, *cols)
+    ends = {key: end for key, end in await conn.fetch(_STORE, keys, counts, lasts, last_ts, *cols)}
+    seqs: Seqs = {}
+    for key in keys:
+        group, end = by_key[key], ends[key]
+        first = end - len(group) + 1
+        for pos, row in enumerate(group):
+            seqs[(key, row[1])] = first + pos
+    return seqs
 
 
 async def insert_events(batch: list[Row], conn: Any) -> None:
     """Room events, in a job's transaction: those not stored yet (a repeat is ignored, as in SQLite)."""
     if batch:
-        await insert(conn, await fresh(conn, batch, quiet=True))
+        await insert(conn, (await fresh(conn, batch, quiet=True))[0])
 
 
 def message(r: Sequence[Any]) -> Message:

@@ -135,8 +135,29 @@ CREATE TABLE read_markers (
 );
 """
 
+# The cluster (docs/cluster.md, storage/postgres/cluster.py): when each
+# conversation's seq last moved, by PostgreSQL's clock (cluster.recent); the
+# live nodes, each with its msgid slot and lease; who holds each nick.
+CLUSTER = """
+ALTER TABLE conversations ADD COLUMN touched double precision NOT NULL DEFAULT 0;
+CREATE INDEX conversations_touched ON conversations (touched);
+CREATE TABLE cluster_nodes (
+    name text COLLATE "C" PRIMARY KEY,
+    slot integer NOT NULL,
+    started double precision NOT NULL,
+    lease_until double precision NOT NULL
+);
+CREATE TABLE cluster_nicks (
+    key text COLLATE "C" PRIMARY KEY,
+    nick text NOT NULL,
+    node text COLLATE "C" NOT NULL,
+    sid bigint NOT NULL
+);
+CREATE INDEX cluster_nicks_node ON cluster_nicks (node);
+"""
+
 # Step N takes the database from version N-1 to N.
-MIGRATIONS: tuple[str, ...] = (HISTORY, ROOMS, ACCOUNTS, REGISTERED, CREDENTIALS, PLAYBACK, READ_MARKERS)
+MIGRATIONS: tuple[str, ...] = (HISTORY, ROOMS, ACCOUNTS, REGISTERED, CREDENTIALS, PLAYBACK, READ_MARKERS, CLUSTER)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -35,9 +35,10 @@ from chinwag.core.accounts import Secrets
 from chinwag.core.events import Message
 from chinwag.core.roomstate import RoomState
 from chinwag.storage.accounts import Account
-from chinwag.storage.base import Departure, StorageError
+from chinwag.storage.base import Departure, Receipt, StorageError
 from chinwag.storage.postgres import accounts as pg_accounts
 from chinwag.storage.postgres import history, read_markers, rooms, schema
+from chinwag.storage.postgres.cluster import PgCluster
 
 log = logging.getLogger("chinwag.storage")
 
@@ -100,8 +101,8 @@ class PostgresStore:
         self.where = describe(url)
         self.write_timeout = write_timeout
         self.pool_max = pool_max
-        self.on_commit: Callable[[int], None] | None = None
-        self.on_fail: Callable[[int], None] | None = None
+        self.on_commit: Callable[[list[Receipt]], None] | None = None
+        self.on_fail: Callable[[list[str]], None] | None = None
         self.on_status: Callable[[str | None], None] | None = None
         self._queue: deque[_Item] = deque()
         self._wake: asyncio.Event | None = None
@@ -115,6 +116,9 @@ class PostgresStore:
         self._trouble: str | None = None
         self._down = False
         self._given_up = 0
+        # The cluster's tables (storage/cluster.py ClusterStore): node rows,
+        # nick claims, reads by seq; on the pool, beside the writer.
+        self.cluster = PgCluster(self)
 
     # --- lifecycle -------------------------------------------------------
 
@@ -413,10 +417,13 @@ class PostgresStore:
     async def _store(self, batch: list[Message]) -> None:
         """Commit ``batch`` and confirm it, or give it up (on_fail) if
         PostgreSQL keeps failing for ``write_timeout`` seconds (at once if the
-        previous batch was given up too, or at shutdown). Confirmations are
-        counts: a batch is confirmed or given up whole, in order."""
+        previous batch was given up too, or at shutdown). A batch is confirmed
+        or given up whole, in order; each receipt has the message's seq (of
+        the block the insert took, or as stored already when the careful path
+        skipped it)."""
         rows = history.rows(batch)
         careful = False
+        seqs: history.Seqs = {}
         delay = 0.05
         deadline: float | None = None
         assert self._pool is not None
@@ -425,7 +432,11 @@ class PostgresStore:
                 conn = await self._writer_conn()
                 # One statement: atomic by itself. (Careful: another node may
                 # store one of the ids between the two; then this goes round again.)
-                await history.insert(conn, await history.fresh(conn, rows) if careful else rows)
+                if careful:
+                    todo, seqs = await history.fresh(conn, rows)
+                    seqs.update(await history.insert(conn, todo))
+                else:
+                    seqs = await history.insert(conn, rows)
                 break
             except asyncpg.UniqueViolationError:
                 # A reused msgid, a commit whose answer was lost, or another
@@ -443,7 +454,7 @@ class PostgresStore:
                 if deadline is None:
                     deadline = now if self._down else now + self.write_timeout
                 if self._abandoned or now >= deadline or (self._stopping and delay >= RETRY_MAX_DELAY):
-                    self._give_up(len(batch), exc)  # unconfirmed, so never delivered
+                    self._give_up([m.msgid for m in batch], exc)  # unconfirmed, so never delivered
                     return
                 if delay == 0.05:
                     log.error("storing %d messages failed (%s); retrying for up to %.1f s",
@@ -455,7 +466,14 @@ class PostgresStore:
             log.warning("history store writes again (%d messages were given up meanwhile)", self._given_up)
             self._down, self._given_up = False, 0
             self._report(None)
-        self._call(self.on_commit, len(batch))
+        receipts = []
+        for key, msgid, *_ in rows:
+            seq = seqs.get((key, msgid))
+            if seq is None:  # (cannot be: stored now or before)
+                log.error("no seq for stored message %s under %s", msgid, key)
+                seq = 0
+            receipts.append(Receipt(msgid, key, seq))
+        self._call(self.on_commit, receipts)
 
     async def _writer_conn(self) -> Any:
         """The writer's own connection, kept between batches (a pool release
@@ -470,7 +488,8 @@ class PostgresStore:
             with contextlib.suppress(*_FAILURES):
                 await self._pool.release(conn, timeout=CONNECT_TIMEOUT)
 
-    def _give_up(self, count: int, exc: BaseException) -> None:
+    def _give_up(self, msgids: list[str], exc: BaseException) -> None:
+        count = len(msgids)
         if self._stopping:
             log.error("giving up storing %d messages at shutdown: %s", count, _words(exc))
             self._abandoned = True
@@ -479,7 +498,7 @@ class PostgresStore:
                       count, _words(exc))
         self._down = True
         self._given_up += count
-        self._call(self.on_fail, count)
+        self._call(self.on_fail, msgids)
 
     def _report(self, trouble: str | None) -> None:
         if trouble != self._trouble:

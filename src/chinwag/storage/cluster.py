@@ -1,0 +1,81 @@
+"""What a cluster node asks of the shared database (docs/cluster.md).
+
+Only PostgreSQL implements it (storage/postgres/cluster.py, ``PostgresStore.cluster``):
+a cluster needs one database every node writes to. Every time here is the
+database's clock, never a node's, so nodes with skewed clocks agree on who
+is alive.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from chinwag.core.events import Message
+from chinwag.storage.base import StorageError
+
+SLOTS = 16  # msgid slots (core/hub.MessageIds): at most this many live nodes
+
+
+class ClusterFull(StorageError):
+    """Every msgid slot is held by a node whose lease is live."""
+
+
+class ClusterStore(Protocol):
+    """Node rows (slot, lease), nick claims, and reads by seq."""
+
+    async def join(self, node: str, lease: float) -> int:
+        """Upsert ``node``'s row with a lease of ``lease`` seconds and give it the
+        smallest slot 0..15 no other live node holds; the slot. ClusterFull if
+        none is free."""
+        ...
+
+    async def heartbeat(self, node: str, lease: float) -> bool:
+        """Extend ``node``'s lease to db now + ``lease``. False if its row is gone
+        (others declared it dead) or its slot was given to another node while
+        its lease had ended: the caller joins again (a new slot) and claims its
+        nicks again."""
+        ...
+
+    async def expired(self) -> list[str]:
+        """The nodes whose lease has ended (dead), by name."""
+        ...
+
+    async def nodes(self) -> list[str]:
+        """The nodes whose lease is live, by name."""
+        ...
+
+    async def forget_node(self, node: str) -> None:
+        """Delete ``node``'s row and its nick claims; nothing if there are none."""
+        ...
+
+    async def claim_nick(self, key: str, nick: str, node: str, sid: int) -> str | None:
+        """Claim the casefolded nick ``key`` for (``node``, ``sid``): None if it is
+        now theirs (it was free, theirs already, or held by a node that is dead
+        or gone), else the name of the live node holding it. Of two nodes
+        racing for one nick exactly one gets None."""
+        ...
+
+    async def release_nick(self, key: str, node: str, sid: int) -> None:
+        """Drop the claim on ``key`` if (``node``, ``sid``) holds it."""
+        ...
+
+    async def nicks_of(self, node: str) -> list[str]:
+        """The nicks (as claimed, not casefolded) ``node`` holds, by key."""
+        ...
+
+    async def messages_by_seq(self, key: str, after: int, upto: int, limit: int) -> list[tuple[int, Message]]:
+        """(seq, message) of conversation ``key`` with ``after < seq <= upto``,
+        by seq, ``limit`` at most."""
+        ...
+
+    async def recent(self, since: float) -> tuple[float, list[tuple[str, int]]]:
+        """(key, seq) of the conversations whose seq moved at db time >= ``since``
+        (room events' keys left out), and the db time to pass next time. That
+        time is a little behind db now (RECENT_OVERLAP): a conversation may be
+        listed twice, never missed because its commit came after the read."""
+        ...
+
+    async def seqs(self, keys: Sequence[str]) -> dict[str, int]:
+        """The current seq of each of ``keys`` that has one (stored at least once)."""
+        ...

@@ -1,0 +1,395 @@
+"""A node of a cluster: the glue between this server, the bus and PostgreSQL.
+
+docs/cluster.md has the design; in short:
+
+- **Presence** (who is where, who holds which nick) is replicated as effects:
+  every change a local user makes becomes presence ops (core/handlers/remote.py
+  ``ops_for``), published on the bus numbered per node; the other nodes apply
+  them to ghosts of that user (``remote.apply``). A gap in a node's numbers, a
+  restarted node or a bus that came back is repaired by that node's snapshot
+  (``remote.reconcile``).
+- **Messages** are published after they are committed, with the seq their
+  conversation gave them in PostgreSQL; every node delivers a conversation's
+  messages in seq order (:class:`Sequencer`), refilling a gap from PostgreSQL.
+  A poll of the conversations that moved catches what the bus lost at the tail,
+  and carries everything while Redis is down.
+- **Nicks** are claimed in PostgreSQL before a Register or NICK reaches the hub;
+  a node whose lease ended is dead: its ghosts quit and its rows go.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import socket
+import time
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from chinwag.core.commands import COMMANDS
+from chinwag.core.errors import NickInUse
+from chinwag.core.events import ChangeNick, Checked, Command, Failed, Message, Outbound, Register
+from chinwag.core.handlers import remote
+from chinwag.core.names import casefold
+from chinwag.core.types.cluster import Arrive, Join, Nick, PresenceOp, Quit
+from chinwag.storage.base import conversation_key, private_parties, room_key
+from chinwag.storage.cluster import ClusterStore
+from chinwag.transport.cluster import wire
+from chinwag.transport.cluster.bus import Bus
+from chinwag.transport.cluster.sequencer import Sequencer
+
+if TYPE_CHECKING:
+    from chinwag.transport.connection import Connection
+    from chinwag.transport.server import Server
+
+log = logging.getLogger("chinwag.cluster")
+
+TAIL_POLL = 2.0  # seconds between polls of moved conversations while the bus works (its lost tails)
+
+
+def default_name(irc_port: int) -> str:
+    return f"{socket.gethostname()}:{irc_port}"
+
+
+class ClusterNode:
+    def __init__(self, server: Server) -> None:
+        cfg = server.config
+        self.server = server
+        self.hub = server.hub
+        self.limits = cfg.limits
+        self.name = cfg.node_name
+        # (only PostgresStore has one: the config refuses `redis` without `postgres`)
+        self.db: ClusterStore = server.store.cluster  # type: ignore[attr-defined]
+        self.bus = Bus(cfg.redis, f"chinwag:{cfg.cluster_name}", cfg.limits, self._received, self._bus_status)
+        self.epoch = secrets.token_hex(4)
+        self.pseq = 0  # presence ops published in this run
+        self.peers: dict[str, tuple[str, int]] = {}  # node -> (its epoch, the last pseq applied)
+        self.sequencer = Sequencer(self)
+        self.claimed: dict[int, str] = {}  # sid -> casefolded nick claimed for it in PostgreSQL
+        self.alive_since: float | None = None  # monotonic: heartbeats working since then
+        self.down_since: float | None = None  # wall clock: the bus went down then (None: up)
+        self.since = 0.0  # db time of the last poll of moved conversations
+        self.stopping = False
+        self._tasks: list[asyncio.Task[None]] = []
+        self._claims: asyncio.Queue[tuple[str, str, int, bool]] = asyncio.Queue()
+        self.dead: dict[str, None] = {}  # nodes declared dead (their late ops are ignored until they say hello)
+        self.refills = 0  # metrics: gaps refilled from PostgreSQL
+        self.published = 0
+
+    # --- start and stop ---------------------------------------------------------
+
+    async def start(self) -> None:
+        if not self.name:
+            self.name = default_name(self.server.port("irc"))
+        # A fresh run: what an earlier run of this name left (after kill -9) goes first
+        # (its nick rows would refuse this run's users their own names).
+        await self.db.forget_node(self.name)
+        slot = await self.db.join(self.name, self.limits.cluster_lease)
+        self._set_slot(slot)
+        self.alive_since = time.monotonic()
+        self.since = (await self.db.recent(float("inf")))[0]
+        self.server.outbox.on_confirmed = self.sequencer.confirmed
+        loop = asyncio.get_running_loop()
+        await self.bus.start()
+        if self.bus.up:
+            self._hello()
+        else:
+            self.down_since = time.time()
+        for coro in (self._heartbeat_forever(), self._poll_forever(), self._claim_forever()):
+            self._tasks.append(loop.create_task(coro))
+        log.info("node %s of cluster %s (slot %d), bus %s", self.name, self.server.config.cluster_name, slot,
+                 "up" if self.bus.up else "down (retrying)")
+
+    def _set_slot(self, slot: int) -> None:
+        self.hub.ids.use_slot(slot)
+
+    def shutdown_reason(self) -> str:
+        return f"node {self.name} is shutting down: reconnect to another node"
+
+    async def close(self) -> None:
+        """After the connections closed (their quits published): say bye, give
+        the nicks and the node row back, stop."""
+        self.stopping = True
+        self._publish(wire.bye(self.name, self.epoch))
+        for task in self._tasks:
+            task.cancel()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.bus.flush(), 2.0)
+        with contextlib.suppress(Exception):
+            await self.db.forget_node(self.name)
+        await self.bus.close()
+        self.sequencer.close()
+
+    # --- local changes out ------------------------------------------------------
+
+    def local(self, outbound: list[Outbound]) -> None:
+        """Every event this node's hub made (Server.deliver): publish the
+        presence ops it amounts to, keep the nick claims in step."""
+        ops = remote.ops_for(self.hub, outbound)
+        if not ops:
+            return
+        for op in ops:
+            self.pseq += 1
+            self._publish(wire.presence(self.name, self.epoch, self.pseq, op))
+            self._follow(op)
+
+    def _follow(self, op: PresenceOp) -> None:
+        """Nick rows follow what the hub did (renames by the server too)."""
+        hub = self.hub
+        if type(op) is Arrive:
+            self._claim_later(op.user.nick)
+        elif type(op) is Nick:
+            self._release_later(op.old)
+            self._claim_later(op.new)
+        elif type(op) is Quit:
+            self._release_later(op.nick)
+        elif type(op) is Join:
+            key = room_key(op.room)
+            self.sequencer.watch(key)
+        del hub
+
+    def _claim_later(self, nick: str) -> None:
+        key = casefold(nick)
+        sid = self.hub.nicks.get(key)
+        if sid is not None and sid > 0 and self.claimed.get(sid) != key:
+            self.claimed[sid] = key
+            self._claims.put_nowait(("claim", key, sid, True))
+
+    def _release_later(self, nick: str) -> None:
+        key = casefold(nick)
+        for sid, held in list(self.claimed.items()):
+            if held == key and self.hub.nicks.get(key) != sid:
+                del self.claimed[sid]
+                self._claims.put_nowait(("release", key, sid, True))
+
+    async def _claim_forever(self) -> None:
+        """The nick rows of changes the hub made itself, in order, one at a time."""
+        while True:
+            what, key, sid, _ = await self._claims.get()
+            try:
+                if what == "claim":
+                    session = self.hub.sessions.get(sid)
+                    nick = session.nick if session is not None and session.nick else key
+                    holder = await self.db.claim_nick(key, nick, self.name, sid)
+                    if holder is not None:
+                        log.warning("%s is held by node %s too (renamed here by the server)", nick, holder)
+                else:
+                    await self.db.release_nick(key, self.name, sid)
+            except Exception as exc:
+                log.error("cannot %s nick %s: %s", what, key, exc)
+
+    def publish_message(self, key: str, seq: int, msg: Message) -> None:
+        self._publish(wire.message(self.name, key, seq, msg))
+
+    def _publish(self, data: bytes) -> None:
+        self.published += 1
+        self.bus.publish(data)
+
+    def _hello(self) -> None:
+        """I am here (again): my users, and yours please."""
+        self._publish(wire.hello(self.name, self.epoch, self.pseq, remote.snapshot(self.hub)))
+
+    # --- nick claims before the hub -------------------------------------------
+
+    def claim_first(self, conn: Connection, command: Command) -> bool:
+        """A Register or NICK waits for its nick's row in PostgreSQL (True:
+        taken over, dispatched when claimed)."""
+        inner = command.command if type(command) is Checked else command
+        if type(inner) is not Register and type(inner) is not ChangeNick:
+            return False
+        nick: str = inner.nick
+        try:
+            key = casefold(nick)
+        except Exception:
+            return False  # not a name: the hub refuses it
+        if self.claimed.get(conn.sid) == key or self.stopping:
+            return False
+        conn.pause(gate=False)  # input only, as for a password check
+        self.server.spawn(self._claim(conn, command, inner, key, nick))
+        return True
+
+    async def _claim(self, conn: Connection, command: Command, inner: Register | ChangeNick, key: str,
+                     nick: str) -> None:
+        try:
+            holder = await self.db.claim_nick(key, nick, self.name, conn.sid)
+        except Exception as exc:
+            log.error("cannot claim %s: %s", nick, exc)
+            holder = ""
+        server = self.server
+        if server.connections.get(conn.sid) is not conn:  # gone meanwhile
+            if holder is None:
+                self._claims.put_nowait(("release", key, conn.sid, True))
+            return
+        if holder is None:
+            previous = self.claimed.get(conn.sid)
+            self.claimed[conn.sid] = key
+            ghost = self.hub.nicks.get(key)
+            if ghost is not None and ghost < 0:  # its node's row lapsed: that ghost is stale
+                server.outbox.deliver(remote.apply(self.hub, self.hub.remote.get(ghost, ""),
+                                                   Quit(nick, "gone from its node")))
+            server.dispatch(conn, command)
+            if self.hub.nick_of(conn.sid) is None or casefold(self.hub.nick_of(conn.sid) or "") != key:
+                self.claimed.pop(conn.sid, None)  # the hub refused it (bad name...)
+                if previous is not None:
+                    self.claimed[conn.sid] = previous
+                self._claims.put_nowait(("release", key, conn.sid, True))
+            elif previous is not None and previous != key:
+                self._claims.put_nowait(("release", previous, conn.sid, True))
+        else:
+            # (held by a user of another node: the usual "in use"; no answer from the database: say so)
+            error = NickInUse(nick) if holder else NickInUse(nick, "cannot be checked now (the database is down)")
+            server.deliver([Outbound((conn.sid,), Failed(error, COMMANDS[type(inner)].name))], conn.sid)
+        conn.resume(set())
+
+    def forget(self, sid: int) -> None:
+        """A connection closed: its nick row goes with its user (Quit op), if it was the last."""
+        key = self.claimed.get(sid)
+        if key is not None and self.hub.nicks.get(key) != sid:
+            del self.claimed[sid]
+            self._claims.put_nowait(("release", key, sid, True))
+
+    # --- the bus in -------------------------------------------------------------
+
+    def _received(self, data: bytes) -> None:
+        item = wire.decode(data)
+        if item is None:
+            log.warning("undecodable bus message (%d bytes) ignored", len(data))
+            return
+        if item.node == self.name or self.stopping:
+            return
+        try:
+            self._handle(item)
+        except Exception:
+            log.exception("bus message %s from %s failed", item.kind, item.node)
+
+    def _handle(self, item: wire.Item) -> None:
+        kind, node = item.kind, item.node
+        if item.to and item.to != self.name:
+            return
+        if kind == "m":
+            assert item.message is not None
+            self.sequencer.remote(item.key, item.seq, item.message)
+            return
+        if node in self.dead and kind not in ("hello", "snap"):
+            return
+        if kind == "p":
+            assert item.op is not None
+            known = self.peers.get(node)
+            if known is None or known[0] != item.epoch or item.pseq != known[1] + 1:
+                self._publish(wire.want(self.name, node))  # a gap: its snapshot repairs it
+            self.peers[node] = (item.epoch, item.pseq)
+            self._deliver(remote.apply(self.hub, node, item.op))
+        elif kind in ("snap", "hello"):
+            self.dead.pop(node, None)
+            self.peers[node] = (item.epoch, item.pseq)
+            self._deliver(remote.reconcile(self.hub, node, item.presences))
+            if kind == "hello":
+                self._publish(wire.snap(self.name, self.epoch, self.pseq, remote.snapshot(self.hub), to=node))
+        elif kind == "want":
+            self._publish(wire.snap(self.name, self.epoch, self.pseq, remote.snapshot(self.hub), to=node))
+        elif kind == "bye":
+            self._node_gone(node, "left the network")
+
+    def _deliver(self, outbound: Iterable[Outbound]) -> None:
+        out = list(outbound)
+        if out:
+            self.server.outbox.deliver(out)  # (not Server.deliver: nothing to publish again)
+
+    def _node_gone(self, node: str, why: str) -> None:
+        self.peers.pop(node, None)
+        self.dead[node] = None
+        out = remote.drop_node(self.hub, node, f"{node} {why}")
+        if out:
+            log.warning("node %s %s: its users quit", node, why)
+        self._deliver(out)
+
+    def _bus_status(self, up: bool) -> None:
+        if up:
+            if self.down_since is not None:
+                log.warning("bus works again: resynchronising presence")
+            self.down_since = None
+            if not self.stopping:
+                self._hello()  # (every node answers with its snapshot)
+        elif self.down_since is None:
+            self.down_since = time.time()
+            log.error("bus down: messages of other nodes come from PostgreSQL every %.1f s",
+                      self.limits.cluster_poll)
+
+    # --- heartbeats, dead nodes, polls ------------------------------------------------
+
+    async def _heartbeat_forever(self) -> None:
+        limits = self.limits
+        while True:
+            await asyncio.sleep(limits.cluster_heartbeat)
+            try:
+                await self._beat()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self.alive_since = None
+                log.error("heartbeat failed: %s", exc)
+
+    async def _beat(self) -> None:
+        limits = self.limits
+        if not await self.db.heartbeat(self.name, limits.cluster_lease):
+            # Others declared this node dead (a long database outage): join
+            # again, take the nicks back, tell everyone who is here.
+            log.warning("this node's lease had lapsed: joining again")
+            self._set_slot(await self.db.join(self.name, limits.cluster_lease))
+            self.alive_since = time.monotonic()
+            for sid, key in list(self.claimed.items()):
+                self._claims.put_nowait(("claim", key, sid, True))
+            self._hello()
+            return
+        now = time.monotonic()
+        if self.alive_since is None:
+            self.alive_since = now
+        if now - self.alive_since < limits.cluster_lease:
+            return  # only a node in steady contact may declare others dead
+        live = set(await self.db.nodes())
+        for node in await self.db.expired():
+            if node != self.name:
+                await self.db.forget_node(node)
+                live.discard(node)
+        for node in {n for n in self.hub.remote.values()} - live:
+            self._node_gone(node, "stopped answering")
+
+    async def _poll_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.limits.cluster_poll if self.down_since is not None else TAIL_POLL)
+            try:
+                await self._poll()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.error("polling PostgreSQL for new messages failed: %s", exc)
+
+    async def _poll(self) -> None:
+        self.since, moved = await self.db.recent(self.since)  # (that time reaches back: see PgCluster.recent)
+        for key, seq in moved:
+            if self.sequencer.knows(key):
+                self.sequencer.moved(key, seq)
+            elif self.down_since is not None and self._ours(key):
+                self.sequencer.adopt(key, seq, self.down_since)
+
+    def _ours(self, key: str) -> bool:
+        """A private conversation one of this node's users is part of."""
+        parties = private_parties(key)
+        if parties is None:
+            return False
+        hub = self.hub
+        for party in parties:
+            if party.startswith("="):  # an account's conversation (storage.base.account_private_key)
+                sid = hub.accounts.get(party[1:])
+            else:
+                sid = hub.nicks.get(party)
+            if sid is not None and sid > 0:
+                return True
+        return False
+
+    # --- for the sequencer ----------------------------------------------------
+
+    def key_of(self, msg: Message) -> str:
+        return conversation_key(msg)

@@ -1,0 +1,228 @@
+"""Delivery in seq order: the same order on every node.
+
+PostgreSQL gives each message of a conversation the next number (seq) in the
+transaction that stores it. A node delivers a conversation's messages only in
+that order, whatever order they reach it in: its own (confirmed by the store,
+``confirmed``), other nodes' (from the bus, ``remote``) or read back from
+PostgreSQL to fill a gap (``_refill``).
+
+- ``seq == next``: delivered, ``next`` moves on, and whatever waited behind it.
+- ``seq > next``: kept; if the bus does not bring the missing ones within
+  ``cluster_gap_wait``, they are read from PostgreSQL. A seq PostgreSQL does
+  not have once a later one is committed was redacted or pruned: skipped.
+- ``seq < next``: delivered already (a duplicate): dropped.
+
+A conversation first seen here starts where it is (``watch`` reads its seq
+when a local user joins a room; otherwise at the first seq that arrives).
+This node's own messages are never read back for a gap: their confirmation
+is on its way (a node commits one batch at a time, in order).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING
+
+from chinwag.core.events import Message, Outbound
+from chinwag.core.handlers import remote
+
+if TYPE_CHECKING:
+    from chinwag.transport.cluster.node import ClusterNode
+
+log = logging.getLogger("chinwag.cluster")
+
+REFILL_BATCH = 500  # messages per read of a gap
+REFILL_RETRY_MAX = 2.0  # seconds between reads while PostgreSQL fails
+
+
+class _Conversation:
+    __slots__ = ("next", "pending", "timer", "refilling", "upto", "delay")
+
+    def __init__(self, next_seq: int = 0) -> None:
+        self.next = next_seq  # the seq to deliver next (0: not known yet)
+        # seq -> (message, its local Outbound if it was sent here) or None: a seq that does not exist (skip)
+        self.pending: dict[int, tuple[Message, Outbound | None] | None] = {}
+        self.timer: asyncio.TimerHandle | None = None
+        self.refilling = False
+        self.upto = 0  # the highest seq known to exist (a poll saw it)
+        self.delay = 0.0
+
+
+class Sequencer:
+    def __init__(self, node: ClusterNode) -> None:
+        self.node = node
+        self.convs: dict[str, _Conversation] = {}
+        self.first_own = ""  # msgids below this were not made by this run (set at the first own message)
+
+    # --- in ------------------------------------------------------------------------
+
+    def confirmed(self, out: Outbound, msg: Message, seq: int) -> bool:
+        """The store committed ``msg`` of this node (Outbox.on_confirmed):
+        published now; True: the outbox fans it out at once (it is next)."""
+        node = self.node
+        key = node.key_of(msg)
+        if not self.first_own:
+            self.first_own = msg.msgid
+        node.publish_message(key, seq, msg)
+        conv = self.convs.get(key)
+        if conv is None:
+            self.convs[key] = _Conversation(seq + 1)
+            return True
+        if conv.next == 0:
+            conv.next = seq + 1
+            return True
+        if seq == conv.next and not conv.pending:
+            conv.next += 1
+            return True
+        if seq < conv.next:
+            log.debug("own message %s (seq %d of %s) after %d: delivered late", msg.msgid, seq, key, conv.next)
+            return True
+        conv.pending[seq] = (msg, out)
+        self._drain(key, conv)
+        return False
+
+    def remote(self, key: str, seq: int, msg: Message) -> None:
+        """Another node's message, from the bus."""
+        conv = self.convs.get(key)
+        if conv is None:
+            conv = self.convs[key] = _Conversation(seq)
+        elif conv.next == 0:
+            conv.next = seq
+        if seq < conv.next or seq in conv.pending:
+            return  # delivered already, or waiting
+        conv.pending[seq] = (msg, None)
+        self._drain(key, conv)
+
+    def knows(self, key: str) -> bool:
+        conv = self.convs.get(key)
+        return conv is not None and conv.next > 0
+
+    def watch(self, key: str) -> None:
+        """A local user joined room ``key``: learn where its sequence is, so
+        that no message committed from now on is missed."""
+        if key in self.convs:
+            return
+        self.convs[key] = _Conversation()
+        self.node.server.spawn(self._learn(key))
+
+    async def _learn(self, key: str) -> None:
+        try:
+            seqs = await self.node.db.seqs([key])
+        except Exception as exc:
+            log.error("cannot read the sequence of %s: %s", key, exc)
+            return
+        conv = self.convs.get(key)
+        if conv is not None and conv.next == 0:
+            conv.next = seqs.get(key, 0) + 1
+            self._drain(key, conv)
+
+    def moved(self, key: str, seq: int) -> None:
+        """A poll saw ``key`` at ``seq``: anything up to it not delivered yet is a gap."""
+        conv = self.convs[key]
+        if seq >= conv.next and seq > conv.upto:
+            conv.upto = seq
+            self._arm(key, conv, 0.0)
+
+    def adopt(self, key: str, seq: int, since: float) -> None:
+        """A private conversation of a local user that moved while the bus was
+        down, not seen before: deliver what came since ``since`` (wall clock)."""
+        conv = self.convs[key] = _Conversation(max(1, seq - REFILL_BATCH + 1))
+        conv.upto = seq
+        self.node.server.spawn(self._refill(key, conv, since))
+
+    def close(self) -> None:
+        for conv in self.convs.values():
+            if conv.timer is not None:
+                conv.timer.cancel()
+
+    # --- out -------------------------------------------------------------------------
+
+    def _drain(self, key: str, conv: _Conversation) -> None:
+        pending = conv.pending
+        while conv.next in pending:
+            item = pending.pop(conv.next)
+            conv.next += 1
+            if item is not None:
+                self._deliver(*item)
+        if (pending or conv.upto >= conv.next) and conv.timer is None and not conv.refilling:
+            self._arm(key, conv, self.node.limits.cluster_gap_wait)
+
+    def _deliver(self, msg: Message, out: Outbound | None) -> None:
+        node = self.node
+        outbox = node.server.outbox
+        if out is None:
+            to = remote.recipients(node.hub, msg)
+            if not to:
+                return
+            out = Outbound(to, msg)
+        outbox.fan_out(out)
+
+    def _arm(self, key: str, conv: _Conversation, delay: float) -> None:
+        loop = self.node.server.loop
+        if conv.timer is not None or conv.refilling or loop is None:
+            return
+        conv.timer = loop.call_later(max(delay, conv.delay), self._gap, key)
+
+    def _gap(self, key: str) -> None:
+        conv = self.convs.get(key)
+        if conv is None:
+            return
+        conv.timer = None
+        if conv.next == 0 or (not conv.pending and conv.upto < conv.next):
+            return
+        conv.refilling = True
+        self.node.server.spawn(self._refill(key, conv))
+
+    async def _refill(self, key: str, conv: _Conversation, since: float | None = None) -> None:
+        node = self.node
+        try:
+            while True:
+                upto = max([conv.upto, *(s - 1 for s in conv.pending)], default=0)
+                if upto < conv.next:
+                    break
+                start = conv.next
+                try:
+                    rows: list[tuple[int, Message]] = await node.db.messages_by_seq(
+                        key, start - 1, min(upto, start - 1 + REFILL_BATCH), REFILL_BATCH)
+                except Exception as exc:
+                    conv.delay = min(max(conv.delay * 2, 0.1), REFILL_RETRY_MAX)
+                    log.error("cannot refill %s from seq %d: %s", key, start, exc)
+                    return
+                conv.delay = 0.0
+                node.refills += 1
+                found = dict(rows)
+                end = min(upto, start - 1 + REFILL_BATCH)
+                for seq in range(start, end + 1):
+                    if seq < conv.next or seq in conv.pending:
+                        continue
+                    msg = found.get(seq)
+                    if msg is None:
+                        conv.pending[seq] = None  # redacted or pruned: nothing to wait for
+                    elif self._own(msg):
+                        break  # its confirmation is on its way: it goes then, with what follows
+                    elif since is not None and msg.ts < since:
+                        conv.pending[seq] = None
+                    else:
+                        conv.pending[seq] = (msg, None)
+                before = conv.next
+                self._drain_now(conv)
+                if conv.next == before:
+                    break  # waits for an own message's confirmation
+        finally:
+            conv.refilling = False
+            self._drain(key, conv)
+
+    def _drain_now(self, conv: _Conversation) -> None:
+        pending = conv.pending
+        while conv.next in pending:
+            item = pending.pop(conv.next)
+            conv.next += 1
+            if item is not None:
+                self._deliver(*item)
+
+    def _own(self, msg: Message) -> bool:
+        """Made by this run of this node (its confirmation will come)?"""
+        slot = self.node.hub.ids.slot
+        return (slot is not None and self.first_own != "" and msg.msgid >= self.first_own
+                and int(msg.msgid, 16) % 16 == slot)

@@ -1,0 +1,162 @@
+"""The cluster's delivery order (transport/cluster/sequencer.py): every node
+delivers a conversation's messages in seq order, whatever order they come in,
+refilling gaps from the database and never delivering one twice.
+
+The node, its outbox and its database are small stand-ins here (the real
+ones run in tests/cluster/); the sequencer and its timers are the real ones."""
+
+from __future__ import annotations
+
+import asyncio
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from chinwag.core.events import Message, Outbound
+from chinwag.core.hub import Hub, MessageIds
+from chinwag.core.limits import Limits
+from chinwag.transport.cluster.sequencer import Sequencer
+
+KEY = "#room"
+
+
+def msg(n: int, slot: int = 1) -> Message:
+    return Message(f"{(1000 + n) * 16 + slot:016x}", float(n), f"u{n}", "#room", f"line {n}", "privmsg")
+
+
+class FakeDb:
+    def __init__(self, rows: dict[int, Message]) -> None:
+        self.rows = rows
+        self.reads: list[tuple[int, int]] = []
+        self.failures = 0
+        self.read = asyncio.Event()
+
+    async def messages_by_seq(self, key: str, after: int, upto: int, limit: int) -> list[tuple[int, Message]]:
+        self.reads.append((after, upto))
+        self.read.set()
+        if self.failures:
+            self.failures -= 1
+            raise ConnectionError("database down")
+        return [(s, m) for s, m in sorted(self.rows.items()) if after < s <= upto][:limit]
+
+    async def seqs(self, keys: list[str]) -> dict[str, int]:
+        return {k: max(self.rows, default=0) for k in keys}
+
+
+class Node:
+    """What the sequencer uses of a ClusterNode."""
+
+    def __init__(self, db: FakeDb, slot: int = 0) -> None:
+        self.db = db
+        self.limits = Limits()
+        self.hub = Hub()
+        self.hub.ids = MessageIds(slot)
+        self.delivered: list[str] = []
+        self.published: list[tuple[str, int]] = []
+        self.refills = 0
+        self.changed = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        tasks: set[asyncio.Task[None]] = set()
+
+        def spawn(coro: Any) -> None:
+            task = loop.create_task(coro)
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+
+        def fan_out(out: Outbound) -> None:
+            assert isinstance(out.event, Message)
+            self.delivered.append(out.event.text)
+            self.changed.set()
+
+        self.server = SimpleNamespace(loop=loop, spawn=spawn, outbox=SimpleNamespace(fan_out=fan_out))
+
+    def key_of(self, m: Message) -> str:
+        return KEY
+
+    def publish_message(self, key: str, seq: int, m: Message) -> None:
+        self.published.append((key, seq))
+
+    async def until(self, count: int) -> list[str]:
+        while len(self.delivered) < count:
+            self.changed.clear()
+            await asyncio.wait_for(self.changed.wait(), 5)
+        return self.delivered
+
+
+@pytest.fixture(autouse=True)
+def local_members(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every remote message has a local reader here (remote.recipients)."""
+    from chinwag.transport.cluster import sequencer
+
+    monkeypatch.setattr(sequencer.remote, "recipients", lambda hub, m: [1])
+
+
+async def test_out_of_order_arrivals_are_delivered_in_seq_order() -> None:
+    node = Node(FakeDb({}))
+    seq = Sequencer(node)  # type: ignore[arg-type]
+    seq.remote(KEY, 5, msg(5))
+    seq.remote(KEY, 7, msg(7))
+    seq.remote(KEY, 6, msg(6))
+    assert await node.until(3) == ["line 5", "line 6", "line 7"]
+    seq.remote(KEY, 6, msg(6))  # the bus repeats one: not delivered twice
+    seq.remote(KEY, 8, msg(8))
+    assert await node.until(4) == ["line 5", "line 6", "line 7", "line 8"]
+    seq.close()
+
+
+async def test_a_gap_the_bus_never_fills_is_read_from_the_database() -> None:
+    db = FakeDb({n: msg(n) for n in range(1, 11)})
+    node = Node(db)
+    seq = Sequencer(node)  # type: ignore[arg-type]
+    seq.remote(KEY, 3, msg(3))
+    seq.remote(KEY, 7, msg(7))  # 4, 5, 6 lost on the bus
+    assert await node.until(5) == ["line 3", "line 4", "line 5", "line 6", "line 7"]
+    assert db.reads == [(3, 6)]
+    seq.close()
+
+
+async def test_a_seq_the_database_does_not_have_is_skipped_not_waited_for() -> None:
+    db = FakeDb({1: msg(1), 3: msg(3)})  # 2 was redacted
+    node = Node(db)
+    seq = Sequencer(node)  # type: ignore[arg-type]
+    seq.remote(KEY, 1, msg(1))
+    seq.remote(KEY, 3, msg(3))
+    assert await node.until(2) == ["line 1", "line 3"]
+    seq.close()
+
+
+async def test_own_messages_wait_for_earlier_remote_ones() -> None:
+    db = FakeDb({4: msg(4, slot=2)})
+    node = Node(db, slot=1)
+    seq = Sequencer(node)  # type: ignore[arg-type]
+    mine = msg(3, slot=1)
+    assert seq.confirmed(Outbound([1], mine), mine, 3) is True  # the first: delivered by the outbox
+    later = msg(5, slot=1)
+    assert seq.confirmed(Outbound([1], later), later, 5) is False  # 4 (another node's) is missing
+    assert node.published == [(KEY, 3), (KEY, 5)]
+    assert await node.until(2) == ["line 4", "line 5"]  # 4 refilled, then 5: the outbox sent 3 itself
+    seq.close()
+
+
+async def test_a_database_failure_during_a_refill_is_retried() -> None:
+    db = FakeDb({n: msg(n) for n in range(1, 6)})
+    db.failures = 2
+    node = Node(db)
+    seq = Sequencer(node)  # type: ignore[arg-type]
+    seq.remote(KEY, 1, msg(1))
+    seq.remote(KEY, 5, msg(5))
+    assert await node.until(5) == [f"line {n}" for n in range(1, 6)]
+    assert len(db.reads) == 3
+    seq.close()
+
+
+async def test_a_poll_that_saw_the_conversation_move_fills_a_lost_tail() -> None:
+    db = FakeDb({n: msg(n) for n in range(1, 4)})
+    node = Node(db)
+    seq = Sequencer(node)  # type: ignore[arg-type]
+    seq.remote(KEY, 1, msg(1))  # 2 and 3 lost, and nothing comes after them
+    assert seq.knows(KEY)
+    seq.moved(KEY, 3)
+    assert await node.until(3) == ["line 1", "line 2", "line 3"]
+    seq.close()
