@@ -33,17 +33,6 @@ async def cluster(pg_url: str, redis_server: Redis) -> AsyncIterator[Cluster]:
         yield c
 
 
-@pytest.fixture
-async def own_redis() -> AsyncIterator[Redis]:
-    """A redis-server of this test's own, which it may stop and start."""
-    r = Redis()
-    await asyncio.to_thread(r.start)
-    try:
-        yield r
-    finally:
-        await asyncio.to_thread(r.close)
-
-
 class WsClient(IrcClient):
     """IRC over WebSocket (/irc, text.ircv3.net): one line per message, the
     same waiting helpers as the raw IRC client."""

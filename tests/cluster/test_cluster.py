@@ -184,7 +184,7 @@ async def test_kill9_of_a_node_its_users_quit_once_everywhere_and_irc_catches_up
     n1, n2, n3 = await cluster.start(3)
     b = await clients.bystander(n1)
     tess = await clients.text(n1, "tess")
-    ivan = await clients.irc(n2, "ivan", HISTORY_CAPS)
+    ivan = await clients.irc(n2, "ivan", ("echo-message", *HISTORY_CAPS))
     kim = await clients.text(n2, "kim")
     wendy = await clients.ws(n3, "wendy")
     await wait_all(tess, [lambda s: s == "* ivan has joined #lobby", lambda s: s == "* kim has joined #lobby",
@@ -194,10 +194,11 @@ async def test_kill9_of_a_node_its_users_quit_once_everywhere_and_irc_catches_up
 
     # a busy room on two other nodes at once, then ivan's node dies
     await asyncio.gather(tess.send(*[f"t{i}" for i in range(N)]),
+                         ivan.send(*[f"PRIVMSG #lobby :i{i}" for i in range(N)]),
                          wendy.send(*[f"PRIVMSG #lobby :w{i}" for i in range(N)]))
-    got = [await wait_for(ivan, lambda s: irc_said(s) is not None) for _ in range(2 * N)]
+    got = [await wait_for(ivan, lambda s: irc_said(s) is not None) for _ in range(3 * N)]
     before = texts(got)
-    assert sorted(before) == sorted([f"t{i}" for i in range(N)] + [f"w{i}" for i in range(N)])
+    assert sorted(before) == sorted([f"{p}{i}" for p in "tiw" for i in range(N)])
     last = msgid(got[-1])
 
     await cluster.kill9(1)  # node2: ivan and kim vanish without a word
@@ -229,6 +230,11 @@ async def test_kill9_of_a_node_its_users_quit_once_everywhere_and_irc_catches_up
                        + privmsgs)
     assert sorted(everything) == sorted([*before, "during one", "during two", "during three",
                                          "mark", "mark", "after"])  # each exactly once
+    # and from any message on, the catch-up is exactly what came after it, in the order everyone saw live
+    order = [*before, "during one", "during two", "during three", "mark", "mark", "after"]
+    for i, line in enumerate(got):
+        _, inner = await batch(ivan2, f"CHATHISTORY AFTER #lobby msgid={msgid(line)} 100")
+        assert texts([s for s in inner if irc_command(s) == "PRIVMSG"]) == order[i + 1:], f"after {texts([line])}"
     rtt = await b.stop()
     await b.close()
     rtt.assert_served()
