@@ -20,6 +20,7 @@ class Adapter(Protocol):
     """
 
     closing: bool
+    nick: str | None  # registered as (fan-out: a sender's own messages are rendered for it alone)
 
     @property
     def backlog(self) -> int:
