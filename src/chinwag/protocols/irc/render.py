@@ -88,14 +88,15 @@ if TYPE_CHECKING:
 
 def render_synced(p: IrcProtocol, event: Synced, cache: RenderCache) -> bytes:
     token, edge = event.token[:-1], event.token[-1]
-    entry = p._labels.get(token)
-    if entry is None:
+    labels = p._labels
+    entry = labels.get(token) if labels is not None else None
+    if labels is None or entry is None:
         return b""
     label, local = entry
     if edge == "+":
         p._capture = local
     else:
-        del p._labels[token]
+        del labels[token]
         captured, p._capture = p._capture or [], None
         p.finish_label(label, captured)
         out, p._out = b"".join(p._out), []
