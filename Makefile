@@ -44,6 +44,8 @@ test: $(DEV_STAMP) lint
 	$(PY) -m benchmarks --compare ngircd --smoke
 	$(PY) -m benchmarks.fanout --members 20 --messages 50
 	$(PY) -m benchmarks.storage_ab --rounds 1 -- --smoke
+	$(PY) -m benchmarks.bus --messages 2000 --rounds 1
+	$(PY) -m benchmarks.ghosts --smoke
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info

@@ -132,6 +132,7 @@ def test_cluster_settings_from_file_env_and_flags(tmp_path: Path) -> None:
         ('cluster_name = "my net"\n', {}, "cluster_name must be letters, digits"),
         ('cluster_name = ""\n', {}, "cluster_name must be letters, digits"),
         ('node_name = "a b"\n', {}, "node_name must be one word"),
+        ("reuse_port = true\n", {}, "reuse_port is for nodes of a cluster"),
         ("[limits]\ncluster_heartbeat = 4.0\n", {}, "cluster_lease must be more than twice limits.cluster_heartbeat"),
         ("[limits]\ncluster_lease = 4.0\n", {}, "cluster_lease must be more than twice limits.cluster_heartbeat"),
         ("[limits]\ncluster_heartbeat = 0\n", {}, "limits.cluster_heartbeat must be a positive number"),

@@ -141,6 +141,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="postgresql://USER@HOST:PORT/DB: history, rooms and accounts there instead of --db")
     s.add_argument("--redis", metavar="URL",
                    help="redis://[:PASSWORD@]HOST:PORT/DB: run as a node of a cluster (needs --postgres)")
+    s.add_argument("--reuse-port", action="store_true", default=None,
+                   help="share the ports with other nodes of the cluster on this machine (SO_REUSEPORT)")
     s.add_argument("--node-name", metavar="NAME", help="this node's name in the cluster (default HOSTNAME:IRC_PORT)")
     s.add_argument("--cluster-name", metavar="NAME",
                    help="nodes with the same cluster name and Redis are one network (default chinwag)")
@@ -198,6 +200,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "redis": args.redis,
                 "node_name": args.node_name,
                 "cluster_name": args.cluster_name,
+                "reuse_port": args.reuse_port,
                 "log_level": args.log_level,
                 "log_format": args.log_format,
             },

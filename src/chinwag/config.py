@@ -96,6 +96,9 @@ class Config:
     redis: str = ""
     node_name: str = ""  # this node in the cluster; "" = "<hostname>:<irc port>"
     cluster_name: str = "chinwag"  # nodes with the same name (and Redis) are one network: bus channel chinwag:<name>
+    # Several nodes of a cluster on one machine share its ports (SO_REUSEPORT:
+    # the kernel spreads new connections over them): one core each.
+    reuse_port: bool = False
     limits: Limits = field(default_factory=Limits)
 
     def __post_init__(self) -> None:
@@ -142,6 +145,8 @@ class Config:
             raise ConfigError("redis must be a URL like \"redis://redis.example.org:6379/0\" (or rediss:// for TLS)")
         if self.redis and not self.postgres:
             raise ConfigError("redis is set but postgres is not: a cluster needs PostgreSQL (set postgres too)")
+        if self.reuse_port and not self.redis:
+            raise ConfigError("reuse_port is for nodes of a cluster sharing this machine's ports: set redis too")
         if any(ch.isspace() or not ch.isprintable() for ch in self.node_name) or len(self.node_name) > 100:
             raise ConfigError(f"node_name must be one word of at most 100 characters, got {self.node_name!r}")
         if not self.cluster_name or not all(c.isalnum() or c in ".-_" for c in self.cluster_name) \

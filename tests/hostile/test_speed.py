@@ -49,6 +49,11 @@ async def irc_member(srv: Server, nick: str, room: str = "#lobby", caps: tuple[s
     return c
 
 
+def said(lines: list[str]) -> list[str]:
+    """What was said, of a text user's lines (stamps and notices like joins dropped)."""
+    return [STAMP.sub("", line) for line in lines if not line.startswith("* ")]
+
+
 def privmsgs(lines: list[str]) -> list[str]:
     """'nick: text' of each PRIVMSG among raw IRC lines (tags and host dropped)."""
     out = []
@@ -202,4 +207,65 @@ async def test_a_stalled_reader_is_cut_while_sharing_the_rooms_buffers() -> None
         for c in (talker, reader):
             await c.close()
         stalled.close()
+        await b.close()
+
+
+async def test_a_sender_gets_the_shared_buffer_around_its_own_lines_rendered_for_it_alone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    async with serving() as srv:
+        b = await Bystander.join(srv.port("irc"))
+        b.start()
+        alice = await irc_member(srv, "alice")  # no echo-message
+        bob = await irc_member(srv, "bob", caps=("echo-message",))
+        carol = await text_client(srv, "carol")
+        dave = await irc_member(srv, "dave")  # readers only
+        erin = await text_client(srv, "erin")
+        renders: list[str] = []
+        writes: dict[str, list[bytes]] = defaultdict(list)
+
+        def counting(real: Callable[..., bytes]) -> Callable[..., bytes]:
+            def render(self: TextProtocol | IrcProtocol, event: Event, cache: dict[object, bytes]) -> bytes:
+                if type(event) is Message:
+                    renders.append(str(self.nick))
+                return real(self, event, cache)
+            return render
+
+        real_enqueue = Connection.enqueue
+
+        def enqueue(self: Connection, data: bytes) -> None:
+            if b"one" in data or b"two" in data or b"three" in data or b"four" in data:
+                writes[str(self.adapter.nick)].append(data)
+            real_enqueue(self, data)
+
+        # One batch from three senders (two IRC, one text): the store holds the tick's messages back.
+        monkeypatch.setattr(srv, "store_pending", lambda: None)
+        sent = ((alice, "PRIVMSG #lobby :one"), (bob, "PRIVMSG #lobby :two"), (carol, "three"),
+                (alice, "PRIVMSG #lobby :four"))
+        for n, (client, line) in enumerate(sent, 1):
+            await client.send(line)
+            await until(lambda n=n: len(srv._unstored) == n)  # type: ignore[misc]
+        monkeypatch.undo()
+        monkeypatch.setattr(TextProtocol, "render", counting(TextProtocol.render))
+        monkeypatch.setattr(IrcProtocol, "render", counting(IrcProtocol.render))
+        monkeypatch.setattr(Connection, "enqueue", enqueue)
+        srv.store_pending()
+        everyone = ["alice: one", "bob: two", "carol: three", "alice: four"]
+        assert privmsgs(await dave.lines_until("four")) == everyone
+        assert said(await erin.lines_until("alice: four")) == everyone
+        assert privmsgs(await bob.lines_until("four")) == everyone  # its own "two" echoed, in place
+        assert said(await carol.lines_until("alice: four")) == [
+            "alice: one", "bob: two", "alice: four"]  # (the text sender's terminal shows what it typed)
+        await alice.send("PING :after")
+        assert privmsgs(await alice.lines_until_cmd("PONG")) == ["bob: two", "carol: three"]
+        # Each sender got one buffer: the readers' bytes between its own
+        # lines, which alone were rendered for it (none of the others' again).
+        for nick in ("alice", "bob", "carol", "dave", "erin"):
+            assert len(writes[nick]) == 1, (nick, writes[nick])
+        mine = [nick for nick in renders if nick in ("alice", "bob", "carol", "dave", "erin")]
+        assert sorted(mine) == sorted(["dave"] * 4 + ["erin"] * 4 + ["alice"] * 2 + ["bob", "carol"]), renders
+        rtt = await b.stop()
+        rtt.assert_served()
+        for c in (alice, bob, carol, dave, erin):
+            await c.close()
         await b.close()

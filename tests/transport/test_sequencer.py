@@ -64,7 +64,7 @@ class Node:
             tasks.add(task)
             task.add_done_callback(tasks.discard)
 
-        def fan_out(out: Outbound) -> None:
+        def fan_out(out: Outbound, local: bool = True) -> None:
             assert isinstance(out.event, Message)
             self.delivered.append(out.event.text)
             self.changed.set()
@@ -159,4 +159,17 @@ async def test_a_poll_that_saw_the_conversation_move_fills_a_lost_tail() -> None
     assert seq.knows(KEY)
     seq.moved(KEY, 3)
     assert await node.until(3) == ["line 1", "line 2", "line 3"]
+    seq.close()
+
+
+async def test_conversations_nobody_here_follows_are_forgotten_and_start_afresh() -> None:
+    node = Node(FakeDb({}))
+    seq = Sequencer(node)  # type: ignore[arg-type]
+    seq.remote(KEY, 1, msg(1))
+    seq.remote("#other", 4, msg(4))
+    assert await node.until(2) == ["line 1", "line 4"]
+    assert seq.prune(lambda key: key == KEY) == 1  # #other: nobody here is in it
+    assert seq.knows(KEY) and not seq.knows("#other")
+    seq.remote("#other", 9, msg(9))  # it comes back: starts where it is, nothing to refill
+    assert await node.until(3) == ["line 1", "line 4", "line 9"]
     seq.close()

@@ -194,6 +194,7 @@ class Hub:
         # negative sids (-1, -2...) that no connection has.
         self.remote: dict[int, str] = {}  # ghost sid -> its node
         self.next_ghost = -1
+        self.nodes = 1  # nodes of the network (a cluster's node sets it; LUSERS)
         # What a local change did that no event shows, until remote.ops_for takes it (None, {}:
         # not in cluster mode; ops_for's first call starts them): local users gone (their quits),
         # keys of rooms whose rules changed.

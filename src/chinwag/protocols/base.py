@@ -20,6 +20,7 @@ class Adapter(Protocol):
     """
 
     closing: bool
+    nick: str | None  # registered as (fan-out: a sender's own messages are rendered for it alone)
 
     @property
     def backlog(self) -> int:
@@ -40,7 +41,10 @@ class Adapter(Protocol):
         every message to the same target in the same fan-out batch (sent by
         ``senders``): connections with equal keys get the very same bytes
         (transport/fanout.py). None: render for this connection alone (it sent
-        one of them, or a label captures its output)."""
+        one of them, or a label captures its output). A sender is then asked
+        again with no senders: a key there means every message of the batch
+        not sent by ``nick`` has that variant's bytes for it (fan-out cuts them
+        from the shared buffer and renders only its own); None, rendered alone."""
         ...
 
 

@@ -155,6 +155,8 @@ def _clean(value: Any) -> Any:
     fast = _FAST_OK.fullmatch
     for name in plan:
         old = getattr(value, name)
+        if not old:  # "", (), None, 0: nothing to clean (a message's empty tags and lines)
+            continue
         cls = type(old)
         if cls is str:
             if fast(old):  # (inline: this loop runs once per fan-out, for every message)

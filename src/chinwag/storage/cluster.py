@@ -41,6 +41,11 @@ class ClusterStore(Protocol):
         """The nodes whose lease has ended (dead), by name."""
         ...
 
+    async def ended(self) -> dict[str, float]:
+        """The nodes whose lease has ended, each with when it ended (db clock:
+        its last heartbeat was ``cluster_lease`` before)."""
+        ...
+
     async def nodes(self) -> list[str]:
         """The nodes whose lease is live, by name."""
         ...

@@ -15,7 +15,7 @@ import asyncio
 import itertools
 import logging
 import socket
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from chinwag.core.events import (
     ChatHistory,
@@ -453,7 +453,8 @@ class Connection(asyncio.Protocol):
             return  # resume_writing() brings it back
         transport = self.transport
         out = self.out
-        if out and transport is not None and self.can_write():
+        # (TCP: two attribute reads; a WebSocket also asks can_write and written)
+        if out and transport is not None and (self.can_write() if self.watch_writes else not self.closed):
             if len(out) > BIG_BACKLOG and not force:
                 self._flush_some(transport)
                 return
@@ -464,7 +465,8 @@ class Connection(asyncio.Protocol):
                 data = out[0]
                 self.wrote += len(data)
                 transport.write(data)
-            self.written(transport)
+            if self.watch_writes:
+                self.written(transport)
         out.clear()
 
     def _flush_some(self, transport: asyncio.Transport) -> None:
@@ -482,6 +484,8 @@ class Connection(asyncio.Protocol):
         self.written(transport)
         if out and not self.paused and not self.closed:
             self.server.mark_dirty(self)  # the kernel took it all: the next chunk next tick
+
+    watch_writes: ClassVar[bool] = False  # True: flush() asks can_write() and calls written() (WebSocket)
 
     def can_write(self) -> bool:
         return not self.closed

@@ -21,6 +21,7 @@ per-message fan-out produced.
 
 from __future__ import annotations
 
+from itertools import accumulate
 from typing import TYPE_CHECKING
 
 from chinwag.core.events import Event, Message, Outbound
@@ -40,7 +41,7 @@ class Batch:
         self.to = out.to
         self.target = event.target
         self.events: list[Message] = [event]
-        self.senders = {event.nick}
+        self.senders: dict[str, list[int]] = {event.nick: [0]}  # nick -> its messages' places in events
 
     def takes(self, out: Outbound, event: Message) -> bool:
         """Does ``event`` (to ``out.to``) join this batch? Same target, same
@@ -49,8 +50,32 @@ class Batch:
         return event.target == self.target and (to is self.to or to == self.to)
 
     def add(self, event: Message) -> None:
+        places = self.senders.get(event.nick)
+        if places is None:
+            self.senders[event.nick] = [len(self.events)]
+        else:
+            places.append(len(self.events))
         self.events.append(event)
-        self.senders.add(event.nick)
+
+
+NOBODY: frozenset[str] = frozenset()
+
+
+class _Shared:
+    """One variant's rendering of a batch: the buffer, and where each message starts in it."""
+
+    __slots__ = ("data", "parts", "_starts")
+
+    def __init__(self, data: bytes, parts: list[bytes]) -> None:
+        self.data = data
+        self.parts = parts
+        self._starts: list[int] | None = None
+
+    def starts(self) -> list[int]:
+        starts = self._starts
+        if starts is None:
+            starts = self._starts = list(accumulate(map(len, self.parts), initial=0))
+        return starts
 
 
 def deliver(server: Server, batch: Batch) -> None:
@@ -64,8 +89,9 @@ def deliver(server: Server, batch: Batch) -> None:
     first = events[0]
     senders = frozenset(batch.senders)
     caches: list[RenderCache] = [{} for _ in events]
-    buffers: dict[object, bytes] = {}
+    shared: dict[object, _Shared | None] = {}
     count = len(events)
+    senders_conns: list[Connection] = []
     for sid in batch.to:
         conn = conns.get(sid)
         if conn is None:
@@ -76,29 +102,75 @@ def deliver(server: Server, batch: Batch) -> None:
             continue
         key = conn.adapter.variant(first, senders)
         if key is not None:
-            data = buffers.get(key)
-            if data is None:
-                data = _render(conn, events, caches)
-                if data is None:  # a renderer failed: find out for whom, one by one
-                    alone(conn, events, caches)
-                    continue
-                buffers[key] = data
-            if data:
-                conn.enqueue(data)
+            rendered = shared.get(key, _MISSING)
+            if rendered is _MISSING:
+                rendered = shared[key] = _render(conn, events, caches)
+            if rendered is None:  # a renderer failed: find out for whom, one by one
+                alone(conn, events, caches)
+            elif rendered.data:
+                conn.enqueue(rendered.data)
                 conn.delivered += count
-        else:
+            continue
+        senders_conns.append(conn)
+    # Senders last: their variant's buffer is made by a reader's adapter, for
+    # which no message in it is its own. Each gets the others' messages as
+    # slices of it, and its own rendered for it alone.
+    for conn in senders_conns:
+        adapter = conn.adapter
+        own = batch.senders.get(adapter.nick or "")
+        key = adapter.variant(first, NOBODY) if own is not None else None
+        rendered = shared.get(key) if key is not None else None
+        if rendered is None or own is None or conn.closed:  # (a label captures its output; no reader of its variant)
             alone(conn, events, caches)
+        else:
+            _with_own(conn, events, caches, rendered, own)
 
 
-def _render(conn: Connection, events: list[Message], caches: list[RenderCache]) -> bytes | None:
+_MISSING = _Shared(b"", [])
+
+
+def _render(conn: Connection, events: list[Message], caches: list[RenderCache]) -> _Shared | None:
     """Every message of the batch for ``conn``'s variant, as one buffer (None: a renderer raised)."""
     render = conn.adapter.render
     try:
         if len(events) == 1:
-            return render(events[0], caches[0])
-        return b"".join([render(event, cache) for event, cache in zip(events, caches, strict=True)])
+            data = render(events[0], caches[0])
+            return _Shared(data, [data])
+        parts = [render(event, cache) for event, cache in zip(events, caches, strict=True)]
     except Exception:
         return None
+    return _Shared(b"".join(parts), parts)
+
+
+def _with_own(conn: Connection, events: list[Message], caches: list[RenderCache], rendered: _Shared,
+              own: list[int]) -> None:
+    """One sender's bytes: the shared buffer between its own messages, which
+    are rendered for it (echo-message, a private receipt, or nothing)."""
+    render = conn.adapter.render
+    data = rendered.data
+    starts = rendered.starts()
+    pieces: list[bytes] = []
+    delivered = len(events) - len(own)  # (as for the shared buffer: every other message)
+    done = 0  # messages before this place are in pieces
+    for place in own:
+        if place > done:
+            pieces.append(data[starts[done]:starts[place]])
+        try:
+            mine = render(events[place], caches[place])
+        except Exception:
+            conn.log.exception("cannot render %s; closing this connection", type(events[place]).__name__)
+            conn.close("internal error", abort=True)
+            return
+        if mine:
+            pieces.append(mine)
+            delivered += 1
+        done = place + 1
+    if done < len(events):
+        pieces.append(data[starts[done]:])
+    out = b"".join(pieces)
+    if out:
+        conn.enqueue(out)
+        conn.delivered += delivered
 
 
 def alone(conn: Connection, events: list[Message] | list[Event], caches: list[RenderCache]) -> None:

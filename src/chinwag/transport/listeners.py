@@ -134,6 +134,7 @@ class Listeners:
                 server.config.host,
                 port,
                 reuse_address=True,
+                reuse_port=server.config.reuse_port or None,
                 backlog=server.config.limits.listen_backlog,
                 start_serving=False,
             )

@@ -246,7 +246,9 @@ class Outbox:
             self.batch = None
             deliver_batch(self.server, batch)
 
-    def fan_out(self, out: Outbound) -> None:
+    def fan_out(self, out: Outbound, local: bool = True) -> None:
+        """``local=False``: a message of another node (transport/cluster/sequencer.py),
+        which this node's fan-out latency does not count (it never accepted it)."""
         if self.batch is not None:
             self.settle()
         server = self.server
@@ -255,7 +257,8 @@ class Outbox:
         cache: RenderCache = {}
         is_message = type(event) is Message
         if isinstance(event, Message):
-            server.metrics.fanning_out(event.msgid)  # (its latency ends at this tick's flush)
+            if local:
+                server.metrics.fanning_out(event.msgid)  # (its latency ends at this tick's flush)
             self.schedule_flush()
         for sid in out.to:
             conn = conns.get(sid)

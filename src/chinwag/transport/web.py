@@ -78,13 +78,15 @@ class _TlsSite(web.BaseSite):
     """An aiohttp site whose connections go through chinwag's TlsLayer (its
     memory per connection is a few KiB, not the 256 KiB of asyncio's own)."""
 
-    __slots__ = ("_host", "_port", "_context", "_timeout", "_gate", "address")
+    __slots__ = ("_host", "_port", "_context", "_timeout", "_gate", "_reuse_port", "address")
 
     def __init__(self, runner: web.AppRunner, host: str, port: int, context: Callable[[], ssl.SSLContext],
-                 handshake_timeout: float, backlog: int, gate: Callable[[], asyncio.Protocol]) -> None:
+                 handshake_timeout: float, backlog: int, gate: Callable[[], asyncio.Protocol],
+                 reuse_port: bool | None = None) -> None:
         super().__init__(runner, backlog=backlog)
         self._host, self._port, self._context, self._timeout = host, port, context, handshake_timeout
         self._gate = gate
+        self._reuse_port = reuse_port
         self.address = (host, port)
 
     @property
@@ -98,7 +100,7 @@ class _TlsSite(web.BaseSite):
         context, timeout, gate = self._context, self._timeout, self._gate
         self._server = server = await asyncio.get_running_loop().create_server(
             lambda: TlsLayer(context(), gate(), timeout), self._host, self._port,
-            backlog=self._backlog, reuse_address=True,
+            backlog=self._backlog, reuse_address=True, reuse_port=self._reuse_port,
         )
         bound = server.sockets[0].getsockname()
         self.address = (str(bound[0]), int(bound[1]))
@@ -137,7 +139,7 @@ class WebListener:
         # is an HttpGate in front of aiohttp's (counted, with a header deadline).
         self.listener = await asyncio.get_running_loop().create_server(
             lambda: HttpGate(self.server, aio, self.gates, proxied), host, port,
-            reuse_address=True, backlog=limits.listen_backlog)
+            reuse_address=True, reuse_port=self.server.config.reuse_port or None, backlog=limits.listen_backlog)
         bound = self.listener.sockets[0].getsockname()
         return str(bound[0]), int(bound[1])
 
@@ -150,7 +152,7 @@ class WebListener:
         assert aio is not None
         proxied = bool(self.server.trusted_proxies)
         site = _TlsSite(self.runner, host, port, context, handshake_timeout, self.server.config.limits.listen_backlog,
-                        lambda: HttpGate(self.server, aio, self.gates, proxied))
+                        lambda: HttpGate(self.server, aio, self.gates, proxied), self.server.config.reuse_port or None)
         await site.start()
         return site.address
 

@@ -173,6 +173,8 @@ class WsConnection(Connection):
             memo[:] = (data, self.opcode, framed)  # holds `data`: its id cannot be reused
         super().enqueue(framed)
 
+    watch_writes = True  # (aiohttp's transport: no pause_writing reaches us)
+
     def can_write(self) -> bool:
         return not self.closed and not self.ws.closed
 

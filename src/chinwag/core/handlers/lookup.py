@@ -103,7 +103,8 @@ def stats(hub: Hub, session: Session, cmd: Stats) -> list[Outbound]:
     # O(1): every registration asks (LUSERS in the welcome burst).
     users = len(hub.nicks)
     unregistered = len(hub.sessions) - users
-    reply = ServerStats(users, len(hub.invisible), len(hub.opers), len(hub.rooms), unregistered, hub.max_users)
+    reply = ServerStats(users, len(hub.invisible), len(hub.opers), len(hub.rooms), unregistered, hub.max_users,
+                        len(hub.remote), hub.nodes)
     return [Outbound((session.sid,), reply)]
 
 

@@ -105,6 +105,8 @@ class ServerStats:
     rooms: int
     unregistered: int
     max_users: int = 0  # most users at once since the start
+    remote: int = 0  # of ``users``, those on other nodes of a cluster (ghosts)
+    nodes: int = 1  # nodes of the network, this one included
 
 
 @dataclass(frozen=True, slots=True)

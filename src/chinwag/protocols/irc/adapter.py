@@ -56,6 +56,7 @@ _RENDERERS: dict[type, Callable[[IrcProtocol, Any, RenderCache], bytes]] = {
 
 
 NO_CAPS: frozenset[str] = frozenset()
+PLAIN_VARIANT: tuple[str, bool, bool, bool] = (SHARED, False, False, False)  # no cap that changes a message's bytes
 
 
 class IrcProtocol:
@@ -89,16 +90,17 @@ class IrcProtocol:
         self.playback = info.history_on_join  # messages replayed on join without draft/chathistory (playback.py)
         # Lists, not deques: an empty deque costs ~600 bytes, and with 10,000
         # idle connections that is most of their memory; these stay short.
-        self.lookups: list[str] = []  # ISON / USERHOST, answered in order
-        self.whox: list[tuple[str, str] | None] = []  # per WHO in order: WHOX (fields, token), None for plain
+        # (None until first used: 10,000 idle connections need none of these)
+        self.lookups: list[str] | None = None  # ISON / USERHOST, answered in order
+        self.whox: list[tuple[str, str] | None] | None = None  # per WHO in order: WHOX (fields, token), None for plain
         self._lines: list[IrcMessage | InvalidMessage | InputTooLong] = []
         self._queue: list[Command | Query | V3Query] = []
         self._out: list[bytes] = []
-        self._variant: tuple[str, bool, bool, bool] = (SHARED, False, False, False)
+        self._variant: tuple[str, bool, bool, bool] = PLAIN_VARIANT  # (shared: a tuple each is 72 bytes)
         self._burst = False  # the first ServerStats after 001 completes the welcome
         # labeled-response
         self._capture: list[bytes] | None = None
-        self._labels: dict[str, tuple[str, list[bytes]]] = {}  # sync token -> (label, local lines)
+        self._labels: dict[str, tuple[str, list[bytes]]] | None = None  # sync token -> (label, local lines)
         # liveness, in the transport's clock (tick)
         self._activity = True
         self._started: float | None = None
@@ -159,6 +161,8 @@ class IrcProtocol:
             self._queue.append(dataclasses.replace(commands[0], token=label))
             return
         token = f"L{next(tokens)}"
+        if self._labels is None:
+            self._labels = {}
         self._labels[token] = (label, local)
         self._queue.extend([Sync(token + "+", opens=True), *commands, Sync(token + "-")])
 

@@ -88,14 +88,15 @@ if TYPE_CHECKING:
 
 def render_synced(p: IrcProtocol, event: Synced, cache: RenderCache) -> bytes:
     token, edge = event.token[:-1], event.token[-1]
-    entry = p._labels.get(token)
-    if entry is None:
+    labels = p._labels
+    entry = labels.get(token) if labels is not None else None
+    if labels is None or entry is None:
         return b""
     label, local = entry
     if edge == "+":
         p._capture = local
     else:
-        del p._labels[token]
+        del labels[token]
         captured, p._capture = p._capture or [], None
         p.finish_label(label, captured)
         out, p._out = b"".join(p._out), []
@@ -475,14 +476,15 @@ def render_killed(p: IrcProtocol, e: Killed, cache: RenderCache) -> bytes:
 
 def render_stats(p: IrcProtocol, e: ServerStats, cache: RenderCache) -> bytes:
     p.numeric(N.RPL_LUSERCLIENT, f"There are {e.users - e.invisible} users and {e.invisible} invisible "
-                 "on 1 servers")
+                 f"on {e.nodes} servers")
     p.numeric(N.RPL_LUSEROP, str(e.opers), "operator(s) online")
     p.numeric(N.RPL_LUSERUNKNOWN, str(e.unregistered), "unknown connection(s)")
     p.numeric(N.RPL_LUSERCHANNELS, str(e.rooms), "channels formed")
-    p.numeric(N.RPL_LUSERME, f"I have {e.users} clients and 0 servers")
+    local = e.users - e.remote  # (a cluster's other nodes: servers here, their users global only)
+    p.numeric(N.RPL_LUSERME, f"I have {local} clients and {e.nodes - 1} servers")
     most = str(max(e.max_users, e.users))
     # One server: local and global are the same (as ergo words them).
-    p.numeric(N.RPL_LOCALUSERS, str(e.users), most, f"Current local users {e.users}, max {most}")
+    p.numeric(N.RPL_LOCALUSERS, str(local), most, f"Current local users {local}, max {most}")
     p.numeric(N.RPL_GLOBALUSERS, str(e.users), most, f"Current global users {e.users}, max {most}")
     if p._burst:
         p._burst = False

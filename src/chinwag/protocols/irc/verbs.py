@@ -210,6 +210,8 @@ def _who(p: IrcProtocol, m: IrcMessage) -> Iterable[Command]:
         if not (token.isascii() and token.isdigit() and len(token) <= 3):
             token = ""  # (the spec: 1 to 3 digits; anything else is dropped)
         whox = ("".join(f for f in WHOX_FIELDS if f in fields), token)
+    if p.whox is None:
+        p.whox = []
     p.whox.append(whox)
     return (WhoQuery(m.params[0] if m.params else "*"),)
 
@@ -237,12 +239,16 @@ def _away(p: IrcProtocol, m: IrcMessage) -> Iterable[Command]:
 
 def _ison(p: IrcProtocol, m: IrcMessage) -> Iterable[Command]:
     nicks = tuple(n for param in m.params for n in param.split() if n)
+    if p.lookups is None:
+        p.lookups = []
     p.lookups.append("ISON")
     return (Lookup(nicks),)
 
 
 def _userhost(p: IrcProtocol, m: IrcMessage) -> Iterable[Command]:
     nicks = tuple(n for param in m.params for n in param.split() if n)[:5]
+    if p.lookups is None:
+        p.lookups = []
     p.lookups.append("USERHOST")
     return (Lookup(nicks),)
 

@@ -97,6 +97,13 @@ class PgCluster:
 
         return await self.store._read(read)
 
+    async def ended(self) -> dict[str, float]:
+        async def read(conn: Any) -> dict[str, float]:
+            rows = await conn.fetch(f"SELECT name, lease_until FROM cluster_nodes WHERE lease_until <= {NOW}")
+            return {r[0]: float(r[1]) for r in rows}
+
+        return await self.store._read(read)
+
     async def nodes(self) -> list[str]:
         async def read(conn: Any) -> list[str]:
             rows = await conn.fetch(f"SELECT name FROM cluster_nodes WHERE lease_until > {NOW} ORDER BY name")

@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import secrets
 import socket
 import time
@@ -46,11 +47,14 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("chinwag.cluster")
 
+PRUNE_EVERY = 30  # polls between two prunes of the conversations followed (a minute while the bus works)
 TAIL_POLL = 2.0  # seconds between polls of moved conversations while the bus works (its lost tails)
 
 
-def default_name(irc_port: int) -> str:
-    return f"{socket.gethostname()}:{irc_port}"
+def default_name(irc_port: int, shared: bool = False) -> str:
+    """<hostname>:<irc port>, and the process id when nodes share the port (reuse_port)."""
+    name = f"{socket.gethostname()}:{irc_port}"
+    return f"{name}:{os.getpid()}" if shared else name
 
 
 class ClusterNode:
@@ -62,6 +66,7 @@ class ClusterNode:
         self.name = cfg.node_name
         # (only PostgresStore has one: the config refuses `redis` without `postgres`)
         self.db: ClusterStore = server.store.cluster  # type: ignore[attr-defined]
+        self.db_store = server.store
         self.bus = Bus(cfg.redis, f"chinwag:{cfg.cluster_name}", cfg.limits, self._received, self._bus_status)
         self.epoch = secrets.token_hex(4)
         self.pseq = 0  # presence ops published in this run
@@ -73,7 +78,9 @@ class ClusterNode:
         self.since = 0.0  # db time of the last poll of moved conversations
         self.stopping = False
         self._tasks: list[asyncio.Task[None]] = []
-        self._claims: asyncio.Queue[tuple[str, str, int, bool]] = asyncio.Queue()
+        # Nick rows to claim or release, and presence ops waiting behind them: in order.
+        self._claims: asyncio.Queue[tuple[str, str, int, bytes]] = asyncio.Queue()
+        self._working = False  # _claim_forever is on an item
         self.dead: dict[str, None] = {}  # nodes declared dead (their late ops are ignored until they say hello)
         self.refills = 0  # metrics: gaps refilled from PostgreSQL
         self.published = 0
@@ -82,7 +89,7 @@ class ClusterNode:
 
     async def start(self) -> None:
         if not self.name:
-            self.name = default_name(self.server.port("irc"))
+            self.name = default_name(self.server.port("irc"), self.server.config.reuse_port)
         # A fresh run: what an earlier run of this name left (after kill -9) goes first
         # (its nick rows would refuse this run's users their own names).
         await self.db.forget_node(self.name)
@@ -112,6 +119,8 @@ class ClusterNode:
         """After the connections closed (their quits published): say bye, give
         the nicks and the node row back, stop."""
         self.stopping = True
+        with contextlib.suppress(Exception):  # (the quits waiting behind their nicks' release go first)
+            await asyncio.wait_for(self._claims.join(), 2.0)
         self._publish(wire.bye(self.name, self.epoch))
         for task in self._tasks:
             task.cancel()
@@ -132,8 +141,14 @@ class ClusterNode:
             return
         for op in ops:
             self.pseq += 1
-            self._publish(wire.presence(self.name, self.epoch, self.pseq, op))
             self._follow(op)
+            data = wire.presence(self.name, self.epoch, self.pseq, op)
+            if self._claims.qsize() or self._working:
+                # Behind a nick row's change: a Quit is seen once its nick is free
+                # (another node's user may take it the moment it sees the quit).
+                self._claims.put_nowait(("publish", "", 0, data))
+            else:
+                self._publish(data)
 
     def _follow(self, op: PresenceOp) -> None:
         """Nick rows follow what the hub did (renames by the server too)."""
@@ -155,21 +170,25 @@ class ClusterNode:
         sid = self.hub.nicks.get(key)
         if sid is not None and sid > 0 and self.claimed.get(sid) != key:
             self.claimed[sid] = key
-            self._claims.put_nowait(("claim", key, sid, True))
+            self._claims.put_nowait(("claim", key, sid, b""))
 
     def _release_later(self, nick: str) -> None:
         key = casefold(nick)
         for sid, held in list(self.claimed.items()):
             if held == key and self.hub.nicks.get(key) != sid:
                 del self.claimed[sid]
-                self._claims.put_nowait(("release", key, sid, True))
+                self._claims.put_nowait(("release", key, sid, b""))
 
     async def _claim_forever(self) -> None:
-        """The nick rows of changes the hub made itself, in order, one at a time."""
+        """The nick rows of changes the hub made itself, in order, one at a
+        time, and the presence ops behind them."""
         while True:
-            what, key, sid, _ = await self._claims.get()
+            what, key, sid, data = await self._claims.get()
+            self._working = True
             try:
-                if what == "claim":
+                if what == "publish":
+                    self._publish(data)
+                elif what == "claim":
                     session = self.hub.sessions.get(sid)
                     nick = session.nick if session is not None and session.nick else key
                     holder = await self.db.claim_nick(key, nick, self.name, sid)
@@ -179,6 +198,9 @@ class ClusterNode:
                     await self.db.release_nick(key, self.name, sid)
             except Exception as exc:
                 log.error("cannot %s nick %s: %s", what, key, exc)
+            finally:
+                self._working = self._claims.qsize() > 0
+                self._claims.task_done()
 
     def publish_message(self, key: str, seq: int, msg: Message) -> None:
         self._publish(wire.message(self.name, key, seq, msg))
@@ -220,7 +242,7 @@ class ClusterNode:
         server = self.server
         if server.connections.get(conn.sid) is not conn:  # gone meanwhile
             if holder is None:
-                self._claims.put_nowait(("release", key, conn.sid, True))
+                self._claims.put_nowait(("release", key, conn.sid, b""))
             return
         if holder is None:
             previous = self.claimed.get(conn.sid)
@@ -234,9 +256,9 @@ class ClusterNode:
                 self.claimed.pop(conn.sid, None)  # the hub refused it (bad name...)
                 if previous is not None:
                     self.claimed[conn.sid] = previous
-                self._claims.put_nowait(("release", key, conn.sid, True))
+                self._claims.put_nowait(("release", key, conn.sid, b""))
             elif previous is not None and previous != key:
-                self._claims.put_nowait(("release", previous, conn.sid, True))
+                self._claims.put_nowait(("release", previous, conn.sid, b""))
         else:
             # (held by a user of another node: the usual "in use"; no answer from the database: say so)
             error = NickInUse(nick) if holder else NickInUse(nick, "cannot be checked now (the database is down)")
@@ -248,7 +270,7 @@ class ClusterNode:
         key = self.claimed.get(sid)
         if key is not None and self.hub.nicks.get(key) != sid:
             del self.claimed[sid]
-            self._claims.put_nowait(("release", key, sid, True))
+            self._claims.put_nowait(("release", key, sid, b""))
 
     # --- the bus in -------------------------------------------------------------
 
@@ -280,10 +302,12 @@ class ClusterNode:
             if known is None or known[0] != item.epoch or item.pseq != known[1] + 1:
                 self._publish(wire.want(self.name, node))  # a gap: its snapshot repairs it
             self.peers[node] = (item.epoch, item.pseq)
+            self.hub.nodes = len(self.peers) + 1
             self._deliver(remote.apply(self.hub, node, item.op))
         elif kind in ("snap", "hello"):
             self.dead.pop(node, None)
             self.peers[node] = (item.epoch, item.pseq)
+            self.hub.nodes = len(self.peers) + 1
             self._deliver(remote.reconcile(self.hub, node, item.presences))
             if kind == "hello":
                 self._publish(wire.snap(self.name, self.epoch, self.pseq, remote.snapshot(self.hub), to=node))
@@ -299,6 +323,7 @@ class ClusterNode:
 
     def _node_gone(self, node: str, why: str) -> None:
         self.peers.pop(node, None)
+        self.hub.nodes = len(self.peers) + 1
         self.dead[node] = None
         out = remote.drop_node(self.hub, node, f"{node} {why}")
         if out:
@@ -340,7 +365,7 @@ class ClusterNode:
             self._set_slot(await self.db.join(self.name, limits.cluster_lease))
             self.alive_since = time.monotonic()
             for sid, key in list(self.claimed.items()):
-                self._claims.put_nowait(("claim", key, sid, True))
+                self._claims.put_nowait(("claim", key, sid, b""))
             self._hello()
             return
         now = time.monotonic()
@@ -349,16 +374,50 @@ class ClusterNode:
         if now - self.alive_since < limits.cluster_lease:
             return  # only a node in steady contact may declare others dead
         live = set(await self.db.nodes())
-        for node in await self.db.expired():
+        ended = await self.db.ended()
+        for node in ended:
             if node != self.name:
                 await self.db.forget_node(node)
                 live.discard(node)
-        for node in {n for n in self.hub.remote.values()} - live:
+        gone = {n for n in self.hub.remote.values()} - live
+        if gone and self.name == min(live | {self.name}):  # (one node records, the others agree who)
+            # Its last heartbeat: what it delivered before then, its users saw.
+            beats = [ended[n] - limits.cluster_lease for n in gone if n in ended]
+            since = min(beats) if beats else self.hub.clock() - limits.cluster_lease - limits.cluster_heartbeat
+            self.server.spawn(self._record_departures(self._whereabouts(gone), since))
+        for node in gone:
             self._node_gone(node, "stopped answering")
 
+    def _whereabouts(self, nodes: set[str]) -> list[tuple[str, tuple[str, ...]]]:
+        """(nick, rooms) of every user of ``nodes``."""
+        hub = self.hub
+        found = []
+        for sid, node in hub.remote.items():
+            session = hub.sessions.get(sid)
+            if node in nodes and session is not None and session.nick and session.rooms:
+                found.append((session.nick, tuple(hub.rooms[k].name for k in session.rooms if k in hub.rooms)))
+        return found
+
+    async def _record_departures(self, users: list[tuple[str, tuple[str, ...]]], since: float) -> None:
+        """The users of a node that died never said where they left off: the
+        text protocol's catch-up (its Recall) starts them from the node's last
+        heartbeat (``since``, db clock), so nothing after the failure is missed
+        (what came in the last heartbeat interval before it is shown again)."""
+        now = self.hub.clock()
+        mark = f"{int(since * 1_000_000) << 8:016x}"  # (a MessageIds id of that time)
+        for nick, rooms in users:
+            try:
+                await self.db_store.record_departure(nick, rooms, mark, now)
+            except Exception as exc:
+                log.error("cannot record where %s left off: %s", nick, exc)
+
     async def _poll_forever(self) -> None:
+        polls = 0
         while True:
             await asyncio.sleep(self.limits.cluster_poll if self.down_since is not None else TAIL_POLL)
+            polls += 1
+            if polls % PRUNE_EVERY == 0:
+                self.sequencer.prune(self._followed)
             try:
                 await self._poll()
             except asyncio.CancelledError:
@@ -373,6 +432,13 @@ class ClusterNode:
                 self.sequencer.moved(key, seq)
             elif self.down_since is not None and self._ours(key):
                 self.sequencer.adopt(key, seq, self.down_since)
+
+    def _followed(self, key: str) -> bool:
+        """Does a user of this node take part in conversation ``key``?"""
+        room = self.hub.rooms.get(key)
+        if room is not None:
+            return any(sid > 0 for sid in room.members)
+        return self._ours(key)
 
     def _ours(self, key: str) -> bool:
         """A private conversation one of this node's users is part of."""

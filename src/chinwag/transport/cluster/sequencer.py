@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from chinwag.core.events import Message, Outbound
@@ -131,6 +132,16 @@ class Sequencer:
         conv.upto = seq
         self.node.server.spawn(self._refill(key, conv, since))
 
+    def prune(self, wanted: Callable[[str], bool]) -> int:
+        """Forget the conversations nothing waits in and ``wanted`` says no local
+        user follows (a room nobody here is in): memory stays bounded by what
+        this node's users take part in. One that comes back starts afresh."""
+        idle = [key for key, conv in self.convs.items()
+                if not conv.pending and conv.timer is None and not conv.refilling and not wanted(key)]
+        for key in idle:
+            del self.convs[key]
+        return len(idle)
+
     def close(self) -> None:
         for conv in self.convs.values():
             if conv.timer is not None:
@@ -151,12 +162,12 @@ class Sequencer:
     def _deliver(self, msg: Message, out: Outbound | None) -> None:
         node = self.node
         outbox = node.server.outbox
-        if out is None:
-            to = remote.recipients(node.hub, msg)
-            if not to:
-                return
-            out = Outbound(to, msg)
-        outbox.fan_out(out)
+        if out is not None:  # this node's own, held back by a gap
+            outbox.fan_out(out)
+            return
+        to = remote.recipients(node.hub, msg)
+        if to:
+            outbox.fan_out(Outbound(to, msg), local=False)
 
     def _arm(self, key: str, conv: _Conversation, delay: float) -> None:
         loop = self.node.server.loop
