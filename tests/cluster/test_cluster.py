@@ -381,8 +381,11 @@ async def test_kill9_of_a_node_its_text_user_comes_back_on_another_node_and_is_t
     await wait_for(kim2, lambda s: s.startswith("--- end of history") or "nothing new" in s)
     got = kim2.seen[start:]
     assert got[0] == "Welcome to chinwag, kim! Type /help for commands."
-    assert [s.split("] ", 1)[1] for s in got if s.startswith("[")] == ["tess: while kim was away"]
     assert "--- while you were away ---" in got
+    shown = [s.split("] ", 1)[1] for s in got if s.startswith("[")]
+    # nothing missed; a telnet client has no msgids, so the catch-up starts at the dead node's last
+    # heartbeat and may show again what came just before the kill (docs/cluster.md, Failures)
+    assert shown in (["tess: while kim was away"], ["tess: before", "tess: while kim was away"])
     rtt = await b.stop()
     await b.close()
     rtt.assert_served()
