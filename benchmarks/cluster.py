@@ -231,23 +231,30 @@ class Member:
             while "Welcome to chinwag" not in (line := await conn.line(STEP)):
                 if line.startswith("name taken"):
                     return False
-                if TOKEN.search(line):
-                    self.take(line, live=False)  # the text catch-up of a returning name
-            await conn.send(f"/join {self.room_name}")
-            while not (line := await conn.line(STEP)).startswith(f"* in {self.room_name}:"):
-                if TOKEN.search(line):
-                    self.take(line, live=False)
-            if not first:  # what a person does on coming back: /history (merged by token)
-                await conn.send("/history 1000")
-                inside = False
-                while not (line := await conn.line(STEP)).startswith(("--- end of history", "--- no history")):
-                    if line.startswith("--- history of"):
-                        inside = True
-                    elif TOKEN.search(line):
-                        if inside:
-                            self.take(line, live=False)
-                        else:
-                            held.append(line)  # live, before the answer
+            # then: the catch-up of a returning name (--- while you were away --- ... --- end of history ---),
+            # the room, and after a loss what a person does on coming back: /history (merged by token)
+            await conn.send(f"/join {self.room_name}", *(() if first else ("/history 1000",)))
+            block = ""
+            while True:
+                line = await conn.line(STEP)
+                if line.startswith("--- "):
+                    if line.startswith("--- end of history"):
+                        if block == "mine":
+                            break
+                        block = ""
+                    elif line.startswith(f"--- history of {self.room_name} "):
+                        block = "mine"
+                    elif line.startswith(f"--- no history of {self.room_name}"):
+                        break
+                    elif line == "--- while you were away ---":
+                        block = "away"
+                elif line.startswith(f"* in {self.room_name}:") and first:
+                    break
+                elif TOKEN.search(line):
+                    if block:
+                        self.take(line, live=False)
+                    else:
+                        held.append(line)  # live, while the answers came
         else:
             await conn.send("CAP LS 302", f"NICK {self.nick}", f"USER {self.nick} 0 * :{self.nick}",
                             f"CAP REQ :{CAPS}", "CAP END")

@@ -48,6 +48,17 @@ LISTENER = re.compile(r"\b(text|irc|web) listener on ([\d.]+):(\d+)")
 _clusters = itertools.count(1)
 
 
+def _die_with_parent() -> None:
+    """In the child before exec: SIGKILL when the process that started it dies
+    (Linux prctl PR_SET_PDEATHSIG), so a test run killed hard leaves no node behind."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG = 1
+    except (OSError, AttributeError):
+        pass
+
+
 class NodeError(RuntimeError):
     """A node did not start, or a line it should have logged never came."""
 
@@ -218,6 +229,7 @@ class Cluster:
         proc = await asyncio.create_subprocess_exec(
             *args, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.PIPE, env=self.env, start_new_session=True, limit=1 << 20,
+            preexec_fn=_die_with_parent if sys.platform == "linux" else None,
         )
         node = Node(index, name, proc, clustered=bool(self.redis_url))
         try:

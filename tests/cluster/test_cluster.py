@@ -104,7 +104,8 @@ async def test_three_nodes_text_irc_and_websocket_users_share_a_room_in_one_orde
     await tess.send("/msg wendy psst from node1")
     assert re.match(r"^:tess!\S+ PRIVMSG wendy :psst from node1$", await wait_for(wendy, lambda s: "psst" in s))
     await wendy.send("PRIVMSG ivo :hi from node3")
-    assert re.match(r"^:wendy!\S+ PRIVMSG ivo :hi from node3$", await wait_for(ivan, lambda s: "from node3" in s))
+    got = await wait_for(ivan, lambda s: "from node3" in s)
+    assert re.match(r"^(?:@\S+ )?:wendy!\S+ PRIVMSG ivo :hi from node3$", got)
     await ivan.send("PRIVMSG tess :hi from node2")
     assert (await wait_for(tess, lambda s: "from node2" in s)).endswith("] *ivo* hi from node2")
     rtt = await b.stop()
@@ -380,8 +381,11 @@ async def test_kill9_of_a_node_its_text_user_comes_back_on_another_node_and_is_t
     await wait_for(kim2, lambda s: s.startswith("--- end of history") or "nothing new" in s)
     got = kim2.seen[start:]
     assert got[0] == "Welcome to chinwag, kim! Type /help for commands."
-    assert [s.split("] ", 1)[1] for s in got if s.startswith("[")] == ["tess: while kim was away"]
     assert "--- while you were away ---" in got
+    shown = [s.split("] ", 1)[1] for s in got if s.startswith("[")]
+    # nothing missed; a telnet client has no msgids, so the catch-up starts at the dead node's last
+    # heartbeat and may show again what came just before the kill (docs/cluster.md, Failures)
+    assert shown in (["tess: while kim was away"], ["tess: before", "tess: while kim was away"])
     rtt = await b.stop()
     await b.close()
     rtt.assert_served()
