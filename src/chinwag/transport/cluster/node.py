@@ -33,7 +33,7 @@ from chinwag.core.commands import COMMANDS
 from chinwag.core.errors import NickInUse
 from chinwag.core.events import ChangeNick, Checked, Command, Failed, Message, Outbound, Register
 from chinwag.core.handlers import remote
-from chinwag.core.names import casefold
+from chinwag.core.names import casefold, free_variant
 from chinwag.core.types.cluster import Arrive, Join, Nick, PresenceOp, Quit
 from chinwag.storage.base import conversation_key, private_parties, room_key
 from chinwag.storage.cluster import ClusterStore
@@ -261,7 +261,13 @@ class ClusterNode:
                 self._claims.put_nowait(("release", previous, conn.sid, b""))
         else:
             # (held by a user of another node: the usual "in use"; no answer from the database: say so)
-            error = NickInUse(nick) if holder else NickInUse(nick, "cannot be checked now (the database is down)")
+            if holder:  # a suggestion for a newcomer, as a lone server gives one (free here, claimed when taken)
+                hub = self.hub
+                registering = hub.nick_of(conn.sid) is None
+                suggestion = free_variant(nick, hub.nicks, hub.limits.nick_len, hub.skeletons) if registering else ""
+                error = NickInUse(nick, suggestion=suggestion)
+            else:
+                error = NickInUse(nick, "cannot be checked now (the database is down)")
             server.deliver([Outbound((conn.sid,), Failed(error, COMMANDS[type(inner)].name))], conn.sid)
         conn.resume(set())
 
