@@ -178,6 +178,14 @@ async def test_since_picks_by_time_and_shows_seq_order(nodes: Nodes) -> None:
     assert texts(await store.since(KEY, T0, 4)) == texts([m for m in seen if m.ts < T0 + 4])
 
 
+async def test_pruning_by_count_keeps_the_newest_by_seq(nodes: Nodes) -> None:
+    (seen,) = await scrambled(nodes)
+    store = nodes.stores["B"]
+    assert await store.prune(5, 0, T0 + 100) == len(seen) - 5
+    assert texts(await store.latest(KEY, 100)) == texts(seen[-5:])
+    assert texts(await store.after(KEY, seen[-5].msgid, 100)) == texts(seen[-4:])
+
+
 # --- every read is an index scan ---------------------------------------------------
 
 

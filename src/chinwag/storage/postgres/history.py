@@ -328,20 +328,21 @@ async def forget_departure(nick: str, conn: Any) -> None:
 PRUNE_BUDGET = 5000  # rows one prune transaction may delete
 PRUNE_KEYS = 256  # keys one prune transaction visits
 
-PrunePlan = list[tuple[str, str | None, str]]
+PrunePlan = list[tuple[str, int | None, int]]
 
 
 async def prune_plan(conn: Any, max_per_room: int, cutoff: float | None) -> PrunePlan:
-    """Per key to visit: (key, delete ids below this for the count limit, newest id now).
-    Fixed before deleting anything, so a busy room cannot keep the prune chasing it."""
-    rows = await conn.fetch("SELECT key, count, last_msgid FROM conversations WHERE count > $1",
+    """Per key to visit: (key, delete seqs below this for the count limit, newest seq now).
+    Fixed before deleting anything, so a busy room cannot keep the prune chasing it.
+    By seq, as reads are: the newest ``max_per_room`` are the last ones every node showed."""
+    rows = await conn.fetch("SELECT key, count, seq FROM conversations WHERE count > $1",
                             max_per_room if cutoff is None else 0)
     plan: PrunePlan = []
     for key, count, newest in rows:
         below = None
         if 0 < max_per_room < count:
             below = await conn.fetchval(
-                "SELECT msgid FROM messages WHERE key = $1 ORDER BY msgid DESC LIMIT 1 OFFSET $2",
+                "SELECT seq FROM messages WHERE key = $1 ORDER BY seq DESC LIMIT 1 OFFSET $2",
                 key, max_per_room - 1)
         if below is not None or cutoff is not None:
             plan.append((key, below, newest))
@@ -361,18 +362,18 @@ async def prune_step(plan: PrunePlan, start: int, cutoff: float | None, conn: An
     return deleted, i
 
 
-async def _prune_key(conn: Any, key: str, below: str | None, newest: str, cutoff: float | None, budget: int) -> int:
+async def _prune_key(conn: Any, key: str, below: int | None, newest: int, cutoff: float | None, budget: int) -> int:
     deleted = 0
     if cutoff is not None:
         status = await conn.execute(
-            "DELETE FROM messages WHERE key = $1 AND msgid IN"
-            " (SELECT msgid FROM messages WHERE key = $1 AND ts < $2 AND msgid <= $3 LIMIT $4)",
+            "DELETE FROM messages WHERE key = $1 AND seq IN"
+            " (SELECT seq FROM messages WHERE key = $1 AND ts < $2 AND seq <= $3 LIMIT $4)",
             key, cutoff, newest, budget)
         deleted += int(status.split()[-1])
     if below is not None and deleted < budget:
         status = await conn.execute(
-            "DELETE FROM messages WHERE key = $1 AND msgid IN"
-            " (SELECT msgid FROM messages WHERE key = $1 AND msgid < $2 ORDER BY msgid LIMIT $3)",
+            "DELETE FROM messages WHERE key = $1 AND seq IN"
+            " (SELECT seq FROM messages WHERE key = $1 AND seq < $2 ORDER BY seq LIMIT $3)",
             key, below, budget - deleted)
         deleted += int(status.split()[-1])
     if deleted:
