@@ -23,6 +23,7 @@ from chinwag.storage.base import (
     Receipt,
     StorageError,
     conversation_key,
+    event_key,
     key_for,
     private_key,
     private_parties,
@@ -222,6 +223,37 @@ async def test_ids_that_were_never_stored_still_order(h: History) -> None:
     assert sent[1].msgid < gap < sent[2].msgid
     assert await h.store.before(KEY, gap, 5) == sent[:2]
     assert await h.store.after(KEY, gap, 5) == sent[2:]
+
+
+async def test_an_id_of_another_conversation_is_placed_by_its_id(h: History) -> None:
+    # A reference need not be a message of the key read (a departure mark, a
+    # nick's mark, another room's message): it falls after the last message at
+    # or below it, in every backend (PostgreSQL: by seq, see test_pg_seq.py).
+    sent = h.many(6)
+    elsewhere = [h.say("#other") for _ in range(2)]
+    late = h.many(2)
+    await h.settled()
+    ref = elsewhere[0].msgid
+    assert await h.store.after(KEY, ref, 10) == late
+    assert await h.store.before(KEY, ref, 2) == sent[-2:]
+    assert await h.store.around(KEY, ref, 4) == sent[-2:] + late
+    assert await h.store.between(KEY, ref, late[1].msgid, 10) == late[:1]
+    assert await h.store.between(KEY, late[1].msgid, ref, 10) == late[:1]
+    assert await h.store.between(KEY, sent[3].msgid, ref, 10) == sent[4:]
+    assert await h.store.between(KEY, ref, sent[3].msgid, 1) == sent[5:]
+    assert await h.store.after_many([KEY, "#other"], ref, 10) == [elsewhere[1], *late]
+
+
+async def test_room_events_are_read_as_messages_under_their_event_key(h: History) -> None:
+    h.many(2)
+    events = [Message(h.ids.next(h.now + i), h.now + i, "bob", ROOM, "", "join") for i in range(1, 5)]
+    await h.store.append_events(events[:2])
+    await h.store.append_events(events[2:])
+    await h.settled()
+    assert await h.store.latest(event_key(ROOM), 10) == events
+    assert await h.store.after(event_key(ROOM), events[1].msgid, 10) == events[2:]
+    assert await h.store.before(event_key(ROOM), events[1].msgid, 10) == events[:1]
+    assert await h.store.between(event_key(ROOM), events[3].msgid, events[0].msgid, 10) == events[1:3]
 
 
 async def test_between_excludes_both_ends_and_counts_from_the_start(h: History) -> None:

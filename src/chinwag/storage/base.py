@@ -111,7 +111,11 @@ class HistoryStore(Protocol):
     """Durable, ordered message history plus departures for catch-up.
 
     Keys come from :func:`room_key` / :func:`private_key`. All reads return
-    messages oldest first; ``limit <= 0`` returns nothing. Reads see what has
+    messages oldest first, in the conversation's order: its seq in PostgreSQL
+    (the order a cluster delivers in), msgid order in SQLite and memory (one
+    node: the same). A reference ``msgid`` is placed in that order: a message
+    of the key at itself, any other id just after the last message whose msgid
+    is at or below it. ``limit <= 0`` returns nothing. Reads see what has
     been committed (``await flush()`` first to include everything appended).
     """
 
@@ -195,7 +199,8 @@ class HistoryStore(Protocol):
 
     async def after_many(self, keys: Sequence[str], msgid: str, limit: int) -> list[Message]:
         """Catch-up across conversations: the oldest ``limit`` messages newer
-        than ``msgid`` in any of ``keys``, merged in msgid order, each once."""
+        than ``msgid`` in any of ``keys``, merged in msgid order (each key's
+        keeping its own order), each once."""
         ...
 
     async def targets(

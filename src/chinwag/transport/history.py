@@ -55,7 +55,7 @@ from chinwag.storage.base import (
     private_parties,
     room_key,
 )
-from chinwag.storage.chathistory import Floored, Reads, ms, select, select_with_events
+from chinwag.storage.chathistory import Floored, Reads, merge, ms, select, select_with_events
 
 if TYPE_CHECKING:
     from chinwag.transport.connection import Connection
@@ -202,17 +202,19 @@ class HistoryService:
                 except Exception as exc:  # a full disk must not cost the user its connection
                     log.error("cannot forget where %s left off: %s", nick, exc)
                 keys = [room_key(r) for r in joined]
-                # The newest history_max of what came after the mark: per room
-                # the newest that many, merged; a room that filled its quota
-                # may have more (left to /history).
-                found, more = [], False
+                # The newest history_max of what came after the mark (placed
+                # by the store: in a cluster by seq, the order users saw):
+                # per room all of it, or the newest that many if it has as
+                # many (it may have more: left to /history); rooms merged by
+                # msgid, each in its own order.
+                parts, more, most = [], False, cfg.history_max
                 for key in keys:
-                    recent = await store.latest(key, cfg.history_max)
-                    newer = [m for m in recent if m.msgid > departed[1]]
-                    more = more or len(newer) == cfg.history_max
-                    found += newer
-                found.sort(key=lambda m: m.msgid)
-                more = more or len(found) > cfg.history_max
+                    newer = await store.after(key, departed[1], most)
+                    if len(newer) == most:
+                        more, newer = True, await store.latest(key, most)
+                    parts.append(newer)
+                found = merge(parts)
+                more = more or len(found) > most
                 return [History(None, "away", tuple(found[-cfg.history_max :]), more)]
             if not cfg.history_on_join:
                 return []

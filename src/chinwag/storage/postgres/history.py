@@ -5,8 +5,9 @@ one statement, so one round trip and one transaction: an upsert on
 ``conversations`` takes, per key, a block of ``seq`` numbers (``UPDATE ...
 RETURNING``, the row lock making writers of a conversation on every node take
 turns), and an INSERT from arrays (``unnest``) writes the rows, each with its
-seq: gap-free, and in msgid order within a node's batch. Reads are by msgid, as the contract says; seq is there
-for the cluster (gap detection, one order on every node).
+seq: gap-free, and in msgid order within a node's batch. seq is the order of
+truth (the cluster delivers each conversation in seq order on every node), so
+the reads follow it too: see "reads" below.
 """
 
 from __future__ import annotations
@@ -148,57 +149,98 @@ def messages(records: Sequence[Any]) -> list[Message]:
 
 
 # --- reads (conn: any pool connection) ------------------------------------------
+#
+# Within a conversation every read follows seq, the order every node delivered
+# it in (a msgid is made by the sending node before commit, so two nodes'
+# messages may have msgids in the other order). A reference id R is placed by
+# seq: a message of the key at its own seq; any other id (a mark, a time made
+# an id, another key's message) just after the greatest seq among the key's
+# messages with msgid <= R (0 if none). ``_LO`` is the seq a read "after R"
+# starts above, ``_HI`` the one a read "before R" stays below. Both are
+# uncorrelated subqueries (InitPlans, run once, the second only if the first
+# is NULL), so the outer scan is an index range scan on (key, seq) (the
+# UNIQUE constraint's index) with the bound as its index condition.
+
+
+def _exact(k: str, r: str) -> str:
+    return f"(SELECT seq FROM messages WHERE key = {k} AND msgid = {r})"
+
+
+def _below(k: str, r: str) -> str:
+    # The (key, seq) index walked down from the newest until a msgid <= R (a
+    # recent R: a few rows), or the (key, msgid) index up to R and the top seq
+    # of that (an old R): the planner takes the cheaper one.
+    return f"(SELECT seq FROM messages WHERE key = {k} AND msgid <= {r} ORDER BY seq DESC LIMIT 1)"
+
+
+def _lo(k: str, r: str) -> str:
+    """SQL: messages "after" R have seq > this."""
+    return f"coalesce({_exact(k, r)}, {_below(k, r)}, 0)"
+
+
+def _hi(k: str, r: str) -> str:
+    """SQL: messages "before" R have seq < this."""
+    return f"coalesce({_exact(k, r)}, {_below(k, r)} + 1, 1)"
+
+
+_LATEST = f"SELECT {COLS} FROM messages WHERE key = $1 ORDER BY seq DESC LIMIT $2"
+_BEFORE = f"SELECT {COLS} FROM messages WHERE key = $1 AND seq < {_hi('$1', '$2')} ORDER BY seq DESC LIMIT $3"
+_AFTER = f"SELECT {COLS} FROM messages WHERE key = $1 AND seq > {_lo('$1', '$2')} ORDER BY seq LIMIT $3"
+_FROM = f"SELECT {COLS} FROM messages WHERE key = $1 AND seq >= {_hi('$1', '$2')} ORDER BY seq LIMIT $3"
+_PLACES = f"SELECT {_exact('$1', '$2')}, {_lo('$1', '$2')}, {_exact('$1', '$3')}, {_lo('$1', '$3')}"
+_RANGE = "SELECT {cols} FROM messages WHERE key = $1 AND seq > $2 AND seq < $3 ORDER BY seq {order} LIMIT $4"
+_SINCE = f"SELECT seq, {COLS} FROM messages WHERE key = $1 AND ts >= $2 ORDER BY ts, seq LIMIT $3"
+# One index range scan per key, each stopping at ``limit`` (LATERAL): its
+# bound first (a lateral row, so the scan's index condition), then the rows.
+_AFTER_MANY = (
+    f"SELECT k.key, {', '.join('m.' + c for c in COLS.split(', '))} FROM unnest($1::text[]) AS k(key)"
+    f" CROSS JOIN LATERAL (SELECT {_lo('k.key', '$2')} AS lo) AS p"
+    f" CROSS JOIN LATERAL (SELECT {COLS} FROM messages WHERE key = k.key AND seq > p.lo"
+    " ORDER BY seq LIMIT $3) AS m"
+)
 
 
 async def latest(conn: Any, key: str, limit: int) -> list[Message]:
-    sql = f"SELECT {COLS} FROM messages WHERE key = $1 ORDER BY msgid DESC LIMIT $2"
-    return messages(await conn.fetch(sql, key, limit))[::-1]
+    return messages(await conn.fetch(_LATEST, key, limit))[::-1]
 
 
 async def before(conn: Any, key: str, msgid: str, limit: int) -> list[Message]:
-    sql = f"SELECT {COLS} FROM messages WHERE key = $1 AND msgid < $2 ORDER BY msgid DESC LIMIT $3"
-    return messages(await conn.fetch(sql, key, msgid, limit))[::-1]
+    return messages(await conn.fetch(_BEFORE, key, msgid, limit))[::-1]
 
 
 async def after(conn: Any, key: str, msgid: str, limit: int) -> list[Message]:
-    sql = f"SELECT {COLS} FROM messages WHERE key = $1 AND msgid > $2 ORDER BY msgid LIMIT $3"
-    return messages(await conn.fetch(sql, key, msgid, limit))
+    return messages(await conn.fetch(_AFTER, key, msgid, limit))
 
 
 async def between(conn: Any, key: str, start_msgid: str, end_msgid: str, limit: int) -> list[Message]:
-    lo, hi = sorted((start_msgid, end_msgid))
-    order = "ASC" if start_msgid <= end_msgid else "DESC"
-    sql = f"SELECT {COLS} FROM messages WHERE key = $1 AND msgid > $2 AND msgid < $3 ORDER BY msgid {order} LIMIT $4"
-    found = messages(await conn.fetch(sql, key, lo, hi, limit))
-    return found if order == "ASC" else found[::-1]
+    # Counted from the start: forward if it lies before the end (by seq),
+    # else backward; strictly between either way.
+    s_at, s_lo, e_at, e_lo = await conn.fetchrow(_PLACES, key, start_msgid, end_msgid)
+    s_hi = s_lo + 1 if s_at is None else s_at
+    e_hi = e_lo + 1 if e_at is None else e_at
+    if s_lo <= e_lo:
+        return messages(await conn.fetch(_RANGE.format(cols=COLS, order="ASC"), key, s_lo, e_hi, limit))
+    return messages(await conn.fetch(_RANGE.format(cols=COLS, order="DESC"), key, e_lo, s_hi, limit))[::-1]
 
 
 async def around(conn: Any, key: str, msgid: str, limit: int) -> list[Message]:
-    older = limit // 2
-    sql = f"SELECT {COLS} FROM messages WHERE key = $1 AND msgid < $2 ORDER BY msgid DESC LIMIT $3"
-    early = messages(await conn.fetch(sql, key, msgid, older))[::-1]
-    sql = f"SELECT {COLS} FROM messages WHERE key = $1 AND msgid >= $2 ORDER BY msgid LIMIT $3"
-    return early + messages(await conn.fetch(sql, key, msgid, limit - older))
+    # The halves meet where ``msgid`` is placed: it (if a message of the key) starts the newer half.
+    early = await before(conn, key, msgid, limit // 2) if limit // 2 else []
+    return early + messages(await conn.fetch(_FROM, key, msgid, limit - limit // 2))
 
 
 async def since(conn: Any, key: str, ts: float, limit: int) -> list[Message]:
-    # (ts, msgid) order walks the (key, ts) index; shown in msgid order like every other read.
-    sql = f"SELECT {COLS} FROM messages WHERE key = $1 AND ts >= $2 ORDER BY ts, msgid LIMIT $3"
-    return sorted(messages(await conn.fetch(sql, key, ts, limit)), key=lambda m: m.msgid)
+    # The earliest by time walk the (key, ts) index; shown in seq order like every other read.
+    found = sorted(await conn.fetch(_SINCE, key, ts, limit), key=lambda r: r[0])
+    return [message(r[1:]) for r in found]
 
 
 async def after_many(conn: Any, keys: list[str], msgid: str, limit: int) -> list[Message]:
-    # One index range scan per key, each stopping at ``limit`` (LATERAL), then merged.
-    sql = (
-        f"SELECT k.key, {', '.join('m.' + c for c in COLS.split(', '))} FROM unnest($1::text[]) AS k(key)"
-        f" CROSS JOIN LATERAL (SELECT {COLS} FROM messages WHERE key = k.key AND msgid > $2"
-        " ORDER BY msgid LIMIT $3) AS m"
-    )
+    # Each key's messages in seq order; merged across keys by msgid (heapq.merge
+    # only ever takes the head of a part, so each part keeps its order).
     parts: dict[str, list[Message]] = {}
-    for r in await conn.fetch(sql, keys, msgid, limit):
+    for r in await conn.fetch(_AFTER_MANY, keys, msgid, limit):
         parts.setdefault(r[0], []).append(message(r[1:]))
-    for part in parts.values():
-        part.sort(key=lambda m: m.msgid)
     return list(heapq.merge(*parts.values(), key=lambda m: m.msgid))[:limit]
 
 
@@ -286,20 +328,21 @@ async def forget_departure(nick: str, conn: Any) -> None:
 PRUNE_BUDGET = 5000  # rows one prune transaction may delete
 PRUNE_KEYS = 256  # keys one prune transaction visits
 
-PrunePlan = list[tuple[str, str | None, str]]
+PrunePlan = list[tuple[str, int | None, int]]
 
 
 async def prune_plan(conn: Any, max_per_room: int, cutoff: float | None) -> PrunePlan:
-    """Per key to visit: (key, delete ids below this for the count limit, newest id now).
-    Fixed before deleting anything, so a busy room cannot keep the prune chasing it."""
-    rows = await conn.fetch("SELECT key, count, last_msgid FROM conversations WHERE count > $1",
+    """Per key to visit: (key, delete seqs below this for the count limit, newest seq now).
+    Fixed before deleting anything, so a busy room cannot keep the prune chasing it.
+    By seq, as reads are: the newest ``max_per_room`` are the last ones every node showed."""
+    rows = await conn.fetch("SELECT key, count, seq FROM conversations WHERE count > $1",
                             max_per_room if cutoff is None else 0)
     plan: PrunePlan = []
     for key, count, newest in rows:
         below = None
         if 0 < max_per_room < count:
             below = await conn.fetchval(
-                "SELECT msgid FROM messages WHERE key = $1 ORDER BY msgid DESC LIMIT 1 OFFSET $2",
+                "SELECT seq FROM messages WHERE key = $1 ORDER BY seq DESC LIMIT 1 OFFSET $2",
                 key, max_per_room - 1)
         if below is not None or cutoff is not None:
             plan.append((key, below, newest))
@@ -319,18 +362,18 @@ async def prune_step(plan: PrunePlan, start: int, cutoff: float | None, conn: An
     return deleted, i
 
 
-async def _prune_key(conn: Any, key: str, below: str | None, newest: str, cutoff: float | None, budget: int) -> int:
+async def _prune_key(conn: Any, key: str, below: int | None, newest: int, cutoff: float | None, budget: int) -> int:
     deleted = 0
     if cutoff is not None:
         status = await conn.execute(
-            "DELETE FROM messages WHERE key = $1 AND msgid IN"
-            " (SELECT msgid FROM messages WHERE key = $1 AND ts < $2 AND msgid <= $3 LIMIT $4)",
+            "DELETE FROM messages WHERE key = $1 AND seq IN"
+            " (SELECT seq FROM messages WHERE key = $1 AND ts < $2 AND seq <= $3 LIMIT $4)",
             key, cutoff, newest, budget)
         deleted += int(status.split()[-1])
     if below is not None and deleted < budget:
         status = await conn.execute(
-            "DELETE FROM messages WHERE key = $1 AND msgid IN"
-            " (SELECT msgid FROM messages WHERE key = $1 AND msgid < $2 ORDER BY msgid LIMIT $3)",
+            "DELETE FROM messages WHERE key = $1 AND seq IN"
+            " (SELECT seq FROM messages WHERE key = $1 AND seq < $2 ORDER BY seq LIMIT $3)",
             key, below, budget - deleted)
         deleted += int(status.split()[-1])
     if deleted:
