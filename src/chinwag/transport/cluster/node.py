@@ -228,6 +228,9 @@ class ClusterNode:
             return False  # not a name: the hub refuses it
         if self.claimed.get(conn.sid) == key or self.stopping:
             return False
+        holder = self.hub.nicks.get(key)
+        if holder is not None and holder > 0:
+            return False  # held on this node (its row is that user's): the hub decides (in use, or a device attaching)
         conn.pause(gate=False)  # input only, as for a password check
         self.server.spawn(self._claim(conn, command, inner, key, nick))
         return True
