@@ -173,3 +173,22 @@ async def test_conversations_nobody_here_follows_are_forgotten_and_start_afresh(
     seq.remote("#other", 9, msg(9))  # it comes back: starts where it is, nothing to refill
     assert await node.until(3) == ["line 1", "line 4", "line 9"]
     seq.close()
+
+
+async def test_the_first_own_message_of_a_run_is_never_read_back_for_a_gap() -> None:
+    # This run's first message (seq 2) is committed but not confirmed yet when
+    # another node's seq 3 arrives: the gap's read finds it in the database.
+    mine = msg(2, slot=1)
+    db = FakeDb({1: msg(1, slot=2), 2: mine, 3: msg(3, slot=2)})
+    node = Node(db, slot=1)
+    seq = Sequencer(node)  # type: ignore[arg-type]
+    seq.remote(KEY, 1, msg(1, slot=2))
+    assert await node.until(1) == ["line 1"]
+    seq.remote(KEY, 3, msg(3, slot=2))
+    await asyncio.wait_for(db.read.wait(), 5)  # the gap was read
+    for _ in range(3):
+        await asyncio.sleep(0)  # (the read's result handled)
+    assert node.delivered == ["line 1"]  # 2 not as another node's: its confirmation is on its way
+    assert seq.confirmed(Outbound([1], mine), mine, 2) is False  # it goes now, in order, with what waited
+    assert node.delivered == ["line 1", "line 2", "line 3"]  # each once (before: 2 by the refill, then by the outbox)
+    seq.close()

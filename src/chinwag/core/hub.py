@@ -56,6 +56,11 @@ class MessageIds:
         with the clock set back must not reorder history)."""
         self._last = max(self._last, int(msgid, 16))
 
+    @property
+    def last(self) -> int:
+        """The last id handed out or observed (every later one is above it)."""
+        return self._last
+
     def next(self, ts: float) -> str:
         n = max(int(ts * 1_000_000) << 8, self._last + 1)
         if self.slot is not None:

@@ -54,7 +54,10 @@ class Sequencer:
     def __init__(self, node: ClusterNode) -> None:
         self.node = node
         self.convs: dict[str, _Conversation] = {}
-        self.first_own = ""  # msgids below this were not made by this run (set at the first own message)
+        # msgids below this were not made by this run: every id it makes is above
+        # the last one handed out or observed (the store's) before it started.
+        # (Not set at the first confirmation: a gap's read may meet that message before it.)
+        self.first_own = f"{node.hub.ids.last + 1:016x}"
 
     # --- in ------------------------------------------------------------------------
 
@@ -63,8 +66,6 @@ class Sequencer:
         published now; True: the outbox fans it out at once (it is next)."""
         node = self.node
         key = node.key_of(msg)
-        if not self.first_own:
-            self.first_own = msg.msgid
         node.publish_message(key, seq, msg)
         conv = self.convs.get(key)
         if conv is None:
@@ -235,5 +236,5 @@ class Sequencer:
     def _own(self, msg: Message) -> bool:
         """Made by this run of this node (its confirmation will come)?"""
         slot = self.node.hub.ids.slot
-        return (slot is not None and self.first_own != "" and msg.msgid >= self.first_own
+        return (slot is not None and msg.msgid >= self.first_own
                 and int(msg.msgid, 16) % 16 == slot)
