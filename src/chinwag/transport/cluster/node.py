@@ -382,12 +382,13 @@ class ClusterNode:
             self.alive_since = now
         if now - self.alive_since < limits.cluster_lease:
             return  # only a node in steady contact may declare others dead
-        live = set(await self.db.nodes())
         ended = await self.db.ended()
         for node in ended:
             if node != self.name:
                 await self.db.forget_node(node)
-                live.discard(node)
+        # Read last, right before comparing: a node that joined (and said hello)
+        # while this beat waited is live, not gone.
+        live = set(await self.db.nodes())
         gone = {n for n in self.hub.remote.values()} - live
         if gone and self.name == min(live | {self.name}):  # (one node records, the others agree who)
             # Its last heartbeat: what it delivered before then, its users saw.
