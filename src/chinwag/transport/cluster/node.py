@@ -73,6 +73,7 @@ class ClusterNode:
         self.peers: dict[str, tuple[str, int]] = {}  # node -> (its epoch, the last pseq applied)
         self.sequencer = Sequencer(self)
         self.claimed: dict[int, str] = {}  # sid -> casefolded nick claimed for it in PostgreSQL
+        self.holders: dict[str, set[int]] = {}  # the same, by nick (a quit finds its row without a scan)
         self.alive_since: float | None = None  # monotonic: heartbeats working since then
         self.down_since: float | None = None  # wall clock: the bus went down then (None: up)
         self.since = 0.0  # db time of the last poll of moved conversations
@@ -169,15 +170,29 @@ class ClusterNode:
         key = casefold(nick)
         sid = self.hub.nicks.get(key)
         if sid is not None and sid > 0 and self.claimed.get(sid) != key:
-            self.claimed[sid] = key
+            self._hold(sid, key)
             self._claims.put_nowait(("claim", key, sid, b""))
 
     def _release_later(self, nick: str) -> None:
         key = casefold(nick)
-        for sid, held in list(self.claimed.items()):
-            if held == key and self.hub.nicks.get(key) != sid:
-                del self.claimed[sid]
+        for sid in list(self.holders.get(key, ())):
+            if self.hub.nicks.get(key) != sid:
+                self._unhold(sid)
                 self._claims.put_nowait(("release", key, sid, b""))
+
+    def _hold(self, sid: int, key: str) -> None:
+        """``claimed[sid] = key``, with its index by nick."""
+        self._unhold(sid)
+        self.claimed[sid] = key
+        self.holders.setdefault(key, set()).add(sid)
+
+    def _unhold(self, sid: int) -> None:
+        key = self.claimed.pop(sid, None)
+        if key is not None:
+            sids = self.holders[key]
+            sids.discard(sid)
+            if not sids:
+                del self.holders[key]
 
     async def _claim_forever(self) -> None:
         """The nick rows of changes the hub made itself, in order, one at a
@@ -249,16 +264,16 @@ class ClusterNode:
             return
         if holder is None:
             previous = self.claimed.get(conn.sid)
-            self.claimed[conn.sid] = key
+            self._hold(conn.sid, key)
             ghost = self.hub.nicks.get(key)
             if ghost is not None and ghost < 0:  # its node's row lapsed: that ghost is stale
                 server.outbox.deliver(remote.apply(self.hub, self.hub.remote.get(ghost, ""),
                                                    Quit(nick, "gone from its node")))
             server.dispatch(conn, command)
             if self.hub.nick_of(conn.sid) is None or casefold(self.hub.nick_of(conn.sid) or "") != key:
-                self.claimed.pop(conn.sid, None)  # the hub refused it (bad name...)
+                self._unhold(conn.sid)  # the hub refused it (bad name...)
                 if previous is not None:
-                    self.claimed[conn.sid] = previous
+                    self._hold(conn.sid, previous)
                 self._claims.put_nowait(("release", key, conn.sid, b""))
             elif previous is not None and previous != key:
                 self._claims.put_nowait(("release", previous, conn.sid, b""))
@@ -278,7 +293,7 @@ class ClusterNode:
         """A connection closed: its nick row goes with its user (Quit op), if it was the last."""
         key = self.claimed.get(sid)
         if key is not None and self.hub.nicks.get(key) != sid:
-            del self.claimed[sid]
+            self._unhold(sid)
             self._claims.put_nowait(("release", key, sid, b""))
 
     # --- the bus in -------------------------------------------------------------
