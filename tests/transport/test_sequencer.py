@@ -192,3 +192,29 @@ async def test_the_first_own_message_of_a_run_is_never_read_back_for_a_gap() -> 
     assert seq.confirmed(Outbound([1], mine), mine, 2) is False  # it goes now, in order, with what waited
     assert node.delivered == ["line 1", "line 2", "line 3"]  # each once (before: 2 by the refill, then by the outbox)
     seq.close()
+
+
+async def test_own_messages_made_before_a_slot_change_are_still_known_as_own() -> None:
+    # The node's lease lapsed and it joined again with another slot while its
+    # message (seq 2, old slot 1) waited for the store's confirmation.
+    from chinwag.transport.cluster.node import ClusterNode
+
+    mine = msg(2, slot=1)
+    db = FakeDb({1: msg(1, slot=2), 2: mine, 3: msg(3, slot=2)})
+    node = Node(db, slot=1)
+    seq = Sequencer(node)  # type: ignore[arg-type]
+    node.hub.ids.observe(mine.msgid)  # (this node made it)
+    cluster: Any = ClusterNode.__new__(ClusterNode)
+    cluster.hub, cluster.sequencer = node.hub, seq
+    cluster._set_slot(3)
+    seq.remote(KEY, 1, msg(1, slot=2))
+    assert await node.until(1) == ["line 1"]
+    seq.remote(KEY, 3, msg(3, slot=2))
+    await asyncio.wait_for(db.read.wait(), 5)
+    for _ in range(3):
+        await asyncio.sleep(0)
+    assert node.delivered == ["line 1"]  # 2 waits for its confirmation (before: delivered by the refill too)
+    assert seq.confirmed(Outbound([1], mine), mine, 2) is False
+    assert node.delivered == ["line 1", "line 2", "line 3"]
+    assert seq.earlier == {}  # (everything of slot 1 confirmed: its ids are another node's from now on)
+    seq.close()

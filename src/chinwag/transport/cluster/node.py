@@ -111,6 +111,7 @@ class ClusterNode:
                  "up" if self.bus.up else "down (retrying)")
 
     def _set_slot(self, slot: int) -> None:
+        self.sequencer.leaving_slot()
         self.hub.ids.use_slot(slot)
 
     def shutdown_reason(self) -> str:

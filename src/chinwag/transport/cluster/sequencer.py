@@ -58,6 +58,15 @@ class Sequencer:
         # the last one handed out or observed (the store's) before it started.
         # (Not set at the first confirmation: a gap's read may meet that message before it.)
         self.first_own = f"{node.hub.ids.last + 1:016x}"
+        # slots this run held before its current one -> the last id it made there
+        # (a lease that lapsed: the node joined again, its unconfirmed messages keep the old slot)
+        self.earlier: dict[int, str] = {}
+
+    def leaving_slot(self) -> None:
+        """The node is about to take another slot (ClusterNode._set_slot)."""
+        ids = self.node.hub.ids
+        if ids.slot is not None:
+            self.earlier[ids.slot] = f"{ids.last:016x}"
 
     # --- in ------------------------------------------------------------------------
 
@@ -66,6 +75,8 @@ class Sequencer:
         published now; True: the outbox fans it out at once (it is next)."""
         node = self.node
         key = node.key_of(msg)
+        if self.earlier:  # (confirmed in the order made: what an earlier slot made is all in once one is past it)
+            self.earlier = {r: last for r, last in self.earlier.items() if msg.msgid < last}
         node.publish_message(key, seq, msg)
         conv = self.convs.get(key)
         if conv is None:
@@ -236,5 +247,10 @@ class Sequencer:
     def _own(self, msg: Message) -> bool:
         """Made by this run of this node (its confirmation will come)?"""
         slot = self.node.hub.ids.slot
-        return (slot is not None and msg.msgid >= self.first_own
-                and int(msg.msgid, 16) % 16 == slot)
+        if slot is None or msg.msgid < self.first_own:
+            return False
+        residue = int(msg.msgid, 16) % 16
+        if residue == slot:
+            return True
+        last = self.earlier.get(residue)
+        return last is not None and msg.msgid <= last
