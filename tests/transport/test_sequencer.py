@@ -109,6 +109,7 @@ async def test_a_gap_the_bus_never_fills_is_read_from_the_database() -> None:
     db = FakeDb({n: msg(n) for n in range(1, 11)})
     node = Node(db)
     seq = Sequencer(node)  # type: ignore[arg-type]
+    seq.load_heads({KEY: 2})  # where the room was when this node started
     seq.remote(KEY, 3, msg(3))
     seq.remote(KEY, 7, msg(7))  # 4, 5, 6 lost on the bus
     assert await node.until(5) == ["line 3", "line 4", "line 5", "line 6", "line 7"]
@@ -130,6 +131,7 @@ async def test_own_messages_wait_for_earlier_remote_ones() -> None:
     db = FakeDb({4: msg(4, slot=2)})
     node = Node(db, slot=1)
     seq = Sequencer(node)  # type: ignore[arg-type]
+    seq.load_heads({KEY: 2})
     mine = msg(3, slot=1)
     assert seq.confirmed(Outbound([1], mine), mine, 3) is True  # the first: delivered by the outbox
     later = msg(5, slot=1)
@@ -217,4 +219,31 @@ async def test_own_messages_made_before_a_slot_change_are_still_known_as_own() -
     assert seq.confirmed(Outbound([1], mine), mine, 2) is False
     assert node.delivered == ["line 1", "line 2", "line 3"]
     assert seq.earlier == {}  # (everything of slot 1 confirmed: its ids are another node's from now on)
+    seq.close()
+
+
+async def test_a_room_joined_here_gets_every_later_message_whichever_node_publishes_first() -> None:
+    """Node 1's message (seq 9) reaches this node before node 2's 1..8, which
+    were committed first: all nine are delivered, in seq order (found by
+    tests/cluster: the first arrival used to set the start and 1..8 were dropped)."""
+    node = Node(FakeDb({}))
+    seq = Sequencer(node)  # type: ignore[arg-type]
+    seq.watch(KEY)  # a local user joins a room with no message yet
+    seq.remote(KEY, 9, msg(9))
+    for n in range(1, 9):
+        seq.remote(KEY, n, msg(n))
+    assert await node.until(9) == [f"line {n}" for n in range(1, 10)]
+    seq.close()
+
+
+async def test_a_join_starts_after_the_highest_seq_known_at_start_or_since() -> None:
+    node = Node(FakeDb({}))
+    seq = Sequencer(node)  # type: ignore[arg-type]
+    seq.load_heads({KEY: 10})  # the store's seq when the node started
+    seq.remote("#other", 3, msg(3))  # (another room: seen, not followed by anyone here)
+    seq.watch(KEY)
+    seq.remote(KEY, 10, msg(10))  # committed before the join: not shown live
+    seq.remote(KEY, 11, msg(11))
+    assert await node.until(1) == ["line 11"]
+    assert seq.heads == {KEY: 11, "#other": 3}
     seq.close()

@@ -46,6 +46,11 @@ class ClusterStore(Protocol):
         its last heartbeat was ``cluster_lease`` before)."""
         ...
 
+    async def heads(self) -> dict[str, int]:
+        """The current seq of every conversation (room events' keys left out):
+        a starting node's lower bound of what is committed."""
+        ...
+
     async def nodes(self) -> list[str]:
         """The nodes whose lease is live, by name."""
         ...

@@ -104,6 +104,13 @@ class PgCluster:
 
         return await self.store._read(read)
 
+    async def heads(self) -> dict[str, int]:
+        async def read(conn: Any) -> dict[str, int]:
+            rows = await conn.fetch(f"SELECT key, seq FROM conversations WHERE left(key, 1) <> '{EVENT_PREFIX}'")
+            return {r[0]: int(r[1]) for r in rows}
+
+        return await self.store._read(read)
+
     async def nodes(self) -> list[str]:
         async def read(conn: Any) -> list[str]:
             rows = await conn.fetch(f"SELECT name FROM cluster_nodes WHERE lease_until > {NOW} ORDER BY name")

@@ -98,6 +98,7 @@ class ClusterNode:
         self._set_slot(slot)
         self.alive_since = time.monotonic()
         self.since = (await self.db.recent(float("inf")))[0]
+        self.sequencer.load_heads(await self.db.heads())
         self.server.outbox.on_confirmed = self.sequencer.confirmed
         loop = asyncio.get_running_loop()
         await self.bus.start()
@@ -453,11 +454,13 @@ class ClusterNode:
 
     async def _poll(self) -> None:
         self.since, moved = await self.db.recent(self.since)  # (that time reaches back: see PgCluster.recent)
+        sequencer = self.sequencer
         for key, seq in moved:
-            if self.sequencer.knows(key):
-                self.sequencer.moved(key, seq)
-            elif self.down_since is not None and self._ours(key):
-                self.sequencer.adopt(key, seq, self.down_since)
+            if sequencer.knows(key):
+                sequencer.moved(key, seq)
+            elif seq > sequencer.heads.get(key, 0) and self._followed(key):
+                sequencer.adopt(key, seq)  # (its messages never came by the bus)
+            sequencer.saw(key, seq)
 
     def _followed(self, key: str) -> bool:
         """Does a user of this node take part in conversation ``key``?"""

@@ -12,8 +12,10 @@ PostgreSQL to fill a gap (``_refill``).
   not have once a later one is committed was redacted or pruned: skipped.
 - ``seq < next``: delivered already (a duplicate): dropped.
 
-A conversation first seen here starts where it is (``watch`` reads its seq
-when a local user joins a room; otherwise at the first seq that arrives).
+A conversation starts to be followed here at the seq after the highest this
+node knows of it (``heads``: the store's at start, then everything seen since),
+whatever arrives first: a message committed after a local user joined a room
+has a higher seq than any committed before, whichever node sent it.
 This node's own messages are never read back for a gap: their confirmation
 is on its way (a node commits one batch at a time, in order).
 """
@@ -41,7 +43,7 @@ class _Conversation:
     __slots__ = ("next", "pending", "timer", "refilling", "upto", "delay")
 
     def __init__(self, next_seq: int = 0) -> None:
-        self.next = next_seq  # the seq to deliver next (0: not known yet)
+        self.next = next_seq  # the seq to deliver next
         # seq -> (message, its local Outbound if it was sent here) or None: a seq that does not exist (skip)
         self.pending: dict[int, tuple[Message, Outbound | None] | None] = {}
         self.timer: asyncio.TimerHandle | None = None
@@ -54,6 +56,12 @@ class Sequencer:
     def __init__(self, node: ClusterNode) -> None:
         self.node = node
         self.convs: dict[str, _Conversation] = {}
+        # The highest seq known of EVERY conversation, followed here or not: the
+        # store's at start (load_heads), then every message on the bus, every
+        # confirmation, read and poll. A conversation a local user starts to
+        # follow (a join) is delivered from the one after it: whatever is
+        # committed after the join has a higher seq, whichever node sends it.
+        self.heads: dict[str, int] = {}
         # msgids below this were not made by this run: every id it makes is above
         # the last one handed out or observed (the store's) before it started.
         # (Not set at the first confirmation: a gap's read may meet that message before it.)
@@ -80,11 +88,8 @@ class Sequencer:
         node.publish_message(key, seq, msg)
         conv = self.convs.get(key)
         if conv is None:
-            self.convs[key] = _Conversation(seq + 1)
-            return True
-        if conv.next == 0:
-            conv.next = seq + 1
-            return True
+            conv = self.convs[key] = _Conversation(self.heads.get(key, 0) + 1)
+        self.saw(key, seq)
         if seq == conv.next and not conv.pending:
             conv.next += 1
             return True
@@ -99,36 +104,30 @@ class Sequencer:
         """Another node's message, from the bus."""
         conv = self.convs.get(key)
         if conv is None:
-            conv = self.convs[key] = _Conversation(seq)
-        elif conv.next == 0:
-            conv.next = seq
+            conv = self.convs[key] = _Conversation(self.heads.get(key, 0) + 1)
+        self.saw(key, seq)
         if seq < conv.next or seq in conv.pending:
             return  # delivered already, or waiting
         conv.pending[seq] = (msg, None)
         self._drain(key, conv)
 
+    def saw(self, key: str, seq: int) -> None:
+        if seq > self.heads.get(key, 0):
+            self.heads[key] = seq
+
+    def load_heads(self, heads: dict[str, int]) -> None:
+        """The store's seqs at start (PgCluster.heads)."""
+        for key, seq in heads.items():
+            self.saw(key, seq)
+
     def knows(self, key: str) -> bool:
-        conv = self.convs.get(key)
-        return conv is not None and conv.next > 0
+        return key in self.convs
 
     def watch(self, key: str) -> None:
-        """A local user joined room ``key``: learn where its sequence is, so
-        that no message committed from now on is missed."""
-        if key in self.convs:
-            return
-        self.convs[key] = _Conversation()
-        self.node.server.spawn(self._learn(key))
-
-    async def _learn(self, key: str) -> None:
-        try:
-            seqs = await self.node.db.seqs([key])
-        except Exception as exc:
-            log.error("cannot read the sequence of %s: %s", key, exc)
-            return
-        conv = self.convs.get(key)
-        if conv is not None and conv.next == 0:
-            conv.next = seqs.get(key, 0) + 1
-            self._drain(key, conv)
+        """A local user joined room ``key``: from now on its messages are
+        delivered here, from the one after the highest known."""
+        if key not in self.convs:
+            self.convs[key] = _Conversation(self.heads.get(key, 0) + 1)
 
     def moved(self, key: str, seq: int) -> None:
         """A poll saw ``key`` at ``seq``: anything up to it not delivered yet is a gap."""
@@ -137,12 +136,12 @@ class Sequencer:
             conv.upto = seq
             self._arm(key, conv, 0.0)
 
-    def adopt(self, key: str, seq: int, since: float) -> None:
-        """A private conversation of a local user that moved while the bus was
-        down, not seen before: deliver what came since ``since`` (wall clock)."""
-        conv = self.convs[key] = _Conversation(max(1, seq - REFILL_BATCH + 1))
-        conv.upto = seq
-        self.node.server.spawn(self._refill(key, conv, since))
+    def adopt(self, key: str, seq: int) -> None:
+        """A conversation a local user takes part in, not followed yet, that a
+        poll saw move (its first messages lost, or the bus down): followed from
+        the one after the highest known (before this poll), up to ``seq``."""
+        self.convs[key] = _Conversation(self.heads.get(key, 0) + 1)
+        self.moved(key, seq)
 
     def prune(self, wanted: Callable[[str], bool]) -> int:
         """Forget the conversations nothing waits in and ``wanted`` says no local
@@ -197,7 +196,7 @@ class Sequencer:
         conv.refilling = True
         self.node.server.spawn(self._refill(key, conv))
 
-    async def _refill(self, key: str, conv: _Conversation, since: float | None = None) -> None:
+    async def _refill(self, key: str, conv: _Conversation) -> None:
         node = self.node
         try:
             while True:
@@ -215,6 +214,8 @@ class Sequencer:
                 conv.delay = 0.0
                 node.refills += 1
                 found = dict(rows)
+                if rows:
+                    self.saw(key, rows[-1][0])
                 end = min(upto, start - 1 + REFILL_BATCH)
                 for seq in range(start, end + 1):
                     if seq < conv.next or seq in conv.pending:
@@ -224,8 +225,6 @@ class Sequencer:
                         conv.pending[seq] = None  # redacted or pruned: nothing to wait for
                     elif self._own(msg):
                         break  # its confirmation is on its way: it goes then, with what follows
-                    elif since is not None and msg.ts < since:
-                        conv.pending[seq] = None
                     else:
                         conv.pending[seq] = (msg, None)
                 before = conv.next
