@@ -16,7 +16,7 @@ class ConfigError(ValueError):
 # Limits for which 0 means something (nick_grace: rename at once); the rest must be > 0.
 _ZERO_ALLOWED = frozenset({"nick_grace"})
 # Limits in seconds that may be fractions (floats); every other limit is an integer.
-_SECONDS = frozenset({"cluster_heartbeat", "cluster_lease", "cluster_gap_wait", "cluster_poll"})
+_SECONDS = frozenset({"cluster_heartbeat", "cluster_lease", "cluster_gap_wait", "cluster_poll", "cluster_tail_poll"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,6 +186,8 @@ class Limits:
     cluster_gap_wait: float = 0.05  # a gap in a conversation's seq waits this long for the bus, then PostgreSQL
     cluster_poll: float = 0.5  # with the bus (Redis) down: how often moved conversations are read from PostgreSQL
     cluster_bus_queue: int = 10_000  # ops waiting to be published on the bus; more: dropped, counted (receivers refill)
+    cluster_tail_poll: float = 2.0  # with the bus up: how often moved conversations are read (a lost last message)
+    cluster_refill_batch: int = 500  # messages per read of a gap from PostgreSQL
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):

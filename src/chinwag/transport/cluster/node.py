@@ -48,7 +48,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("chinwag.cluster")
 
 PRUNE_EVERY = 30  # polls between two prunes of the conversations followed (a minute while the bus works)
-TAIL_POLL = 2.0  # seconds between polls of moved conversations while the bus works (its lost tails)
 
 
 def default_name(irc_port: int, shared: bool = False) -> str:
@@ -84,7 +83,6 @@ class ClusterNode:
         self._working = False  # _claim_forever is on an item
         self.dead: dict[str, None] = {}  # nodes declared dead (their late ops are ignored until they say hello)
         self.refills = 0  # metrics: gaps refilled from PostgreSQL
-        self.published = 0
 
     # --- start and stop ---------------------------------------------------------
 
@@ -155,7 +153,6 @@ class ClusterNode:
 
     def _follow(self, op: PresenceOp) -> None:
         """Nick rows follow what the hub did (renames by the server too)."""
-        hub = self.hub
         if type(op) is Arrive:
             self._claim_later(op.user.nick)
         elif type(op) is Nick:
@@ -164,9 +161,7 @@ class ClusterNode:
         elif type(op) is Quit:
             self._release_later(op.nick)
         elif type(op) is Join:
-            key = room_key(op.room)
-            self.sequencer.watch(key)
-        del hub
+            self.sequencer.watch(room_key(op.room))
 
     def _claim_later(self, nick: str) -> None:
         key = casefold(nick)
@@ -223,7 +218,6 @@ class ClusterNode:
         self._publish(wire.message(self.name, key, seq, msg))
 
     def _publish(self, data: bytes) -> None:
-        self.published += 1
         self.bus.publish(data)
 
     def _hello(self) -> None:
@@ -441,7 +435,8 @@ class ClusterNode:
     async def _poll_forever(self) -> None:
         polls = 0
         while True:
-            await asyncio.sleep(self.limits.cluster_poll if self.down_since is not None else TAIL_POLL)
+            limits = self.limits
+            await asyncio.sleep(limits.cluster_poll if self.down_since is not None else limits.cluster_tail_poll)
             polls += 1
             if polls % PRUNE_EVERY == 0:
                 self.sequencer.prune(self._followed)

@@ -35,7 +35,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("chinwag.cluster")
 
-REFILL_BATCH = 500  # messages per read of a gap
 REFILL_RETRY_MAX = 2.0  # seconds between reads while PostgreSQL fails
 
 
@@ -162,11 +161,7 @@ class Sequencer:
 
     def _drain(self, key: str, conv: _Conversation) -> None:
         pending = conv.pending
-        while conv.next in pending:
-            item = pending.pop(conv.next)
-            conv.next += 1
-            if item is not None:
-                self._deliver(*item)
+        self._drain_now(conv)
         if (pending or conv.upto >= conv.next) and conv.timer is None and not conv.refilling:
             self._arm(key, conv, self.node.limits.cluster_gap_wait)
 
@@ -191,13 +186,14 @@ class Sequencer:
         if conv is None:
             return
         conv.timer = None
-        if conv.next == 0 or (not conv.pending and conv.upto < conv.next):
+        if not conv.pending and conv.upto < conv.next:
             return
         conv.refilling = True
         self.node.server.spawn(self._refill(key, conv))
 
     async def _refill(self, key: str, conv: _Conversation) -> None:
         node = self.node
+        batch = node.limits.cluster_refill_batch
         try:
             while True:
                 upto = max([conv.upto, *(s - 1 for s in conv.pending)], default=0)
@@ -206,7 +202,7 @@ class Sequencer:
                 start = conv.next
                 try:
                     rows: list[tuple[int, Message]] = await node.db.messages_by_seq(
-                        key, start - 1, min(upto, start - 1 + REFILL_BATCH), REFILL_BATCH)
+                        key, start - 1, min(upto, start - 1 + batch), batch)
                 except Exception as exc:
                     conv.delay = min(max(conv.delay * 2, 0.1), REFILL_RETRY_MAX)
                     log.error("cannot refill %s from seq %d: %s", key, start, exc)
@@ -216,7 +212,7 @@ class Sequencer:
                 found = dict(rows)
                 if rows:
                     self.saw(key, rows[-1][0])
-                end = min(upto, start - 1 + REFILL_BATCH)
+                end = min(upto, start - 1 + batch)
                 for seq in range(start, end + 1):
                     if seq < conv.next or seq in conv.pending:
                         continue
