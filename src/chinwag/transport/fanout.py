@@ -177,16 +177,21 @@ def alone(conn: Connection, events: list[Message] | list[Event], caches: list[Re
     """Render for one connection only, message by message (the shared caches
     still serve what others' variants already rendered). A renderer's bug
     closes this connection, never the fan-out."""
-    render = conn.adapter.render
     for event, cache in zip(events, caches, strict=True):
-        if conn.closed:
+        if conn.closed or not one(conn, event, cache):
             return
-        try:
-            data = render(event, cache)
-        except Exception:
-            conn.log.exception("cannot render %s; closing this connection", type(event).__name__)
-            conn.close("internal error", abort=True)
-            return
-        if data:
-            conn.enqueue(data)
-            conn.delivered += 1
+
+
+def one(conn: Connection, event: Event, cache: RenderCache) -> bool:
+    """Render ``event`` for ``conn`` and queue it; False if a renderer's bug
+    closed the connection (never the fan-out)."""
+    try:
+        data = conn.adapter.render(event, cache)
+    except Exception:
+        conn.log.exception("cannot render %s; closing this connection", type(event).__name__)
+        conn.close("internal error", abort=True)
+        return False
+    if data:
+        conn.enqueue(data)
+        conn.delivered += 1
+    return True

@@ -24,6 +24,7 @@ from chinwag.protocols.sanitize import safe_event
 from chinwag.storage.base import Receipt, conversation_key
 from chinwag.transport.fanout import Batch
 from chinwag.transport.fanout import deliver as deliver_batch
+from chinwag.transport.fanout import one as deliver_one
 from chinwag.transport.output import LINE_OVERHEAD
 
 if TYPE_CHECKING:
@@ -270,15 +271,7 @@ class Outbox:
             if gated is not None and (is_message or gated):
                 gated.append(event)
                 continue
-            try:
-                data = conn.adapter.render(event, cache)
-            except Exception:
-                conn.log.exception("cannot render %s; closing this connection", type(event).__name__)
-                conn.close("internal error", abort=True)
-                continue
-            if data:
-                conn.enqueue(data)
-                conn.delivered += 1
+            deliver_one(conn, event, cache)
 
     def mark_dirty(self, conn: Connection) -> None:
         if not self.dirty:
