@@ -207,6 +207,51 @@ async def test_reconnect_after_restart_catches_up_once(browser: Browser, tmp_pat
         await again.shutdown()
 
 
+async def test_a_live_line_repeated_by_the_join_history_is_shown_once(
+    browser: Browser, server: Server, connect: Connect
+) -> None:
+    # The page asks CHATHISTORY LATEST when it joins; a message stored and
+    # delivered live before that request is answered is in the answer too.
+    # Holding the request until the live line is shown makes that order certain.
+    held: list[str | bytes] = []
+    upstream: list[WebSocketRoute] = []
+    answered = asyncio.Event()
+
+    async def route(ws: WebSocketRoute) -> None:
+        server_side = ws.connect_to_server()
+        upstream.append(server_side)
+
+        def out(message: str | bytes) -> None:
+            if isinstance(message, str) and message.startswith("CHATHISTORY LATEST"):
+                held.append(message)
+            else:
+                server_side.send(message)
+
+        def back(message: str | bytes) -> None:
+            ws.send(message)
+            if isinstance(message, str) and " BATCH -" in message and not held:
+                answered.set()
+
+        ws.on_message(out)
+        server_side.on_message(back)
+
+    page = await new_page(browser)
+    await page.route_web_socket(re.compile(r"/irc$"), route)
+    await log_in(page, server, "ivan")
+    carol = await connect("carol")
+    await carol.send("said while the history was asked")
+    await expect(said(page, "said while the history was asked")).to_have_count(1)
+    assert held, "the page asked for the room's history on join"
+    asked, held[:] = held[:], []
+    for message in asked:
+        upstream[-1].send(message)
+    await asyncio.wait_for(answered.wait(), WAIT_MS / 1000)
+    await carol.send("and after it")  # (reaches the page after the history batch)
+    await expect(said(page, "and after it")).to_have_count(1)
+    await expect(said(page, "said while the history was asked")).to_have_count(1)
+    assert not page.errors  # type: ignore[attr-defined]
+
+
 async def test_usable_on_a_phone(browser: Browser, server: Server) -> None:
     page = await chat(browser, server, "hank", viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
     await expect(page.locator("#input")).to_be_visible()

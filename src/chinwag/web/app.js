@@ -41,7 +41,7 @@ const state = {
   ws: null,
   backoff: 1000,
   timer: null,
-  continued: null, // {msgid, msg | null}: the previous line, for a long message split in several
+  continued: null, // {msgid, ref, msg | null}: the previous line (ref: its batch), for a long message split in several
 };
 window.chinwag = state; // for the curious (and the browser tests)
 
@@ -360,9 +360,12 @@ function message(m, kind) {
   const ts = stamp(m);
   const clean = stripFormatting(text);
   const msg = { msgid, ts, nick: from, text: clean, kind, mine, mention: !mine && mentions(clean, state.me) };
-  // A long message comes as several lines with one id: later pieces extend the first.
+  // A long message comes as several lines with one id: later pieces extend the
+  // first. Only in the same stream: a history batch that repeats the live line
+  // just shown (LATEST asked on join, the message stored meanwhile) is no piece.
+  const ref = m.tags.batch || "";
   const prev = state.continued;
-  if (msgid && prev && prev.msgid === msgid) {
+  if (msgid && prev && prev.msgid === msgid && prev.ref === ref) {
     if (prev.msg) {
       prev.msg.text += msg.text;
       if (prev.node) prev.node.replaceWith((prev.node = messageNode(prev.msg)));
@@ -371,11 +374,11 @@ function message(m, kind) {
   }
   const batch = state.batches.get(m.tags.batch || "");
   if (msgid && state.seen.has(msgid)) {
-    state.continued = { msgid, msg: null };
+    state.continued = { msgid, ref, msg: null };
     return;
   }
   if (msgid) state.seen.add(msgid);
-  state.continued = { msgid, msg, node: null };
+  state.continued = { msgid, ref, msg, node: null };
   if (batch) {
     batch.lines.push(msg);
     return;
