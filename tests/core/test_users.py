@@ -91,6 +91,26 @@ def test_zero_grace_renames_at_once_and_guest_nicks_skip_taken_and_registered_na
     assert to(out, 2)[:3] == [Registered("alice"), NickProtected("alice", 0), NickChanged("alice", "Guest3")]
 
 
+def test_a_cluster_node_hands_out_the_guest_numbers_of_its_slot_only() -> None:
+    hub, _ = make(grace=0)
+    hub.ids.use_slot(3)
+    hub.load_accounts(["alice", "bob", "carol"])
+    reg(hub, 1, "Guest20")  # (taken: skipped)
+    renames = [to(reg(hub, sid, name), sid)[2] for sid, name in ((2, "alice"), (3, "bob"), (4, "carol"))]
+    assert renames == [NickChanged("alice", "Guest4"), NickChanged("bob", "Guest36"), NickChanged("carol", "Guest52")]
+
+
+def test_a_rename_the_cluster_refused_becomes_another_guest_name() -> None:
+    hub, _ = make(grace=0)
+    hub.load_accounts(["alice"])
+    reg(hub, 1, "bob", "#r")
+    reg(hub, 2, "alice", "#r")  # renamed to Guest1, which another node's user got first
+    out = users.lost_claim(hub, 2, "guest1")
+    assert to(out, 2) == [NickChanged("Guest1", "Guest2")] and to(out, 1) == [NickChanged("Guest1", "Guest2")]
+    assert hub.nick_of(2) == "Guest2" and "guest1" not in hub.nicks
+    assert users.lost_claim(hub, 2, "guest1") == []  # (moved on from it already: nothing)
+
+
 def test_logging_in_takes_the_nick_back_from_whoever_holds_it() -> None:
     hub, _ = make()
     hub.load_accounts(["alice"])

@@ -248,9 +248,15 @@ def guard(hub: Hub, session: Session) -> list[Outbound]:
 
 
 def guest_nick(hub: Hub) -> str:
-    """A free, valid nick nobody registered: Guest1, Guest2..."""
+    """A free, valid nick nobody registered: Guest1, Guest2... A node of a
+    cluster hands out only the numbers of its msgid slot (those equal to the
+    slot + 1 modulo the slots: Guest1, Guest17... on slot 0; Guest2, Guest18...
+    on slot 1), so two nodes never pick the same name at the same moment."""
+    slot, step = hub.ids.slot, hub.ids.SLOTS
     while True:
         hub.guests += 1
+        if slot is not None:
+            hub.guests += (slot + 1 - hub.guests) % step
         nick = f"Guest{hub.guests}"
         if len(nick) > hub.limits.nick_len:
             nick = f"G{hub.guests}"
@@ -273,6 +279,19 @@ def rename(hub: Hub, session: Session, new: str | None = None) -> list[Outbound]
     # A summary still to come may hold the old nick's JOIN: it goes out first.
     out = hub.flush_crowds([k for k in session.rooms if k in hub.crowded], spread=False) if hub.crowded else []
     return [*out, Outbound([session.sid, *hub.peers(session)], NickChanged(old, new, session.user))]
+
+
+def lost_claim(hub: Hub, sid: int, key: str) -> list[Outbound]:
+    """A cluster's shared nick table gave the casefolded nick ``key`` to a user
+    of another node, after this node's server renamed user ``sid`` to it (nick
+    protection, a guest name a user elsewhere chose at the same moment): the
+    table is the authority, so ``sid`` becomes a guest (nothing if it has
+    moved on from ``key`` meanwhile)."""
+    session = hub.sessions.get(sid)
+    if session is None or hub.nicks.get(key) != sid:
+        return []
+    out = rename(hub, session)
+    return spread(hub, out) if hub.devices else out
 
 
 def reclaim(hub: Hub, session: Session, wanted: str) -> list[Outbound]:

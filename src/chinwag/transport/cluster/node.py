@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING
 from chinwag.core.commands import COMMANDS
 from chinwag.core.errors import NickInUse
 from chinwag.core.events import ChangeNick, Checked, Command, Failed, Message, Outbound, Register
-from chinwag.core.handlers import remote
+from chinwag.core.handlers import remote, users
 from chinwag.core.names import casefold, free_variant
 from chinwag.core.types.cluster import Arrive, Join, Nick, PresenceOp, Quit
 from chinwag.storage.base import conversation_key, private_parties, room_key
@@ -204,8 +204,12 @@ class ClusterNode:
                     session = self.hub.sessions.get(sid)
                     nick = session.nick if session is not None and session.nick else key
                     holder = await self.db.claim_nick(key, nick, self.name, sid)
-                    if holder is not None:
-                        log.warning("%s is held by node %s too (renamed here by the server)", nick, holder)
+                    if holder == self.name:  # (by another connection of the same user: a second device's rename)
+                        log.info("%s is held here by another connection of its user", nick)
+                    elif holder is not None:
+                        log.warning("%s is held by node %s: its user here (renamed to it by the server) becomes"
+                                    " a guest", nick, holder)
+                        self.server.deliver(users.lost_claim(self.hub, sid, key))
                 else:
                     await self.db.release_nick(key, self.name, sid)
             except Exception as exc:

@@ -1,0 +1,77 @@
+"""Names the server hands out itself in a cluster (real PostgreSQL and
+redis-server): guest names are numbered per node, and a rename the shared
+nick table refuses ends in another guest name, never in two holders."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import AsyncIterator
+
+import pytest
+
+from chinwag.storage.postgres import PostgresStore
+from chinwag.storage.postgres.cluster import PgCluster
+from chinwag.transport.server import Server
+from tests.conftest import make_config
+from tests.hostile.bystander import Bystander
+from tests.hostile.test_hostile import irc_client, text_client
+from tests.services import Redis
+from tests.storage.test_postgres import query
+
+pytestmark = pytest.mark.usefixtures("postgres_server")
+
+PASSWORD = "correct-horse-battery"
+FAST_HASH = {"argon2_memory_kib": 8, "argon2_time_cost": 1}
+
+
+@pytest.fixture
+async def node(pg_url: str, redis_server: Redis) -> AsyncIterator[Server]:
+    config = dataclasses.replace(make_config(nick_grace=0, **FAST_HASH), postgres=pg_url, redis=redis_server.url,
+                                 node_name="guests-1")
+    srv = Server(config)
+    await srv.start()
+    try:
+        yield srv
+    finally:
+        await srv.shutdown()
+
+
+async def test_a_server_rename_to_a_nick_another_node_claimed_ends_in_another_guest_name(
+    node: Server, pg_url: str
+) -> None:
+    # Another live node (a second store on the database, as a process would
+    # be) has just given Guest1 to one of its users; this node has not heard
+    # of that user yet (the bus is slower than the table), so its own first
+    # guest name is Guest1 too.
+    other = PostgresStore(pg_url)
+    await other.start()
+    try:
+        cluster = PgCluster(other)
+        await cluster.join("guests-2", 60.0)
+        assert await cluster.claim_nick("guest1", "Guest1", "guests-2", 7) is None
+        owner = await text_client(node, "alice")
+        await owner.send(f"/register {PASSWORD}")
+        await owner.expect("* account alice registered")
+        await owner.send("/quit")
+        await owner.closed()
+        b = await Bystander.join(node.port("irc"))
+        b.start()
+        taker = await irc_client(node, "alice")  # renamed at once (nick_grace 0): to Guest1, refused by the table
+        if not any(line.endswith(" NICK Guest17") for line in taker.seen):
+            await taker.expect(" NICK Guest17")
+        assert [line for line in taker.seen if " NICK " in line] == [
+            ":alice!~alice@chinwag NICK Guest1",
+            ":Guest1!~alice@chinwag NICK Guest17",  # (this node's numbers, slot 0: 1, 17, 33...)
+        ]
+        await taker.send("WHOIS Guest17")
+        assert (await taker.expect_cmd("311")).startswith(":chinwag 311 Guest17 Guest17 ~alice chinwag")
+        rows = await query(pg_url, "SELECT key, node FROM cluster_nicks WHERE key IN ('guest1', 'guest17')"
+                                   " ORDER BY key")
+        assert [tuple(r) for r in rows] == [("guest1", "guests-2"), ("guest17", "guests-1")]
+        rtt = await b.stop()
+        rtt.assert_served()
+        await b.close()
+        await taker.close()
+        await owner.close()
+    finally:
+        await other.close()
