@@ -60,6 +60,9 @@ class Config:
     # Reverse proxies in front of the web port ("127.0.0.1", "10.0.0.0/8"): from
     # them, X-Forwarded-For / Forwarded name the client. Empty: ignored.
     trusted_proxies: tuple[str, ...] = ()
+    # From a trusted proxy, IRC and text connections (plain and TLS) begin with
+    # a PROXY protocol header (v1 or v2) naming the client (HAProxy send-proxy).
+    proxy_protocol: bool = False
     # TLS (docs: README "TLS and certificates"). No certificate: no TLS listeners.
     tls_cert: str = ""  # PEM certificate (chain) file
     tls_key: str = ""  # PEM private key file (empty: in tls_cert)
@@ -163,6 +166,9 @@ class Config:
             value = getattr(self, name)
             networks(value, name)  # raises ConfigError
             object.__setattr__(self, name, tuple(value))
+        if self.proxy_protocol and not self.trusted_proxies:
+            raise ConfigError("proxy_protocol is set but trusted_proxies is empty: name the load balancers whose"
+                              " PROXY headers to believe")
 
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network

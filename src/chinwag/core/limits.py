@@ -117,6 +117,9 @@ class Limits:
     # A TLS client must finish its handshake within this many seconds; it
     # counts against max_per_ip and max_connections from its first byte.
     tls_handshake_timeout: int = 10
+    # With proxy_protocol, a trusted proxy must send a connection's PROXY
+    # header within this many seconds.
+    proxy_header_timeout: int = 5
     # --- limits: irc ---
     user_len: int = 10  # characters of a username, its "~" included (USERLEN)
     client_tags: int = 4094  # bytes of client-only (+) tags on one line; more: 417 (message-tags spec)

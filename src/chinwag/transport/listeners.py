@@ -21,6 +21,7 @@ from chinwag.protocols.irc.caps import sts_value
 from chinwag.protocols.text import TextProtocol
 from chinwag.transport.connection import Connection
 from chinwag.transport.health import MetricsListener
+from chinwag.transport.proxyheader import ProxyHeader
 from chinwag.transport.tls import Certificates, TlsLayer
 from chinwag.transport.web import WebListener
 
@@ -128,6 +129,10 @@ class Listeners:
         if tls is not None:
             plain, timeout = factory, server.config.limits.tls_handshake_timeout
             factory = lambda: TlsLayer(tls(), plain(), timeout)  # noqa: E731
+        if server.config.proxy_protocol and server.trusted_proxies:
+            # (outermost: HAProxy's send-proxy header comes before a TLS handshake)
+            inner, wait = factory, server.config.limits.proxy_header_timeout
+            factory = lambda: ProxyHeader(inner, server.is_trusted_proxy, wait)  # noqa: E731
         try:
             listener = await loop.create_server(
                 factory,
