@@ -5,9 +5,10 @@
 #   ii      a standard IRC client, to prove chinwag's IRC listener serves real clients
 #   chromium  the browser tests of the web client (driven by Playwright, a dev extra)
 #   irssi, weechat  classic IRC clients under tmux: history replayed on join (tests/client/test_irssi.py)
+#   haproxy   a real TCP load balancer sending PROXY headers (tests/transport/test_haproxy.py)
 set -eu
 missing=""
-for prog in ngircd tmux ii chromium irssi weechat; do
+for prog in ngircd tmux ii chromium irssi weechat haproxy; do
     if ! command -v "$prog" >/dev/null 2>&1 && [ ! -x "/usr/sbin/$prog" ]; then
         missing="$missing $prog"
     fi
