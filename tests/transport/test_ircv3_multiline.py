@@ -6,6 +6,7 @@ Whole lines are compared (command, source and every parameter)."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import re
 from collections.abc import AsyncIterator
 
@@ -117,8 +118,59 @@ async def test_a_batch_is_one_message_as_a_batch_as_lines_as_text_and_once_in_hi
         f"@batch={href} :{A} PRIVMSG #dev :bye",
         f":{SRC} BATCH -{href}",
     ]
+    # To a client with draft/multiline: one multiline batch nested in the history batch,
+    # as it came live (the blank line kept; the concatenation is stored joined).
+    await bob.send("CAP REQ :draft/chathistory")
+    await bob.expect_cmd("CAP")
+    await bob.send("CHATHISTORY LATEST #dev * 10")
+    got = await until_pong(bob, "h")
+    href = got[0].split(" ")[2][1:]
+    ml = got[1].split(" ")[3][1:]
+    assert got == [
+        f":{SRC} BATCH +{href} chathistory #dev",
+        f"@batch={href};msgid={msgid} :{A} BATCH +{ml} draft/multiline #dev",
+        f"@batch={ml} :{A} PRIVMSG #dev :hello",
+        f"@batch={ml} :{A} PRIVMSG #dev :how is everyone?",
+        f"@batch={ml} :{A} PRIVMSG #dev :",
+        f"@batch={ml} :{A} PRIVMSG #dev :bye",
+        f":{SRC} BATCH -{ml}",
+        f":{SRC} BATCH -{href}",
+    ]
     for c in (alice, bob, carol, dave):
         await c.close()
+
+
+async def test_a_join_playback_replays_a_multiline_message_as_a_nested_batch() -> None:
+    server = Server(dataclasses.replace(make_config(multiline_max_lines=5, multiline_max_bytes=60),
+                                        irc_history_on_join=10))
+    await server.start()
+    try:
+        alice = await irc(server, "alice", ML)
+        await send_batch(alice, "#dev", "@batch=b1 PRIVMSG #dev one", "@batch=b1 PRIVMSG #dev two")
+        await sent(alice)
+        r, w = await asyncio.open_connection("127.0.0.1", server.port("irc"))
+        erin = IrcClient(r, w)
+        await erin.register("erin", ML)  # no draft/chathistory: the join's playback
+        await erin.send("JOIN #dev")
+        await erin.expect_cmd("366")
+        got = await until_pong(erin, "p")
+        href = got[0].split(" ")[2][1:]
+        opening, _ = without_tag(got[1], "msgid")
+        ml = opening.split(" ")[3][1:]
+        stamped = re.sub(r":\[\d\d:\d\d\] one$", ":one", got[2])  # (no server-time: the time in the text)
+        assert got[2] != stamped
+        assert [got[0], opening, stamped, *got[3:]] == [
+            f":{SRC} BATCH +{href} chathistory #dev",
+            f"@batch={href} :{A} BATCH +{ml} draft/multiline #dev",
+            f"@batch={ml} :{A} PRIVMSG #dev :one",
+            f"@batch={ml} :{A} PRIVMSG #dev :two",
+            f":{SRC} BATCH -{ml}",
+            f":{SRC} BATCH -{href}",
+        ]
+        for c in (alice, erin):
+            await c.close()
+    finally:
+        await server.shutdown()
 
 
 async def test_cap_value_and_limits_fail_with_the_spec_codes_and_nothing_is_sent(srv: Server) -> None:

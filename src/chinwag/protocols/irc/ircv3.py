@@ -12,8 +12,9 @@ advertised as the cap's value; past them, or for anything malformed,
 ``FAIL BATCH <code>`` and the whole batch is dropped (its remaining lines are
 swallowed until its ``BATCH -ref``). Recipients with draft/multiline and batch
 get a ``draft/multiline`` batch; others get each line as its own PRIVMSG
-(blank lines left out, msgid and client tags on the first), and so does
-history (CHATHISTORY). No line of a message is ever written with a line feed
+(blank lines left out, msgid and client tags on the first). History
+(CHATHISTORY, a join's playback) replays it the same way: to a client with the
+cap, a draft/multiline batch nested in the history batch. No line of a message is ever written with a line feed
 in it: each becomes its own PRIVMSG.
 """
 
@@ -33,6 +34,7 @@ from chinwag.core.types.ircv3 import MarkRead, ReadMarker, Redact, Redacted, Sta
 from chinwag.protocols.base import RenderCache
 from chinwag.protocols.irc import caps as C
 from chinwag.protocols.irc.format import CTL, iso_time, source, split_utf8, tokens
+from chinwag.protocols.irc.labels import in_batch
 from chinwag.protocols.irc.message import Message as IrcMessage
 from chinwag.protocols.irc.message import escape_tag_value
 
@@ -266,6 +268,18 @@ def fail_line(p: IrcProtocol, error: StandardReplyError) -> bytes:
 
 def is_multiline(m: Message) -> bool:
     return len(m.lines) > 1 or "\n" in m.text
+
+
+def nested_multiline(p: IrcProtocol, m: Message, ref: str) -> bytes | None:
+    """A multi-line message replayed in history batch ``ref`` (CHATHISTORY, a
+    join's playback) to a client with draft/multiline: its own draft/multiline
+    batch, nested (its opening line tagged ``batch=ref``, its lines with their
+    own batch), as it was delivered live. None when that does not apply: no
+    outer batch, no cap, or not a multi-line message."""
+    if not ref or C.MULTILINE not in p.caps or not is_multiline(m):
+        return None
+    first, _, rest = format_multiline(p, m, True).partition(b"\r\n")
+    return in_batch(first, ref) + b"\r\n" + rest
 
 
 def format_multiline(p: IrcProtocol, m: Message, as_batch: bool) -> bytes:

@@ -30,6 +30,7 @@ from chinwag.protocols.base import RenderCache
 from chinwag.protocols.irc import accounts as irc_accounts
 from chinwag.protocols.irc import caps as C
 from chinwag.protocols.irc.format import tokens
+from chinwag.protocols.irc.ircv3 import nested_multiline
 from chinwag.protocols.irc.labels import in_batch
 from chinwag.protocols.irc.message import Message as IrcMessage
 from chinwag.protocols.irc.render import format_message
@@ -70,6 +71,10 @@ def render_history(p: IrcProtocol, h: History, cache: RenderCache) -> bytes:
     for m in h.messages:
         if not with_time:
             m = dataclasses.replace(m, text=f"[{stamp_with_date(m.ts, today)}] {m.text}")
+        nested = nested_multiline(p, m, ref)
+        if nested is not None:
+            lines.append(nested)
+            continue
         data = format_message(p, m)
         if ref:  # every line of it (a long message is several)
             data = b"\r\n".join(in_batch(line, ref) for line in data.split(b"\r\n") if line) + b"\r\n"

@@ -75,7 +75,7 @@ from chinwag.protocols.irc.format import (
     split_utf8,
     tokens,
 )
-from chinwag.protocols.irc.ircv3 import format_multiline, is_multiline, marker_for_join
+from chinwag.protocols.irc.ircv3 import format_multiline, is_multiline, marker_for_join, nested_multiline
 from chinwag.protocols.irc.labels import in_batch
 from chinwag.protocols.irc.lookups import render_list, render_lookup, render_who, render_whois, render_whowas
 from chinwag.protocols.irc.message import Message as IrcMessage
@@ -123,7 +123,7 @@ def render_message(p: IrcProtocol, m: Message, cache: RenderCache) -> bytes:
 
 
 def format_message(p: IrcProtocol, m: Message) -> bytes:
-    if is_multiline(m):  # (history: each line its own PRIVMSG)
+    if is_multiline(m):  # (history without draft/multiline: each line its own PRIVMSG)
         return format_multiline(p, m, False)
     _, with_time, with_tags, with_account = p._variant
     tags = []
@@ -240,6 +240,9 @@ def render_chathistory(p: IrcProtocol, e: ChatHistoryReply, cache: RenderCache) 
         else:
             kind = ("chathistory", q.target)
             for m in e.messages:
+                if m.kind in MESSAGE_KINDS and (nested := nested_multiline(p, m, ref)) is not None:
+                    lines.append(nested)
+                    continue
                 data = format_message(p, m) if m.kind in MESSAGE_KINDS else format_event(p, m)
                 if ref:  # tag every line of it (a long message is several)
                     data = b"\r\n".join(in_batch(line, ref) for line in data.split(b"\r\n") if line) + b"\r\n"
