@@ -60,6 +60,10 @@ class Config:
     # Reverse proxies in front of the web port ("127.0.0.1", "10.0.0.0/8"): from
     # them, X-Forwarded-For / Forwarded name the client. Empty: ignored.
     trusted_proxies: tuple[str, ...] = ()
+    # Addresses or networks whose new connections are never throttled
+    # (limits.connect_burst, connect_per_minute): a bouncer or proxy on this
+    # machine, the tests' and benchmarks' many clients. ``exempt`` ones neither.
+    throttle_exempt: tuple[str, ...] = ("127.0.0.0/8", "::1")
     # From a trusted proxy, IRC and text connections (plain and TLS) begin with
     # a PROXY protocol header (v1 or v2) naming the client (HAProxy send-proxy).
     proxy_protocol: bool = False
@@ -162,7 +166,7 @@ class Config:
         if isinstance(operators, str) or not all(isinstance(o, str) and o.strip() for o in operators):
             raise ConfigError('server_operators must be a list of account names like ["alice"]')
         object.__setattr__(self, "server_operators", tuple(o.strip() for o in operators))
-        for name in ("exempt", "trusted_proxies"):
+        for name in ("exempt", "trusted_proxies", "throttle_exempt"):
             value = getattr(self, name)
             networks(value, name)  # raises ConfigError
             object.__setattr__(self, name, tuple(value))

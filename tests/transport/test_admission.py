@@ -111,3 +111,45 @@ def test_take_over_keeps_the_slot_and_may_move_it_to_the_forwarded_address() -> 
     assert a.take_over(evicted, late, "192.0.2.1") == "too many unregistered connections from 192.0.2.1"
     a.release(late)  # never admitted: no-op
     assert a.unregistered("192.0.2.1") == 2
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_new_connections_per_address_are_throttled_after_a_burst() -> None:
+    clock = Clock()
+    a = Admission(dataclasses.replace(Limits(), connect_burst=3, connect_per_minute=60),
+                  [ipaddress.ip_network("10.0.0.0/8")], [ipaddress.ip_network("192.0.2.200/32")], clock)
+    conns = [Conn(f"c{i}") for i in range(4)]
+    refused = "connecting too often from 192.0.2.1; wait a minute"
+    assert [a.admit(c, "192.0.2.1") for c in conns] == ["", "", "", refused]
+    for c in conns[:3]:
+        a.release(c)  # (closing them gives nothing back: it is the rate of new ones)
+    assert a.admit(Conn("again"), "192.0.2.1") == refused
+    assert a.admit(Conn("elsewhere"), "192.0.2.2") == ""
+    clock.now += 1.0  # one a second
+    assert a.admit(Conn("later"), "192.0.2.1") == ""
+    assert a.admit(Conn("too soon"), "192.0.2.1") != ""
+    # Not throttled: exempt and throttle_exempt addresses, and a trusted proxy's connections (no address).
+    ips: list[str | None] = ["10.1.2.3"] * 10 + ["192.0.2.200"] * 10 + [None] * 10
+    assert all(a.admit(Conn("x"), ip) == "" for ip in ips)
+    # IPv6 per network, like the caps; 0 a minute turns it off
+    assert [a.admit(Conn("v6"), f"2001:db8::{i}") for i in range(4)][-1] == (
+        "connecting too often from 2001:db8::/64; wait a minute")
+    off = Admission(dataclasses.replace(Limits(), connect_burst=1, connect_per_minute=0), clock=clock)
+    assert all(off.admit(Conn("y"), "192.0.2.9") == "" for _ in range(50))
+
+
+def test_the_throttle_remembers_at_most_auth_tracked_addresses() -> None:
+    clock = Clock()
+    a = Admission(dataclasses.replace(Limits(), connect_burst=1, connect_per_minute=1, auth_tracked=3), clock=clock)
+    for i in range(5):
+        assert a.admit(Conn("c"), f"192.0.2.{i}") == ""
+    assert len(a._buckets) == 3  # the least recently used went first (192.0.2.0 and .1)
+    assert a.admit(Conn("c"), "192.0.2.4") != ""  # remembered: its one token is spent
+    assert a.admit(Conn("c"), "192.0.2.0") == ""  # forgotten: a full bucket again

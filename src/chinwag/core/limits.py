@@ -14,7 +14,7 @@ class ConfigError(ValueError):
 
 
 # Limits for which 0 means something (nick_grace: rename at once); the rest must be > 0.
-_ZERO_ALLOWED = frozenset({"nick_grace"})
+_ZERO_ALLOWED = frozenset({"nick_grace", "connect_per_minute"})
 # Limits in seconds that may be fractions (floats); every other limit is an integer.
 _SECONDS = frozenset({"cluster_heartbeat", "cluster_lease", "cluster_gap_wait", "cluster_poll", "cluster_tail_poll"})
 
@@ -99,6 +99,12 @@ class Limits:
     # lock the address out. Registered users count against max_per_ip instead.
     max_unregistered_per_ip: int = 10
     ipv6_prefix: int = 64  # IPv6 clients are counted per network of this length (a /64 is one site)
+    # New connections per address (plain, TLS before its handshake, HTTP): a
+    # burst, then connect_per_minute (0: not throttled). Loopback and the
+    # throttle_exempt networks are not throttled; over it, the connection is
+    # refused at once (a TLS one is reset before any handshake work).
+    connect_burst: int = 30
+    connect_per_minute: int = 30
     http_header_timeout: int = 10  # seconds for an HTTP request's headers to arrive: 408 and closed
     http_keepalive: int = 15  # seconds an idle HTTP keep-alive connection stays open
     # --- limits: storage ---

@@ -13,20 +13,30 @@ at that address (a school behind one NAT) out, however many there are. A
 connection that registers moves to the other count, checked against
 ``max_per_ip`` when it registers.
 
+Per address, new connections are throttled too: ``connect_burst`` at once,
+then ``connect_per_minute`` (a token bucket per address), so that one address
+cannot make the server accept, and over TLS handshake, without end while
+staying under the caps above (connect, close, again). ``throttle_exempt``
+networks (loopback by default: a local bouncer or proxy) are not throttled.
+At most ``auth_tracked`` addresses' buckets are kept; the least recently used
+goes first (a full bucket is the same as none).
+
 Exempt addresses or networks (config ``exempt``) are counted only in the total.
 IPv6 clients are counted per ``ipv6_prefix`` network: one host can use a whole
 /64. Pure bookkeeping: no asyncio, no sockets; a holder is told to go with
-``evict``.
+``evict``; the clock is injectable.
 """
 
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
 from chinwag.config import Limits, Network
+from chinwag.core.ratelimit import TokenBucket
 
 
 class Holder(Protocol):
@@ -45,9 +55,13 @@ class _Entry:
 
 
 class Admission:
-    def __init__(self, limits: Limits, exempt: Iterable[Network] = ()) -> None:
+    def __init__(self, limits: Limits, exempt: Iterable[Network] = (), throttle_exempt: Iterable[Network] = (),
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.limits = limits
         self.exempt = tuple(exempt)
+        self.throttle_exempt = tuple(throttle_exempt)
+        self.clock = clock
+        self._buckets: dict[str, TokenBucket] = {}  # per address: new connections (least recently used first)
         self._entries: dict[Holder, _Entry] = {}  # every holder counted in the total
         # Per key, unregistered holders oldest first (dicts keep insertion order).
         self._unregistered: dict[str, dict[Holder, None]] = {}
@@ -89,8 +103,35 @@ class Admission:
         unregistered connection from the same address."""
         if len(self._entries) >= self.limits.max_connections:
             return "server full"
-        self._add(holder, None if ip is None else self.key(ip))
+        key = None if ip is None else self.key(ip)
+        if key is not None and self.limits.connect_per_minute and not self._may_connect(ip or "", key):
+            return f"connecting too often from {key}; wait a minute"
+        self._add(holder, key)
         return ""
+
+    def _may_connect(self, ip: str, key: str) -> bool:
+        """One more new connection from ``key`` (what ``ip`` is counted as)
+        within its rate; always for a throttle_exempt address."""
+        bucket = self._buckets.pop(key, None)
+        if bucket is None:
+            if self.throttle_exempt and self._in(ip, self.throttle_exempt):
+                return True
+            limits = self.limits
+            bucket = TokenBucket(limits.connect_per_minute / 60, limits.connect_burst, self.clock)
+            if len(self._buckets) >= limits.auth_tracked:
+                del self._buckets[next(iter(self._buckets))]
+        self._buckets[key] = bucket  # (now the most recently used)
+        return bucket.take()
+
+    @staticmethod
+    def _in(ip: str, networks: tuple[Network, ...]) -> bool:
+        try:
+            addr = ipaddress.ip_address(ip.split("%", 1)[0])
+        except ValueError:
+            return False
+        if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
+            addr = addr.ipv4_mapped
+        return any(addr in net for net in networks)
 
     def take_over(self, old: Holder, new: Holder, ip: str | None) -> str:
         """``new`` continues ``old``'s connection (an HTTP connection upgraded

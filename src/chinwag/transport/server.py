@@ -83,7 +83,7 @@ class Server:
         self._pruner: asyncio.Task[None] | None = None
         # Who may connect: the total cap, per address the unregistered and the
         # registered caps (web connections included from the moment they connect).
-        self.admission = Admission(config.limits, networks(config.exempt))
+        self.admission = Admission(config.limits, networks(config.exempt), networks(config.throttle_exempt))
         self.trusted_proxies = networks(config.trusted_proxies)
         self._departures: list[tuple[str, tuple[str, ...], str, float]] = []  # waiting for the store
         self.connections: dict[int, Connection] = {}
