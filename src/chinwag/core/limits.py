@@ -103,8 +103,8 @@ class Limits:
     # burst, then connect_per_minute (0: not throttled). Loopback and the
     # throttle_exempt networks are not throttled; over it, the connection is
     # refused at once (a TLS one is reset before any handshake work).
-    connect_burst: int = 30
-    connect_per_minute: int = 30
+    connect_burst: int = 200  # (a class behind one NAT address: its users connect at once; raise with max_per_ip)
+    connect_per_minute: int = 120
     http_header_timeout: int = 10  # seconds for an HTTP request's headers to arrive: 408 and closed
     http_keepalive: int = 15  # seconds an idle HTTP keep-alive connection stays open
     # --- limits: storage ---
