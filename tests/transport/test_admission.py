@@ -8,6 +8,7 @@ import ipaddress
 
 from chinwag.config import Limits
 from chinwag.transport.admission import Admission
+from tests.core.test_ratelimit import Clock
 
 
 class Conn:
@@ -111,14 +112,6 @@ def test_take_over_keeps_the_slot_and_may_move_it_to_the_forwarded_address() -> 
     assert a.take_over(evicted, late, "192.0.2.1") == "too many unregistered connections from 192.0.2.1"
     a.release(late)  # never admitted: no-op
     assert a.unregistered("192.0.2.1") == 2
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def test_new_connections_per_address_are_throttled_after_a_burst() -> None:

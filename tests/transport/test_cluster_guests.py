@@ -14,7 +14,7 @@ from chinwag.storage.postgres.cluster import PgCluster
 from chinwag.transport.server import Server
 from tests.conftest import make_config
 from tests.hostile.bystander import Bystander
-from tests.hostile.test_hostile import irc_client, text_client
+from tests.hostile.test_hostile import irc_client, serving_config, text_client
 from tests.services import Redis
 from tests.storage.test_postgres import query
 
@@ -28,12 +28,8 @@ FAST_HASH = {"argon2_memory_kib": 8, "argon2_time_cost": 1}
 async def node(pg_url: str, redis_server: Redis) -> AsyncIterator[Server]:
     config = dataclasses.replace(make_config(nick_grace=0, **FAST_HASH), postgres=pg_url, redis=redis_server.url,
                                  node_name="guests-1")
-    srv = Server(config)
-    await srv.start()
-    try:
+    async with serving_config(config) as srv:
         yield srv
-    finally:
-        await srv.shutdown()
 
 
 async def test_a_server_rename_to_a_nick_another_node_claimed_ends_in_another_guest_name(
