@@ -1,0 +1,216 @@
+"""Delivery marks: how far each room's messages reached this node's users.
+
+A node that is killed (``kill -9``) cannot say where its users left off; the
+node that declares it dead records their departures from what the dead node
+last wrote here, so that a text user coming back on another node is shown
+exactly what it did not receive (transport/history.py, the Recall), not
+everything since the dead node's last heartbeat.
+
+Every ``cluster_mark_every`` seconds :meth:`DeliveryMarks.round`:
+
+1. takes the rooms whose delivery moved since the last round (the sequencer
+   notes them: one dict assignment per message, never per recipient) and, for
+   each, the seq up to which this node has handed its messages to fan-out
+   (``next - 1``: nothing at or below it will be delivered here again);
+2. lets the loop run the flush that fan-out scheduled (``call_soon``): from
+   then on, a connection whose output queue and transport buffer are empty
+   and whose messages are not held back by a query has handed everything up
+   to those seqs to the kernel (which still delivers it if the node dies);
+3. looks at the local members of those rooms (once per round, not per
+   message): one that has not taken it all (a slow reader) is *held*: its own
+   marks, for each of its rooms, stay where the node's were when it last had
+   taken everything, until a later round finds it caught up (its marks are
+   then deleted: the node's apply again);
+4. writes the node's changed marks and the held users' new ones in one
+   statement (``ClusterStore.write_marks``), and deletes those released.
+
+When the node dies, each of its users' rooms gets the user's own mark if it
+is held, else the node's; a room with neither (joined in the last interval)
+falls back to the dead node's last heartbeat, as before (node.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import TYPE_CHECKING
+
+from chinwag.core.events import Message
+from chinwag.core.names import casefold
+from chinwag.storage.base import room_key
+from chinwag.storage.cluster import Left
+
+if TYPE_CHECKING:
+    from chinwag.transport.cluster.node import ClusterNode
+    from chinwag.transport.connection import Connection
+
+log = logging.getLogger("chinwag.cluster")
+
+SEQ_MAX = (1 << 63) - 1  # above every seq (a bigint)
+PRUNE_EVERY = 240  # rounds between two prunes of the marks of rooms no longer followed (a minute)
+
+
+class DeliveryMarks:
+    def __init__(self, node: ClusterNode) -> None:
+        self.node = node
+        self.written: dict[str, int] = {}  # room key -> the node's mark as last written
+        # sid -> (casefolded nick the rows are under, room key -> seq): users held back
+        self.held: dict[int, tuple[str, dict[str, int]]] = {}
+        self.rounds = 0
+        self.failed = False  # the last write failed (logged once until one works)
+
+    async def run_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.node.limits.cluster_mark_every)
+            try:
+                await self.round()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                if not self.failed:
+                    log.error("cannot write delivery marks: %s", exc)
+                self.failed = True
+            else:
+                if self.failed:
+                    log.warning("delivery marks written again")
+                self.failed = False
+
+    def behind(self, sid: int) -> bool:
+        """Has a connection of user ``sid`` not handed everything given to it
+        to the kernel? (Its output queue, its transport's buffer, or messages
+        a query holds back.)"""
+        node = self.node
+        conns = node.server.connections
+        for c in node.hub.devices.get(sid) or (sid,):
+            conn: Connection | None = conns.get(c)
+            if conn is None or conn.closed:
+                continue  # (gone: its departure is recorded by its own node, exactly)
+            if conn.out or conn.gated is not None:
+                return True
+            transport = conn.transport
+            if transport is not None and transport.get_write_buffer_size():
+                return True
+        return False
+
+    async def round(self) -> None:
+        node = self.node
+        hub = node.hub
+        sequencer = node.sequencer
+        moved = sequencer.take_moved()
+        convs = sequencer.convs
+        rooms = hub.rooms
+        snap: dict[str, int] = {}
+        for key in moved:
+            conv = convs.get(key)
+            if conv is not None and key in rooms:
+                snap[key] = conv.next - 1
+        if not snap and not self.held:
+            return
+        await asyncio.sleep(0)  # the flush scheduled with what was handed to fan-out runs first
+        written = self.written
+        held = dict(self.held)
+        rows: list[tuple[str, str, int]] = []
+        released: list[str] = []
+        # Those held back before: caught up now (released), or still behind.
+        for sid, (nick, marks) in self.held.items():
+            now = hub.nick_of(sid)
+            if now is None or not self.behind(sid):
+                del held[sid]
+                released.append(nick)
+            elif casefold(now) != nick:  # renamed meanwhile: its rows follow its nick
+                released.append(nick)
+                held[sid] = (casefold(now), marks)
+                rows += [(casefold(now), key, seq) for key, seq in marks.items()]
+        # The members of the rooms whose mark moves: the node's mark is theirs
+        # unless they have not taken it all.
+        for key in snap:
+            for sid in rooms[key].members if key in rooms else ():
+                if sid <= 0:
+                    continue  # (a ghost: another node's user)
+                mine = held.get(sid)
+                if mine is not None:
+                    if key not in mine[1]:  # joined while held: from the node's mark before this round
+                        seq = mine[1][key] = written.get(key, self._base(key))
+                        rows.append((mine[0], key, seq))
+                    continue
+                if not self.behind(sid):
+                    continue
+                session = hub.sessions.get(sid)
+                if session is None or session.nick is None:
+                    continue
+                nick = casefold(session.nick)
+                marks = {k: written.get(k, self._base(k)) for k in session.rooms}
+                held[sid] = (nick, marks)
+                if nick in released:  # (held again under a name just released: keep its rows)
+                    released.remove(nick)
+                rows += [(nick, k, seq) for k, seq in marks.items()]
+        rows += [("", key, seq) for key, seq in snap.items() if written.get(key) != seq]
+        try:
+            await node.db.write_marks(node.name, rows, released)
+        except BaseException:
+            sequencer.moved_keys.update(dict.fromkeys(snap))  # (tried again next round)
+            raise
+        written.update(snap)
+        self.held = held
+        self.rounds += 1
+        if self.rounds % PRUNE_EVERY == 0:
+            for key in [k for k in written if k not in convs]:
+                del written[key]
+
+    # --- a dead node's users (node.py), and their catch-up (transport/history.py) ---
+
+    async def record_departures(self, users: list[tuple[str, str, tuple[str, ...]]], since: float) -> None:
+        """The users of a node that died never said where they left off: the
+        text protocol's catch-up (its Recall) starts each room after the seq
+        the dead node's delivery marks say its user had received
+        (transport/cluster/marks.py); a room without one, from the node's
+        last heartbeat (``since``, db clock): nothing after the failure is
+        missed."""
+        if not users:
+            return
+        now = self.node.hub.clock()
+        mark = f"{int(since * 1_000_000) << 8:016x}"  # (a MessageIds id of that time)
+        nodes = sorted({node for node, _, _ in users})
+        try:
+            marks = await self.node.db.marks(nodes)
+        except Exception as exc:
+            log.error("cannot read the delivery marks of %s: %s", ", ".join(nodes), exc)
+            marks = {}
+        left = []
+        for node, nick, rooms in users:
+            theirs = marks.get(node, {})
+            own, base = theirs.get(casefold(nick), {}), theirs.get("", {})
+            seqs = {}
+            for room in rooms:
+                key = room_key(room)
+                seq = own.get(key, base.get(key))
+                if seq is not None:
+                    seqs[key] = seq
+            left.append(Left(nick, rooms, mark, now, seqs))
+        try:
+            await self.node.db.record_departures(left)
+        except Exception as exc:
+            log.error("cannot record where %d users of %s left off: %s", len(left), ", ".join(nodes), exc)
+            return
+        for node in nodes:
+            with contextlib.suppress(Exception):
+                await self.node.db.forget_marks(node)
+
+    async def departure_marks(self, nick: str) -> dict[str, int]:
+        """Room key -> the seq ``nick`` had received when its node died (none:
+        an exact departure, or the database cannot say: the reference id is used)."""
+        try:
+            return await self.node.db.departure_marks(nick)
+        except Exception as exc:
+            log.error("cannot read where %s left off: %s", nick, exc)
+            return {}
+
+    async def after_seq(self, key: str, seq: int, limit: int) -> list[Message]:
+        """Up to ``limit`` messages of ``key`` after ``seq``, in seq order."""
+        return [m for _, m in await self.node.db.messages_by_seq(key, seq, SEQ_MAX, limit)]
+
+    def _base(self, key: str) -> int:
+        """Where this node started to follow room ``key`` (no mark written yet)."""
+        conv = self.node.sequencer.convs.get(key)
+        return conv.base if conv is not None else 0
