@@ -131,7 +131,8 @@ class DeliveryMarks:
                 mine = held.get(sid)
                 if mine is not None:
                     if key not in mine[1]:  # joined while held: from the node's mark before this round
-                        seq = mine[1][key] = written.get(key, self._base(key))
+                        seq = written.get(key, self._base(key))
+                        held[sid] = (mine[0], {**mine[1], key: seq})  # (self.held unchanged until written)
                         rows.append((mine[0], key, seq))
                     continue
                 if not self.behind(sid):
