@@ -34,7 +34,8 @@ class Db:
 class Conn:
     """A connection whose transport holds ``buffered`` bytes the kernel has not taken."""
 
-    def __init__(self) -> None:
+    def __init__(self, sid: int) -> None:
+        self.sid = sid
         self.out: list[bytes] = []
         self.gated: list[object] | None = None
         self.closed = False
@@ -42,7 +43,9 @@ class Conn:
         self.transport = SimpleNamespace(get_write_buffer_size=lambda: self.buffered)
 
 
-def setup() -> tuple[DeliveryMarks, Hub, Db, dict[int, Conn]]:
+def setup(idle: int = 0) -> tuple[DeliveryMarks, Hub, Db, dict[int, Conn]]:
+    """kim in #a, sam in #a and #b; ``idle`` more connections in no room (with
+    many, a round looks at the rooms' members instead of every connection)."""
     hub = Hub(Limits(), clock=lambda: 1_700_000_000.0)
     db = Db()
     conns: dict[int, Conn] = {}
@@ -53,8 +56,11 @@ def setup() -> tuple[DeliveryMarks, Hub, Db, dict[int, Conn]]:
     for sid, nick in ((1, "kim"), (2, "sam")):
         hub.connect(sid)
         hub.handle(sid, Register(nick, ("#a",)))
-        conns[sid] = Conn()
+        conns[sid] = Conn(sid)
     hub.handle(2, Join("#b"))
+    for sid in range(100, 100 + idle):
+        conns[sid] = Conn(sid)
+        conns[sid].buffered = 1  # (behind, but in no room that moves)
     for key in ("#a", "#b"):
         node.sequencer.watch(key)  # followed from seq 1 (heads 0)
     return DeliveryMarks(node), hub, db, conns
@@ -67,8 +73,10 @@ def deliver(marks: DeliveryMarks, key: str, upto: int) -> None:
     sequencer.moved_keys[key] = None
 
 
-async def test_the_nodes_mark_moves_with_delivery_and_a_slow_reader_keeps_its_own_until_it_caught_up() -> None:
-    marks, hub, db, conns = setup()
+@pytest.mark.parametrize("idle", [0, 20])
+async def test_the_nodes_mark_moves_with_delivery_and_a_slow_reader_keeps_its_own_until_it_caught_up(
+        idle: int) -> None:
+    marks, hub, db, conns = setup(idle)
     await marks.round()
     assert db.rows == {("", "#a"): 0, ("", "#b"): 0}  # followed from the start: nothing delivered yet
     deliver(marks, "#a", 5)
@@ -99,11 +107,12 @@ async def test_the_nodes_mark_moves_with_delivery_and_a_slow_reader_keeps_its_ow
     assert marks.held == {}
 
 
-async def test_a_held_user_joining_a_room_or_renamed_keeps_marks_no_newer_than_it_took() -> None:
-    marks, hub, db, conns = setup()
+@pytest.mark.parametrize("idle", [0, 20])
+async def test_a_held_user_joining_a_room_or_renamed_keeps_marks_no_newer_than_it_took(idle: int) -> None:
+    marks, hub, db, conns = setup(idle)
     hub.connect(3)
     hub.handle(3, Register("tess", ("#c",)))
-    conns[3] = Conn()
+    conns[3] = Conn(3)
     marks.node.sequencer.watch("#c")
     deliver(marks, "#c", 7)
     await marks.round()
