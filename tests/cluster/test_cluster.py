@@ -379,7 +379,8 @@ async def test_kill9_of_a_node_its_text_user_comes_back_on_another_node_and_is_t
     assert got[0] == "Welcome to chinwag, kim! Type /help for commands."
     assert "--- while you were away ---" in got
     shown = [s.split("] ", 1)[1] for s in got if s.startswith("[")]
-    # nothing missed; a telnet client has no msgids, so the catch-up starts at the dead node's last
-    # heartbeat and may show again what came just before the kill (docs/cluster.md, Failures)
+    # nothing missed; a telnet client has no msgids, so the catch-up starts at the dead node's delivery
+    # marks and may show again what came just before the kill (docs/cluster.md, Failures; exact after a
+    # quiet moment: tests/cluster/test_marks.py)
     assert shown in (["tess: while kim was away"], ["tess: before", "tess: while kim was away"])
     await served(b)
