@@ -141,3 +141,14 @@ async def test_a_failed_write_changes_nothing_and_is_tried_again() -> None:
     db.fail = False
     await marks.round()  # (#a is taken again though nothing moved since)
     assert db.rows == {("", "#a"): 4, ("", "#b"): 0, ("sam", "#a"): 0, ("sam", "#b"): 0}
+
+
+async def test_after_its_rows_were_forgotten_a_node_writes_every_mark_again() -> None:
+    marks, hub, db, conns = setup()
+    deliver(marks, "#a", 6)
+    await marks.round()
+    db.rows.clear()  # declared dead meanwhile: its rows were used and forgotten; it joined again
+    marks.reset()
+    conns[2].buffered = 1
+    await marks.round()  # nothing moved, yet every room is written; sam, behind, from where the node started
+    assert db.rows == {("", "#a"): 6, ("", "#b"): 0, ("sam", "#a"): 0, ("sam", "#b"): 0}

@@ -60,6 +60,14 @@ class DeliveryMarks:
         self.rounds = 0
         self.failed = False  # the last write failed (logged once until one works)
 
+    def reset(self) -> None:
+        """Write every followed room's mark again next round, as if none were
+        written (this node's rows were deleted: it had been declared dead)."""
+        self.written.clear()
+        self.held.clear()
+        sequencer = self.node.sequencer
+        sequencer.moved_keys.update(dict.fromkeys(sequencer.convs))
+
     async def run_forever(self) -> None:
         while True:
             await asyncio.sleep(self.node.limits.cluster_mark_every)

@@ -389,6 +389,7 @@ class ClusterNode:
             # again, take the nicks back, tell everyone who is here.
             log.warning("this node's lease had lapsed: joining again")
             self._set_slot(await self.db.join(self.name, limits.cluster_lease))
+            self.marks.reset()  # (whoever declared it dead used its marks and forgot them)
             self.alive_since = time.monotonic()
             for sid, key in list(self.claimed.items()):
                 self._claims.put_nowait(("claim", key, sid, b""))
