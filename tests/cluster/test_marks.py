@@ -22,7 +22,7 @@ import pytest
 
 from benchmarks.clusternodes import Cluster, Node
 from tests.cluster.conftest import SETTINGS, SLOW, Clients, text_said, wait_for
-from tests.cluster.test_cluster import room_texts, served, text_left
+from tests.cluster.test_cluster import room_texts, served, stored, text_left
 from tests.services import Redis
 from tests.storage.test_postgres import query
 
@@ -106,6 +106,7 @@ async def test_kill9_after_a_quiet_moment_a_text_user_back_on_another_node_gets_
     await slow_beat.kill9(1)
     await wait_for(tess, text_left("kim"))
     await tess.send("while kim was away")
+    await stored(tess, "tess: while kim was away")
     assert await catch_up(clients, n3, "kim") == [
         "--- while you were away ---",
         "tess: while kim was away",
