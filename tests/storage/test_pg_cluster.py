@@ -14,7 +14,7 @@ import pytest
 
 from chinwag.core.events import Message
 from chinwag.storage.base import room_key
-from chinwag.storage.cluster import SLOTS, ClusterFull
+from chinwag.storage.cluster import SLOTS, ClusterFull, Left
 from chinwag.storage.postgres import PostgresStore
 from chinwag.storage.postgres.cluster import RECENT_OVERLAP
 from tests.storage.test_postgres import query
@@ -215,3 +215,52 @@ async def test_recent_lists_the_conversations_that_moved_since_a_db_time(stores:
     await a.flush()
     _, moved = await a.cluster.recent(row[0])  # only what moved after that db time
     assert moved == [("#c", 1)]
+
+
+# --- delivery marks and a dead node's departures (transport/cluster/marks.py) ---------------
+
+
+async def test_delivery_marks_are_upserted_per_node_and_nick_and_released_nicks_go(
+        stores: list[PostgresStore]) -> None:
+    a, b = (s.cluster for s in stores)
+    await a.write_marks("n1", [("", "#a", 5), ("", "#b", 7), ("sam", "#a", 2), ("sam", "#b", 7)], [])
+    await b.write_marks("n2", [("", "#a", 9)], [])
+    assert await b.marks(["n1", "n2", "n3"]) == {"n1": {"": {"#a": 5, "#b": 7}, "sam": {"#a": 2, "#b": 7}},
+                                                 "n2": {"": {"#a": 9}}}
+    # one statement: the node's mark moves on, sam caught up (released), tess held back
+    await a.write_marks("n1", [("", "#a", 6), ("tess", "#b", 7)], ["sam"])
+    assert await b.marks(["n1"]) == {"n1": {"": {"#a": 6, "#b": 7}, "tess": {"#b": 7}}}
+    await a.write_marks("n1", [], [])  # nothing to write: nothing happens
+    await a.write_marks("n1", [], ["tess", "nobody"])
+    assert await b.marks(["n1"]) == {"n1": {"": {"#a": 6, "#b": 7}}}
+    await b.forget_marks("n1")
+    assert await a.marks(["n1", "n2"]) == {"n2": {"": {"#a": 9}}}
+    assert await a.marks([]) == {}
+    # the node's row and nicks go without its marks: the node that records its users' departures reads them after
+    await a.join("n2", SHORT)
+    await a.forget_node("n2")
+    assert await a.marks(["n2"]) == {"n2": {"": {"#a": 9}}}
+
+
+async def test_a_dead_nodes_departures_carry_per_room_seq_marks_until_an_exact_one_replaces_them(
+        stores: list[PostgresStore]) -> None:
+    a, b = stores
+    await a.cluster.record_departures([
+        Left("Kim", ("#Lobby", "#dev"), "0000000000000100", T0, {"#lobby": 12, "#dev": 3}),
+        Left("sam", ("#lobby",), "0000000000000100", T0 + 1, {}),  # (no mark: the reference id is used)
+    ])
+    assert await b.departure("kim") == (("#Lobby", "#dev"), "0000000000000100", T0)
+    assert await b.cluster.departure_marks("KIM") == {"#lobby": 12, "#dev": 3}
+    assert await b.cluster.departure_marks("sam") == {}
+    assert await b.cluster.departure_marks("nobody") == {}
+    # kim leaves again from a live node: an exact departure (the newest id), no marks any more
+    await b.record_departure("kim", ["#lobby"], "00000000000f0000", T0 + 5)
+    assert await a.departure("kim") == (("#lobby",), "00000000000f0000", T0 + 5)
+    assert await a.cluster.departure_marks("kim") == {}
+    # and a node's death after that brings marks back; forgetting the departure forgets them
+    await a.cluster.record_departures([Left("kim", ("#lobby",), "00000000000f0001", T0 + 9, {"#lobby": 40})])
+    assert await b.cluster.departure_marks("kim") == {"#lobby": 40}
+    await b.forget_departure("kim")
+    assert await a.departure("kim") is None
+    assert await a.cluster.departure_marks("kim") == {}
+    await a.cluster.record_departures([])  # nothing: nothing happens

@@ -16,7 +16,8 @@ class ConfigError(ValueError):
 # Limits for which 0 means something (nick_grace: rename at once); the rest must be > 0.
 _ZERO_ALLOWED = frozenset({"nick_grace", "connect_per_minute"})
 # Limits in seconds that may be fractions (floats); every other limit is an integer.
-_SECONDS = frozenset({"cluster_heartbeat", "cluster_lease", "cluster_gap_wait", "cluster_poll", "cluster_tail_poll"})
+_SECONDS = frozenset({"cluster_heartbeat", "cluster_lease", "cluster_gap_wait", "cluster_poll", "cluster_tail_poll",
+                      "cluster_mark_every"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,6 +198,10 @@ class Limits:
     cluster_bus_queue: int = 10_000  # ops waiting to be published on the bus; more: dropped, counted (receivers refill)
     cluster_tail_poll: float = 2.0  # with the bus up: how often moved conversations are read (a lost last message)
     cluster_refill_batch: int = 500  # messages per read of a gap from PostgreSQL
+    # --- limits: marks ---
+    # seconds between two writes of a node's delivery marks (how far each room reached its users) to
+    # PostgreSQL: after a kill -9, the text catch-up repeats at most about this much (docs/cluster.md)
+    cluster_mark_every: float = 0.25
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):

@@ -8,8 +8,8 @@ is alive.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Protocol
+from collections.abc import Mapping, Sequence
+from typing import NamedTuple, Protocol
 
 from chinwag.core.events import Message
 from chinwag.storage.base import StorageError
@@ -19,6 +19,20 @@ SLOTS = 16  # msgid slots (core/hub.MessageIds): at most this many live nodes
 
 class ClusterFull(StorageError):
     """Every msgid slot is held by a node whose lease is live."""
+
+
+Marks = dict[str, dict[str, int]]
+"""Delivery marks of one node: nick ('' for the node's own) -> room key -> seq."""
+
+
+class Left(NamedTuple):
+    """A dead node's user, where it left off (ClusterStore.record_departures)."""
+
+    nick: str
+    rooms: tuple[str, ...]  # as displayed
+    last_msgid: str  # the fallback reference id (rooms without a mark)
+    ts: float
+    marks: Mapping[str, int]  # room key -> the seq its user had received (by delivery marks)
 
 
 class ClusterStore(Protocol):
@@ -88,4 +102,31 @@ class ClusterStore(Protocol):
 
     async def seqs(self, keys: Sequence[str]) -> dict[str, int]:
         """The current seq of each of ``keys`` that has one (stored at least once)."""
+        ...
+
+    # --- delivery marks (transport/cluster/marks.py) ---------------------------
+
+    async def write_marks(self, node: str, marks: Sequence[tuple[str, str, int]], released: Sequence[str]) -> None:
+        """One statement: upsert ``node``'s (nick, room key, seq) marks (nick ''
+        for the node's own) and delete every mark of the nicks in
+        ``released`` (no nick is in both)."""
+        ...
+
+    async def marks(self, nodes: Sequence[str]) -> dict[str, Marks]:
+        """The delivery marks of each of ``nodes`` that has any."""
+        ...
+
+    async def forget_marks(self, node: str) -> None:
+        """Delete ``node``'s delivery marks; nothing if there are none."""
+        ...
+
+    async def record_departures(self, left: Sequence[Left]) -> None:
+        """Record where each user of a dead node left off (as
+        HistoryStore.record_departure, with per-room seq marks), in one
+        transaction."""
+        ...
+
+    async def departure_marks(self, nick: str) -> dict[str, int]:
+        """The per-room seq marks of ``nick``'s departure (room key -> seq):
+        empty if it has none (an exact departure, or none at all)."""
         ...

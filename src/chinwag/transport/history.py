@@ -192,6 +192,9 @@ class HistoryService:
             return [reply] if reply is not None else []
         if isinstance(query, Recall):
             departed = await store.departure(nick)
+            # A user of a node that died: per room, after the seq its node's
+            # delivery marks say it had received (transport/cluster/marks.py).
+            seqs = await server.cluster.marks.departure_marks(nick) if departed and server.cluster is not None else {}
             rooms = departed[0] if departed else query.rooms
             for room in rooms:
                 server.dispatch(conn, Join(room))
@@ -209,7 +212,11 @@ class HistoryService:
                 # msgid, each in its own order.
                 parts, more, most = [], False, cfg.history_max
                 for key in keys:
-                    newer = await store.after(key, departed[1], most)
+                    seq = seqs.get(key)
+                    if seq is not None and server.cluster is not None:
+                        newer = await server.cluster.marks.after_seq(key, seq, most)
+                    else:
+                        newer = await store.after(key, departed[1], most)
                     if len(newer) == most:
                         more, newer = True, await store.latest(key, most)
                     parts.append(newer)

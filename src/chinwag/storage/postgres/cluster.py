@@ -20,9 +20,10 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from chinwag.core.events import Message
+from chinwag.core.names import casefold
 from chinwag.storage.base import EVENT_PREFIX
-from chinwag.storage.cluster import SLOTS, ClusterFull
-from chinwag.storage.postgres.history import COLS, message
+from chinwag.storage.cluster import SLOTS, ClusterFull, Left, Marks
+from chinwag.storage.postgres.history import COLS, _text, message
 
 if TYPE_CHECKING:
     from chinwag.storage.postgres.store import PostgresStore
@@ -183,6 +184,74 @@ class PgCluster:
             return {k: s for k, s in rows}
 
         return await self.store._read(read)
+
+    # --- delivery marks ----------------------------------------------------------
+
+    async def write_marks(self, node: str, marks: Sequence[tuple[str, str, int]], released: Sequence[str]) -> None:
+        if not marks and not released:
+            return
+        nicks = [n for n, _, _ in marks]
+        keys = [k for _, k, _ in marks]
+        seqs = [s for _, _, s in marks]
+
+        async def step(conn: Any) -> None:
+            await conn.execute(_MARKS, node, nicks, keys, seqs, list(released))
+
+        await self.store._transaction(step)
+
+    async def marks(self, nodes: Sequence[str]) -> dict[str, Marks]:
+        wanted = list(dict.fromkeys(nodes))
+        if not wanted:
+            return {}
+
+        async def read(conn: Any) -> dict[str, Marks]:
+            rows = await conn.fetch("SELECT node, nick, key, seq FROM cluster_marks WHERE node = ANY($1::text[])",
+                                    wanted)
+            found: dict[str, Marks] = {}
+            for node, nick, key, seq in rows:
+                found.setdefault(node, {}).setdefault(nick, {})[key] = int(seq)
+            return found
+
+        return await self.store._read(read)
+
+    async def forget_marks(self, node: str) -> None:
+        async def step(conn: Any) -> None:
+            await conn.execute("DELETE FROM cluster_marks WHERE node = $1", node)
+
+        await self.store._transaction(step)
+
+    async def record_departures(self, left: Sequence[Left]) -> None:
+        if not left:
+            return
+        args = [(casefold(u.nick), [_text(r) for r in u.rooms], u.last_msgid, u.ts, list(u.marks),
+                 list(u.marks.values())) for u in left]
+
+        async def step(conn: Any) -> None:
+            await conn.executemany(_DEPART, args)
+
+        await self.store._transaction(step)
+
+    async def departure_marks(self, nick: str) -> dict[str, int]:
+        async def read(conn: Any) -> dict[str, int]:
+            row = await conn.fetchrow("SELECT mark_keys, mark_seqs FROM departures WHERE nick = $1", casefold(nick))
+            return {} if row is None else {k: int(s) for k, s in zip(row[0], row[1], strict=True)}
+
+        return await self.store._read(read)
+
+
+# Nicks are never both written and released in one call, so the DELETE and the
+# INSERT of one statement never meet on a row.
+_MARKS = """
+WITH gone AS (DELETE FROM cluster_marks WHERE node = $1 AND nick = ANY($5::text[]))
+INSERT INTO cluster_marks (node, nick, key, seq)
+SELECT $1, m.nick, m.key, m.seq FROM unnest($2::text[], $3::text[], $4::bigint[]) AS m(nick, key, seq)
+ON CONFLICT (node, nick, key) DO UPDATE SET seq = excluded.seq
+"""
+_DEPART = """
+INSERT INTO departures (nick, rooms, last_msgid, ts, mark_keys, mark_seqs) VALUES ($1, $2, $3, $4, $5, $6)
+ON CONFLICT (nick) DO UPDATE SET rooms = excluded.rooms, last_msgid = excluded.last_msgid, ts = excluded.ts,
+    mark_keys = excluded.mark_keys, mark_seqs = excluded.mark_seqs
+"""
 
 
 if TYPE_CHECKING:

@@ -307,7 +307,7 @@ async def record_departure(nick: str, rooms: Sequence[str], last_msgid: str, ts:
     await conn.execute(
         "INSERT INTO departures (nick, rooms, last_msgid, ts) VALUES ($1, $2, $3, $4)"
         " ON CONFLICT (nick) DO UPDATE SET rooms = excluded.rooms, last_msgid = excluded.last_msgid,"
-        " ts = excluded.ts",
+        " ts = excluded.ts, mark_keys = '{}', mark_seqs = '{}'",  # (exact: no per-room marks of a dead node)
         casefold(nick), [_text(r) for r in rooms], last_msgid, ts,
     )
 

@@ -156,8 +156,25 @@ CREATE TABLE cluster_nicks (
 CREATE INDEX cluster_nicks_node ON cluster_nicks (node);
 """
 
+# Delivery marks (transport/cluster/marks.py): per node and room, the highest
+# seq the node has written to its users' sockets (nick ''), and the older marks
+# of its users who had not taken everything then (their nick); a dead node's
+# users' departures carry them, per room (mark_keys[i] -> mark_seqs[i]).
+MARKS = """
+CREATE TABLE cluster_marks (
+    node text COLLATE "C" NOT NULL,
+    nick text COLLATE "C" NOT NULL,
+    key text COLLATE "C" NOT NULL,
+    seq bigint NOT NULL,
+    PRIMARY KEY (node, nick, key)
+);
+ALTER TABLE departures ADD COLUMN mark_keys text[] NOT NULL DEFAULT '{}';
+ALTER TABLE departures ADD COLUMN mark_seqs bigint[] NOT NULL DEFAULT '{}';
+"""
+
 # Step N takes the database from version N-1 to N.
-MIGRATIONS: tuple[str, ...] = (HISTORY, ROOMS, ACCOUNTS, REGISTERED, CREDENTIALS, PLAYBACK, READ_MARKERS, CLUSTER)
+MIGRATIONS: tuple[str, ...] = (HISTORY, ROOMS, ACCOUNTS, REGISTERED, CREDENTIALS, PLAYBACK, READ_MARKERS, CLUSTER,
+                               MARKS)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -39,6 +39,7 @@ from chinwag.storage.base import conversation_key, private_parties, room_key
 from chinwag.storage.cluster import ClusterStore
 from chinwag.transport.cluster import wire
 from chinwag.transport.cluster.bus import Bus
+from chinwag.transport.cluster.marks import DeliveryMarks
 from chinwag.transport.cluster.sequencer import Sequencer
 
 if TYPE_CHECKING:
@@ -71,6 +72,7 @@ class ClusterNode:
         self.pseq = 0  # presence ops published in this run
         self.peers: dict[str, tuple[str, int]] = {}  # node -> (its epoch, the last pseq applied)
         self.sequencer = Sequencer(self)
+        self.marks = DeliveryMarks(self)  # how far each room reached this node's users (for a kill -9)
         self.claimed: dict[int, str] = {}  # sid -> casefolded nick claimed for it in PostgreSQL
         self.holders: dict[str, set[int]] = {}  # the same, by nick (a quit finds its row without a scan)
         self.alive_since: float | None = None  # monotonic: heartbeats working since then
@@ -92,6 +94,7 @@ class ClusterNode:
         # A fresh run: what an earlier run of this name left (after kill -9) goes first
         # (its nick rows would refuse this run's users their own names).
         await self.db.forget_node(self.name)
+        await self.db.forget_marks(self.name)
         slot = await self.db.join(self.name, self.limits.cluster_lease)
         self._set_slot(slot)
         self.alive_since = time.monotonic()
@@ -104,7 +107,8 @@ class ClusterNode:
             self._hello()
         else:
             self.down_since = time.time()
-        for coro in (self._heartbeat_forever(), self._poll_forever(), self._claim_forever()):
+        for coro in (self._heartbeat_forever(), self._poll_forever(), self._claim_forever(),
+                     self.marks.run_forever()):
             self._tasks.append(loop.create_task(coro))
         log.info("node %s of cluster %s (slot %d), bus %s", self.name, self.server.config.cluster_name, slot,
                  "up" if self.bus.up else "down (retrying)")
@@ -129,6 +133,8 @@ class ClusterNode:
             await asyncio.wait_for(self.bus.flush(), 2.0)
         with contextlib.suppress(Exception):
             await self.db.forget_node(self.name)
+        with contextlib.suppress(Exception):  # (its users' departures are exact: recorded as they closed)
+            await self.db.forget_marks(self.name)
         await self.bus.close()
         self.sequencer.close()
 
@@ -387,6 +393,7 @@ class ClusterNode:
             # again, take the nicks back, tell everyone who is here.
             log.warning("this node's lease had lapsed: joining again")
             self._set_slot(await self.db.join(self.name, limits.cluster_lease))
+            self.marks.reset()  # (whoever declared it dead used its marks and forgot them)
             self.alive_since = time.monotonic()
             for sid, key in list(self.claimed.items()):
                 self._claims.put_nowait(("claim", key, sid, b""))
@@ -409,32 +416,21 @@ class ClusterNode:
             # Its last heartbeat: what it delivered before then, its users saw.
             beats = [ended[n] - limits.cluster_lease for n in gone if n in ended]
             since = min(beats) if beats else self.hub.clock() - limits.cluster_lease - limits.cluster_heartbeat
-            self.server.spawn(self._record_departures(self._whereabouts(gone), since))
+            # (recorded before this node announces their quits: a user back on this node finds it)
+            await self.marks.record_departures(self._whereabouts(gone), since)
         for node in gone:
             self._node_gone(node, "stopped answering")
 
-    def _whereabouts(self, nodes: set[str]) -> list[tuple[str, tuple[str, ...]]]:
-        """(nick, rooms) of every user of ``nodes``."""
+    def _whereabouts(self, nodes: set[str]) -> list[tuple[str, str, tuple[str, ...]]]:
+        """(node, nick, rooms) of every user of ``nodes`` (as this node's ghosts show them)."""
         hub = self.hub
         found = []
         for sid, node in hub.remote.items():
             session = hub.sessions.get(sid)
             if node in nodes and session is not None and session.nick and session.rooms:
-                found.append((session.nick, tuple(hub.rooms[k].name for k in session.rooms if k in hub.rooms)))
+                found.append((node, session.nick,
+                              tuple(hub.rooms[k].name for k in session.rooms if k in hub.rooms)))
         return found
-
-    async def _record_departures(self, users: list[tuple[str, tuple[str, ...]]], since: float) -> None:
-        """The users of a node that died never said where they left off: the
-        text protocol's catch-up (its Recall) starts them from the node's last
-        heartbeat (``since``, db clock), so nothing after the failure is missed
-        (what came in the last heartbeat interval before it is shown again)."""
-        now = self.hub.clock()
-        mark = f"{int(since * 1_000_000) << 8:016x}"  # (a MessageIds id of that time)
-        for nick, rooms in users:
-            try:
-                await self.db_store.record_departure(nick, rooms, mark, now)
-            except Exception as exc:
-                log.error("cannot record where %s left off: %s", nick, exc)
 
     async def _poll_forever(self) -> None:
         polls = 0

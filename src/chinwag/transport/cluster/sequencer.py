@@ -39,10 +39,11 @@ REFILL_RETRY_MAX = 2.0  # seconds between reads while PostgreSQL fails
 
 
 class _Conversation:
-    __slots__ = ("next", "pending", "timer", "refilling", "upto", "delay")
+    __slots__ = ("next", "pending", "timer", "refilling", "upto", "delay", "base")
 
     def __init__(self, next_seq: int = 0) -> None:
         self.next = next_seq  # the seq to deliver next
+        self.base = next_seq - 1  # where this node started to follow it (delivery marks: transport/cluster/marks.py)
         # seq -> (message, its local Outbound if it was sent here) or None: a seq that does not exist (skip)
         self.pending: dict[int, tuple[Message, Outbound | None] | None] = {}
         self.timer: asyncio.TimerHandle | None = None
@@ -68,6 +69,9 @@ class Sequencer:
         # slots this run held before its current one -> the last id it made there
         # (a lease that lapsed: the node joined again, its unconfirmed messages keep the old slot)
         self.earlier: dict[int, str] = {}
+        # Conversations whose ``next`` moved (or that started to be followed)
+        # since the delivery marks last took them (transport/cluster/marks.py).
+        self.moved_keys: dict[str, None] = {}
 
     def leaving_slot(self) -> None:
         """The node is about to take another slot (ClusterNode._set_slot)."""
@@ -91,6 +95,7 @@ class Sequencer:
         self.saw(key, seq)
         if seq == conv.next and not conv.pending:
             conv.next += 1
+            self.moved_keys[key] = None
             return True
         if seq < conv.next:
             log.debug("own message %s (seq %d of %s) after %d: delivered late", msg.msgid, seq, key, conv.next)
@@ -119,6 +124,11 @@ class Sequencer:
         for key, seq in heads.items():
             self.saw(key, seq)
 
+    def take_moved(self) -> dict[str, None]:
+        """The conversations whose ``next`` moved since the last call."""
+        moved, self.moved_keys = self.moved_keys, {}
+        return moved
+
     def knows(self, key: str) -> bool:
         return key in self.convs
 
@@ -127,6 +137,7 @@ class Sequencer:
         delivered here, from the one after the highest known."""
         if key not in self.convs:
             self.convs[key] = _Conversation(self.heads.get(key, 0) + 1)
+            self.moved_keys[key] = None
 
     def moved(self, key: str, seq: int) -> None:
         """A poll saw ``key`` at ``seq``: anything up to it not delivered yet is a gap."""
@@ -140,6 +151,7 @@ class Sequencer:
         poll saw move (its first messages lost, or the bus down): followed from
         the one after the highest known (before this poll), up to ``seq``."""
         self.convs[key] = _Conversation(self.heads.get(key, 0) + 1)
+        self.moved_keys[key] = None
         self.moved(key, seq)
 
     def prune(self, wanted: Callable[[str], bool]) -> int:
@@ -161,7 +173,7 @@ class Sequencer:
 
     def _drain(self, key: str, conv: _Conversation) -> None:
         pending = conv.pending
-        self._drain_now(conv)
+        self._drain_now(key, conv)
         if (pending or conv.upto >= conv.next) and conv.timer is None and not conv.refilling:
             self._arm(key, conv, self.node.limits.cluster_gap_wait)
 
@@ -224,15 +236,17 @@ class Sequencer:
                     else:
                         conv.pending[seq] = (msg, None)
                 before = conv.next
-                self._drain_now(conv)
+                self._drain_now(key, conv)
                 if conv.next == before:
                     break  # waits for an own message's confirmation
         finally:
             conv.refilling = False
             self._drain(key, conv)
 
-    def _drain_now(self, conv: _Conversation) -> None:
+    def _drain_now(self, key: str, conv: _Conversation) -> None:
         pending = conv.pending
+        if conv.next in pending:
+            self.moved_keys[key] = None
         while conv.next in pending:
             item = pending.pop(conv.next)
             conv.next += 1
