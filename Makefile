@@ -46,6 +46,7 @@ test: $(DEV_STAMP) lint
 	$(PY) -m benchmarks.storage_ab --rounds 1 -- --smoke
 	$(PY) -m benchmarks.bus --messages 2000 --rounds 1
 	$(PY) -m benchmarks.ghosts --smoke
+	$(PY) -m benchmarks.marks --smoke
 	$(PY) -m benchmarks.cluster --smoke
 
 clean:
