@@ -38,7 +38,8 @@ message its requester may read.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from collections.abc import Coroutine
+from typing import TYPE_CHECKING, Any, Protocol
 
 from chinwag.core.errors import ChatError
 from chinwag.core.events import ChatHistory, ChatHistoryReply, History, Join, Query, Recall
@@ -58,10 +59,44 @@ from chinwag.storage.base import (
 from chinwag.storage.chathistory import Floored, Reads, merge, ms, select, select_with_events
 
 if TYPE_CHECKING:
+    from chinwag.config import Config
+    from chinwag.core.events import Command
+    from chinwag.transport.cluster.node import ClusterNode
     from chinwag.transport.connection import Connection
-    from chinwag.transport.server import Server
 
 log = logging.getLogger("chinwag.server")
+
+
+class QueryCount(Protocol):
+    history_queries: int
+
+
+class HistoryHost(Protocol):
+    """What the history service asks of the server (``Server`` implements it):
+    the hub for the access rules, the store, the cluster's delivery marks,
+    and a Join dispatched for a returning text user's rooms."""
+
+    @property
+    def config(self) -> Config: ...
+
+    @property
+    def hub(self) -> Hub: ...
+
+    @property
+    def store(self) -> Store: ...
+
+    @property
+    def metrics(self) -> QueryCount: ...
+
+    @property
+    def cluster(self) -> ClusterNode | None: ...
+
+    def store_pending(self) -> None:
+        """Hand what this tick appended to the store now (the answer then includes it)."""
+
+    def spawn(self, coro: Coroutine[Any, Any, None]) -> None: ...
+
+    def dispatch(self, conn: Connection, command: Command) -> None: ...
 
 
 def _key(hub: Hub, sid: int, nick: str, target: str) -> str | None:
@@ -158,7 +193,7 @@ async def _targets(
 class HistoryService:
     """Queries answered from the store: the connection waits, the hub does not."""
 
-    def __init__(self, server: Server) -> None:
+    def __init__(self, server: HistoryHost) -> None:
         self.server = server
 
     def query(self, conn: Connection, query: Query) -> None:
