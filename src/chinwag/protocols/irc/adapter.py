@@ -289,6 +289,8 @@ class IrcProtocol:
         self.numeric(N.RPL_ENDOFMOTD, "End of /MOTD command.")
 
     def data_to_send(self) -> bytes:
+        if not self._out:  # (asked after every command)
+            return b""
         out, self._out = b"".join(self._out), []
         return out
 
