@@ -10,12 +10,17 @@ sender and reach the room the same way, byte for byte.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 
+import pytest
+
+from chinwag.core.events import Message
+from chinwag.transport.connection import Connection
 from chinwag.transport.server import Server
 from tests.conftest import IrcClient
 from tests.hostile.bystander import Bystander
 from tests.hostile.test_hostile import irc_client, serving, text_client
-from tests.hostile.test_speed import said
+from tests.hostile.test_speed import irc_member, said, until
 
 GENERAL = b"@+x=1 "  # a tag the sender's caps drop: the general path, the same command
 _tokens = itertools.count(1)
@@ -129,3 +134,70 @@ async def test_a_flood_of_fast_path_lines_is_cut_off_like_one_of_general_path_li
         rtt.assert_served()
         await b.close()
         await watcher.close()
+
+
+# --- more messages per write: a busy tick's output waits for the commit in flight (Outbox.merge) ---
+
+
+async def held_store(srv: Server, monkeypatch: pytest.MonkeyPatch) -> tuple[list[Message], Callable[[Message], None]]:
+    """The store's appends wait in a list until the test commits them (the memory store commits on append)."""
+    waiting: list[Message] = []
+    commit = srv.store.append
+    monkeypatch.setattr(srv.store, "append", waiting.append)
+    return waiting, commit
+
+
+def record_writes(conn: Connection, monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
+    """What each flush of ``conn`` hands to its socket (one write each)."""
+    writes: list[bytes] = []
+    flush = Connection.flush
+
+    def recording(self: Connection, force: bool = False) -> None:
+        if self is conn and self.out and not self.paused:
+            writes.append(b"".join(self.out))
+        flush(self, force)
+
+    monkeypatch.setattr(Connection, "flush", recording)
+    return writes
+
+
+async def test_what_two_commits_release_in_a_row_reaches_a_reader_in_one_write(monkeypatch: pytest.MonkeyPatch) -> None:
+    async with serving(merge_wait=5) as srv:  # (long: only the commit ends the wait here)
+        b = await Bystander.join(srv.port("irc"))
+        b.start()
+        reader = await irc_member(srv, "reader")
+        sender = await irc_member(srv, "sender")
+        writes = record_writes(srv.connections[srv.hub.nicks["reader"]], monkeypatch)
+        waiting, commit = await held_store(srv, monkeypatch)
+        await sender.send("PRIVMSG #lobby :one", "PRIVMSG #lobby :two")
+        await until(lambda: len(waiting) == 2)
+        commit(waiting[0])  # "one" is released while "two" waits for its commit ...
+        await until(lambda: not srv.outbox.flush_scheduled)  # ... and that tick's flush is over
+        commit(waiting[1])
+        assert await reader.expect_cmd("PRIVMSG") == ":sender!~sender@chinwag PRIVMSG #lobby :one"
+        assert await reader.expect_cmd("PRIVMSG") == ":sender!~sender@chinwag PRIVMSG #lobby :two"
+        line = b":sender!~sender@chinwag PRIVMSG #lobby :%s\r\n"
+        assert writes == [line % b"one" + line % b"two"]
+        rtt = await b.stop()
+        rtt.assert_served()
+        for c in (b, reader, sender):
+            await c.close()
+
+
+async def test_output_waits_for_a_commit_no_longer_than_merge_wait(monkeypatch: pytest.MonkeyPatch) -> None:
+    async with serving(merge_wait=0.05) as srv:  # type: ignore[arg-type]
+        b = await Bystander.join(srv.port("irc"))
+        b.start()
+        reader = await irc_member(srv, "reader")
+        sender = await irc_member(srv, "sender")
+        waiting, commit = await held_store(srv, monkeypatch)
+        await sender.send("PRIVMSG #lobby :one", "PRIVMSG #lobby :two")
+        await until(lambda: len(waiting) == 2)
+        commit(waiting[0])  # "two" never commits while we wait: "one" goes out all the same
+        assert await reader.expect_cmd("PRIVMSG") == ":sender!~sender@chinwag PRIVMSG #lobby :one"
+        commit(waiting[1])
+        assert await reader.expect_cmd("PRIVMSG") == ":sender!~sender@chinwag PRIVMSG #lobby :two"
+        rtt = await b.stop()
+        rtt.assert_served()
+        for c in (b, reader, sender):
+            await c.close()

@@ -17,6 +17,7 @@ class ConfigError(ValueError):
 _ZERO_ALLOWED = frozenset({"nick_grace"})
 # Limits in seconds that may be fractions (floats); every other limit is an integer.
 _SECONDS = frozenset({"cluster_heartbeat", "cluster_lease", "cluster_gap_wait", "cluster_poll", "cluster_tail_poll"})
+_SECONDS |= {"merge_wait"}  # (speed3)
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,6 +189,11 @@ class Limits:
     cluster_bus_queue: int = 10_000  # ops waiting to be published on the bus; more: dropped, counted (receivers refill)
     cluster_tail_poll: float = 2.0  # with the bus up: how often moved conversations are read (a lost last message)
     cluster_refill_batch: int = 500  # messages per read of a gap from PostgreSQL
+    # --- limits: speed3 ---
+    # Under load (messages waiting for a store commit in flight), a tick's output
+    # waits for that commit, once, at most this many seconds, so that what it
+    # releases goes out in the same write() per connection (transport/outbox.py merge).
+    merge_wait: float = 0.002
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):

@@ -55,6 +55,9 @@ class Outbox:
         self.unstored: list[Message] = []  # this tick's messages, for the store
         self.dirty: list[Connection] = []  # connections with output to write this tick
         self.flush_scheduled = False
+        self.merging: asyncio.TimerHandle | None = None  # output held for a commit in flight (merge)
+        self.merged = False  # the last flush held its output: the next one writes
+        self.released = False  # messages were fanned out since the last write (merge)
         self.batch: Batch | None = None  # released messages not fanned out yet (transport/fanout.py)
         self.gathering = False  # store_pending: settle the batch once, after every append
         self.loop: asyncio.AbstractEventLoop | None = None  # set when the server starts
@@ -132,6 +135,8 @@ class Outbox:
         self.server.metrics.stored(len(receipts))
         self.confirmed.extend(receipts)
         self.release()
+        if self.merging is not None:
+            self.end_merge()
 
     def store_gave_up(self, msgids: list[str]) -> None:
         """The store could not take these messages (the next ones held): they
@@ -143,10 +148,14 @@ class Outbox:
         if self.server.stopping:
             self.lost_at_shutdown += count
         self.release()
+        if self.merging is not None:
+            self.end_merge()
 
     def store_status(self, trouble: str | None) -> None:
         self.settle()  # (released messages go before the local replies below)
         self.store_trouble = trouble
+        if self.merging is not None:
+            self.end_merge()
         if trouble is None:
             log.warning("history store works again")
             return
@@ -245,6 +254,7 @@ class Outbox:
         batch = self.batch
         if batch is not None:
             self.batch = None
+            self.released = True
             deliver_batch(self.server, batch)
 
     def fan_out(self, out: Outbound, local: bool = True) -> None:
@@ -315,11 +325,43 @@ class Outbox:
             self.server.store_pending()
         finally:
             self.flush_scheduled = False  # never wedged, whatever happened above
+        if self.merging is not None:
+            return  # the output waits for the commit in flight (or merge_wait): see merge()
+        if self.dirty and self.released and self.merge():
+            return
+        self.merged = self.released = False
+        self.write_out()
+
+    def write_out(self) -> None:
+        """Write each dirty connection's pending output, one write() each."""
         dirty, self.dirty = self.dirty, []
         for conn in dirty:
             conn.flush()
         if self.server.metrics.fanned:
             self.server.metrics.written()
+
+    def merge(self) -> bool:
+        """Under load, hold this tick's output for the store's next commit, once,
+        so that what it releases goes out in the same write() per connection.
+
+        Only when this tick's output has released messages in it, while more
+        wait for a commit that is in flight (a store that confirms later than
+        ``append``: SQLite, PostgreSQL) and the store works; never twice in a
+        row, and never longer than ``merge_wait``."""
+        if self.merged or not self.senders or self.store_trouble is not None or self.loop is None:
+            return False
+        self.merged = True
+        self.merging = self.loop.call_later(self.limits.merge_wait, self.end_merge)
+        return True
+
+    def end_merge(self) -> None:
+        """The commit came (or merge_wait passed): write what waited, with it."""
+        timer, self.merging = self.merging, None
+        if timer is not None:
+            timer.cancel()
+            if not self.flush_scheduled and self.loop is not None:
+                self.flush_scheduled = True
+                self.loop.call_soon(self.flush)
 
     def unconfirmed(self) -> int:
         """Messages neither confirmed nor given up yet (at shutdown: lost)."""
