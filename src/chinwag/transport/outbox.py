@@ -21,7 +21,7 @@ from chinwag.core.errors import NotSent
 from chinwag.core.events import Failed, Message, Outbound
 from chinwag.protocols.base import RenderCache
 from chinwag.protocols.sanitize import safe_event
-from chinwag.storage.base import Receipt, conversation_key
+from chinwag.storage.base import AppendsAll, Receipt, conversation_key
 from chinwag.transport.fanout import Batch
 from chinwag.transport.fanout import deliver as deliver_batch
 from chinwag.transport.fanout import one as deliver_one
@@ -61,6 +61,7 @@ class Outbox:
         self.batch: Batch | None = None  # released messages not fanned out yet (transport/fanout.py)
         self.gathering = False  # store_pending: settle the batch once, after every append
         self.loop: asyncio.AbstractEventLoop | None = None  # set when the server starts
+        self.append_all: Callable[[list[Message]], None] | None = None  # the store's, if it has one (attach_store)
 
     def attach_store(self) -> None:
         """Hear from the store: what it committed, gave up, and whether it works."""
@@ -68,6 +69,7 @@ class Outbox:
         store.on_commit = self.committed
         store.on_fail = self.store_gave_up
         store.on_status = self.store_status
+        self.append_all = store.append_all if isinstance(store, AppendsAll) else None
 
     # --- in: events to deliver --------------------------------------------
 
@@ -303,6 +305,12 @@ class Outbox:
             # (a store that confirms at once releases them here: one fan-out batch for all)
             gathering, self.gathering = self.gathering, True
             try:
+                if self.append_all is not None:
+                    try:
+                        self.append_all(batch)
+                        batch = []
+                    except Exception:
+                        pass  # (one by one, below: each is stored, or delivered unstored, as without it)
                 for message in batch:
                     try:
                         append(message)
