@@ -222,6 +222,11 @@ def format_text(r: Result, server_cpu_pin: int | None, client_cpu_pin: int | Non
         )
     else:
         lines.append("server CPU           - (no --server-pid)")
+    if r.server_writes:
+        lines.append(
+            f"server writes        {r.server_writes:,} write syscalls ({r.server_writes / w:,.0f}/s), "
+            f"{r.deliveries_per_write or 0:.1f} deliveries per write"
+        )
     rss = r.server_rss_kib
     lines.append(
         f"server RSS           idle {_mib(rss.get('idle'))}, connected {_mib(rss.get('connected'))}, "

@@ -188,6 +188,7 @@ def run_line(run: Run) -> str:
         f"round {run.round}  {run.server:8} {run.protocol:4}  {r.deliveries_per_s:>11,.0f} deliveries/s  "
         f"server {_us(r.server_us_per_delivery)} us/d ({server_share} core)  "
         f"generator {_us(r.generator_us_per_delivery)} us/d ({r.generator_cpu_s / w:.0%} core{c_part})  "
+        f"{r.deliveries_per_write or 0:.0f} d/write  "
         f"loss/dups {r.loss}/{r.duplicates}  p50/p99 {lat.get('p50', 0) / 1000:.1f}/{lat.get('p99', 0) / 1000:.1f} ms"
         + (f"  [{'; '.join(flags)}]" if flags else "")
     )

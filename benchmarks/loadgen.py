@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 
 from benchmarks.creceiver import CReceiver, ReceiverError
-from benchmarks.procinfo import cpu_seconds, machine_cpu_seconds, own_cpu_seconds, rss_kib
+from benchmarks.procinfo import cpu_seconds, machine_cpu_seconds, own_cpu_seconds, rss_kib, write_syscalls
 
 _BASE_NS = time.perf_counter_ns()
 _perf_ns = time.perf_counter_ns
@@ -462,6 +462,7 @@ CLIENTS: dict[str, type[Client]] = {"text": Client, "irc": IrcClient, "ws": WsCl
 class Snapshot:
     t: float
     server_cpu: tuple[float, float] | None
+    server_writes: int | None
     own_cpu: tuple[float, float]
     receiver_cpu: tuple[float, float]
     machine_cpu: tuple[float, float]
@@ -495,6 +496,7 @@ class Result:
     server_pid: int | None = None
     server_cpu_s: float | None = None  # user + sys over the measured window
     server_cpu_sys_s: float | None = None  # the kernel's share of it (socket writes, loopback TCP)
+    server_writes: int | None = None  # write syscalls (write, writev) the server made in the window
     server_rss_kib: dict[str, int | None] = field(default_factory=dict)
     generator_cpu_s: float = 0.0  # the Python process and, when used, the C receiver
     generator_cpu_sys_s: float = 0.0
@@ -516,6 +518,11 @@ class Result:
         return self.server_cpu_s * 1e6 / self.received_window
 
     @property
+    def deliveries_per_write(self) -> float | None:
+        """Deliveries per write syscall of the server: how many messages one write carries."""
+        return self.received_window / self.server_writes if self.server_writes else None
+
+    @property
     def generator_us_per_delivery(self) -> float | None:
         return self.generator_cpu_s * 1e6 / self.received_window if self.received_window else None
 
@@ -527,6 +534,7 @@ class Result:
         d = {name: getattr(self, name) for name in self.__dataclass_fields__}
         d["deliveries_per_s"] = self.deliveries_per_s
         d["server_us_per_delivery"] = self.server_us_per_delivery
+        d["deliveries_per_write"] = self.deliveries_per_write
         d["generator_us_per_delivery"] = self.generator_us_per_delivery
         d["ok"] = self.ok
         return d
@@ -654,6 +662,7 @@ class Bench:
         return Snapshot(
             t=time.perf_counter(),
             server_cpu=cpu_seconds(pid) if pid else None,
+            server_writes=write_syscalls(pid) if pid else None,
             own_cpu=own_cpu_seconds(),
             receiver_cpu=self.creceiver.cpu() if self.creceiver is not None else (0.0, 0.0),
             machine_cpu=machine_cpu_seconds(),
@@ -762,6 +771,8 @@ class Bench:
         if start.server_cpu is not None and end.server_cpu is not None:
             res.server_cpu_s = sum(end.server_cpu) - sum(start.server_cpu)
             res.server_cpu_sys_s = end.server_cpu[1] - start.server_cpu[1]
+        if start.server_writes is not None and end.server_writes is not None:
+            res.server_writes = end.server_writes - start.server_writes
             busy = end.machine_cpu[0] - start.machine_cpu[0]
             res.other_cpu_s = max(0.0, busy - res.server_cpu_s - res.generator_cpu_s)
         res.steal_s = end.machine_cpu[1] - start.machine_cpu[1]

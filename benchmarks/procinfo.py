@@ -48,6 +48,19 @@ def rss_kib(pid: int) -> int | None:
     return None
 
 
+def write_syscalls(pid: int) -> int | None:
+    """How many write-type system calls ``pid`` has made (syscw of /proc/<pid>/io:
+    write and writev on its sockets, and its history store's file writes), or None."""
+    try:
+        with open(f"/proc/{pid}/io", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("syscw:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError):
+        return None
+    return None
+
+
 def machine_cpu_seconds() -> tuple[float, float]:
     """(busy, steal) CPU seconds summed over all CPUs since boot, from /proc/stat.
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import queue
 import sqlite3
 import threading
 from collections.abc import AsyncIterator, Sequence
@@ -19,6 +20,7 @@ from chinwag.core.events import Message
 from chinwag.core.hub import MessageIds
 from chinwag.storage import sqlite as sqlite_module
 from chinwag.storage.base import (
+    AppendsAll,
     HistoryStore,
     Receipt,
     StorageError,
@@ -152,6 +154,39 @@ async def test_memory_store_confirms_inside_append() -> None:
     await history.store.start()
     history.say()
     assert history.commits == [1]
+
+
+async def test_sqlite_takes_a_ticks_messages_in_one_queue_item(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """append_all (storage.base.AppendsAll): one item on the writer's queue for a
+    tick's messages, stored and confirmed in order among single appends."""
+    monkeypatch.setattr(sqlite_module, "BATCH_MAX", 3)  # (a commit ends after 3 messages, or one whole list)
+    history = History(SqliteStore(tmp_path / "history.db"))
+    assert isinstance(history.store, AppendsAll)
+    assert not isinstance(MemoryStore(), AppendsAll)  # (the server appends one by one there)
+    puts: list[object] = []
+
+    class Counted(queue.Queue[object]):
+        def put(self, item: object, block: bool = True, timeout: float | None = None) -> None:
+            puts.append(item)
+            super().put(item, block, timeout)
+
+    history.store._queue = Counted()  # type: ignore[assignment]
+    await history.store.start()
+    try:
+        history.say()
+        tick = []
+        for n in range(5):
+            history.now += 1.0
+            tick.append(Message(history.ids.next(history.now), history.now, "bob", ROOM, f"t{n}", "privmsg"))
+        history.store.append_all(tick)
+        history.sent.extend(tick)
+        history.say("#other")
+        assert len(puts) == 3  # one for the five
+        await history.settled()
+        assert await history.store.latest(KEY, 10) == history.sent[:6]
+        assert [m.text for m in await history.store.latest(room_key("#other"), 10)] == ["m6"]
+    finally:
+        await history.store.close()
 
 
 async def test_flush_makes_everything_appended_readable(h: History) -> None:

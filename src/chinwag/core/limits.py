@@ -17,7 +17,7 @@ class ConfigError(ValueError):
 _ZERO_ALLOWED = frozenset({"nick_grace", "connect_per_minute"})
 # Limits in seconds that may be fractions (floats); every other limit is an integer.
 _SECONDS = frozenset({"cluster_heartbeat", "cluster_lease", "cluster_gap_wait", "cluster_poll", "cluster_tail_poll",
-                      "cluster_mark_every"})
+                      "cluster_mark_every", "merge_wait"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,6 +202,11 @@ class Limits:
     # seconds between two writes of a node's delivery marks (how far each room reached its users) to
     # PostgreSQL: after a kill -9, the text catch-up repeats at most about this much (docs/cluster.md)
     cluster_mark_every: float = 0.25
+    # --- limits: speed3 ---
+    # Under load (messages waiting for a store commit in flight), a tick's output
+    # waits for that commit, once, at most this many seconds, so that what it
+    # releases goes out in the same write() per connection (transport/outbox.py merge).
+    merge_wait: float = 0.002
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):

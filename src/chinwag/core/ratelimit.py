@@ -137,13 +137,26 @@ class Flood:
         self.bytes = TokenBucket(byte_rate, byte_burst, clock)
 
     def take(self, size: int = 0) -> bool:
-        """Spend one line and ``size`` bytes, or nothing if either is short."""
-        if size and self.bytes.delay(size) > 0:
-            return False
-        if not self.lines.take():
-            return False
+        """Spend one line and ``size`` bytes, or nothing if either is short.
+
+        (What ``bytes.delay``, ``lines.take`` and ``bytes.take`` would do, with
+        one reading of the clock for both buckets: this runs for every line.)"""
+        lines, data = self.lines, self.bytes
+        now = lines.clock()
+        tokens = min(lines.burst, lines._tokens + (now - lines._stamp) * lines.rate)
+        lines._tokens, lines._stamp = tokens, now
+        one = min(1, lines.burst)
         if size:
-            self.bytes.take(size)
+            now_b = now if data.clock is lines.clock else data.clock()
+            room = min(data.burst, data._tokens + (now_b - data._stamp) * data.rate)
+            data._tokens, data._stamp = room, now_b
+            n = min(size, data.burst)
+            if room < n or tokens < one:
+                return False
+            data._tokens = room - n
+        elif tokens < one:
+            return False
+        lines._tokens = tokens - one
         return True
 
     def delay(self, size: int = 0) -> float:

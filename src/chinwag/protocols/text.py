@@ -376,6 +376,8 @@ class TextProtocol:
         self._out.append(self._line(line))
 
     def data_to_send(self) -> bytes:
+        if not self._out:  # (asked after every command)
+            return b""
         out, self._out = b"".join(self._out), []
         return out
 

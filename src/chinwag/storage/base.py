@@ -10,7 +10,7 @@ that was shown to anyone.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Collection, Sequence
-from typing import NamedTuple, Protocol
+from typing import NamedTuple, Protocol, runtime_checkable
 
 from chinwag.core.events import Message
 from chinwag.core.names import casefold
@@ -105,6 +105,17 @@ def visible(key: str, keys: Collection[str] | None, nick: str | None, last_msgid
     if account is not None and ACCOUNT_MARK + casefold(account) in parties:
         return True
     return nick is not None and casefold(nick) in parties and last_msgid > private_after
+
+
+@runtime_checkable
+class AppendsAll(Protocol):
+    """A history store that also takes a tick's messages in one call (SQLite:
+    one item on its writer's queue, not one per message). Optional: the
+    server asks ``isinstance(store, AppendsAll)`` once, and calls ``append``
+    for each message of a store without it."""
+
+    def append_all(self, msgs: list[Message]) -> None:
+        """``append`` of each of ``msgs``, in order, in one step."""
 
 
 class HistoryStore(Protocol):

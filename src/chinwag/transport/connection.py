@@ -366,6 +366,9 @@ class Connection(asyncio.Protocol):
                 self.barrier = command  # goes to the hub with the command after it
                 continue
             barrier, self.barrier = self.barrier, None
+            if type(command) is Say and barrier is None:  # the commonest: none of the checks below is about it
+                server.dispatch(self, command)
+                continue
             credential = server.passwords.credential(command)
             if credential is not None:  # Register (with a server password), Oper
                 server.passwords.check(self, cast(Register | Oper, command), credential, barrier)

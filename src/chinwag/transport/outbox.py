@@ -21,7 +21,7 @@ from chinwag.core.errors import NotSent
 from chinwag.core.events import Failed, Message, Outbound
 from chinwag.protocols.base import RenderCache
 from chinwag.protocols.sanitize import safe_event
-from chinwag.storage.base import Receipt, conversation_key
+from chinwag.storage.base import AppendsAll, Receipt, conversation_key
 from chinwag.transport.fanout import Batch
 from chinwag.transport.fanout import deliver as deliver_batch
 from chinwag.transport.fanout import one as deliver_one
@@ -55,9 +55,13 @@ class Outbox:
         self.unstored: list[Message] = []  # this tick's messages, for the store
         self.dirty: list[Connection] = []  # connections with output to write this tick
         self.flush_scheduled = False
+        self.merging: asyncio.TimerHandle | None = None  # output held for a commit in flight (merge)
+        self.merged = False  # the last flush held its output: the next one writes
+        self.released = False  # messages were fanned out since the last write (merge)
         self.batch: Batch | None = None  # released messages not fanned out yet (transport/fanout.py)
         self.gathering = False  # store_pending: settle the batch once, after every append
         self.loop: asyncio.AbstractEventLoop | None = None  # set when the server starts
+        self.append_all: Callable[[list[Message]], None] | None = None  # the store's, if it has one (attach_store)
 
     def attach_store(self) -> None:
         """Hear from the store: what it committed, gave up, and whether it works."""
@@ -65,6 +69,7 @@ class Outbox:
         store.on_commit = self.committed
         store.on_fail = self.store_gave_up
         store.on_status = self.store_status
+        self.append_all = store.append_all if isinstance(store, AppendsAll) else None
 
     # --- in: events to deliver --------------------------------------------
 
@@ -132,6 +137,8 @@ class Outbox:
         self.server.metrics.stored(len(receipts))
         self.confirmed.extend(receipts)
         self.release()
+        if self.merging is not None:
+            self.end_merge()
 
     def store_gave_up(self, msgids: list[str]) -> None:
         """The store could not take these messages (the next ones held): they
@@ -143,10 +150,14 @@ class Outbox:
         if self.server.stopping:
             self.lost_at_shutdown += count
         self.release()
+        if self.merging is not None:
+            self.end_merge()
 
     def store_status(self, trouble: str | None) -> None:
         self.settle()  # (released messages go before the local replies below)
         self.store_trouble = trouble
+        if self.merging is not None:
+            self.end_merge()
         if trouble is None:
             log.warning("history store works again")
             return
@@ -245,6 +256,7 @@ class Outbox:
         batch = self.batch
         if batch is not None:
             self.batch = None
+            self.released = True
             deliver_batch(self.server, batch)
 
     def fan_out(self, out: Outbound, local: bool = True) -> None:
@@ -293,6 +305,12 @@ class Outbox:
             # (a store that confirms at once releases them here: one fan-out batch for all)
             gathering, self.gathering = self.gathering, True
             try:
+                if self.append_all is not None:
+                    try:
+                        self.append_all(batch)
+                        batch = []
+                    except Exception:
+                        pass  # (one by one, below: each is stored, or delivered unstored, as without it)
                 for message in batch:
                     try:
                         append(message)
@@ -315,11 +333,43 @@ class Outbox:
             self.server.store_pending()
         finally:
             self.flush_scheduled = False  # never wedged, whatever happened above
+        if self.merging is not None:
+            return  # the output waits for the commit in flight (or merge_wait): see merge()
+        if self.dirty and self.released and self.merge():
+            return
+        self.merged = self.released = False
+        self.write_out()
+
+    def write_out(self) -> None:
+        """Write each dirty connection's pending output, one write() each."""
         dirty, self.dirty = self.dirty, []
         for conn in dirty:
             conn.flush()
         if self.server.metrics.fanned:
             self.server.metrics.written()
+
+    def merge(self) -> bool:
+        """Under load, hold this tick's output for the store's next commit, once,
+        so that what it releases goes out in the same write() per connection.
+
+        Only when this tick's output has released messages in it, while more
+        wait for a commit that is in flight (a store that confirms later than
+        ``append``: SQLite, PostgreSQL) and the store works; never twice in a
+        row, and never longer than ``merge_wait``."""
+        if self.merged or not self.senders or self.store_trouble is not None or self.loop is None:
+            return False
+        self.merged = True
+        self.merging = self.loop.call_later(self.limits.merge_wait, self.end_merge)
+        return True
+
+    def end_merge(self) -> None:
+        """The commit came (or merge_wait passed): write what waited, with it."""
+        timer, self.merging = self.merging, None
+        if timer is not None:
+            timer.cancel()
+            if not self.flush_scheduled and self.loop is not None:
+                self.flush_scheduled = True
+                self.loop.call_soon(self.flush)
 
     def unconfirmed(self) -> int:
         """Messages neither confirmed nor given up yet (at shutdown: lost)."""

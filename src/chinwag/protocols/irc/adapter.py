@@ -36,12 +36,12 @@ from chinwag.core.types.lookup import Sync
 from chinwag.protocols.base import RenderCache
 from chinwag.protocols.irc import accounts as irc_accounts
 from chinwag.protocols.irc import caps as C
+from chinwag.protocols.irc import fastpath, playback
 from chinwag.protocols.irc import numerics as N
-from chinwag.protocols.irc import playback
 from chinwag.protocols.irc.format import SHARED, IrcInfo, tokens
 from chinwag.protocols.irc.ircv3 import OpenBatch, close_label, fail_line, in_open_batch, labeled_open
 from chinwag.protocols.irc.labels import finish_label
-from chinwag.protocols.irc.message import InputTooLong, InvalidMessage, IrcLineReader
+from chinwag.protocols.irc.message import EmptyMessage, InputTooLong, InvalidMessage, IrcLineReader, parse_line
 from chinwag.protocols.irc.message import Message as IrcMessage
 from chinwag.protocols.irc.registration import Reg, advance
 from chinwag.protocols.irc.render import RENDERERS, render_message
@@ -93,7 +93,8 @@ class IrcProtocol:
         # (None until first used: 10,000 idle connections need none of these)
         self.lookups: list[str] | None = None  # ISON / USERHOST, answered in order
         self.whox: list[tuple[str, str] | None] | None = None  # per WHO in order: WHOX (fields, token), None for plain
-        self._lines: list[IrcMessage | InvalidMessage | InputTooLong] = []
+        # (a PRIVMSG/NOTICE to a room waits unparsed: see fastpath.py)
+        self._lines: list[IrcMessage | InvalidMessage | InputTooLong | bytes] = []
         self._queue: list[Command | Query | V3Query] = []
         self._out: list[bytes] = []
         self._variant: tuple[str, bool, bool, bool] = PLAIN_VARIANT  # (shared: a tuple each is 72 bytes)
@@ -116,7 +117,17 @@ class IrcProtocol:
     def receive_data(self, data: bytes) -> None:
         self._activity = True
         self.reader.feed(data)
-        self._lines.extend(self.reader.messages())
+        lines = self._lines
+        for item in self.reader.lines():  # (IrcLineReader.messages, but see fastpath.py)
+            if isinstance(item, InputTooLong) or not item.startswith(fastpath.PREFIXES):
+                try:
+                    lines.append(item if isinstance(item, InputTooLong) else parse_line(item))
+                except EmptyMessage:
+                    continue
+                except InvalidMessage as exc:
+                    lines.append(exc)
+            else:
+                lines.append(item)  # parsed when its turn comes, by fastpath.say or parse_line
 
     def next_command(self) -> Command | Query | V3Query | None:
         while not self.closing:
@@ -128,6 +139,15 @@ class IrcProtocol:
             if self.reg is Reg.WAIT or not self._lines:
                 return None
             item = self._lines.pop(0)
+            if type(item) is bytes:
+                if self.reg is Reg.DONE and self.multiline is None:  # (max_targets is at least 1)
+                    say = fastpath.say(item)
+                    if say is not None:
+                        return say
+                try:
+                    item = parse_line(item)
+                except InvalidMessage:
+                    continue  # ignored, as below
             if isinstance(item, InputTooLong):
                 self.error(N.InputTooLong())
             elif isinstance(item, IrcMessage):
@@ -269,6 +289,8 @@ class IrcProtocol:
         self.numeric(N.RPL_ENDOFMOTD, "End of /MOTD command.")
 
     def data_to_send(self) -> bytes:
+        if not self._out:  # (asked after every command)
+            return b""
         out, self._out = b"".join(self._out), []
         return out
 

@@ -1,0 +1,50 @@
+"""The commonest input line without the general layers.
+
+``PRIVMSG #room :text`` and ``NOTICE #room :text`` from a registered client,
+with no tags and no source, are most of what a busy server reads. The general
+path parses each into an IRC ``Message`` (a frozen dataclass and its checks),
+looks the verb up, checks registration and parameters, asks whether the target
+is NickServ or ChanServ, splits the targets and filters client tags, all to
+make one ``Say``. :func:`say` makes the same ``Say`` from the raw line, or
+returns None whenever anything about the line is not plain (tags, a source,
+several targets, an empty text, extra middle parameters, CR or NUL inside, a
+lower-case verb...): then the general path runs as before. The adapter only
+asks it when no label or multiline batch can be involved (no tags: no label,
+no batch reference) and the client is registered.
+
+``tests/protocols/test_irc_fastpath.py`` checks that both paths give the same
+commands and replies for the same lines, odd ones included.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from chinwag.core.events import Say
+
+#: raw lines worth keeping unparsed until they are handled (see IrcProtocol.receive_data)
+PREFIXES: Final = (b"PRIVMSG #", b"NOTICE #")
+
+
+def say(line: bytes) -> Say | None:
+    """The one ``Say`` the general path makes of ``line`` (a PRIVMSG or NOTICE
+    to one room, no tags), or None: take the general path."""
+    if b"\r" in line or b"\0" in line:
+        return None  # (the parser trims a trailing CR, refuses one inside: its business)
+    text = line.decode("utf-8", "replace")
+    verb, _, rest = text.partition(" ")
+    cut = rest.find(" :")
+    if cut < 0:
+        return None  # no trailing parameter
+    target = rest[:cut]
+    if " " in target or "," in target:
+        return None  # extra middle parameters, spaces, several targets
+    body = rest[cut + 2 :]
+    if not body:
+        return None  # 412 (PRIVMSG) or nothing (NOTICE): the general path says which
+    if verb == "NOTICE":
+        return Say(target, body, "notice")
+    if body.startswith("\x01ACTION ") or body == "\x01ACTION\x01":
+        action = body[8:].removesuffix("\x01")
+        return Say(target, action or " ", "action")
+    return Say(target, body)
