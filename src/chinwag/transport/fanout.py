@@ -29,7 +29,7 @@ from chinwag.protocols.base import RenderCache
 
 if TYPE_CHECKING:
     from chinwag.transport.connection import Connection
-    from chinwag.transport.server import Server
+    from chinwag.transport.host import OutboxHost
 
 
 class Batch:
@@ -78,7 +78,7 @@ class _Shared:
         return starts
 
 
-def deliver(server: Server, batch: Batch) -> None:
+def deliver(server: OutboxHost, batch: Batch) -> None:
     """Fan ``batch`` out: per recipient, one lookup and one enqueue."""
     events = batch.events
     metrics = server.metrics

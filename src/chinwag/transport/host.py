@@ -1,4 +1,5 @@
-"""What a connection needs of the server it belongs to: :class:`Host`.
+"""What a connection needs of the server it belongs to: :class:`Host`; and
+what the outbox (commit gate, fan-out, flush) needs of it: :class:`OutboxHost`.
 
 ``Connection`` (and ``WsConnection``, and the ``TlsLayer`` under either) is
 typed against this, not against ``Server``: the list below is everything a
@@ -10,14 +11,17 @@ implements it (transport/server.py).
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from chinwag.config import Config
     from chinwag.core.events import Command, Query
+    from chinwag.storage.base import Store
     from chinwag.transport.accounts import AccountService
     from chinwag.transport.connection import Connection
     from chinwag.transport.ircv3 import V3Service
+    from chinwag.transport.outbox import Outbox
     from chinwag.transport.passwords import PasswordChecks
 
 
@@ -94,3 +98,57 @@ class Host(Protocol):
     def mark_dirty(self, conn: Connection) -> None:
         """``conn`` has output to write at the end of this tick."""
 
+
+
+class DeliveryCounters(Protocol):
+    """The metrics the outbox keeps (transport/metrics.py): store latency and
+    each message's time from accepted to written."""
+
+    fanned: list[float]
+
+    def accept(self, msgid: str) -> None: ...
+
+    def fanning_out(self, msgid: str) -> None: ...
+
+    def written(self) -> None: ...
+
+    def to_store(self, count: int) -> None: ...
+
+    def stored(self, count: int, *, committed: bool = True) -> None: ...
+
+
+class Budget(Protocol):
+    """The output guard as the outbox sees it (transport/output.py)."""
+
+    def message(self, size: int) -> None:
+        """A message of ``size`` bytes for everyone it goes to is on its way."""
+
+
+class OutboxHost(Protocol):
+    """Everything the outbox and fan-out (transport/outbox.py, fanout.py) ask
+    of the server: the store, the live connections, the output budget."""
+
+    @property
+    def config(self) -> Config: ...
+
+    @property
+    def store(self) -> Store: ...
+
+    @property
+    def connections(self) -> Mapping[int, Connection]: ...
+
+    @property
+    def metrics(self) -> DeliveryCounters: ...
+
+    @property
+    def output(self) -> Budget: ...
+
+    @property
+    def outbox(self) -> Outbox: ...
+
+    @property
+    def stopping(self) -> bool:
+        """Shutting down: what the store gives up on is lost, not retried."""
+
+    def store_pending(self) -> None:
+        """Hand what this tick appended to the store now."""

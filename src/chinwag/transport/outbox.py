@@ -29,7 +29,7 @@ from chinwag.transport.output import LINE_OVERHEAD
 
 if TYPE_CHECKING:
     from chinwag.transport.connection import Connection
-    from chinwag.transport.server import Server
+    from chinwag.transport.host import OutboxHost
 
 log = logging.getLogger("chinwag.server")
 
@@ -37,7 +37,7 @@ log = logging.getLogger("chinwag.server")
 class Outbox:
     """Commit gate, fan-out and the once-per-tick flush of one server."""
 
-    def __init__(self, server: Server) -> None:
+    def __init__(self, server: OutboxHost) -> None:
         self.server = server
         self.limits = server.config.limits
         self.held: deque[Outbound | tuple[Connection, bytes | None]] = deque()
