@@ -15,12 +15,13 @@ from chinwag.protocols.irc.format import split_utf8
 from chinwag.protocols.irc.verbs import parse_modes
 
 
-def proto() -> IrcProtocol:
-    return IrcProtocol(IrcInfo.from_config(Config(), now=0.0))
+def proto(**limits: int) -> IrcProtocol:
+    config = Config(limits=dataclasses.replace(Limits(), **limits)) if limits else Config()
+    return IrcProtocol(IrcInfo.from_config(config, now=0.0))
 
 
-def registered(nick: str, *caps: str) -> IrcProtocol:
-    p = proto()
+def registered(nick: str = "al", *caps: str, **limits: int) -> IrcProtocol:
+    p = proto(**limits)
     if caps:
         p.receive_data(f"CAP REQ :{' '.join(caps)}\r\nCAP END\r\n".encode())
     p.receive_data(f"NICK {nick}\r\nUSER {nick} 0 * :R\r\n".encode())

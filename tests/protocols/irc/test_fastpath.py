@@ -8,17 +8,16 @@ must give the same commands and write the same replies, odd lines included.
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 
 import pytest
 
-from chinwag.config import Config, Limits
-from chinwag.core.events import Register, Registered, Say
-from chinwag.core.types.lookup import Stats
+from chinwag.config import Config
+from chinwag.core.events import Say
 from chinwag.protocols.irc import adapter, fastpath
 from chinwag.protocols.irc.adapter import IrcInfo, IrcProtocol
 from chinwag.protocols.irc.message import EmptyMessage, InvalidMessage, parse_line
+from tests.protocols.irc.test_adapter import registered
 
 LINES = [
     b"PRIVMSG #room :hello there",
@@ -64,19 +63,6 @@ LINES = [
     b"NOTICE #room",
     b"PRIVMSG #room :" + b"x" * 400,
 ]
-
-
-def registered(nick: str = "al", *caps: str, **limits: int) -> IrcProtocol:
-    config = Config(limits=dataclasses.replace(Limits(), **limits)) if limits else Config()
-    p = IrcProtocol(IrcInfo.from_config(config, now=0.0))
-    if caps:
-        p.receive_data(f"CAP REQ :{' '.join(caps)}\r\nCAP END\r\n".encode())
-    p.receive_data(f"NICK {nick}\r\nUSER {nick} 0 * :R\r\n".encode())
-    assert p.next_command() == Register(nick, (), "", "R", "~" + nick)
-    p.render(Registered(nick), {})
-    assert p.next_command() == Stats()
-    p.data_to_send()
-    return p
 
 
 def drain(p: IrcProtocol) -> list[object]:
