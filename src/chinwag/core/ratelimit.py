@@ -26,9 +26,13 @@ class TokenBucket:
         self._stamp = clock()
 
     def _refill(self) -> None:
-        now = self.clock()
-        self._tokens = min(self.burst, self._tokens + (now - self._stamp) * self.rate)
+        self._refill_at(self.clock())
+
+    def _refill_at(self, now: float) -> float:
+        """The tokens there are at ``now`` (kept); one clock reading may serve two buckets."""
+        self._tokens = tokens = min(self.burst, self._tokens + (now - self._stamp) * self.rate)
         self._stamp = now
+        return tokens
 
     def delay(self, n: float = 1) -> float:
         """Seconds until ``n`` tokens are available (0.0: take them now). More
@@ -137,26 +141,19 @@ class Flood:
         self.bytes = TokenBucket(byte_rate, byte_burst, clock)
 
     def take(self, size: int = 0) -> bool:
-        """Spend one line and ``size`` bytes, or nothing if either is short.
-
-        (What ``bytes.delay``, ``lines.take`` and ``bytes.take`` would do, with
-        one reading of the clock for both buckets: this runs for every line.)"""
+        """Spend one line and ``size`` bytes, or nothing if either is short
+        (one reading of the clock for both buckets: this runs for every line)."""
         lines, data = self.lines, self.bytes
         now = lines.clock()
-        tokens = min(lines.burst, lines._tokens + (now - lines._stamp) * lines.rate)
-        lines._tokens, lines._stamp = tokens, now
         one = min(1, lines.burst)
-        if size:
-            now_b = now if data.clock is lines.clock else data.clock()
-            room = min(data.burst, data._tokens + (now_b - data._stamp) * data.rate)
-            data._tokens, data._stamp = room, now_b
-            n = min(size, data.burst)
-            if room < n or tokens < one:
-                return False
-            data._tokens = room - n
-        elif tokens < one:
+        if lines._refill_at(now) < one:
             return False
-        lines._tokens = tokens - one
+        if size:
+            n = min(size, data.burst)
+            if data._refill_at(now if data.clock is lines.clock else data.clock()) < n:
+                return False
+            data._tokens -= n
+        lines._tokens -= one
         return True
 
     def delay(self, size: int = 0) -> float:

@@ -137,8 +137,7 @@ class Outbox:
         self.server.metrics.stored(len(receipts))
         self.confirmed.extend(receipts)
         self.release()
-        if self.merging is not None:
-            self.end_merge()
+        self.end_merge()
 
     def store_gave_up(self, msgids: list[str]) -> None:
         """The store could not take these messages (the next ones held): they
@@ -150,14 +149,12 @@ class Outbox:
         if self.server.stopping:
             self.lost_at_shutdown += count
         self.release()
-        if self.merging is not None:
-            self.end_merge()
+        self.end_merge()
 
     def store_status(self, trouble: str | None) -> None:
         self.settle()  # (released messages go before the local replies below)
         self.store_trouble = trouble
-        if self.merging is not None:
-            self.end_merge()
+        self.end_merge()
         if trouble is None:
             log.warning("history store works again")
             return
@@ -363,7 +360,8 @@ class Outbox:
         return True
 
     def end_merge(self) -> None:
-        """The commit came (or merge_wait passed): write what waited, with it."""
+        """The commit came (or merge_wait passed): write what waited, with it
+        (nothing if no output waits)."""
         timer, self.merging = self.merging, None
         if timer is not None:
             timer.cancel()

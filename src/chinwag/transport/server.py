@@ -244,46 +244,30 @@ class Server:
                     log.error("cannot record where %s left off: %s", nick, exc)
 
     def dispatch(self, conn: Connection, command: Command) -> None:
-        if type(command) is Say and self.cluster is None:
-            self._say(conn, command)
-            return
-        if self.cluster is not None and self.cluster.claim_first(conn, command):
-            return  # (a nick is claimed across the cluster first; dispatched again then)
-        if isinstance(command, Quit):  # the hub forgets the session while handling it
-            self._departing(conn, command.reason)
-        elif type(command) is Register or (type(command) is Checked and type(command.command) is Register):
-            self._register(conn, command)
-            return
-        rooms = eventlog.rooms_before(self.hub, conn.sid, command) if type(command) in eventlog.BEFORE else ()
-        outbound = self.hub.handle(conn.sid, command)
-        self._save_rooms()
-        if type(command) is not Say:
-            self._store_events(outbound, rooms)
-        for out in outbound:  # (usually one: the message, or the command's answer)
-            if type(out.event) is Message:
-                self.metrics.messages_in[conn.kind] += 1
-        if log.isEnabledFor(logging.INFO):
-            self._log(conn, outbound)
-        self.deliver(outbound, conn.sid)
-        if self.hub.crowded and self._crowd_timer is None:
-            self._arm_crowds()
-        if self.hub.guards:
-            self.nick_guard.arm()
-
-    def _say(self, conn: Connection, command: Say) -> None:
-        """``dispatch`` of the commonest command, outside a cluster: what
-        ``dispatch`` does for a Say (nothing to store but the message, which
-        the outbox holds for the store; nothing logged at INFO), in fewer steps."""
+        say = type(command) is Say  # the commonest: no nick claim, no departure, no room event to store
+        rooms: tuple[str, ...] = ()
+        if not say:
+            if self.cluster is not None and self.cluster.claim_first(conn, command):
+                return  # (a nick is claimed across the cluster first; dispatched again then)
+            if isinstance(command, Quit):  # the hub forgets the session while handling it
+                self._departing(conn, command.reason)
+            elif type(command) is Register or (type(command) is Checked and type(command.command) is Register):
+                self._register(conn, command)
+                return
+            if type(command) in eventlog.BEFORE:
+                rooms = eventlog.rooms_before(self.hub, conn.sid, command)
         hub = self.hub
         outbound = hub.handle(conn.sid, command)
         if hub.changed:
             self._save_rooms()
-        for out in outbound:
+        if not say:
+            self._store_events(outbound, rooms)
+        for out in outbound:  # (usually one: the message, or the command's answer)
             if type(out.event) is Message:
                 self.metrics.messages_in[conn.kind] += 1
-        if log.isEnabledFor(logging.DEBUG):
+        if log.isEnabledFor(logging.DEBUG if say else logging.INFO):  # (_log shows a message at DEBUG only)
             self._log(conn, outbound)
-        self.outbox.deliver(outbound, conn.sid)
+        self.deliver(outbound, conn.sid)
         if hub.crowded and self._crowd_timer is None:
             self._arm_crowds()
         if hub.guards:
