@@ -32,6 +32,7 @@ from __future__ import annotations
 import dataclasses
 import operator
 import re
+import typing
 from typing import Any, Final, TypeVar
 
 from chinwag.core.events import Message
@@ -145,9 +146,11 @@ def _message_fields() -> tuple[list[str], list[str]]:
     """Message's init fields: (its text fields, the others but its time)."""
     text: list[str] = []
     rest: list[str] = []
+    hints = typing.get_type_hints(Message)  # (the types themselves, however the annotations are written)
     for f in dataclasses.fields(Message):
-        if f.init and f.type != "float":
-            (text if f.type == "str" or f.name == "kind" else rest).append(f.name)
+        kind = hints[f.name]
+        if f.init and kind is not float:
+            (text if kind is str or f.name == "kind" else rest).append(f.name)
     assert len(text) > 1 and len(rest) > 1  # (so that each getter below returns a tuple)
     return text, rest
 
