@@ -95,9 +95,22 @@ def _cpu(pids: list[int]) -> float:
     return total
 
 
-async def fanout_once(pg: Any, redis: Any, nodes: int, clustered: bool, args: argparse.Namespace) -> dict[str, Any]:
-    async with Cluster(pg.database(), redis.url if clustered else None, settings=SETTINGS,
-                       limits=DEFAULT_CLUSTER if clustered else None) as cluster:
+def per_node(nodes: list[Node], receivers: int, senders: int) -> dict[str, list[int]]:
+    """node name -> [receivers, senders] that registered on it (from its log: where they really landed)."""
+    out: dict[str, list[int]] = {}
+    for node in nodes:
+        nicks = node.registered()
+        out[node.name] = [sum(1 for n in nicks if n.startswith("r") and n[1:].isdigit() and int(n[1:]) < receivers),
+                          sum(1 for n in nicks if n.startswith("s") and n[1:].isdigit() and int(n[1:]) < senders)]
+    return out
+
+
+async def fanout_once(pg: Any, redis: Any, nodes: int, clustered: bool, args: argparse.Namespace, *,
+                      reuse_port: bool = False, sqlite: bool = False) -> dict[str, Any]:
+    """One run. ``reuse_port``: the nodes share one port (every client connects to it, the kernel
+    spreads them); ``sqlite``: plain ``chinwag serve --db FILE`` (no PostgreSQL, no Redis)."""
+    async with Cluster(None if sqlite else pg.database(), redis.url if clustered else None, settings=SETTINGS,
+                       limits=DEFAULT_CLUSTER if clustered else None, reuse_port=reuse_port) as cluster:
         started = await cluster.start(nodes)
         receivers: list[Light] = []
         for i in range(args.receivers):
@@ -124,6 +137,7 @@ async def fanout_once(pg: Any, redis: Any, nodes: int, clustered: bool, args: ar
         while loop.time() < deadline and sum(r.count for r in receivers) < sent * len(receivers):
             await asyncio.sleep(0.1)
         received = sum(r.count for r in receivers)
+        landed = per_node(started, len(receivers), len(senders))
         for c in receivers + senders:
             c.close()
     per = 1e6 / got if got else float("nan")
@@ -134,7 +148,7 @@ async def fanout_once(pg: Any, redis: Any, nodes: int, clustered: bool, args: ar
         "postgres_us_per_delivery": (pg1 - pg0) * per, "redis_us_per_delivery": (r1 - r0) * per,
         "generator_us_per_delivery": gen * per, "generator_cpu_share": gen / args.fanout_seconds,
         "machine_busy_share": (m1 - m0) / args.fanout_seconds,
-        "complete": received >= sent * len(receivers), "sent": sent, "received": received,
+        "complete": received >= sent * len(receivers), "sent": sent, "received": received, "per_node": landed,
     }
 
 
