@@ -38,7 +38,9 @@ def _fmt_row(label: str, row: dict[str, Any]) -> str:
     pg = "" if row["sqlite"] else (f"  PostgreSQL {row['postgres_us_per_delivery']:5.2f}"
                                    f"  redis {row['redis_us_per_delivery']:5.2f}")
     return (f"{label:31} {row['deliveries_per_s']:9.0f} deliveries/s  nodes {row['node_cpu_us_per_delivery']:5.2f} "
-            f"us/delivery ({row['node_cpu_share']:.2f} CPUs){pg}  generator {row['generator_us_per_delivery']:5.2f}"
+            f"us/delivery ({row['node_cpu_share']:.2f} CPUs; {row['node_cpu_us_per_message']:.0f} us per message, "
+            f"{row['node_cpu_us_per_message'] / row['nodes']:.0f} per node){pg}  generator "
+            f"{row['generator_us_per_delivery']:5.2f}"
             f" us/delivery ({row['generator_cpu_share']:.2f} of its core)  machine {row['machine_busy_share']:.2f} "
             f"CPUs busy  lost {row['lost']} dup {row['duplicated']}  [{landed}]")
 
@@ -69,7 +71,9 @@ async def reuse_table(pg: Any, redis: Any, args: argparse.Namespace) -> int:
             row = await fanout_once(pg, redis, nodes, clustered, args, reuse_port=clustered, sqlite=sqlite)
             expected = row["sent"] * args.receivers
             row.update(label=label, sqlite=sqlite, round=r + 1, expected=expected,
-                       lost=max(0, expected - row["received"]), duplicated=max(0, row["received"] - expected))
+                       lost=max(0, expected - row["received"]), duplicated=max(0, row["received"] - expected),
+                       # every receiver gets every message: the nodes' CPU per message sent
+                       node_cpu_us_per_message=row["node_cpu_us_per_delivery"] * args.receivers)
             rows[label].append(row)
             problems += [f"{label}, round {r + 1}: {p}" for p in _check(row, args.receivers, args.senders)]
             if not args.json:
@@ -83,6 +87,7 @@ async def reuse_table(pg: Any, redis: Any, args: argparse.Namespace) -> int:
         rate, cpu = _median(got, "deliveries_per_s"), _median(got, "node_cpu_us_per_delivery")
         shared = _median(got, "postgres_us_per_delivery") + _median(got, "redis_us_per_delivery")
         summary.append({"label": label, "deliveries_per_s": rate, "node_cpu_us_per_delivery": cpu,
+                        "node_cpu_us_per_message": _median(got, "node_cpu_us_per_message"),
                         "shared_us_per_delivery": 0.0 if got[0]["sqlite"] else shared,
                         "rate_ratio": rate / ref_rate if ref_rate else float("nan"),
                         "cpu_ratio": cpu / ref_cpu if ref_cpu else float("nan")})
@@ -93,7 +98,8 @@ async def reuse_table(pg: Any, redis: Any, args: argparse.Namespace) -> int:
         print(f"medians over {args.rounds} round(s); ratios against {ref_label}:")
         for s in summary:
             print(f"  {s['label']:31} {s['deliveries_per_s']:9.0f} deliveries/s ({s['rate_ratio']:.2f}x)  nodes "
-                  f"{s['node_cpu_us_per_delivery']:5.2f} us/delivery ({s['cpu_ratio']:.2f}x)"
+                  f"{s['node_cpu_us_per_delivery']:5.2f} us/delivery ({s['cpu_ratio']:.2f}x; "
+                  f"{s['node_cpu_us_per_message']:.0f} us per message)"
                   + (f"  + PostgreSQL and redis {s['shared_us_per_delivery']:.2f}" if s["shared_us_per_delivery"]
                      else ""))
         for p in problems:
