@@ -19,7 +19,7 @@ import json
 from typing import Any
 
 from benchmarks.clusternodes import Cluster, Node
-from benchmarks.procinfo import cpu_seconds, machine_cpu_seconds, own_cpu_seconds
+from benchmarks.procinfo import cpu_seconds, machine_cpu_seconds, own_cpu_seconds, write_syscalls
 from benchmarks.storage_ab import _tree_cpu_s
 
 ROOM = "#fan"
@@ -86,6 +86,34 @@ async def connect(node: Node, nick: str, window: int = 0) -> Light:
     return proto
 
 
+def _writes(pids: list[int]) -> int:
+    return sum(write_syscalls(pid) or 0 for pid in pids)
+
+
+async def scrape(node: Node) -> dict[str, float]:
+    """A node's /metrics (on its own metrics port), summed by metric name."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", node.port("metrics"))
+    try:
+        writer.write(b"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+        body = (await asyncio.wait_for(reader.read(), 10)).decode(errors="replace")
+    finally:
+        writer.close()
+    out: dict[str, float] = {}
+    for line in body.split("\r\n\r\n", 1)[-1].splitlines():
+        if line and not line.startswith("#"):
+            name, _, value = line.rpartition(" ")
+            key = name.split("{", 1)[0]
+            try:
+                out[key] = out.get(key, 0.0) + float(value)
+            except ValueError:
+                pass
+    return out
+
+
+async def _metric(nodes: list[Node], name: str) -> float:
+    return sum(m.get(name, 0.0) for m in await asyncio.gather(*(scrape(n) for n in nodes)))
+
+
 def _cpu(pids: list[int]) -> float:
     total = 0.0
     for pid in pids:
@@ -110,7 +138,8 @@ async def fanout_once(pg: Any, redis: Any, nodes: int, clustered: bool, args: ar
     """One run. ``reuse_port``: the nodes share one port (every client connects to it, the kernel
     spreads them); ``sqlite``: plain ``chinwag serve --db FILE`` (no PostgreSQL, no Redis)."""
     async with Cluster(None if sqlite else pg.database(), redis.url if clustered else None, settings=SETTINGS,
-                       limits=DEFAULT_CLUSTER if clustered else None, reuse_port=reuse_port) as cluster:
+                       limits=DEFAULT_CLUSTER if clustered else None, reuse_port=reuse_port,
+                       metrics=clustered) as cluster:
         started = await cluster.start(nodes)
         receivers: list[Light] = []
         for i in range(args.receivers):
@@ -121,12 +150,14 @@ async def fanout_once(pg: Any, redis: Any, nodes: int, clustered: bool, args: ar
             s.send(s.window)
         await asyncio.sleep(args.warmup)
         pids = [n.pid for n in started]
-        c0, g0, m0 = _cpu(pids), own_cpu_seconds(), machine_cpu_seconds()[0]
+        c0, g0, m0, w0 = _cpu(pids), own_cpu_seconds(), machine_cpu_seconds()[0], _writes(pids)
         pg0, r0 = _tree_cpu_s(pg.proc.pid), _cpu([redis.proc.pid])
         d0 = sum(r.count for r in receivers)
+        refills0 = await _metric(started, "chinwag_cluster_refills_total") if clustered else 0.0
         await asyncio.sleep(args.fanout_seconds)
         got = sum(r.count for r in receivers) - d0
-        c1, g1, m1 = _cpu(pids), own_cpu_seconds(), machine_cpu_seconds()[0]
+        refills = (await _metric(started, "chinwag_cluster_refills_total") if clustered else 0.0) - refills0
+        c1, g1, m1, w1 = _cpu(pids), own_cpu_seconds(), machine_cpu_seconds()[0], _writes(pids)
         pg1, r1 = _tree_cpu_s(pg.proc.pid), _cpu([redis.proc.pid])
         for s in senders:
             s.sending = False
@@ -148,6 +179,10 @@ async def fanout_once(pg: Any, redis: Any, nodes: int, clustered: bool, args: ar
         "postgres_us_per_delivery": (pg1 - pg0) * per, "redis_us_per_delivery": (r1 - r0) * per,
         "generator_us_per_delivery": gen * per, "generator_cpu_share": gen / args.fanout_seconds,
         "machine_busy_share": (m1 - m0) / args.fanout_seconds,
+        # every write-type syscall of the nodes (to clients, PostgreSQL, Redis, SQLite's file)
+        "deliveries_per_write": got / (w1 - w0) if w1 > w0 else float("nan"),
+        # gaps in a conversation's seq the nodes filled from PostgreSQL (cluster_gap_wait passed), per message
+        "refills_per_message": refills / (got / len(receivers)) if got else float("nan"),
         "complete": received >= sent * len(receivers), "sent": sent, "received": received, "per_node": landed,
     }
 

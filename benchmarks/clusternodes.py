@@ -50,7 +50,7 @@ TEST_LIMITS: dict[str, Any] = {
 # Tests and benchmarks paste many lines at once: flood control has its own tests.
 NO_FLOOD: dict[str, Any] = {"flood_burst": 100_000, "flood_backlog": 100_000, "flood_burst_bytes": 1 << 30}
 READY_TIMEOUT = 60.0  # seconds: only reached when something is wrong (2 shared cores, many processes)
-LISTENER = re.compile(r"\b(text|irc|web) listener on ([\d.]+):(\d+)")
+LISTENER = re.compile(r"\b(text|irc|web|metrics) listener on ([\d.]+):(\d+)")
 REGISTERED = re.compile(r"\bconn \d+ from \S+ is (\S+)")  # Server._log, at INFO: a connection's nick
 _clusters = itertools.count(1)
 
@@ -205,6 +205,7 @@ class Cluster:
         python: str = sys.executable,
         env: Mapping[str, str] | None = None,
         reuse_port: bool = False,
+        metrics: bool = False,
     ) -> None:
         if reuse_port and not redis_url:
             raise ValueError("reuse_port is for cluster nodes: pass redis_url")
@@ -212,6 +213,7 @@ class Cluster:
             raise ValueError("a cluster needs PostgreSQL: pass pg_url")
         self.pg_url = pg_url
         self.reuse_port = reuse_port
+        self.metrics = metrics  # each node serves /metrics on a port of its own: node.port("metrics")
         self.shared_ports: dict[str, int] = {}  # reuse_port: the ports every node binds (the first node's)
         self.redis_url = redis_url
         self.limits = {**NO_FLOOD, **(TEST_LIMITS if redis_url else {}), **(limits or {})}
@@ -249,6 +251,8 @@ class Cluster:
             args += ["--redis", self.redis_url, "--node-name", name, "--cluster-name", self.cluster_name]
         if self.reuse_port:
             args.append("--reuse-port")
+        if self.metrics:
+            args += ["--metrics-address", "127.0.0.1:0"]
         proc = await asyncio.create_subprocess_exec(
             *args, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.PIPE, env=self.env, start_new_session=True, limit=1 << 20,
@@ -257,13 +261,15 @@ class Cluster:
         node = Node(index, name, proc, clustered=bool(self.redis_url))
         try:
             await node.ready()
+            if self.metrics:
+                await node.wait_line(r"\bmetrics listener on ")
         except BaseException:
             node.signal(signal.SIGKILL)
             with contextlib.suppress(Exception):
                 await node.wait(5)
             raise
         if self.reuse_port and not self.shared_ports:
-            self.shared_ports = dict(node.ports)
+            self.shared_ports = {k: node.ports[k] for k in ("text", "irc", "web")}
         return node
 
     async def start(self, n: int) -> list[Node]:

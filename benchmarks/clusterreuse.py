@@ -36,13 +36,16 @@ PLAN: list[tuple[str, int, bool, bool]] = [
 def _fmt_row(label: str, row: dict[str, Any]) -> str:
     landed = "  ".join(f"{name} {r}r+{s}s" for name, (r, s) in row["per_node"].items())
     pg = "" if row["sqlite"] else (f"  PostgreSQL {row['postgres_us_per_delivery']:5.2f}"
-                                   f"  redis {row['redis_us_per_delivery']:5.2f}")
+                                   f"  redis {row['redis_us_per_delivery']:5.2f}"
+                                   f" (refills {row['refills_per_message']:.3f} per message)")
     return (f"{label:31} {row['deliveries_per_s']:9.0f} deliveries/s  nodes {row['node_cpu_us_per_delivery']:5.2f} "
             f"us/delivery ({row['node_cpu_share']:.2f} CPUs; {row['node_cpu_us_per_message']:.0f} us per message, "
-            f"{row['node_cpu_us_per_message'] / row['nodes']:.0f} per node){pg}  generator "
+            f"{row['node_cpu_us_per_message'] / row['nodes']:.0f} per node; "
+            f"{row['deliveries_per_write']:.0f} deliveries per write){pg}  generator "
             f"{row['generator_us_per_delivery']:5.2f}"
             f" us/delivery ({row['generator_cpu_share']:.2f} of its core)  machine {row['machine_busy_share']:.2f} "
-            f"CPUs busy  lost {row['lost']} dup {row['duplicated']}  [{landed}]")
+            f"CPUs busy ({row['others_cpu_share']:.2f} of them not this benchmark's)  lost {row['lost']} dup "
+            f"{row['duplicated']}  [{landed}]")
 
 
 def _check(row: dict[str, Any], receivers: int, senders: int) -> list[str]:
@@ -73,7 +76,11 @@ async def reuse_table(pg: Any, redis: Any, args: argparse.Namespace) -> int:
             row.update(label=label, sqlite=sqlite, round=r + 1, expected=expected,
                        lost=max(0, expected - row["received"]), duplicated=max(0, row["received"] - expected),
                        # every receiver gets every message: the nodes' CPU per message sent
-                       node_cpu_us_per_message=row["node_cpu_us_per_delivery"] * args.receivers)
+                       node_cpu_us_per_message=row["node_cpu_us_per_delivery"] * args.receivers,
+                       # the machine's busy CPUs less ours (nodes, generator, PostgreSQL, redis): other people's work
+                       others_cpu_share=row["machine_busy_share"] - row["node_cpu_share"] - row["generator_cpu_share"]
+                       - (row["postgres_us_per_delivery"] + row["redis_us_per_delivery"])
+                       * row["deliveries_per_s"] / 1e6)
             rows[label].append(row)
             problems += [f"{label}, round {r + 1}: {p}" for p in _check(row, args.receivers, args.senders)]
             if not args.json:
