@@ -515,6 +515,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--fanout-seconds", type=float, default=8.0,
                    help="--fanout, --reuse-port: measured seconds per run (8)")
     p.add_argument("--rounds", type=int, default=1, help="--fanout, --reuse-port: rounds, alternating order (1)")
+    p.add_argument("--profile", metavar="DIR", default=None,
+                   help="--fanout, --reuse-port: py-spy every node over the window into DIR (a dev tool; slows them)")
     p.add_argument("--json", action="store_true", help="one JSON object instead of text")
     return p
 

@@ -16,6 +16,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
+import time
 from typing import Any
 
 from benchmarks.clusternodes import Cluster, Node
@@ -114,6 +116,22 @@ async def _metric(nodes: list[Node], name: str) -> float:
     return sum(m.get(name, 0.0) for m in await asyncio.gather(*(scrape(n) for n in nodes)))
 
 
+def _profile(nodes: list[Node], args: argparse.Namespace, tag: str) -> list[tuple[str, Any]]:
+    """``--profile DIR``: py-spy on every node over the measured window (benchmarks/pyspy.py)."""
+    if not getattr(args, "profile", None):
+        return []
+    from benchmarks.pyspy import Recorder
+
+    os.makedirs(args.profile, exist_ok=True)
+    out = []
+    for node in nodes:
+        rec = Recorder(node.pid, os.path.join(args.profile, f"{tag}-{node.name}-{time.strftime('%H%M%S')}.txt"),
+                       args.fanout_seconds)
+        rec.start()
+        out.append((node.name, rec))
+    return out
+
+
 def _cpu(pids: list[int]) -> float:
     total = 0.0
     for pid in pids:
@@ -152,6 +170,7 @@ async def fanout_once(pg: Any, redis: Any, nodes: int, clustered: bool, args: ar
         pids = [n.pid for n in started]
         c0, g0, m0, w0 = _cpu(pids), own_cpu_seconds(), machine_cpu_seconds()[0], _writes(pids)
         pg0, r0 = _tree_cpu_s(pg.proc.pid), _cpu([redis.proc.pid])
+        recorders = _profile(started, args, "ref" if sqlite else f"{nodes}node")
         d0 = sum(r.count for r in receivers)
         refills0 = await _metric(started, "chinwag_cluster_refills_total") if clustered else 0.0
         await asyncio.sleep(args.fanout_seconds)
@@ -161,6 +180,10 @@ async def fanout_once(pg: Any, redis: Any, nodes: int, clustered: bool, args: ar
         pg1, r1 = _tree_cpu_s(pg.proc.pid), _cpu([redis.proc.pid])
         for s in senders:
             s.sending = False
+        profiles = {}
+        for name, rec in recorders:
+            err = await asyncio.to_thread(rec.wait)
+            profiles[name] = f"py-spy failed: {err}" if err else rec.out
         # drain, then check completeness: every message sent reached every receiver
         sent = sum(s.sent for s in senders)
         loop = asyncio.get_running_loop()
@@ -184,6 +207,7 @@ async def fanout_once(pg: Any, redis: Any, nodes: int, clustered: bool, args: ar
         # gaps in a conversation's seq the nodes filled from PostgreSQL (cluster_gap_wait passed), per message
         "refills_per_message": refills / (got / len(receivers)) if got else float("nan"),
         "complete": received >= sent * len(receivers), "sent": sent, "received": received, "per_node": landed,
+        "profiles": profiles,
     }
 
 

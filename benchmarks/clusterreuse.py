@@ -20,10 +20,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 from typing import Any
 
 from benchmarks.clusterfanout import fanout_once
+from benchmarks.pyspy import format_summary
 
 # (label, nodes, clustered, sqlite)
 PLAN: list[tuple[str, int, bool, bool]] = [
@@ -85,6 +87,8 @@ async def reuse_table(pg: Any, redis: Any, args: argparse.Namespace) -> int:
             problems += [f"{label}, round {r + 1}: {p}" for p in _check(row, args.receivers, args.senders)]
             if not args.json:
                 print(_fmt_row(label, row), flush=True)
+                for name, path in row["profiles"].items():
+                    print(f"  {name}: " + (format_summary(path, 20) if os.path.exists(path) else path), flush=True)
     ref_label = PLAN[0][0]
     ref_rate = _median(rows[ref_label], "deliveries_per_s")
     ref_cpu = _median(rows[ref_label], "node_cpu_us_per_delivery")
