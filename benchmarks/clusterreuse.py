@@ -10,10 +10,12 @@ connections registered on it: printed, and the 2-process run fails if one node
 got none). In the same run, as the reference, one plain ``chinwag serve --db
 FILE``: SQLite history, no PostgreSQL, no Redis (the zero-setup default); the
 other rows are printed as ratios against it. Each round runs the three, in
-alternating order. A run is complete when every message sent reached every
-receiver exactly once (counted after a drain). Exit status 1 if a run lost or
-duplicated anything or the kernel did not spread the connections; bounded in
-clients and time, loopback only.
+alternating order. A run is complete when, after a drain, the receivers got
+exactly (messages sent) x receivers messages: fewer is a loss, more a duplicate
+(a count: the churn run, ``python -m benchmarks.cluster``, checks message by
+message). Exit status 1 if a run lost or duplicated anything or the kernel did
+not spread the connections; bounded in clients and time, loopback only.
+``--profile DIR``: py-spy on every node over each window (a dev tool).
 """
 
 from __future__ import annotations
