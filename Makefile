@@ -48,6 +48,7 @@ test: $(DEV_STAMP) lint
 	$(PY) -m benchmarks.ghosts --smoke
 	$(PY) -m benchmarks.marks --smoke
 	$(PY) -m benchmarks.cluster --smoke
+	$(PY) -m benchmarks.cluster --reuse-port --smoke
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info

@@ -22,7 +22,9 @@ the same load on one node without kills. Exit status 1 on any loss,
 duplicate, reordering or phantom (in the cluster run or the baseline), 2 if it
 could not run. Bounded in clients, rate and time; loopback only; stops by
 itself. ``--fanout`` measures fan-out throughput on 1, 2 and 3 nodes instead
-(benchmarks/clusterfanout.py).
+(benchmarks/clusterfanout.py); ``--reuse-port`` the same load on 1 and 2 nodes
+sharing one port (SO_REUSEPORT) against one plain SQLite process
+(benchmarks/clusterreuse.py; with ``--smoke``, a short run for ``make test``).
 """
 
 from __future__ import annotations
@@ -504,11 +506,17 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--smoke", action="store_true", help="a short run (well under a minute): exit 1 on any loss")
     p.add_argument("--fanout", action="store_true", help="fan-out deliveries/s on 1, 2, 3 nodes instead")
-    p.add_argument("--receivers", type=int, default=150, help="--fanout: IRC receivers (150)")
-    p.add_argument("--window", type=int, default=32, help="--fanout: messages in flight per sender (32)")
-    p.add_argument("--warmup", type=float, default=2.0, help="--fanout: seconds of load before measuring (2)")
-    p.add_argument("--fanout-seconds", type=float, default=8.0, help="--fanout: measured seconds per run (8)")
-    p.add_argument("--rounds", type=int, default=1, help="--fanout: rounds, alternating order (1)")
+    p.add_argument("--reuse-port", action="store_true",
+                   help="fan-out on 1 and 2 nodes sharing one port (SO_REUSEPORT) against one SQLite process instead")
+    p.add_argument("--receivers", type=int, default=150, help="--fanout, --reuse-port: IRC receivers (150)")
+    p.add_argument("--window", type=int, default=32, help="--fanout, --reuse-port: messages in flight per sender (32)")
+    p.add_argument("--warmup", type=float, default=2.0,
+                   help="--fanout, --reuse-port: seconds of load before measuring (2)")
+    p.add_argument("--fanout-seconds", type=float, default=8.0,
+                   help="--fanout, --reuse-port: measured seconds per run (8)")
+    p.add_argument("--rounds", type=int, default=1, help="--fanout, --reuse-port: rounds, alternating order (1)")
+    p.add_argument("--profile", metavar="DIR", default=None,
+                   help="--fanout, --reuse-port: py-spy every node over the window into DIR (a dev tool; slows them)")
     p.add_argument("--json", action="store_true", help="one JSON object instead of text")
     return p
 
@@ -520,10 +528,15 @@ async def amain(args: argparse.Namespace) -> int:
     pg, redis = Postgres(), Redis()
     await asyncio.gather(asyncio.to_thread(pg.start), asyncio.to_thread(redis.start))
     try:
+        if args.reuse_port:
+            from benchmarks.clusterreuse import reuse_table
+
+            result: int = await reuse_table(pg, redis, args)
+            return result
         if args.fanout:
             from benchmarks.clusterfanout import fanout_table
 
-            result: int = await fanout_table(pg, redis, args)
+            result = await fanout_table(pg, redis, args)
             return result
         runs = []
         cluster_run = await run_once(pg.database(), redis.url, args, args.nodes, args.kill_every, args.duration,
@@ -548,7 +561,10 @@ async def amain(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     p = _parser()
     args = p.parse_args(argv)
-    if args.smoke:
+    if args.smoke and args.reuse_port:  # 3 short runs (about 20 s in all, PostgreSQL's start included)
+        args.receivers, args.senders, args.window = 40, 4, 16
+        args.warmup, args.fanout_seconds, args.rounds = 0.5, 2.0, 1
+    elif args.smoke:
         args.clients, args.rooms, args.senders, args.rate = 12, 2, 6, 20.0
         args.duration, args.kill_every, args.baseline, args.drain = 16.0, 4.0, 3.0, 15.0
     if not (1 <= args.nodes <= 8 and 1 <= args.clients <= 300 and 1 <= args.rooms <= args.clients

@@ -16,10 +16,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
+import time
 from typing import Any
 
 from benchmarks.clusternodes import Cluster, Node
-from benchmarks.procinfo import cpu_seconds, machine_cpu_seconds, own_cpu_seconds
+from benchmarks.procinfo import cpu_seconds, machine_cpu_seconds, own_cpu_seconds, write_syscalls
 from benchmarks.storage_ab import _tree_cpu_s
 
 ROOM = "#fan"
@@ -86,6 +88,50 @@ async def connect(node: Node, nick: str, window: int = 0) -> Light:
     return proto
 
 
+def _writes(pids: list[int]) -> int:
+    return sum(write_syscalls(pid) or 0 for pid in pids)
+
+
+async def scrape(node: Node) -> dict[str, float]:
+    """A node's /metrics (on its own metrics port), summed by metric name."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", node.port("metrics"))
+    try:
+        writer.write(b"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+        body = (await asyncio.wait_for(reader.read(), 10)).decode(errors="replace")
+    finally:
+        writer.close()
+    out: dict[str, float] = {}
+    for line in body.split("\r\n\r\n", 1)[-1].splitlines():
+        if line and not line.startswith("#"):
+            name, _, value = line.rpartition(" ")
+            key = name.split("{", 1)[0]
+            try:
+                out[key] = out.get(key, 0.0) + float(value)
+            except ValueError:
+                pass
+    return out
+
+
+async def _metric(nodes: list[Node], name: str) -> float:
+    return sum(m.get(name, 0.0) for m in await asyncio.gather(*(scrape(n) for n in nodes)))
+
+
+def _profile(nodes: list[Node], args: argparse.Namespace, tag: str) -> list[tuple[str, Any]]:
+    """``--profile DIR``: py-spy on every node over the measured window (benchmarks/pyspy.py)."""
+    if not getattr(args, "profile", None):
+        return []
+    from benchmarks.pyspy import Recorder
+
+    os.makedirs(args.profile, exist_ok=True)
+    out = []
+    for node in nodes:
+        rec = Recorder(node.pid, os.path.join(args.profile, f"{tag}-{node.name}-{time.strftime('%H%M%S')}.txt"),
+                       args.fanout_seconds)
+        rec.start()
+        out.append((node.name, rec))
+    return out
+
+
 def _cpu(pids: list[int]) -> float:
     total = 0.0
     for pid in pids:
@@ -95,9 +141,23 @@ def _cpu(pids: list[int]) -> float:
     return total
 
 
-async def fanout_once(pg: Any, redis: Any, nodes: int, clustered: bool, args: argparse.Namespace) -> dict[str, Any]:
-    async with Cluster(pg.database(), redis.url if clustered else None, settings=SETTINGS,
-                       limits=DEFAULT_CLUSTER if clustered else None) as cluster:
+def per_node(nodes: list[Node], receivers: int, senders: int) -> dict[str, list[int]]:
+    """node name -> [receivers, senders] that registered on it (from its log: where they really landed)."""
+    out: dict[str, list[int]] = {}
+    for node in nodes:
+        nicks = node.registered()
+        out[node.name] = [sum(1 for n in nicks if n.startswith("r") and n[1:].isdigit() and int(n[1:]) < receivers),
+                          sum(1 for n in nicks if n.startswith("s") and n[1:].isdigit() and int(n[1:]) < senders)]
+    return out
+
+
+async def fanout_once(pg: Any, redis: Any, nodes: int, clustered: bool, args: argparse.Namespace, *,
+                      reuse_port: bool = False, sqlite: bool = False) -> dict[str, Any]:
+    """One run. ``reuse_port``: the nodes share one port (every client connects to it, the kernel
+    spreads them); ``sqlite``: plain ``chinwag serve --db FILE`` (no PostgreSQL, no Redis)."""
+    async with Cluster(None if sqlite else pg.database(), redis.url if clustered else None, settings=SETTINGS,
+                       limits=DEFAULT_CLUSTER if clustered else None, reuse_port=reuse_port,
+                       metrics=clustered) as cluster:
         started = await cluster.start(nodes)
         receivers: list[Light] = []
         for i in range(args.receivers):
@@ -108,15 +168,22 @@ async def fanout_once(pg: Any, redis: Any, nodes: int, clustered: bool, args: ar
             s.send(s.window)
         await asyncio.sleep(args.warmup)
         pids = [n.pid for n in started]
-        c0, g0, m0 = _cpu(pids), own_cpu_seconds(), machine_cpu_seconds()[0]
+        c0, g0, m0, w0 = _cpu(pids), own_cpu_seconds(), machine_cpu_seconds()[0], _writes(pids)
         pg0, r0 = _tree_cpu_s(pg.proc.pid), _cpu([redis.proc.pid])
+        recorders = _profile(started, args, "ref" if sqlite else f"{nodes}node")
         d0 = sum(r.count for r in receivers)
+        refills0 = await _metric(started, "chinwag_cluster_refills_total") if clustered else 0.0
         await asyncio.sleep(args.fanout_seconds)
         got = sum(r.count for r in receivers) - d0
-        c1, g1, m1 = _cpu(pids), own_cpu_seconds(), machine_cpu_seconds()[0]
+        refills = (await _metric(started, "chinwag_cluster_refills_total") if clustered else 0.0) - refills0
+        c1, g1, m1, w1 = _cpu(pids), own_cpu_seconds(), machine_cpu_seconds()[0], _writes(pids)
         pg1, r1 = _tree_cpu_s(pg.proc.pid), _cpu([redis.proc.pid])
         for s in senders:
             s.sending = False
+        profiles = {}
+        for name, rec in recorders:
+            err = await asyncio.to_thread(rec.wait)
+            profiles[name] = f"py-spy failed: {err}" if err else rec.out
         # drain, then check completeness: every message sent reached every receiver
         sent = sum(s.sent for s in senders)
         loop = asyncio.get_running_loop()
@@ -124,6 +191,7 @@ async def fanout_once(pg: Any, redis: Any, nodes: int, clustered: bool, args: ar
         while loop.time() < deadline and sum(r.count for r in receivers) < sent * len(receivers):
             await asyncio.sleep(0.1)
         received = sum(r.count for r in receivers)
+        landed = per_node(started, len(receivers), len(senders))
         for c in receivers + senders:
             c.close()
     per = 1e6 / got if got else float("nan")
@@ -134,7 +202,12 @@ async def fanout_once(pg: Any, redis: Any, nodes: int, clustered: bool, args: ar
         "postgres_us_per_delivery": (pg1 - pg0) * per, "redis_us_per_delivery": (r1 - r0) * per,
         "generator_us_per_delivery": gen * per, "generator_cpu_share": gen / args.fanout_seconds,
         "machine_busy_share": (m1 - m0) / args.fanout_seconds,
-        "complete": received >= sent * len(receivers), "sent": sent, "received": received,
+        # every write-type syscall of the nodes (to clients, PostgreSQL, Redis, SQLite's file)
+        "deliveries_per_write": got / (w1 - w0) if w1 > w0 else float("nan"),
+        # gaps in a conversation's seq the nodes filled from PostgreSQL (cluster_gap_wait passed), per message
+        "refills_per_message": refills / (got / len(receivers)) if got else float("nan"),
+        "complete": received >= sent * len(receivers), "sent": sent, "received": received, "per_node": landed,
+        "profiles": profiles,
     }
 
 

@@ -18,6 +18,12 @@ is ready when its log (stderr) has said where its three listeners are and
 ``node nodeN of cluster``: nothing here sleeps, it reads lines. Every node of one
 ``Cluster`` shares a cluster name of its own (the Redis channel), so clusters
 of different tests on one redis-server never hear each other. Loopback only.
+
+``reuse_port=True``: every node binds the same ports with ``--reuse-port``
+(SO_REUSEPORT; the first node's OS-chosen ports, then the others', restarts
+included), so one port reaches them all and the kernel spreads connections.
+``pg_url=None`` (and no Redis): plain ``chinwag serve --db FILE`` processes,
+SQLite in the cluster's temporary directory: the zero-setup default.
 """
 
 from __future__ import annotations
@@ -44,7 +50,8 @@ TEST_LIMITS: dict[str, Any] = {
 # Tests and benchmarks paste many lines at once: flood control has its own tests.
 NO_FLOOD: dict[str, Any] = {"flood_burst": 100_000, "flood_backlog": 100_000, "flood_burst_bytes": 1 << 30}
 READY_TIMEOUT = 60.0  # seconds: only reached when something is wrong (2 shared cores, many processes)
-LISTENER = re.compile(r"\b(text|irc|web) listener on ([\d.]+):(\d+)")
+LISTENER = re.compile(r"\b(text|irc|web|metrics) listener on ([\d.]+):(\d+)")
+REGISTERED = re.compile(r"\bconn \d+ from \S+ is (\S+)")  # Server._log, at INFO: a connection's nick
 _clusters = itertools.count(1)
 
 
@@ -158,6 +165,10 @@ class Node:
         if self.clustered:
             await self.wait_line(rf"\bnode {re.escape(self.name)} of cluster\b")
 
+    def registered(self) -> list[str]:
+        """The nicks of the connections that registered on this node (from its INFO log)."""
+        return [m.group(1) for line in self.log if (m := REGISTERED.search(line))]
+
     def tail(self, n: int = 30) -> str:
         return "\n".join(self.log[-n:])
 
@@ -178,12 +189,13 @@ class Cluster:
     """Node processes sharing one PostgreSQL database and one redis-server.
 
     ``redis_url=None`` starts plain ``chinwag serve --postgres`` processes (no
-    cluster: each on its own), the baseline a cluster is compared with.
+    cluster: each on its own), the baseline a cluster is compared with; with
+    ``pg_url=None`` too, ``chinwag serve --db FILE`` (SQLite, one file per node).
     """
 
     def __init__(
         self,
-        pg_url: str,
+        pg_url: str | None,
         redis_url: str | None,
         *,
         limits: Mapping[str, Any] | None = None,
@@ -192,8 +204,17 @@ class Cluster:
         log_level: str = "info",
         python: str = sys.executable,
         env: Mapping[str, str] | None = None,
+        reuse_port: bool = False,
+        metrics: bool = False,
     ) -> None:
+        if reuse_port and not redis_url:
+            raise ValueError("reuse_port is for cluster nodes: pass redis_url")
+        if redis_url and not pg_url:
+            raise ValueError("a cluster needs PostgreSQL: pass pg_url")
         self.pg_url = pg_url
+        self.reuse_port = reuse_port
+        self.metrics = metrics  # each node serves /metrics on a port of its own: node.port("metrics")
+        self.shared_ports: dict[str, int] = {}  # reuse_port: the ports every node binds (the first node's)
         self.redis_url = redis_url
         self.limits = {**NO_FLOOD, **(TEST_LIMITS if redis_url else {}), **(limits or {})}
         self.settings = dict(settings or {})
@@ -221,11 +242,17 @@ class Cluster:
         return [n for n in self.nodes if n.alive]
 
     async def _spawn(self, name: str, index: int) -> Node:
-        args = [self.python, "-m", "chinwag", "serve", "--config", str(self.config),
-                "--host", "127.0.0.1", "--text-port", "0", "--irc-port", "0", "--web-port", "0",
-                "--postgres", self.pg_url, "--log-level", self.log_level]
+        ports = self.shared_ports or {"text": 0, "irc": 0, "web": 0}
+        args = [self.python, "-m", "chinwag", "serve", "--config", str(self.config), "--host", "127.0.0.1",
+                "--text-port", str(ports["text"]), "--irc-port", str(ports["irc"]), "--web-port", str(ports["web"]),
+                "--log-level", self.log_level]
+        args += ["--postgres", self.pg_url] if self.pg_url else ["--db", str(self.dir / f"{name}.db")]
         if self.redis_url:
             args += ["--redis", self.redis_url, "--node-name", name, "--cluster-name", self.cluster_name]
+        if self.reuse_port:
+            args.append("--reuse-port")
+        if self.metrics:
+            args += ["--metrics-address", "127.0.0.1:0"]
         proc = await asyncio.create_subprocess_exec(
             *args, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.PIPE, env=self.env, start_new_session=True, limit=1 << 20,
@@ -234,11 +261,15 @@ class Cluster:
         node = Node(index, name, proc, clustered=bool(self.redis_url))
         try:
             await node.ready()
+            if self.metrics:
+                await node.wait_line(r"\bmetrics listener on ")
         except BaseException:
             node.signal(signal.SIGKILL)
             with contextlib.suppress(Exception):
                 await node.wait(5)
             raise
+        if self.reuse_port and not self.shared_ports:
+            self.shared_ports = {k: node.ports[k] for k in ("text", "irc", "web")}
         return node
 
     async def start(self, n: int) -> list[Node]:
@@ -246,6 +277,11 @@ class Cluster:
         names = [f"node{self._next + k}" for k in range(n)]
         self._next += n
         base = len(self.nodes)
+        first: list[Node] = []
+        if self.reuse_port and not self.shared_ports and names:  # the first one chooses the ports
+            first = [await self._spawn(names[0], base)]
+            self.nodes += first
+            names, base = names[1:], base + 1
         spawned = await asyncio.gather(*(self._spawn(name, base + k) for k, name in enumerate(names)),
                                        return_exceptions=True)
         nodes = [s for s in spawned if isinstance(s, Node)]
@@ -253,7 +289,7 @@ class Cluster:
         for failure in spawned:
             if isinstance(failure, BaseException):
                 raise failure
-        return nodes
+        return first + nodes
 
     async def add(self) -> Node:
         """A new node (the next name) while the others run."""
@@ -264,7 +300,7 @@ class Cluster:
         return node
 
     async def restart(self, i: int) -> Node:
-        """Node ``i`` (stopped or killed) again, under its old name; new ports."""
+        """Node ``i`` (stopped or killed) again, under its old name; new ports (the shared ones with reuse_port)."""
         old = self.nodes[i]
         if old.alive:
             raise NodeError(f"{old.name} is still running")

@@ -90,3 +90,54 @@ async def test_two_nodes_bind_one_port_and_users_on_either_talk(two_nodes: tuple
     assert f"Current global users {len(writers)}," in await until(ra, " 266 ")
     for writer in writers:
         writer.close()
+
+
+async def status_line(port: int, path: str = "/healthz") -> str:
+    """One HTTP request on a new connection: the response's status line."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".encode())
+        async with asyncio.timeout(10):
+            return (await reader.readline()).decode().rstrip("\r\n")
+    finally:
+        writer.close()
+
+
+async def test_a_draining_node_leaves_the_shared_web_port_to_the_other(
+    pg_url: str, redis_server: Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While a node drains (here: its store is slow to confirm the last writes), the
+    kernel must not hand it new connections on any shared port: web requests and
+    IRC registrations on the shared ports all reach the node still serving."""
+    first = Server(node_config(pg_url, redis_server.url, "drain-1"))
+    await first.start()
+    second = Server(node_config(pg_url, redis_server.url, "drain-2", first.port("irc"), first.port("text"),
+                                first.port("web")))
+    draining: asyncio.Task[None] | None = None
+    try:
+        await second.start()
+        flushing, confirm = asyncio.Event(), asyncio.Event()
+        real_flush = first.store.flush
+
+        async def slow_flush() -> None:
+            flushing.set()
+            await confirm.wait()
+            await real_flush()
+
+        monkeypatch.setattr(first.store, "flush", slow_flush)
+        draining = asyncio.create_task(first.shutdown())
+        await flushing.wait()  # first is draining: it said so, and waits for its store
+        answers = [await status_line(first.port("web")) for _ in range(16)]
+        assert answers == ["HTTP/1.1 200 OK"] * 16  # not one "503 ... server is shutting down"
+        reader, writer = await register(first.port("irc"), "late")
+        writer.close()
+        assert second.hub.nicks.get("late", -1) > 0  # the IRC port too (it closed at once already)
+        confirm.set()
+        await draining
+    finally:
+        if draining is None:
+            await first.shutdown()
+        elif not draining.done():
+            confirm.set()
+            await draining
+        await second.shutdown()

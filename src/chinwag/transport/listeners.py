@@ -153,9 +153,14 @@ class Listeners:
         return self.addresses[name][1]
 
     def stop_accepting(self) -> None:
-        """Shutdown begins: no new connections on the TCP listeners."""
+        """Shutdown begins: no new connections on the TCP listeners. With ports
+        shared by other nodes (reuse_port), none on the web ones either: the
+        kernel then gives new connections only to the nodes still serving (alone,
+        the web port stays open to answer /healthz with "stopping")."""
         for listener in self.listeners:
             listener.close()
+        if self.server.config.reuse_port and self.web is not None:
+            self.web.stop_accepting()
 
     async def close(self) -> None:
         """Close every listener (the web one's connections included)."""

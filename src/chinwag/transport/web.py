@@ -105,6 +105,10 @@ class _TlsSite(web.BaseSite):
         bound = server.sockets[0].getsockname()
         self.address = (str(bound[0]), int(bound[1]))
 
+    def stop_accepting(self) -> None:
+        if self._server is not None:
+            self._server.close()  # (the listening socket; open connections stay)
+
 
 class WebListener:
     """aiohttp application and runner; ``start`` returns the bound address."""
@@ -115,6 +119,7 @@ class WebListener:
         self.runner: web.AppRunner | None = None
         self.listener: asyncio.Server | None = None
         self.gates: set[HttpGate] = set()  # every open HTTP connection
+        self.tls_site: _TlsSite | None = None
         app = web.Application(middlewares=[self._deadline_met])
         app.router.add_get("/healthz", self._healthz)
         app.router.add_get("/irc", self._irc)
@@ -154,7 +159,16 @@ class WebListener:
         site = _TlsSite(self.runner, host, port, context, handshake_timeout, self.server.config.limits.listen_backlog,
                         lambda: HttpGate(self.server, aio, self.gates, proxied), self.server.config.reuse_port or None)
         await site.start()
+        self.tls_site = site
         return site.address
+
+    def stop_accepting(self) -> None:
+        """No new connections, those open stay (a node sharing its ports with
+        others, reuse_port, leaves new ones to them while it drains)."""
+        if self.listener is not None:
+            self.listener.close()
+        if self.tls_site is not None:
+            self.tls_site.stop_accepting()
 
     async def stop(self) -> None:
         if self.listener is not None:
