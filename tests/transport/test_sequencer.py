@@ -69,7 +69,10 @@ class Node:
             self.delivered.append(out.event.text)
             self.changed.set()
 
-        self.server = SimpleNamespace(loop=loop, spawn=spawn, outbox=SimpleNamespace(fan_out=fan_out))
+        def gather(out: Outbound, event: Message, local: bool = True) -> None:
+            fan_out(out, local)
+
+        self.server = SimpleNamespace(loop=loop, spawn=spawn, outbox=SimpleNamespace(fan_out=fan_out, gather=gather))
 
     def key_of(self, m: Message) -> str:
         return KEY

@@ -417,6 +417,7 @@ class Connection(asyncio.Protocol):
 
     def resume(self, shown: set[str]) -> None:
         """Release held messages not already shown in the answer, then input."""
+        self.server.settle()  # (messages gathered while the query ran are held too, and may be in the answer)
         held, self.gated = self.gated or [], None
         self.busy = False
         for event in held:  # in order; a message the answer showed is not repeated

@@ -35,19 +35,21 @@ if TYPE_CHECKING:
 class Batch:
     """Consecutive messages of one tick to one target and one set of recipients."""
 
-    __slots__ = ("to", "target", "events", "senders")
+    __slots__ = ("to", "target", "events", "senders", "local")
 
-    def __init__(self, out: Outbound, event: Message) -> None:
+    def __init__(self, out: Outbound, event: Message, local: bool = True) -> None:
+        self.local = local  # False: other nodes' messages (their fan-out latency is not this node's)
         self.to = out.to
         self.target = event.target
         self.events: list[Message] = [event]
         self.senders: dict[str, list[int]] = {event.nick: [0]}  # nick -> its messages' places in events
 
-    def takes(self, out: Outbound, event: Message) -> bool:
+    def takes(self, out: Outbound, event: Message, local: bool = True) -> bool:
         """Does ``event`` (to ``out.to``) join this batch? Same target, same
-        recipients (a list compare in C: nothing per recipient in Python)."""
+        recipients (a list compare in C: nothing per recipient in Python),
+        and from the same side (this node, or the others)."""
         to = out.to
-        return event.target == self.target and (to is self.to or to == self.to)
+        return event.target == self.target and local is self.local and (to is self.to or to == self.to)
 
     def add(self, event: Message) -> None:
         places = self.senders.get(event.nick)
@@ -81,9 +83,10 @@ class _Shared:
 def deliver(server: OutboxHost, batch: Batch) -> None:
     """Fan ``batch`` out: per recipient, one lookup and one enqueue."""
     events = batch.events
-    metrics = server.metrics
-    for event in events:
-        metrics.fanning_out(event.msgid)  # (its latency ends at this tick's flush)
+    if batch.local:
+        metrics = server.metrics
+        for event in events:
+            metrics.fanning_out(event.msgid)  # (its latency ends at this tick's flush)
     server.outbox.schedule_flush()
     conns = server.connections
     first = events[0]

@@ -98,6 +98,9 @@ class Host(Protocol):
     def mark_dirty(self, conn: Connection) -> None:
         """``conn`` has output to write at the end of this tick."""
 
+    def settle(self) -> None:
+        """Fan out the messages gathered so far (before anything is queued around them)."""
+
 
 
 class DeliveryCounters(Protocol):

@@ -117,6 +117,8 @@ class Outbox:
         """Output a connection's adapter made itself (PONG, 461, a goodbye):
         it waits behind held output for the same connection, so it never
         overtakes a reply to an earlier command."""
+        if self.batch is not None:
+            self.settle()  # (other nodes' messages gathered before it go first)
         if self.held and self.store_trouble is None and self.holds_for(conn):
             self.held.append((conn, data))
         else:
@@ -237,15 +239,19 @@ class Outbox:
 
     # --- out: fan-out and the flush ----------------------------------------------
 
-    def gather(self, out: Outbound, event: Message) -> None:
-        """A released message joins the batch of its room, or starts one."""
+    def gather(self, out: Outbound, event: Message, local: bool = True) -> None:
+        """A released message joins the batch of its room, or starts one.
+        ``local=False``: another node's message (transport/cluster/sequencer.py);
+        the batch is settled by whatever comes next, at the latest by this tick's flush."""
         batch = self.batch
         if batch is not None:
-            if batch.takes(out, event):
+            if batch.takes(out, event, local):
                 batch.add(event)
                 return
             self.settle()
-        self.batch = Batch(out, event)
+        self.batch = Batch(out, event, local)
+        if not local:
+            self.schedule_flush()
 
     def settle(self) -> None:
         """Fan the pending batch out: before anything else is queued, so
@@ -330,6 +336,7 @@ class Outbox:
             self.server.store_pending()
         finally:
             self.flush_scheduled = False  # never wedged, whatever happened above
+        self.settle()  # (other nodes' messages gathered in this tick)
         if self.merging is not None:
             return  # the output waits for the commit in flight (or merge_wait): see merge()
         if self.dirty and self.released and self.merge():

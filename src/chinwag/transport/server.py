@@ -100,6 +100,7 @@ class Server:
         # The commit gate, fan-out and the once-per-tick flush (transport/outbox.py).
         self.outbox = outbox = Outbox(self)
         self.send_local: Callable[[Connection, bytes], None] = outbox.send_local
+        self.settle: Callable[[], None] = outbox.settle
         self.close_after_held: Callable[[Connection], None] = outbox.close_after_held
         self.mark_dirty: Callable[[Connection], None] = outbox.mark_dirty
         # (the one hook that holds this tick's messages back from the store: Outbox.flush calls it)

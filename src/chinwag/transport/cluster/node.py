@@ -85,12 +85,14 @@ class ClusterNode:
         self._working = False  # _claim_forever is on an item
         self.dead: dict[str, None] = {}  # nodes declared dead (their late ops are ignored until they say hello)
         self.refills = 0  # metrics: gaps refilled from PostgreSQL
+        self._own_messages = b"\x00"  # how this node's messages begin on the bus (set once it has its name)
 
     # --- start and stop ---------------------------------------------------------
 
     async def start(self) -> None:
         if not self.name:
             self.name = default_name(self.server.port("irc"), self.server.config.reuse_port)
+        self._own_messages = wire.own_messages(self.name)
         # A fresh run: what an earlier run of this name left (after kill -9) goes first
         # (its nick rows would refuse this run's users their own names).
         await self.db.forget_node(self.name)
@@ -305,6 +307,8 @@ class ClusterNode:
     # --- the bus in -------------------------------------------------------------
 
     def _received(self, data: bytes) -> None:
+        if data.startswith(self._own_messages):
+            return  # this node's own message, back from the bus (most of what a busy node hears)
         item = wire.decode(data)
         if item is None:
             log.warning("undecodable bus message (%d bytes) ignored", len(data))

@@ -184,8 +184,8 @@ class Sequencer:
             outbox.fan_out(out)
             return
         to = remote.recipients(node.hub, msg)
-        if to:
-            outbox.fan_out(Outbound(to, msg), local=False)
+        if to:  # (consecutive ones to one room: one shared buffer per variant, as for this node's own)
+            outbox.gather(Outbound(to, msg), msg, local=False)
 
     def _arm(self, key: str, conv: _Conversation, delay: float) -> None:
         loop = self.node.server.loop

@@ -108,6 +108,12 @@ def _message(msg: Message) -> dict[str, Any]:
             "lines": [list(line) for line in msg.lines]}
 
 
+def own_messages(node: str) -> bytes:
+    """How every message ``node`` publishes begins (:func:`message`): a node
+    drops its own, echoed back by the bus, without decoding them."""
+    return _dumps(_head("m", node))[:-1] + b","
+
+
 def presence(node: str, epoch: str, pseq: int, op: PresenceOp, to: str = "") -> bytes:
     return _dumps({**_head("p", node, to, epoch, pseq), **_op(op)})
 
