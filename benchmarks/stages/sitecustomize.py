@@ -28,6 +28,7 @@ if _OUT:
     from chinwag.core.events import Message
     from chinwag.storage import sqlite as _sqlite
     from chinwag.transport import outbox as _outbox
+    from chinwag.transport import ticker as _ticker
 
     _ns = time.perf_counter_ns
     _BASE = int(os.environ.get("CHINWAG_STAGES_BASE_NS", "0"))
@@ -39,6 +40,7 @@ if _OUT:
     inserts: list[int] = []  # the writer's _insert durations, ns
     flushes: list[tuple[int, int, int]] = []  # write_out: (start ns, duration ns, connections)
     merges = [0]
+    ticks: list[int] = []  # the Ticker's runs (every connection's tick and pump), ns
     pending: list[str] = []  # msgids committed since the last write_out
     _gc_start = [0]
 
@@ -49,6 +51,10 @@ if _OUT:
             gcs.append((info["generation"], _ns() - _gc_start[0], _gc_start[0]))
 
     gc.callbacks.append(_gc)
+    if os.environ.get("CHINWAG_STAGES_SWITCH"):  # an experiment: the GIL's switch interval (s)
+        import sys
+
+        sys.setswitchinterval(float(os.environ["CHINWAG_STAGES_SWITCH"]))
 
     def _start(signum: int, frame: object) -> None:
         rec.clear()
@@ -56,6 +62,7 @@ if _OUT:
         inserts.clear()
         flushes.clear()
         merges[0] = 0
+        ticks.clear()
         _on[0] = True
 
     signal.signal(signal.SIGUSR2, _start)
@@ -146,6 +153,18 @@ if _OUT:
 
     _outbox.Outbox.merge = merge  # type: ignore[method-assign]
 
+    _tick_run = _ticker.Ticker._run
+
+    def tick_run(self):  # type: ignore[no-untyped-def]
+        t = _ns()
+        try:
+            return _tick_run(self)
+        finally:
+            if _on[0]:
+                ticks.append(_ns() - t)
+
+    _ticker.Ticker._run = tick_run  # type: ignore[method-assign]
+
     def _pct(xs: list[int]) -> dict[str, float]:
         if not xs:
             return {"n": 0}
@@ -183,6 +202,7 @@ if _OUT:
         out["insert"] = _pct(inserts)
         out["flush (write_out)"] = _pct([d for _, d, _ in flushes])
         out["flush connections"] = _pct([n * 1_000_000 for _, _, n in flushes])  # (as counts: "ms" = count)
+        out["ticker run"] = _pct(ticks)
         out["merges"] = merges[0]
         out["messages"] = len(rec)
         with open(str(_OUT), "w", encoding="utf-8") as f:

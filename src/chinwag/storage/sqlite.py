@@ -493,14 +493,7 @@ class SqliteStore:
         except BaseException as exc:
             ready.set_exception(exc)
             return
-        try:
-            if self.checkpoint_every is not None and str(conn.execute("PRAGMA journal_mode").fetchone()[0]) == "wal":
-                checkpointer = Checkpointer(self.path, self.checkpoint_every)
-                checkpointer.start()
-                conn.execute("PRAGMA wal_autocheckpoint = 0")  # (the thread does it, off the commit path)
-                self.checkpointer = checkpointer
-        except sqlite3.Error as exc:  # (then SQLite checkpoints in the commits, as by default)
-            log.warning("history checkpoints stay in the writer's commits: %s", exc)
+        self.checkpointer = self._start_checkpointer(conn)
         ready.set_result(None)
         try:
             self._write_loop(conn)
@@ -516,6 +509,25 @@ class SqliteStore:
             except sqlite3.Error:
                 pass
             conn.close()
+
+    def _start_checkpointer(self, conn: sqlite3.Connection) -> Checkpointer | None:
+        """WAL checkpoints on their own thread (storage/sqlite_checkpoint.py), if
+        asked for and in WAL mode; else (or if that fails) SQLite's, in the commits."""
+        if self.checkpoint_every is None:
+            return None
+        checkpointer: Checkpointer | None = None
+        try:
+            if str(conn.execute("PRAGMA journal_mode").fetchone()[0]).lower() != "wal":
+                return None
+            checkpointer = Checkpointer(self.path, self.checkpoint_every)
+            checkpointer.start()
+            conn.execute("PRAGMA wal_autocheckpoint = 0")  # (the thread does it, off the commit path)
+            return checkpointer
+        except sqlite3.Error as exc:
+            log.warning("history checkpoints stay in the writer's commits: %s", exc)
+            if checkpointer is not None:
+                checkpointer.stop()
+            return None
 
     def _write_loop(self, conn: sqlite3.Connection) -> None:
         q = self._queue
