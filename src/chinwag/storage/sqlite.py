@@ -523,7 +523,7 @@ class SqliteStore:
             checkpointer.start()
             conn.execute("PRAGMA wal_autocheckpoint = 0")  # (the thread does it, off the commit path)
             return checkpointer
-        except sqlite3.Error as exc:
+        except Exception as exc:  # (sqlite3.Error, or no thread to be had: never keep the writer from starting)
             log.warning("history checkpoints stay in the writer's commits: %s", exc)
             if checkpointer is not None:
                 checkpointer.stop()
