@@ -49,6 +49,8 @@ test: $(DEV_STAMP) lint
 	$(PY) -m benchmarks.marks --smoke
 	$(PY) -m benchmarks.cluster --smoke
 	$(PY) -m benchmarks.cluster --reuse-port --smoke
+	$(PY) -m benchmarks.storetail --rounds 1 --seconds 2
+	$(PY) -m benchmarks --smoke --db tmp --stages $$(mktemp)
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info

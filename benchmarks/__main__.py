@@ -10,10 +10,12 @@ import argparse
 import asyncio
 import contextlib
 import dataclasses
+import functools
 import ipaddress
 import json
 import os
 import resource
+import signal
 import socket
 import sys
 import tempfile
@@ -21,7 +23,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 from urllib.parse import urlsplit
 
-from benchmarks import creceiver, pyspy
+from benchmarks import creceiver, loadgen, pyspy
 from benchmarks.loadgen import Bench, BenchError, Options, Result
 from benchmarks.procinfo import SpawnedServer, SpawnError
 
@@ -96,6 +98,13 @@ def _parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="record the server with py-spy during the measured window into FILE (collapsed stacks) and print "
         "its top functions by own time; needs the server's pid (spawned, or --server-pid)",
+    )
+    p.add_argument(
+        "--stages",
+        metavar="FILE",
+        help="a spawned server times each message's stages (read, stored, loop woken, flush start and end) and "
+        "every garbage collection during the measured window (benchmarks/stages/sitecustomize.py); the figures "
+        "go to FILE (JSON) and are printed",
     )
     p.add_argument("--smoke", action="store_true", help="tiny bounded correctness run (20 clients, 2 senders, 2 s)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of text")
@@ -182,6 +191,48 @@ def run_loop(opts: Options, loop: str, on_window: Callable[[], None] | None = No
             version = getattr(uvloop, "__version__", "?")
             return uvloop.run(main(f"uvloop {version}"))
     return asyncio.run(main("asyncio"))
+
+
+def stages_env(path: str) -> dict[str, str]:
+    """What makes a spawned server load benchmarks/stages/sitecustomize.py and write to ``path``."""
+    here = os.path.join(os.path.dirname(os.path.abspath(__file__)), "stages")
+    rest = os.environ.get("PYTHONPATH", "")
+    return {
+        "CHINWAG_STAGES_OUT": os.path.abspath(path),
+        "CHINWAG_STAGES_BASE_NS": str(loadgen._BASE_NS),
+        "PYTHONPATH": here + (os.pathsep + rest if rest else ""),
+    }
+
+
+def _also(first: Callable[[], None] | None, then: Callable[[], None]) -> Callable[[], None]:
+    def both() -> None:
+        if first is not None:
+            first()
+        then()
+
+    return both
+
+
+def format_stages(path: str) -> str:
+    """The server's stage timings (ms), as the sitecustomize wrote them."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+    except (OSError, ValueError) as exc:
+        return f"stages: no figures ({exc})"
+    lines = ["server stages (ms)   n / p50 / p90 / p99 / p99.9 / max"]
+    for name, v in data.items():
+        if isinstance(v, dict) and "n" in v:
+            if not v["n"]:
+                lines.append(f"  {name:22} none")
+                continue
+            lines.append(f"  {name:22} {v['n']:>6} / " + " / ".join(f"{v[k]:.3f}" for k in
+                                                                         ("p50", "p90", "p99", "p99.9", "max")))
+        elif isinstance(v, dict):
+            lines.append(f"  {name}: " + ", ".join(f"{k} {x:.3f}" for k, x in v.items()))
+        else:
+            lines.append(f"  {name:22} {v}")
+    return "\n".join(lines)
 
 
 def _ms(us: float | None) -> str:
@@ -289,6 +340,8 @@ def main(argv: list[str] | None = None) -> int:
                 per_ip["CHINWAG_POSTGRES"] = args.postgres
                 where = urlsplit(args.postgres)
                 args.db = f"(PostgreSQL {where.hostname}:{where.port or 5432}{where.path})"  # as the report shows it
+            if args.stages:
+                per_ip.update(stages_env(args.stages))
             server = SpawnedServer(opts.host, args.server_cpu, db, env=per_ip)
             port = server.start(timeout=opts.connect_timeout)
             if opts.protocol != "text":
@@ -304,7 +357,12 @@ def main(argv: list[str] | None = None) -> int:
                 recorder = pyspy.Recorder(opts.server_pid, args.profile, opts.duration)
             except RuntimeError as exc:
                 raise BenchError(str(exc)) from None
-        result = run_loop(opts, args.loop, recorder.start if recorder is not None else None)
+        on_window = recorder.start if recorder is not None else None
+        if args.stages:
+            if server is None:
+                raise BenchError("--stages needs a spawned server (no --port)")
+            on_window = _also(on_window, functools.partial(os.kill, server.pid, signal.SIGUSR2))
+        result = run_loop(opts, args.loop, on_window)
         profile_error = recorder.wait() if recorder is not None else ""
     except (BenchError, SpawnError, OSError) as exc:
         print(f"benchmarks: {exc}", file=sys.stderr)
@@ -325,6 +383,8 @@ def main(argv: list[str] | None = None) -> int:
         print(format_text(result, args.server_cpu, args.client_cpu, None if args.port else args.db))
         if args.profile:
             print(f"py-spy failed: {profile_error}" if profile_error else pyspy.format_summary(args.profile))
+        if args.stages:
+            print(format_stages(args.stages))
         if status not in (None, 0):
             print(f"server exited with status {status}: {server.tail() if server else ''}")
     return 0 if result.ok and status in (None, 0) else 1

@@ -189,7 +189,9 @@ def run_line(run: Run) -> str:
         f"server {_us(r.server_us_per_delivery)} us/d ({server_share} core)  "
         f"generator {_us(r.generator_us_per_delivery)} us/d ({r.generator_cpu_s / w:.0%} core{c_part})  "
         f"{r.deliveries_per_write or 0:.0f} d/write  "
-        f"loss/dups {r.loss}/{r.duplicates}  p50/p99 {lat.get('p50', 0) / 1000:.1f}/{lat.get('p99', 0) / 1000:.1f} ms"
+        f"loss/dups {r.loss}/{r.duplicates}  p50/p99/p99.9 "
+        f"{'/'.join(f'{lat.get(k, 0) / 1000:.2f}' for k in ('p50', 'p99', 'p99.9'))} ms  "
+        f"rest of machine {(r.other_cpu_s or 0) / w:.0%}"
         + (f"  [{'; '.join(flags)}]" if flags else "")
     )
 
@@ -217,6 +219,10 @@ def summary(runs: list[Run]) -> dict[str, Any]:
         out["deliveries_per_s_ratio"] = _spread(tput)
     if cpu:
         out["server_us_per_delivery_ratio"] = _spread(cpu)
+    p99 = [c.latency_us["p99"] / n.latency_us["p99"] for c, n in pairs
+           if c.latency_us.get("p99") and n.latency_us.get("p99")]
+    if p99:
+        out["p99_ratio"] = _spread(p99)
     for name, idx in (("chinwag", 0), ("ngircd", 1)):
         side = [p[idx] for p in pairs]
         gen = [r.generator_us_per_delivery for r in side if r.generator_us_per_delivery is not None]
@@ -227,6 +233,10 @@ def summary(runs: list[Run]) -> dict[str, Any]:
             "generator_us_per_delivery": _spread(gen) if gen else None,
             "generator_core_share": _spread([r.generator_cpu_s / (r.window_s or 1.0) for r in side]),
             "server_core_share": _spread([(r.server_cpu_s or 0.0) / (r.window_s or 1.0) for r in side]),
+            "latency_ms": {
+                k: _spread([r.latency_us[k] / 1000 for r in side if k in r.latency_us]) for k in ("p50", "p99", "p99.9")
+                if any(k in r.latency_us for r in side)
+            },
         }
     return out
 
@@ -243,6 +253,8 @@ def format_summary(s: dict[str, Any]) -> str:
         lines.append(f"  deliveries/s            {rng(s['deliveries_per_s_ratio'], '.2f')}   goal >= 2")
     if "server_us_per_delivery_ratio" in s:
         lines.append(f"  server CPU per delivery {rng(s['server_us_per_delivery_ratio'], '.2f')}   goal <= 0.5")
+    if "p99_ratio" in s:
+        lines.append(f"  p99 latency             {rng(s['p99_ratio'], '.2f')}")
     for name in SERVERS:
         d = s[name]
         gen = d["generator_us_per_delivery"]
@@ -252,6 +264,9 @@ def format_summary(s: dict[str, Any]) -> str:
             f"generator {'-' if gen is None else format(gen['median'], '.3f')} us/d at "
             f"{d['generator_core_share']['median']:.0%} of its core"
         )
+        if d.get("latency_ms"):
+            lines.append(f"  {name:8} latency ms " + "; ".join(
+                f"{k} {rng(v, '.2f')}" for k, v in d["latency_ms"].items()))
     gen_share = max(s[n]["generator_core_share"]["max"] for n in SERVERS)
     if gen_share > 0.9:
         lines.append("note: the generator used over 90% of its core in some run: it may have been the limit there")

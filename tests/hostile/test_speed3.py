@@ -162,7 +162,7 @@ def record_writes(conn: Connection, monkeypatch: pytest.MonkeyPatch) -> list[byt
 
 
 async def test_what_two_commits_release_in_a_row_reaches_a_reader_in_one_write(monkeypatch: pytest.MonkeyPatch) -> None:
-    async with serving(merge_wait=5) as srv:  # (long: only the commit ends the wait here)
+    async with serving(merge_wait=5, merge_min_waiting=1) as srv:  # (long: only the commit ends the wait here)
         b = await Bystander.join(srv.port("irc"))
         b.start()
         reader = await irc_member(srv, "reader")

@@ -17,7 +17,7 @@ class ConfigError(ValueError):
 _ZERO_ALLOWED = frozenset({"nick_grace", "connect_per_minute"})
 # Limits in seconds that may be fractions (floats); every other limit is an integer.
 _SECONDS = frozenset({"cluster_heartbeat", "cluster_lease", "cluster_gap_wait", "cluster_poll", "cluster_tail_poll",
-                      "cluster_mark_every", "merge_wait"})
+                      "cluster_mark_every", "merge_wait", "checkpoint_every"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,6 +207,14 @@ class Limits:
     # waits for that commit, once, at most this many seconds, so that what it
     # releases goes out in the same write() per connection (transport/outbox.py merge).
     merge_wait: float = 0.002
+    # --- limits: p99 ---
+    # ... and only when at least this many messages wait for the store: a light
+    # load (a message at a time) gains no shared write from waiting, only latency.
+    merge_min_waiting: int = 8
+    # SQLite history: seconds between two checkpoints of the WAL into the database
+    # file, on a thread of their own (storage/sqlite_checkpoint.py) rather than in a
+    # commit that the messages behind it wait for; longer: fewer fsyncs, a bigger WAL.
+    checkpoint_every: float = 2.0
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):

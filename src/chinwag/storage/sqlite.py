@@ -37,6 +37,7 @@ from chinwag.storage import read_markers as sqlite_markers
 from chinwag.storage import sqlite_playback, sqlite_refold, sqlite_rooms
 from chinwag.storage.accounts import Account
 from chinwag.storage.base import Departure, Receipt, StorageError, conversation_key, event_key, visible
+from chinwag.storage.sqlite_checkpoint import Checkpointer
 
 log = logging.getLogger("chinwag.storage")
 
@@ -138,9 +139,14 @@ def _messages(rows: Iterable[Any]) -> list[Message]:
 class SqliteStore:
     """A :class:`~chinwag.storage.base.HistoryStore` in a SQLite file."""
 
-    def __init__(self, path: str | Path, write_timeout: float = 5.0) -> None:
+    def __init__(self, path: str | Path, write_timeout: float = 5.0, checkpoint_every: float | None = 2.0) -> None:
         self.path = str(path)
         self.write_timeout = write_timeout
+        # WAL checkpoints on a thread of their own (storage/sqlite_checkpoint.py), at
+        # most every checkpoint_every seconds (limits.checkpoint_every); None: SQLite's
+        # own, inside the commit that crosses 1000 pages (benchmarks compare them).
+        self.checkpoint_every = checkpoint_every
+        self.checkpointer: Checkpointer | None = None
         self.on_commit: Callable[[list[Receipt]], None] | None = None
         self.on_fail: Callable[[list[str]], None] | None = None
         self.on_status: Callable[[str | None], None] | None = None
@@ -487,6 +493,7 @@ class SqliteStore:
         except BaseException as exc:
             ready.set_exception(exc)
             return
+        self.checkpointer = self._start_checkpointer(conn)
         ready.set_result(None)
         try:
             self._write_loop(conn)
@@ -495,11 +502,32 @@ class SqliteStore:
             self._closed = True
             self._fail_queued()
         finally:
+            if self.checkpointer is not None:
+                self.checkpointer.stop()
             try:
                 conn.execute("PRAGMA optimize")
             except sqlite3.Error:
                 pass
             conn.close()
+
+    def _start_checkpointer(self, conn: sqlite3.Connection) -> Checkpointer | None:
+        """WAL checkpoints on their own thread (storage/sqlite_checkpoint.py), if
+        asked for and in WAL mode; else (or if that fails) SQLite's, in the commits."""
+        if self.checkpoint_every is None:
+            return None
+        checkpointer: Checkpointer | None = None
+        try:
+            if str(conn.execute("PRAGMA journal_mode").fetchone()[0]).lower() != "wal":
+                return None
+            checkpointer = Checkpointer(self.path, self.checkpoint_every)
+            checkpointer.start()
+            conn.execute("PRAGMA wal_autocheckpoint = 0")  # (the thread does it, off the commit path)
+            return checkpointer
+        except Exception as exc:  # (sqlite3.Error, or no thread to be had: never keep the writer from starting)
+            log.warning("history checkpoints stay in the writer's commits: %s", exc)
+            if checkpointer is not None:
+                checkpointer.stop()
+            return None
 
     def _write_loop(self, conn: sqlite3.Connection) -> None:
         q = self._queue
@@ -571,6 +599,8 @@ class SqliteStore:
             self._down, self._given_up = False, 0
             self._report(None)
         self._confirm([Receipt(r[1], r[0], 0) for r in rows])
+        if self.checkpointer is not None:  # (after the confirmation: nobody waits for it)
+            self.checkpointer.committed(conn)
 
     def _give_up(self, msgids: list[str], exc: sqlite3.Error) -> None:
         count = len(msgids)

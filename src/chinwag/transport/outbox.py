@@ -357,10 +357,12 @@ class Outbox:
         so that what it releases goes out in the same write() per connection.
 
         Only when this tick's output has released messages in it, while more
+        (at least ``merge_min_waiting``: a load, not one message at a time)
         wait for a commit that is in flight (a store that confirms later than
         ``append``: SQLite, PostgreSQL) and the store works; never twice in a
         row, and never longer than ``merge_wait``."""
-        if self.merged or not self.senders or self.store_trouble is not None or self.loop is None:
+        if (self.merged or len(self.senders) < self.limits.merge_min_waiting or self.store_trouble is not None
+                or self.loop is None):
             return False
         self.merged = True
         self.merging = self.loop.call_later(self.limits.merge_wait, self.end_merge)

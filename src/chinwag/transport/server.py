@@ -78,7 +78,7 @@ class Server:
             server_operators=config.server_operators,
         )
         self.store = store or open_store(config.db, config.limits.store_timeout, config.postgres,
-                                          config.limits.postgres_pool)
+                                          config.limits.postgres_pool, config.limits.checkpoint_every)
         self._tasks: set[asyncio.Task[None]] = set()
         self._pruner: asyncio.Task[None] | None = None
         # Who may connect: the total cap, per address the unregistered and the

@@ -1,0 +1,97 @@
+"""Issue 15, round 4: SQLite's WAL is checkpointed on a thread of its own
+(storage/sqlite_checkpoint.py), not inside a commit: SQLite's automatic checkpoint
+(every 1000 pages) put its fsyncs into one commit in ~250 of a paced load, and the
+messages of that commit and those queued behind it waited for them (the latency
+tail). The WAL must still start over (stay bounded), and nothing may be lost."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sqlite3
+import threading
+from pathlib import Path
+
+from chinwag.core.events import Message
+from chinwag.core.limits import Limits
+from chinwag.storage.base import Receipt
+from chinwag.storage.open import open_store
+from chinwag.storage.sqlite import SqliteStore
+
+PAGE = 4096 + 24  # a WAL frame: a page and its header
+TEXT = "x" * 200
+
+
+def message(i: int) -> Message:
+    return Message(f"{i + 1:020x}", 1.0 + i, "al", "#lobby", f"line {i} {TEXT}", "privmsg")
+
+
+async def commit_one_by_one(store: SqliteStore, first: int, count: int) -> None:
+    for i in range(first, first + count):
+        store.append(message(i))
+        await store.flush()  # (one commit per message, as a paced load makes them)
+
+
+async def autocheckpoint(store: SqliteStore) -> int:
+    """The writer connection's wal_autocheckpoint (read on the writer thread)."""
+    return int(await store._write(lambda conn: conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0]))
+
+
+async def until(condition: object, timeout: float = 10.0) -> None:
+    async def poll() -> None:
+        while not condition():  # type: ignore[operator]
+            await asyncio.sleep(0.005)
+
+    await asyncio.wait_for(poll(), timeout)
+
+
+async def test_checkpoints_run_off_the_writer_and_the_wal_starts_over(tmp_path: Path) -> None:
+    path = tmp_path / "h.db"
+    store = SqliteStore(path, checkpoint_every=0.01)
+    got: list[Receipt] = []
+    store.on_commit = got.extend
+    await store.start()
+    try:
+        checkpointer = store.checkpointer
+        assert checkpointer is not None
+        # SQLite's own checkpoint is off in the writer: no commit pays for one.
+        assert await autocheckpoint(store) == 0
+        await commit_one_by_one(store, 0, 150)
+        await until(lambda: checkpointer.passes >= 2)
+        await commit_one_by_one(store, 150, 150)  # (the writer finishes each pass after a commit)
+        await until(lambda: checkpointer.finishes >= 2)
+        names = {t.name for t in threading.enumerate()}
+        assert "chinwag-history-checkpoint" in names
+        # 300 commits wrote well over a thousand frames; the WAL started over on the way.
+        assert os.path.getsize(f"{path}-wal") < 600 * PAGE
+        assert [r.msgid for r in got] == [message(i).msgid for i in range(300)]
+    finally:
+        await store.close()
+    assert "chinwag-history-checkpoint" not in {t.name for t in threading.enumerate()}
+    # Everything is in the database file now (closing checkpoints the rest), readable without the store.
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("SELECT count(*) FROM messages").fetchone()[0] == 300
+    again = SqliteStore(path)
+    await again.start()
+    try:
+        assert [m.text for m in await again.latest("#lobby", 2)] == [f"line 298 {TEXT}", f"line 299 {TEXT}"]
+    finally:
+        await again.close()
+
+
+async def test_without_the_thread_sqlite_checkpoints_in_the_commits(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "h.db", checkpoint_every=None)
+    await store.start()
+    try:
+        assert store.checkpointer is None
+        assert await autocheckpoint(store) == 1000
+    finally:
+        await store.close()
+
+
+async def test_the_server_s_store_takes_the_limit(tmp_path: Path) -> None:
+    assert Limits().checkpoint_every == 2.0
+    store = open_store(str(tmp_path / "h.db"), 5.0, "", 8, 0.25)
+    assert isinstance(store, SqliteStore)
+    assert store.checkpoint_every == 0.25
+    assert SqliteStore(tmp_path / "d.db").checkpoint_every == Limits().checkpoint_every
