@@ -18,9 +18,9 @@ import pytest
 from chinwag.transport.server import Server
 from tests.conftest import make_config
 from tests.hostile.bystander import Bystander
-from tests.hostile.test_hostile import serving, serving_config, text_client
-from tests.hostile.test_speed import irc_member, until
-from tests.hostile.test_speed3 import held_store, record_writes
+from tests.hostile.test_hostile import serving_config, text_client
+from tests.hostile.test_speed import until
+from tests.hostile.test_speed3 import merge_scene
 
 LINE = b":sender!~sender@chinwag PRIVMSG #lobby :%s\r\n"
 
@@ -32,58 +32,40 @@ async def settled(srv: Server) -> None:
 
 async def test_a_commit_released_under_light_load_is_written_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
     # merge_wait 5 s: were "one" held for "two"'s commit, only that commit would end the wait.
-    async with serving(merge_wait=5) as srv:  # (merge_min_waiting: the default, 8)
-        b = await Bystander.join(srv.port("irc"))
-        b.start()
-        reader = await irc_member(srv, "reader")
-        sender = await irc_member(srv, "sender")
-        writes = record_writes(srv.connections[srv.hub.nicks["reader"]], monkeypatch)
-        waiting, commit = await held_store(srv, monkeypatch)
-        await sender.send("PRIVMSG #lobby :one", "PRIVMSG #lobby :two")
+    async with merge_scene(monkeypatch, merge_wait=5) as scene:  # (merge_min_waiting: the default, 8)
+        reader, writes, waiting, commit = scene.reader, scene.writes, scene.waiting, scene.commit
+        await scene.sender.send("PRIVMSG #lobby :one", "PRIVMSG #lobby :two")
         await until(lambda: len(waiting) == 2)
         commit(waiting[0])  # "one" is released while "two" (one message) waits for its commit
         assert await reader.expect_cmd("PRIVMSG") == ":sender!~sender@chinwag PRIVMSG #lobby :one"
-        await settled(srv)
+        await settled(scene.srv)
         assert writes == [LINE % b"one"]  # written by that tick, not held for "two"
         commit(waiting[1])
         assert await reader.expect_cmd("PRIVMSG") == ":sender!~sender@chinwag PRIVMSG #lobby :two"
         assert writes == [LINE % b"one", LINE % b"two"]
-        rtt = await b.stop()
-        rtt.assert_served()
-        for c in (b, reader, sender):
-            await c.close()
 
 
 async def test_output_waits_for_the_next_commit_from_merge_min_waiting_messages_on(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    async with serving(merge_wait=5, merge_min_waiting=2) as srv:
-        b = await Bystander.join(srv.port("irc"))
-        b.start()
-        reader = await irc_member(srv, "reader")
-        sender = await irc_member(srv, "sender")
-        writes = record_writes(srv.connections[srv.hub.nicks["reader"]], monkeypatch)
-        waiting, commit = await held_store(srv, monkeypatch)
-        await sender.send(*(f"PRIVMSG #lobby :m{i}" for i in range(1, 5)))
+    async with merge_scene(monkeypatch, merge_wait=5, merge_min_waiting=2) as scene:
+        reader, writes, waiting, commit = scene.reader, scene.writes, scene.waiting, scene.commit
+        await scene.sender.send(*(f"PRIVMSG #lobby :m{i}" for i in range(1, 5)))
         await until(lambda: len(waiting) == 4)
         commit(waiting[0])  # m1 released, 3 wait: a load; m1 waits for the next commit ...
-        await settled(srv)
+        await settled(scene.srv)
         assert writes == []
         commit(waiting[1])  # ... and goes out with m2, in one write
         assert await reader.expect_cmd("PRIVMSG") == ":sender!~sender@chinwag PRIVMSG #lobby :m1"
         assert await reader.expect_cmd("PRIVMSG") == ":sender!~sender@chinwag PRIVMSG #lobby :m2"
-        await settled(srv)
+        await settled(scene.srv)
         commit(waiting[2])  # m3 released, only m4 waits (1 < 2): written at once
         assert await reader.expect_cmd("PRIVMSG") == ":sender!~sender@chinwag PRIVMSG #lobby :m3"
-        await settled(srv)
+        await settled(scene.srv)
         assert writes == [LINE % b"m1" + LINE % b"m2", LINE % b"m3"]
         commit(waiting[3])
         assert await reader.expect_cmd("PRIVMSG") == ":sender!~sender@chinwag PRIVMSG #lobby :m4"
         assert writes == [LINE % b"m1" + LINE % b"m2", LINE % b"m3", LINE % b"m4"]
-        rtt = await b.stop()
-        rtt.assert_served()
-        for c in (b, reader, sender):
-            await c.close()
 
 
 async def test_chat_over_sqlite_checkpointed_on_its_own_thread_reaches_everyone_and_history(

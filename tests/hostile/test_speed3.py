@@ -9,8 +9,10 @@ sender and reach the room the same way, byte for byte.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import itertools
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 
 import pytest
 
@@ -161,43 +163,55 @@ def record_writes(conn: Connection, monkeypatch: pytest.MonkeyPatch) -> list[byt
     return writes
 
 
-async def test_what_two_commits_release_in_a_row_reaches_a_reader_in_one_write(monkeypatch: pytest.MonkeyPatch) -> None:
-    async with serving(merge_wait=5, merge_min_waiting=1) as srv:  # (long: only the commit ends the wait here)
+@dataclasses.dataclass
+class Scene:
+    """A reader and a sender in #lobby; what each flush hands the reader's
+    socket; the store's appends, held until the test commits them."""
+
+    srv: Server
+    reader: IrcClient
+    sender: IrcClient
+    writes: list[bytes]
+    waiting: list[Message]
+    commit: Callable[[Message], None]
+
+
+@contextlib.asynccontextmanager
+async def merge_scene(monkeypatch: pytest.MonkeyPatch, **limits: float) -> AsyncIterator[Scene]:
+    """A :class:`Scene` on a server with ``limits``, a bystander served throughout."""
+    async with serving(**limits) as srv:  # type: ignore[arg-type]
         b = await Bystander.join(srv.port("irc"))
         b.start()
         reader = await irc_member(srv, "reader")
         sender = await irc_member(srv, "sender")
         writes = record_writes(srv.connections[srv.hub.nicks["reader"]], monkeypatch)
         waiting, commit = await held_store(srv, monkeypatch)
-        await sender.send("PRIVMSG #lobby :one", "PRIVMSG #lobby :two")
-        await until(lambda: len(waiting) == 2)
-        commit(waiting[0])  # "one" is released while "two" waits for its commit ...
-        await until(lambda: not srv.outbox.flush_scheduled)  # ... and that tick's flush is over
-        commit(waiting[1])
-        assert await reader.expect_cmd("PRIVMSG") == ":sender!~sender@chinwag PRIVMSG #lobby :one"
-        assert await reader.expect_cmd("PRIVMSG") == ":sender!~sender@chinwag PRIVMSG #lobby :two"
-        line = b":sender!~sender@chinwag PRIVMSG #lobby :%s\r\n"
-        assert writes == [line % b"one" + line % b"two"]
+        yield Scene(srv, reader, sender, writes, waiting, commit)
         rtt = await b.stop()
         rtt.assert_served()
         for c in (b, reader, sender):
             await c.close()
+
+
+async def test_what_two_commits_release_in_a_row_reaches_a_reader_in_one_write(monkeypatch: pytest.MonkeyPatch) -> None:
+    # (merge_wait long: only the commit ends the wait here)
+    async with merge_scene(monkeypatch, merge_wait=5, merge_min_waiting=1) as scene:
+        await scene.sender.send("PRIVMSG #lobby :one", "PRIVMSG #lobby :two")
+        await until(lambda: len(scene.waiting) == 2)
+        scene.commit(scene.waiting[0])  # "one" is released while "two" waits for its commit ...
+        await until(lambda: not scene.srv.outbox.flush_scheduled)  # ... and that tick's flush is over
+        scene.commit(scene.waiting[1])
+        assert await scene.reader.expect_cmd("PRIVMSG") == ":sender!~sender@chinwag PRIVMSG #lobby :one"
+        assert await scene.reader.expect_cmd("PRIVMSG") == ":sender!~sender@chinwag PRIVMSG #lobby :two"
+        line = b":sender!~sender@chinwag PRIVMSG #lobby :%s\r\n"
+        assert scene.writes == [line % b"one" + line % b"two"]
 
 
 async def test_output_waits_for_a_commit_no_longer_than_merge_wait(monkeypatch: pytest.MonkeyPatch) -> None:
-    async with serving(merge_wait=0.05) as srv:  # type: ignore[arg-type]
-        b = await Bystander.join(srv.port("irc"))
-        b.start()
-        reader = await irc_member(srv, "reader")
-        sender = await irc_member(srv, "sender")
-        waiting, commit = await held_store(srv, monkeypatch)
-        await sender.send("PRIVMSG #lobby :one", "PRIVMSG #lobby :two")
-        await until(lambda: len(waiting) == 2)
-        commit(waiting[0])  # "two" never commits while we wait: "one" goes out all the same
-        assert await reader.expect_cmd("PRIVMSG") == ":sender!~sender@chinwag PRIVMSG #lobby :one"
-        commit(waiting[1])
-        assert await reader.expect_cmd("PRIVMSG") == ":sender!~sender@chinwag PRIVMSG #lobby :two"
-        rtt = await b.stop()
-        rtt.assert_served()
-        for c in (b, reader, sender):
-            await c.close()
+    async with merge_scene(monkeypatch, merge_wait=0.05, merge_min_waiting=1) as scene:
+        await scene.sender.send("PRIVMSG #lobby :one", "PRIVMSG #lobby :two")
+        await until(lambda: len(scene.waiting) == 2)
+        scene.commit(scene.waiting[0])  # "two" never commits while we wait: "one" goes out all the same
+        assert await scene.reader.expect_cmd("PRIVMSG") == ":sender!~sender@chinwag PRIVMSG #lobby :one"
+        scene.commit(scene.waiting[1])
+        assert await scene.reader.expect_cmd("PRIVMSG") == ":sender!~sender@chinwag PRIVMSG #lobby :two"
