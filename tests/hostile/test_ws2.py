@@ -132,7 +132,7 @@ async def watcher(srv: Server) -> IrcClient:
 async def test_websocket_fragments_with_a_ping_between_arrive_as_one_line() -> None:
     async with serving() as srv:
         b = await Bystander.join(srv.port("irc"))
-        b.start()
+        b.start(interval=0)  # always a PING in flight
         w = await watcher(srv)
         ws = await RawWs.connect(srv)
         await ws.register("frag")
@@ -182,7 +182,7 @@ async def test_websocket_protocol_errors_close_with_the_rfc_code(case: str) -> N
     data, code = ERRORS[case]
     async with serving() as srv:
         b = await Bystander.join(srv.port("irc"))
-        b.start()
+        b.start(interval=0)  # always a PING in flight
         w = await watcher(srv)
         ws = await RawWs.connect(srv)
         await ws.register("bad")
@@ -232,7 +232,7 @@ async def test_websocket_quit_says_error_then_close_frame_then_closes() -> None:
 async def test_websocket_frames_dribbled_a_byte_at_a_time() -> None:
     async with serving() as srv:
         b = await Bystander.join(srv.port("irc"))
-        b.start()
+        b.start(interval=0)  # always a PING in flight
         ws = await RawWs.connect(srv)
         data = text("NICK dribble") + text("USER d 0 * :d") + frame(TEXT, b"PING :" + b"y" * 300)
         for i in range(len(data)):
@@ -267,7 +267,7 @@ async def test_websocket_5000_pings_in_one_write_are_all_answered_in_order() -> 
 async def test_websocket_client_that_stops_reading_is_cut_and_others_are_served() -> None:
     async with serving(output_stall=1) as srv:
         b = await Bystander.join(srv.port("irc"))
-        b.start()
+        b.start(interval=0)  # always a PING in flight
         w = await watcher(srv)
         sloth = await RawWs.connect(srv, rcvbuf=4096)
         await sloth.register("sloth")
