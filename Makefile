@@ -43,6 +43,7 @@ test: $(DEV_STAMP) lint
 	$(PY) -m benchmarks.connections --protocol text --connections 50 --hold 0.5 --tracemalloc 5
 	$(PY) -m benchmarks --compare ngircd --smoke
 	$(PY) -m benchmarks.fanout --members 20 --messages 50
+	$(PY) -m benchmarks.fanout --ws --members 20 --batch 10 --messages 100
 	$(PY) -m benchmarks.storage_ab --rounds 1 -- --smoke
 	$(PY) -m benchmarks.bus --messages 2000 --rounds 1
 	$(PY) -m benchmarks.ghosts --smoke

@@ -3,6 +3,7 @@
     python -m benchmarks.fanout                      # 100 IRC members, 200 then 1200 messages
     python -m benchmarks.fanout --messages 1200      # one run (for valgrind, see below)
     python -m benchmarks.fanout --batch 50 --senders 10 --members 200   # a busy tick, input path included
+    python -m benchmarks.fanout --ws --batch 50 --senders 10             # the same over IRC-over-WebSocket
 
 An in-process server (memory store) with ``--members`` IRC users in #lobby;
 their transports are then replaced by ones that discard what is written.
@@ -25,6 +26,23 @@ runs:
 
 (I refs of the second minus the first) / (1000 x (members - 1)) is the cost of
 one delivery; the connecting and joining before cancel out. Loopback only.
+
+They cancel out only as far as they take the same instructions each run, and
+the joins wait on the clock (so, under valgrind, on its speed). For exactly the
+measured window, ``os.getppid()`` marks its start and end:
+
+    valgrind --tool=callgrind --dump-before=os_getppid --callgrind-out-file=/tmp/cg.%p \
+        python -m benchmarks.fanout --messages 1000 ...
+
+writes the window's counts alone to ``/tmp/cg.<pid>.2`` (its ``summary:`` line);
+divided by ``messages x (members - 1)``: instructions per delivery, input included.
+
+``--ws``: the members connect to ``/irc`` over WebSocket instead (aiohttp's
+client, ``text.ircv3.net``). With ``--batch``, each message arrives as one
+masked frame in its own read, handed to the connection's HTTP gate (the
+transport's protocol: the same entry point as a socket read), and the loop runs
+until the tick's flush: the receive path is measured whatever reads the frames
+(aiohttp's queue and a task per connection, or a parser called from the read).
 """
 
 from __future__ import annotations
@@ -33,7 +51,12 @@ import argparse
 import asyncio
 import cProfile
 import dataclasses
+import os
+import struct
 import time
+from typing import Any
+
+import aiohttp
 
 from chinwag.config import Config, Limits
 from chinwag.core.events import Message, Outbound
@@ -53,14 +76,44 @@ class _Discard:
     def resume_reading(self) -> None:
         pass
 
+    def get_write_buffer_size(self) -> int:
+        return 0
 
-async def run(members: int, messages: int, batch: int = 1, senders: int = 1, profile: str = "") -> float:
+    def is_closing(self) -> bool:
+        return False
+
+
+def ws_frame(line: bytes) -> bytes:
+    """A client's text frame, masked (RFC 6455 requires it) with a fixed key."""
+    n = len(line)
+    assert n < 126
+    key = b"\x11\x22\x33\x44"
+    masked = bytes(b ^ key[i & 3] for i, b in enumerate(line))
+    return struct.pack("!BB", 0x81, 0x80 | n) + key + masked
+
+
+async def _join_ws(srv: Server, members: int) -> list[Any]:
+    """``members`` WebSocket users in #lobby; their sessions, to close at the end."""
+    host, port = srv.addresses["web"]
+    out: list[Any] = []
+    for i in range(members):
+        session = aiohttp.ClientSession()
+        ws = await session.ws_connect(f"http://{host}:{port}/irc", protocols=("text.ircv3.net",))
+        for line in (f"NICK u{i}", "USER u 0 * :u", "JOIN #lobby"):
+            await ws.send_str(line)
+        out.append((session, ws))
+    return out
+
+
+async def run(members: int, messages: int, batch: int = 1, senders: int = 1, profile: str = "",
+              ws: bool = False) -> float:
     limits = dataclasses.replace(Limits(), max_per_ip=members + 10, flood_burst=10**9, flood_backlog=10**9,
                                  flood_rate=10**9, flood_burst_bytes=10**12, flood_rate_bytes=10**12)
     srv = Server(Config(text_port=0, irc_port=0, web_port=0, db=":memory:", limits=limits))
     await srv.start()
     writers = []
-    for i in range(members):
+    sessions = await _join_ws(srv, members) if ws else []
+    for i in range(0 if ws else members):
         _, w = await asyncio.open_connection("127.0.0.1", srv.port("irc"))
         w.write(f"NICK u{i}\r\nUSER u 0 * :u\r\nJOIN #lobby\r\n".encode())
         writers.append(w)
@@ -77,6 +130,9 @@ async def run(members: int, messages: int, batch: int = 1, senders: int = 1, pro
     profiler = cProfile.Profile() if profile else None
     if profiler is not None:
         profiler.enable()
+    before = sum(conn.delivered for conn in conns)
+    frames = [ws_frame(b"PRIVMSG #lobby :hello %d" % j) for j in range(messages)] if ws else []
+    os.getppid()  # a marker: valgrind --tool=callgrind --dump-before=os_getppid (see the module's docstring)
     start = time.process_time()
     if batch <= 1:
         for k in range(messages):
@@ -84,6 +140,15 @@ async def run(members: int, messages: int, batch: int = 1, senders: int = 1, pro
             srv.deliver([Outbound(sids, msg)])
             srv.store_pending()
             flush()
+    elif ws:
+        gates = [conn.gate for conn in conns[:senders]]  # the transports' protocols
+        for k in range(0, messages, batch):
+            for j in range(k, min(k + batch, messages)):
+                gates[j % senders].data_received(frames[j])
+            for _ in range(3):  # (aiohttp's reader: each connection's task takes its messages)
+                await asyncio.sleep(0)
+            flush()
+            srv.output.pending = 0
     else:
         talkers = conns[:senders]
         for k in range(0, messages, batch):
@@ -92,6 +157,10 @@ async def run(members: int, messages: int, batch: int = 1, senders: int = 1, pro
             flush()
             srv.output.pending = 0  # (the budget's estimate: the guard's timer would reset it)
     spent = time.process_time() - start
+    os.getppid()  # (the marker at the window's end)
+    delivered = sum(conn.delivered for conn in conns) - before
+    if delivered < messages * (members - 1):
+        print(f"warning: {delivered:,} deliveries, not {messages * (members - 1):,}: not every message went out")
     if profiler is not None:
         profiler.disable()
         profiler.dump_stats(profile)
@@ -100,6 +169,9 @@ async def run(members: int, messages: int, batch: int = 1, senders: int = 1, pro
         conn.transport = transport
     for w in writers:
         w.close()
+    for session, client in sessions:
+        await client.close()
+        await session.close()
     await srv.shutdown()
     return spent / (messages * (members - 1)) * 1e6
 
@@ -111,12 +183,14 @@ def main() -> None:
     p.add_argument("--batch", type=int, default=1, help="messages per tick, through the input path (default 1: "
                    "deliver only)")
     p.add_argument("--senders", type=int, default=10, help="with --batch: connections the messages come from")
+    p.add_argument("--ws", action="store_true", help="members over IRC-over-WebSocket (/irc), not IRC")
     p.add_argument("--profile", default="", metavar="FILE",
                    help="cProfile the measured loop only into FILE (pstats; python -m pstats FILE)")
     args = p.parse_args()
     for n in [args.messages] if args.messages else [200, 1200]:
-        cost = asyncio.run(run(args.members, n, args.batch, args.senders, args.profile))
-        print(f"{n} messages to {args.members - 1} members: {cost:.3f} us CPU/delivery", flush=True)
+        cost = asyncio.run(run(args.members, n, args.batch, args.senders, args.profile, args.ws))
+        kind = "WebSocket" if args.ws else "IRC"
+        print(f"{n} messages to {args.members - 1} {kind} members: {cost:.3f} us CPU/delivery", flush=True)
 
 
 if __name__ == "__main__":

@@ -16,7 +16,10 @@ protocol the transport talks to, and passes everything on):
   that aiohttp's keep-alive timeout (``http_keepalive``) bounds an idle
   connection and a half-sent next request alike;
 * an upgrade to IRC over WebSocket hands the counted slot to the
-  :class:`~chinwag.transport.websocket.WsConnection` (``Admission.take_over``).
+  :class:`~chinwag.transport.websocket.WsConnection` (``Admission.take_over``),
+  and the connection's bytes too (``upgrade``): from then on they go to its
+  ``feed``, not to aiohttp, in the read's own callback (and ``pause_writing``
+  reaches it, as on a TCP connection).
 
 A client behind a trusted proxy is only known from its request's headers, so
 a connection from a trusted proxy counts in the total only until then.
@@ -31,6 +34,7 @@ from typing import TYPE_CHECKING, Final, cast
 
 if TYPE_CHECKING:
     from chinwag.transport.server import Server
+    from chinwag.transport.websocket import WsConnection
 
 log = logging.getLogger("chinwag.web")
 
@@ -50,7 +54,8 @@ def response(status: int, text: str) -> bytes:
 
 
 class HttpGate(asyncio.Protocol):
-    __slots__ = ("server", "make", "live", "inner", "transport", "ip", "peer", "timer", "answered", "done", "proxied")
+    __slots__ = ("server", "make", "live", "inner", "transport", "ip", "peer", "timer", "answered", "done", "proxied",
+                 "ws")
 
     def __init__(self, server: Server, make: Callable[[], asyncio.Protocol], live: set[HttpGate],
                  proxied: bool) -> None:
@@ -65,6 +70,7 @@ class HttpGate(asyncio.Protocol):
         self.timer: asyncio.TimerHandle | None = None
         self.answered = False  # a request's headers arrived (aiohttp handled one)
         self.done = False  # we said our last word; input is discarded
+        self.ws: WsConnection | None = None  # upgraded: the bytes are its, not aiohttp's
 
     # --- asyncio.Protocol ------------------------------------------------------
 
@@ -88,20 +94,29 @@ class HttpGate(asyncio.Protocol):
         self.timer = asyncio.get_running_loop().call_later(limit, self._too_slow, limit)
 
     def data_received(self, data: bytes) -> None:
-        if self.inner is not None and not self.done:
+        ws = self.ws
+        if ws is not None:
+            ws.feed(data)
+        elif self.inner is not None and not self.done:
             self.inner.data_received(data)
 
     def eof_received(self) -> bool | None:
+        if self.ws is not None:
+            return self.ws.eof_received()
         if self.inner is not None and not self.done:
             return self.inner.eof_received()
         return None  # the transport closes
 
     def pause_writing(self) -> None:
-        if self.inner is not None:
+        if self.ws is not None:
+            self.ws.pause_writing()
+        elif self.inner is not None:
             self.inner.pause_writing()
 
     def resume_writing(self) -> None:
-        if self.inner is not None:
+        if self.ws is not None:
+            self.ws.resume_writing()
+        elif self.inner is not None:
             self.inner.resume_writing()
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -112,8 +127,15 @@ class HttpGate(asyncio.Protocol):
         self.server.admission.release(self)  # (nothing, if a WebSocket took the slot over)
         if self.inner is not None:
             self.inner.connection_lost(exc)
+        if self.ws is not None:
+            self.ws.connection_lost(exc)
 
     # --- used by the web listener and admission ------------------------------
+
+    def upgrade(self, ws: WsConnection) -> None:
+        """Before the 101 goes out: the bytes that follow are the WebSocket's
+        (its frames parsed by chinwag, not by aiohttp: transport/websocket.py)."""
+        self.ws = ws
 
     def headers_complete(self) -> None:
         """A request reached the application: the header deadline is met."""

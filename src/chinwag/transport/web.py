@@ -218,20 +218,30 @@ class WebListener:
         cfg = self.server.config
         if not self._origin_ok(request):
             raise web.HTTPForbidden(text="origin not allowed")
+        # aiohttp answers the handshake; the frames that follow are read by
+        # chinwag (transport/websocket.py), so aiohttp's reader options do not apply.
         ws = web.WebSocketResponse(protocols=PROTOCOLS, compress=False, max_msg_size=max_message(self.server),
                                    timeout=cfg.limits.close_linger, autoping=True)
-        if not ws.can_prepare(request).ok:
+        ready = ws.can_prepare(request)
+        if not ready.ok:
             raise web.HTTPBadRequest(text="this is IRC over WebSocket: connect with a WebSocket client")
+        gate = _gate(request)
+        if gate is None:  # (WebListener's connections all come through one)
+            raise web.HTTPInternalServerError(text="no HTTP gate in front of this connection")
         account = await websession.account_of(self.server, request)  # the session cookie's
-        await ws.prepare(request)
+        peer = gate.ip
+        client = client_address(peer, request.headers.getall("Forwarded", []),
+                                request.headers.getall("X-Forwarded-For", []), self.server.trusted_proxies)
+        conn = WsConnection(self.server, self.make(), ws, gate, client if client != peer else None, ready.protocol)
+        gate.upgrade(conn)  # what the client sends after the 101 is the connection's
+        try:
+            await ws.prepare(request)
+        except BaseException:
+            gate.ws = None
+            raise
         transport = request.transport
         if transport is None:  # the client is already gone
             return ws
-        gate = _gate(request)
-        peer = gate.ip if gate is not None else str(request.remote)
-        client = client_address(peer, request.headers.getall("Forwarded", []),
-                                request.headers.getall("X-Forwarded-For", []), self.server.trusted_proxies)
-        conn = WsConnection(self.server, self.make(), ws, gate, client if client != peer else None)
         await conn.run(transport, account)
         return ws
 

@@ -3,14 +3,28 @@
 :class:`WsConnection` is a :class:`~chinwag.transport.connection.Connection`
 whose bytes travel in WebSocket messages instead of a TCP stream; everything
 else (flood control, query gating, the output guard, the once-per-tick flush, shutdown) is
-the shared Connection code. Only three things differ:
+the shared Connection code. aiohttp answers the opening handshake (transport/web.py);
+from then on the connection's bytes come here, not to aiohttp: the
+:class:`~chinwag.transport.httpgate.HttpGate` in front of aiohttp's protocol
+hands them to :meth:`WsConnection.feed`, in the read's own callback, and
+:class:`~chinwag.protocols.wsframes.FrameReader` (Sans-I/O) parses them. So a
+message costs no coroutine round and no aiohttp queue, as a line on the IRC
+port costs none. What differs from TCP:
 
-* input: each message is one IRC line "without trailing \\r or \\n"; it is
-  handed to the IRC adapter with a line ending, as if it came from a socket;
+* input: each message is one IRC line "without trailing \\r or \\n"; the lines
+  of a read are handed to the IRC adapter together, with line endings, as if
+  they came from a socket, but each message counts as if read on its own (flood
+  control sees no more waiting than it would one message at a time), and at most
+  ``limits.input_per_tick`` of them per loop iteration, reading paused meanwhile;
 * output: the adapter's CRLF-terminated lines become one frame each, built here
   (RFC 6455 5.2, server frames are unmasked) and written to the TCP transport
   together, once per tick, as a TCP connection writes its lines;
-* flow control: reading pauses by not taking messages from aiohttp's queue.
+* control frames: a ping is answered with a pong (queued like output), a close
+  frame with a close frame; a client's protocol error (unmasked frame, bad
+  fragmentation, reserved bits or opcodes, a message over ``max_message``, text
+  that is not UTF-8) fails the connection with the RFC's close code;
+* closing: our close frame after the goodbye, then the client's close frame is
+  awaited for ``close_linger`` seconds before the TCP connection is dropped.
 
 No per-message compression is negotiated: for broadcast traffic it costs about
 half as much CPU again and twice the memory.
@@ -20,12 +34,24 @@ from __future__ import annotations
 
 import asyncio
 import struct
-from typing import TYPE_CHECKING, Any, Final, cast
+from itertools import chain
+from typing import TYPE_CHECKING, Any, Final
 
-from aiohttp import WSMsgType, web
+from aiohttp import web
 
 from chinwag.core.accounts import SetAccount
 from chinwag.protocols.base import Adapter
+from chinwag.protocols.wsframes import (
+    OP_BINARY,
+    OP_CLOSE,
+    OP_PING,
+    OP_TEXT,
+    FrameReader,
+    WsError,
+    close_code,
+    close_frame,
+    pong_frame,
+)
 from chinwag.transport.admission import Admission, Holder
 from chinwag.transport.connection import Connection
 
@@ -37,13 +63,15 @@ BINARY_PROTOCOL: Final = "binary.ircv3.net"
 #: Offered subprotocols; aiohttp picks the first of the client's list that is here,
 #: which respects the client's order of preference as the binding requires.
 PROTOCOLS: Final = (TEXT_PROTOCOL, BINARY_PROTOCOL)
-OP_TEXT: Final = 0x1
-OP_BINARY: Final = 0x2
-_DATA: Final = (WSMsgType.TEXT, WSMsgType.BINARY)
 #: What a message costs of ``limits.input_per_tick`` at least: handling a line
 #: (parse, run, a reply framed) costs about as much whatever its length, and
 #: a TCP read of tiny lines is cut by flood control sooner than messages are.
 LINE_COST: Final = 64
+NORMAL: Final = 1000
+
+
+#: A frame's 2-byte head by payload length (< 126), per opcode: looked up, not built.
+_HEADS: Final = {op: [bytes((0x80 | op, n)) for n in range(126)] for op in (OP_TEXT, OP_BINARY)}
 
 
 def frames(data: bytes, opcode: int = OP_TEXT) -> bytes:
@@ -51,10 +79,18 @@ def frames(data: bytes, opcode: int = OP_TEXT) -> bytes:
 
     The IRC adapter encodes every line from ``str`` as UTF-8, so text frames
     never carry invalid UTF-8 (which a browser would answer by disconnecting).
+    Lines of 1..125 bytes (nearly all) are framed by iterators in C, with no
+    Python per line.
     """
+    lines = data.split(b"\r\n")
+    if not lines[-1]:
+        lines.pop()
+    lens = list(map(len, lines))
+    if lens and max(lens) < 126 and min(lens):
+        return b"".join(chain.from_iterable(zip(map(_HEADS[opcode].__getitem__, lens), lines, strict=True)))
     first = 0x80 | opcode
     out: list[bytes] = []
-    for line in data.split(b"\r\n"):
+    for line in lines:
         n = len(line)
         if not n:
             continue
@@ -82,7 +118,8 @@ _LAST_FRAMED: list[Any] = [b"", OP_TEXT, b""]  # (rendered bytes, opcode, their 
 class WsConnection(Connection):
     """One WebSocket client, served by an aiohttp handler (see transport/web.py)."""
 
-    __slots__ = ("ws", "opcode", "_readable", "_closer", "gate", "forwarded")
+    __slots__ = ("ws", "opcode", "gate", "forwarded", "reader", "want_read", "slicing", "peer_closed",
+                 "linger", "done")
 
     def __init__(
         self,
@@ -91,59 +128,250 @@ class WsConnection(Connection):
         ws: web.WebSocketResponse,
         gate: Holder | None = None,
         forwarded: str | None = None,
+        protocol: str | None = None,
     ) -> None:
         super().__init__(server, adapter, "ws")
         self.ws = ws
         self.gate = gate  # the HTTP connection's admission slot, taken over
         self.forwarded = forwarded  # the client's address, from a trusted proxy's headers
-        self.opcode = OP_BINARY if ws.ws_protocol == BINARY_PROTOCOL else OP_TEXT
-        self._readable = asyncio.Event()
-        self._readable.set()
-        self._closer: asyncio.Task[None] | None = None
+        self.opcode = OP_BINARY if protocol == BINARY_PROTOCOL else OP_TEXT
+        self.reader = FrameReader(max_message(server))
+        self.want_read = True  # what flow control asks (Connection._reading)
+        self.slicing = False  # a slice of input is due next loop iteration (reading paused)
+        self.peer_closed = False  # the client's close frame (or EOF) came
+        self.linger: asyncio.TimerHandle | None = None  # after our close frame: the client's, or drop
+        self.done: asyncio.Future[None] | None = None
+
+    # --- from the HTTP connection (HttpGate) -------------------------------------
+
+    def feed(self, data: bytes) -> None:
+        """Bytes read from the client (before ``run``: kept for it)."""
+        self.reader.feed(data)
+        if self.transport is not None and not self.slicing:
+            self._take()
+
+    def eof_received(self) -> bool:
+        """The client half-closed without a close frame: what it sent is handled, then we close."""
+        self.peer_closed = True
+        if self.transport is None:
+            return True
+        if self.closed:
+            self.transport.close()
+            return True
+        if self.slicing or self.reader.pending():
+            self.eof_later = True  # after the input before it (_take)
+            return True
+        return super().eof_received()
+
+    def pause_writing(self) -> None:
+        if self.transport is not None:
+            super().pause_writing()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.linger is not None:
+            self.linger.cancel()
+            self.linger = None
+        if self.transport is not None:
+            super().connection_lost(exc)
+        done = self.done
+        if done is not None and not done.done():
+            done.set_result(None)
+
+    # --- the aiohttp handler ----------------------------------------------------------
 
     async def run(self, transport: asyncio.Transport, account: str | None = None) -> None:
-        """Attach to the server, feed messages until the WebSocket ends, detach.
+        """Attach to the server, serve until the connection is gone, detach.
         ``account``: the browser's session cookie logged it in (transport/websession.py)."""
-        ws = self.ws
-        step = self.server.config.limits.input_per_tick
-        taken = 0  # bytes handled since the loop last ran others
-        if hasattr(transport, "max_size"):
-            # asyncio reads up to 256 KiB at once, and aiohttp parses every frame
-            # of a read in one callback (5,000 PINGs: 80 KiB): read less at a
-            # time. (uvloop reads 256 KiB whatever: see docs/reliability.md.)
-            cast(Any, transport).max_size = step
+        self.done = done = asyncio.get_running_loop().create_future()
         try:
-            self.connection_made(transport)  # inside: whatever happens, detach follows
+            if transport.is_closing():
+                return
+            self.connection_made(transport)
             if account is not None and not self.closed:
                 self.log.info("logged in to account %s by its browser session", account)
                 self.server.dispatch(self, SetAccount(account))
-            while not self.closed:
-                if not self._readable.is_set():
-                    await self._readable.wait()
-                    continue  # closed while paused?
-                msg = await ws.receive()
-                if msg.type not in _DATA:
-                    break  # CLOSE, CLOSING (we close), CLOSED, ERROR (too big, bad UTF-8)
-                data: bytes = msg.data.encode() if isinstance(msg.data, str) else msg.data
-                line = data.rstrip(b"\r\n")  # tolerated from legacy clients
-                if b"\n" in line or b"\r" in line:
-                    # One message is one line; splitting it would let a page smuggle
-                    # commands past whatever checked the message it meant to send.
-                    self.log.warning("%s: several lines in one WebSocket message", self.peer)
-                    self.close("one IRC line per WebSocket message", abort=True)
-                    break
-                self.data_received(line + b"\n")
-                # receive() does not yield while aiohttp holds parsed messages
-                # (5,000 of them from one read): let the others run.
-                taken += max(len(line) + 2, LINE_COST)
-                if taken >= step:
-                    taken = 0
-                    await asyncio.sleep(0)
+            if self.reader.pending():
+                self._take()
+            if self.peer_closed and not self.closed:
+                self.eof_received()
+            await done
         finally:
-            if self._closer is not None:
-                await asyncio.shield(self._closer)
-            exc = ws.exception()
-            self.connection_lost(exc if isinstance(exc, Exception) else None)
+            if not done.done():  # cancelled (aiohttp's shutdown): the transport is dropped
+                transport.abort()
+                self.connection_lost(None)
+
+    # --- input ----------------------------------------------------------------------------
+
+    def _take(self) -> None:
+        """Handle the messages read, at most ``input_per_tick`` of them per loop
+        iteration; the rest (and reading) wait for the next one."""
+        resume = self.slicing  # reading was paused for this slice
+        self.slicing = False
+        reader = self.reader
+        if self.closed:
+            self._after_close()
+            return
+        limits = self.server.config.limits
+        budget = limits.input_per_tick
+        room = max(1, limits.flood_backlog - self.adapter.backlog)
+        lines: list[bytes] = []
+        try:
+            while self.want_read and (item := reader.next()) is not None:
+                opcode, payload = item
+                if opcode <= OP_BINARY:
+                    line = payload.rstrip(b"\r\n")  # tolerated from legacy clients
+                    if b"\n" in line or b"\r" in line:
+                        # One message is one line; splitting it would let a page smuggle
+                        # commands past whatever checked the message it meant to send.
+                        self._hand(lines)
+                        self.log.warning("%s: several lines in one WebSocket message", self.peer)
+                        self.close("one IRC line per WebSocket message", abort=True)
+                        return
+                    lines.append(line)
+                    budget -= max(len(line) + 2, LINE_COST)
+                    if len(lines) >= room:
+                        self._hand(lines)
+                        lines = []
+                        if self.closed:
+                            return
+                        room = self._room()
+                elif opcode == OP_PING:
+                    self._hand(lines)
+                    lines = []
+                    self.enqueue_raw(pong_frame(payload))
+                    budget -= LINE_COST
+                elif opcode == OP_CLOSE:
+                    self._hand(lines)
+                    self._closed_by_peer(close_code(payload))
+                    return
+                else:  # OP_PONG: nothing asked for it
+                    budget -= LINE_COST
+                if budget <= 0 or self.closed:
+                    break
+        except WsError as exc:
+            self._hand(lines)
+            self._fail(exc)
+            return
+        self._hand(lines)
+        if self.closed or self.transport is None:
+            return
+        if reader.pending() and self.want_read:
+            # More than a slice came in one read: the rest next iteration, reading paused.
+            self.slicing = True
+            self.transport.pause_reading()
+            asyncio.get_running_loop().call_soon(self._take)
+        elif self.eof_later:
+            self.eof_later = False
+            self.eof_received()
+        elif resume and self.want_read:
+            self.transport.resume_reading()
+
+    def _room(self) -> int:
+        """Lines that may go to the adapter at once: as many as would be waiting
+        at most had each come on its own (flood control counts waiting lines)."""
+        return max(1, self.server.config.limits.flood_backlog - self.adapter.backlog)
+
+    def _hand(self, lines: list[bytes]) -> None:
+        if lines and not self.closed:
+            lines.append(b"")
+            self._handle(b"\n".join(lines))
+
+    def _reading(self, on: bool) -> None:
+        self.want_read = on
+        transport = self.transport
+        if transport is None:
+            return
+        if not on:
+            transport.pause_reading()
+        elif not self.slicing:
+            if self.reader.pending():
+                self.slicing = True  # (reading resumes once what is read is handled)
+                asyncio.get_running_loop().call_soon(self._take)
+            else:
+                transport.resume_reading()
+
+    # --- output -----------------------------------------------------------------------------
+
+    def enqueue(self, data: bytes) -> None:
+        """Frame here, once per event: fan-out hands every recipient the same
+        bytes object, so the last framing is reused by identity. (Connection.enqueue's
+        body, not a call to it: this runs once per recipient.)"""
+        if self.closed or not data:
+            return
+        memo = _LAST_FRAMED
+        if data is not memo[0] or self.opcode != memo[1]:
+            memo[:] = (data, self.opcode, frames(data, self.opcode))  # holds `data`: its id cannot be reused
+        out = self.out
+        if not out:
+            self.server.mark_dirty(self)
+        out.append(memo[2])
+
+    def enqueue_raw(self, frame: bytes) -> None:
+        """A frame of our own (a pong) among the output, in order."""
+        super().enqueue(frame)
+
+    # --- closing --------------------------------------------------------------------------------
+
+    def close(self, reason: str, *, abort: bool = False) -> None:
+        """As for TCP; a graceful close ends with the WebSocket closing handshake:
+        the goodbye, our close frame, then the client's (or ``close_linger`` seconds)."""
+        if self.closed or self.transport is None:
+            return
+        if abort:
+            super().close(reason, abort=True)
+            return
+        self.close_reason = reason
+        self.flush(force=True)
+        self.closed = True
+        self._say_close(close_frame(NORMAL))
+
+    def _say_close(self, frame: bytes) -> None:
+        transport = self.transport
+        assert transport is not None
+        self.out.clear()
+        transport.write(frame)
+        if self.peer_closed:
+            transport.close()  # the handshake is complete: the server closes TCP first (RFC 6455 7.1.1)
+            return
+        loop = self.server.loop
+        if loop is not None:
+            self.linger = loop.call_later(self.server.config.limits.close_linger, transport.abort)
+        if self.reader.pending():
+            self._after_close()
+
+    def _closed_by_peer(self, code: int | None) -> None:
+        """The client's close frame: ours in answer (its code echoed), and it is gone."""
+        self.peer_closed = True
+        if self.closed:  # our close frame went first: the handshake is complete
+            assert self.transport is not None
+            self.transport.close()
+            return
+        self.close_reason = "connection closed"
+        self.flush(force=True)
+        self.closed = True
+        self._say_close(close_frame(code))
+
+    def _fail(self, exc: WsError) -> None:
+        """A protocol error: a close frame with its code, and the connection is dropped."""
+        self.log.warning("%s: WebSocket protocol error: %s", self.peer, exc.reason)
+        self.close_reason = f"WebSocket protocol error: {exc.reason}"
+        self.closed = True
+        self.peer_closed = True  # (nothing it sends is read any more)
+        self._say_close(close_frame(exc.code))
+
+    def _after_close(self) -> None:
+        """After our close frame: data is dropped until the client's close frame."""
+        reader = self.reader
+        try:
+            while (item := reader.next()) is not None:
+                if item[0] == OP_CLOSE:
+                    self._closed_by_peer(None)
+                    return
+        except WsError:
+            if self.transport is not None:
+                self.transport.abort()
+
+    # --- the rest ----------------------------------------------------------------------------
 
     def _address(self, transport: asyncio.Transport) -> tuple[str, str]:
         peer, ip = super()._address(transport)
@@ -155,52 +383,3 @@ class WsConnection(Connection):
         if self.gate is None:
             return super().admit(admission)
         return admission.take_over(self.gate, self, self.ip)
-
-    def _reading(self, on: bool) -> None:
-        if on:
-            self._readable.set()
-        else:
-            self._readable.clear()
-
-    def enqueue(self, data: bytes) -> None:
-        """Frame here, once per event: fan-out hands every recipient the same
-        bytes object, so the last framing is reused by identity."""
-        memo = _LAST_FRAMED
-        if data is memo[0] and self.opcode == memo[1]:
-            framed = memo[2]
-        else:
-            framed = frames(data, self.opcode)
-            memo[:] = (data, self.opcode, framed)  # holds `data`: its id cannot be reused
-        super().enqueue(framed)
-
-    watch_writes = True  # (aiohttp's transport: no pause_writing reaches us)
-
-    def can_write(self) -> bool:
-        return not self.closed and not self.ws.closed
-
-    def written(self, transport: asyncio.Transport) -> None:
-        """aiohttp owns the protocol, so no pause_writing() reaches us: look here."""
-        if transport.get_write_buffer_size() > self.lowat:
-            self.server.output.watch(self)
-
-    def close(self, reason: str, *, abort: bool = False) -> None:
-        """As for TCP; a graceful close ends with the WebSocket closing handshake."""
-        if self.closed or self.transport is None:
-            return
-        self._readable.set()  # a paused reader loop wakes up and sees `closed`
-        if abort or self.ws.closed:
-            super().close(reason, abort=True)
-            return
-        self.close_reason = reason
-        self.flush(force=True)
-        self.closed = True
-        self._closer = asyncio.get_running_loop().create_task(self._close_handshake())
-
-    async def _close_handshake(self) -> None:
-        try:
-            await asyncio.wait_for(self.ws.close(), self.server.config.limits.close_linger)
-        except (TimeoutError, ConnectionError):
-            pass
-        finally:
-            if self.transport is not None and not self.transport.is_closing():
-                self.transport.abort()
