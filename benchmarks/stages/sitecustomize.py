@@ -85,18 +85,25 @@ if _OUT:
 
     _outbox.Outbox.deliver = deliver  # type: ignore[method-assign]
 
-    _confirm = _sqlite.SqliteStore._confirm
+    def stamping(method, stage, then=None):  # type: ignore[no-untyped-def]
+        """``method(self, receipts)`` that first stamps ``stage`` on each receipt's record."""
 
-    def confirm(self, receipts):  # type: ignore[no-untyped-def]
-        if _on[0]:
-            now = _ns()
-            for r in receipts:
-                s = rec.get(r.msgid)
-                if s is not None:
-                    s["stored"] = now
-        return _confirm(self, receipts)
+        def stamped(self, receipts):  # type: ignore[no-untyped-def]
+            if _on[0]:
+                now = _ns()
+                for r in receipts:
+                    s = rec.get(r.msgid)
+                    if s is not None:
+                        s[stage] = now
+                        if then is not None:
+                            then(r.msgid)
+            return method(self, receipts)
 
-    _sqlite.SqliteStore._confirm = confirm  # type: ignore[method-assign]
+        return stamped
+
+    # the writer thread confirms (stored), then the loop is told (loop)
+    _sqlite.SqliteStore._confirm = stamping(_sqlite.SqliteStore._confirm, "stored")  # type: ignore[method-assign]
+    _outbox.Outbox.committed = stamping(_outbox.Outbox.committed, "loop", pending.append)  # type: ignore[method-assign]
 
     _insert = _sqlite._insert
 
@@ -109,20 +116,6 @@ if _OUT:
                 inserts.append(_ns() - t)
 
     _sqlite._insert = insert
-
-    _committed = _outbox.Outbox.committed
-
-    def committed(self, receipts):  # type: ignore[no-untyped-def]
-        if _on[0]:
-            now = _ns()
-            for r in receipts:
-                s = rec.get(r.msgid)
-                if s is not None:
-                    s["loop"] = now
-                    pending.append(r.msgid)
-        return _committed(self, receipts)
-
-    _outbox.Outbox.committed = committed  # type: ignore[method-assign]
 
     _write_out = _outbox.Outbox.write_out
 

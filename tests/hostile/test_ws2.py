@@ -104,6 +104,15 @@ class RawWs:
         await self.send(text(f"NICK {nick}"), text(f"USER {nick} 0 * :{nick}"))
         await self.until(TEXT, b" 422 ")
 
+    @classmethod
+    async def in_lobby(cls, srv: Server, nick: str) -> RawWs:
+        """Connected, registered as ``nick`` and in #lobby."""
+        ws = await cls.connect(srv)
+        await ws.register(nick)
+        await ws.send(text("JOIN #lobby"))
+        await ws.until(TEXT, b" 366 ")
+        return ws
+
     async def closed_with(self) -> tuple[int | None, list[bytes]]:
         """Frames until the server's close frame: (its code, the text frames before it)."""
         lines: list[bytes] = []
@@ -134,10 +143,7 @@ async def test_websocket_fragments_with_a_ping_between_arrive_as_one_line() -> N
         b = await Bystander.join(srv.port("irc"))
         b.start(interval=0)  # always a PING in flight
         w = await watcher(srv)
-        ws = await RawWs.connect(srv)
-        await ws.register("frag")
-        await ws.send(text("JOIN #lobby"))
-        await ws.until(TEXT, b" 366 ")
+        ws = await RawWs.in_lobby(srv, "frag")
         await ws.send(
             frame(TEXT, b"PRIVMSG #lobby :hel", fin=False),
             frame(PING, b"between"),  # control frames may come between fragments
@@ -184,10 +190,7 @@ async def test_websocket_protocol_errors_close_with_the_rfc_code(case: str) -> N
         b = await Bystander.join(srv.port("irc"))
         b.start(interval=0)  # always a PING in flight
         w = await watcher(srv)
-        ws = await RawWs.connect(srv)
-        await ws.register("bad")
-        await ws.send(text("JOIN #lobby"))
-        await ws.until(TEXT, b" 366 ")
+        ws = await RawWs.in_lobby(srv, "bad")
         await ws.send(data)
         got, _ = await ws.closed_with()
         assert got == code
@@ -204,10 +207,7 @@ async def test_websocket_protocol_errors_close_with_the_rfc_code(case: str) -> N
 async def test_websocket_close_from_the_client_is_answered_with_its_code() -> None:
     async with serving() as srv:
         w = await watcher(srv)
-        ws = await RawWs.connect(srv)
-        await ws.register("leaver")
-        await ws.send(text("JOIN #lobby"))
-        await ws.until(TEXT, b" 366 ")
+        ws = await RawWs.in_lobby(srv, "leaver")
         await ws.send(frame(CLOSE, struct.pack("!H", 1001) + b"going away"))
         assert await ws.closed_with() == (1001, [])
         await ws.eof()  # the server closes TCP first (RFC 6455 7.1.1)
