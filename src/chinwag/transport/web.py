@@ -232,7 +232,7 @@ class WebListener:
         peer = gate.ip
         client = client_address(peer, request.headers.getall("Forwarded", []),
                                 request.headers.getall("X-Forwarded-For", []), self.server.trusted_proxies)
-        conn = WsConnection(self.server, self.make(), ws, gate, client if client != peer else None, ready.protocol)
+        conn = WsConnection(self.server, self.make(), gate, client if client != peer else None, ready.protocol)
         gate.upgrade(conn)  # what the client sends after the 101 is the connection's
         try:
             await ws.prepare(request)

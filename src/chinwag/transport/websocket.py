@@ -37,8 +37,6 @@ import struct
 from itertools import chain
 from typing import TYPE_CHECKING, Any, Final
 
-from aiohttp import web
-
 from chinwag.core.accounts import SetAccount
 from chinwag.protocols.base import Adapter
 from chinwag.protocols.wsframes import (
@@ -118,20 +116,18 @@ _LAST_FRAMED: list[Any] = [b"", OP_TEXT, b""]  # (rendered bytes, opcode, their 
 class WsConnection(Connection):
     """One WebSocket client, served by an aiohttp handler (see transport/web.py)."""
 
-    __slots__ = ("ws", "opcode", "gate", "forwarded", "reader", "want_read", "slicing", "peer_closed",
+    __slots__ = ("opcode", "gate", "forwarded", "reader", "want_read", "slicing", "peer_closed",
                  "linger", "done")
 
     def __init__(
         self,
         server: Host,
         adapter: Adapter,
-        ws: web.WebSocketResponse,
         gate: Holder | None = None,
         forwarded: str | None = None,
         protocol: str | None = None,
     ) -> None:
         super().__init__(server, adapter, "ws")
-        self.ws = ws
         self.gate = gate  # the HTTP connection's admission slot, taken over
         self.forwarded = forwarded  # the client's address, from a trusted proxy's headers
         self.opcode = OP_BINARY if protocol == BINARY_PROTOCOL else OP_TEXT
@@ -211,9 +207,8 @@ class WsConnection(Connection):
         if self.closed:
             self._after_close()
             return
-        limits = self.server.config.limits
-        budget = limits.input_per_tick
-        room = max(1, limits.flood_backlog - self.adapter.backlog)
+        budget = self.server.config.limits.input_per_tick
+        room = self._room()
         lines: list[bytes] = []
         try:
             while self.want_read and (item := reader.next()) is not None:
