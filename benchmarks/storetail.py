@@ -21,20 +21,18 @@ import sys
 import tempfile
 import time
 
+from benchmarks.cluster import pct
 from chinwag.core.events import Message
 from chinwag.storage.base import Receipt
 from chinwag.storage.sqlite import SqliteStore
 
 
 def _pct(xs: list[float]) -> str:
-    xs = sorted(xs)
-    n = len(xs)
-
     def at(p: float) -> float:
-        return xs[min(n - 1, int(p / 100 * n))] * 1000
+        return pct(xs, p) * 1000
 
-    return (f"n {n}  p50 {at(50):.3f}  p90 {at(90):.3f}  p99 {at(99):.3f}  p99.9 {at(99.9):.3f}  "
-            f"max {xs[-1] * 1000:.3f} ms")
+    return (f"n {len(xs)}  p50 {at(50):.3f}  p90 {at(90):.3f}  p99 {at(99):.3f}  p99.9 {at(99.9):.3f}  "
+            f"max {at(100):.3f} ms")
 
 
 async def one(mode: str, rate: float, seconds: float, pad: int) -> tuple[list[float], int]:
