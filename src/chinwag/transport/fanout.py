@@ -80,8 +80,9 @@ class _Shared:
         return starts
 
 
-def deliver(server: OutboxHost, batch: Batch) -> None:
-    """Fan ``batch`` out: per recipient, one lookup and one enqueue."""
+def deliver(server: OutboxHost, batch: Batch, direct: bool = False) -> None:
+    """Fan ``batch`` out: per recipient, one lookup and one enqueue (``direct``:
+    one write, when nothing is queued before it: ``Connection.send_now``)."""
     events = batch.events
     if batch.local:
         metrics = server.metrics
@@ -111,7 +112,10 @@ def deliver(server: OutboxHost, batch: Batch) -> None:
             if rendered is None:  # a renderer failed: find out for whom, one by one
                 alone(conn, events, caches)
             elif rendered.data:
-                conn.enqueue(rendered.data)
+                if direct:
+                    conn.send_now(rendered.data)
+                else:
+                    conn.enqueue(rendered.data)
                 conn.delivered += count
             continue
         senders_conns.append(conn)

@@ -60,6 +60,7 @@ class Outbox:
         self.released = False  # messages were fanned out since the last write (merge)
         self.batch: Batch | None = None  # released messages not fanned out yet (transport/fanout.py)
         self.gathering = False  # store_pending: settle the batch once, after every append
+        self.direct = False  # committed at a light load: a settled batch is written at once (Connection.send_now)
         self.loop: asyncio.AbstractEventLoop | None = None  # set when the server starts
         self.append_all: Callable[[list[Message]], None] | None = None  # the store's, if it has one (attach_store)
 
@@ -135,10 +136,21 @@ class Outbox:
     # --- the store's answers -------------------------------------------------
 
     def committed(self, receipts: list[Receipt]) -> None:
-        """The store made these messages durable (the next ones held, in order)."""
+        """The store made these messages durable (the next ones held, in order).
+
+        At a light load (fewer than ``merge_min_waiting`` messages still waiting
+        for the store behind these, so no merge would hold the output), each
+        reader's bytes are written as soon as they are rendered for it, here,
+        rather than queued for the tick's flush: the first reader no longer waits
+        for the others' turn to be queued, nor the loop for another iteration.
+        A connection with output queued already gets them behind it, at the flush."""
         self.server.metrics.stored(len(receipts))
         self.confirmed.extend(receipts)
-        self.release()
+        self.direct = self.merging is None and len(self.senders) - len(receipts) < self.limits.merge_min_waiting
+        try:
+            self.release()
+        finally:
+            self.direct = False
         self.end_merge()
 
     def store_gave_up(self, msgids: list[str]) -> None:
@@ -260,7 +272,7 @@ class Outbox:
         if batch is not None:
             self.batch = None
             self.released = True
-            deliver_batch(self.server, batch)
+            deliver_batch(self.server, batch, self.direct)
 
     def fan_out(self, out: Outbound, local: bool = True) -> None:
         """``local=False``: a message of another node (transport/cluster/sequencer.py),
