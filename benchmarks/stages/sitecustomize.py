@@ -63,6 +63,7 @@ if _OUT:
         flushes.clear()
         merges[0] = 0
         ticks.clear()
+        checkpoints.clear()
         _on[0] = True
 
     signal.signal(signal.SIGUSR2, _start)
@@ -147,6 +148,21 @@ if _OUT:
                 inserts.append(_ns() - t)
 
     _sqlite._insert = insert
+
+    from chinwag.storage import sqlite_checkpoint as _ckpt
+
+    checkpoints: list[tuple[int, int, bool]] = []  # (start ns, end ns, on the checkpoint thread)
+    _checkpoint = _ckpt.checkpoint
+
+    def checkpoint(conn):  # type: ignore[no-untyped-def]
+        t = _ns()
+        try:
+            return _checkpoint(conn)
+        finally:
+            if _on[0]:
+                checkpoints.append((t, _ns(), threading.current_thread().name == "chinwag-history-checkpoint"))
+
+    _ckpt.checkpoint = checkpoint
 
     _write_out = _outbox.Outbox.write_out
 
@@ -264,6 +280,14 @@ if _OUT:
                     w0, span = s["w0"] - s[a], s["w1"] - s["w0"]
                     xs.extend(w0 + span * k // 98 for k in range(99))
             out[name] = _pct(xs)
+        for name, mine in (("checkpoint pass (thread)", True), ("checkpoint finish (writer)", False)):
+            out[name] = _pct([b - a for a, b, t in checkpoints if t is mine])
+            out[f"slowest 1%: share during a {name}"] = sum(
+                any(a < s["w1"] and b > s.get("sent", s["in"]) for a, b, t in checkpoints if t is mine)
+                for s in tail) / max(1, len(tail))
+            out[f"all: share during a {name}"] = sum(
+                any(a < s["w1"] and b > s.get("sent", s["in"]) for a, b, t in checkpoints if t is mine)
+                for s in done) / max(1, len(done))
         for g in (0, 1, 2):
             out[f"gc gen{g} pause"] = _pct([d for gen, d, _ in gcs if gen == g])
         out["gc pauses total ms"] = sum(d for _, d, _ in gcs) / 1e6
