@@ -452,17 +452,6 @@ class Connection(asyncio.Protocol):
             self.server.mark_dirty(self)
         out.append(data)
 
-    def send_now(self, data: bytes) -> None:
-        """Write ``data`` now if nothing is queued before it (a light load's
-        fan-out: Outbox.committed), else queue it behind what is, for the
-        tick's flush; the bytes reach the socket in the same order either way."""
-        out = self.out
-        if out or self.paused or self.closed or self.watch_writes:  # (a WebSocket frames in enqueue)
-            self.enqueue(data)
-            return
-        out.append(data)
-        self.flush()
-
     def flush(self, force: bool = False) -> None:
         if self.paused and not force:
             return  # resume_writing() brings it back

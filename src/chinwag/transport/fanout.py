@@ -80,9 +80,8 @@ class _Shared:
         return starts
 
 
-def deliver(server: OutboxHost, batch: Batch, direct: bool = False) -> None:
-    """Fan ``batch`` out: per recipient, one lookup and one enqueue (``direct``:
-    one write, when nothing is queued before it: ``Connection.send_now``)."""
+def deliver(server: OutboxHost, batch: Batch) -> None:
+    """Fan ``batch`` out: per recipient, one lookup and one enqueue."""
     events = batch.events
     if batch.local:
         metrics = server.metrics
@@ -112,10 +111,7 @@ def deliver(server: OutboxHost, batch: Batch, direct: bool = False) -> None:
             if rendered is None:  # a renderer failed: find out for whom, one by one
                 alone(conn, events, caches)
             elif rendered.data:
-                if direct:
-                    conn.send_now(rendered.data)
-                else:
-                    conn.enqueue(rendered.data)
+                conn.enqueue(rendered.data)
                 conn.delivered += count
             continue
         senders_conns.append(conn)

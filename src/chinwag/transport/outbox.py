@@ -60,7 +60,6 @@ class Outbox:
         self.released = False  # messages were fanned out since the last write (merge)
         self.batch: Batch | None = None  # released messages not fanned out yet (transport/fanout.py)
         self.gathering = False  # store_pending: settle the batch once, after every append
-        self.direct = False  # committed at a light load: a settled batch is written at once (Connection.send_now)
         self.loop: asyncio.AbstractEventLoop | None = None  # set when the server starts
         self.append_all: Callable[[list[Message]], None] | None = None  # the store's, if it has one (attach_store)
 
@@ -138,20 +137,17 @@ class Outbox:
     def committed(self, receipts: list[Receipt]) -> None:
         """The store made these messages durable (the next ones held, in order).
 
-        At a light load (fewer than ``merge_min_waiting`` messages still waiting
-        for the store behind these, so no merge would hold the output), each
-        reader's bytes are written as soon as they are rendered for it, here,
-        rather than queued for the tick's flush: the first reader no longer waits
-        for the others' turn to be queued, nor the loop for another iteration.
-        A connection with output queued already gets them behind it, at the flush."""
+        What they release is written now, by this callback (``flush``: unless a
+        merge holds it for the next commit), not on the loop's next iteration:
+        input read meanwhile would otherwise go first, and every reader wait
+        for it (issue 15, round 5). A store that confirms inside ``append``
+        (memory) is flushed by the tick's flush, as before."""
         self.server.metrics.stored(len(receipts))
         self.confirmed.extend(receipts)
-        self.direct = self.merging is None and len(self.senders) - len(receipts) < self.limits.merge_min_waiting
-        try:
-            self.release()
-        finally:
-            self.direct = False
+        self.release()
         self.end_merge()
+        if not self.gathering and self.loop is not None and (self.dirty or self.unstored):
+            self.flush()
 
     def store_gave_up(self, msgids: list[str]) -> None:
         """The store could not take these messages (the next ones held): they
@@ -272,7 +268,7 @@ class Outbox:
         if batch is not None:
             self.batch = None
             self.released = True
-            deliver_batch(self.server, batch, self.direct)
+            deliver_batch(self.server, batch)
 
     def fan_out(self, out: Outbound, local: bool = True) -> None:
         """``local=False``: a message of another node (transport/cluster/sequencer.py),
