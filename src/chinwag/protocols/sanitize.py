@@ -187,7 +187,7 @@ def _clean(value: Any) -> Any:
             if fast(old):  # (inline: this loop runs once per fan-out, for every message)
                 continue
             if "\n" in old and name in _LINES[type(value)]:
-                new = safe_lines(old)
+                new: Any = safe_lines(old)  # (Any: not only str, below)
             else:
                 new = _UNSAFE_TERMINAL.sub("", old)  # (the same object when nothing was removed)
         elif cls in _SCALARS:

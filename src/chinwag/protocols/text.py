@@ -253,7 +253,7 @@ class TextProtocol:
         self.history_on_join = history_on_join
         self.history_default = history_on_join  # (history_on_join is the account's own while logged in)
         self.playback_max = limits.playback_max
-        self.register_timeout: float = limits.register_timeout
+        self.register_timeout: float = float(limits.register_timeout)
         self._born: float | None = None
         # The room a /join is waiting for (joins are answered one at a time):
         # its Joined asks for its history.

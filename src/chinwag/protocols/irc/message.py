@@ -100,9 +100,8 @@ class Tags(Mapping[str, str]):
     @classmethod
     def _wrap(cls, data: dict[str, str]) -> Tags:
         """Adopt a freshly built dict without copying it (parser hot path)."""
-        self = cls.__new__(cls)
+        self = cls()
         self._data = data
-        self._hash = None
         return self
 
     def __getitem__(self, key: str) -> str:
