@@ -237,7 +237,7 @@ class Connection(asyncio.Protocol):
         elif self.lag is not None or self.budget_wait:
             return  # input waits for its token (fake lag); reading goes on to spot floods
         try:
-            self._pump()
+            self._pump_commands()  # (what _pump does, its guard being this one)
         except Exception:
             # One connection's bad luck must not reach the others.
             self.log.exception("error while handling input; closing this connection")
