@@ -4,6 +4,7 @@
     python -m benchmarks.fanout --messages 1200      # one run (for valgrind, see below)
     python -m benchmarks.fanout --batch 50 --senders 10 --members 200   # a busy tick, input path included
     python -m benchmarks.fanout --ws --batch 50 --senders 10             # the same over IRC-over-WebSocket
+    python -m benchmarks.fanout --text --batch 50 --senders 10           # the same over the text protocol
 
 An in-process server (memory store) with ``--members`` IRC users in #lobby;
 their transports are then replaced by ones that discard what is written.
@@ -58,6 +59,7 @@ from typing import Any
 
 import aiohttp
 
+from benchmarks.cgparts import PARTS, wrap_part
 from chinwag.config import Config, Limits
 from chinwag.core.events import Message, Outbound
 from chinwag.transport.server import Server
@@ -106,7 +108,7 @@ async def _join_ws(srv: Server, members: int) -> list[Any]:
 
 
 async def run(members: int, messages: int, batch: int = 1, senders: int = 1, profile: str = "",
-              ws: bool = False) -> float:
+              ws: bool = False, text: bool = False, part: str = "") -> float:
     limits = dataclasses.replace(Limits(), max_per_ip=members + 10, flood_burst=10**9, flood_backlog=10**9,
                                  flood_rate=10**9, flood_burst_bytes=10**12, flood_rate_bytes=10**12)
     srv = Server(Config(text_port=0, irc_port=0, web_port=0, db=":memory:", limits=limits))
@@ -114,8 +116,8 @@ async def run(members: int, messages: int, batch: int = 1, senders: int = 1, pro
     writers = []
     sessions = await _join_ws(srv, members) if ws else []
     for i in range(0 if ws else members):
-        _, w = await asyncio.open_connection("127.0.0.1", srv.port("irc"))
-        w.write(f"NICK u{i}\r\nUSER u 0 * :u\r\nJOIN #lobby\r\n".encode())
+        _, w = await asyncio.open_connection("127.0.0.1", srv.port("text" if text else "irc"))
+        w.write(f"u{i}\n/join #lobby\n".encode() if text else f"NICK u{i}\r\nUSER u 0 * :u\r\nJOIN #lobby\r\n".encode())
         writers.append(w)
     while len(getattr(srv.hub.rooms.get("#lobby"), "members", ())) < members:
         await asyncio.sleep(0.05)
@@ -127,6 +129,8 @@ async def run(members: int, messages: int, batch: int = 1, senders: int = 1, pro
     sids = [conn.sid for conn in conns]
     outbox = getattr(srv, "outbox", None)  # (older trees: Server._flush)
     flush = outbox.flush if outbox is not None else srv._flush  # type: ignore[attr-defined]
+    if part:
+        wrap_part(srv, part)
     profiler = cProfile.Profile() if profile else None
     if profiler is not None:
         profiler.enable()
@@ -151,9 +155,10 @@ async def run(members: int, messages: int, batch: int = 1, senders: int = 1, pro
             srv.output.pending = 0
     else:
         talkers = conns[:senders]
+        line = b"hello %d\n" if text else b"PRIVMSG #lobby :hello %d\r\n"
         for k in range(0, messages, batch):
             for j in range(k, min(k + batch, messages)):
-                talkers[j % senders].data_received(b"PRIVMSG #lobby :hello %d\r\n" % j)
+                talkers[j % senders].data_received(line % j)
             flush()
             srv.output.pending = 0  # (the budget's estimate: the guard's timer would reset it)
     spent = time.process_time() - start
@@ -184,12 +189,15 @@ def main() -> None:
                    "deliver only)")
     p.add_argument("--senders", type=int, default=10, help="with --batch: connections the messages come from")
     p.add_argument("--ws", action="store_true", help="members over IRC-over-WebSocket (/irc), not IRC")
+    p.add_argument("--text", action="store_true", help="members over the text protocol, not IRC")
+    p.add_argument("--part", default="", choices=("", *PARTS),
+                   help="call this part through operator.call, for callgrind --toggle-collect (benchmarks/cgparts.py)")
     p.add_argument("--profile", default="", metavar="FILE",
                    help="cProfile the measured loop only into FILE (pstats; python -m pstats FILE)")
     args = p.parse_args()
     for n in [args.messages] if args.messages else [200, 1200]:
-        cost = asyncio.run(run(args.members, n, args.batch, args.senders, args.profile, args.ws))
-        kind = "WebSocket" if args.ws else "IRC"
+        cost = asyncio.run(run(args.members, n, args.batch, args.senders, args.profile, args.ws, args.text, args.part))
+        kind = "WebSocket" if args.ws else "text" if args.text else "IRC"
         print(f"{n} messages to {args.members - 1} {kind} members: {cost:.3f} us CPU/delivery", flush=True)
 
 

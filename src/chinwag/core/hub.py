@@ -62,11 +62,13 @@ class MessageIds:
         return self._last
 
     def next(self, ts: float) -> str:
-        n = max(int(ts * 1_000_000) << 8, self._last + 1)
+        n = int(ts * 1_000_000) << 8
+        if n <= self._last:  # (max(), written out: once per message)
+            n = self._last + 1
         if self.slot is not None:
             n += (self.slot - n) % self.SLOTS  # the next id of this node's residue
         self._last = n
-        return f"{n:016x}"
+        return "%016x" % n  # noqa: UP031 (the same as f"{n:016x}", without format()'s spec parsing)
 
 
 NO_MODES: frozenset[str] = frozenset()  # shared: since Python 3.10 each frozenset() is a new 216-byte object
@@ -105,11 +107,16 @@ class Session:
 
 class Room:
     __slots__ = ("name", "members", "created", "topic", "topic_by", "topic_ts", "flags", "key", "limit",
-                 "bans", "invited", "ops", "voiced", "crowd", "registered", "founder", "op_accounts", "quiets")
+                 "bans", "invited", "ops", "voiced", "crowd", "registered", "founder", "op_accounts", "quiets",
+                 "audience")
 
     def __init__(self, name: str, created: float = 0.0) -> None:
         self.name = name
         self.members: dict[int, None] = {}  # session ids, join order
+        # tuple(members), made by the first message after a join or part and shared
+        # by every message until the next (Outbound.to): no copy of the member
+        # list per message, and the fan-out batches them by identity (Batch.takes)
+        self.audience: tuple[int, ...] | None = None
         self.created = created
         self.topic = ""
         self.topic_by = ""
@@ -434,6 +441,7 @@ class Hub:
     def _remove_member(self, key: str, sid: int) -> None:
         room = self.rooms[key]
         del room.members[sid]
+        room.audience = None
         if room.crowd is not None:
             crowd.forget(room, sid)
         room.ops.discard(sid)
@@ -447,4 +455,5 @@ class Hub:
             if key in self.saved:
                 self.revived += 1
         room.members[session.sid] = None
+        room.audience = None
         session.rooms[key] = None

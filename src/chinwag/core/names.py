@@ -31,7 +31,7 @@ from chinwag.core.confusables import skeleton, width_fold
 from chinwag.core.errors import ErroneousNick, RoomNameError
 
 CASEMAPPING: Final = "rfc8265"
-_ASCII_FOLD: Final = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ[]\\~", "abcdefghijklmnopqrstuvwxyz{}|^")
+_ASCII_FOLD: Final = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ[]\\~", b"abcdefghijklmnopqrstuvwxyz{}|^")
 _RFC1459_SPECIALS: Final = str.maketrans("[]\\~", "{}|^")
 # ASCII in a nick: letters, digits and these (as RFC 2812). Other ASCII
 # punctuation means something in IRC (``nick!user@host``, ``*?`` in masks,
@@ -98,7 +98,9 @@ def casefold(name: str) -> str:
     Defined for any string (room names may hold what PRECIS refuses in a nick);
     for every string PRECIS accepts it equals PRECIS's result (tested)."""
     if name.isascii():
-        return name.translate(_ASCII_FOLD)
+        # (bytes.translate: a table lookup per byte; str.translate with a table
+        # looks each character up in a dict: about twice the cost on every message)
+        return name.encode().translate(_ASCII_FOLD).decode()
     return _fold(name)
 
 

@@ -36,8 +36,9 @@ from chinwag.storage import accounts as sqlite_accounts
 from chinwag.storage import read_markers as sqlite_markers
 from chinwag.storage import sqlite_playback, sqlite_refold, sqlite_rooms
 from chinwag.storage.accounts import Account
-from chinwag.storage.base import Departure, Receipt, StorageError, conversation_key, event_key, visible
+from chinwag.storage.base import Departure, Receipt, StorageError, event_key, visible
 from chinwag.storage.sqlite_checkpoint import Checkpointer
+from chinwag.storage.sqlite_rows import insert_rows, message_rows, receipts
 
 log = logging.getLogger("chinwag.storage")
 
@@ -568,7 +569,7 @@ class SqliteStore:
         a later one. (A message whose msgid was stored already is confirmed
         too: the first message keeps the id, as in every backend.)
         """
-        rows = [(conversation_key(m), m.msgid, m.ts, m.nick, m.target, m.text, m.kind, m.account) for m in batch]
+        rows = message_rows(batch)
         delay, one_by_one = 0.05, False
         deadline: float | None = None
         while True:
@@ -598,7 +599,7 @@ class SqliteStore:
             log.warning("history store writes again (%d messages were given up meanwhile)", self._given_up)
             self._down, self._given_up = False, 0
             self._report(None)
-        self._confirm([Receipt(r[1], r[0], 0) for r in rows])
+        self._confirm(receipts(rows))
         if self.checkpointer is not None:  # (after the confirmation: nobody waits for it)
             self.checkpointer.committed(conn)
 
@@ -694,14 +695,15 @@ def _open_writer(path: str) -> sqlite3.Connection:
 def _conversation_rows(rows: Sequence[tuple[Any, ...]]) -> list[list[Any]]:
     """Per key in a batch: [key, newest msgid, its ts, how many]."""
     out: dict[str, list[Any]] = {}
-    for key, msgid, ts, *_ in rows:
+    for row in rows:  # (indexing: no list per row, as ``key, msgid, ts, *_ = row`` makes)
+        key = row[0]
         agg = out.get(key)
         if agg is None:
-            out[key] = [key, msgid, ts, 1]
+            out[key] = [key, row[1], row[2], 1]
         else:
             agg[3] += 1
-            if msgid > agg[1]:
-                agg[1], agg[2] = msgid, ts
+            if row[1] > agg[1]:
+                agg[1], agg[2] = row[1], row[2]
     return list(out.values())
 
 
@@ -716,7 +718,7 @@ def _rollback(conn: sqlite3.Connection) -> None:
 def _insert(conn: sqlite3.Connection, rows: Sequence[tuple[Any, ...]]) -> None:
     try:
         conn.execute("BEGIN IMMEDIATE")
-        conn.executemany(_INSERT, rows)
+        insert_rows(conn, rows)  # (64 rows a statement: storage/sqlite_rows.py)
         conn.executemany(_UPSERT_CONVERSATION, _conversation_rows(rows))
         conn.execute("COMMIT")
     except BaseException:

@@ -237,7 +237,7 @@ class Connection(asyncio.Protocol):
         elif self.lag is not None or self.budget_wait:
             return  # input waits for its token (fake lag); reading goes on to spot floods
         try:
-            self._pump()
+            self._pump_commands()  # (what _pump does, its guard being this one)
         except Exception:
             # One connection's bad luck must not reach the others.
             self.log.exception("error while handling input; closing this connection")
@@ -361,7 +361,9 @@ class Connection(asyncio.Protocol):
         adapter = self.adapter
         server = self.server
         while not self.busy and self.lag is None and not self.budget_wait and (command := self._next()) is not None:
-            self._send_local()
+            data = adapter.data_to_send()  # (self._send_local(), inline: asked before every command)
+            if data:
+                server.send_local(self, safe_output(data))
             if type(command) is Sync and command.opens:
                 self.barrier = command  # goes to the hub with the command after it
                 continue

@@ -232,7 +232,12 @@ class Outbox:
                 hook = self.on_confirmed
                 if hook is not None and hook(out, event, receipt.seq) is False:
                     continue  # the cluster delivers it, in seq order
-                self.gather(out, event)
+                batch = self.batch
+                if batch is not None and batch.local and event.target == batch.target and (
+                        out.to is batch.to or out.to == batch.to):
+                    batch.add(event)  # (gather's commonest case, written out: Batch.takes)
+                else:
+                    self.gather(out, event)
                 continue
             held.popleft()
             self.fan_out(out)

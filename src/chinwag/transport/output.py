@@ -80,7 +80,8 @@ class OutputGuard:
         self.pending += size
         if not self.throttled and self.held + self.pending >= self.budget:
             self._throttle(self._now())
-        self._arm()
+        if self._timer is None:
+            self._arm()
 
     def wait(self, conn: Connection) -> None:
         """``conn`` has a message ready while throttled: hold it, pause its input."""

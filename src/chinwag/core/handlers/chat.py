@@ -7,13 +7,13 @@ Same contract as every handler (the table is core/commands.py):
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from chinwag.core.errors import CannotSendToRoom, ChatError, NoSuchNick, NoSuchRoom, NoText
-from chinwag.core.events import Message, Outbound, Say
+from chinwag.core.events import Outbound, Say
 from chinwag.core.handlers.checks import away_notice, can_speak
 from chinwag.core.names import casefold, is_room
+from chinwag.core.quick import message, outbound
 from chinwag.core.types.chat import SendTags, TagsSent
 
 if TYPE_CHECKING:
@@ -21,39 +21,38 @@ if TYPE_CHECKING:
 
 
 def say(hub: Hub, session: Session, cmd: Say) -> list[Outbound]:
-    try:
-        return _say(hub, session, cmd)
+    try:  # (one function, not a wrapper: this runs for every message)
+        if not cmd.text:
+            raise NoText()
+        target, to, recipient = _recipients(hub, session, cmd.target)
     except ChatError:
         if cmd.kind == "notice":  # RFC 1459: a notice never gets an automatic reply
             return []
         raise
-
-
-def _say(hub: Hub, session: Session, cmd: Say) -> list[Outbound]:
-    if not cmd.text:
-        raise NoText()
-    target, to, recipient = _recipients(hub, session, cmd.target)
     extra = away_notice(hub, session, recipient) if recipient and cmd.kind != "notice" else []
     ts = hub.clock()
     session.last_active = ts
     accounts = None
     if recipient is not None and session.account is not None and recipient.account is not None:
         accounts = (session.account, recipient.account)
-    msg = Message(hub.ids.next(ts), ts, session.nick or "", target, cmd.text, cmd.kind, cmd.tags, session.user,
-                  accounts=accounts, account=session.account or "", lines=cmd.lines)
+    # (core/quick.py: the same Message and Outbound as their constructors make, cheaper)
+    msg = message(hub.ids.next(ts), ts, session.nick or "", target, cmd.text, cmd.kind, cmd.tags, session.user,
+                  accounts, session.account or "", cmd.lines)
     # The sender is among the recipients: IRC echo-message and the text
     # protocol's private-message receipt both need it; a renderer may skip it.
-    return [Outbound(list(to), msg), *extra]
+    if extra:
+        return [outbound(to, msg), *extra]
+    return [outbound(to, msg)]
 
 
 def send_tags(hub: Hub, session: Session, cmd: SendTags) -> list[Outbound]:
     """TAGMSG: to whoever a message to that target would reach; never stored."""
     target, to, _ = _recipients(hub, session, cmd.target)
     ts = hub.clock()
-    return [Outbound(list(to), TagsSent(hub.ids.next(ts), ts, session.nick or "", target, cmd.tags, session.user))]
+    return [Outbound(to, TagsSent(hub.ids.next(ts), ts, session.nick or "", target, cmd.tags, session.user))]
 
 
-def _recipients(hub: Hub, session: Session, name: str) -> tuple[str, Iterable[int], Session | None]:
+def _recipients(hub: Hub, session: Session, name: str) -> tuple[str, tuple[int, ...], Session | None]:
     """(target's name, who receives, the recipient of a private message) for a
     message from ``session`` to ``name``; the sender is among those who receive."""
     recipient = None
@@ -65,14 +64,18 @@ def _recipients(hub: Hub, session: Session, name: str) -> tuple[str, Iterable[in
         why = can_speak(hub, room, session)
         if why is not None:
             raise CannotSendToRoom(room.name, f"cannot send to room: {why}")
-        target, to = room.name, room.members.keys()
-        if session.sid not in room.members:  # -n: an outsider still gets the echo
-            to = {**room.members, session.sid: None}.keys()
+        target = room.name
+        if session.sid in room.members:
+            to = room.audience
+            if to is None:  # (the first message since a join or part: see Room.audience)
+                to = room.audience = tuple(room.members)
+        else:  # -n: an outsider still gets the echo
+            to = tuple({**room.members, session.sid: None})
     else:
         sid = hub.nicks.get(casefold(name))
         if sid is None:
             raise NoSuchNick(name)
         recipient = hub.sessions[sid]
         target = recipient.nick or ""
-        to = {sid: None, session.sid: None}.keys()
+        to = (sid, session.sid) if sid != session.sid else (sid,)
     return target, to, recipient

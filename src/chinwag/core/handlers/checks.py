@@ -98,7 +98,7 @@ def can_speak(hub: Hub, room: Room, session: Session) -> str | None:
         return "no external messages (+n)"
     if "m" in room.flags:
         return "the room is moderated (+m)"
-    if is_banned(hub, room, session):
+    if room.bans and is_banned(hub, room, session):
         return "you are banned (+b)"
     if room.quiets and roomops.matches(hub, room.quiets, session):
         return "you are muted in this room (+q)"

@@ -21,6 +21,7 @@ from __future__ import annotations
 from typing import Final
 
 from chinwag.core.events import Say
+from chinwag.core.quick import say as new_say
 
 #: raw lines worth keeping unparsed until they are handled (see IrcProtocol.receive_data)
 PREFIXES: Final = (b"PRIVMSG #", b"NOTICE #")
@@ -43,8 +44,8 @@ def say(line: bytes) -> Say | None:
     if not body:
         return None  # 412 (PRIVMSG) or nothing (NOTICE): the general path says which
     if verb == "NOTICE":
-        return Say(target, body, "notice")
+        return new_say(target, body, "notice")
     if body.startswith("\x01ACTION ") or body == "\x01ACTION\x01":
         action = body[8:].removesuffix("\x01")
-        return Say(target, action or " ", "action")
-    return Say(target, body)
+        return new_say(target, action or " ", "action")
+    return new_say(target, body)  # (core/quick.py: Say(target, body), cheaper)

@@ -437,6 +437,9 @@ class IrcLineReader:
             if line.endswith(b"\r"):
                 line = line[:-1]
             if line:
+                if line[0] != _AT and len(line) + 2 <= self._max_body:  # (check_length's answer, no call)
+                    self._out.append(line)
+                    continue
                 which = check_length(line, max_body=self._max_body, max_tags=self._max_tags)
                 self._out.append(line if which is None else InputTooLong(which))
 

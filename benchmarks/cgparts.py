@@ -1,0 +1,136 @@
+"""Instructions per message, part by part, on the fan-out benchmark's busy tick.
+
+    python -m benchmarks.cgparts                      # IRC: every part, 300 and 1300 messages
+    python -m benchmarks.cgparts --text               # the text protocol
+    python -m benchmarks.cgparts --tree /path/to/other/checkout   # its src/ first on the path
+
+Each part is one function of the server, called through ``operator.call``
+(``benchmarks.fanout --part NAME``), and callgrind collects only inside it
+(``--collect-atstart=no --toggle-collect=_operator_call``): its inclusive
+instruction count, whatever it calls. ``total`` is the whole measured window
+(``--dump-before=os_getppid``). Each part is run for two message counts; the
+difference divided by the difference in messages is its cost per message
+(what a run does once cancels out). Deterministic: the same tree gives the
+same counts on a busy machine. Runs under ``nice -n 19``; each takes a minute
+or two (valgrind). Loopback only, in process (benchmarks/fanout.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import glob
+import operator
+import os
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable
+from typing import Any
+
+# part -> what it covers (the first line of --help's table)
+PARTS: dict[str, str] = {
+    "input": "Connection._handle: a sender's read to the message held (parse, flood, hub, hold)",
+    "parse": "the adapter's receive_data + next_command (line split, fastpath / parser, Say)",
+    "dispatch": "Server.dispatch: hub, metrics, log check, Outbox.deliver",
+    "hub": "Hub.handle: checks, the Say handler, the Message",
+    "hold": "Outbox.deliver: safe_event, output budget, metrics, held",
+    "store": "the tick's hand-off to the store (Server.store_pending), release and fan-out included",
+    "release": "Outbox.committed: confirmations matched to held messages, gathered into the batch",
+    "fanout": "transport/fanout.deliver: render once per variant, enqueue per member, senders' own",
+    "render": "the adapters' render (inside fanout)",
+    "write": "Outbox.write_out: each dirty connection's flush (the transport discards)",
+}
+
+
+def _through_call(fn: Callable[..., Any]) -> Callable[..., Any]:
+    call = operator.call
+
+    def wrapped(*args: Any) -> Any:
+        return call(fn, *args)
+
+    return wrapped
+
+
+def wrap_part(srv: Any, part: str) -> None:
+    """Route ``part`` of the running server ``srv`` through operator.call."""
+    from chinwag.transport import outbox as outbox_module
+    from chinwag.transport.connection import Connection
+
+    adapters = {type(conn.adapter) for conn in srv.connections.values()}
+    if part == "input":
+        Connection._handle = _through_call(Connection._handle)  # type: ignore[method-assign]
+    elif part == "parse":
+        for cls in adapters:
+            cls.receive_data = _through_call(cls.receive_data)
+            cls.next_command = _through_call(cls.next_command)
+    elif part == "render":
+        for cls in adapters:
+            cls.render = _through_call(cls.render)
+    elif part == "dispatch":
+        srv.dispatch = _through_call(srv.dispatch)
+    elif part == "hub":
+        srv.hub.handle = _through_call(srv.hub.handle)
+    elif part == "hold":
+        srv.outbox.deliver = _through_call(srv.outbox.deliver)
+    elif part == "store":
+        srv.store_pending = _through_call(srv.store_pending)
+    elif part == "release":
+        srv.store.on_commit = _through_call(srv.store.on_commit)
+    elif part == "fanout":
+        outbox_module.deliver_batch = _through_call(outbox_module.deliver_batch)  # type: ignore[attr-defined]
+    elif part == "write":
+        srv.outbox.write_out = _through_call(srv.outbox.write_out)
+    else:
+        raise ValueError(part)
+
+
+def _valgrind(tree: str, part: str, messages: int, extra: list[str], work: str) -> int:
+    out = os.path.join(work, f"cg.{part}.{messages}")
+    cmd = ["nice", "-n", "19", "valgrind", "--tool=callgrind", f"--callgrind-out-file={out}"]
+    if part == "total":
+        cmd += ["--dump-before=os_getppid"]
+    else:
+        cmd += ["--collect-atstart=no", "--toggle-collect=_operator_call"]
+    cmd += [sys.executable, "-m", "benchmarks.fanout", "--messages", str(messages), *extra]
+    if part != "total":
+        cmd += ["--part", part]
+    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = dict(os.environ, PYTHONPATH=f"{os.path.join(tree, 'src')}:{here}")
+    subprocess.run(cmd, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    files = sorted(glob.glob(out + "*"))
+    path = out + ".2" if part == "total" else out
+    if part == "total" and not os.path.exists(path):
+        raise RuntimeError(f"no window dump among {files}")
+    for line in open(path):
+        if line.startswith(("summary:", "totals:")):
+            return int(line.split()[1])
+    raise RuntimeError(f"no summary in {path}")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(prog="python -m benchmarks.cgparts", description=__doc__.split("\n")[0])
+    p.add_argument("--tree", default=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                   help="the checkout whose src/ is measured (default: this one)")
+    p.add_argument("--text", action="store_true", help="the text protocol (default IRC)")
+    p.add_argument("--ws", action="store_true", help="IRC over WebSocket")
+    p.add_argument("--parts", default=",".join(["total", *PARTS]), help="comma-separated (default: all)")
+    p.add_argument("--messages", default="300,1300", help="the two message counts (default 300,1300)")
+    p.add_argument("--members", type=int, default=100)
+    args = p.parse_args()
+    small, big = (int(n) for n in args.messages.split(","))
+    extra = ["--members", str(args.members), "--batch", "50", "--senders", "10"]
+    extra += ["--text"] if args.text else ["--ws"] if args.ws else []
+    print(f"tree {args.tree}; {args.members} members, 50 messages per tick from 10 senders; "
+          f"instructions per message ((Ir({big}) - Ir({small})) / {big - small})", flush=True)
+    with tempfile.TemporaryDirectory(prefix="cgparts-") as work:
+        for part in args.parts.split(","):
+            counts = [_valgrind(args.tree, part, n, extra, work) for n in (small, big)]
+            per = (counts[1] - counts[0]) / (big - small)
+            about = PARTS.get(part, "the measured window: every part")
+            print(f"{part:9} {per:10,.0f}   {about}", flush=True)
+
+
+if __name__ == "__main__":
+    asyncio.set_event_loop_policy(None)
+    main()
