@@ -143,28 +143,17 @@ class Flood:
     def take(self, size: int = 0) -> bool:
         """Spend one line and ``size`` bytes, or nothing if either is short
         (one reading of the clock for both buckets: this runs for every line)."""
-        # (TokenBucket._refill_at and min() written out: no call but the clock's)
         lines, data = self.lines, self.bytes
         now = lines.clock()
-        burst = lines.burst
-        tokens = lines._tokens + (now - lines._stamp) * lines.rate
-        lines._tokens = tokens = burst if burst <= tokens else tokens
-        lines._stamp = now
-        one = 1 if 1 <= burst else burst
-        if tokens < one:
+        one = min(1, lines.burst)
+        if lines._refill_at(now) < one:
             return False
         if size:
-            if data.clock is not lines.clock:
-                now = data.clock()
-            burst = data.burst
-            left = data._tokens + (now - data._stamp) * data.rate
-            data._tokens = left = burst if burst <= left else left
-            data._stamp = now
-            n = size if size <= burst else burst
-            if left < n:
+            n = min(size, data.burst)
+            if data._refill_at(now if data.clock is lines.clock else data.clock()) < n:
                 return False
-            data._tokens = left - n
-        lines._tokens = tokens - one
+            data._tokens -= n
+        lines._tokens -= one
         return True
 
     def delay(self, size: int = 0) -> float:

@@ -45,19 +45,19 @@ def message_rows(batch: list[Message]) -> list[Row]:
 
 
 @cache
-def insert_sql(count: int, verb: str = "INSERT") -> str:
+def insert_sql(count: int) -> str:
     """``count`` rows in one statement."""
     values = ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?)"] * count)
-    return f"{verb} INTO messages ({COLUMNS}) VALUES {values}"
+    return f"INSERT INTO messages ({COLUMNS}) VALUES {values}"
 
 
-def insert_rows(conn: sqlite3.Connection, rows: Sequence[tuple[Any, ...]], verb: str = "INSERT") -> None:
+def insert_rows(conn: sqlite3.Connection, rows: Sequence[tuple[Any, ...]]) -> None:
     """Insert ``rows`` (inside the caller's transaction), 64 to a statement."""
     done, total = 0, len(rows)
     while done < total:
         left = total - done
         size = ROWS_PER_STATEMENT if left >= ROWS_PER_STATEMENT else 1 << (left.bit_length() - 1)
-        conn.execute(insert_sql(size, verb), list(chain.from_iterable(rows[done : done + size])))
+        conn.execute(insert_sql(size), list(chain.from_iterable(rows[done : done + size])))
         done += size
 
 

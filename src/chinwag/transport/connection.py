@@ -361,9 +361,7 @@ class Connection(asyncio.Protocol):
         adapter = self.adapter
         server = self.server
         while not self.busy and self.lag is None and not self.budget_wait and (command := self._next()) is not None:
-            data = adapter.data_to_send()  # (self._send_local(), inline: asked before every command)
-            if data:
-                server.send_local(self, safe_output(data))
+            self._send_local()
             if type(command) is Sync and command.opens:
                 self.barrier = command  # goes to the hub with the command after it
                 continue

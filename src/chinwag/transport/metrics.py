@@ -26,7 +26,7 @@ import heapq
 import time
 from bisect import bisect_left
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Final
 
 from prometheus_client import CollectorRegistry, generate_latest
@@ -57,6 +57,15 @@ class Buckets:
     def observe(self, value: float) -> None:
         self.counts[bisect_left(self.bounds, value)] += 1
         self.sum += value
+
+    def observe_since(self, now: float, stamps: Iterable[float]) -> None:
+        """``observe(now - stamp)`` for each stamp: one call per tick, not one per message."""
+        counts, bounds, total = self.counts, self.bounds, 0.0
+        for stamp in stamps:
+            took = now - stamp
+            counts[bisect_left(bounds, took)] += 1
+            total += took
+        self.sum += total
 
     def family(self, name: str, doc: str) -> HistogramMetricFamily:
         cumulative, total = [], 0
@@ -111,12 +120,7 @@ class Metrics:
     def written(self) -> None:
         """Once per tick, after every connection's output went to its socket."""
         if self.fanned:
-            now, fanout = self.clock(), self.fanout
-            counts, bounds = fanout.counts, fanout.bounds
-            for when in self.fanned:  # (Buckets.observe written out: this runs for every message)
-                took = now - when
-                counts[bisect_left(bounds, took)] += 1
-                fanout.sum += took
+            self.fanout.observe_since(self.clock(), self.fanned)
             self.fanned.clear()
 
     def to_store(self, count: int) -> None:

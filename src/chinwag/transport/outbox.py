@@ -233,9 +233,8 @@ class Outbox:
                 if hook is not None and hook(out, event, receipt.seq) is False:
                     continue  # the cluster delivers it, in seq order
                 batch = self.batch
-                if batch is not None and batch.local and event.target == batch.target and (
-                        out.to is batch.to or out.to == batch.to):
-                    batch.add(event)  # (gather's commonest case, written out: Batch.takes)
+                if batch is not None and batch.takes(out, event):
+                    batch.add(event)  # (gather's commonest case, without its call)
                 else:
                     self.gather(out, event)
                 continue

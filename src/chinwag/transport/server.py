@@ -268,10 +268,7 @@ class Server:
                 self.metrics.messages_in[conn.kind] += 1
         if log.isEnabledFor(logging.DEBUG if say else logging.INFO):  # (_log shows a message at DEBUG only)
             self._log(conn, outbound)
-        if self.cluster is None:
-            self.outbox.deliver(outbound, conn.sid)  # (self.deliver without a cluster: one call less a message)
-        else:
-            self.deliver(outbound, conn.sid)
+        self.deliver(outbound, conn.sid)
         if hub.crowded and self._crowd_timer is None:
             self._arm_crowds()
         if hub.guards:
