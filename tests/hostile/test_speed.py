@@ -19,6 +19,7 @@ import pytest
 from chinwag.core.events import Event, Message
 from chinwag.protocols.irc.adapter import IrcProtocol
 from chinwag.protocols.text import TextProtocol
+from chinwag.transport import fanout
 from chinwag.transport.connection import Connection
 from chinwag.transport.server import Server
 from tests.conftest import IrcClient
@@ -93,9 +94,18 @@ async def test_a_ticks_room_messages_reach_each_reader_in_one_buffer_rendered_on
                 writes[str(self.adapter.nick)].append(data)  # type: ignore[attr-defined]
             real_enqueue(self, data)
 
+        real_shared = fanout.enqueue_shared
+
+        def enqueue_shared(conns: list[Connection], data: bytes) -> None:  # (one buffer, many readers)
+            for conn in conns:
+                if b"burst-" in data:
+                    writes[str(conn.adapter.nick)].append(data)
+            real_shared(conns, data)
+
         monkeypatch.setattr(TextProtocol, "render", counting(TextProtocol.render))
         monkeypatch.setattr(IrcProtocol, "render", counting(IrcProtocol.render))
         monkeypatch.setattr(Connection, "enqueue", enqueue)
+        monkeypatch.setattr(fanout, "enqueue_shared", enqueue_shared)
         await alice.send(*(f"burst-{n}" for n in range(1, 6)))  # one write: one tick's five messages
         expected = [f"alice: burst-{n}" for n in range(1, 6)]
         for reader in readers:
@@ -111,9 +121,11 @@ async def test_a_ticks_room_messages_reach_each_reader_in_one_buffer_rendered_on
             assert len(writes[nick]) == 1, (nick, writes[nick])
             assert writes[nick][0].count(b"burst-") == 5
         assert len({id(writes[f"reader{i}"][0]) for i in range(8)}) == 1
-        # Rendered once per variant (3 variants x 5), and for alice alone (5),
-        # not once per reader (10 readers x 5 messages).
-        assert len(renders) <= 4 * 5, renders
+        # Rendered once per variant (3 variants x 5), not once per reader (10
+        # readers x 5 messages), and not for alice at all: a text sender's own
+        # lines render to nothing (silent_own), so fan-out does not ask.
+        assert len(renders) <= 3 * 5, renders
+        assert "alice" not in renders, renders
         assert "alice" not in writes  # the text sender's terminal already shows what it typed
         rtt = await b.stop()
         rtt.assert_served()
@@ -238,6 +250,14 @@ async def test_a_sender_gets_the_shared_buffer_around_its_own_lines_rendered_for
                 writes[str(self.adapter.nick)].append(data)
             real_enqueue(self, data)
 
+        real_shared = fanout.enqueue_shared
+
+        def enqueue_shared(conns: list[Connection], data: bytes) -> None:  # (one buffer, many readers)
+            for conn in conns:
+                if b"one" in data or b"two" in data or b"three" in data or b"four" in data:
+                    writes[str(conn.adapter.nick)].append(data)
+            real_shared(conns, data)
+
         # One batch from three senders (two IRC, one text): the store holds the tick's messages back.
         monkeypatch.setattr(srv, "store_pending", lambda: None)
         sent = ((alice, "PRIVMSG #lobby :one"), (bob, "PRIVMSG #lobby :two"), (carol, "three"),
@@ -249,6 +269,7 @@ async def test_a_sender_gets_the_shared_buffer_around_its_own_lines_rendered_for
         monkeypatch.setattr(TextProtocol, "render", counting(TextProtocol.render))
         monkeypatch.setattr(IrcProtocol, "render", counting(IrcProtocol.render))
         monkeypatch.setattr(Connection, "enqueue", enqueue)
+        monkeypatch.setattr(fanout, "enqueue_shared", enqueue_shared)
         srv.store_pending()
         everyone = ["alice: one", "bob: two", "carol: three", "alice: four"]
         assert privmsgs(await dave.lines_until("four")) == everyone
@@ -259,11 +280,13 @@ async def test_a_sender_gets_the_shared_buffer_around_its_own_lines_rendered_for
         await alice.send("PING :after")
         assert privmsgs(await alice.lines_until_cmd("PONG")) == ["bob: two", "carol: three"]
         # Each sender got one buffer: the readers' bytes between its own
-        # lines, which alone were rendered for it (none of the others' again).
+        # lines, which alone were rendered for it (none of the others' again),
+        # and only where they show: bob's echo; not alice's (no echo-message)
+        # nor carol's (text), which render to nothing (silent_own).
         for nick in ("alice", "bob", "carol", "dave", "erin"):
             assert len(writes[nick]) == 1, (nick, writes[nick])
         mine = [nick for nick in renders if nick in ("alice", "bob", "carol", "dave", "erin")]
-        assert sorted(mine) == sorted(["dave"] * 4 + ["erin"] * 4 + ["alice"] * 2 + ["bob", "carol"]), renders
+        assert sorted(mine) == sorted(["dave"] * 4 + ["erin"] * 4 + ["bob"]), renders
         rtt = await b.stop()
         rtt.assert_served()
         for c in (alice, bob, carol, dave, erin):

@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from chinwag.core.events import Message
+from chinwag.transport import fanout
 from chinwag.transport.cluster import wire
 from chinwag.transport.connection import Connection
 from chinwag.transport.server import Server
@@ -73,7 +74,15 @@ async def test_other_nodes_messages_arriving_together_are_one_buffer_per_reader(
             enqueued.append(data)
         enqueue(self, data)
 
+    shared = fanout.enqueue_shared
+
+    def recording_shared(conns: list[Connection], data: bytes) -> None:  # (one buffer, many readers)
+        if conn in conns:
+            enqueued.append(data)
+        shared(conns, data)
+
     monkeypatch.setattr(Connection, "enqueue", recording)
+    monkeypatch.setattr(fanout, "enqueue_shared", recording_shared)
     from_bus(node, head, said(1, "one"))
     from_bus(node, head + 1, said(2, "two"))
     from_bus(node, head + 2, said(3, "three"))

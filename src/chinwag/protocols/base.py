@@ -21,6 +21,9 @@ class Adapter(Protocol):
 
     closing: bool
     nick: str | None  # registered as (fan-out: a sender's own messages are rendered for it alone)
+    # True: a message this connection sent to a room renders to nothing for it
+    # (render returns b""), so fan-out does not ask (IRC without echo-message; text).
+    silent_own: bool
 
     @property
     def backlog(self) -> int:

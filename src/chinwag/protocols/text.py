@@ -233,6 +233,9 @@ class TextProtocol:
         "history_default", "playback_max", "register_timeout", "_born", "want_history", "_queries", "_pending",
         "_awaiting_reply", "_out",
     )
+    #: a room message this connection sent renders to nothing for it (the
+    #: sender's terminal shows what was typed): fan-out does not ask (_render_message)
+    silent_own: bool = True
 
     def __init__(
         self, limits: Limits, default_room: str = "#lobby", history_on_join: int = 20, password_required: bool = False
@@ -413,7 +416,7 @@ class TextProtocol:
 
     def _render_message(self, m: Message, cache: RenderCache) -> bytes:
         if m.nick == self.nick:
-            if not m.private:
+            if not m.private:  # (silent_own says so to fan-out)
                 return b""  # the sender's terminal already shows what was typed
             return self._lines(f"[{clock_hhmm(m.ts)}] -> *{m.target}* ", m.text)
         key = _HERE if m.private or m.target == self.current else _AWAY

@@ -268,7 +268,7 @@ class Connection(asyncio.Protocol):
         self.paused = False
         self.server.output.unwatch(self)  # (if it also waits to send, it still does)
         if self.out and not self.closed:
-            self.server.mark_dirty(self)
+            self.server.mark_dirty([self])
 
     def connection_lost(self, exc: Exception | None) -> None:
         if exc is not None and not self.closed:
@@ -445,12 +445,17 @@ class Connection(asyncio.Protocol):
             self.server.send_local(self, safe_output(data))
 
     def enqueue(self, data: bytes) -> None:
+        """Queue ``data`` for this tick's write (``enqueue_shared``: the same
+        for many connections at once; tests/transport/test_enqueue.py holds
+        the two together)."""
         if self.closed or not data:
             return
         out = self.out
         if not out:
-            self.server.mark_dirty(self)
+            self.server.mark_dirty([self])
         out.append(data)
+
+    frames: ClassVar[bool] = False  # True: enqueue() frames what it queues (WebSocket)
 
     def flush(self, force: bool = False) -> None:
         if self.paused and not force:
@@ -487,7 +492,7 @@ class Connection(asyncio.Protocol):
         transport.write(chunk)
         self.written(transport)
         if out and not self.paused and not self.closed:
-            self.server.mark_dirty(self)  # the kernel took it all: the next chunk next tick
+            self.server.mark_dirty([self])  # the kernel took it all: the next chunk next tick
 
     watch_writes: ClassVar[bool] = False  # True: flush() asks can_write() and calls written() (WebSocket)
 
@@ -525,3 +530,26 @@ class Connection(asyncio.Protocol):
             loop = self.server.loop
             if loop is not None:
                 loop.call_later(self.server.config.limits.close_linger, transport.abort)
+
+
+def enqueue_shared(conns: list[Connection], data: bytes) -> None:
+    """``Connection.enqueue(data)`` for each of ``conns`` (fan-out: one buffer
+    many readers share), with one call in all instead of one per connection
+    and one ``mark_dirty`` for those that had nothing queued. A connection
+    that frames its output (WebSocket) is handed ``data`` through its own
+    ``enqueue``. Equal to the one-by-one form: tests/transport/test_enqueue.py."""
+    if not data:
+        return
+    fresh: list[Connection] = []
+    for conn in conns:
+        if conn.frames:
+            conn.enqueue(data)
+            continue
+        if conn.closed:
+            continue
+        out = conn.out
+        if not out:
+            fresh.append(conn)
+        out.append(data)
+    if fresh:
+        fresh[0].server.mark_dirty(fresh)

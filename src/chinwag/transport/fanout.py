@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 
 from chinwag.core.events import Event, Message, Outbound
 from chinwag.protocols.base import RenderCache
+from chinwag.transport.connection import enqueue_shared
 
 if TYPE_CHECKING:
     from chinwag.transport.connection import Connection
@@ -81,19 +82,16 @@ class _Shared:
 
 
 def deliver(server: OutboxHost, batch: Batch) -> None:
-    """Fan ``batch`` out: per recipient, one lookup and one enqueue."""
+    """Fan ``batch`` out: per recipient, one lookup and its variant; then per
+    variant, one render and one ``enqueue_shared`` for all of its readers."""
     events = batch.events
     if batch.local:
-        metrics = server.metrics
-        for event in events:
-            metrics.fanning_out(event.msgid)  # (its latency ends at this tick's flush)
+        server.metrics.fanning_out(events)  # (their latency ends at this tick's flush)
     server.outbox.schedule_flush()
     conns = server.connections
     first = events[0]
     senders = frozenset(batch.senders)
-    caches: list[RenderCache] = [{} for _ in events]
-    shared: dict[object, _Shared | None] = {}
-    count = len(events)
+    groups: dict[object, list[Connection]] = {}  # variant -> its readers, in order
     senders_conns: list[Connection] = []
     for sid in batch.to:
         conn = conns.get(sid)
@@ -104,20 +102,30 @@ def deliver(server: OutboxHost, batch: Batch) -> None:
             gated.extend(events)
             continue
         key = conn.adapter.variant(first, senders)
-        if key is not None:
-            rendered = shared.get(key, _MISSING)
-            if rendered is _MISSING:
-                rendered = shared[key] = _render(conn, events, caches)
-            if rendered is None:  # a renderer failed: find out for whom, one by one
-                alone(conn, events, caches)
-            elif rendered.data:
-                conn.enqueue(rendered.data)
-                conn.delivered += count
+        if key is None:
+            senders_conns.append(conn)
             continue
-        senders_conns.append(conn)
+        group = groups.get(key)
+        if group is None:
+            groups[key] = [conn]
+        else:
+            group.append(conn)
+    caches: list[RenderCache] = [{} for _ in events]
+    shared: dict[object, _Shared | None] = {}
+    count = len(events)
+    for key, group in groups.items():
+        rendered = shared[key] = _render(group[0], events, caches)
+        if rendered is None:  # a renderer failed: find out for whom, one by one
+            for conn in group:
+                alone(conn, events, caches)
+        elif rendered.data:
+            enqueue_shared(group, rendered.data)
+            for conn in group:
+                conn.delivered += count
     # Senders last: their variant's buffer is made by a reader's adapter, for
     # which no message in it is its own. Each gets the others' messages as
-    # slices of it, and its own rendered for it alone.
+    # slices of it, and its own rendered for it alone (unless its own render
+    # to nothing: silent_own).
     for conn in senders_conns:
         adapter = conn.adapter
         own = batch.senders.get(adapter.nick or "")
@@ -126,10 +134,7 @@ def deliver(server: OutboxHost, batch: Batch) -> None:
         if rendered is None or own is None or conn.closed:  # (a label captures its output; no reader of its variant)
             alone(conn, events, caches)
         else:
-            _with_own(conn, events, caches, rendered, own)
-
-
-_MISSING = _Shared(b"", [])
+            _with_own(conn, events, caches, rendered, own, not (adapter.silent_own and not first.private))
 
 
 def _render(conn: Connection, events: list[Message], caches: list[RenderCache]) -> _Shared | None:
@@ -146,9 +151,10 @@ def _render(conn: Connection, events: list[Message], caches: list[RenderCache]) 
 
 
 def _with_own(conn: Connection, events: list[Message], caches: list[RenderCache], rendered: _Shared,
-              own: list[int]) -> None:
+              own: list[int], render_own: bool) -> None:
     """One sender's bytes: the shared buffer between its own messages, which
-    are rendered for it (echo-message, a private receipt, or nothing)."""
+    are rendered for it (echo-message, a private receipt), unless ``render_own``
+    is False (they render to nothing: Adapter.silent_own)."""
     render = conn.adapter.render
     data = rendered.data
     starts = rendered.starts()
@@ -158,6 +164,9 @@ def _with_own(conn: Connection, events: list[Message], caches: list[RenderCache]
     for place in own:
         if place > done:
             pieces.append(data[starts[done]:starts[place]])
+        done = place + 1
+        if not render_own:
+            continue
         try:
             mine = render(events[place], caches[place])
         except Exception:
@@ -167,7 +176,6 @@ def _with_own(conn: Connection, events: list[Message], caches: list[RenderCache]
         if mine:
             pieces.append(mine)
             delivered += 1
-        done = place + 1
     if done < len(events):
         pieces.append(data[starts[done]:])
     out = b"".join(pieces)

@@ -11,12 +11,12 @@ implements it (transport/server.py).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from chinwag.config import Config
-    from chinwag.core.events import Command, Query
+    from chinwag.core.events import Command, Message, Query
     from chinwag.storage.base import Store
     from chinwag.transport.accounts import AccountService
     from chinwag.transport.connection import Connection
@@ -95,8 +95,8 @@ class Host(Protocol):
     def close_after_held(self, conn: Connection) -> None:
         """Close ``conn`` once what is held for it has gone out."""
 
-    def mark_dirty(self, conn: Connection) -> None:
-        """``conn`` has output to write at the end of this tick."""
+    def mark_dirty(self, conns: list[Connection]) -> None:
+        """``conns`` have output to write at the end of this tick."""
 
     def settle(self) -> None:
         """Fan out the messages gathered so far (before anything is queued around them)."""
@@ -111,7 +111,7 @@ class DeliveryCounters(Protocol):
 
     def accept(self, msgid: str) -> None: ...
 
-    def fanning_out(self, msgid: str) -> None: ...
+    def fanning_out(self, messages: Iterable[Message]) -> None: ...
 
     def written(self) -> None: ...
 

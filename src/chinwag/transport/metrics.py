@@ -34,6 +34,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from prometheus_client.registry import Collector
 
 if TYPE_CHECKING:
+    from chinwag.core.events import Message
     from chinwag.transport.server import Server
 
 PROTOCOLS: Final = ("text", "irc", "ws", "text_tls", "irc_tls")  # a connection's kind (its listener)
@@ -109,13 +110,17 @@ class Metrics:
     def accept(self, msgid: str) -> None:
         self.accepted.append((msgid, self.clock()))
 
-    def fanning_out(self, msgid: str) -> None:
-        """A message's fan-out begins: its latency ends at this tick's flush."""
+    def fanning_out(self, messages: Iterable[Message]) -> None:
+        """These messages' fan-out begins (in order; a batch at once): their
+        latency ends at this tick's flush."""
         accepted = self.accepted
-        while accepted and accepted[0][0] < msgid:  # (given up, never delivered)
-            accepted.popleft()
-        if accepted and accepted[0][0] == msgid:
-            self.fanned.append(accepted.popleft()[1])
+        fanned = self.fanned
+        for message in messages:
+            msgid = message.msgid
+            while accepted and accepted[0][0] < msgid:  # (given up, never delivered)
+                accepted.popleft()
+            if accepted and accepted[0][0] == msgid:
+                fanned.append(accepted.popleft()[1])
 
     def written(self) -> None:
         """Once per tick, after every connection's output went to its socket."""

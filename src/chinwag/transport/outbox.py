@@ -286,7 +286,7 @@ class Outbox:
         is_message = type(event) is Message
         if isinstance(event, Message):
             if local:
-                server.metrics.fanning_out(event.msgid)  # (its latency ends at this tick's flush)
+                server.metrics.fanning_out((event,))  # (its latency ends at this tick's flush)
             self.schedule_flush()
         for sid in out.to:
             conn = conns.get(sid)
@@ -300,10 +300,11 @@ class Outbox:
                 continue
             deliver_one(conn, event, cache)
 
-    def mark_dirty(self, conn: Connection) -> None:
+    def mark_dirty(self, conns: list[Connection]) -> None:
+        """``conns`` had nothing queued and now have: written at this tick's flush."""
         if not self.dirty:
             self.schedule_flush()
-        self.dirty.append(conn)
+        self.dirty.extend(conns)
 
     def schedule_flush(self) -> None:
         if not self.flush_scheduled and self.loop is not None:

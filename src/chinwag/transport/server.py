@@ -102,7 +102,7 @@ class Server:
         self.send_local: Callable[[Connection, bytes], None] = outbox.send_local
         self.settle: Callable[[], None] = outbox.settle
         self.close_after_held: Callable[[Connection], None] = outbox.close_after_held
-        self.mark_dirty: Callable[[Connection], None] = outbox.mark_dirty
+        self.mark_dirty: Callable[[list[Connection]], None] = outbox.mark_dirty
         # (the one hook that holds this tick's messages back from the store: Outbox.flush calls it)
         self.store_pending: Callable[[], None] = outbox.store_pending
         self._flush: Callable[[], None] = outbox.flush

@@ -35,7 +35,7 @@ from __future__ import annotations
 import asyncio
 import struct
 from itertools import chain
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, ClassVar, Final
 
 from chinwag.core.accounts import SetAccount
 from chinwag.protocols.base import Adapter
@@ -298,8 +298,10 @@ class WsConnection(Connection):
             memo[:] = (data, self.opcode, frames(data, self.opcode))  # holds `data`: its id cannot be reused
         out = self.out
         if not out:
-            self.server.mark_dirty(self)
+            self.server.mark_dirty([self])
         out.append(memo[2])
+
+    frames: ClassVar[bool] = True  # (enqueue_shared hands it its bytes through enqueue: framed)
 
     def enqueue_raw(self, frame: bytes) -> None:
         """A frame of our own (a pong) among the output, in order."""

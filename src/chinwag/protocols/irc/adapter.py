@@ -66,7 +66,7 @@ class IrcProtocol:
         "info", "limits", "reader", "closing", "reg", "nick", "wanted_nick", "user_given", "username", "realname",
         "password", "caps", "lookups", "whox", "_lines", "_queue", "_out", "_variant", "_burst", "_capture",
         "_labels", "_activity", "_started", "_seen", "ping_sent", "sasl", "account", "registering", "playback",
-        "multiline", "marks",
+        "multiline", "marks", "silent_own",
     )
 
     def __init__(self, info: IrcInfo) -> None:
@@ -82,6 +82,7 @@ class IrcProtocol:
         self.realname = ""
         self.password = ""
         self.caps = NO_CAPS  # (shared: each frozenset() is a new 216-byte object)
+        self.silent_own = True  # no echo-message: its own messages render to nothing (set with caps)
         self.sasl: irc_accounts.Sasl | None = None  # SASL and accounts: protocols/irc/accounts.py
         self.account: str | None = None
         self.registering = False  # a draft/account-registration REGISTER is in flight

@@ -63,16 +63,21 @@ def iso_time(ts: float) -> str:
 
 def split_utf8(text: str, budget: int) -> list[str]:
     """Cut ``text`` into pieces of at most ``budget`` UTF-8 bytes, on character boundaries."""
-    data = text.encode()
+    return [piece.decode() for piece in cut_utf8(text.encode(), budget)]
+
+
+def cut_utf8(data: bytes, budget: int) -> list[bytes]:
+    """``split_utf8`` on the encoded text: pieces of at most ``budget`` bytes
+    (at least 4: a character), never inside a character."""
     if len(data) <= budget:
-        return [text]
+        return [data]
     budget = max(budget, 4)
     out = []
     while data:
         cut = min(budget, len(data))
         while cut < len(data) and (data[cut] & 0xC0) == 0x80:
             cut -= 1
-        out.append(data[:cut].decode())
+        out.append(data[:cut])
         data = data[cut:]
     return out
 

@@ -68,6 +68,7 @@ def cap_command(p: IrcProtocol, params: tuple[str, ...]) -> None:
         else:
             p.reply(IrcMessage("CAP", (me, "ACK", request), p.info.server_name))
             p.caps = enabled
+            p.silent_own = C.ECHO_MESSAGE not in enabled
             p._variant = (SHARED, C.SERVER_TIME in enabled, C.MESSAGE_TAGS in enabled, C.ACCOUNT_TAG in enabled)
     elif sub == "END":
         p.reg = advance(p.reg, "end")

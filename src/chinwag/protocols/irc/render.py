@@ -70,9 +70,9 @@ from chinwag.protocols.irc.format import (
     ROOM_MODES_WITH_ARG,
     SHARED,
     USER_MODES,
+    cut_utf8,
     iso_time,
     source,
-    split_utf8,
     tokens,
 )
 from chinwag.protocols.irc.ircv3 import format_multiline, is_multiline, marker_for_join, nested_multiline
@@ -106,7 +106,7 @@ def render_synced(p: IrcProtocol, event: Synced, cache: RenderCache) -> bytes:
 
 def render_message(p: IrcProtocol, m: Message, cache: RenderCache) -> bytes:
     me = p.nick
-    if m.nick == me and C.ECHO_MESSAGE not in p.caps and m.target != me:
+    if m.nick == me and p.silent_own and m.target != me:  # (silent_own: no echo-message; fan-out reads it too)
         return b""
     if m.lines or "\n" in m.text:  # (never cached under the plain variant: see IrcProtocol.render)
         as_batch = C.MULTILINE in p.caps and C.BATCH in p.caps and is_multiline(m)
@@ -118,33 +118,60 @@ def render_message(p: IrcProtocol, m: Message, cache: RenderCache) -> bytes:
     key = p._variant
     data = cache.get(key)
     if data is None:
-        data = cache[key] = format_message(p, m)
+        data = cache[key] = format_line(p, m)  # (one line: neither lines nor "\n", so not is_multiline)
     return data
 
 
 def format_message(p: IrcProtocol, m: Message) -> bytes:
     if is_multiline(m):  # (history without draft/multiline: each line its own PRIVMSG)
         return format_multiline(p, m, False)
+    return format_line(p, m)
+
+
+#: (nick, user, kind, target) -> the line's head, b":nick!user@host PRIVMSG #room :",
+#: and its length: made once per sender and target (kept: at most HEADS_KEPT, then afresh)
+_HEADS: dict[tuple[str, str, str, str], tuple[bytes, int]] = {}
+HEADS_KEPT: Final = 1024
+
+
+def _head(key: tuple[str, str, str, str]) -> tuple[bytes, int]:
+    nick, user, kind, target = key
+    verb = "NOTICE" if kind == "notice" else "PRIVMSG"
+    data = f":{source(nick, user)} {verb} {target} :".encode()
+    if len(_HEADS) >= HEADS_KEPT:
+        _HEADS.clear()
+    head = _HEADS[key] = (data, len(data))
+    return head
+
+
+def format_line(p: IrcProtocol, m: Message) -> bytes:
+    """A message that is not multi-line: one PRIVMSG/NOTICE line (an ACTION in
+    CTCP), cut into several at the line limit, with the tags of ``p``'s variant."""
     _, with_time, with_tags, with_account = p._variant
-    tags = []
-    if with_account and m.account:
-        tags.append(f"account={escape_tag_value(m.account)}")
-    if with_time:
-        tags.append(f"time={iso_time(m.ts)}")
-    if with_tags:
-        tags.append(f"msgid={m.msgid}")
-        tags.extend(client_tags(m.tags))
-    prefix = ("@" + ";".join(tags) + " ") if tags else ""
-    verb = "NOTICE" if m.kind == "notice" else "PRIVMSG"
-    head = f":{source(m.nick, m.user)} {verb} {m.target} :"
-    text = m.text.translate(CTL) if ("\r" in m.text or "\n" in m.text or "\0" in m.text) else m.text
-    action = m.kind == "action"
-    budget = p.limits.irc_line - 2 - len(head.encode()) - (9 if action else 0)
-    lines = []
-    for piece in split_utf8(text, budget):
-        body = f"\x01ACTION {piece}\x01" if action else piece
-        lines.append(f"{prefix}{head}{body}\r\n")
-    return "".join(lines).encode()
+    prefix = b""
+    if with_time or with_tags or (with_account and m.account):
+        tags = []
+        if with_account and m.account:
+            tags.append(f"account={escape_tag_value(m.account)}")
+        if with_time:
+            tags.append(f"time={iso_time(m.ts)}")
+        if with_tags:
+            tags.append(f"msgid={m.msgid}")
+            tags.extend(client_tags(m.tags))
+        prefix = ("@" + ";".join(tags) + " ").encode()
+    kind = m.kind
+    key = (m.nick, m.user, kind, m.target)
+    head = _HEADS.get(key) or _head(key)
+    text = m.text
+    if "\r" in text or "\n" in text or "\0" in text:
+        text = text.translate(CTL)
+    if kind == "action":
+        pieces = cut_utf8(text.encode(), p.limits.irc_line - 11 - head[1])
+        return b"".join([prefix + head[0] + b"\x01ACTION " + piece + b"\x01\r\n" for piece in pieces])
+    pieces = cut_utf8(text.encode(), p.limits.irc_line - 2 - head[1])
+    if len(pieces) == 1:
+        return prefix + head[0] + pieces[0] + b"\r\n"
+    return b"".join([prefix + head[0] + piece + b"\r\n" for piece in pieces])
 
 
 MESSAGE_KINDS: Final = frozenset(("privmsg", "action", "notice"))
