@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator, Callable
 import pytest
 
 from chinwag.core.events import Message
+from chinwag.transport import outbox as outbox_module
 from chinwag.transport.connection import Connection
 from chinwag.transport.server import Server
 from tests.conftest import IrcClient
@@ -159,7 +160,15 @@ def record_writes(conn: Connection, monkeypatch: pytest.MonkeyPatch) -> list[byt
             writes.append(b"".join(self.out))
         flush(self, force)
 
+    flush_all = outbox_module.flush_all
+
+    def recording_all(conns: list[Connection]) -> None:  # (the tick's flush: every dirty connection at once)
+        if conn in conns and conn.out and not conn.paused:
+            writes.append(b"".join(conn.out))
+        flush_all(conns)
+
     monkeypatch.setattr(Connection, "flush", recording)
+    monkeypatch.setattr(outbox_module, "flush_all", recording_all)
     return writes
 
 

@@ -458,6 +458,8 @@ class Connection(asyncio.Protocol):
     frames: ClassVar[bool] = False  # True: enqueue() frames what it queues (WebSocket)
 
     def flush(self, force: bool = False) -> None:
+        """Write what is queued, in one write (``flush_all``: the tick's
+        dirty connections at once; tests/transport/test_enqueue.py holds the two together)."""
         if self.paused and not force:
             return  # resume_writing() brings it back
         transport = self.transport
@@ -553,3 +555,28 @@ def enqueue_shared(conns: list[Connection], data: bytes) -> None:
         out.append(data)
     if fresh:
         fresh[0].server.mark_dirty(fresh)
+
+
+def flush_all(conns: list[Connection]) -> None:
+    """``flush()`` for each of ``conns`` (a tick's dirty connections: one call
+    for them all, not one each). A connection that watches its writes
+    (WebSocket) or is paused goes through its own ``flush``. Equal to the
+    one-by-one form: tests/transport/test_enqueue.py."""
+    for conn in conns:
+        if conn.watch_writes or conn.paused:
+            conn.flush()
+            continue
+        out = conn.out
+        transport = conn.transport
+        if out and transport is not None and not conn.closed:
+            if len(out) > BIG_BACKLOG:
+                conn._flush_some(transport)
+                continue
+            if len(out) > 1:  # several rooms' buffers: no copy where the loop writes vectors (uvloop)
+                conn.wrote += sum(map(len, out))
+                transport.writelines(out)
+            else:
+                data = out[0]
+                conn.wrote += len(data)
+                transport.write(data)
+        out.clear()
