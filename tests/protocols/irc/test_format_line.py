@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import random
+from datetime import UTC, datetime
 
 import pytest
 
@@ -102,3 +103,13 @@ def test_silent_own_says_what_an_own_room_message_renders_to(caps: tuple[str, ..
     t = TextProtocol(Limits())
     t.nick = "me"
     assert t.silent_own and t.render(own, {}) == b""
+
+
+def test_iso_time_is_datetimes() -> None:
+    rnd = random.Random(6)
+    edges = (0.9995, 0.9999995, 0.0000005, 0.4999995, 0.5, 0.9994999, 0.0005, 0.0)
+    for _ in range(20_000):
+        whole = rnd.randrange(-10**6, 2**31)
+        for ts in (whole + rnd.choice(edges), whole + rnd.random(), rnd.uniform(-1e6, 4e9)):
+            expected = datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+            assert iso_time(ts) == expected, ts

@@ -4,6 +4,7 @@ letters, and the small formatting functions (prefixes, times, UTF-8 cuts)."""
 from __future__ import annotations
 
 import itertools
+import math
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -57,8 +58,28 @@ def source(nick: str, user: str = "") -> str:
     return f"{nick}!{user or '~' + nick}@{HIDDEN_HOST}"
 
 
+_second: tuple[int, str] = (0, "1970-01-01T00:00:00")  # the last second formatted, and its text
+
+
 def iso_time(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    """``ts`` as server-time wants it (``2026-12-01T05:30:15.123Z``), as
+    ``datetime.fromtimestamp(ts, UTC)`` gives it (microseconds rounded half
+    to even, then cut to milliseconds); the second's text is made once per
+    second, not per message (tests/protocols/irc/test_format_line.py)."""
+    global _second
+    frac, whole = math.modf(ts)
+    us = round(frac * 1e6)
+    sec = int(whole)
+    if us >= 1_000_000:
+        sec += 1
+        us -= 1_000_000
+    elif us < 0:
+        sec -= 1
+        us += 1_000_000
+    second = _second
+    if second[0] != sec:
+        second = _second = (sec, datetime.fromtimestamp(sec, UTC).strftime("%Y-%m-%dT%H:%M:%S"))
+    return f"{second[1]}.{us // 1000:03d}Z"
 
 
 def split_utf8(text: str, budget: int) -> list[str]:
