@@ -3,7 +3,9 @@ the same rows, receipts and conversation counts as one statement a row."""
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -11,6 +13,7 @@ from chinwag.core.events import Message
 from chinwag.storage import sqlite as sqlite_module
 from chinwag.storage.base import Receipt, conversation_key
 from chinwag.storage.sqlite import SqliteStore
+from chinwag.storage.sqlite_rows import insert_sql, message_rows
 
 
 def batch(count: int) -> list[Message]:
@@ -54,3 +57,57 @@ def test_a_reused_msgid_inside_a_big_batch_loses_only_that_message(tmp_path: Pat
     assert conn.execute("SELECT count(*) FROM messages").fetchone()[0] == 100
     assert conn.execute("SELECT text FROM messages WHERE msgid = ?", (first[0].msgid,)).fetchone() == ("hello 0",)
     conn.close()
+
+
+def room_batch(count: int, start: int = 0, kind: str = "privmsg") -> list[Message]:
+    """One room's messages from several senders (one account among them): key,
+    target, kind and account the same in every row when ``kind`` is."""
+    return [Message(f"{0x100 + start + i:016x}", 1000.0 + (start + i) / 7, f"u{i % 3}", "#Lobby", f"hi é {i}",
+                    kind if kind != "mixed" else ("action" if i % 5 == 0 else "privmsg"), account="")
+            for i in range(count)]
+
+
+def stored(conn: Any) -> tuple[list[Any], list[Any]]:
+    rows = conn.execute("SELECT key, msgid, ts, nick, target, text, kind, account FROM messages ORDER BY msgid")
+    return rows.fetchall(), conn.execute("SELECT * FROM conversations ORDER BY key").fetchall()
+
+
+@pytest.mark.parametrize("count", [1, 2, 63, 64, 67, 130])
+@pytest.mark.parametrize("kind", ["privmsg", "notice", "mixed"])
+def test_rows_that_share_key_target_kind_and_account_are_stored_as_the_general_form_stores_them(
+    tmp_path: Path, count: int, kind: str
+) -> None:
+    shared = sqlite_module._open_writer(str(tmp_path / "shared.db"))
+    general = sqlite_module._open_writer(str(tmp_path / "general.db"))
+    for start in (0, count):  # (twice: the conversation's count and newest message updated)
+        rows = message_rows(room_batch(count, start, kind))
+        sqlite_module._insert(shared, rows)
+        general.execute("BEGIN IMMEDIATE")
+        for row in rows:
+            general.execute(insert_sql(1), row)
+        general.executemany(sqlite_module._UPSERT_CONVERSATION, conversations_one_by_one(rows))
+        general.execute("COMMIT")
+    assert stored(shared) == stored(general)
+    assert len(stored(shared)[0]) == 2 * count
+    shared.close()
+    general.close()
+
+
+def conversations_one_by_one(rows: list[Any]) -> list[list[Any]]:
+    """The general form of _conversation_rows: per key, the newest msgid (the first of equals), its ts, a count."""
+    out: dict[str, list[Any]] = {}
+    for key, msgid, ts, *_ in rows:
+        agg = out.setdefault(key, [key, msgid, ts, 0])
+        agg[3] += 1
+        if msgid > agg[1]:
+            agg[1], agg[2] = msgid, ts
+    return list(out.values())
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_conversation_rows_is_the_general_form(seed: int) -> None:
+    rnd = random.Random(seed)
+    keys = ["#a", "#b", "acct:x"][: rnd.randint(1, 3)]
+    rows = [(rnd.choice(keys), f"{rnd.randrange(50):016x}", rnd.random(), "n", "t", "x", "privmsg", "")
+            for _ in range(rnd.randint(1, 70))]
+    assert sqlite_module._conversation_rows(rows) == conversations_one_by_one(rows)

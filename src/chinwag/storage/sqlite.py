@@ -25,6 +25,7 @@ import threading
 import time
 from collections.abc import Callable, Collection, Iterable, Sequence
 from functools import partial
+from operator import itemgetter
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
@@ -694,6 +695,9 @@ def _open_writer(path: str) -> sqlite3.Connection:
 
 def _conversation_rows(rows: Sequence[tuple[Any, ...]]) -> list[list[Any]]:
     """Per key in a batch: [key, newest msgid, its ts, how many]."""
+    if rows and len(set(map(_row_key, rows))) == 1:  # one conversation (a room's batch): in C
+        newest = max(rows, key=_row_msgid)
+        return [[newest[0], newest[1], newest[2], len(rows)]]
     out: dict[str, list[Any]] = {}
     for row in rows:  # (indexing: no list per row, as ``key, msgid, ts, *_ = row`` makes)
         key = row[0]
@@ -705,6 +709,9 @@ def _conversation_rows(rows: Sequence[tuple[Any, ...]]) -> list[list[Any]]:
             if row[1] > agg[1]:
                 agg[1], agg[2] = row[1], row[2]
     return list(out.values())
+
+
+_row_key, _row_msgid = itemgetter(0), itemgetter(1)
 
 
 def _rollback(conn: sqlite3.Connection) -> None:
