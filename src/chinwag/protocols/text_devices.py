@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from typing import TYPE_CHECKING
 
@@ -37,6 +38,16 @@ def render(p: TextProtocol, event: NickProtected | Echo | Attached) -> str | Non
     return None
 
 
+_second: tuple[int, str] = (-1, "")  # the last second asked for, and its HH:MM
+
+
 def clock_hhmm(ts: float) -> str:
-    """A line's time, local ``HH:MM`` (text.py uses it too: it imports this module)."""
-    return time.strftime("%H:%M", time.localtime(ts))
+    """A line's time, local ``HH:MM`` (text.py uses it too: it imports this module).
+    ``localtime`` takes the whole second below ``ts``, so the text is made once
+    per second, not per message (tests/protocols/test_text_clock.py)."""
+    global _second
+    sec = math.floor(ts)
+    second = _second
+    if second[0] != sec:
+        second = _second = (sec, time.strftime("%H:%M", time.localtime(sec)))
+    return second[1]
