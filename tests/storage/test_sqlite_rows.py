@@ -13,7 +13,7 @@ from chinwag.core.events import Message
 from chinwag.storage import sqlite as sqlite_module
 from chinwag.storage.base import Receipt, conversation_key
 from chinwag.storage.sqlite import SqliteStore
-from chinwag.storage.sqlite_rows import insert_sql, message_rows, message_rows_one_by_one
+from chinwag.storage.sqlite_rows import insert_sql, message_rows
 
 
 def batch(count: int) -> list[Message]:
@@ -111,16 +111,3 @@ def test_conversation_rows_is_the_general_form(seed: int) -> None:
     rows = [(rnd.choice(keys), f"{rnd.randrange(50):016x}", rnd.random(), "n", "t", "x", "privmsg", "")
             for _ in range(rnd.randint(1, 70))]
     assert sqlite_module._conversation_rows(rows) == conversations_one_by_one(rows)
-
-
-@pytest.mark.parametrize("seed", range(30))
-def test_message_rows_is_the_one_by_one_form(seed: int) -> None:
-    rnd = random.Random(seed)
-    targets = rnd.choice([["#Lobby"], ["#Lobby", "#lobby"], ["#a", "bob"], ["bob"], ["#ß", "#SS"]])
-    batch = [Message(f"{i:016x}", rnd.random(), rnd.choice(["al", "Bo"]), rnd.choice(targets), "hi",
-                     rnd.choice(["privmsg", "notice", "action"]), account=rnd.choice(["", "acct"]),
-                     accounts=rnd.choice([None, None, ("a", "b")]) if seed % 3 == 0 else None)
-             for i in range(rnd.randint(1, 70))]
-    assert message_rows(batch) == message_rows_one_by_one(batch)
-    assert message_rows(batch) == [(conversation_key(m), m.msgid, m.ts, m.nick, m.target, m.text, m.kind, m.account)
-                                   for m in batch]

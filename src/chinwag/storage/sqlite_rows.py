@@ -17,7 +17,7 @@ import sqlite3
 from collections.abc import Sequence
 from functools import cache, partial
 from itertools import chain, repeat
-from operator import attrgetter, itemgetter
+from operator import itemgetter
 from typing import Any
 
 from chinwag.core.events import Message
@@ -29,24 +29,8 @@ ROWS_PER_STATEMENT = 64  # 512 parameters: below SQLite's oldest limit (999)
 Row = tuple[str, str, float, str, str, str, str, str]
 
 
-_where = attrgetter("target", "private", "accounts")  # what a message's key depends on (conversation_key)
-_msgid_of, _ts_of, _nick_of = attrgetter("msgid"), attrgetter("ts"), attrgetter("nick")
-_text_of, _kind_of, _account_of = attrgetter("text"), attrgetter("kind"), attrgetter("account")
-
-
 def message_rows(batch: list[Message]) -> list[Row]:
-    """One row per message: (key, msgid, ts, nick, target, text, kind, account).
-    A batch to one room, spelled one way (most of them), is made in C: its key
-    once, the columns zipped (tests/storage/test_sqlite_rows.py: as the loop)."""
-    if batch and len(set(map(_where, batch))) == 1 and not batch[0].private and batch[0].accounts is None:
-        target = batch[0].target
-        return list(zip(repeat(room_key(target)), map(_msgid_of, batch), map(_ts_of, batch), map(_nick_of, batch),
-                        repeat(target), map(_text_of, batch), map(_kind_of, batch), map(_account_of, batch)))
-    return message_rows_one_by_one(batch)
-
-
-def message_rows_one_by_one(batch: list[Message]) -> list[Row]:
-    """``message_rows`` for any batch: the key computed once per room spelling in it."""
+    """One row per message: (key, msgid, ts, nick, target, text, kind, account)."""
     keys: dict[str, str] = {}  # a room's key, per target spelling in this batch
     rows: list[Row] = []
     append = rows.append
