@@ -12,7 +12,8 @@ import pytest
 
 from chinwag.config import Config
 from chinwag.protocols.irc.adapter import IrcInfo, IrcProtocol
-from chinwag.transport.connection import BIG_BACKLOG, Connection, enqueue_shared, flush_all
+from chinwag.transport.bulk import enqueue_shared, flush_all
+from chinwag.transport.connection import BIG_BACKLOG, Connection
 from chinwag.transport.outbox import Outbox
 from chinwag.transport.websocket import WsConnection
 

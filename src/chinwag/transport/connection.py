@@ -445,9 +445,9 @@ class Connection(asyncio.Protocol):
             self.server.send_local(self, safe_output(data))
 
     def enqueue(self, data: bytes) -> None:
-        """Queue ``data`` for this tick's write (``enqueue_shared``: the same
-        for many connections at once; tests/transport/test_enqueue.py holds
-        the two together)."""
+        """Queue ``data`` for this tick's write (``bulk.enqueue_shared``: the
+        same for many connections at once; tests/transport/test_enqueue.py
+        holds the two together)."""
         if self.closed or not data:
             return
         out = self.out
@@ -458,7 +458,7 @@ class Connection(asyncio.Protocol):
     frames: ClassVar[bool] = False  # True: enqueue() frames what it queues (WebSocket)
 
     def flush(self, force: bool = False) -> None:
-        """Write what is queued, in one write (``flush_all``: the tick's
+        """Write what is queued, in one write (``bulk.flush_all``: the tick's
         dirty connections at once; tests/transport/test_enqueue.py holds the two together)."""
         if self.paused and not force:
             return  # resume_writing() brings it back
@@ -532,51 +532,3 @@ class Connection(asyncio.Protocol):
             loop = self.server.loop
             if loop is not None:
                 loop.call_later(self.server.config.limits.close_linger, transport.abort)
-
-
-def enqueue_shared(conns: list[Connection], data: bytes) -> None:
-    """``Connection.enqueue(data)`` for each of ``conns`` (fan-out: one buffer
-    many readers share), with one call in all instead of one per connection
-    and one ``mark_dirty`` for those that had nothing queued. A connection
-    that frames its output (WebSocket) is handed ``data`` through its own
-    ``enqueue``. Equal to the one-by-one form: tests/transport/test_enqueue.py."""
-    if not data:
-        return
-    fresh: list[Connection] = []
-    for conn in conns:
-        if conn.frames:
-            conn.enqueue(data)
-            continue
-        if conn.closed:
-            continue
-        out = conn.out
-        if not out:
-            fresh.append(conn)
-        out.append(data)
-    if fresh:
-        fresh[0].server.mark_dirty(fresh)
-
-
-def flush_all(conns: list[Connection]) -> None:
-    """``flush()`` for each of ``conns`` (a tick's dirty connections: one call
-    for them all, not one each). A connection that watches its writes
-    (WebSocket) or is paused goes through its own ``flush``. Equal to the
-    one-by-one form: tests/transport/test_enqueue.py."""
-    for conn in conns:
-        if conn.watch_writes or conn.paused:
-            conn.flush()
-            continue
-        out = conn.out
-        transport = conn.transport
-        if out and transport is not None and not conn.closed:
-            if len(out) > BIG_BACKLOG:
-                conn._flush_some(transport)
-                continue
-            if len(out) > 1:  # several rooms' buffers: no copy where the loop writes vectors (uvloop)
-                conn.wrote += sum(map(len, out))
-                transport.writelines(out)
-            else:
-                data = out[0]
-                conn.wrote += len(data)
-                transport.write(data)
-        out.clear()

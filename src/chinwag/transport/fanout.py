@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 
 from chinwag.core.events import Event, Message, Outbound
 from chinwag.protocols.base import RenderCache
-from chinwag.transport.connection import enqueue_shared
+from chinwag.transport.bulk import enqueue_shared
 
 if TYPE_CHECKING:
     from chinwag.transport.connection import Connection

@@ -22,7 +22,7 @@ from chinwag.core.events import Failed, Message, Outbound
 from chinwag.protocols.base import RenderCache
 from chinwag.protocols.sanitize import safe_event
 from chinwag.storage.base import AppendsAll, Receipt, conversation_key
-from chinwag.transport.connection import flush_all
+from chinwag.transport.bulk import flush_all
 from chinwag.transport.fanout import Batch
 from chinwag.transport.fanout import deliver as deliver_batch
 from chinwag.transport.fanout import one as deliver_one

@@ -1,0 +1,61 @@
+"""Many connections at once: what fan-out and the tick's flush do for every
+reader, in one call instead of one per connection. Each is the one-connection
+method (``Connection.enqueue``, ``Connection.flush``) for each of them;
+tests/transport/test_enqueue.py holds the two forms together."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from chinwag.transport.connection import BIG_BACKLOG
+
+if TYPE_CHECKING:
+    from chinwag.transport.connection import Connection
+
+
+def enqueue_shared(conns: list[Connection], data: bytes) -> None:
+    """``Connection.enqueue(data)`` for each of ``conns`` (fan-out: one buffer
+    many readers share), with one call in all instead of one per connection
+    and one ``mark_dirty`` for those that had nothing queued. A connection
+    that frames its output (WebSocket) is handed ``data`` through its own
+    ``enqueue``. Equal to the one-by-one form: tests/transport/test_enqueue.py."""
+    if not data:
+        return
+    fresh: list[Connection] = []
+    for conn in conns:
+        if conn.frames:
+            conn.enqueue(data)
+            continue
+        if conn.closed:
+            continue
+        out = conn.out
+        if not out:
+            fresh.append(conn)
+        out.append(data)
+    if fresh:
+        fresh[0].server.mark_dirty(fresh)
+
+
+def flush_all(conns: list[Connection]) -> None:
+    """``flush()`` for each of ``conns`` (a tick's dirty connections: one call
+    for them all, not one each). A connection that watches its writes
+    (WebSocket) or is paused goes through its own ``flush``. Equal to the
+    one-by-one form: tests/transport/test_enqueue.py."""
+    for conn in conns:
+        if conn.watch_writes or conn.paused:
+            conn.flush()
+            continue
+        out = conn.out
+        transport = conn.transport
+        if out and transport is not None and not conn.closed:
+            if len(out) > BIG_BACKLOG:
+                conn._flush_some(transport)
+                continue
+            if len(out) > 1:  # several rooms' buffers: no copy where the loop writes vectors (uvloop)
+                conn.wrote += sum(map(len, out))
+                transport.writelines(out)
+            else:
+                data = out[0]
+                conn.wrote += len(data)
+                transport.write(data)
+        out.clear()
