@@ -21,6 +21,9 @@ class Adapter(Protocol):
 
     closing: bool
     nick: str | None  # registered as (fan-out: a sender's own messages are rendered for it alone)
+    # What the adapter wrote itself (replies, PONG, a goodbye), which data_to_send
+    # joins and empties: the transport asks data_to_send only when it is not empty.
+    unsent: list[bytes]
 
     @property
     def backlog(self) -> int:
