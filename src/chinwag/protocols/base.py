@@ -106,7 +106,7 @@ class LineReader:
         rest = parts.pop()
         limit = self.max_line
         for line in parts:
-            if line.endswith(b"\r"):
+            if line[-1:] == b"\r":  # (not endswith: its arguments go through a format string)
                 line = line[:-1]
             out.append(line if len(line) <= limit else LINE_TOO_LONG)
         if len(rest) > limit + 1:  # +1: a CR may be waiting for its LF

@@ -334,7 +334,8 @@ class TextProtocol:
     def _command_for(self, line: str) -> Command | Query | None:
         if self._name is not None:  # this line is the password, whatever it looks like
             return self._register(line)
-        if line.startswith("/") and not line.startswith("//"):
+        # (line[0], not startswith: its arguments go through a format string; line is not empty)
+        if line[0] == "/" and line[:2] != "//":
             name, _, arg = line[1:].partition(" ")
             arg = arg.strip()
             spec = TEXT_COMMANDS.get(name.lower())
@@ -348,7 +349,7 @@ class TextProtocol:
                 self.say(f"usage: {spec.usage}")
                 return None
             return spec.build(self, arg)
-        if line.startswith("//"):
+        if line[:2] == "//":
             line = line[1:]
         if self.nick is None:
             return self._register(line)

@@ -441,7 +441,7 @@ class IrcLineReader:
             else:
                 line = data[pos:nl]
             pos = nl + 1
-            if line.endswith(b"\r"):
+            if line[-1:] == b"\r":  # (not endswith: its arguments go through a format string)
                 line = line[:-1]
             if line:
                 if line[0] != _AT and len(line) + 2 <= self._max_body:  # (check_length's answer, no call)
