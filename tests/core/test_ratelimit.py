@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import random
+
 import pytest
 
 from chinwag.core.ratelimit import Backoff, Flood, TokenBucket
@@ -98,3 +100,22 @@ def test_flood_counts_bytes_as_well_as_lines() -> None:
     clock.now += 100
     assert flood.take(10_000)  # more than the byte burst costs the whole burst, not for ever
     assert not flood.take(1)
+
+
+def test_flood_take_agrees_with_two_token_buckets() -> None:
+    """Flood.take (one clock reading, both buckets asked through
+    TokenBucket._left_at) against the general form: two plain TokenBuckets,
+    a command passing when both have room and spending from both."""
+    rng = random.Random(15)
+    for rate, burst, byte_rate, byte_burst in ((5, 20, 1000, 4000), (0.5, 1, 10, 30), (2, 0.5, 100, 50)):
+        clock = Clock()
+        flood = Flood(rate=rate, burst=burst, byte_rate=byte_rate, byte_burst=byte_burst, clock=clock)
+        lines, data = TokenBucket(rate, burst, clock), TokenBucket(byte_rate, byte_burst, clock)
+        for _ in range(2_000):
+            clock.now += rng.choice((0.0, 0.0, 0.01, 0.1, 0.5, 3.0))
+            size = rng.choice((0, 1, 10, 200, 1000, 5000))
+            expected = lines.delay(1) == 0.0 and (size == 0 or data.delay(size) == 0.0)
+            if expected:
+                assert lines.take(1) and (size == 0 or data.take(size))
+            assert flood.take(size) is expected
+            assert flood.delay(size) == pytest.approx(max(lines.delay(1), data.delay(size) if size else 0.0))

@@ -25,30 +25,30 @@ class TokenBucket:
         self._tokens = burst
         self._stamp = clock()
 
-    def _refill(self) -> None:
-        self._refill_at(self.clock())
-
-    def _refill_at(self, now: float) -> float:
-        """The tokens there are at ``now`` (kept); one clock reading may serve two buckets."""
-        self._tokens = tokens = min(self.burst, self._tokens + (now - self._stamp) * self.rate)
+    def _left_at(self, now: float, n: float) -> float:
+        """Refill to ``now`` and say how many tokens taking ``n`` would leave
+        (negative: that many short). More than the burst costs the whole burst:
+        it can never be saved up. The one home of the bucket's rule: ``take``,
+        ``delay`` and ``Flood`` (one clock reading for two buckets) all ask it.
+        (Conditionals, not ``min()``: this runs for every line a client sends.)"""
+        burst = self.burst
+        tokens = self._tokens + (now - self._stamp) * self.rate
+        self._tokens = tokens = burst if tokens > burst else tokens
         self._stamp = now
-        return tokens
+        return tokens - (burst if n > burst else n)
 
     def delay(self, n: float = 1) -> float:
-        """Seconds until ``n`` tokens are available (0.0: take them now). More
-        than the burst costs the whole burst: it can never be saved up."""
-        self._refill()
-        n = min(n, self.burst)
-        return 0.0 if self._tokens >= n else (n - self._tokens) / self.rate
+        """Seconds until ``n`` tokens are available (0.0: take them now)."""
+        left = self._left_at(self.clock(), n)
+        return 0.0 if left >= 0 else -left / self.rate
 
     def take(self, n: float = 1) -> bool:
         """Spend ``n`` tokens (at most the burst) if there are that many."""
-        self._refill()
-        n = min(n, self.burst)
-        if self._tokens >= n:
-            self._tokens -= n
-            return True
-        return False
+        left = self._left_at(self.clock(), n)
+        if left < 0:
+            return False
+        self._tokens = left
+        return True
 
 
 class Backoff:
@@ -127,7 +127,7 @@ class Backoff:
 class Flood:
     """Lines and bytes: a command passes when both buckets have room for it."""
 
-    __slots__ = ("lines", "bytes")
+    __slots__ = ("lines", "bytes", "clock")
 
     def __init__(
         self,
@@ -139,21 +139,23 @@ class Flood:
     ) -> None:
         self.lines = TokenBucket(rate, burst, clock)
         self.bytes = TokenBucket(byte_rate, byte_burst, clock)
+        self.clock = clock  # (both buckets': one reading serves both)
 
     def take(self, size: int = 0) -> bool:
         """Spend one line and ``size`` bytes, or nothing if either is short
         (one reading of the clock for both buckets: this runs for every line)."""
-        lines, data = self.lines, self.bytes
-        now = lines.clock()
-        one = min(1, lines.burst)
-        if lines._refill_at(now) < one:
+        now = self.clock()
+        lines = self.lines
+        left = lines._left_at(now, 1)
+        if left < 0:
             return False
         if size:
-            n = min(size, data.burst)
-            if data._refill_at(now if data.clock is lines.clock else data.clock()) < n:
+            data = self.bytes
+            rest = data._left_at(now, size)
+            if rest < 0:
                 return False
-            data._tokens -= n
-        lines._tokens -= one
+            data._tokens = rest
+        lines._tokens = left
         return True
 
     def delay(self, size: int = 0) -> float:

@@ -24,6 +24,9 @@ class Adapter(Protocol):
     # True: a message this connection sent to a room renders to nothing for it
     # (render returns b""), so fan-out does not ask (IRC without echo-message; text).
     silent_own: bool
+    # What the adapter wrote itself (replies, PONG, a goodbye), which data_to_send
+    # joins and empties: the transport asks data_to_send only when it is not empty.
+    unsent: list[bytes]
 
     @property
     def backlog(self) -> int:
@@ -106,7 +109,7 @@ class LineReader:
         rest = parts.pop()
         limit = self.max_line
         for line in parts:
-            if line.endswith(b"\r"):
+            if line[-1:] == b"\r":  # (not endswith: its arguments go through a format string)
                 line = line[:-1]
             out.append(line if len(line) <= limit else LINE_TOO_LONG)
         if len(rest) > limit + 1:  # +1: a CR may be waiting for its LF

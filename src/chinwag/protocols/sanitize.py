@@ -78,7 +78,9 @@ def terminal_safe(text: str) -> str:
 
 def strip_controls(text: str) -> str:
     """``text`` without what a terminal would act on, IRC formatting included."""
-    if _FAST_OK.fullmatch(text):
+    # (printable ASCII, a subset of _FAST_OK, by two C methods without arguments:
+    # cheaper than the regex call for the line every text user types)
+    if text.isascii() and text.isprintable() or _FAST_OK.fullmatch(text):
         return text
     return _UNSAFE_TEXT.sub("", text)
 

@@ -8,7 +8,6 @@ lines end in CRLF; input may end in LF or CRLF.
 from __future__ import annotations
 
 import time
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
@@ -225,13 +224,13 @@ def _window(seconds: float) -> str:
 class TextProtocol:
     """One telnet/netcat connection's protocol state; no I/O."""
 
-    # Slots, and no deque until input waits: 10,000 idle users each carried a
+    # Slots, and no queue until input waits: 10,000 idle users each carried a
     # __dict__ and two empty deques (~1.7 KiB) before (benchmarks.connections --tracemalloc).
     __slots__ = (
         "password_required", "encrypted", "_name", "_password", "_trying", "telnet", "reader", "max_line",
         "max_unterminated", "default_room", "nick", "rooms", "current", "closing", "history_on_join",
         "history_default", "playback_max", "register_timeout", "_born", "want_history", "_queries", "_pending",
-        "_awaiting_reply", "_out",
+        "_awaiting_reply", "unsent",
     )
     #: a room message this connection sent renders to nothing for it (the
     #: sender's terminal shows what was typed): fan-out does not ask (_render_message)
@@ -263,11 +262,12 @@ class TextProtocol:
         # its Joined asks for its history.
         self.want_history: str | None = None
         self._queries: list[Query | Quit] = []  # short: a Recall, a join's history, a Quit
-        self._pending: deque[bytes | LineTooLong] | None = None  # lines received, not handled yet
+        # Lines received, not handled yet: the reader's own list (no copy), None when idle.
+        self._pending: list[bytes | LineTooLong] | None = None
         # A Register, Join or Part is in flight: its answer decides how the next
         # line is read (is it a name? which room is current?), so hold them.
         self._awaiting_reply = False
-        self._out: list[bytes] = [(GREETING + "\r\n").encode()]
+        self.unsent: list[bytes] = [(GREETING + "\r\n").encode()]
 
     # --- input -----------------------------------------------------------
 
@@ -296,7 +296,7 @@ class TextProtocol:
         lines = self.reader.feed(self.telnet.feed(data))
         if lines:
             if self._pending is None:
-                self._pending = deque(lines)
+                self._pending = lines
             else:
                 self._pending.extend(lines)
         if self.reader.discarded > self.max_unterminated and not self.closing:
@@ -311,9 +311,9 @@ class TextProtocol:
             return query
         pending = self._pending
         while pending and not self._awaiting_reply and not self.closing:
-            item = pending.popleft()
+            item = pending.pop(0)
             if not pending and self._pending is pending:
-                self._pending = None  # idle again: no deque kept
+                self._pending = None  # idle again: no list kept
             if isinstance(item, LineTooLong):
                 self.say(f"error: line too long (max {self.max_line} bytes); discarded")
                 continue
@@ -325,6 +325,8 @@ class TextProtocol:
                 continue
             command = self._command_for(line)
             if command is not None:
+                if type(command) is Say:  # the commonest: none of the checks below is about it
+                    return command
                 if isinstance(command, Register | Join | Part):
                     self._awaiting_reply = True
                 elif isinstance(command, Quit):
@@ -335,7 +337,8 @@ class TextProtocol:
     def _command_for(self, line: str) -> Command | Query | None:
         if self._name is not None:  # this line is the password, whatever it looks like
             return self._register(line)
-        if line.startswith("/") and not line.startswith("//"):
+        # (line[0], not startswith: its arguments go through a format string; line is not empty)
+        if line[0] == "/" and line[:2] != "//":
             name, _, arg = line[1:].partition(" ")
             arg = arg.strip()
             spec = TEXT_COMMANDS.get(name.lower())
@@ -349,11 +352,11 @@ class TextProtocol:
                 self.say(f"usage: {spec.usage}")
                 return None
             return spec.build(self, arg)
-        if line.startswith("//"):
+        if line[:2] == "//":
             line = line[1:]
         if self.nick is None:
             return self._register(line)
-        room = self.require_room()
+        room = self.current if self.current is not None else self.require_room()  # (the call says why not)
         return new_say(room, line) if room else None  # (core/quick.py: Say(room, line), cheaper)
 
     def _register(self, line: str) -> Command | None:
@@ -377,12 +380,12 @@ class TextProtocol:
         self.say(f"usage: {TEXT_COMMANDS[name].usage}")
 
     def say(self, line: str) -> None:
-        self._out.append(self._line(line))
+        self.unsent.append(self._line(line))
 
     def data_to_send(self) -> bytes:
-        if not self._out:  # (asked after every command)
+        if not self.unsent:  # (asked after every command)
             return b""
-        out, self._out = b"".join(self._out), []
+        out, self.unsent = b"".join(self.unsent), []
         return out
 
     # --- output ----------------------------------------------------------

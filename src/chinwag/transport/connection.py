@@ -308,33 +308,6 @@ class Connection(asyncio.Protocol):
             self.lag = None
         self.adapter.abort(reason)
 
-    def _next(self) -> Command | Query | None:
-        """The next command, if the flood bucket has a token for it; otherwise
-        keep it, and come back when there will be one."""
-        command = self.stashed if self.stashed is not None else self.adapter.next_command()
-        self.stashed = None
-        # Quit always passes; Sync is a labeled-response marker, not input.
-        if command is None or isinstance(command, FREE):
-            return command
-        if type(command) is Say or type(command) is SendTags:
-            if self.server.output.throttled:  # readers are behind: the sender waits
-                self.stashed = command
-                self.server.output.wait(self)
-                return None
-            # A TAGMSG (+typing...) fans out like a message: one line and the
-            # bytes of its tags, as a message costs one line and its text's bytes.
-            size = len(command.text.encode()) if isinstance(command, Say) else tags_size(command)
-        else:
-            size = 0
-        bucket = self.bucket
-        if bucket is None or bucket.take(size):
-            return command
-        self.stashed = command
-        if self.lag is None and self.server.loop is not None:
-            self.server.metrics.flood_throttles += 1
-            self.lag = self.server.loop.call_later(bucket.delay(size), self._lagged)
-        return None
-
     def budget_released(self) -> None:
         """The output budget has room again: read and send."""
         self.budget_wait = False
@@ -358,17 +331,45 @@ class Connection(asyncio.Protocol):
             self.close("internal error", abort=True)
 
     def _pump_commands(self) -> None:
+        """Commands from the adapter to where they go, one at a time, each
+        when the flood bucket has a token for it (otherwise it is kept in
+        ``stashed``, and the pump comes back when there will be one)."""
         adapter = self.adapter
         server = self.server
-        while not self.busy and self.lag is None and not self.budget_wait and (command := self._next()) is not None:
-            self._send_local()
+        while not self.busy and self.lag is None and not self.budget_wait:
+            command = self.stashed
+            if command is None:
+                command = adapter.next_command()
+                if command is None:
+                    break
+            else:
+                self.stashed = None
+            if type(command) is Say or type(command) is SendTags:
+                if server.output.throttled:  # readers are behind: the sender waits
+                    self.stashed = command
+                    server.output.wait(self)
+                    break
+                # A TAGMSG (+typing...) fans out like a message: one line and the
+                # bytes of its tags, as a message costs one line and its text's bytes.
+                size = len(command.text.encode()) if isinstance(command, Say) else tags_size(command)
+            else:  # Quit always passes; Sync is a labeled-response marker, not input
+                size = -1 if isinstance(command, FREE) else 0
+            bucket = self.bucket
+            if size >= 0 and bucket is not None and not bucket.take(size):
+                self.stashed = command  # kept until the bucket has a token (fake lag)
+                if self.lag is None and server.loop is not None:
+                    server.metrics.flood_throttles += 1
+                    self.lag = server.loop.call_later(bucket.delay(size), self._lagged)
+                break
+            if adapter.unsent:
+                self._send_local()
+            if type(command) is Say and self.barrier is None:  # the commonest: none of the checks below is about it
+                server.dispatch(self, command)
+                continue
             if type(command) is Sync and command.opens:
                 self.barrier = command  # goes to the hub with the command after it
                 continue
             barrier, self.barrier = self.barrier, None
-            if type(command) is Say and barrier is None:  # the commonest: none of the checks below is about it
-                server.dispatch(self, command)
-                continue
             credential = server.passwords.credential(command)
             if credential is not None:  # Register (with a server password), Oper
                 server.passwords.check(self, cast(Register | Oper, command), credential, barrier)
@@ -376,7 +377,7 @@ class Connection(asyncio.Protocol):
             if barrier is not None:
                 server.dispatch(self, barrier)
             if isinstance(command, QUERIES):
-                self.server.query(self, command)
+                server.query(self, command)
                 continue
             if isinstance(command, V3_QUERIES):
                 server.v3.handle(self, command)
@@ -386,10 +387,11 @@ class Connection(asyncio.Protocol):
                 continue
             if isinstance(command, Quit):
                 self.close_reason = command.reason
-                self.server.dispatch(self, command)
+                server.dispatch(self, command)
                 break
-            self.server.dispatch(self, command)
-        self._send_local()
+            server.dispatch(self, command)
+        if adapter.unsent:
+            self._send_local()
         if (
             (adapter.closing or self.at_eof)
             and not self.busy
@@ -398,7 +400,7 @@ class Connection(asyncio.Protocol):
             and not self.closing_later
         ):
             self.closing_later = True
-            self.server.close_after_held(self)
+            server.close_after_held(self)
 
     def pump(self) -> None:
         """Process input that is ready, unless a query holds it."""

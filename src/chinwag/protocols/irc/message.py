@@ -368,7 +368,8 @@ class IrcLineReader:
     :class:`InputTooLong` marker is queued in its place and its remaining bytes
     are skipped up to the next LF, so a peer can't make us hold megabytes and
     the caller can answer 417 once per offending line. Blank lines are dropped.
-    Queued results accumulate until :meth:`lines` or :meth:`messages` drains them.
+    Queued results accumulate until :meth:`lines` or :meth:`messages` drains them
+    (or in the list given as ``out``, which its owner empties).
     The limits are arguments so the server can pass its configured ones; values
     too small to hold any line are rejected with ``ValueError``.
     """
@@ -376,7 +377,11 @@ class IrcLineReader:
     __slots__ = ("_max_body", "_max_tags", "_cap_body", "_cap_tags", "_buf", "_out", "_skip")
 
     def __init__(
-        self, *, max_body: int = DEFAULT_MAX_BODY, max_tags: int = DEFAULT_MAX_TAGS
+        self,
+        *,
+        max_body: int = DEFAULT_MAX_BODY,
+        max_tags: int = DEFAULT_MAX_TAGS,
+        out: list[bytes | InputTooLong] | None = None,
     ) -> None:
         if max_body < 3 or max_tags < 2:
             raise ValueError("max_body must be >= 3 and max_tags >= 2")
@@ -386,7 +391,9 @@ class IrcLineReader:
         self._cap_body: Final = max_body - 1
         self._cap_tags: Final = max_tags + max_body - 1
         self._buf = bytearray()
-        self._out: list[bytes | InputTooLong] = []
+        # The queue of results: its own, or the caller's (``out``: a server's
+        # adapter takes each line from it when its turn comes, no copy per read).
+        self._out: list[bytes | InputTooLong] = [] if out is None else out
         self._skip = False  # discarding the tail of an over-long line
 
     @property
@@ -434,7 +441,7 @@ class IrcLineReader:
             else:
                 line = data[pos:nl]
             pos = nl + 1
-            if line.endswith(b"\r"):
+            if line[-1:] == b"\r":  # (not endswith: its arguments go through a format string)
                 line = line[:-1]
             if line:
                 if line[0] != _AT and len(line) + 2 <= self._max_body:  # (check_length's answer, no call)
@@ -458,8 +465,8 @@ class IrcLineReader:
 
     def lines(self) -> list[bytes | InputTooLong]:
         """Drain complete raw lines (without CR/LF) and over-long markers, in order."""
-        out = self._out
-        self._out = []
+        out = self._out[:]
+        self._out.clear()
         return out
 
     def messages(self) -> list[Message | InvalidMessage | InputTooLong]:

@@ -99,7 +99,7 @@ def render_synced(p: IrcProtocol, event: Synced, cache: RenderCache) -> bytes:
         del labels[token]
         captured, p._capture = p._capture or [], None
         p.finish_label(label, captured)
-        out, p._out = b"".join(p._out), []
+        out, p.unsent = b"".join(p.unsent), []
         return out
     return b""
 
