@@ -68,7 +68,11 @@ class MessageIds:
         if self.slot is not None:
             n += (self.slot - n) % self.SLOTS  # the next id of this node's residue
         self._last = n
-        return "%016x" % n  # noqa: UP031 (the same as f"{n:016x}", without format()'s spec parsing)
+        try:
+            # (the same as f"{n:016x}" below 2**64, in C without a format spec: a third of its cost)
+            return n.to_bytes(8).hex()
+        except OverflowError:  # (an id observed from beyond the year 4000: longer, still ordered)
+            return f"{n:016x}"
 
 
 NO_MODES: frozenset[str] = frozenset()  # shared: since Python 3.10 each frozenset() is a new 216-byte object
