@@ -84,7 +84,7 @@ class Session:
     are linked to it (core/handlers/users.py)."""
 
     __slots__ = ("sid", "nick", "user", "rooms", "realname", "away", "oper", "modes", "signon", "last_active",
-                 "invites", "nick_mark", "account")
+                 "invites", "nick_mark", "account", "spoke_to")
 
     def __init__(self, sid: int) -> None:
         self.sid = sid
@@ -107,6 +107,9 @@ class Session:
         # The account it is logged in to (display name), set only by SetAccount
         # after the transport checked a password (core/accounts.py).
         self.account: str | None = None
+        # The room name it last sent to, as typed, and its key (casefold): its
+        # next message to the same name needs no casefold (core/handlers/chat.py).
+        self.spoke_to: tuple[str, str] | None = None
 
 
 class Room:
