@@ -345,13 +345,14 @@ class Outbox:
                         log.exception("history store failed; message %s delivered unstored", message.msgid)
                         self.committed([Receipt(message.msgid, conversation_key(message), 0)])
             finally:
-                self.gathering = gathering
-                if not gathering:
-                    count, self.commits = self.commits, 0
-                    try:
+                try:
+                    if not gathering:
+                        count, self.commits = self.commits, 0
                         if count:
-                            self.apply_commits(count)  # (settles what it released)
-                    finally:
+                            self.apply_commits(count)  # (still gathering: one batch, settled below)
+                finally:
+                    self.gathering = gathering
+                    if not gathering:
                         self.settle()
 
     def flush(self) -> None:
