@@ -322,3 +322,18 @@ def test_service_names_and_the_server_name_are_reserved(hub: Hub) -> None:
     named.connect(1)
     assert failure(named.handle(1, Register("IRC-Example"))) is ErroneousNick
     assert named.handle(1, Register("chinwag"))[0].event == Registered("chinwag")
+
+
+@pytest.mark.parametrize("ts", [0.0, 1.0, 1764560000.123456, 2**55 / 1e6, 4e10])
+def test_message_ids_are_the_16_digit_hex_of_their_number(ts: float) -> None:
+    """MessageIds.next formats in C (int.to_bytes(8).hex()): the same string as f"{n:016x}"."""
+    ids = MessageIds()
+    made = ids.next(ts)
+    assert made == f"{ids.last:016x}" and len(made) == 16 and int(made, 16) == ids.last
+
+
+def test_message_ids_past_64_bits_are_still_made() -> None:
+    """(Beyond the year 4000, or after a foreign id was observed: longer, as f"{n:016x}" made them.)"""
+    ids = MessageIds()
+    ids.observe("ffffffffffffffff")
+    assert (ids.next(1.0), ids.next(1.0)) == ("10000000000000000", "10000000000000001")

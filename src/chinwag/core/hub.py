@@ -68,7 +68,11 @@ class MessageIds:
         if self.slot is not None:
             n += (self.slot - n) % self.SLOTS  # the next id of this node's residue
         self._last = n
-        return "%016x" % n  # noqa: UP031 (the same as f"{n:016x}", without format()'s spec parsing)
+        try:
+            # (the same as f"{n:016x}" below 2**64, in C without a format spec: a third of its cost)
+            return n.to_bytes(8).hex()
+        except OverflowError:  # (an id observed from beyond the year 4000: longer, still ordered)
+            return f"{n:016x}"
 
 
 NO_MODES: frozenset[str] = frozenset()  # shared: since Python 3.10 each frozenset() is a new 216-byte object
@@ -80,7 +84,7 @@ class Session:
     are linked to it (core/handlers/users.py)."""
 
     __slots__ = ("sid", "nick", "user", "rooms", "realname", "away", "oper", "modes", "signon", "last_active",
-                 "invites", "nick_mark", "account")
+                 "invites", "nick_mark", "account", "spoke_to")
 
     def __init__(self, sid: int) -> None:
         self.sid = sid
@@ -103,6 +107,9 @@ class Session:
         # The account it is logged in to (display name), set only by SetAccount
         # after the transport checked a password (core/accounts.py).
         self.account: str | None = None
+        # The room name it last sent to, as typed, and its key (casefold): its
+        # next message to the same name needs no casefold (core/handlers/chat.py).
+        self.spoke_to: tuple[str, str] | None = None
 
 
 class Room:

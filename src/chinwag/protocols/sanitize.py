@@ -62,7 +62,15 @@ _UNSAFE_TEXT: Final = re.compile(
 #: The terminal-safe level for whole serialized lines: controls one by one, never
 #: a sequence (whose intermediates include the space that separates parameters).
 _UNSAFE_WIRE: Final = re.compile(r"[\x00\x04-\x08\x0b\x0c\x0e\x10\x12-\x15\x17-\x1c\x7f-\x9f" + _INVISIBLE + "]")
-_FAST_OK: Final = re.compile(r"[ -~\t]*")  # printable ASCII: nothing to strip at either level
+#: Nothing to strip at either level: the one test, ``text.isprintable() or
+#: _FAST_OK.fullmatch(text)``. Every character either level removes, and every
+#: character a sequence it removes starts with, is a control (Cc), a format
+#: character (Cf) or a line or paragraph separator (Zl, Zp), none of which
+#: ``str.isprintable`` accepts: text it accepts (any script, emoji) is returned
+#: as it is, in C, one table lookup per character
+#: (tests/protocols/test_sanitize_fast.py walks every code point). Tabs, which
+#: it refuses, are printable ASCII to the regex (as before it).
+_FAST_OK: Final = re.compile(r"[ -~\t]*")
 _FAST_OK_BYTES: Final = re.compile(rb"[ -~\t\r\n]*")
 _FAST_OK_LINES: Final = re.compile(r"[ -~\t\r\n]*")
 #: The C0 codes the terminal-safe level keeps (tab, CTCP, IRC formatting).
@@ -71,16 +79,14 @@ IRC_FORMATTING: Final = frozenset("\t\x01\x02\x03\x0f\x11\x16\x1d\x1e\x1f")
 
 def terminal_safe(text: str) -> str:
     """``text`` without what a terminal would act on; IRC formatting stays."""
-    if _FAST_OK.fullmatch(text):
+    if text.isprintable() or _FAST_OK.fullmatch(text):
         return text
     return _UNSAFE_TERMINAL.sub("", text)
 
 
 def strip_controls(text: str) -> str:
     """``text`` without what a terminal would act on, IRC formatting included."""
-    # (printable ASCII, a subset of _FAST_OK, by two C methods without arguments:
-    # cheaper than the regex call for the line every text user types)
-    if text.isascii() and text.isprintable() or _FAST_OK.fullmatch(text):
+    if text.isprintable() or _FAST_OK.fullmatch(text):
         return text
     return _UNSAFE_TEXT.sub("", text)
 
@@ -139,8 +145,10 @@ def safe_event(event: T) -> T:
     dataclasses and in the string attributes of an exception (``Failed.error``:
     its subject echoes what the user typed).
     """
-    if type(event) is Message and not any(_MESSAGE_REST(event)) and _FAST_OK.fullmatch("".join(_MESSAGE_TEXT(event))):
-        return event  # the commonest event, all printable ASCII: one match for all its text
+    if type(event) is Message and not any(_MESSAGE_REST(event)):
+        text = "".join(_MESSAGE_TEXT(event))  # the commonest event: one test for all its text
+        if text.isprintable() or _FAST_OK.fullmatch(text):
+            return event
     return _clean(event)  # type: ignore[no-any-return]
 
 
@@ -166,7 +174,7 @@ _MESSAGE_REST: Final = operator.attrgetter(*_rest)
 def _clean(value: Any) -> Any:
     cls = type(value)
     if cls is str:
-        return value if _FAST_OK.fullmatch(value) else _UNSAFE_TERMINAL.sub("", value)
+        return value if value.isprintable() or _FAST_OK.fullmatch(value) else _UNSAFE_TERMINAL.sub("", value)
     if cls is tuple:
         cleaned = tuple(_clean(item) for item in value)
         return value if all(a is b for a, b in zip(cleaned, value, strict=True)) else cleaned
@@ -186,7 +194,7 @@ def _clean(value: Any) -> Any:
             continue
         cls = type(old)
         if cls is str:
-            if fast(old):  # (inline: this loop runs once per fan-out, for every message)
+            if old.isprintable() or fast(old):  # (inline: this loop runs once per fan-out, for every message)
                 continue
             if "\n" in old and name in _LINES[type(value)]:
                 new: Any = safe_lines(old)  # (Any: not only str, below)

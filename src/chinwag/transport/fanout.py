@@ -45,20 +45,23 @@ class Batch:
         self.events: list[Message] = [event]
         self.senders: dict[str, list[int]] = {event.nick: [0]}  # nick -> its messages' places in events
 
-    def takes(self, out: Outbound, event: Message, local: bool = True) -> bool:
-        """Does ``event`` (to ``out.to``) join this batch? Same target, same
-        recipients (a list compare in C: nothing per recipient in Python),
-        and from the same side (this node, or the others)."""
+    def join(self, out: Outbound, event: Message, local: bool = True) -> bool:
+        """Add ``event`` (to ``out.to``) if it belongs here, and say whether it
+        did: same target, same recipients (the room's shared tuple: one
+        identity test; else a compare in C, nothing per recipient in Python),
+        and from the same side (this node, or the others). One call per
+        released message: the test and the add are this one method."""
         to = out.to
-        return event.target == self.target and local is self.local and (to is self.to or to == self.to)
-
-    def add(self, event: Message) -> None:
+        if event.target != self.target or local is not self.local or (to is not self.to and to != self.to):
+            return False
+        events = self.events
         places = self.senders.get(event.nick)
         if places is None:
-            self.senders[event.nick] = [len(self.events)]
+            self.senders[event.nick] = [len(events)]
         else:
-            places.append(len(self.events))
-        self.events.append(event)
+            places.append(len(events))
+        events.append(event)
+        return True
 
 
 NOBODY: frozenset[str] = frozenset()

@@ -61,6 +61,9 @@ class Outbox:
         self.released = False  # messages were fanned out since the last write (merge)
         self.batch: Batch | None = None  # released messages not fanned out yet (transport/fanout.py)
         self.gathering = False  # store_pending: settle the batch once, after every append
+        # Confirmed while gathering (a store that confirms inside append: memory),
+        # applied once when store_pending is done: one release per tick, not per message.
+        self.commits = 0
         self.loop: asyncio.AbstractEventLoop | None = None  # set when the server starts
         self.append_all: Callable[[list[Message]], None] | None = None  # the store's, if it has one (attach_store)
 
@@ -142,13 +145,23 @@ class Outbox:
         merge holds it for the next commit), not on the loop's next iteration:
         input read meanwhile would otherwise go first, and every reader wait
         for it (issue 15, round 5). A store that confirms inside ``append``
-        (memory) is flushed by the tick's flush, as before."""
-        self.server.metrics.stored(len(receipts))
+        (memory) does so while ``store_pending`` hands it the tick's messages:
+        those confirmations are applied once, when it is done (``apply_commits``),
+        and flushed by the tick's flush, as before."""
         self.confirmed.extend(receipts)
+        if self.gathering:
+            self.commits += len(receipts)
+            return
+        self.apply_commits(len(receipts))
+        if self.loop is not None and (self.dirty or self.unstored):
+            self.flush()
+
+    def apply_commits(self, count: int) -> None:
+        """What ``count`` confirmations (already in ``confirmed``) do: the
+        metrics, the release of what they free, the end of a merge."""
+        self.server.metrics.stored(count)
         self.release()
         self.end_merge()
-        if not self.gathering and self.loop is not None and (self.dirty or self.unstored):
-            self.flush()
 
     def store_gave_up(self, msgids: list[str]) -> None:
         """The store could not take these messages (the next ones held): they
@@ -198,6 +211,7 @@ class Outbox:
 
     def _release_held(self) -> None:
         held = self.held
+        confirmed, refused, senders = self.confirmed, self.refused, self.senders
         while held:
             out = held[0]
             if isinstance(out, tuple):
@@ -212,19 +226,18 @@ class Outbox:
             event = out.event
             if type(event) is Message:
                 msgid = event.msgid
-                confirmed, refused = self.confirmed, self.refused
                 # Answers come in append order: the head of one of them is this message.
                 if confirmed and (confirmed[0].msgid == msgid or not (refused and refused[0] == msgid)):
                     receipt = confirmed.popleft()
                     if receipt.msgid != msgid:
                         log.error("store confirmed %s but %s was next; released anyway", receipt.msgid, msgid)
-                    self.senders.popleft()
+                    senders.popleft()
                 elif refused:
                     given_up = refused.popleft()
                     if given_up != msgid:
                         log.error("store gave up %s but %s was next; not sent", given_up, msgid)
                     held.popleft()
-                    self.not_sent(self.senders.popleft(), event)
+                    self.not_sent(senders.popleft(), event)
                     continue
                 else:
                     return
@@ -234,9 +247,7 @@ class Outbox:
                 if hook is not None and hook(out, event, receipt.seq) is False:
                     continue  # the cluster delivers it, in seq order
                 batch = self.batch
-                if batch is not None and batch.takes(out, event):
-                    batch.add(event)  # (gather's commonest case, without its call)
-                else:
+                if batch is None or not batch.join(out, event):  # (gather's commonest case, without its call)
                     self.gather(out, event)
                 continue
             held.popleft()
@@ -258,8 +269,7 @@ class Outbox:
         the batch is settled by whatever comes next, at the latest by this tick's flush."""
         batch = self.batch
         if batch is not None:
-            if batch.takes(out, event, local):
-                batch.add(event)
+            if batch.join(out, event, local):
                 return
             self.settle()
         self.batch = Batch(out, event, local)
@@ -337,9 +347,15 @@ class Outbox:
                         log.exception("history store failed; message %s delivered unstored", message.msgid)
                         self.committed([Receipt(message.msgid, conversation_key(message), 0)])
             finally:
-                self.gathering = gathering
-                if not gathering:
-                    self.settle()
+                try:
+                    if not gathering:
+                        count, self.commits = self.commits, 0
+                        if count:
+                            self.apply_commits(count)  # (still gathering: one batch, settled below)
+                finally:
+                    self.gathering = gathering
+                    if not gathering:
+                        self.settle()
 
     def flush(self) -> None:
         """Once per loop tick: store the tick's messages, then write each

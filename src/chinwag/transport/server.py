@@ -13,7 +13,7 @@ import asyncio
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine, Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from chinwag.config import Config, networks
 from chinwag.core.auth import Auth
@@ -63,6 +63,13 @@ __all__ = ["ListenError", "Server"]  # (ListenError: where cli.py and the tests 
 
 log = logging.getLogger("chinwag.server")
 
+
+class Deliver(Protocol):
+    """``Server.deliver``: every event the hub makes, to its recipients (``sender``: who is told if refused)."""
+
+    def __call__(self, outbound: Iterable[Outbound], sender: int = 0) -> None: ...
+
+
 def _about(conn: Connection) -> dict[str, object]:
     """A log record's connection fields (see chinwag/logs.py)."""
     return {"conn": conn.sid, "peer": conn.peer}
@@ -106,6 +113,10 @@ class Server:
         # (the one hook that holds this tick's messages back from the store: Outbox.flush calls it)
         self.store_pending: Callable[[], None] = outbox.store_pending
         self._flush: Callable[[], None] = outbox.flush
+        # Every event the hub makes goes out through deliver (Outbox.deliver);
+        # a node of a cluster publishes it first (_publish_and_deliver, bound in
+        # start() when there is a cluster): chosen once, not asked per message.
+        self.deliver: Deliver = outbox.deliver
         self.history = HistoryService(self)  # join history, recall, /history, CHATHISTORY (transport/history.py)
         self._crowd_timer: asyncio.TimerHandle | None = None  # big rooms' summaries (core/crowd.py)
         self.metrics = Metrics(self)  # /metrics (transport/metrics.py)
@@ -141,6 +152,7 @@ class Server:
                 from chinwag.transport.cluster.node import ClusterNode  # (redis: imported only for a cluster)
 
                 self.cluster = ClusterNode(self)
+                self.deliver = self._publish_and_deliver
                 await self.cluster.start()
         except BaseException:
             if self.cluster is not None:
@@ -342,13 +354,13 @@ class Server:
             self.nick_guard.arm()
 
     # --- the outbox (transport/outbox.py) ----------------------------------
-    # Its other entry points are bound in __init__ (send_local,
+    # Its entry points are bound in __init__ (deliver, send_local,
     # close_after_held, mark_dirty, store_pending, _flush): no extra call per
     # connection on the hot path.
 
-    def deliver(self, outbound: Iterable[Outbound], sender: int = 0) -> None:
-        """Every event the hub makes goes out here: see :meth:`Outbox.deliver`.
-        A node of a cluster also publishes what it changes for the others."""
+    def _publish_and_deliver(self, outbound: Iterable[Outbound], sender: int = 0) -> None:
+        """``deliver`` on a node of a cluster: what the hub changed is
+        published for the other nodes too, then delivered (:meth:`Outbox.deliver`)."""
         if self.cluster is not None:
             if type(outbound) is not list:
                 outbound = list(outbound)

@@ -56,8 +56,15 @@ def _recipients(hub: Hub, session: Session, name: str) -> tuple[str, tuple[int, 
     """(target's name, who receives, the recipient of a private message) for a
     message from ``session`` to ``name``; the sender is among those who receive."""
     recipient = None
-    if is_room(name):
+    spoke = session.spoke_to  # (casefold is a pure function: its last room name's key, kept)
+    if spoke is not None and spoke[0] == name:
+        key: str | None = spoke[1]
+    elif is_room(name):
         key = casefold(name)
+        session.spoke_to = (name, key)
+    else:
+        key = None
+    if key is not None:
         room = hub.rooms.get(key)
         if room is None:
             raise NoSuchRoom(name)
