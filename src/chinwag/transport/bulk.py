@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from chinwag.transport.connection import BIG_BACKLOG
+from chinwag.transport.connection import BIG_BACKLOG, write_queued
 
 if TYPE_CHECKING:
     from chinwag.transport.connection import Connection
@@ -51,11 +51,5 @@ def flush_all(conns: list[Connection]) -> None:
             if len(out) > BIG_BACKLOG:
                 conn._flush_some(transport)
                 continue
-            if len(out) > 1:  # several rooms' buffers: no copy where the loop writes vectors (uvloop)
-                conn.wrote += sum(map(len, out))
-                transport.writelines(out)
-            else:
-                data = out[0]
-                conn.wrote += len(data)
-                transport.write(data)
+            write_queued(conn, transport, out)
         out.clear()

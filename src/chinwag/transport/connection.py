@@ -73,6 +73,18 @@ def tune_socket(transport: asyncio.BaseTransport, kernel_sendq: int) -> tuple[st
     return str(peer), str(peer)
 
 
+def write_queued(conn: Connection, transport: asyncio.Transport, out: list[bytes]) -> None:
+    """``out`` (not empty) handed to the transport in one call, and counted:
+    the one write step of ``Connection.flush`` and ``bulk.flush_all``."""
+    if len(out) > 1:  # several rooms' buffers: no copy where the loop writes vectors (uvloop)
+        conn.wrote += sum(map(len, out))
+        transport.writelines(out)
+    else:
+        data = out[0]
+        conn.wrote += len(data)
+        transport.write(data)
+
+
 class Connection(asyncio.Protocol):
     __slots__ = (
         "server",
@@ -471,13 +483,7 @@ class Connection(asyncio.Protocol):
             if len(out) > BIG_BACKLOG and not force:
                 self._flush_some(transport)
                 return
-            if len(out) > 1:  # several rooms' buffers: no copy where the loop writes vectors (uvloop)
-                self.wrote += sum(map(len, out))
-                transport.writelines(out)
-            else:
-                data = out[0]
-                self.wrote += len(data)
-                transport.write(data)
+            write_queued(self, transport, out)
             if self.watch_writes:
                 self.written(transport)
         out.clear()
