@@ -7,10 +7,24 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from chinwag.transport.connection import BIG_BACKLOG, write_queued
-
 if TYPE_CHECKING:
+    import asyncio
+
     from chinwag.transport.connection import Connection
+
+BIG_BACKLOG = 128  # lines waiting past which flush() writes in chunks (a busy fan-out tick brings ~80)
+
+
+def write_queued(conn: Connection, transport: asyncio.Transport, out: list[bytes]) -> None:
+    """``out`` (not empty) handed to the transport in one call, and counted:
+    the one write step of ``Connection.flush`` and ``flush_all``."""
+    if len(out) > 1:  # several rooms' buffers: no copy where the loop writes vectors (uvloop)
+        conn.wrote += sum(map(len, out))
+        transport.writelines(out)
+    else:
+        data = out[0]
+        conn.wrote += len(data)
+        transport.write(data)
 
 
 def enqueue_shared(conns: list[Connection], data: bytes) -> None:

@@ -36,6 +36,7 @@ from chinwag.core.types.moderation import Oper
 from chinwag.protocols.base import Adapter
 from chinwag.protocols.sanitize import safe_output
 from chinwag.transport.accounts import ACCOUNT_COMMANDS
+from chinwag.transport.bulk import BIG_BACKLOG, write_queued
 from chinwag.transport.ircv3 import V3_QUERIES
 from chinwag.transport.tls import fingerprint
 
@@ -54,7 +55,6 @@ def tags_size(command: SendTags) -> int:
 QUERIES = (Recall, HistoryRequest, ChatHistory)  # (V3_QUERIES: transport/ircv3.py)
 FREE = (Quit, Sync)
 _ids = itertools.count(1)
-BIG_BACKLOG = 128  # lines waiting past which flush() writes in chunks (a busy fan-out tick brings ~80)
 CHUNK = 64 * 1024  # bytes written to a connection per tick while it has a backlog
 
 
@@ -71,18 +71,6 @@ def tune_socket(transport: asyncio.BaseTransport, kernel_sendq: int) -> tuple[st
     if isinstance(peer, tuple):
         return f"{peer[0]}:{peer[1]}", str(peer[0])
     return str(peer), str(peer)
-
-
-def write_queued(conn: Connection, transport: asyncio.Transport, out: list[bytes]) -> None:
-    """``out`` (not empty) handed to the transport in one call, and counted:
-    the one write step of ``Connection.flush`` and ``bulk.flush_all``."""
-    if len(out) > 1:  # several rooms' buffers: no copy where the loop writes vectors (uvloop)
-        conn.wrote += sum(map(len, out))
-        transport.writelines(out)
-    else:
-        data = out[0]
-        conn.wrote += len(data)
-        transport.write(data)
 
 
 class Connection(asyncio.Protocol):
