@@ -81,6 +81,23 @@ async def irc_in_lobby(srv: Server, nick: str, caps: tuple[str, ...] = ()) -> Ir
     return c
 
 
+def store_failing(srv: Server) -> asyncio.Event:
+    """Set once the store has told the server that its writes fail (after the
+    server has taken it in: /healthz says so from then on)."""
+    store = srv.store
+    told = store.on_status
+    assert told is not None
+    failing = asyncio.Event()
+
+    def on_status(trouble: str | None) -> None:
+        told(trouble)
+        if trouble is not None:
+            failing.set()
+
+    store.on_status = on_status
+    return failing
+
+
 async def healthz(srv: Server) -> tuple[int, str]:
     async with aiohttp.ClientSession() as http:
         async with http.get(f"http://127.0.0.1:{srv.port('web')}/healthz") as resp:
@@ -147,10 +164,14 @@ async def test_beyond_held_messages_further_messages_are_refused_not_queued(tmp_
         b.start()
         tom = await text_client(srv, "tom")
         bob = await irc_in_lobby(srv, "bob")
+        failing = store_failing(srv)
         await disk(srv, full=True)
         await tom.send(*(f"{i} {words(LONG, 'held')}" for i in range(5)))
         # Three wait for the store (for up to a minute); the other two are refused now.
         assert [await tom.expect("not sent"), await tom.expect("not sent")] == [NOT_SENT, NOT_SENT]
+        # (the refusals come from held_messages, at once; the writer's failed
+        # attempt is reported a moment later: /healthz answers from then on)
+        await asyncio.wait_for(failing.wait(), 30)
         status, _ = await healthz(srv)
         assert status == 503
         await disk(srv, full=False)
