@@ -5,9 +5,18 @@
     python -m benchmarks.fanout --batch 50 --senders 10 --members 200   # a busy tick, input path included
     python -m benchmarks.fanout --ws --batch 50 --senders 10             # the same over IRC-over-WebSocket
     python -m benchmarks.fanout --text --batch 50 --senders 10           # the same over the text protocol
+    python -m benchmarks.fanout --store sqlite --batch 50 --senders 10   # history in a SQLite file (temp)
 
 An in-process server (memory store) with ``--members`` IRC users in #lobby;
 their transports are then replaced by ones that discard what is written.
+
+``--store sqlite``: the history in a SQLite file in a temp directory, as the
+comparison runs it (WAL, ``synchronous=NORMAL``, the checkpoint thread). Each
+tick then waits (``await``, the loop idle in its poll: no instructions) until
+the writer thread's commit has come back through the loop and released every
+message: the loop's side of storing (the hand-off, the commit's callback, the
+release) is counted, and under callgrind the writer and checkpoint threads too
+(``--separate-threads=yes`` to see them apart: benchmarks/cgparts.py ``--threads``).
 
 * ``--batch 1`` (the default): each message goes through what the server does
   for it after the hub: ``deliver`` (hold for the store), ``store_pending``
@@ -54,6 +63,7 @@ import cProfile
 import dataclasses
 import os
 import struct
+import tempfile
 import time
 from typing import Any
 
@@ -108,10 +118,46 @@ async def _join_ws(srv: Server, members: int) -> list[Any]:
 
 
 async def run(members: int, messages: int, batch: int = 1, senders: int = 1, profile: str = "",
-              ws: bool = False, text: bool = False, part: str = "") -> float:
+              ws: bool = False, text: bool = False, part: str = "", store: str = "memory") -> float:
+    if store == "sqlite":
+        with tempfile.TemporaryDirectory(prefix="chinwag-fanout-") as tmp:
+            return await _run(members, messages, batch, senders, profile, ws, text, part, os.path.join(tmp, "h.db"))
+    return await _run(members, messages, batch, senders, profile, ws, text, part, ":memory:")
+
+
+def _wait_for_commits(srv: Server) -> Any:
+    """With a store that confirms later (SQLite): a function that returns, per
+    tick, a future done once every message held was released (the store's
+    callback wrapped once; the wrapper's own call is ~1/50 of a call a message)."""
+    loop = asyncio.get_running_loop()
+    outbox = srv.outbox
+    waiting: list[asyncio.Future[None]] = []
+    inner = srv.store.on_commit
+    assert inner is not None
+
+    def on_commit(receipts: Any) -> None:
+        inner(receipts)
+        if waiting and not outbox.senders:
+            waiting.pop().set_result(None)
+
+    srv.store.on_commit = on_commit
+
+    def wait() -> asyncio.Future[None]:
+        fut = loop.create_future()
+        if outbox.senders:
+            waiting.append(fut)
+        else:
+            fut.set_result(None)
+        return fut
+
+    return wait
+
+
+async def _run(members: int, messages: int, batch: int, senders: int, profile: str,
+               ws: bool, text: bool, part: str, db: str) -> float:
     limits = dataclasses.replace(Limits(), max_per_ip=members + 10, flood_burst=10**9, flood_backlog=10**9,
                                  flood_rate=10**9, flood_burst_bytes=10**12, flood_rate_bytes=10**12)
-    srv = Server(Config(text_port=0, irc_port=0, web_port=0, db=":memory:", limits=limits))
+    srv = Server(Config(text_port=0, irc_port=0, web_port=0, db=db, limits=limits))
     await srv.start()
     writers = []
     sessions = await _join_ws(srv, members) if ws else []
@@ -131,6 +177,7 @@ async def run(members: int, messages: int, batch: int = 1, senders: int = 1, pro
     flush = outbox.flush if outbox is not None else srv._flush  # type: ignore[attr-defined]
     if part:
         wrap_part(srv, part)
+    committed = _wait_for_commits(srv) if db != ":memory:" else None
     profiler = cProfile.Profile() if profile else None
     if profiler is not None:
         profiler.enable()
@@ -144,6 +191,8 @@ async def run(members: int, messages: int, batch: int = 1, senders: int = 1, pro
             srv.deliver([Outbound(sids, msg)])
             srv.store_pending()
             flush()
+            if committed is not None:
+                await committed()
     elif ws:
         gates = [conn.gate for conn in conns[:senders]]  # the transports' protocols
         for k in range(0, messages, batch):
@@ -152,6 +201,8 @@ async def run(members: int, messages: int, batch: int = 1, senders: int = 1, pro
             for _ in range(3):  # (aiohttp's reader: each connection's task takes its messages)
                 await asyncio.sleep(0)
             flush()
+            if committed is not None:
+                await committed()
             srv.output.pending = 0
     else:
         talkers = conns[:senders]
@@ -160,6 +211,8 @@ async def run(members: int, messages: int, batch: int = 1, senders: int = 1, pro
             for j in range(k, min(k + batch, messages)):
                 talkers[j % senders].data_received(line % j)
             flush()
+            if committed is not None:
+                await committed()
             srv.output.pending = 0  # (the budget's estimate: the guard's timer would reset it)
     spent = time.process_time() - start
     os.getppid()  # (the marker at the window's end)
@@ -190,13 +243,16 @@ def main() -> None:
     p.add_argument("--senders", type=int, default=10, help="with --batch: connections the messages come from")
     p.add_argument("--ws", action="store_true", help="members over IRC-over-WebSocket (/irc), not IRC")
     p.add_argument("--text", action="store_true", help="members over the text protocol, not IRC")
+    p.add_argument("--store", default="memory", choices=("memory", "sqlite"),
+                   help="the history store: memory (default) or SQLite in a temp file (the comparison's)")
     p.add_argument("--part", default="", choices=("", *PARTS),
                    help="call this part through operator.call, for callgrind --toggle-collect (benchmarks/cgparts.py)")
     p.add_argument("--profile", default="", metavar="FILE",
                    help="cProfile the measured loop only into FILE (pstats; python -m pstats FILE)")
     args = p.parse_args()
     for n in [args.messages] if args.messages else [200, 1200]:
-        cost = asyncio.run(run(args.members, n, args.batch, args.senders, args.profile, args.ws, args.text, args.part))
+        cost = asyncio.run(run(args.members, n, args.batch, args.senders, args.profile, args.ws, args.text, args.part,
+                                 args.store))
         kind = "WebSocket" if args.ws else "text" if args.text else "IRC"
         print(f"{n} messages to {args.members - 1} {kind} members: {cost:.3f} us CPU/delivery", flush=True)
 

@@ -39,7 +39,7 @@ from chinwag.storage import sqlite_playback, sqlite_refold, sqlite_rooms
 from chinwag.storage.accounts import Account
 from chinwag.storage.base import Departure, Receipt, StorageError, event_key, visible
 from chinwag.storage.sqlite_checkpoint import Checkpointer
-from chinwag.storage.sqlite_rows import insert_rows, message_rows, receipts
+from chinwag.storage.sqlite_rows import RoomRows, conversation_rows, insert_rows, message_rows, receipts
 
 log = logging.getLogger("chinwag.storage")
 
@@ -654,7 +654,9 @@ def _open_writer(path: str) -> sqlite3.Connection:
     if not where.parent.is_dir():
         raise StorageError(f"cannot create history database {path!r}: directory {str(where.parent)!r} does not exist")
     try:
-        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        # (cached_statements: a room's batch is inserted with a statement of its
+        # size, 1 to 64 rows (storage/sqlite_rows.py): all of them kept prepared)
+        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, cached_statements=256)
     except sqlite3.Error as exc:
         raise StorageError(f"cannot open history database {path!r}: {exc}") from None
     try:
@@ -695,6 +697,8 @@ def _open_writer(path: str) -> sqlite3.Connection:
 
 def _conversation_rows(rows: Sequence[tuple[Any, ...]]) -> list[list[Any]]:
     """Per key in a batch: [key, newest msgid, its ts, how many]."""
+    if type(rows) is RoomRows:
+        return conversation_rows(rows)
     if rows and len(set(map(_row_key, rows))) == 1:  # one conversation (a room's batch): in C
         newest = max(rows, key=_row_msgid)
         return [[newest[0], newest[1], newest[2], len(rows)]]
