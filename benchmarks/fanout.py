@@ -16,7 +16,11 @@ tick then waits (``await``, the loop idle in its poll: no instructions) until
 the writer thread's commit has come back through the loop and released every
 message: the loop's side of storing (the hand-off, the commit's callback, the
 release) is counted, and under callgrind the writer and checkpoint threads too
-(``--separate-threads=yes`` to see them apart: benchmarks/cgparts.py ``--threads``).
+(``--separate-threads=yes`` to see them apart: benchmarks/cgparts.py). The
+checkpoint thread runs by the clock (every 2 s: under valgrind, a different
+number of passes from run to run, and the writer finishes each); with
+``--inline-checkpoints`` SQLite checkpoints inside the commits instead, every
+1000 pages: the same counts every run.
 
 * ``--batch 1`` (the default): each message goes through what the server does
   for it after the hub: ``deliver`` (hold for the store), ``store_pending``
@@ -118,10 +122,12 @@ async def _join_ws(srv: Server, members: int) -> list[Any]:
 
 
 async def run(members: int, messages: int, batch: int = 1, senders: int = 1, profile: str = "",
-              ws: bool = False, text: bool = False, part: str = "", store: str = "memory") -> float:
+              ws: bool = False, text: bool = False, part: str = "", store: str = "memory",
+              inline_checkpoints: bool = False) -> float:
     if store == "sqlite":
         with tempfile.TemporaryDirectory(prefix="chinwag-fanout-") as tmp:
-            return await _run(members, messages, batch, senders, profile, ws, text, part, os.path.join(tmp, "h.db"))
+            return await _run(members, messages, batch, senders, profile, ws, text, part, os.path.join(tmp, "h.db"),
+                              inline_checkpoints)
     return await _run(members, messages, batch, senders, profile, ws, text, part, ":memory:")
 
 
@@ -154,10 +160,12 @@ def _wait_for_commits(srv: Server) -> Any:
 
 
 async def _run(members: int, messages: int, batch: int, senders: int, profile: str,
-               ws: bool, text: bool, part: str, db: str) -> float:
+               ws: bool, text: bool, part: str, db: str, inline_checkpoints: bool = False) -> float:
     limits = dataclasses.replace(Limits(), max_per_ip=members + 10, flood_burst=10**9, flood_backlog=10**9,
                                  flood_rate=10**9, flood_burst_bytes=10**12, flood_rate_bytes=10**12)
     srv = Server(Config(text_port=0, irc_port=0, web_port=0, db=db, limits=limits))
+    if inline_checkpoints:
+        srv.store.checkpoint_every = None  # type: ignore[attr-defined]  # (SqliteStore: SQLite's own, in the commits)
     await srv.start()
     writers = []
     sessions = await _join_ws(srv, members) if ws else []
@@ -245,6 +253,9 @@ def main() -> None:
     p.add_argument("--text", action="store_true", help="members over the text protocol, not IRC")
     p.add_argument("--store", default="memory", choices=("memory", "sqlite"),
                    help="the history store: memory (default) or SQLite in a temp file (the comparison's)")
+    p.add_argument("--inline-checkpoints", action="store_true",
+                   help="with --store sqlite: SQLite's own WAL checkpoints, in the writer's commits (every 1000 "
+                        "pages: deterministic under callgrind), not the checkpoint thread's (every 2 s)")
     p.add_argument("--part", default="", choices=("", *PARTS),
                    help="call this part through operator.call, for callgrind --toggle-collect (benchmarks/cgparts.py)")
     p.add_argument("--profile", default="", metavar="FILE",
@@ -252,7 +263,7 @@ def main() -> None:
     args = p.parse_args()
     for n in [args.messages] if args.messages else [200, 1200]:
         cost = asyncio.run(run(args.members, n, args.batch, args.senders, args.profile, args.ws, args.text, args.part,
-                                 args.store))
+                                 args.store, args.inline_checkpoints))
         kind = "WebSocket" if args.ws else "text" if args.text else "IRC"
         print(f"{n} messages to {args.members - 1} {kind} members: {cost:.3f} us CPU/delivery", flush=True)
 
