@@ -3,6 +3,7 @@
     python -m benchmarks.cgparts                      # IRC: every part, 300 and 1300 messages
     python -m benchmarks.cgparts --text               # the text protocol
     python -m benchmarks.cgparts --tree /path/to/other/checkout   # its src/ first on the path
+    python -m benchmarks.cgparts --store sqlite --parts total,store,release   # history in SQLite
 
 Each part is one function of the server, called through ``operator.call``
 (``benchmarks.fanout --part NAME``), and callgrind collects only inside it
@@ -13,6 +14,19 @@ difference divided by the difference in messages is its cost per message
 (what a run does once cancels out). Deterministic: the same tree gives the
 same counts on a busy machine. Runs under ``nice -n 19``; each takes a minute
 or two (valgrind). Loopback only, in process (benchmarks/fanout.py).
+
+``--store sqlite``: history in a SQLite file (``benchmarks.fanout --store
+sqlite``). ``total`` then counts every thread (callgrind
+``--separate-threads=yes``): the sum, then each thread's share (the loop in
+the window; the others, whose counts callgrind gives for their whole life,
+by the same difference), each per message. A part is
+counted in the thread that runs it (``store``: the hand-off; ``release``: the
+commit's callback on the loop, release, fan-out and write included). The
+checkpoint thread runs by the clock (every ``checkpoint_every`` seconds of
+valgrind's slow time), and the writer finishes each of its passes: those two
+threads' counts change from run to run (by ~2,000 a message seen);
+``--inline-checkpoints`` (SQLite's own checkpoints, in the commits, by page
+count) makes them exact.
 """
 
 from __future__ import annotations
@@ -95,11 +109,21 @@ def wrap_part(srv: Any, part: str) -> None:
         raise ValueError(part)
 
 
-def _valgrind(tree: str, part: str, messages: int, extra: list[str], work: str) -> int:
+def _summary(path: str) -> int:
+    for line in open(path):
+        if line.startswith(("summary:", "totals:")):
+            return int(line.split()[1])
+    raise RuntimeError(f"no summary in {path}")
+
+
+def _valgrind(tree: str, part: str, messages: int, extra: list[str], work: str, threads: bool = False) -> list[int]:
+    """The part's count ([the sum, then each thread's] with ``threads``)."""
     out = os.path.join(work, f"cg.{part}.{messages}")
     cmd = ["nice", "-n", "19", "valgrind", "--tool=callgrind", f"--callgrind-out-file={out}"]
     if part == "total":
         cmd += ["--dump-before=os_getppid"]
+        if threads:
+            cmd += ["--separate-threads=yes"]
     else:
         cmd += ["--collect-atstart=no", "--toggle-collect=_operator_call"]
     cmd += [sys.executable, "-m", "benchmarks.fanout", "--messages", str(messages), *extra]
@@ -109,13 +133,21 @@ def _valgrind(tree: str, part: str, messages: int, extra: list[str], work: str) 
     env = dict(os.environ, PYTHONPATH=f"{os.path.join(tree, 'src')}:{here}")
     subprocess.run(cmd, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     files = sorted(glob.glob(out + "*"))
+    if part == "total" and threads:
+        # The window's dump (out.2-01) is the loop thread's alone; every other
+        # thread is dumped when the process ends (out-02, out-03, ...: in the
+        # order they started), its whole life: what it does outside the window
+        # (opening the database, closing it) is the same for both message
+        # counts and cancels out in the difference.
+        if not os.path.exists(out + ".2-01"):
+            raise RuntimeError(f"no window dump among {files}")
+        others = sorted(glob.glob(out + "-*"), key=lambda f: int(f.rsplit("-", 1)[1]))
+        per = [_summary(out + ".2-01"), *(_summary(f) for f in others if not f.endswith("-01"))]
+        return [sum(per), *per]
     path = out + ".2" if part == "total" else out
     if part == "total" and not os.path.exists(path):
         raise RuntimeError(f"no window dump among {files}")
-    for line in open(path):
-        if line.startswith(("summary:", "totals:")):
-            return int(line.split()[1])
-    raise RuntimeError(f"no summary in {path}")
+    return [_summary(path)]
 
 
 def main() -> None:
@@ -127,18 +159,29 @@ def main() -> None:
     p.add_argument("--parts", default=",".join(["total", *PARTS]), help="comma-separated (default: all)")
     p.add_argument("--messages", default="300,1300", help="the two message counts (default 300,1300)")
     p.add_argument("--members", type=int, default=100)
+    p.add_argument("--store", default="memory", choices=("memory", "sqlite"),
+                   help="the history store (benchmarks.fanout --store); sqlite: total per thread too")
+    p.add_argument("--inline-checkpoints", action="store_true",
+                   help="with --store sqlite: SQLite's checkpoints in the commits (deterministic counts)")
     args = p.parse_args()
     small, big = (int(n) for n in args.messages.split(","))
     extra = ["--members", str(args.members), "--batch", "50", "--senders", "10"]
     extra += ["--text"] if args.text else ["--ws"] if args.ws else []
-    print(f"tree {args.tree}; {args.members} members, 50 messages per tick from 10 senders; "
+    extra += ["--store", args.store] if args.store != "memory" else []
+    extra += ["--inline-checkpoints"] if args.inline_checkpoints else []
+    threads = args.store != "memory"
+    print(f"tree {args.tree}; {args.members} members, 50 messages per tick from 10 senders, {args.store} store; "
           f"instructions per message ((Ir({big}) - Ir({small})) / {big - small})", flush=True)
     with tempfile.TemporaryDirectory(prefix="cgparts-") as work:
         for part in args.parts.split(","):
-            counts = [_valgrind(args.tree, part, n, extra, work) for n in (small, big)]
-            per = (counts[1] - counts[0]) / (big - small)
-            about = PARTS.get(part, "the measured window: every part")
+            counts = [_valgrind(args.tree, part, n, extra, work, threads) for n in (small, big)]
+            per = (counts[1][0] - counts[0][0]) / (big - small)
+            about = PARTS.get(part, "the measured window: every part" + (", every thread" if threads else ""))
             print(f"{part:9} {per:10,.0f}   {about}", flush=True)
+            for i, (a, b) in enumerate(zip(counts[0][1:], counts[1][1:], strict=False), start=1):
+                # (thread 1: the loop; then the threads as they started: aiohttp's
+                # resolver, the history writer, its checkpoint thread, readers)
+                print(f"  thread {i}: {(b - a) / (big - small):10,.0f}  ({a:,} / {b:,})", flush=True)
 
 
 if __name__ == "__main__":

@@ -5,9 +5,22 @@
     python -m benchmarks.fanout --batch 50 --senders 10 --members 200   # a busy tick, input path included
     python -m benchmarks.fanout --ws --batch 50 --senders 10             # the same over IRC-over-WebSocket
     python -m benchmarks.fanout --text --batch 50 --senders 10           # the same over the text protocol
+    python -m benchmarks.fanout --store sqlite --batch 50 --senders 10   # history in a SQLite file (temp)
 
 An in-process server (memory store) with ``--members`` IRC users in #lobby;
 their transports are then replaced by ones that discard what is written.
+
+``--store sqlite``: the history in a SQLite file in a temp directory, as the
+comparison runs it (WAL, ``synchronous=NORMAL``, the checkpoint thread). Each
+tick then waits (``await``, the loop idle in its poll: no instructions) until
+the writer thread's commit has come back through the loop and released every
+message: the loop's side of storing (the hand-off, the commit's callback, the
+release) is counted, and under callgrind the writer and checkpoint threads too
+(``--separate-threads=yes`` to see them apart: benchmarks/cgparts.py). The
+checkpoint thread runs by the clock (every 2 s: under valgrind, a different
+number of passes from run to run, and the writer finishes each); with
+``--inline-checkpoints`` SQLite checkpoints inside the commits instead, every
+1000 pages: the same counts every run.
 
 * ``--batch 1`` (the default): each message goes through what the server does
   for it after the hub: ``deliver`` (hold for the store), ``store_pending``
@@ -54,6 +67,7 @@ import cProfile
 import dataclasses
 import os
 import struct
+import tempfile
 import time
 from typing import Any
 
@@ -108,10 +122,50 @@ async def _join_ws(srv: Server, members: int) -> list[Any]:
 
 
 async def run(members: int, messages: int, batch: int = 1, senders: int = 1, profile: str = "",
-              ws: bool = False, text: bool = False, part: str = "") -> float:
+              ws: bool = False, text: bool = False, part: str = "", store: str = "memory",
+              inline_checkpoints: bool = False) -> float:
+    if store == "sqlite":
+        with tempfile.TemporaryDirectory(prefix="chinwag-fanout-") as tmp:
+            return await _run(members, messages, batch, senders, profile, ws, text, part, os.path.join(tmp, "h.db"),
+                              inline_checkpoints)
+    return await _run(members, messages, batch, senders, profile, ws, text, part, ":memory:")
+
+
+def _wait_for_commits(srv: Server) -> Any:
+    """With a store that confirms later (SQLite): a function that returns, per
+    tick, a future done once every message held was released (the store's
+    callback wrapped once; the wrapper's own call is ~1/50 of a call a message)."""
+    loop = asyncio.get_running_loop()
+    outbox = srv.outbox
+    waiting: list[asyncio.Future[None]] = []
+    inner = srv.store.on_commit
+    assert inner is not None
+
+    def on_commit(receipts: Any) -> None:
+        inner(receipts)
+        if waiting and not outbox.senders:
+            waiting.pop().set_result(None)
+
+    srv.store.on_commit = on_commit
+
+    def wait() -> asyncio.Future[None]:
+        fut = loop.create_future()
+        if outbox.senders:
+            waiting.append(fut)
+        else:
+            fut.set_result(None)
+        return fut
+
+    return wait
+
+
+async def _run(members: int, messages: int, batch: int, senders: int, profile: str,
+               ws: bool, text: bool, part: str, db: str, inline_checkpoints: bool = False) -> float:
     limits = dataclasses.replace(Limits(), max_per_ip=members + 10, flood_burst=10**9, flood_backlog=10**9,
                                  flood_rate=10**9, flood_burst_bytes=10**12, flood_rate_bytes=10**12)
-    srv = Server(Config(text_port=0, irc_port=0, web_port=0, db=":memory:", limits=limits))
+    srv = Server(Config(text_port=0, irc_port=0, web_port=0, db=db, limits=limits))
+    if inline_checkpoints:
+        srv.store.checkpoint_every = None  # type: ignore[attr-defined]  # (SqliteStore: SQLite's own, in the commits)
     await srv.start()
     writers = []
     sessions = await _join_ws(srv, members) if ws else []
@@ -131,6 +185,7 @@ async def run(members: int, messages: int, batch: int = 1, senders: int = 1, pro
     flush = outbox.flush if outbox is not None else srv._flush  # type: ignore[attr-defined]
     if part:
         wrap_part(srv, part)
+    committed = _wait_for_commits(srv) if db != ":memory:" else None
     profiler = cProfile.Profile() if profile else None
     if profiler is not None:
         profiler.enable()
@@ -144,6 +199,8 @@ async def run(members: int, messages: int, batch: int = 1, senders: int = 1, pro
             srv.deliver([Outbound(sids, msg)])
             srv.store_pending()
             flush()
+            if committed is not None:
+                await committed()
     elif ws:
         gates = [conn.gate for conn in conns[:senders]]  # the transports' protocols
         for k in range(0, messages, batch):
@@ -152,6 +209,8 @@ async def run(members: int, messages: int, batch: int = 1, senders: int = 1, pro
             for _ in range(3):  # (aiohttp's reader: each connection's task takes its messages)
                 await asyncio.sleep(0)
             flush()
+            if committed is not None:
+                await committed()
             srv.output.pending = 0
     else:
         talkers = conns[:senders]
@@ -160,6 +219,8 @@ async def run(members: int, messages: int, batch: int = 1, senders: int = 1, pro
             for j in range(k, min(k + batch, messages)):
                 talkers[j % senders].data_received(line % j)
             flush()
+            if committed is not None:
+                await committed()
             srv.output.pending = 0  # (the budget's estimate: the guard's timer would reset it)
     spent = time.process_time() - start
     os.getppid()  # (the marker at the window's end)
@@ -190,13 +251,19 @@ def main() -> None:
     p.add_argument("--senders", type=int, default=10, help="with --batch: connections the messages come from")
     p.add_argument("--ws", action="store_true", help="members over IRC-over-WebSocket (/irc), not IRC")
     p.add_argument("--text", action="store_true", help="members over the text protocol, not IRC")
+    p.add_argument("--store", default="memory", choices=("memory", "sqlite"),
+                   help="the history store: memory (default) or SQLite in a temp file (the comparison's)")
+    p.add_argument("--inline-checkpoints", action="store_true",
+                   help="with --store sqlite: SQLite's own WAL checkpoints, in the writer's commits (every 1000 "
+                        "pages: deterministic under callgrind), not the checkpoint thread's (every 2 s)")
     p.add_argument("--part", default="", choices=("", *PARTS),
                    help="call this part through operator.call, for callgrind --toggle-collect (benchmarks/cgparts.py)")
     p.add_argument("--profile", default="", metavar="FILE",
                    help="cProfile the measured loop only into FILE (pstats; python -m pstats FILE)")
     args = p.parse_args()
     for n in [args.messages] if args.messages else [200, 1200]:
-        cost = asyncio.run(run(args.members, n, args.batch, args.senders, args.profile, args.ws, args.text, args.part))
+        cost = asyncio.run(run(args.members, n, args.batch, args.senders, args.profile, args.ws, args.text, args.part,
+                                 args.store, args.inline_checkpoints))
         kind = "WebSocket" if args.ws else "text" if args.text else "IRC"
         print(f"{n} messages to {args.members - 1} {kind} members: {cost:.3f} us CPU/delivery", flush=True)
 

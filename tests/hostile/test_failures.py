@@ -65,6 +65,10 @@ async def disk(srv: Server, *, full: bool) -> None:
 
         def limit(conn: sqlite3.Connection) -> None:
             _WRITER[id(srv)] = conn
+            # (free pages first: schema step 9 dropped an index, whose page a message could reuse)
+            free, size = (conn.execute(f"PRAGMA {p}").fetchone()[0] for p in ("freelist_count", "page_size"))
+            sql = "INSERT OR REPLACE INTO departures (nick, rooms, last_msgid, ts) VALUES (?, zeroblob(?), '', 0)"
+            conn.execute(sql, ("\x00fill", free * size))
             conn.execute(f"PRAGMA max_page_count = {conn.execute('PRAGMA page_count').fetchone()[0]}")
 
         await store._write(limit)

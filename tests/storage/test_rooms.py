@@ -127,7 +127,8 @@ async def test_a_version_1_database_gains_the_room_tables_and_keeps_its_history(
         assert await store.load_rooms() == [VAULT]
     finally:
         await store.close()
-    # (3: names re-folded, 4: accounts, 5: read markers, 6: credentials, 7: playback, 8: registered rooms)
+    # (3: names re-folded, 4: accounts, 5: read markers, 6: credentials, 7: playback, 8: registered rooms,
+    # 9: no (key, ts) index)
     conn = sqlite3.connect(path)
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == sqlite_module.SCHEMA_VERSION == 8
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == sqlite_module.SCHEMA_VERSION == 9
     conn.close()

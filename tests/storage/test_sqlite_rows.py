@@ -13,7 +13,7 @@ from chinwag.core.events import Message
 from chinwag.storage import sqlite as sqlite_module
 from chinwag.storage.base import Receipt, conversation_key
 from chinwag.storage.sqlite import SqliteStore
-from chinwag.storage.sqlite_rows import insert_sql, message_rows
+from chinwag.storage.sqlite_rows import RoomRows, general_rows, insert_sql, message_rows, receipts
 
 
 def batch(count: int) -> list[Message]:
@@ -111,3 +111,65 @@ def test_conversation_rows_is_the_general_form(seed: int) -> None:
     rows = [(rnd.choice(keys), f"{rnd.randrange(50):016x}", rnd.random(), "n", "t", "x", "privmsg", "")
             for _ in range(rnd.randint(1, 70))]
     assert sqlite_module._conversation_rows(rows) == conversations_one_by_one(rows)
+
+
+def random_batch(rnd: random.Random, start: int) -> list[Message]:
+    """Mostly one room's messages (as a busy tick's), sometimes with one that
+    differs: another spelling or room, a private one, by account, another kind or account."""
+    count = rnd.randint(1, 140)
+    out = []
+    for i in range(count):
+        target, kind, account, accounts = "#Lobby", "privmsg", "acct", None
+        odd = rnd.random() < 0.02 and i > 0
+        if odd:
+            what = rnd.randrange(6)
+            target = ("#lobby", "#other", "bob", "bob", "#Lobby", "#Lobby")[what]
+            accounts = ("acct", "b2") if what == 3 else None
+            kind = "notice" if what == 4 else kind
+            account = "" if what == 5 else account
+        ts = 1000.0 + rnd.random() * 10
+        msgid = f"{0x100 + start + (i if rnd.random() < 0.9 else rnd.randrange(count)):016x}"  # (equal ids: max's ties)
+        out.append(Message(msgid, ts, f"u{rnd.randrange(4)}", target, f"x {i} é", kind, account=account,
+                           accounts=accounts))
+    return out
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_room_rows_are_the_general_rows_with_the_same_receipts_and_conversation(seed: int) -> None:
+    """A room's batch kept flat (RoomRows) is, row by row, what general_rows
+    makes; its receipts and conversation row are the general form's."""
+    rnd = random.Random(seed)
+    messages = random_batch(rnd, 1000 * seed)
+    rows = message_rows(messages)
+    general = general_rows(messages)
+    one_room = len({(m.target, m.kind, m.account, m.accounts) for m in messages}) == 1
+    assert (type(rows) is RoomRows) == one_room
+    assert len(rows) == len(general)
+    assert list(rows) == general
+    assert [rows[i] for i in range(-len(rows), len(rows))] == general + general
+    assert rows[1:-1:2] == general[1:-1:2]
+    assert receipts(rows) == receipts(general) == [Receipt(m.msgid, conversation_key(m), 0) for m in messages]
+    assert all(type(r) is Receipt for r in receipts(rows))
+    assert sqlite_module._conversation_rows(rows) == conversations_one_by_one(general)
+    with pytest.raises(IndexError):
+        rows[len(rows)]
+
+
+@pytest.mark.parametrize("count", [1, 2, 50, 64, 67, 130, 300])
+def test_a_rooms_rows_are_stored_as_the_general_form_stores_them(tmp_path: Path, count: int) -> None:
+    fast = sqlite_module._open_writer(str(tmp_path / "fast.db"))
+    general = sqlite_module._open_writer(str(tmp_path / "general.db"))
+    for start in (0, count, 2 * count):
+        messages = room_batch(count, start)
+        rows = message_rows(messages)
+        assert type(rows) is RoomRows
+        sqlite_module._insert(fast, rows)
+        general.execute("BEGIN IMMEDIATE")
+        for row in general_rows(messages):
+            general.execute(insert_sql(1), row)
+        general.executemany(sqlite_module._UPSERT_CONVERSATION, conversations_one_by_one(general_rows(messages)))
+        general.execute("COMMIT")
+    assert stored(fast) == stored(general)
+    assert len(stored(fast)[0]) == 3 * count
+    fast.close()
+    general.close()

@@ -35,11 +35,11 @@ from chinwag.core.names import casefold
 from chinwag.core.roomstate import RoomState
 from chinwag.storage import accounts as sqlite_accounts
 from chinwag.storage import read_markers as sqlite_markers
-from chinwag.storage import sqlite_playback, sqlite_refold, sqlite_rooms
+from chinwag.storage import sqlite_playback, sqlite_refold, sqlite_rooms, sqlite_time
 from chinwag.storage.accounts import Account
 from chinwag.storage.base import Departure, Receipt, StorageError, event_key, visible
 from chinwag.storage.sqlite_checkpoint import Checkpointer
-from chinwag.storage.sqlite_rows import insert_rows, message_rows, receipts
+from chinwag.storage.sqlite_rows import RoomRows, conversation_rows, insert_rows, message_rows, receipts
 
 log = logging.getLogger("chinwag.storage")
 
@@ -88,6 +88,7 @@ _MIGRATIONS: tuple[str | Callable[[sqlite3.Connection], None], ...] = (
     sqlite_accounts.CREDENTIALS_SCHEMA,  # certificate fingerprints and web sessions of accounts
     sqlite_playback.SCHEMA,  # the sender's account of each message; each account's playback on join
     sqlite_rooms.REGISTERED,  # registered rooms: founder, op list; quiets
+    sqlite_time.SCHEMA,  # no (key, ts) index: since() and pruning by age find times through msgids
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
 
@@ -269,10 +270,8 @@ class SqliteStore:
     async def since(self, key: str, ts: float, limit: int) -> list[Message]:
         if limit <= 0:
             return []
-        # (ts, msgid) order walks the (key, ts) index; the result is shown in
-        # msgid order like every other read (they differ only if the clock stepped back).
-        sql = f"SELECT {_COLS} FROM messages WHERE key = ? AND ts >= ? ORDER BY ts, msgid LIMIT ?"
-        return sorted(await self._select(sql, (key, ts, limit)), key=lambda m: m.msgid)
+        # The primary key from the first id of ``ts`` on (storage/sqlite_time.py).
+        return await self._select(sqlite_time.SINCE, (key, sqlite_time.msgid_floor(ts), ts, limit))
 
     async def after_many(self, keys: Sequence[str], msgid: str, limit: int) -> list[Message]:
         unique = list(dict.fromkeys(keys))
@@ -654,7 +653,9 @@ def _open_writer(path: str) -> sqlite3.Connection:
     if not where.parent.is_dir():
         raise StorageError(f"cannot create history database {path!r}: directory {str(where.parent)!r} does not exist")
     try:
-        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        # (cached_statements: a room's batch is inserted with a statement of its
+        # size, 1 to 64 rows (storage/sqlite_rows.py): all of them kept prepared)
+        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, cached_statements=256)
     except sqlite3.Error as exc:
         raise StorageError(f"cannot open history database {path!r}: {exc}") from None
     try:
@@ -695,6 +696,8 @@ def _open_writer(path: str) -> sqlite3.Connection:
 
 def _conversation_rows(rows: Sequence[tuple[Any, ...]]) -> list[list[Any]]:
     """Per key in a batch: [key, newest msgid, its ts, how many]."""
+    if type(rows) is RoomRows:
+        return conversation_rows(rows)
     if rows and len(set(map(_row_key, rows))) == 1:  # one conversation (a room's batch): in C
         newest = max(rows, key=_row_msgid)
         return [[newest[0], newest[1], newest[2], len(rows)]]
@@ -865,12 +868,9 @@ def _prune_key(
     conn: sqlite3.Connection, key: str, below: str | None, newest: str, cutoff: float | None, budget: int
 ) -> int:
     deleted = 0
-    if cutoff is not None:
-        sql = (
-            "DELETE FROM messages WHERE key = ?1 AND msgid IN"
-            " (SELECT msgid FROM messages WHERE key = ?1 AND ts < ?2 AND msgid <= ?3 LIMIT ?4)"
-        )
-        deleted += conn.execute(sql, (key, cutoff, newest, budget)).rowcount
+    if cutoff is not None:  # (the primary key up to the first id of the cutoff: storage/sqlite_time.py)
+        args = (key, cutoff, newest, budget, sqlite_time.msgid_floor(cutoff))
+        deleted += conn.execute(sqlite_time.PRUNE_BY_AGE, args).rowcount
     if below is not None and deleted < budget:
         sql = (
             "DELETE FROM messages WHERE key = ?1 AND msgid IN"

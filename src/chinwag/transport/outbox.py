@@ -212,6 +212,7 @@ class Outbox:
     def _release_held(self) -> None:
         held = self.held
         confirmed, refused, senders = self.confirmed, self.refused, self.senders
+        hook = self.on_confirmed
         while held:
             out = held[0]
             if isinstance(out, tuple):
@@ -226,24 +227,24 @@ class Outbox:
             event = out.event
             if type(event) is Message:
                 msgid = event.msgid
-                # Answers come in append order: the head of one of them is this message.
-                if confirmed and (confirmed[0].msgid == msgid or not (refused and refused[0] == msgid)):
-                    receipt = confirmed.popleft()
-                    if receipt.msgid != msgid:
-                        log.error("store confirmed %s but %s was next; released anyway", receipt.msgid, msgid)
-                    senders.popleft()
-                elif refused:
-                    given_up = refused.popleft()
-                    if given_up != msgid:
-                        log.error("store gave up %s but %s was next; not sent", given_up, msgid)
-                    held.popleft()
-                    self.not_sent(senders.popleft(), event)
-                    continue
-                else:
-                    return
+                # Answers come in append order: the head of one of them is this message
+                # (the commonest case, a confirmation of it, tested first and once).
+                receipt = confirmed[0] if confirmed else None
+                if receipt is None or receipt.msgid != msgid:
+                    if refused and (receipt is None or refused[0] == msgid):
+                        given_up = refused.popleft()
+                        if given_up != msgid:
+                            log.error("store gave up %s but %s was next; not sent", given_up, msgid)
+                        held.popleft()
+                        self.not_sent(senders.popleft(), event)
+                        continue
+                    if receipt is None:
+                        return
+                    log.error("store confirmed %s but %s was next; released anyway", receipt.msgid, msgid)
+                confirmed.popleft()
+                senders.popleft()
                 held.popleft()
                 self.released_seq = receipt.seq
-                hook = self.on_confirmed
                 if hook is not None and hook(out, event, receipt.seq) is False:
                     continue  # the cluster delivers it, in seq order
                 batch = self.batch
