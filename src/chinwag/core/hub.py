@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
+from math import floor
 
 from chinwag.core import crowd
 from chinwag.core.auth import Auth
@@ -62,7 +63,9 @@ class MessageIds:
         return self._last
 
     def next(self, ts: float) -> str:
-        n = int(ts * 1_000_000) << 8
+        # (floor of a float product: int() and an int constant cost ~600 instructions more;
+        # the same n for every ts >= 0, and for ts < 0 both are <= _last)
+        n = floor(ts * 1e6) << 8
         if n <= self._last:  # (max(), written out: once per message)
             n = self._last + 1
         if self.slot is not None:

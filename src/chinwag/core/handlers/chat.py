@@ -11,9 +11,10 @@ from typing import TYPE_CHECKING
 
 from chinwag.core.errors import CannotSendToRoom, ChatError, NoSuchNick, NoSuchRoom, NoText
 from chinwag.core.events import Outbound, Say
-from chinwag.core.handlers.checks import away_notice, can_speak
+from chinwag.core.handlers import roomops
+from chinwag.core.handlers.checks import away_notice, is_banned
 from chinwag.core.names import casefold, is_room
-from chinwag.core.quick import message, outbound
+from chinwag.core.quick import message_to
 from chinwag.core.types.chat import SendTags, TagsSent
 
 if TYPE_CHECKING:
@@ -29,20 +30,21 @@ def say(hub: Hub, session: Session, cmd: Say) -> list[Outbound]:
         if cmd.kind == "notice":  # RFC 1459: a notice never gets an automatic reply
             return []
         raise
-    extra = away_notice(hub, session, recipient) if recipient and cmd.kind != "notice" else []
     ts = hub.clock()
     session.last_active = ts
     accounts = None
     if recipient is not None and session.account is not None and recipient.account is not None:
         accounts = (session.account, recipient.account)
-    # (core/quick.py: the same Message and Outbound as their constructors make, cheaper)
-    msg = message(hub.ids.next(ts), ts, session.nick or "", target, cmd.text, cmd.kind, cmd.tags, session.user,
-                  accounts, session.account or "", cmd.lines)
     # The sender is among the recipients: IRC echo-message and the text
     # protocol's private-message receipt both need it; a renderer may skip it.
-    if extra:
-        return [outbound(to, msg), *extra]
-    return [outbound(to, msg)]
+    # (core/quick.py: the same Outbound and Message as their constructors make, cheaper)
+    sent = message_to(to, hub.ids.next(ts), ts, session.nick or "", target, cmd.text, cmd.kind, cmd.tags,
+                      session.user, accounts, session.account or "", cmd.lines)
+    if recipient is not None and cmd.kind != "notice":
+        extra = away_notice(hub, session, recipient)
+        if extra:
+            return [sent, *extra]
+    return [sent]
 
 
 def send_tags(hub: Hub, session: Session, cmd: SendTags) -> list[Outbound]:
@@ -68,16 +70,27 @@ def _recipients(hub: Hub, session: Session, name: str) -> tuple[str, tuple[int, 
         room = hub.rooms.get(key)
         if room is None:
             raise NoSuchRoom(name)
-        why = can_speak(hub, room, session)
-        if why is not None:
-            raise CannotSendToRoom(room.name, f"cannot send to room: {why}")
+        # May the sender speak here (404)? Written here, its one place, not called: once per message.
+        me = session.sid
+        if me not in room.ops and me not in room.voiced and session.oper is None:
+            why = None
+            if me not in room.members and "n" in room.flags:
+                why = "no external messages (+n)"
+            elif "m" in room.flags:
+                why = "the room is moderated (+m)"
+            elif room.bans and is_banned(hub, room, session):
+                why = "you are banned (+b)"
+            elif room.quiets and roomops.matches(hub, room.quiets, session):
+                why = "you are muted in this room (+q)"
+            if why is not None:
+                raise CannotSendToRoom(room.name, f"cannot send to room: {why}")
         target = room.name
-        if session.sid in room.members:
+        if me in room.members:
             to = room.audience
             if to is None:  # (the first message since a join or part: see Room.audience)
                 to = room.audience = tuple(room.members)
         else:  # -n: an outsider still gets the echo
-            to = tuple({**room.members, session.sid: None})
+            to = tuple({**room.members, me: None})
     else:
         sid = hub.nicks.get(casefold(name))
         if sid is None:
