@@ -67,9 +67,10 @@ def _recipients(hub: Hub, session: Session, name: str) -> tuple[str, tuple[int, 
     else:
         key = None
     if key is not None:
-        room = hub.rooms.get(key)
-        if room is None:
-            raise NoSuchRoom(name)
+        try:
+            room = hub.rooms[key]
+        except KeyError:
+            raise NoSuchRoom(name) from None
         # May the sender speak here (404)? Written here, its one place, not called: once per message.
         me = session.sid
         if me not in room.ops and me not in room.voiced and session.oper is None:
