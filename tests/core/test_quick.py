@@ -28,13 +28,16 @@ def test_say(kind: Any) -> None:
     same(quick.say("bob", "x"), Say("bob", "x"))
 
 
-@pytest.mark.parametrize("target", ["#room", "bob"])
-def test_message(target: str) -> None:
+@pytest.mark.parametrize("target", ["#room", "bob", "", "#", "b#"])
+def test_message_to(target: str) -> None:
     args = ("00000000000000ff", 12.5, "alice", target, "hello", "privmsg")
-    made = quick.message(*args, (("+draft/reply", "1"),), "al", ("a", "b"), "acct", (("hello", False),))
-    same(made, Message(*args, (("+draft/reply", "1"),), "al", accounts=("a", "b"), account="acct",
-                       lines=(("hello", False),)))
-    assert made.private is (target == "bob")
+    made = quick.message_to((1, 2), *args, (("+draft/reply", "1"),), "al", ("a", "b"), "acct",
+                            (("hello", False),))
+    msg = Message(*args, (("+draft/reply", "1"),), "al", accounts=("a", "b"), account="acct",
+                  lines=(("hello", False),))
+    same(made, Outbound((1, 2), msg))
+    same(made.event, msg)
+    assert made.event.private is (not target.startswith("#"))
 
 
 def test_outbound() -> None:
@@ -44,7 +47,7 @@ def test_outbound() -> None:
 
 def test_frozen() -> None:
     """Still frozen: the quick objects refuse changes like any other."""
-    made = quick.message("01", 1.0, "a", "#r", "t", "privmsg", (), "", None, "", ())
+    made = quick.message_to((1,), "01", 1.0, "a", "#r", "t", "privmsg", (), "", None, "", ()).event
     with pytest.raises(dataclasses.FrozenInstanceError):
         made.text = "changed"  # type: ignore[misc]
     with pytest.raises(dataclasses.FrozenInstanceError):
@@ -54,7 +57,8 @@ def test_frozen() -> None:
 def test_every_field_is_set() -> None:
     """A field added to one of the classes must be added to its quick constructor."""
     for made, cls in ((quick.say("#r", "t"), Say),
-                      (quick.message("01", 1.0, "a", "#r", "t", "privmsg", (), "", None, "", ()), Message),
+                      (quick.message_to((1,), "01", 1.0, "a", "#r", "t", "privmsg", (), "", None, "", ()).event,
+                       Message),
                       (quick.outbound([1], Say("#r", "t")), Outbound)):
         assert {f.name for f in dataclasses.fields(cls)} == set(cls.__slots__)
         for name in cls.__slots__:

@@ -9,6 +9,7 @@ interpreter's Unicode database, then over text from every general category.
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 import unicodedata
 
@@ -95,3 +96,28 @@ def test_printable_non_ascii_text_takes_the_fast_path(monkeypatch: pytest.Monkey
     assert calls == []
     assert safe_event(Message("0000000000000002", 1.0, "a", "#r", "a\ttab", "privmsg")).text == "a\ttab"
     assert calls  # (a tab: the regex, as before)
+
+
+UNSAFE = "a\x1b[2Jb\u202e"
+# A value holding something unsafe, for each field of Message that is not text
+# (text fields get UNSAFE itself); a field added to Message needs one here.
+UNSAFE_OTHER: dict[str, object] = {
+    "tags": (("+draft/reply", UNSAFE),),
+    "accounts": ("alice", UNSAFE),
+    "lines": ((UNSAFE, False), ("x", True)),
+}
+
+
+@pytest.mark.parametrize("name", [f.name for f in dataclasses.fields(Message) if f.init and f.name != "ts"])
+def test_safe_event_of_a_message_cleans_every_field(name: str) -> None:
+    """The Message fast path reads its fields by name: something unsafe in any
+    field of Message (one added later too) must take the general path."""
+    base = Message("0000000000000001", 1.0, "alice", "#room", "hello", "privmsg", user="al", account="al")
+    value = UNSAFE_OTHER.get(name, UNSAFE)
+    msg = dataclasses.replace(base, **{name: value})
+    fast, general = safe_event(msg), _clean(msg)
+    assert fast is not msg
+    assert [getattr(fast, f.name) for f in dataclasses.fields(Message)] == [
+        getattr(general, f.name) for f in dataclasses.fields(Message)]
+    assert "\x1b" not in repr([getattr(fast, f.name) for f in dataclasses.fields(Message)])
+    assert safe_event(base) is base

@@ -79,7 +79,7 @@ COMMANDS: Final[dict[type, Spec]] = {
     Lookup: Spec("lookup", lookup.lookup),
     Stats: Spec("stats", lookup.stats, needs_registration=False),
     WhoWas: Spec("whowas", whowas.whowas),
-    SendTags: Spec("tagmsg", chat.send_tags),
+    SendTags: Spec("tagmsg", chat.say),  # (the same recipients and rules: one function)
     Sync: Spec("sync", lookup.sync, needs_registration=False),
     SetAccount: Spec("account", presence.set_account, needs_registration=False),
     SetName: Spec("setname", profile.set_name),

@@ -11,7 +11,8 @@ implements it (transport/server.py).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Mapping
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
@@ -108,8 +109,8 @@ class DeliveryCounters(Protocol):
     each message's time from accepted to written."""
 
     fanned: list[float]
-
-    def accept(self, msgid: str) -> None: ...
+    accepted: deque[tuple[str, float]]  # (msgid, clock()) of each message accepted (Outbox.deliver appends)
+    clock: Callable[[], float]
 
     def fanning_out(self, messages: Iterable[Message]) -> None: ...
 

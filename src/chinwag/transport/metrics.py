@@ -10,6 +10,7 @@ no lock: only the event loop writes it). Each server has its own
 Hooks, each one line where the thing happens:
 
 * ``Server.dispatch``: registrations and messages in (per command, not per recipient);
+* ``Outbox.deliver``: the accept time of each message (``accepted``);
 * ``Outbox.fan_out``: ``conn.delivered += 1`` per recipient written to, and the
   accept time of each message fanned out; ``Outbox.flush`` observes those
   once per tick, when they have been written to the sockets;
@@ -90,7 +91,8 @@ class Metrics:
         self.flood_cutoffs = 0
         self.slow_readers_cut = 0
         self.auth_failures: dict[tuple[str, str], int] = {}  # (kind, reason) -> count
-        # Messages accepted and not yet fanned out: (msgid, when), in msgid order.
+        # Messages accepted and not yet fanned out: (msgid, when), in msgid order;
+        # Outbox.deliver appends (msgid, clock()) for each message it accepts.
         self.accepted: deque[tuple[str, float]] = deque()
         self.fanned: list[float] = []  # accept times of this tick's fanned-out messages
         self.fanout = Buckets(LATENCY_BUCKETS)
@@ -106,9 +108,6 @@ class Metrics:
         self.registry.register(_Collector(self))
 
     # --- hooks --------------------------------------------------------------
-
-    def accept(self, msgid: str) -> None:
-        self.accepted.append((msgid, self.clock()))
 
     def fanning_out(self, messages: Iterable[Message]) -> None:
         """These messages' fan-out begins (in order; a batch at once): their

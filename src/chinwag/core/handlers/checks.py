@@ -1,5 +1,5 @@
 """The checks and views the handlers share: finding a room or a user, who is a
-room operator, who may join or speak, a room's member list.
+room operator, who may join (who may speak: chat.py's _recipients, its one caller), a room's member list.
 """
 
 from __future__ import annotations
@@ -87,22 +87,6 @@ def require_room_for_rules(hub: Hub, room: Room) -> None:
     capped: a room without kept rules gets none once ``max_room_rules`` rooms have them."""
     if casefold(room.name) not in hub.saved and len(hub.saved) >= hub.limits.max_room_rules:
         raise RoomRulesFull(room.name)
-
-
-def can_speak(hub: Hub, room: Room, session: Session) -> str | None:
-    """None if ``session`` may send to ``room``, else why not (404)."""
-    sid = session.sid
-    if sid in room.ops or sid in room.voiced or session.oper is not None:
-        return None
-    if sid not in room.members and "n" in room.flags:
-        return "no external messages (+n)"
-    if "m" in room.flags:
-        return "the room is moderated (+m)"
-    if room.bans and is_banned(hub, room, session):
-        return "you are banned (+b)"
-    if room.quiets and roomops.matches(hub, room.quiets, session):
-        return "you are muted in this room (+q)"
-    return None
 
 
 def away_notice(hub: Hub, session: Session, target: Session) -> list[Outbound]:
