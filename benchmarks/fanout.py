@@ -108,7 +108,7 @@ async def _join_ws(srv: Server, members: int) -> list[Any]:
 
 
 async def run(members: int, messages: int, batch: int = 1, senders: int = 1, profile: str = "",
-              ws: bool = False, text: bool = False, part: str = "") -> float:
+              ws: bool = False, text: bool = False, part: str = "", per_read: int = 1) -> float:
     limits = dataclasses.replace(Limits(), max_per_ip=members + 10, flood_burst=10**9, flood_backlog=10**9,
                                  flood_rate=10**9, flood_burst_bytes=10**12, flood_rate_bytes=10**12)
     srv = Server(Config(text_port=0, irc_port=0, web_port=0, db=":memory:", limits=limits))
@@ -136,6 +136,12 @@ async def run(members: int, messages: int, batch: int = 1, senders: int = 1, pro
         profiler.enable()
     before = sum(conn.delivered for conn in conns)
     frames = [ws_frame(b"PRIVMSG #lobby :hello %d" % j) for j in range(messages)] if ws else []
+    ticks: list[list[tuple[Any, bytes]]] = []
+    if per_read > 1 and batch > 1 and not ws:  # each read carries per_read lines of one sender
+        line = b"hello %d\n" if text else b"PRIVMSG #lobby :hello %d\r\n"
+        ticks = [[(conns[(j // per_read) % senders], b"".join(line % i for i in range(j, min(j + per_read, end))))
+                  for j in range(k, end, per_read)]
+                 for k in range(0, messages, batch) for end in [min(k + batch, messages)]]
     os.getppid()  # a marker: valgrind --tool=callgrind --dump-before=os_getppid (see the module's docstring)
     start = time.process_time()
     if batch <= 1:
@@ -151,6 +157,12 @@ async def run(members: int, messages: int, batch: int = 1, senders: int = 1, pro
                 gates[j % senders].data_received(frames[j])
             for _ in range(3):  # (aiohttp's reader: each connection's task takes its messages)
                 await asyncio.sleep(0)
+            flush()
+            srv.output.pending = 0
+    elif ticks:
+        for reads in ticks:
+            for talker, data in reads:
+                talker.data_received(data)
             flush()
             srv.output.pending = 0
     else:
@@ -188,6 +200,8 @@ def main() -> None:
     p.add_argument("--batch", type=int, default=1, help="messages per tick, through the input path (default 1: "
                    "deliver only)")
     p.add_argument("--senders", type=int, default=10, help="with --batch: connections the messages come from")
+    p.add_argument("--per-read", type=int, default=1, help="with --batch (IRC, text): lines per read, each read "
+                   "from one sender (default 1)")
     p.add_argument("--ws", action="store_true", help="members over IRC-over-WebSocket (/irc), not IRC")
     p.add_argument("--text", action="store_true", help="members over the text protocol, not IRC")
     p.add_argument("--part", default="", choices=("", *PARTS),
@@ -196,7 +210,8 @@ def main() -> None:
                    help="cProfile the measured loop only into FILE (pstats; python -m pstats FILE)")
     args = p.parse_args()
     for n in [args.messages] if args.messages else [200, 1200]:
-        cost = asyncio.run(run(args.members, n, args.batch, args.senders, args.profile, args.ws, args.text, args.part))
+        cost = asyncio.run(run(args.members, n, args.batch, args.senders, args.profile, args.ws, args.text, args.part,
+                               args.per_read))
         kind = "WebSocket" if args.ws else "text" if args.text else "IRC"
         print(f"{n} messages to {args.members - 1} {kind} members: {cost:.3f} us CPU/delivery", flush=True)
 

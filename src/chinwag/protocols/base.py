@@ -37,7 +37,10 @@ class Adapter(Protocol):
         """Say goodbye in this protocol's words and make the next command a Quit."""
         ...
 
-    def receive_data(self, data: bytes) -> None: ...
+    def receive_data(self, data: bytes) -> int:
+        """Buffer ``data``; answer ``backlog`` as it is then (one call a read, not two)."""
+        ...
+
     def next_command(self) -> Command | Query | None: ...
     def data_to_send(self) -> bytes: ...
     def render(self, event: Event, cache: RenderCache) -> bytes: ...
@@ -60,7 +63,7 @@ def decode_line(raw: bytes) -> str:
     line: one client may send both. The five bytes Windows-1252 leaves undefined
     are dropped (in Latin-1 they are C1 controls, which the sanitizer strips anyway)."""
     try:
-        return raw.decode("utf-8")
+        return raw.decode()  # (UTF-8; no arguments to parse: ~300 instructions fewer)
     except UnicodeDecodeError:
         return raw.decode("cp1252", "ignore")
 
