@@ -343,7 +343,11 @@ class TextProtocol:
         if self._name is not None:  # this line is the password, whatever it looks like
             return self._register(line)
         # (line[0], not startswith: its arguments go through a format string; line is not empty)
-        if line[0] == "/" and line[:2] != "//":
+        if line[0] != "/":
+            pass  # the commonest: a plain line
+        elif line[:2] == "//":
+            line = line[1:]
+        else:
             name, _, arg = line[1:].partition(" ")
             arg = arg.strip()
             spec = TEXT_COMMANDS.get(name.lower())
@@ -357,8 +361,6 @@ class TextProtocol:
                 self.say(f"usage: {spec.usage}")
                 return None
             return spec.build(self, arg)
-        if line[:2] == "//":
-            line = line[1:]
         if self.nick is None:
             return self._register(line)
         room = self.current if self.current is not None else self.require_room()  # (the call says why not)

@@ -36,7 +36,7 @@ def say(line: bytes) -> Say | None:
     except UnicodeDecodeError:
         text = line.decode("utf-8", "replace")  # (as parse_line decodes)
     verb, _, rest = text.partition(" ")
-    if (verb != "PRIVMSG" and verb != "NOTICE") or rest[:1] != "#":
+    if (verb != "PRIVMSG" and verb != "NOTICE") or not rest or rest[0] != "#":  # (an index: a slice is dearer)
         return None  # another verb (a lower-case one too), or not to a room
     if "\r" in text or "\0" in text:
         return None  # (the parser trims a trailing CR, refuses one inside: its business)

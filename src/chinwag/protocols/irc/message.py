@@ -51,6 +51,7 @@ DEFAULT_MAX_BODY: Final = 512
 DEFAULT_MAX_TAGS: Final = 8191
 
 _AT: Final = 0x40  # b"@"[0]
+_CR: Final = 0x0D  # b"\r"[0]
 
 
 # --------------------------------------------------------------------------- errors
@@ -440,7 +441,8 @@ class IrcLineReader:
         out = self._out
         max_body = self._max_body
         for raw in lines:
-            line = raw[:-1] if raw[-1:] == b"\r" else raw  # (not endswith: a format string parses its arguments)
+            # (an index, not raw[-1:] (~300 instructions more) nor endswith (a format string parses its arguments))
+            line = raw[:-1] if raw and raw[-1] == _CR else raw
             if line and line[0] != _AT and len(line) + 2 <= max_body:
                 out.append(line)  # (what _complete makes of it, without the call: within both caps)
             elif line:
@@ -459,7 +461,7 @@ class IrcLineReader:
         if len(raw) > (self._cap_tags if raw[0] == _AT else self._cap_body):
             self._out.append(InputTooLong(self._overflowed(raw, 0, len(raw))))
             return
-        line = raw[:-1] if raw[-1:] == b"\r" else raw
+        line = raw[:-1] if raw[-1] == _CR else raw
         which = check_length(line, max_body=self._max_body, max_tags=self._max_tags)
         self._out.append(line if which is None else InputTooLong(which))
 
