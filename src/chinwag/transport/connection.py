@@ -354,7 +354,11 @@ class Connection(asyncio.Protocol):
                     break
                 # A TAGMSG (+typing...) fans out like a message: one line and the
                 # bytes of its tags, as a message costs one line and its text's bytes.
-                size = len(command.text.encode()) if type(command) is Say else tags_size(cast(SendTags, command))
+                if type(command) is Say:
+                    text = command.text  # its bytes (ASCII, the commonest: one a character, no copy to count them)
+                    size = len(text) if text.isascii() else len(text.encode())
+                else:
+                    size = tags_size(cast(SendTags, command))
             else:  # Quit always passes; Sync is a labeled-response marker, not input
                 size = -1 if isinstance(command, FREE) else 0
             bucket = self.bucket
