@@ -4,6 +4,7 @@
     python -m benchmarks.cgparts --text               # the text protocol
     python -m benchmarks.cgparts --tree /path/to/other/checkout   # its src/ first on the path
     python -m benchmarks.cgparts --store sqlite --parts total,store,release   # history in SQLite
+    python -m benchmarks.cgparts --parts read,feed,next,say,flood --per-read 5   # the read side, 5 lines a read
 
 Each part is one function of the server, called through ``operator.call``
 (``benchmarks.fanout --part NAME``), and callgrind collects only inside it
@@ -47,6 +48,11 @@ PARTS: dict[str, str] = {
     "input": "Connection._handle: a sender's read to the message held (parse, flood, hub, hold)",
     "parse": "the adapter's receive_data + next_command (line split, fastpath / parser, Say)",
     "dispatch": "Server.dispatch: hub, metrics, log check, Outbox.deliver",
+    "read": "Connection.data_received: the whole read (input and what data_received does around it)",
+    "feed": "the adapter's receive_data (line split)",
+    "next": "the adapter's next_command (fastpath / parser, Say; the call that finds nothing more too)",
+    "say": "IRC: fastpath.say; text: TextProtocol._command_for (a line to its Say)",
+    "flood": "Flood.take (the flood buckets)",
     "hub": "Hub.handle: checks, the Say handler, the Message",
     "hold": "Outbox.deliver: safe_event, output budget, metrics, held",
     "store": "the tick's hand-off to the store (Server.store_pending), release and fan-out included",
@@ -55,6 +61,10 @@ PARTS: dict[str, str] = {
     "render": "the adapters' render (inside fanout)",
     "write": "Outbox.write_out: each dirty connection's flush (the transport discards)",
 }
+
+
+# the read side in detail (round 7): not in the default run
+DETAIL = ("read", "feed", "next", "say", "flood")
 
 
 def _through_call(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -78,6 +88,24 @@ def wrap_part(srv: Any, part: str) -> None:
         for cls in adapters:
             cls.receive_data = _through_call(cls.receive_data)
             cls.next_command = _through_call(cls.next_command)
+    elif part == "read":
+        Connection.data_received = _through_call(Connection.data_received)  # type: ignore[method-assign]
+    elif part == "feed":
+        for cls in adapters:
+            cls.receive_data = _through_call(cls.receive_data)
+    elif part == "next":
+        for cls in adapters:
+            cls.next_command = _through_call(cls.next_command)
+    elif part == "say":
+        from chinwag.protocols.irc import fastpath
+        from chinwag.protocols.text import TextProtocol
+
+        fastpath.say = _through_call(fastpath.say)
+        TextProtocol._command_for = _through_call(TextProtocol._command_for)  # type: ignore[method-assign]
+    elif part == "flood":
+        from chinwag.core.ratelimit import Flood
+
+        Flood.take = _through_call(Flood.take)  # type: ignore[method-assign]
     elif part == "render":
         for cls in adapters:
             cls.render = _through_call(cls.render)
@@ -156,13 +184,15 @@ def main() -> None:
                    help="the checkout whose src/ is measured (default: this one)")
     p.add_argument("--text", action="store_true", help="the text protocol (default IRC)")
     p.add_argument("--ws", action="store_true", help="IRC over WebSocket")
-    p.add_argument("--parts", default=",".join(["total", *PARTS]), help="comma-separated (default: all)")
+    p.add_argument("--parts", default=",".join(["total", *(part for part in PARTS if part not in DETAIL)]),
+                   help=f"comma-separated (default: all but the read side's details, {','.join(DETAIL)})")
     p.add_argument("--messages", default="300,1300", help="the two message counts (default 300,1300)")
     p.add_argument("--members", type=int, default=100)
     p.add_argument("--store", default="memory", choices=("memory", "sqlite"),
                    help="the history store (benchmarks.fanout --store); sqlite: total per thread too")
     p.add_argument("--inline-checkpoints", action="store_true",
                    help="with --store sqlite: SQLite's checkpoints in the commits (deterministic counts)")
+    p.add_argument("--per-read", type=int, default=1, help="lines per read (IRC, text; default 1: one message a read)")
     args = p.parse_args()
     small, big = (int(n) for n in args.messages.split(","))
     extra = ["--members", str(args.members), "--batch", "50", "--senders", "10"]
@@ -170,7 +200,9 @@ def main() -> None:
     extra += ["--store", args.store] if args.store != "memory" else []
     extra += ["--inline-checkpoints"] if args.inline_checkpoints else []
     threads = args.store != "memory"
-    print(f"tree {args.tree}; {args.members} members, 50 messages per tick from 10 senders, {args.store} store; "
+    extra += ["--per-read", str(args.per_read)] if args.per_read > 1 else []
+    print(f"tree {args.tree}; {args.members} members, 50 messages per tick from 10 senders, {args.store} store, "
+          f"{args.per_read} per read; "
           f"instructions per message ((Ir({big}) - Ir({small})) / {big - small})", flush=True)
     with tempfile.TemporaryDirectory(prefix="cgparts-") as work:
         for part in args.parts.split(","):

@@ -123,12 +123,12 @@ async def _join_ws(srv: Server, members: int) -> list[Any]:
 
 async def run(members: int, messages: int, batch: int = 1, senders: int = 1, profile: str = "",
               ws: bool = False, text: bool = False, part: str = "", store: str = "memory",
-              inline_checkpoints: bool = False) -> float:
+              inline_checkpoints: bool = False, per_read: int = 1) -> float:
     if store == "sqlite":
         with tempfile.TemporaryDirectory(prefix="chinwag-fanout-") as tmp:
             return await _run(members, messages, batch, senders, profile, ws, text, part, os.path.join(tmp, "h.db"),
-                              inline_checkpoints)
-    return await _run(members, messages, batch, senders, profile, ws, text, part, ":memory:")
+                              inline_checkpoints, per_read)
+    return await _run(members, messages, batch, senders, profile, ws, text, part, ":memory:", per_read=per_read)
 
 
 def _wait_for_commits(srv: Server) -> Any:
@@ -159,8 +159,8 @@ def _wait_for_commits(srv: Server) -> Any:
     return wait
 
 
-async def _run(members: int, messages: int, batch: int, senders: int, profile: str,
-               ws: bool, text: bool, part: str, db: str, inline_checkpoints: bool = False) -> float:
+async def _run(members: int, messages: int, batch: int, senders: int, profile: str, ws: bool, text: bool,
+               part: str, db: str, inline_checkpoints: bool = False, per_read: int = 1) -> float:
     limits = dataclasses.replace(Limits(), max_per_ip=members + 10, flood_burst=10**9, flood_backlog=10**9,
                                  flood_rate=10**9, flood_burst_bytes=10**12, flood_rate_bytes=10**12)
     srv = Server(Config(text_port=0, irc_port=0, web_port=0, db=db, limits=limits))
@@ -191,6 +191,12 @@ async def _run(members: int, messages: int, batch: int, senders: int, profile: s
         profiler.enable()
     before = sum(conn.delivered for conn in conns)
     frames = [ws_frame(b"PRIVMSG #lobby :hello %d" % j) for j in range(messages)] if ws else []
+    ticks: list[list[tuple[Any, bytes]]] = []
+    if per_read > 1 and batch > 1 and not ws:  # each read carries per_read lines of one sender
+        line = b"hello %d\n" if text else b"PRIVMSG #lobby :hello %d\r\n"
+        ticks = [[(conns[(j // per_read) % senders], b"".join(line % i for i in range(j, min(j + per_read, end))))
+                  for j in range(k, end, per_read)]
+                 for k in range(0, messages, batch) for end in [min(k + batch, messages)]]
     os.getppid()  # a marker: valgrind --tool=callgrind --dump-before=os_getppid (see the module's docstring)
     start = time.process_time()
     if batch <= 1:
@@ -208,6 +214,14 @@ async def _run(members: int, messages: int, batch: int, senders: int, profile: s
                 gates[j % senders].data_received(frames[j])
             for _ in range(3):  # (aiohttp's reader: each connection's task takes its messages)
                 await asyncio.sleep(0)
+            flush()
+            if committed is not None:
+                await committed()
+            srv.output.pending = 0
+    elif ticks:
+        for reads in ticks:
+            for talker, data in reads:
+                talker.data_received(data)
             flush()
             if committed is not None:
                 await committed()
@@ -249,6 +263,8 @@ def main() -> None:
     p.add_argument("--batch", type=int, default=1, help="messages per tick, through the input path (default 1: "
                    "deliver only)")
     p.add_argument("--senders", type=int, default=10, help="with --batch: connections the messages come from")
+    p.add_argument("--per-read", type=int, default=1, help="with --batch (IRC, text): lines per read, each read "
+                   "from one sender (default 1)")
     p.add_argument("--ws", action="store_true", help="members over IRC-over-WebSocket (/irc), not IRC")
     p.add_argument("--text", action="store_true", help="members over the text protocol, not IRC")
     p.add_argument("--store", default="memory", choices=("memory", "sqlite"),
@@ -263,7 +279,7 @@ def main() -> None:
     args = p.parse_args()
     for n in [args.messages] if args.messages else [200, 1200]:
         cost = asyncio.run(run(args.members, n, args.batch, args.senders, args.profile, args.ws, args.text, args.part,
-                                 args.store, args.inline_checkpoints))
+                                 args.store, args.inline_checkpoints, args.per_read))
         kind = "WebSocket" if args.ws else "text" if args.text else "IRC"
         print(f"{n} messages to {args.members - 1} {kind} members: {cost:.3f} us CPU/delivery", flush=True)
 

@@ -103,11 +103,13 @@ def test_flood_counts_bytes_as_well_as_lines() -> None:
 
 
 def test_flood_take_agrees_with_two_token_buckets() -> None:
-    """Flood.take (one clock reading, both buckets asked through
-    TokenBucket._left_at) against the general form: two plain TokenBuckets,
-    a command passing when both have room and spending from both."""
+    """Flood.take (one clock reading, TokenBucket._left_at written out for
+    both buckets) against the general form: two plain TokenBuckets, a command
+    passing when both have room and spending from both; each bucket left in
+    the very same state (tokens, stamp) after every command."""
     rng = random.Random(15)
-    for rate, burst, byte_rate, byte_burst in ((5, 20, 1000, 4000), (0.5, 1, 10, 30), (2, 0.5, 100, 50)):
+    cases = ((5, 20, 1000, 4000), (0.5, 1, 10, 30), (2, 0.5, 100, 50), (1e9, 1e9, 1e12, 1e12))
+    for rate, burst, byte_rate, byte_burst in cases:
         clock = Clock()
         flood = Flood(rate=rate, burst=burst, byte_rate=byte_rate, byte_burst=byte_burst, clock=clock)
         lines, data = TokenBucket(rate, burst, clock), TokenBucket(byte_rate, byte_burst, clock)
@@ -118,4 +120,6 @@ def test_flood_take_agrees_with_two_token_buckets() -> None:
             if expected:
                 assert lines.take(1) and (size == 0 or data.take(size))
             assert flood.take(size) is expected
+            for mine, general in ((flood.lines, lines), (flood.bytes, data)):
+                assert (mine._tokens, mine._stamp) == (general._tokens, general._stamp)
             assert flood.delay(size) == pytest.approx(max(lines.delay(1), data.delay(size) if size else 0.0))

@@ -143,16 +143,33 @@ class Flood:
 
     def take(self, size: int = 0) -> bool:
         """Spend one line and ``size`` bytes, or nothing if either is short
-        (one reading of the clock for both buckets: this runs for every line)."""
+        (one reading of the clock for both buckets: this runs for every line).
+
+        ``TokenBucket._left_at`` written out for both buckets (two calls fewer,
+        ~2,600 instructions of ~5,300): tests/core/test_ratelimit.py holds it to
+        ``_left_at``, bucket state included, over random clocks and sizes."""
         now = self.clock()
         lines = self.lines
-        left = lines._left_at(now, 1)
+        burst = lines.burst
+        tokens = lines._tokens + (now - lines._stamp) * lines.rate
+        if tokens > burst:
+            tokens = burst
+        lines._stamp = now
+        left = tokens - (burst if 1 > burst else 1)
         if left < 0:
+            lines._tokens = tokens
             return False
         if size:
             data = self.bytes
-            rest = data._left_at(now, size)
+            burst = data.burst
+            got = data._tokens + (now - data._stamp) * data.rate
+            if got > burst:
+                got = burst
+            data._stamp = now
+            rest = got - (burst if size > burst else size)
             if rest < 0:
+                data._tokens = got
+                lines._tokens = tokens
                 return False
             data._tokens = rest
         lines._tokens = left

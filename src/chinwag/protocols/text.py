@@ -292,16 +292,21 @@ class TextProtocol:
             self.register_timeout = float("inf")  # once
             self.abort(f"no name given within {int(now - self._born)} seconds")
 
-    def receive_data(self, data: bytes) -> None:
-        lines = self.reader.feed(self.telnet.feed(data))
+    def receive_data(self, data: bytes) -> int:
+        reader = self.reader
+        lines = reader.feed(self.telnet.feed(data))
+        pending = self._pending
         if lines:
-            if self._pending is None:
-                self._pending = lines
+            if pending is None:
+                self._pending = pending = lines
             else:
-                self._pending.extend(lines)
-        if self.reader.discarded > self.max_unterminated and not self.closing:
+                pending.extend(lines)
+        if reader.discarded > self.max_unterminated and not self.closing:
             # Not a person typing: a stream with no line ends at all.
-            self.abort(f"line too long (no newline in {self.reader.discarded} bytes)")
+            self.abort(f"line too long (no newline in {reader.discarded} bytes)")
+            pending = self._pending
+        # (backlog; tests/protocols/test_backlog.py holds the two together)
+        return (len(pending) if pending else 0) + len(self._queries)
 
     def next_command(self) -> Command | Query | None:
         if self._queries:
@@ -314,7 +319,7 @@ class TextProtocol:
             item = pending.pop(0)
             if not pending and self._pending is pending:
                 self._pending = None  # idle again: no list kept
-            if isinstance(item, LineTooLong):
+            if type(item) is not bytes:  # LINE_TOO_LONG
                 self.say(f"error: line too long (max {self.max_line} bytes); discarded")
                 continue
             # Controls and escape sequences never enter the hub or the history.
@@ -338,7 +343,11 @@ class TextProtocol:
         if self._name is not None:  # this line is the password, whatever it looks like
             return self._register(line)
         # (line[0], not startswith: its arguments go through a format string; line is not empty)
-        if line[0] == "/" and line[:2] != "//":
+        if line[0] != "/":
+            pass  # the commonest: a plain line
+        elif line[:2] == "//":
+            line = line[1:]
+        else:
             name, _, arg = line[1:].partition(" ")
             arg = arg.strip()
             spec = TEXT_COMMANDS.get(name.lower())
@@ -352,8 +361,6 @@ class TextProtocol:
                 self.say(f"usage: {spec.usage}")
                 return None
             return spec.build(self, arg)
-        if line[:2] == "//":
-            line = line[1:]
         if self.nick is None:
             return self._register(line)
         room = self.current if self.current is not None else self.require_room()  # (the call says why not)

@@ -104,6 +104,7 @@ class Connection(asyncio.Protocol):
         "unread",
         "unread_lines",
         "eof_later",
+        "limits",
     )
 
     def __init__(self, server: Host, adapter: Adapter, kind: str) -> None:
@@ -121,7 +122,7 @@ class Connection(asyncio.Protocol):
         self.busy = False
         self.gated: list[Event] | None = None
         self.at_eof = False
-        limits = server.config.limits
+        self.limits = limits = server.config.limits  # (read twice a read: two attribute loads, not four)
         self.pump_due = False  # a pump is scheduled (see Outbox.release)
         self.closing_later = False  # closes once output held for it is out
         self.lowat = limits.kernel_sendq  # over this in the transport: backed up (OutputGuard)
@@ -175,9 +176,12 @@ class Connection(asyncio.Protocol):
         self._send_local()
 
     def data_received(self, data: bytes) -> None:
+        step = self.limits.input_per_tick
+        if self.unread is None and len(data) <= step:
+            self._handle(data)  # the commonest read (_handle returns at once when closed)
+            return
         if self.closed:
             return
-        step = self.server.config.limits.input_per_tick
         if self.unread is not None:  # (reading is paused: a layer above may still hold some)
             self.unread = memoryview(bytes(self.unread) + data)
             self.unread_lines += data.count(b"\n")
@@ -202,7 +206,7 @@ class Connection(asyncio.Protocol):
             self.unread = None  # cut off, or gone (QUIT): what it sent after is not read
             self.unread_lines = 0
             return
-        step = self.server.config.limits.input_per_tick
+        step = self.limits.input_per_tick
         data = bytes(rest[:step])
         self.unread_lines -= data.count(b"\n")
         if len(rest) > step:
@@ -226,11 +230,10 @@ class Connection(asyncio.Protocol):
         if self.closed:
             return
         adapter = self.adapter
-        adapter.receive_data(data)
-        limits = self.server.config.limits
-        # Lines of a big read not handed over yet wait as much as the adapter's.
-        waiting = adapter.backlog + self.unread_lines
-        if waiting > limits.flood_backlog and not adapter.closing:
+        # (receive_data answers the adapter's backlog.) Lines of a big read not
+        # handed over yet wait as much as the adapter's.
+        waiting = adapter.receive_data(data) + self.unread_lines
+        if waiting > self.limits.flood_backlog and not adapter.closing:
             self.log.warning("%s: excess flood (%d lines waiting)", self.peer, waiting)
             self.server.metrics.flood_cutoffs += 1
             self._cut("excess flood")
@@ -351,7 +354,11 @@ class Connection(asyncio.Protocol):
                     break
                 # A TAGMSG (+typing...) fans out like a message: one line and the
                 # bytes of its tags, as a message costs one line and its text's bytes.
-                size = len(command.text.encode()) if isinstance(command, Say) else tags_size(command)
+                if type(command) is Say:
+                    text = command.text  # its bytes (ASCII, the commonest: one a character, no copy to count them)
+                    size = len(text) if text.isascii() else len(text.encode())
+                else:
+                    size = tags_size(cast(SendTags, command))
             else:  # Quit always passes; Sync is a labeled-response marker, not input
                 size = -1 if isinstance(command, FREE) else 0
             bucket = self.bucket

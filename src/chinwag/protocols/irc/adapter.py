@@ -119,9 +119,10 @@ class IrcProtocol:
     def backlog(self) -> int:
         return len(self._lines) + len(self._queue)  # (a join's playback query waits in _queue)
 
-    def receive_data(self, data: bytes) -> None:
+    def receive_data(self, data: bytes) -> int:
         self._activity = True
         self.reader.feed(data)  # (into self._lines)
+        return len(self._lines) + len(self._queue)  # (backlog; tests/protocols/test_backlog.py holds the two together)
 
     def next_command(self) -> Command | Query | V3Query | None:
         lines = self._lines

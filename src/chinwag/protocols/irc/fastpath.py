@@ -31,9 +31,12 @@ def say(line: bytes) -> Say | None:
     and formats the TypeError, and ``find``/``startswith`` parse their
     arguments through a format string; each of those costs ~850-2,200
     instructions, more than the rest of this function.)"""
-    text = line.decode("utf-8", "replace")
+    try:
+        text = line.decode()  # (no arguments to parse: ~300 instructions fewer than with them)
+    except UnicodeDecodeError:
+        text = line.decode("utf-8", "replace")  # (as parse_line decodes)
     verb, _, rest = text.partition(" ")
-    if (verb != "PRIVMSG" and verb != "NOTICE") or rest[:1] != "#":
+    if (verb != "PRIVMSG" and verb != "NOTICE") or not rest or rest[0] != "#":  # (an index: a slice is dearer)
         return None  # another verb (a lower-case one too), or not to a room
     if "\r" in text or "\0" in text:
         return None  # (the parser trims a trailing CR, refuses one inside: its business)

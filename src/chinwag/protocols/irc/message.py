@@ -51,6 +51,7 @@ DEFAULT_MAX_BODY: Final = 512
 DEFAULT_MAX_TAGS: Final = 8191
 
 _AT: Final = 0x40  # b"@"[0]
+_CR: Final = 0x0D  # b"\r"[0]
 
 
 # --------------------------------------------------------------------------- errors
@@ -407,48 +408,62 @@ class IrcLineReader:
         return self._cap_tags
 
     def feed(self, data: bytes) -> None:
-        """Consume bytes from the socket; results are queued, never raised."""
-        buf = self._buf
-        size = len(data)
-        pos = 0
-        while pos < size:
-            nl = data.find(b"\n", pos)
-            if self._skip:
-                if nl < 0:
-                    return
-                self._skip = False
-                pos = nl + 1
-                continue
-            end = size if nl < 0 else nl
-            if buf or end > pos:
-                cap = self._cap_tags if (buf[0] if buf else data[pos]) == _AT else self._cap_body
-                if len(buf) + end - pos > cap:
-                    # Checked before copying, so the buffer never exceeds ``cap``.
-                    self._out.append(InputTooLong(self._overflowed(data, pos, end)))
-                    buf.clear()
-                    if nl < 0:
-                        self._skip = True
-                        return
-                    pos = nl + 1
-                    continue
+        """Consume bytes from the socket; results are queued, never raised.
+
+        The read's complete lines come from one ``split`` (in C); only an
+        unfinished line's bytes are kept, each cap checked before copying."""
+        if self._skip:  # discarding the tail of an over-long line, up to its LF
+            nl = data.find(b"\n")
             if nl < 0:
-                buf += data[pos:]
                 return
-            if buf:
-                buf += data[pos:nl]
-                line = bytes(buf)
+            self._skip = False
+            data = data[nl + 1 :]
+        buf = self._buf
+        if buf:
+            nl = data.find(b"\n")
+            end = len(data) if nl < 0 else nl
+            if len(buf) + end > (self._cap_tags if buf[0] == _AT else self._cap_body):
+                # Checked before copying, so the buffer never exceeds its cap.
+                self._out.append(InputTooLong(self._overflowed(data, 0, end)))
                 buf.clear()
+                if nl < 0:
+                    self._skip = True
+                    return
+                data = data[nl + 1 :]
+            elif nl < 0:
+                buf += data
+                return
             else:
-                line = data[pos:nl]
-            pos = nl + 1
-            if line[-1:] == b"\r":  # (not endswith: its arguments go through a format string)
-                line = line[:-1]
-            if line:
-                if line[0] != _AT and len(line) + 2 <= self._max_body:  # (check_length's answer, no call)
-                    self._out.append(line)
-                    continue
-                which = check_length(line, max_body=self._max_body, max_tags=self._max_tags)
-                self._out.append(line if which is None else InputTooLong(which))
+                data = bytes(buf) + data  # (its first line is within its cap: checked again below, passes)
+                buf.clear()
+        lines = data.split(b"\n")
+        rest = lines.pop()  # after the last LF: an unfinished line, or b""
+        out = self._out
+        max_body = self._max_body
+        for raw in lines:
+            # (an index, not raw[-1:] (~300 instructions more) nor endswith (a format string parses its arguments))
+            line = raw[:-1] if raw and raw[-1] == _CR else raw
+            if line and line[0] != _AT and len(line) + 2 <= max_body:
+                out.append(line)  # (what _complete makes of it, without the call: within both caps)
+            elif line:
+                self._complete(raw)
+        if rest:
+            if len(rest) > (self._cap_tags if rest[0] == _AT else self._cap_body):
+                out.append(InputTooLong(self._overflowed(rest, 0, len(rest))))
+                self._skip = True
+            else:
+                buf += rest
+
+    def _complete(self, raw: bytes) -> None:
+        """One complete line (its CR, if any, still on; the buffer empty): queued,
+        or its InputTooLong. The rule for every line; ``feed`` takes the plain
+        ones (no tags, within the body's budget) without asking it."""
+        if len(raw) > (self._cap_tags if raw[0] == _AT else self._cap_body):
+            self._out.append(InputTooLong(self._overflowed(raw, 0, len(raw))))
+            return
+        line = raw[:-1] if raw[-1] == _CR else raw
+        which = check_length(line, max_body=self._max_body, max_tags=self._max_tags)
+        self._out.append(line if which is None else InputTooLong(which))
 
     def _overflowed(self, data: bytes, pos: int, end: int) -> TooLongPart:
         """Name the budget an over-cap line broke, scanning at most max_tags bytes."""
