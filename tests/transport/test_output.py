@@ -107,3 +107,27 @@ def test_a_budget_held_for_output_stall_cuts_the_biggest_queue() -> None:
         g._check(float(t))
     assert trickle.closed and trickle.reason == "output queue over 1000 bytes, read too slowly for 5 s"
     assert not small.closed
+
+
+def test_ticks_the_kernel_took_whole_never_add_up_to_the_budget() -> None:
+    """Issue 15, round 7: the estimate of unwritten output used to add up until
+    the next look (0.1 s) even when every tick's output had gone to the kernel:
+    past ~600 MiB of fan-out a look (the benchmark's 40k messages/s to 200),
+    senders were throttled with every reader keeping up."""
+    g = guard(output_budget=10_000, sendq=100_000, kernel_sendq=100)
+    for _ in range(50):  # 50 ticks of 4,000 bytes, no look between them: 200,000 in all
+        g.message(4000)
+        assert not g.throttled
+        g.written()  # (Outbox.write_out: nothing backed up after the writes)
+    assert not g.throttled and g.pending == 0
+
+
+def test_while_a_reader_is_backed_up_the_estimate_adds_up_until_the_next_look() -> None:
+    g = guard(output_budget=10_000, sendq=100_000, kernel_sendq=100)
+    watched(g, 1000)  # a slow reader: what was written may still be queued
+    for _ in range(2):
+        g.message(4000)
+        g.written()
+    assert not g.throttled  # 1,000 held at most + 8,000 since the last look
+    g.message(4000)
+    assert g.throttled

@@ -127,6 +127,9 @@ class Budget(Protocol):
     def message(self, size: int) -> None:
         """A message of ``size`` bytes for everyone it goes to is on its way."""
 
+    def written(self) -> None:
+        """This tick's output was handed to the transports."""
+
 
 class OutboxHost(Protocol):
     """Everything the outbox and fan-out (transport/outbox.py, fanout.py) ask

@@ -380,6 +380,7 @@ class Outbox:
         """Write each dirty connection's pending output, one write() each."""
         dirty, self.dirty = self.dirty, []
         flush_all(dirty)
+        self.server.output.written()
         if self.server.metrics.fanned:
             self.server.metrics.written()
 
