@@ -63,6 +63,14 @@ class MessageIds:
         """The last id handed out or observed (every later one is above it)."""
         return self._last
 
+    def mark(self, ts: float) -> str:
+        """Where "now" (``ts``) falls among ids, handing out none: above every id
+        handed out or observed so far and every id made for a time before ``ts``,
+        and at or below the next one handed out from ``ts`` on. A history query
+        answers what lies below it; what comes later reaches its asker live."""
+        n = max(floor(ts * 1e6) << 8, self._last + 1)
+        return f"{n:016x}"
+
     def next(self, ts: float) -> str:
         # (floor of a float product: int() and an int constant cost ~600 instructions more;
         # the same n for every ts >= 0, and for ts < 0 both are <= _last)

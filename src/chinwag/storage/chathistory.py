@@ -114,6 +114,42 @@ class Floored:
         return found
 
 
+class Capped:
+    """``store``'s reads as they stood at ``cap`` (``MessageIds.mark``: when a
+    query began): the reads that count from the newest end count from there.
+
+    Messages after the cap reach the asker live once the answer is shown (the
+    connection holds them meanwhile, transport/history.py). Were a read taken
+    late, under load, to count the newest ``limit`` from the top, it would show
+    those later messages as history and leave the older ones it skipped to
+    follow it live: out of order. Reads that count from a given point or from
+    the oldest end cannot skip any, so they are left as they are (a message
+    both in the answer and held is shown once, in the answer).
+    """
+
+    def __init__(self, store: Reads, cap: str) -> None:
+        self.store = store
+        self.cap = cap
+
+    async def latest(self, key: str, limit: int) -> list[Message]:
+        return await self.store.before(key, self.cap, limit)
+
+    async def before(self, key: str, msgid: str, limit: int) -> list[Message]:
+        return await self.store.before(key, min(msgid, self.cap), limit)
+
+    async def after(self, key: str, msgid: str, limit: int) -> list[Message]:
+        return await self.store.after(key, msgid, limit)
+
+    async def between(self, key: str, start_msgid: str, end_msgid: str, limit: int) -> list[Message]:
+        return await self.store.between(key, start_msgid, end_msgid, limit)
+
+    async def around(self, key: str, msgid: str, limit: int) -> list[Message]:
+        return await self.store.around(key, msgid, limit)
+
+    async def since(self, key: str, ts: float, limit: int) -> list[Message]:
+        return await self.store.since(key, ts, limit)
+
+
 def ms(ts: float) -> int:
     """The millisecond a time tag shows for ``ts`` (datetime rounds to µs, the tag truncates)."""
     return round(ts * 1_000_000) // 1000

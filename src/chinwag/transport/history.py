@@ -56,7 +56,7 @@ from chinwag.storage.base import (
     private_parties,
     room_key,
 )
-from chinwag.storage.chathistory import Floored, Reads, merge, ms, select, select_with_events
+from chinwag.storage.chathistory import Capped, Floored, Reads, merge, ms, select, select_with_events
 
 if TYPE_CHECKING:
     from chinwag.config import Config
@@ -132,9 +132,10 @@ def read_mark(hub: Hub, sid: int) -> str:
     return session.nick_mark if session is not None else "~"  # (above any msgid)
 
 
-async def answer(hub: Hub, store: Store, sid: int, q: ChatHistory, most: int) -> ChatHistoryReply | None:
+async def answer(hub: Hub, store: Store, sid: int, q: ChatHistory, most: int, cap: str) -> ChatHistoryReply | None:
     """Answer ``q`` for session ``sid`` (None if it is no longer registered);
-    at most ``most`` messages or targets."""
+    at most ``most`` messages or targets; counted from the newest end, as
+    history stood at ``cap`` (``Capped``)."""
     nick = hub.nick_of(sid)
     if nick is None:
         return None
@@ -145,13 +146,13 @@ async def answer(hub: Hub, store: Store, sid: int, q: ChatHistory, most: int) ->
         key = _key(hub, sid, nick, q.target)
         if key is None:
             return ChatHistoryReply(q, error="INVALID_TARGET")
-        reads: Reads = store
+        reads: Reads = Capped(store, cap)
         if private_parties(key) is not None:
             by_account = await account_key(hub, store, sid, q.target)
             if by_account is not None:
                 key = by_account
             else:
-                reads = Floored(store, read_mark(hub, sid))
+                reads = Floored(reads, read_mark(hub, sid))
         if q.events and private_parties(key) is None:  # a room's events too (draft/event-playback)
             return ChatHistoryReply(q, tuple(await select_with_events(reads, key, EVENT_PREFIX + key, q, limit)))
         return ChatHistoryReply(q, tuple(await select(reads, key, q, limit)))
@@ -198,13 +199,15 @@ class HistoryService:
 
     def query(self, conn: Connection, query: Query) -> None:
         self.server.metrics.history_queries += 1
-        conn.pause()
-        self.server.spawn(self._answer(conn, query))
+        conn.pause()  # live messages from now on are held for after the answer ...
+        hub = self.server.hub
+        cap = hub.ids.mark(hub.clock())  # ... and the answer is history as it stood now
+        self.server.spawn(self._answer(conn, query, cap))
 
-    async def _answer(self, conn: Connection, query: Query) -> None:
+    async def _answer(self, conn: Connection, query: Query, cap: str) -> None:
         shown: set[str] = set()
         try:
-            for history in await self._histories(conn, query):
+            for history in await self._histories(conn, query, cap):
                 shown.update(m.msgid for m in history.messages)
                 if not conn.closed:  # (stored clean; made safe again in case it was not)
                     conn.enqueue(conn.adapter.render(safe_event(history), {}))
@@ -214,7 +217,9 @@ class HistoryService:
         finally:
             conn.resume(shown)
 
-    async def _histories(self, conn: Connection, query: Query) -> list[History] | list[ChatHistoryReply]:
+    async def _histories(self, conn: Connection, query: Query, cap: str) -> list[History] | list[ChatHistoryReply]:
+        """The answer, as history stood at ``cap`` where it counts from the newest
+        end (``Capped``: what came later follows live, in order)."""
         server = self.server
         store, cfg, hub = server.store, server.config, server.hub
         nick = hub.nick_of(conn.sid)
@@ -223,7 +228,7 @@ class HistoryService:
         server.store_pending()
         await store.flush()  # what was delivered before the query is in the answer
         if isinstance(query, ChatHistory):
-            reply = await answer(hub, store, conn.sid, query, cfg.history_max)
+            reply = await answer(hub, store, conn.sid, query, cfg.history_max, cap)
             return [reply] if reply is not None else []
         if isinstance(query, Recall):
             departed = await store.departure(nick)
@@ -234,6 +239,7 @@ class HistoryService:
             for room in rooms:
                 server.dispatch(conn, Join(room))
             joined = hub.rooms_of(conn.sid)
+            reads = Capped(store, hub.ids.mark(hub.clock()))  # (joined just now: history up to here)
             if departed is not None:
                 try:
                     await store.forget_departure(nick)
@@ -253,7 +259,7 @@ class HistoryService:
                     else:
                         newer = await store.after(key, departed[1], most)
                     if len(newer) == most:
-                        more, newer = True, await store.latest(key, most)
+                        more, newer = True, await reads.latest(key, most)
                     parts.append(newer)
                 found = merge(parts)
                 more = more or len(found) > most
@@ -262,7 +268,7 @@ class HistoryService:
                 return []
             out = []
             for room in joined:
-                found = await store.latest(room_key(room), cfg.history_on_join)
+                found = await reads.latest(room_key(room), cfg.history_on_join)
                 out.append(History(room, "join", tuple(found)))
             return out
         limit = min(query.limit or cfg.history_max, cfg.history_max)
@@ -273,5 +279,5 @@ class HistoryService:
             since = hub.clock() - query.seconds
             found = await store.since(key, since, limit + 1)
             return [History(query.room, "since", tuple(found[:limit]), len(found) > limit, query.seconds)]
-        found = await store.latest(key, limit)
+        found = await Capped(store, cap).latest(key, limit)
         return [History(query.room, query.mode, tuple(found))]
