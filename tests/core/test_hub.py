@@ -205,6 +205,21 @@ def test_a_slot_given_later_keeps_ids_above_those_already_observed() -> None:
     assert ids.next(1.0) == "7fffffffffffff15"
 
 
+def test_the_mark_of_now_lies_above_every_id_made_before_and_at_or_below_every_later_one() -> None:
+    """``mark`` (where a history answer stops) hands out nothing and splits ids into before and after."""
+    for slot in (None, 9):
+        ids, other = MessageIds(slot=slot), MessageIds(slot=2)  # (another node's ids, the same clock)
+        made = [ids.next(t) for t in (100.0, 100.0, 99.0)] + [other.next(100.5)]
+        mark = ids.mark(101.0)
+        assert mark == ids.mark(101.0) and all(m < mark for m in made)  # nothing consumed
+        later = [ids.next(t) for t in (101.0, 101.0, 100.0, 102.0)] + [other.next(101.0)]
+        assert all(m >= mark for m in later)
+        assert len(mark) == 16
+    ids = MessageIds()
+    ids.observe("7fffffffffffff00")  # the clock far behind what is stored
+    assert ids.mark(1.0) == "7fffffffffffff01" == ids.next(1.0)
+
+
 def test_message_ids_refuse_a_slot_outside_0_to_15() -> None:
     with pytest.raises(ValueError):
         MessageIds(slot=16)
