@@ -18,6 +18,7 @@ import pytest
 from chinwag.transport.server import Server
 from tests.conftest import IrcClient, LineClient, make_config
 from tests.hostile.test_hostile import serving_config, text_client
+from tests.hostile.test_speed import irc_member
 from tests.transport.test_chathistory import batch
 
 EARLY = [f"early {i}" for i in range(5)]
@@ -55,27 +56,18 @@ async def text_in(srv: Server, name: str, room: str) -> LineClient:
     return c
 
 
-async def irc_in(srv: Server, nick: str, caps: tuple[str, ...] = ()) -> IrcClient:
-    r, w = await asyncio.open_connection("127.0.0.1", srv.port("irc"))
-    c = IrcClient(r, w)
-    await c.register(nick, caps)
-    await c.send("JOIN #side")
-    await c.expect_cmd("366")
-    return c
-
-
 def said(line: str) -> str:
     return line.split(" PRIVMSG #side :", 1)[1]
 
 
-async def late_lines_stored_and_delivered(alice: LineClient | IrcClient, carol: LineClient) -> None:
-    """Alice says LATE; carol (a member all along) has them all: stored, since
-    delivery waits for the store."""
+async def stored_and_delivered(alice: LineClient | IrcClient, carol: LineClient, lines: list[str]) -> None:
+    """Alice says ``lines`` in #side; carol (a member all along) has them all:
+    stored, since delivery waits for the store."""
     if isinstance(alice, IrcClient):
-        await alice.send(*(f"PRIVMSG #side :{t}" for t in LATE))
+        await alice.send(*(f"PRIVMSG #side :{t}" for t in lines))
     else:
-        await alice.send(*LATE)
-    for t in LATE:
+        await alice.send(*lines)
+    for t in lines:
         await carol.expect(t)
 
 
@@ -85,14 +77,12 @@ async def test_text_join_history_stops_where_the_join_was_and_later_lines_follow
     held = HeldFlush(srv, monkeypatch)
     alice = await text_in(srv, "alice", "#side")
     carol = await text_in(srv, "carol", "#side")
-    await alice.send(*EARLY)
-    for t in EARLY:
-        await carol.expect(t)
+    await stored_and_delivered(alice, carol, EARLY)
     bob = await text_client(srv, "bob")
     held.armed = True
     await bob.send("/join #side")
     await asyncio.wait_for(held.started.wait(), 10)  # bob is in #side; his join history is being asked for
-    await late_lines_stored_and_delivered(alice, carol)
+    await stored_and_delivered(alice, carol, LATE)
     held.go.set()
     shown = await bob.lines_until("--- end of history ---")
     start = next(i for i, line in enumerate(shown) if "--- history of #side ---" in line)
@@ -107,17 +97,16 @@ async def test_chathistory_latest_stops_where_it_was_asked_and_later_lines_follo
     srv: Server, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     held = HeldFlush(srv, monkeypatch)
-    alice = await irc_in(srv, "alice")
+    alice = await irc_member(srv, "alice", "#side")
     carol = await text_in(srv, "carol", "#side")
-    bob = await irc_in(srv, "bob", ("batch", "draft/chathistory", "message-tags"))
-    await alice.send(*(f"PRIVMSG #side :{t}" for t in EARLY))
+    bob = await irc_member(srv, "bob", "#side", ("batch", "draft/chathistory", "message-tags"))
+    await stored_and_delivered(alice, carol, EARLY)
     for t in EARLY:
-        await carol.expect(t)
         await bob.expect(f"PRIVMSG #side :{t}")
     held.armed = True
     answer = asyncio.create_task(batch(bob, "CHATHISTORY LATEST #side * 10"))
     await asyncio.wait_for(held.started.wait(), 10)
-    await late_lines_stored_and_delivered(alice, carol)
+    await stored_and_delivered(alice, carol, LATE)
     held.go.set()
     _, body = await answer
     assert [said(line) for line in body] == EARLY, body  # as #side stood when asked
