@@ -48,7 +48,7 @@ PARTS: dict[str, str] = {
     "input": "Connection._handle: a sender's read to the message held (parse, flood, hub, hold)",
     "parse": "the adapter's receive_data + next_command (line split, fastpath / parser, Say)",
     "dispatch": "Server.dispatch: hub, metrics, log check, Outbox.deliver",
-    "read": "Connection.data_received (--ws: HttpGate.data_received): the whole read (input and what it does around it)",
+    "read": "Connection.data_received (--ws: HttpGate.data_received): the whole read, input and what is around it",
     "feed": "the adapter's receive_data (line split)",
     "next": "the adapter's next_command (fastpath / parser, Say; the call that finds nothing more too)",
     "say": "IRC: fastpath.say; text: TextProtocol._command_for (a line to its Say)",

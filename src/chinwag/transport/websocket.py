@@ -221,18 +221,22 @@ class WsConnection(Connection):
         budget = self.limits.input_per_tick
         room = self._room()
         lines: list[bytes] = []
+        item: tuple[int, bytes] | None = None
         try:
             while self.want_read and (item := reader.next()) is not None:
                 opcode, payload = item
                 if opcode <= OP_BINARY:
-                    line = payload.rstrip(b"\r\n")  # tolerated from legacy clients
-                    if 10 in line or 13 in line:  # LF, CR (ints: ~450 instructions for both; b"\n" ~2,200 each)
-                        # One message is one line; splitting it would let a page smuggle
-                        # commands past whatever checked the message it meant to send.
-                        self._hand(lines)
-                        self.log.warning("%s: several lines in one WebSocket message", self.peer)
-                        self.close("one IRC line per WebSocket message", abort=True)
-                        return
+                    line = payload
+                    # LF, CR: ints (~450 instructions for both; a bytes argument ~2,200 each)
+                    if 10 in line or 13 in line:
+                        line = payload.rstrip(b"\r\n")  # tolerated from legacy clients
+                        if 10 in line or 13 in line:
+                            # One message is one line; splitting it would let a page smuggle
+                            # commands past whatever checked the message it meant to send.
+                            self._hand(lines)
+                            self.log.warning("%s: several lines in one WebSocket message", self.peer)
+                            self.close("one IRC line per WebSocket message", abort=True)
+                            return
                     lines.append(line)
                     cost = len(line) + 2
                     budget -= cost if cost > LINE_COST else LINE_COST  # (not max(): ~1,200 instructions)
@@ -262,7 +266,7 @@ class WsConnection(Connection):
         self._hand(lines)
         if self.closed or self.transport is None:
             return
-        if reader.pending() and self.want_read:
+        if item is not None and self.want_read and reader.pending():  # (next() gave None: nothing is)
             # More than a slice came in one read: the rest next iteration, reading paused.
             self.slicing = True
             self.transport.pause_reading()
