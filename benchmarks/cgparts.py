@@ -48,7 +48,7 @@ PARTS: dict[str, str] = {
     "input": "Connection._handle: a sender's read to the message held (parse, flood, hub, hold)",
     "parse": "the adapter's receive_data + next_command (line split, fastpath / parser, Say)",
     "dispatch": "Server.dispatch: hub, metrics, log check, Outbox.deliver",
-    "read": "Connection.data_received: the whole read (input and what data_received does around it)",
+    "read": "Connection.data_received (--ws: HttpGate.data_received): the whole read, input and what is around it",
     "feed": "the adapter's receive_data (line split)",
     "next": "the adapter's next_command (fastpath / parser, Say; the call that finds nothing more too)",
     "say": "IRC: fastpath.say; text: TextProtocol._command_for (a line to its Say)",
@@ -89,7 +89,10 @@ def wrap_part(srv: Any, part: str) -> None:
             cls.receive_data = _through_call(cls.receive_data)
             cls.next_command = _through_call(cls.next_command)
     elif part == "read":
+        from chinwag.transport.httpgate import HttpGate
+
         Connection.data_received = _through_call(Connection.data_received)  # type: ignore[method-assign]
+        HttpGate.data_received = _through_call(HttpGate.data_received)  # type: ignore[method-assign]  # (--ws)
     elif part == "feed":
         for cls in adapters:
             cls.receive_data = _through_call(cls.receive_data)

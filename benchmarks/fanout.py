@@ -54,9 +54,11 @@ divided by ``messages x (members - 1)``: instructions per delivery, input includ
 ``--ws``: the members connect to ``/irc`` over WebSocket instead (aiohttp's
 client, ``text.ircv3.net``). With ``--batch``, each message arrives as one
 masked frame in its own read, handed to the connection's HTTP gate (the
-transport's protocol: the same entry point as a socket read), and the loop runs
-until the tick's flush: the receive path is measured whatever reads the frames
-(aiohttp's queue and a task per connection, or a parser called from the read).
+transport's protocol: the same entry point as a socket read), then the tick's
+flush, as for IRC. (Until round 8 the loop also ran three iterations a tick, for
+aiohttp's reader tasks of before round 4; chinwag reads the frames in the read's
+own callback since, and those iterations were ~3,400 instructions a message of
+the harness's own, which IRC's run does not have: docs/performance.md, round 8.)
 """
 
 from __future__ import annotations
@@ -212,8 +214,6 @@ async def _run(members: int, messages: int, batch: int, senders: int, profile: s
         for k in range(0, messages, batch):
             for j in range(k, min(k + batch, messages)):
                 gates[j % senders].data_received(frames[j])
-            for _ in range(3):  # (aiohttp's reader: each connection's task takes its messages)
-                await asyncio.sleep(0)
             flush()
             if committed is not None:
                 await committed()

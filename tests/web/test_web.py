@@ -13,8 +13,8 @@ from chinwag.config import ConfigError, load_config
 from chinwag.transport.server import Server
 from chinwag.transport.web import origin_allowed
 from chinwag.transport.websocket import OP_BINARY, frames
-from tests.conftest import Connect, make_config
-from tests.web.conftest import WsConnect, web_url
+from tests.conftest import Connect, IrcClient, IrcConnect, make_config
+from tests.web.conftest import WsConnect, WsIrc, web_url
 
 
 async def test_healthz_and_index(server: Server) -> None:
@@ -131,6 +131,47 @@ async def test_text_user_and_websocket_user_chat(connect: Connect, ws_irc: WsCon
     assert (await web.expect_cmd("PRIVMSG")).endswith("PRIVMSG #lobby :hello web")
     await web.send("PRIVMSG #lobby :hello text")
     assert (await alice.expect("hello text")).endswith("] webby: hello text")
+
+
+async def test_a_burst_reaches_irc_and_both_websocket_kinds_line_for_line(irc: IrcConnect, ws_irc: WsConnect) -> None:
+    """Fan-out frames a room's shared buffer once per opcode for its WebSocket
+    readers (transport/bulk.py): every reader, whatever it connected with,
+    sees every message of a burst from several senders, in one order, each line
+    in a frame of its own of the kind it negotiated; the WebSocket sender sees
+    the others' lines around its own (which it does not get back)."""
+    tcp = await irc("tcp")
+    text = await ws_irc("wtext")
+    binary = await ws_irc("wbin", protocols=("binary.ircv3.net",))
+    talker = await ws_irc("wtalk")
+    loud = await irc("loud")
+    web = (text, binary, talker)
+    for c in (tcp, loud, *web):
+        await c.send("JOIN #burst")
+    for c in (tcp, loud, *web):
+        await c.expect_cmd("366")  # (each join is in before anyone speaks)
+    count = 60
+    said = {"loud": [f"loud {i} " + "x" * (i * 3) for i in range(count)],  # some over 125 bytes a frame
+            "wtalk": [f"wtalk {i}" for i in range(count)]}
+    await asyncio.gather(loud.send(*(f"PRIVMSG #burst :{t}" for t in said["loud"])),
+                         talker.send(*(f"PRIVMSG #burst :{t}" for t in said["wtalk"])))
+
+    async def privmsgs(c: IrcClient | WsIrc, want: int) -> list[str]:
+        got: list[str] = []
+        while len(got) < want:
+            line = await c.expect_cmd("PRIVMSG")
+            got.append(line.split(" ", 1)[0].split("!")[0] + " " + line.split(" :", 1)[1])
+        return got
+
+    seen = await asyncio.gather(*(privmsgs(c, 2 * count) for c in (tcp, text, binary)),
+                                privmsgs(talker, count), privmsgs(loud, count))
+    assert seen[1] == seen[2] == seen[0], "every reader sees the same lines in the same order"
+    for nick in said:
+        assert [m.split(" ", 1)[1] for m in seen[0] if m.startswith(f":{nick} ")] == said[nick]
+    assert seen[3] == [f":loud {t}" for t in said["loud"]]
+    assert seen[4] == [f":wtalk {t}" for t in said["wtalk"]]
+    assert set(text.kinds) == {aiohttp.WSMsgType.TEXT} and set(talker.kinds) == {aiohttp.WSMsgType.TEXT}
+    assert set(binary.kinds) == {aiohttp.WSMsgType.BINARY}
+    assert all("\r" not in line and "\n" not in line for c in web for line in c.seen)
 
 
 async def test_shutdown_says_goodbye_over_websocket() -> None:

@@ -30,33 +30,42 @@ def write_queued(conn: Connection, transport: asyncio.Transport, out: list[bytes
 def enqueue_shared(conns: list[Connection], data: bytes) -> None:
     """``Connection.enqueue(data)`` for each of ``conns`` (fan-out: one buffer
     many readers share), with one call in all instead of one per connection
-    and one ``mark_dirty`` for those that had nothing queued. A connection
-    that frames its output (WebSocket) is handed ``data`` through its own
-    ``enqueue``. Equal to the one-by-one form: tests/transport/test_enqueue.py."""
+    and one ``mark_dirty`` for those that had nothing queued. Connections that
+    frame their output (WebSocket: ``opcode``) share the frames of ``data`` as
+    the others share ``data``: framed once per opcode, by the first of them
+    (``Connection.framed``). Equal to the one-by-one form: tests/transport/test_enqueue.py."""
     if not data:
         return
     fresh: list[Connection] = []
+    wire: dict[int, bytes] | None = None  # opcode -> the frames of data
     for conn in conns:
-        if conn.frames:
-            conn.enqueue(data)
-            continue
         if conn.closed:
             continue
         out = conn.out
         if not out:
             fresh.append(conn)
-        out.append(data)
+        opcode = conn.opcode
+        if not opcode:
+            out.append(data)
+            continue
+        if wire is None:
+            wire = {}
+        framed = wire.get(opcode)
+        if framed is None:
+            framed = wire[opcode] = conn.framed(data)
+        out.append(framed)
     if fresh:
         fresh[0].server.mark_dirty(fresh)
 
 
 def flush_all(conns: list[Connection]) -> None:
     """``flush()`` for each of ``conns`` (a tick's dirty connections: one call
-    for them all, not one each). A connection that watches its writes
-    (WebSocket) or is paused goes through its own ``flush``. Equal to the
-    one-by-one form: tests/transport/test_enqueue.py."""
+    for them all, not one each; WebSocket ones too: their frames are queued
+    framed, and their transport is the TCP one). A paused connection goes
+    through its own ``flush``. Equal to the one-by-one form:
+    tests/transport/test_enqueue.py."""
     for conn in conns:
-        if conn.watch_writes or conn.paused:
+        if conn.paused:
             conn.flush()
             continue
         out = conn.out

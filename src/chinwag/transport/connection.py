@@ -15,7 +15,7 @@ import asyncio
 import itertools
 import logging
 import socket
-from typing import TYPE_CHECKING, Any, ClassVar, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from chinwag.core.events import (
     ChatHistory,
@@ -105,6 +105,7 @@ class Connection(asyncio.Protocol):
         "unread_lines",
         "eof_later",
         "limits",
+        "opcode",
     )
 
     def __init__(self, server: Host, adapter: Adapter, kind: str) -> None:
@@ -144,6 +145,9 @@ class Connection(asyncio.Protocol):
         self.unread: memoryview | None = None
         self.unread_lines = 0  # line ends in it: flood control counts them as waiting
         self.eof_later = False  # the peer's EOF came while input was still unread
+        # 0: output is written as queued; else the WebSocket opcode each line is
+        # framed with (WsConnection.framed: enqueue_shared frames once per opcode).
+        self.opcode = 0
 
     @property
     def log(self) -> logging.LoggerAdapter[logging.Logger]:
@@ -464,7 +468,19 @@ class Connection(asyncio.Protocol):
             self.server.mark_dirty([self])
         out.append(data)
 
-    frames: ClassVar[bool] = False  # True: enqueue() frames what it queues (WebSocket)
+    #: Queue bytes already as this connection writes them (a WebSocket's own
+    #: frames: a pong, a sender's bytes cut from the shared frames): never framed.
+    enqueue_raw = enqueue
+
+    def framed(self, data: bytes) -> bytes:
+        """``data`` (lines a renderer made) as this connection writes them: as
+        they are (a WebSocket: one frame per line, ``WsConnection.framed``)."""
+        return data
+
+    def framed_in_place(self, data: bytes) -> bytes | None:
+        """``framed(data)``, if a slice of ``data`` between two line starts is
+        the same slice of it (here: it is ``data``), else None."""
+        return data
 
     def flush(self, force: bool = False) -> None:
         """Write what is queued, in one write (``bulk.flush_all``: the tick's
@@ -473,14 +489,11 @@ class Connection(asyncio.Protocol):
             return  # resume_writing() brings it back
         transport = self.transport
         out = self.out
-        # (TCP: two attribute reads; a WebSocket also asks can_write and written)
-        if out and transport is not None and (self.can_write() if self.watch_writes else not self.closed):
+        if out and transport is not None and not self.closed:
             if len(out) > BIG_BACKLOG and not force:
                 self._flush_some(transport)
                 return
             write_queued(self, transport, out)
-            if self.watch_writes:
-                self.written(transport)
         out.clear()
 
     def _flush_some(self, transport: asyncio.Transport) -> None:
@@ -495,17 +508,8 @@ class Connection(asyncio.Protocol):
         del out[:n]
         self.wrote += len(chunk)
         transport.write(chunk)
-        self.written(transport)
         if out and not self.paused and not self.closed:
             self.server.mark_dirty([self])  # the kernel took it all: the next chunk next tick
-
-    watch_writes: ClassVar[bool] = False  # True: flush() asks can_write() and calls written() (WebSocket)
-
-    def can_write(self) -> bool:
-        return not self.closed
-
-    def written(self, transport: asyncio.Transport) -> None:
-        """After a write (TCP: pause_writing() watches the buffer instead)."""
 
     def close(self, reason: str, *, abort: bool = False) -> None:
         """Close after pending output is written (or at once when ``abort``)."""

@@ -157,9 +157,17 @@ def _with_own(conn: Connection, events: list[Message], caches: list[RenderCache]
               own: list[int], render_own: bool) -> None:
     """One sender's bytes: the shared buffer between its own messages, which
     are rendered for it (echo-message, a private receipt), unless ``render_own``
-    is False (they render to nothing: Adapter.silent_own)."""
+    is False (they render to nothing: Adapter.silent_own). A WebSocket's: the
+    same, cut from the shared buffer's frames when its lines start where the
+    frames do (``framed_in_place``), else framed whole by its ``enqueue``
+    (tests/transport/test_enqueue.py holds the two together)."""
     render = conn.adapter.render
     data = rendered.data
+    # A WebSocket cuts the frames of the shared buffer (framed once for all its
+    # readers) where they start as its lines do, rather than framing its bytes whole.
+    wire = conn.framed_in_place(data) if conn.opcode else None
+    if wire is not None:
+        data = wire
     starts = rendered.starts()
     pieces: list[bytes] = []
     delivered = len(events) - len(own)  # (as for the shared buffer: every other message)
@@ -177,13 +185,16 @@ def _with_own(conn: Connection, events: list[Message], caches: list[RenderCache]
             conn.close("internal error", abort=True)
             return
         if mine:
-            pieces.append(mine)
+            pieces.append(mine if wire is None else conn.framed(mine))
             delivered += 1
     if done < len(events):
         pieces.append(data[starts[done]:])
     out = b"".join(pieces)
     if out:
-        conn.enqueue(out)
+        if wire is None:
+            conn.enqueue(out)
+        else:
+            conn.enqueue_raw(out)  # (framed already)
         conn.delivered += delivered
 
 

@@ -35,7 +35,7 @@ from __future__ import annotations
 import asyncio
 import struct
 from itertools import chain
-from typing import TYPE_CHECKING, Any, ClassVar, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from chinwag.core.accounts import SetAccount
 from chinwag.protocols.base import Adapter
@@ -80,12 +80,22 @@ def frames(data: bytes, opcode: int = OP_TEXT) -> bytes:
     Lines of 1..125 bytes (nearly all) are framed by iterators in C, with no
     Python per line.
     """
+    return frames_in_place(data, opcode)[0]
+
+
+def frames_in_place(data: bytes, opcode: int = OP_TEXT) -> tuple[bytes, bool]:
+    """``frames(data, opcode)``, and whether each frame is exactly as long as
+    its line with its CRLF (every line 1..125 bytes, the last one terminated:
+    a 2-byte head for a 2-byte CRLF). Then every line starts at the same offset
+    in both, and a slice of ``data`` between two line starts is that slice of
+    the frames (fan-out cuts a sender's bytes from the shared buffer's frames)."""
     lines = data.split(b"\r\n")
-    if not lines[-1]:
+    ended = not lines[-1]
+    if ended:
         lines.pop()
     lens = list(map(len, lines))
     if lens and max(lens) < 126 and min(lens):
-        return b"".join(chain.from_iterable(zip(map(_HEADS[opcode].__getitem__, lens), lines, strict=True)))
+        return b"".join(chain.from_iterable(zip(map(_HEADS[opcode].__getitem__, lens), lines, strict=True))), ended
     first = 0x80 | opcode
     out: list[bytes] = []
     for line in lines:
@@ -99,7 +109,7 @@ def frames(data: bytes, opcode: int = OP_TEXT) -> bytes:
         else:
             out.append(struct.pack("!BBQ", first, 127, n))
         out.append(line)
-    return b"".join(out)
+    return b"".join(out), False
 
 
 def max_message(server: Host) -> int:
@@ -110,13 +120,14 @@ def max_message(server: Host) -> int:
     return 2 * (limits.irc_tags + limits.irc_line)
 
 
-_LAST_FRAMED: list[Any] = [b"", OP_TEXT, b""]  # (rendered bytes, opcode, their frames)
+#: (rendered bytes, opcode, their frames, whether in place: frames_in_place)
+_LAST_FRAMED: list[Any] = [b"", OP_TEXT, b"", False]
 
 
 class WsConnection(Connection):
     """One WebSocket client, served by an aiohttp handler (see transport/web.py)."""
 
-    __slots__ = ("opcode", "gate", "forwarded", "reader", "want_read", "slicing", "peer_closed",
+    __slots__ = ("gate", "forwarded", "reader", "want_read", "slicing", "peer_closed",
                  "linger", "done")
 
     def __init__(
@@ -207,23 +218,28 @@ class WsConnection(Connection):
         if self.closed:
             self._after_close()
             return
-        budget = self.server.config.limits.input_per_tick
+        budget = self.limits.input_per_tick
         room = self._room()
         lines: list[bytes] = []
+        item: tuple[int, bytes] | None = None
         try:
             while self.want_read and (item := reader.next()) is not None:
                 opcode, payload = item
                 if opcode <= OP_BINARY:
-                    line = payload.rstrip(b"\r\n")  # tolerated from legacy clients
-                    if b"\n" in line or b"\r" in line:
-                        # One message is one line; splitting it would let a page smuggle
-                        # commands past whatever checked the message it meant to send.
-                        self._hand(lines)
-                        self.log.warning("%s: several lines in one WebSocket message", self.peer)
-                        self.close("one IRC line per WebSocket message", abort=True)
-                        return
+                    line = payload
+                    # LF, CR: ints (~450 instructions for both; a bytes argument ~2,200 each)
+                    if 10 in line or 13 in line:
+                        line = payload.rstrip(b"\r\n")  # tolerated from legacy clients
+                        if 10 in line or 13 in line:
+                            # One message is one line; splitting it would let a page smuggle
+                            # commands past whatever checked the message it meant to send.
+                            self._hand(lines)
+                            self.log.warning("%s: several lines in one WebSocket message", self.peer)
+                            self.close("one IRC line per WebSocket message", abort=True)
+                            return
                     lines.append(line)
-                    budget -= max(len(line) + 2, LINE_COST)
+                    cost = len(line) + 2
+                    budget -= cost if cost > LINE_COST else LINE_COST  # (not max(): ~1,200 instructions)
                     if len(lines) >= room:
                         self._hand(lines)
                         lines = []
@@ -250,7 +266,7 @@ class WsConnection(Connection):
         self._hand(lines)
         if self.closed or self.transport is None:
             return
-        if reader.pending() and self.want_read:
+        if item is not None and self.want_read and reader.pending():  # (next() gave None: nothing is)
             # More than a slice came in one read: the rest next iteration, reading paused.
             self.slicing = True
             self.transport.pause_reading()
@@ -264,7 +280,8 @@ class WsConnection(Connection):
     def _room(self) -> int:
         """Lines that may go to the adapter at once: as many as would be waiting
         at most had each come on its own (flood control counts waiting lines)."""
-        return max(1, self.server.config.limits.flood_backlog - self.adapter.backlog)
+        room = self.limits.flood_backlog - self.adapter.backlog
+        return room if room > 1 else 1
 
     def _hand(self, lines: list[bytes]) -> None:
         if lines and not self.closed:
@@ -288,24 +305,32 @@ class WsConnection(Connection):
     # --- output -----------------------------------------------------------------------------
 
     def enqueue(self, data: bytes) -> None:
-        """Frame here, once per event: fan-out hands every recipient the same
-        bytes object, so the last framing is reused by identity. (Connection.enqueue's
-        body, not a call to it: this runs once per recipient.)"""
+        """``Connection.enqueue`` of the frames of ``data`` (its body, not a call
+        to it: this runs for each event that is not a room's shared buffer)."""
         if self.closed or not data:
             return
-        memo = _LAST_FRAMED
-        if data is not memo[0] or self.opcode != memo[1]:
-            memo[:] = (data, self.opcode, frames(data, self.opcode))  # holds `data`: its id cannot be reused
         out = self.out
         if not out:
             self.server.mark_dirty([self])
-        out.append(memo[2])
+        out.append(self.framed(data))
 
-    frames: ClassVar[bool] = True  # (enqueue_shared hands it its bytes through enqueue: framed)
+    def framed(self, data: bytes) -> bytes:
+        """``data`` (CRLF-terminated lines) as this connection writes it: one
+        frame per line (``frames``). An event is rendered once for everyone,
+        so the last framing is reused by identity (``enqueue_shared`` frames a
+        shared buffer once per opcode itself, by calling this once)."""
+        memo = _LAST_FRAMED
+        if data is not memo[0] or self.opcode != memo[1]:
+            memo[:] = (data, self.opcode, *frames_in_place(data, self.opcode))  # holds `data`: its id cannot be reused
+        framed: bytes = memo[2]
+        return framed
 
-    def enqueue_raw(self, frame: bytes) -> None:
-        """A frame of our own (a pong) among the output, in order."""
-        super().enqueue(frame)
+    def framed_in_place(self, data: bytes) -> bytes | None:
+        """``framed(data)`` if each of its frames is as long as its line (a
+        slice of ``data`` between line starts is then that slice of the
+        frames: ``frames_in_place``), else None."""
+        framed = self.framed(data)
+        return framed if _LAST_FRAMED[3] else None
 
     # --- closing --------------------------------------------------------------------------------
 
