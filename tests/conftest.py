@@ -108,6 +108,8 @@ def _a_failed_tests_leftovers_go_with_it(request: pytest.FixtureRequest) -> Iter
     collected here, quietly, rather than in whichever test runs when the
     garbage collector next does, which would fail that test as well."""
     yield
+    if gc.get_freeze_count():  # (a bystander froze the heap: tests/hostile/bystander.py)
+        gc.unfreeze()
     if request.node.stash.get(FAILED, False):
         # (pytest keeps the failure for pdb in sys.last_*: it holds the test's frames)
         for name in ("last_type", "last_value", "last_traceback", "last_exc"):

@@ -16,6 +16,10 @@ from tests.conftest import SPAWNED, TEST_FLOOD, LineClient
 FLOOD_ENV = {f"CHINWAG_LIMITS__{k.upper()}": str(v) for k, v in TEST_FLOOD.items()}
 
 LISTENING = re.compile(rb"text listener on ([\d.]+):(\d+)")
+# A spawned server's start-up lines (Python starting, imports, binding): seconds on a
+# loaded machine (over 10 once); only reached when something is wrong, and a server
+# that exits instead ends its stderr at once.
+STARTUP = 30.0
 
 
 async def start(*args: str, env: dict[str, str] | None = None) -> tuple[asyncio.subprocess.Process, int]:
@@ -27,7 +31,7 @@ async def start(*args: str, env: dict[str, str] | None = None) -> tuple[asyncio.
     SPAWNED.append(proc)
     assert proc.stderr is not None
     while True:
-        line = await asyncio.wait_for(proc.stderr.readline(), 10)
+        line = await asyncio.wait_for(proc.stderr.readline(), STARTUP)
         assert line, "server exited before listening"
         if m := LISTENING.search(line):
             return proc, int(m.group(2))

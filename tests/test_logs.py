@@ -11,7 +11,7 @@ import sys
 from typing import Any
 
 from tests.conftest import SPAWNED
-from tests.test_cli import FLOOD_ENV, LISTENING, named
+from tests.test_cli import FLOOD_ENV, LISTENING, STARTUP, named
 
 
 async def run_and_log(*args: str, env: dict[str, str] | None = None) -> tuple[str, int]:
@@ -25,7 +25,7 @@ async def run_and_log(*args: str, env: dict[str, str] | None = None) -> tuple[st
     assert proc.stderr is not None
     head = b""
     while not (m := LISTENING.search(head)):
-        line = await asyncio.wait_for(proc.stderr.readline(), 10)
+        line = await asyncio.wait_for(proc.stderr.readline(), STARTUP)
         assert line, "server exited before listening"
         head += line
     port = int(m.group(2))

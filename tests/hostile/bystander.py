@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import statistics
 import time
 from dataclasses import dataclass, field
@@ -68,6 +69,14 @@ class Bystander:
                 return rtt
 
     def start(self, interval: float = 0.005) -> None:
+        # What the process holds so far is kept out of the collector's full passes,
+        # as `chinwag serve` does once started (cli.py: gc.freeze()): the server here
+        # shares the test process's heap (pytest's, earlier tests', a test's own data:
+        # 20,000 messages in test_pgseq), and a full pass over it (~50-100 ms of CPU,
+        # 0.35-0.6 s on a loaded machine) would count as a stall of the server. What
+        # the test allocates from now on is collected as usual. (tests/conftest.py thaws.)
+        gc.freeze()
+
         async def loop() -> None:
             n = 0
             # Python 3.11's wait_for (in client.line) can swallow a cancellation

@@ -79,7 +79,10 @@ async def test_a_seventeenth_live_node_is_refused_with_a_clear_error(stores: lis
 
 async def test_a_node_whose_lease_ends_is_expired_and_its_slot_freed(stores: list[PostgresStore]) -> None:
     a, b = (s.cluster for s in stores)
-    assert await a.join("short", SHORT) == 0
+    # Both join with a long lease, so each is live when the other joins however
+    # slow the machine is (a SHORT lease at join could end before b's join and
+    # hand b slot 0); a's renewal then shortens its lease to one that ends soon.
+    assert await a.join("short", LEASE) == 0
     assert await b.join("long", LEASE) == 1
     assert await a.heartbeat("short", SHORT) is True
     assert "long" not in await b.expired()

@@ -23,7 +23,7 @@ import trustme
 from chinwag.config import ConfigError, load_config
 from tests.conftest import SPAWNED, TIMEOUT, IrcClient, LineClient
 from tests.hostile.test_hostile import irc_client, serving, text_client
-from tests.test_cli import start
+from tests.test_cli import STARTUP, start
 from tests.test_startup import refused
 from tests.tlsutil import Pki, close_all, served_fingerprint, tls_irc, tls_open, tls_serving, tls_text
 
@@ -155,7 +155,7 @@ async def _tls_ports(proc: asyncio.subprocess.Process) -> dict[str, int]:
     assert proc.stderr is not None
     ports: dict[str, int] = {}
     while "web_tls" not in ports:
-        line = (await asyncio.wait_for(proc.stderr.readline(), 10)).decode()
+        line = (await asyncio.wait_for(proc.stderr.readline(), STARTUP)).decode()
         assert line, "server exited"
         for name in ("irc", "web", "text_tls", "irc_tls", "web_tls"):
             if f" {name} listener on " in line:

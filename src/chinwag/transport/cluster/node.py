@@ -83,6 +83,10 @@ class ClusterNode:
         # Nick rows to claim or release, and presence ops waiting behind them: in order.
         self._claims: asyncio.Queue[tuple[str, str, int, bytes]] = asyncio.Queue()
         self._working = False  # _claim_forever is on an item
+        # Nicks whose row's release is queued (how many times): a claim of one here waits
+        # for it, or the row of a user just gone would refuse the name ("name taken").
+        self.releasing: dict[str, int] = {}
+        self._released = asyncio.Event()  # set (and replaced) after each release
         self.dead: dict[str, None] = {}  # nodes declared dead (their late ops are ignored until they say hello)
         self.refills = 0  # metrics: gaps refilled from PostgreSQL
         self._own_messages = b"\x00"  # how this node's messages begin on the bus (set once it has its name)
@@ -131,6 +135,8 @@ class ClusterNode:
         self._publish(wire.bye(self.name, self.epoch))
         for task in self._tasks:
             task.cancel()
+        self.releasing.clear()  # (no claim waits for a release that will not come)
+        self._released.set()
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self.bus.flush(), 2.0)
         with contextlib.suppress(Exception):
@@ -183,7 +189,19 @@ class ClusterNode:
         for sid in list(self.holders.get(key, ())):
             if self.hub.nicks.get(key) != sid:
                 self._unhold(sid)
-                self._claims.put_nowait(("release", key, sid, b""))
+                self._release(key, sid)
+
+    def _release(self, key: str, sid: int) -> None:
+        """Queue the release of ``key``'s row (held for ``sid``); claims of ``key`` wait for it."""
+        self.releasing[key] = self.releasing.get(key, 0) + 1
+        self._claims.put_nowait(("release", key, sid, b""))
+
+    def _released_one(self, key: str) -> None:
+        left = self.releasing.pop(key, 0) - 1
+        if left > 0:
+            self.releasing[key] = left
+        released, self._released = self._released, asyncio.Event()
+        released.set()
 
     def _hold(self, sid: int, key: str) -> None:
         """``claimed[sid] = key``, with its index by nick."""
@@ -223,6 +241,8 @@ class ClusterNode:
             except Exception as exc:
                 log.error("cannot %s nick %s: %s", what, key, exc)
             finally:
+                if what == "release":
+                    self._released_one(key)
                 self._working = self._claims.qsize() > 0
                 self._claims.task_done()
 
@@ -261,6 +281,8 @@ class ClusterNode:
     async def _claim(self, conn: Connection, command: Command, inner: Register | ChangeNick, key: str,
                      nick: str) -> None:
         try:
+            while key in self.releasing:  # (a user of this node just left it: its row goes first)
+                await self._released.wait()
             holder = await self.db.claim_nick(key, nick, self.name, conn.sid)
         except Exception as exc:
             log.error("cannot claim %s: %s", nick, exc)
@@ -268,7 +290,7 @@ class ClusterNode:
         server = self.server
         if server.connections.get(conn.sid) is not conn:  # gone meanwhile
             if holder is None:
-                self._claims.put_nowait(("release", key, conn.sid, b""))
+                self._release(key, conn.sid)
             return
         if holder is None:
             previous = self.claimed.get(conn.sid)
@@ -282,9 +304,9 @@ class ClusterNode:
                 self._unhold(conn.sid)  # the hub refused it (bad name...)
                 if previous is not None:
                     self._hold(conn.sid, previous)
-                self._claims.put_nowait(("release", key, conn.sid, b""))
+                self._release(key, conn.sid)
             elif previous is not None and previous != key:
-                self._claims.put_nowait(("release", previous, conn.sid, b""))
+                self._release(previous, conn.sid)
         else:
             # (held by a user of another node: the usual "in use"; no answer from the database: say so)
             if holder:  # a suggestion for a newcomer, as a lone server gives one (free here, claimed when taken)
@@ -302,7 +324,7 @@ class ClusterNode:
         key = self.claimed.get(sid)
         if key is not None and self.hub.nicks.get(key) != sid:
             self._unhold(sid)
-            self._claims.put_nowait(("release", key, sid, b""))
+            self._release(key, sid)
 
     # --- the bus in -------------------------------------------------------------
 
