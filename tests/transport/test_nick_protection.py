@@ -50,10 +50,7 @@ async def test_irc_taker_is_warned_then_renamed_after_the_grace_period_seen_by_i
     # taker's JOIN, and the room would see Guest1 join instead of the rename.
     # (The text test below waits for the real timer: its lines keep their order.)
     cfg = config(nick_grace=1)
-    clock = Clock()
-    hub = Hub(cfg.limits, clock=clock, auth=Auth(cfg.password, dict(cfg.operators)), server_name=cfg.server_name)
-    srv = Server(cfg, hub=hub)
-    await srv.start()
+    srv, clock = await clocked_server(cfg)
     try:
         await owner_registers_and_leaves(srv, "alice")
         carol = await irc_client(srv, "carol")
@@ -139,12 +136,18 @@ class Clock:
         return self.now
 
 
-async def test_logging_in_within_the_grace_period_keeps_the_nick() -> None:
-    cfg = config(nick_grace=30)
+async def clocked_server(cfg: Config) -> tuple[Server, Clock]:
+    """A started server whose hub's clock the test sets."""
     clock = Clock()
     hub = Hub(cfg.limits, clock=clock, auth=Auth(cfg.password, dict(cfg.operators)), server_name=cfg.server_name)
     srv = Server(cfg, hub=hub)
     await srv.start()
+    return srv, clock
+
+
+async def test_logging_in_within_the_grace_period_keeps_the_nick() -> None:
+    cfg = config(nick_grace=30)
+    srv, clock = await clocked_server(cfg)
     try:
         await owner_registers_and_leaves(srv, "alice")
         await owner_registers_and_leaves(srv, "bob")
