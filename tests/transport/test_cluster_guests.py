@@ -127,7 +127,7 @@ async def test_a_nick_a_user_of_this_node_just_gave_up_is_its_next_takers_once_i
     # The release goes on once the new claim waits for it (its connection's input
     # held meanwhile), or, as it used to be, once that claim was answered: refused
     # by the row still there.
-    await until(lambda: len(claims) > before or ("alice" in getattr(node.cluster, "releasing", ())
+    await until(lambda: len(claims) > before or ("alice" in node.cluster.nicks.releasing
                                                  and any(c.busy for c in node.connections.values())))
     gate.set()
     first = await again.line()

@@ -216,7 +216,7 @@ class Server:
         self.accounts.forget(conn)
         self.admission.release(conn)
         if self.cluster is not None:
-            self.cluster.forget(conn.sid)
+            self.cluster.nicks.forget(conn.sid)
         self._departing(conn, conn.close_reason)
         rooms = self.hub.rooms_of(conn.sid)
         outbound = self.hub.disconnect(conn.sid, conn.close_reason)
@@ -260,7 +260,7 @@ class Server:
         say = type(command) is Say  # the commonest: no nick claim, no departure, no room event to store
         rooms: tuple[str, ...] = ()
         if not say:
-            if self.cluster is not None and self.cluster.claim_first(conn, command):
+            if self.cluster is not None and self.cluster.nicks.claim_first(conn, command):
                 return  # (a nick is claimed across the cluster first; dispatched again then)
             if isinstance(command, Quit):  # the hub forgets the session while handling it
                 self._departing(conn, command.reason)

@@ -29,21 +29,18 @@ import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from chinwag.core.commands import COMMANDS
-from chinwag.core.errors import NickInUse
-from chinwag.core.events import ChangeNick, Checked, Command, Failed, Message, Outbound, Register
-from chinwag.core.handlers import remote, users
-from chinwag.core.names import casefold, free_variant
-from chinwag.core.types.cluster import Arrive, Join, Nick, PresenceOp, Quit
+from chinwag.core.events import Message, Outbound
+from chinwag.core.handlers import remote
+from chinwag.core.types.cluster import Join, PresenceOp
 from chinwag.storage.base import conversation_key, private_parties, room_key
 from chinwag.storage.cluster import ClusterStore
 from chinwag.transport.cluster import wire
 from chinwag.transport.cluster.bus import Bus
 from chinwag.transport.cluster.marks import DeliveryMarks
+from chinwag.transport.cluster.nicks import NickRows
 from chinwag.transport.cluster.sequencer import Sequencer
 
 if TYPE_CHECKING:
-    from chinwag.transport.connection import Connection
     from chinwag.transport.server import Server
 
 log = logging.getLogger("chinwag.cluster")
@@ -73,20 +70,12 @@ class ClusterNode:
         self.peers: dict[str, tuple[str, int]] = {}  # node -> (its epoch, the last pseq applied)
         self.sequencer = Sequencer(self)
         self.marks = DeliveryMarks(self)  # how far each room reached this node's users (for a kill -9)
-        self.claimed: dict[int, str] = {}  # sid -> casefolded nick claimed for it in PostgreSQL
-        self.holders: dict[str, set[int]] = {}  # the same, by nick (a quit finds its row without a scan)
         self.alive_since: float | None = None  # monotonic: heartbeats working since then
         self.down_since: float | None = None  # wall clock: the bus went down then (None: up)
         self.since = 0.0  # db time of the last poll of moved conversations
         self.stopping = False
         self._tasks: list[asyncio.Task[None]] = []
-        # Nick rows to claim or release, and presence ops waiting behind them: in order.
-        self._claims: asyncio.Queue[tuple[str, str, int, bytes]] = asyncio.Queue()
-        self._working = False  # _claim_forever is on an item
-        # Nicks whose row's release is queued (how many times): a claim of one here waits
-        # for it, or the row of a user just gone would refuse the name ("name taken").
-        self.releasing: dict[str, int] = {}
-        self._released = asyncio.Event()  # set (and replaced) after each release
+        self.nicks = NickRows(self)  # the nick rows held for this node's users
         self.dead: dict[str, None] = {}  # nodes declared dead (their late ops are ignored until they say hello)
         self.refills = 0  # metrics: gaps refilled from PostgreSQL
         self._own_messages = b"\x00"  # how this node's messages begin on the bus (set once it has its name)
@@ -113,7 +102,7 @@ class ClusterNode:
             self._hello()
         else:
             self.down_since = time.time()
-        for coro in (self._heartbeat_forever(), self._poll_forever(), self._claim_forever(),
+        for coro in (self._heartbeat_forever(), self._poll_forever(), self.nicks.run_forever(),
                      self.marks.run_forever()):
             self._tasks.append(loop.create_task(coro))
         log.info("node %s of cluster %s (slot %d), bus %s", self.name, self.server.config.cluster_name, slot,
@@ -131,12 +120,11 @@ class ClusterNode:
         the nicks and the node row back, stop."""
         self.stopping = True
         with contextlib.suppress(Exception):  # (the quits waiting behind their nicks' release go first)
-            await asyncio.wait_for(self._claims.join(), 2.0)
+            await asyncio.wait_for(self.nicks.drain(), 2.0)
         self._publish(wire.bye(self.name, self.epoch))
         for task in self._tasks:
             task.cancel()
-        self.releasing.clear()  # (no claim waits for a release that will not come)
-        self._released.set()
+        self.nicks.stop()
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self.bus.flush(), 2.0)
         with contextlib.suppress(Exception):
@@ -158,93 +146,18 @@ class ClusterNode:
             self.pseq += 1
             self._follow(op)
             data = wire.presence(self.name, self.epoch, self.pseq, op)
-            if self._claims.qsize() or self._working:
+            if self.nicks.busy():
                 # Behind a nick row's change: a Quit is seen once its nick is free
                 # (another node's user may take it the moment it sees the quit).
-                self._claims.put_nowait(("publish", "", 0, data))
+                self.nicks.publish_after(data)
             else:
                 self._publish(data)
 
     def _follow(self, op: PresenceOp) -> None:
-        """Nick rows follow what the hub did (renames by the server too)."""
-        if type(op) is Arrive:
-            self._claim_later(op.user.nick)
-        elif type(op) is Nick:
-            self._release_later(op.old)
-            self._claim_later(op.new)
-        elif type(op) is Quit:
-            self._release_later(op.nick)
-        elif type(op) is Join:
+        if type(op) is Join:
             self.sequencer.watch(room_key(op.room))
-
-    def _claim_later(self, nick: str) -> None:
-        key = casefold(nick)
-        sid = self.hub.nicks.get(key)
-        if sid is not None and sid > 0 and self.claimed.get(sid) != key:
-            self._hold(sid, key)
-            self._claims.put_nowait(("claim", key, sid, b""))
-
-    def _release_later(self, nick: str) -> None:
-        key = casefold(nick)
-        for sid in list(self.holders.get(key, ())):
-            if self.hub.nicks.get(key) != sid:
-                self._unhold(sid)
-                self._release(key, sid)
-
-    def _release(self, key: str, sid: int) -> None:
-        """Queue the release of ``key``'s row (held for ``sid``); claims of ``key`` wait for it."""
-        self.releasing[key] = self.releasing.get(key, 0) + 1
-        self._claims.put_nowait(("release", key, sid, b""))
-
-    def _released_one(self, key: str) -> None:
-        left = self.releasing.pop(key, 0) - 1
-        if left > 0:
-            self.releasing[key] = left
-        released, self._released = self._released, asyncio.Event()
-        released.set()
-
-    def _hold(self, sid: int, key: str) -> None:
-        """``claimed[sid] = key``, with its index by nick."""
-        self._unhold(sid)
-        self.claimed[sid] = key
-        self.holders.setdefault(key, set()).add(sid)
-
-    def _unhold(self, sid: int) -> None:
-        key = self.claimed.pop(sid, None)
-        if key is not None:
-            sids = self.holders[key]
-            sids.discard(sid)
-            if not sids:
-                del self.holders[key]
-
-    async def _claim_forever(self) -> None:
-        """The nick rows of changes the hub made itself, in order, one at a
-        time, and the presence ops behind them."""
-        while True:
-            what, key, sid, data = await self._claims.get()
-            self._working = True
-            try:
-                if what == "publish":
-                    self._publish(data)
-                elif what == "claim":
-                    session = self.hub.sessions.get(sid)
-                    nick = session.nick if session is not None and session.nick else key
-                    holder = await self.db.claim_nick(key, nick, self.name, sid)
-                    if holder == self.name:  # (by another connection of the same user: a second device's rename)
-                        log.info("%s is held here by another connection of its user", nick)
-                    elif holder is not None:
-                        log.warning("%s is held by node %s: its user here (renamed to it by the server) becomes"
-                                    " a guest", nick, holder)
-                        self.server.deliver(users.lost_claim(self.hub, sid, key))
-                else:
-                    await self.db.release_nick(key, self.name, sid)
-            except Exception as exc:
-                log.error("cannot %s nick %s: %s", what, key, exc)
-            finally:
-                if what == "release":
-                    self._released_one(key)
-                self._working = self._claims.qsize() > 0
-                self._claims.task_done()
+        else:
+            self.nicks.follow(op)
 
     def publish_message(self, key: str, seq: int, msg: Message) -> None:
         self._publish(wire.message(self.name, key, seq, msg))
@@ -255,76 +168,6 @@ class ClusterNode:
     def _hello(self) -> None:
         """I am here (again): my users, and yours please."""
         self._publish(wire.hello(self.name, self.epoch, self.pseq, remote.snapshot(self.hub)))
-
-    # --- nick claims before the hub -------------------------------------------
-
-    def claim_first(self, conn: Connection, command: Command) -> bool:
-        """A Register or NICK waits for its nick's row in PostgreSQL (True:
-        taken over, dispatched when claimed)."""
-        inner = command.command if type(command) is Checked else command
-        if type(inner) is not Register and type(inner) is not ChangeNick:
-            return False
-        nick: str = inner.nick
-        try:
-            key = casefold(nick)
-        except Exception:
-            return False  # not a name: the hub refuses it
-        if self.claimed.get(conn.sid) == key or self.stopping:
-            return False
-        holder = self.hub.nicks.get(key)
-        if holder is not None and holder > 0:
-            return False  # held on this node (its row is that user's): the hub decides (in use, or a device attaching)
-        conn.pause(gate=False)  # input only, as for a password check
-        self.server.spawn(self._claim(conn, command, inner, key, nick))
-        return True
-
-    async def _claim(self, conn: Connection, command: Command, inner: Register | ChangeNick, key: str,
-                     nick: str) -> None:
-        try:
-            while key in self.releasing:  # (a user of this node just left it: its row goes first)
-                await self._released.wait()
-            holder = await self.db.claim_nick(key, nick, self.name, conn.sid)
-        except Exception as exc:
-            log.error("cannot claim %s: %s", nick, exc)
-            holder = ""
-        server = self.server
-        if server.connections.get(conn.sid) is not conn:  # gone meanwhile
-            if holder is None:
-                self._release(key, conn.sid)
-            return
-        if holder is None:
-            previous = self.claimed.get(conn.sid)
-            self._hold(conn.sid, key)
-            ghost = self.hub.nicks.get(key)
-            if ghost is not None and ghost < 0:  # its node's row lapsed: that ghost is stale
-                server.outbox.deliver(remote.apply(self.hub, self.hub.remote.get(ghost, ""),
-                                                   Quit(nick, "gone from its node")))
-            server.dispatch(conn, command)
-            if self.hub.nick_of(conn.sid) is None or casefold(self.hub.nick_of(conn.sid) or "") != key:
-                self._unhold(conn.sid)  # the hub refused it (bad name...)
-                if previous is not None:
-                    self._hold(conn.sid, previous)
-                self._release(key, conn.sid)
-            elif previous is not None and previous != key:
-                self._release(previous, conn.sid)
-        else:
-            # (held by a user of another node: the usual "in use"; no answer from the database: say so)
-            if holder:  # a suggestion for a newcomer, as a lone server gives one (free here, claimed when taken)
-                hub = self.hub
-                registering = hub.nick_of(conn.sid) is None
-                suggestion = free_variant(nick, hub.nicks, hub.limits.nick_len, hub.skeletons) if registering else ""
-                error = NickInUse(nick, suggestion=suggestion)
-            else:
-                error = NickInUse(nick, "cannot be checked now (the database is down)")
-            server.deliver([Outbound((conn.sid,), Failed(error, COMMANDS[type(inner)].name))], conn.sid)
-        conn.resume(set())
-
-    def forget(self, sid: int) -> None:
-        """A connection closed: its nick row goes with its user (Quit op), if it was the last."""
-        key = self.claimed.get(sid)
-        if key is not None and self.hub.nicks.get(key) != sid:
-            self._unhold(sid)
-            self._release(key, sid)
 
     # --- the bus in -------------------------------------------------------------
 
@@ -421,8 +264,7 @@ class ClusterNode:
             self._set_slot(await self.db.join(self.name, limits.cluster_lease))
             self.marks.reset()  # (whoever declared it dead used its marks and forgot them)
             self.alive_since = time.monotonic()
-            for sid, key in list(self.claimed.items()):
-                self._claims.put_nowait(("claim", key, sid, b""))
+            self.nicks.claim_again()
             self._hello()
             return
         now = time.monotonic()
