@@ -94,3 +94,19 @@ def test_helpers() -> None:
     assert pong_frame(b"x") == b"\x8a\x01x"
     assert close_code(b"") is None
     assert close_code(b"\x0f\xa0ok") == 4000
+
+
+def test_the_readers_inline_unmasking_of_small_frames_agrees_with_unmask() -> None:
+    """``FrameReader.next`` unmasks a whole small text or binary frame inline (its
+    fast path); held here to ``unmask``, the general form, over every length it
+    takes (0..125) and random masks and bytes. (Frames are built by hand with a
+    known mask, so the expected payload comes from ``unmask`` alone.)"""
+    rng = random.Random(1455)
+    for n in range(126):
+        for opcode in (OP_TEXT, OP_BINARY):
+            plain = bytes(rng.randrange(0x20, 0x7F) for _ in range(n))  # (ASCII: valid text too)
+            mask = rng.randbytes(4)
+            wire = bytes((0x80 | opcode, 0x80 | n)) + mask + unmask(plain, mask)
+            reader = FrameReader(100_000)
+            reader.feed(wire * 3)  # whole frames, several in one read
+            assert drain(reader) == [(opcode, unmask(unmask(plain, mask), mask))] * 3 == [(opcode, plain)] * 3
